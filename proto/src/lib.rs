@@ -1,0 +1,1 @@
+//! Generated code for `contextbay.v1` arrives with the fleet issue.

@@ -1,0 +1,149 @@
+//! The REST API, the WebSocket, `/metrics` and the dashboard. One file per resource; every route
+//! and the role it needs is declared once, in [`routes`].
+
+pub mod activity;
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod dashboard;
+pub mod gate;
+pub mod health;
+pub mod keys;
+pub mod metrics;
+pub mod modules;
+pub mod notifications;
+pub mod openapi;
+pub mod routes;
+pub mod settings;
+pub mod system;
+pub mod transfer;
+pub mod users;
+pub mod ws;
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::{HttpRequest, web};
+use serde::Deserialize;
+
+use crate::error::{ApiError, ErrorCode};
+use crate::store::Page;
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// The id of the request being served (empty outside one).
+pub fn request_id() -> String {
+    REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
+}
+
+/// Runs `fut` with `id` as the current request id.
+pub async fn with_request_id<F: std::future::Future>(id: String, fut: F) -> F::Output {
+    REQUEST_ID.scope(id, fut).await
+}
+
+/// JSON bodies: size limit and errors that name the problem.
+pub fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(move |err, _req| {
+            let api = match &err {
+                JsonPayloadError::OverflowKnownLength { length, limit } => ApiError::new(
+                    ErrorCode::PayloadTooLarge,
+                    format!("request body is {length} bytes; the limit is {limit}"),
+                ),
+                JsonPayloadError::Overflow { limit } => ApiError::new(
+                    ErrorCode::PayloadTooLarge,
+                    format!("request body is larger than the limit of {limit} bytes"),
+                ),
+                JsonPayloadError::ContentType => ApiError::new(
+                    ErrorCode::InvalidJson,
+                    "expected a JSON body with Content-Type: application/json",
+                ),
+                JsonPayloadError::Deserialize(e) => {
+                    ApiError::new(ErrorCode::InvalidJson, format!("invalid JSON body: {e}"))
+                }
+                other => ApiError::new(ErrorCode::InvalidJson, format!("invalid JSON body: {other}")),
+            };
+            api.into()
+        })
+}
+
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|err, _req| {
+        let detail = match &err {
+            PathError::Deserialize(e) => e.to_string(),
+            other => other.to_string(),
+        };
+        ApiError::bad_request(format!("invalid path parameter: {detail}")).into()
+    })
+}
+
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _req| {
+        let detail = match &err {
+            QueryPayloadError::Deserialize(e) => e.to_string(),
+            other => other.to_string(),
+        };
+        ApiError::bad_request(format!("invalid query string: {detail}")).into()
+    })
+}
+
+/// `?limit=&offset=` with bounds.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// 1 to 500, default 50.
+    pub limit: Option<i64>,
+    /// Default 0.
+    pub offset: Option<i64>,
+}
+
+impl PageQuery {
+    pub fn page(limit: Option<i64>, offset: Option<i64>) -> Result<Page, ApiError> {
+        let limit = limit.unwrap_or(50);
+        let offset = offset.unwrap_or(0);
+        if !(1..=500).contains(&limit) {
+            return Err(ApiError::bad_request("limit must be between 1 and 500"));
+        }
+        if offset < 0 {
+            return Err(ApiError::bad_request("offset must not be negative"));
+        }
+        Ok(Page { limit, offset })
+    }
+}
+
+/// A page of results as every list endpoint returns it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Paginated<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// RFC 3339 for stored milliseconds.
+pub fn ts(ms: i64) -> String {
+    contextbay_actors::rfc3339_from_millis(ms)
+}
+
+/// Parses `RFC 3339` or Unix milliseconds from a query parameter.
+pub fn parse_time(name: &str, value: &str) -> Result<i64, ApiError> {
+    if let Ok(ms) = value.parse::<i64>() {
+        return Ok(ms);
+    }
+    time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
+        .map(|t| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX))
+        .map_err(|_| ApiError::bad_request(format!("{name} must be RFC 3339 or Unix milliseconds")))
+}
+
+/// The client address as the TCP peer sees it.
+pub fn peer_ip(req: &HttpRequest) -> Option<String> {
+    req.peer_addr().map(|a| a.ip().to_string())
+}
+
+/// Parses a path id as a UUID, with a 400 that names it.
+pub fn parse_id(kind: &str, raw: &str) -> Result<String, ApiError> {
+    uuid::Uuid::parse_str(raw)
+        .map(|u| u.to_string())
+        .map_err(|_| ApiError::bad_request(format!("invalid {kind} id '{raw}': expected a UUID")))
+}

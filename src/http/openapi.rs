@@ -1,0 +1,114 @@
+//! `GET /api/openapi.json`: OpenAPI 3.1 generated from the handlers, with each operation's
+//! required role taken from the route table (`x-required-role`, and the security schemes).
+
+use actix_web::{HttpResponse, web};
+use utoipa::OpenApi;
+use utoipa::openapi::extensions::ExtensionsBuilder;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{HttpMethod, PathItem};
+
+use super::routes::{Access, RouteTable};
+use super::{activity, audit, auth, config, health, keys, metrics, modules, notifications, settings, system, transfer, users, ws};
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "ContextBay API", description = "Control plane for fleets of Docker hosts. Roles: viewer (r) ⊆ operator (w) ⊆ admin (a)."),
+    paths(
+        metrics::scrape, health::health, modules::list, document,
+        auth::login, auth::setup, auth::refresh, auth::logout, auth::me, auth::rotate_jwt,
+        users::list, users::create, users::get, users::update, users::delete,
+        keys::list, keys::create, keys::revoke,
+        settings::get, settings::put, config::get, config::put,
+        notifications::list, notifications::test, audit::list, activity::list, system::info,
+        transfer::export, transfer::import, ws::connect,
+    ),
+    components(schemas(crate::error::ErrorBody)),
+)]
+struct ApiDoc;
+
+/// The document, with roles and security requirements filled in from `routes`.
+pub fn build(routes: &RouteTable) -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+    );
+    components.add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))));
+    components.add_security_scheme("cookie", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("cb_session"))));
+    for spec in routes.all() {
+        let Some(item) = doc.paths.paths.get_mut(spec.path) else { continue };
+        let Some(op) = operation_mut(item, &spec.method) else { continue };
+        let (role, security) = match spec.access {
+            Access::Public => ("public", vec![SecurityRequirement::default()]),
+            Access::Role(r) => (
+                r.as_str(),
+                ["bearer", "api_key", "cookie"]
+                    .into_iter()
+                    .map(|s| SecurityRequirement::new::<_, _, &str>(s, []))
+                    .collect(),
+            ),
+        };
+        let mut ext = ExtensionsBuilder::new().add("x-required-role", role);
+        if let Some(m) = spec.module {
+            ext = ext.add("x-module", m.as_str());
+        }
+        op.extensions = Some(ext.build());
+        op.security = Some(security);
+    }
+    doc
+}
+
+fn operation_mut<'a>(item: &'a mut PathItem, method: &actix_web::http::Method) -> Option<&'a mut utoipa::openapi::path::Operation> {
+    let m = match method.as_str() {
+        "GET" => HttpMethod::Get,
+        "POST" => HttpMethod::Post,
+        "PUT" => HttpMethod::Put,
+        "DELETE" => HttpMethod::Delete,
+        "PATCH" => HttpMethod::Patch,
+        _ => return None,
+    };
+    match m {
+        HttpMethod::Get => item.get.as_mut(),
+        HttpMethod::Post => item.post.as_mut(),
+        HttpMethod::Put => item.put.as_mut(),
+        HttpMethod::Delete => item.delete.as_mut(),
+        HttpMethod::Patch => item.patch.as_mut(),
+        _ => None,
+    }
+}
+
+/// This document.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "system", responses((status = 200, description = "OpenAPI 3.1 document")))]
+pub async fn document(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(build(&state.routes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_declared_route_is_documented_with_its_role_and_nothing_else_is() {
+        let table = RouteTable::build();
+        let doc = build(&table);
+        let json = serde_json::to_value(&doc).unwrap();
+        assert!(json["openapi"].as_str().unwrap().starts_with("3.1"));
+        let mut documented = 0;
+        for (path, item) in json["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let spec = table
+                    .get(&method.to_uppercase().parse().unwrap(), path)
+                    .unwrap_or_else(|| panic!("{method} {path} is documented but not routed"));
+                let role = op["x-required-role"].as_str().unwrap();
+                match spec.access {
+                    Access::Public => assert_eq!(role, "public"),
+                    Access::Role(r) => assert_eq!(role, r.as_str()),
+                }
+                documented += 1;
+            }
+        }
+        assert_eq!(documented, table.all().len(), "every route is documented");
+    }
+}

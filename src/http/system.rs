@@ -1,0 +1,57 @@
+//! `GET /api/system/info` (admin).
+
+use actix_web::web;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::error::ApiResult;
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SystemInfo {
+    pub version: &'static str,
+    pub uptime_seconds: u64,
+    /// `sqlite` or `postgres`.
+    pub database: &'static str,
+    pub data_dir: String,
+    pub hostname: String,
+    pub pid: u32,
+    /// Resident memory of the master process.
+    pub rss_bytes: u64,
+    pub ws_sessions: i64,
+    pub events_published: u64,
+    pub event_subscribers: usize,
+    pub last_event_id: u64,
+}
+
+/// Resident set size from `/proc/self/status` (0 where it cannot be read).
+pub fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+#[utoipa::path(get, path = "/api/system/info", tag = "system", responses((status = 200, body = SystemInfo)))]
+pub async fn info(state: web::Data<AppState>) -> ApiResult<web::Json<SystemInfo>> {
+    let stats = state.bus.stats().await?;
+    Ok(web::Json(SystemInfo {
+        version: env!("CARGO_PKG_VERSION"),
+        uptime_seconds: state.started_at.elapsed().as_secs(),
+        database: state.store.engine().as_str(),
+        data_dir: state.config.storage.data_dir.display().to_string(),
+        hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_default(),
+        pid: std::process::id(),
+        rss_bytes: rss_bytes(),
+        ws_sessions: state.metrics.ws_sessions.get(),
+        events_published: stats.published,
+        event_subscribers: stats.subscribers,
+        last_event_id: stats.last_id,
+    }))
+}

@@ -1,0 +1,202 @@
+//! `/api/users` (admin).
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{Paginated, parse_id, ts};
+use crate::auth::{Principal, Role, password};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::state::AppState;
+use crate::store::users::{User, UserUpdate};
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UserView {
+    pub id: String,
+    pub username: String,
+    pub role: Role,
+    pub disabled: bool,
+    pub created_at: String,
+    pub updated_at: String,
+    pub last_login_at: Option<String>,
+}
+
+impl From<User> for UserView {
+    fn from(u: User) -> Self {
+        Self {
+            id: u.id,
+            username: u.username,
+            role: u.role,
+            disabled: u.disabled,
+            created_at: ts(u.created_at),
+            updated_at: ts(u.updated_at),
+            last_login_at: u.last_login_at.map(ts),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    pub username: String,
+    pub password: String,
+    pub role: Role,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    pub role: Option<Role>,
+    pub password: Option<String>,
+    pub disabled: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListUsers {
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+    /// Substring of the username.
+    pub q: Option<String>,
+}
+
+/// 3 to 64 characters: letters, digits, `.`, `_`, `-`, `@`.
+pub fn validate_username(name: &str) -> ApiResult<()> {
+    let len = name.chars().count();
+    if !(3..=64).contains(&len) {
+        return Err(ApiError::bad_request("username must be 3 to 64 characters"));
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+    {
+        return Err(ApiError::bad_request(
+            "username may contain only letters, digits, '.', '_', '-' and '@'",
+        ));
+    }
+    Ok(())
+}
+
+#[utoipa::path(get, path = "/api/users", tag = "users", params(ListUsers),
+    responses((status = 200, body = Paginated<UserView>), (status = 403, body = ErrorBody)))]
+pub async fn list(
+    state: web::Data<AppState>,
+    query: web::Query<ListUsers>,
+) -> ApiResult<web::Json<Paginated<UserView>>> {
+    let page = super::PageQuery::page(query.limit, query.offset)?;
+    let result = state.store.users().list(page, query.q.as_deref()).await?;
+    Ok(web::Json(Paginated {
+        items: result.items.into_iter().map(UserView::from).collect(),
+        total: result.total,
+        limit: page.limit,
+        offset: page.offset,
+    }))
+}
+
+#[utoipa::path(post, path = "/api/users", tag = "users", request_body = CreateUser,
+    responses((status = 201, body = UserView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn create(
+    state: web::Data<AppState>,
+    body: web::Json<CreateUser>,
+) -> ApiResult<HttpResponse> {
+    let CreateUser {
+        username,
+        password,
+        role,
+    } = body.into_inner();
+    validate_username(&username)?;
+    password::check_policy(&password).map_err(ApiError::bad_request)?;
+    if state.store.users().find_by_username(&username).await?.is_some() {
+        return Err(ApiError::conflict(format!("username '{username}' is already taken")));
+    }
+    let hash = super::auth::hash_password(password).await?;
+    let user = state.store.users().create(&username, &hash, role).await?;
+    state
+        .events
+        .record_committed(
+            "user.created",
+            serde_json::json!({"id": user.id, "username": user.username, "role": user.role}),
+        )
+        .await;
+    Ok(HttpResponse::Created().json(UserView::from(user)))
+}
+
+#[utoipa::path(get, path = "/api/users/{id}", tag = "users", params(("id" = String, Path)),
+    responses((status = 200, body = UserView), (status = 404, body = ErrorBody)))]
+pub async fn get(state: web::Data<AppState>, id: web::Path<String>) -> ApiResult<web::Json<UserView>> {
+    let id = parse_id("user", &id)?;
+    Ok(web::Json(state.store.users().get(&id).await?.into()))
+}
+
+/// Change role, password or disabled state. A new password or disabling ends the user's sessions.
+#[utoipa::path(put, path = "/api/users/{id}", tag = "users", params(("id" = String, Path)), request_body = UpdateUser,
+    responses((status = 200, body = UserView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "would leave no enabled admin")))]
+pub async fn update(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    body: web::Json<UpdateUser>,
+) -> ApiResult<web::Json<UserView>> {
+    let id = parse_id("user", &id)?;
+    let UpdateUser {
+        role,
+        password,
+        disabled,
+    } = body.into_inner();
+    if role.is_none() && password.is_none() && disabled.is_none() {
+        return Err(ApiError::bad_request("nothing to update: send role, password or disabled"));
+    }
+    if id == principal.user_id && disabled == Some(true) {
+        return Err(ApiError::conflict("you cannot disable your own account"));
+    }
+    let password_hash = match password {
+        Some(p) => {
+            password::check_policy(&p).map_err(ApiError::bad_request)?;
+            Some(super::auth::hash_password(p).await?)
+        }
+        None => None,
+    };
+    let user = state
+        .store
+        .users()
+        .update(
+            &id,
+            &UserUpdate {
+                role,
+                password_hash,
+                disabled,
+            },
+        )
+        .await?;
+    state
+        .events
+        .record_committed(
+            "user.updated",
+            serde_json::json!({"id": user.id, "username": user.username, "role": user.role, "disabled": user.disabled}),
+        )
+        .await;
+    Ok(web::Json(user.into()))
+}
+
+#[utoipa::path(delete, path = "/api/users/{id}", tag = "users", params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn delete(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let id = parse_id("user", &id)?;
+    if id == principal.user_id {
+        return Err(ApiError::conflict("you cannot delete your own account"));
+    }
+    let user = state.store.users().delete(&id).await?;
+    state
+        .events
+        .record_committed(
+            "user.deleted",
+            serde_json::json!({"id": user.id, "username": user.username}),
+        )
+        .await;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,20 @@
+//! ContextBay: a self-hosted control plane for fleets of Docker hosts.
+//!
+//! The master serves the REST API (`http`), the live event stream, `/metrics` and the dashboard;
+//! durable state lives in `store`, live state in the actors of the `contextbay-actors` crate.
+
+pub mod admin;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod events;
+pub mod http;
+pub mod metrics;
+pub mod modules;
+pub mod secrets;
+pub mod server;
+pub mod state;
+pub mod store;
+
+pub use config::Config;
+pub use server::{RunningServer, start, start_on};

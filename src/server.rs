@@ -1,0 +1,154 @@
+//! Bootstrap and shutdown of the master. Call [`start`] inside an actix `System` (the binary
+//! uses `System::with_tokio_rt`; tests use `#[actix_web::test]`): singleton actors start on the
+//! current arbiter, the HTTP server on its own workers.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::ServerHandle;
+use actix_web::middleware::{Compress, from_fn};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use contextbay_actors::{Broadcaster, Throttle};
+use tokio::sync::watch;
+
+use crate::auth::{password, tokens::TokenService};
+use crate::config::Config;
+use crate::events::EventLog;
+use crate::http::{self, gate::gate, routes};
+use crate::metrics::Metrics;
+use crate::secrets::{self, SecretBox};
+use crate::state::AppState;
+use crate::store::Store;
+
+/// A running master.
+pub struct RunningServer {
+    pub http_addr: SocketAddr,
+    pub state: AppState,
+    handle: ServerHandle,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    shutdown: watch::Sender<bool>,
+    retention: tokio::task::JoinHandle<()>,
+}
+
+/// Opens the store, starts the actors and binds the HTTP listener.
+pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
+    let listener = TcpListener::bind((config.server.bind.as_str(), config.server.http_port))
+        .with_context(|| format!("binding {}:{}", config.server.bind, config.server.http_port))?;
+    start_on(config, listener).await
+}
+
+/// [`start`] on a listener the caller bound (tests bind port 0 first).
+pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<RunningServer> {
+    let config = Arc::new(config);
+    let root_secret = secrets::load_jwt_secret(&config)?;
+    let secret_box = SecretBox::new(&secrets::load_encryption_key(&config)?);
+    let store = Store::open(&config).await?;
+    let tokens = Arc::new(TokenService::load(&config, &root_secret, &store, secret_box.clone()).await?);
+    let bus = Broadcaster::start_supervised(config.events.ring_capacity, config.events.subscriber_buffer);
+    let throttle = Throttle::start(100_000);
+    let dummy_hash: Arc<str> = tokio::task::spawn_blocking(|| password::hash(&secrets::random_token(24)))
+        .await??
+        .into();
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let state = AppState {
+        config: Arc::clone(&config),
+        events: EventLog::new(bus.clone(), store.clone()),
+        store: store.clone(),
+        tokens,
+        secret_box,
+        bus,
+        throttle,
+        metrics: Arc::new(Metrics::new()?),
+        routes: Arc::new(routes::RouteTable::build()),
+        dummy_hash,
+        started_at: Instant::now(),
+        shutdown: shutdown_rx,
+    };
+
+    let data = web::Data::new(state.clone());
+    let body_limit = config.server.max_body_bytes;
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(http::json_config(body_limit))
+            .app_data(web::PayloadConfig::new(body_limit))
+            .app_data(http::path_config())
+            .app_data(http::query_config())
+            .wrap(from_fn(gate))
+            .wrap(Compress::default())
+            .configure(routes::configure)
+            .default_service(web::to(routes::fallback))
+    })
+    .shutdown_timeout(config.server.shutdown_timeout_secs)
+    .disable_signals();
+    if config.server.workers > 0 {
+        server = server.workers(config.server.workers);
+    }
+    let http_addr = listener.local_addr()?;
+    let server = server.listen(listener)?.run();
+    let handle = server.handle();
+    let server = tokio::spawn(server);
+
+    let retention = {
+        let store = store.clone();
+        let keep = config.events.retention;
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(600));
+            loop {
+                every.tick().await;
+                match store.events().prune(keep).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(deleted = n, "pruned old events"),
+                    Err(err) => tracing::warn!(%err, "pruning events"),
+                }
+            }
+        })
+    };
+
+    tracing::info!(%http_addr, database = store.engine().as_str(), "contextbay master listening");
+    Ok(RunningServer {
+        http_addr,
+        state,
+        handle,
+        server,
+        shutdown,
+        retention,
+    })
+}
+
+impl RunningServer {
+    /// Drains and stops: WebSocket clients get a close frame, in-flight requests finish (up to
+    /// `server.shutdown_timeout_secs`), then the database closes.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        // Give sessions a moment to write their close frames.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        self.handle.stop(true).await;
+        if let Err(err) = self.server.await {
+            tracing::warn!(%err, "http server task");
+        }
+        self.retention.abort();
+        self.state.store.close().await;
+        tracing::info!("contextbay master stopped");
+    }
+
+    /// Runs until SIGTERM or SIGINT, then [`RunningServer::stop`]s.
+    pub async fn run_until_signal(self) -> anyhow::Result<()> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut term = signal(SignalKind::terminate())?;
+            let mut int = signal(SignalKind::interrupt())?;
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+                _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+            }
+        }
+        #[cfg(not(unix))]
+        tokio::signal::ctrl_c().await?;
+        self.stop().await;
+        Ok(())
+    }
+}

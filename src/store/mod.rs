@@ -1,0 +1,212 @@
+//! The durable state of the master. All SQL lives under this module; row types are private and
+//! converted into the domain types each submodule exports.
+//!
+//! SQLite is the embedded default (WAL, `synchronous=NORMAL`, busy timeout) with one writer
+//! connection and a pool of readers; PostgreSQL uses one pool for both. Queries go through sqlx's
+//! `Any` driver and are written once for both engines.
+
+pub mod api_keys;
+pub mod audit;
+pub mod events;
+pub mod jwt_keys;
+pub mod modules;
+pub mod sessions;
+pub mod settings;
+pub mod transfer;
+pub mod users;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+use crate::config::Config;
+
+/// Errors the store reports to its callers; the HTTP layer maps them to status codes.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Engine {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// Handle to the database. Cheap to clone (the pools are reference counted).
+#[derive(Clone)]
+pub struct Store {
+    write: AnyPool,
+    read: AnyPool,
+    engine: Engine,
+}
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+impl Store {
+    /// Opens (creating when needed) the configured database and applies pending migrations.
+    pub async fn open(config: &Config) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
+        let url = config.database_url();
+        let engine = if url.starts_with("sqlite:") {
+            Engine::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Engine::Postgres
+        } else {
+            anyhow::bail!("storage.database_url must start with sqlite:// or postgres://");
+        };
+        if engine == Engine::Sqlite {
+            std::fs::create_dir_all(&config.storage.data_dir).with_context(|| {
+                format!("creating data directory {}", config.storage.data_dir.display())
+            })?;
+        }
+        let options = AnyConnectOptions::from_str(&url).context("parsing storage.database_url")?;
+        let pool = |max: u32| {
+            AnyPoolOptions::new()
+                .max_connections(max)
+                .min_connections(if max == 1 { 1 } else { 0 })
+                .acquire_timeout(Duration::from_secs(10))
+                .after_connect(move |conn, _meta| {
+                    Box::pin(async move {
+                        if engine == Engine::Sqlite {
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                                 PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+                            )
+                            .await?;
+                        }
+                        Ok(())
+                    })
+                })
+        };
+        let write = pool(if engine == Engine::Sqlite {
+            1
+        } else {
+            config.storage.max_connections
+        })
+        .connect_with(options.clone())
+        .await
+        .context("connecting to the database")?;
+        MIGRATOR
+            .run(&write)
+            .await
+            .context("applying database migrations")?;
+        let read = if engine == Engine::Sqlite {
+            pool(config.storage.max_connections)
+                .connect_with(options)
+                .await
+                .context("connecting to the database")?
+        } else {
+            write.clone()
+        };
+        Ok(Self {
+            write,
+            read,
+            engine,
+        })
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// Pool statistics for `/metrics`: `(pool, open, idle)`.
+    pub fn pool_stats(&self) -> [(&'static str, u32, usize); 2] {
+        [
+            ("write", self.write.size(), self.write.num_idle()),
+            ("read", self.read.size(), self.read.num_idle()),
+        ]
+    }
+
+    /// Closes both pools, waiting for connections in use to be returned (shutdown).
+    pub async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+
+    pub fn users(&self) -> users::Users<'_> {
+        users::Users(self)
+    }
+    pub fn sessions(&self) -> sessions::Sessions<'_> {
+        sessions::Sessions(self)
+    }
+    pub fn api_keys(&self) -> api_keys::ApiKeys<'_> {
+        api_keys::ApiKeys(self)
+    }
+    pub fn jwt_keys(&self) -> jwt_keys::JwtKeys<'_> {
+        jwt_keys::JwtKeys(self)
+    }
+    pub fn settings(&self) -> settings::Settings<'_> {
+        settings::Settings(self)
+    }
+    pub fn modules(&self) -> modules::Modules<'_> {
+        modules::Modules(self)
+    }
+    pub fn audit(&self) -> audit::Audit<'_> {
+        audit::Audit(self)
+    }
+    pub fn events(&self) -> events::Events<'_> {
+        events::Events(self)
+    }
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// A fresh time-ordered id.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Maps a unique-constraint violation to [`StoreError::Conflict`] with `message`.
+pub(crate) fn conflict_on_unique(err: sqlx::Error, message: impl Into<String>) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(message.into())
+        }
+        _ => StoreError::Database(err),
+    }
+}
+
+/// A page request: `limit` 1..=500, `offset` ≥ 0.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// A page of results with the total count of matches.
+#[derive(Debug, Clone)]
+pub struct Paged<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+}
+pub use transfer::ImportReport;

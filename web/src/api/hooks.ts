@@ -1,0 +1,152 @@
+// react-query hooks over the REST API. Mutations live with the pages that use them; what is
+// shared (session, settings, lists read from several places) is here.
+
+import { keepPreviousData, useQuery, type QueryClient } from '@tanstack/react-query';
+import { api, isApiError } from './client';
+import { qk, type AuditParams, type ResourceKind, type UserListParams } from './keys';
+import type {
+  ApiKey,
+  AuditEntry,
+  Health,
+  ItemList,
+  LiveEvent,
+  Me,
+  ModuleConfig,
+  ModuleInfo,
+  NotificationItem,
+  Page,
+  ResourceList,
+  Setting,
+  SystemInfo,
+  User,
+} from './types';
+
+export const fetchHealth = () => api.get<Health>('/api/health');
+
+export function useHealth() {
+  return useQuery({ queryKey: qk.health, queryFn: fetchHealth, staleTime: 60_000 });
+}
+
+/** The signed-in user, or `null` when there is no (refreshable) session. */
+export async function fetchMe(): Promise<Me | null> {
+  try {
+    return await api.get<Me>('/api/auth/me');
+  } catch (e) {
+    if (isApiError(e) && e.status === 401) return null;
+    throw e;
+  }
+}
+
+export function useMe() {
+  return useQuery({ queryKey: qk.me, queryFn: fetchMe, staleTime: Infinity });
+}
+
+/** Clears everything cached for the previous session. */
+export function resetSession(qc: QueryClient, me: Me | null): void {
+  const health = qc.getQueryData<Health>(qk.health);
+  qc.clear();
+  if (health) qc.setQueryData(qk.health, { ...health, setup_required: false });
+  qc.setQueryData(qk.me, me);
+}
+
+/** A setting, or `null` when unset (404). */
+export function useSetting<V = unknown>(key: string, enabled = true) {
+  return useQuery({
+    queryKey: qk.setting(key),
+    enabled,
+    staleTime: 5 * 60_000,
+    queryFn: async (): Promise<Setting<V> | null> => {
+      try {
+        return await api.get<Setting<V>>(`/api/settings/${encodeURIComponent(key)}`);
+      } catch (e) {
+        if (isApiError(e) && e.status === 404) return null;
+        throw e;
+      }
+    },
+  });
+}
+
+export function useUserList(p: UserListParams) {
+  return useQuery({
+    queryKey: qk.userList(p),
+    queryFn: ({ signal }) =>
+      api.get<Page<User>>('/api/users', { query: { ...p }, signal }),
+    placeholderData: keepPreviousData,
+  });
+}
+
+export function useApiKeys() {
+  return useQuery({ queryKey: qk.apiKeys, queryFn: () => api.get<ItemList<ApiKey>>('/api/keys') });
+}
+
+export function useModules() {
+  return useQuery({ queryKey: qk.modules, queryFn: () => api.get<ItemList<ModuleInfo>>('/api/modules') });
+}
+
+export function useModuleConfig(name: string, enabled = true) {
+  return useQuery({
+    queryKey: qk.moduleConfig(name),
+    enabled,
+    queryFn: () => api.get<ModuleConfig>(`/api/config/${encodeURIComponent(name)}`),
+  });
+}
+
+export function useAudit(p: AuditParams) {
+  return useQuery({
+    queryKey: qk.auditList(p),
+    queryFn: ({ signal }) => api.get<Page<AuditEntry>>('/api/audit', { query: { ...p }, signal }),
+    placeholderData: keepPreviousData,
+  });
+}
+
+export function useActivity(limit: number) {
+  return useQuery({
+    queryKey: qk.activityList(limit),
+    queryFn: () => api.get<ItemList<LiveEvent>>('/api/activity', { query: { limit } }),
+    // Kept current by the live stream.
+    staleTime: Infinity,
+  });
+}
+
+export function useNotifications(limit: number) {
+  return useQuery({
+    queryKey: qk.notificationList(limit),
+    queryFn: () => api.get<ItemList<NotificationItem>>('/api/notifications', { query: { limit } }),
+    staleTime: Infinity,
+  });
+}
+
+export function useSystemInfo() {
+  return useQuery({ queryKey: qk.systemInfo, queryFn: () => api.get<SystemInfo>('/api/system/info') });
+}
+
+/** Normalises `[...]`, `{items: [...]}` or `{<anything>: [...]}` into a ResourceList. */
+export function toResourceList(body: unknown): ResourceList {
+  if (Array.isArray(body)) return { items: body.filter(isRecord) };
+  if (isRecord(body)) {
+    const total = typeof body.total === 'number' ? body.total : undefined;
+    const arr = Array.isArray(body.items) ? body.items : Object.values(body).find(Array.isArray);
+    const items = (arr ?? []).filter(isRecord);
+    return total === undefined ? { items } : { items, total };
+  }
+  return { items: [] };
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Fleet-side lists. A 404 means this master does not serve the resource yet: empty state. */
+export function useResourceList(kind: ResourceKind, path: string) {
+  return useQuery({
+    queryKey: qk.resources(kind),
+    queryFn: async ({ signal }): Promise<ResourceList> => {
+      try {
+        return toResourceList(await api.get<unknown>(path, { signal }));
+      } catch (e) {
+        if (isApiError(e) && (e.status === 404 || e.status === 501)) return { items: [], unavailable: true };
+        throw e;
+      }
+    },
+  });
+}
