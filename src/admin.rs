@@ -42,19 +42,34 @@ pub async fn create_user(
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     store.close().await;
     Ok(if generated {
-        format!("created {} '{}' with password: {}", role.as_str(), user.username, hash.1)
+        format!(
+            "created {} '{}' with password: {}",
+            role.as_str(),
+            user.username,
+            hash.1
+        )
     } else {
         format!("created {} '{}'", role.as_str(), user.username)
     })
 }
 
-pub async fn reset_password(config: &Config, username: &str, source: PasswordSource) -> anyhow::Result<String> {
+pub async fn reset_password(
+    config: &Config,
+    username: &str,
+    source: PasswordSource,
+) -> anyhow::Result<String> {
     let (pw, generated) = resolve_password(source)?;
     let store = Store::open(config).await?;
-    let Some(user) = store.users().find_by_username(username).await.map_err(|e| anyhow::anyhow!("{e}"))? else {
+    let Some(user) = store
+        .users()
+        .find_by_username(username)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+    else {
         bail!("no user named '{username}'");
     };
-    let (hash, pw) = tokio::task::spawn_blocking(move || password::hash(&pw).map(|h| (h, pw))).await??;
+    let (hash, pw) =
+        tokio::task::spawn_blocking(move || password::hash(&pw).map(|h| (h, pw))).await??;
     store
         .users()
         .update(

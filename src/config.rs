@@ -354,10 +354,7 @@ impl Config {
     /// The configuration as TOML with every secret replaced by `"<redacted>"`.
     pub fn to_redacted_toml(&self) -> anyhow::Result<String> {
         let mut copy = self.clone();
-        for secret in [
-            &mut copy.auth.jwt_secret,
-            &mut copy.security.encryption_key,
-        ] {
+        for secret in [&mut copy.auth.jwt_secret, &mut copy.security.encryption_key] {
             if !secret.is_empty() {
                 *secret = "<redacted>".into();
             }
@@ -389,7 +386,10 @@ pub fn check_secret_strength(secret: &str) -> anyhow::Result<()> {
     if secret.len() < 32 {
         bail!("the secret must be at least 32 characters (use `openssl rand -base64 48`)");
     }
-    let distinct = secret.chars().collect::<std::collections::BTreeSet<_>>().len();
+    let distinct = secret
+        .chars()
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
     if distinct < 10 {
         bail!("the secret has too few distinct characters");
     }
@@ -443,7 +443,9 @@ fn parse_env_value(raw: &str) -> toml::Value {
     let probe = format!("v = {raw}");
     match toml::from_str::<toml::Table>(&probe) {
         Ok(mut t) => match t.remove("v") {
-            Some(v @ (toml::Value::Integer(_) | toml::Value::Boolean(_) | toml::Value::Float(_))) => v,
+            Some(
+                v @ (toml::Value::Integer(_) | toml::Value::Boolean(_) | toml::Value::Float(_)),
+            ) => v,
             _ => toml::Value::String(raw.to_owned()),
         },
         Err(_) => toml::Value::String(raw.to_owned()),
@@ -503,9 +505,17 @@ mod tests {
                 .map(|_| ())
                 .map_err(|e| format!("{e:#}"))
         };
-        assert!(bad(&[("CB_SERVER__PORTT", "1")]).unwrap_err().contains("portt"));
+        assert!(
+            bad(&[("CB_SERVER__PORTT", "1")])
+                .unwrap_err()
+                .contains("portt")
+        );
         assert!(bad(&[("CB_MODULES__NOPE", "true")]).is_err());
-        assert!(bad(&[("CB_AUTH__JWT_SECRET", "short")]).unwrap_err().contains("32"));
+        assert!(
+            bad(&[("CB_AUTH__JWT_SECRET", "short")])
+                .unwrap_err()
+                .contains("32")
+        );
         assert!(bad(&[("CB_SERVER__BIND", "localhost")]).is_err());
         assert!(bad(&[("CB_SERVER__HTTP_PORT", "99999")]).is_err());
         let dev = Config::from_layers(

@@ -14,18 +14,62 @@ use crate::store::events::StoredEvent;
 
 /// Every event type, who may receive it, and what it means. The one place they are documented.
 pub const KNOWN_EVENTS: &[(&str, Role, &str)] = &[
-    ("user.created", Role::Admin, "a user was created: {id, username, role}"),
-    ("user.updated", Role::Admin, "a user's role, state or password changed: {id, username, role, disabled}"),
-    ("user.deleted", Role::Admin, "a user was deleted: {id, username}"),
-    ("apikey.created", Role::Admin, "an API key was created: {id, user_id, name, role}"),
-    ("apikey.revoked", Role::Admin, "an API key was revoked: {id, user_id}"),
-    ("auth.login", Role::Admin, "a user logged in: {user_id, username}"),
-    ("auth.refresh_reuse", Role::Admin, "a used refresh token was presented again; its session was revoked: {user_id, session_id}"),
-    ("auth.jwt_rotated", Role::Admin, "the JWT signing key was rotated: {kid, previous_kid}"),
+    (
+        "user.created",
+        Role::Admin,
+        "a user was created: {id, username, role}",
+    ),
+    (
+        "user.updated",
+        Role::Admin,
+        "a user's role, state or password changed: {id, username, role, disabled}",
+    ),
+    (
+        "user.deleted",
+        Role::Admin,
+        "a user was deleted: {id, username}",
+    ),
+    (
+        "apikey.created",
+        Role::Admin,
+        "an API key was created: {id, user_id, name, role}",
+    ),
+    (
+        "apikey.revoked",
+        Role::Admin,
+        "an API key was revoked: {id, user_id}",
+    ),
+    (
+        "auth.login",
+        Role::Admin,
+        "a user logged in: {user_id, username}",
+    ),
+    (
+        "auth.refresh_reuse",
+        Role::Admin,
+        "a used refresh token was presented again; its session was revoked: {user_id, session_id}",
+    ),
+    (
+        "auth.jwt_rotated",
+        Role::Admin,
+        "the JWT signing key was rotated: {kid, previous_kid}",
+    ),
     ("setting.updated", Role::Admin, "a setting changed: {key}"),
-    ("module.updated", Role::Admin, "a module was switched or reconfigured: {name, enabled, configured}"),
-    ("config.imported", Role::Admin, "a configuration import was applied: {report}"),
-    ("notification", Role::Viewer, "a notification for people: {title, body, level}"),
+    (
+        "module.updated",
+        Role::Admin,
+        "a module was switched or reconfigured: {name, enabled, configured}",
+    ),
+    (
+        "config.imported",
+        Role::Admin,
+        "a configuration import was applied: {report}",
+    ),
+    (
+        "notification",
+        Role::Viewer,
+        "a notification for people: {title, body, level}",
+    ),
 ];
 
 /// The role needed to receive an event type. Unknown types (from later modules) need `viewer`.
@@ -50,7 +94,11 @@ impl EventLog {
 
     /// Publishes an event and records it for the activity feed; returns it once stored, so a
     /// client that reads `/api/activity` after the response sees it.
-    pub async fn record(&self, kind: &str, payload: serde_json::Value) -> anyhow::Result<Arc<Event>> {
+    pub async fn record(
+        &self,
+        kind: &str,
+        payload: serde_json::Value,
+    ) -> anyhow::Result<Arc<Event>> {
         let event = self.bus.publish(kind, payload).await?;
         self.store
             .events()

@@ -7,7 +7,17 @@ use serde_json::{Map, Value};
 /// Every module the master knows. Routes that belong to a module answer 404
 /// `module 'x' is disabled` while it is off.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum ModuleName {
@@ -119,24 +129,49 @@ impl ModuleName {
             Self::Monitoring => &[
                 field!("prometheus_url", Url, true, "Prometheus base URL"),
                 field!("grafana_url", Url, false, "Grafana base URL"),
-                field!("grafana_token", Secret, false, "Grafana service-account token"),
+                field!(
+                    "grafana_token",
+                    Secret,
+                    false,
+                    "Grafana service-account token"
+                ),
             ],
             Self::Alerting => &[
                 field!("alertmanager_url", Url, true, "Alertmanager base URL"),
-                field!("webhook_token", Secret, false, "Bearer token Alertmanager sends"),
+                field!(
+                    "webhook_token",
+                    Secret,
+                    false,
+                    "Bearer token Alertmanager sends"
+                ),
             ],
             Self::Ai => &[
                 field!("ollama_url", Url, false, "Ollama base URL"),
                 field!("anthropic_api_key", Secret, false, "Anthropic API key"),
-                field!("default_model", Text, false, "Model used when none is named"),
+                field!(
+                    "default_model",
+                    Text,
+                    false,
+                    "Model used when none is named"
+                ),
             ],
             Self::Security => &[
                 field!("wazuh_url", Url, true, "Wazuh manager API URL"),
                 field!("wazuh_user", Text, true, "Wazuh API user"),
                 field!("wazuh_password", Secret, true, "Wazuh API password"),
-                field!("webhook_hmac_secret", Secret, false, "HMAC secret for the Wazuh webhook"),
+                field!(
+                    "webhook_hmac_secret",
+                    Secret,
+                    false,
+                    "HMAC secret for the Wazuh webhook"
+                ),
             ],
-            Self::Knowledge => &[field!("ollama_url", Url, false, "Ollama URL for embeddings")],
+            Self::Knowledge => &[field!(
+                "ollama_url",
+                Url,
+                false,
+                "Ollama URL for embeddings"
+            )],
             Self::Planner => &[],
             Self::Backups => &[
                 field!("storage_dir", Text, false, "Where archives are written"),
@@ -144,7 +179,12 @@ impl ModuleName {
             ],
             Self::Catalog => &[],
             Self::ProxyRoutes => &[field!("caddy_admin_url", Url, true, "Caddy admin API URL")],
-            Self::Webhooks => &[field!("allow_private_targets", Bool, false, "Allow LAN targets")],
+            Self::Webhooks => &[field!(
+                "allow_private_targets",
+                Bool,
+                false,
+                "Allow LAN targets"
+            )],
             Self::Workflows => &[
                 field!("n8n_url", Url, true, "n8n base URL"),
                 field!("n8n_api_key", Secret, true, "n8n API key"),
@@ -183,7 +223,10 @@ pub fn validate_config(
             return Err(if known.is_empty() {
                 format!("module '{module}' takes no configuration; unknown key '{key}'")
             } else {
-                format!("unknown key '{key}' for module '{module}' (known: {})", known.join(", "))
+                format!(
+                    "unknown key '{key}' for module '{module}' (known: {})",
+                    known.join(", ")
+                )
             });
         };
         if value.is_null() {
@@ -305,7 +348,11 @@ mod tests {
         let prev = obj(json!({"n8n_url": "http://n8n:5678", "n8n_api_key": "k1"}));
         let err = validate_config(ModuleName::Workflows, &obj(json!({"nope": 1})), &prev);
         assert!(err.unwrap_err().contains("'nope'"));
-        let err = validate_config(ModuleName::Workflows, &obj(json!({"n8n_url": "ftp://x"})), &prev);
+        let err = validate_config(
+            ModuleName::Workflows,
+            &obj(json!({"n8n_url": "ftp://x"})),
+            &prev,
+        );
         assert!(err.unwrap_err().contains("n8n_url"));
         let err = validate_config(
             ModuleName::Workflows,

@@ -75,8 +75,9 @@ pub fn load_jwt_secret(config: &Config) -> anyhow::Result<String> {
         bail!("the JWT secret is empty");
     }
     if !config.dev_mode {
-        check_secret_strength(&secret)
-            .context("weak JWT secret (set a strong auth.jwt_secret, or pass --dev for local use)")?;
+        check_secret_strength(&secret).context(
+            "weak JWT secret (set a strong auth.jwt_secret, or pass --dev for local use)",
+        )?;
     }
     Ok(secret)
 }

@@ -45,12 +45,15 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
     let root_secret = secrets::load_jwt_secret(&config)?;
     let secret_box = SecretBox::new(&secrets::load_encryption_key(&config)?);
     let store = Store::open(&config).await?;
-    let tokens = Arc::new(TokenService::load(&config, &root_secret, &store, secret_box.clone()).await?);
-    let bus = Broadcaster::start_supervised(config.events.ring_capacity, config.events.subscriber_buffer);
+    let tokens =
+        Arc::new(TokenService::load(&config, &root_secret, &store, secret_box.clone()).await?);
+    let bus =
+        Broadcaster::start_supervised(config.events.ring_capacity, config.events.subscriber_buffer);
     let throttle = Throttle::start(100_000);
-    let dummy_hash: Arc<str> = tokio::task::spawn_blocking(|| password::hash(&secrets::random_token(24)))
-        .await??
-        .into();
+    let dummy_hash: Arc<str> =
+        tokio::task::spawn_blocking(|| password::hash(&secrets::random_token(24)))
+            .await??
+            .into();
     let (shutdown, shutdown_rx) = watch::channel(false);
     let state = AppState {
         config: Arc::clone(&config),

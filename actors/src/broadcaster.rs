@@ -36,7 +36,9 @@ pub enum Delivery {
     Event(Arc<Event>),
     /// The subscriber's channel was full and `missed` events were not delivered to it. Whoever
     /// sees this must refetch its state; the events after it are delivered normally.
-    Lagged { missed: u64 },
+    Lagged {
+        missed: u64,
+    },
 }
 
 /// Topic patterns a subscriber wants: exact types (`node.status`), prefixes (`node.*`) or `*`.
@@ -216,13 +218,7 @@ impl Broadcaster {
         if since + 1 < oldest {
             return Replay::Gap;
         }
-        Replay::Events(
-            self.ring
-                .iter()
-                .filter(|e| e.id > since)
-                .cloned()
-                .collect(),
-        )
+        Replay::Events(self.ring.iter().filter(|e| e.id > since).cloned().collect())
     }
 }
 
@@ -515,12 +511,17 @@ mod tests {
     #[actix::test]
     async fn replay_and_gap_detection() -> Result<(), ActorError> {
         let bus = Broadcaster::start_supervised(3, 16);
-        let first = bus.publish("user.created", serde_json::json!({"n": 1})).await?;
+        let first = bus
+            .publish("user.created", serde_json::json!({"n": 1}))
+            .await?;
         for n in 2..=5 {
-            bus.publish("user.created", serde_json::json!({ "n": n })).await?;
+            bus.publish("user.created", serde_json::json!({ "n": n }))
+                .await?;
         }
         // The ring holds ids first+2..=first+4; since=first+2 replays two.
-        let (_sub, replay) = bus.subscribe(TopicFilter::all(), Some(first.id + 2)).await?;
+        let (_sub, replay) = bus
+            .subscribe(TopicFilter::all(), Some(first.id + 2))
+            .await?;
         match replay {
             Some(Replay::Events(events)) => {
                 assert_eq!(

@@ -54,7 +54,11 @@ impl Throttle {
         // Blocked until enough of the recent attempts leave the window.
         let index = recent.len() - limit.max;
         let free_at = *recent[index] + limit.window;
-        Some(free_at.saturating_duration_since(now).max(Duration::from_secs(1)))
+        Some(
+            free_at
+                .saturating_duration_since(now)
+                .max(Duration::from_secs(1)),
+        )
     }
 }
 
@@ -162,7 +166,10 @@ pub struct ThrottleHandle {
 
 impl ThrottleHandle {
     /// `Some(wait)` when any key is over its limit. Does not count the attempt.
-    pub async fn blocked(&self, keys: Vec<(String, Limit)>) -> Result<Option<Duration>, ActorError> {
+    pub async fn blocked(
+        &self,
+        keys: Vec<(String, Limit)>,
+    ) -> Result<Option<Duration>, ActorError> {
         Ok(self
             .addr
             .send(Check {
@@ -174,7 +181,10 @@ impl ThrottleHandle {
     }
 
     /// Counts the attempt for every key unless one is over its limit; `Some(wait)` when refused.
-    pub async fn attempt(&self, keys: Vec<(String, Limit)>) -> Result<Option<Duration>, ActorError> {
+    pub async fn attempt(
+        &self,
+        keys: Vec<(String, Limit)>,
+    ) -> Result<Option<Duration>, ActorError> {
         Ok(self
             .addr
             .send(Check { keys, record: true })

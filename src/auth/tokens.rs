@@ -128,14 +128,32 @@ impl TokenService {
     }
 
     pub fn issue_access(&self, user_id: &str, session_id: &str) -> anyhow::Result<String> {
-        self.issue(ACCESS_TYP, user_id, session_id, &random_token(12), self.access_ttl_secs)
+        self.issue(
+            ACCESS_TYP,
+            user_id,
+            session_id,
+            &random_token(12),
+            self.access_ttl_secs,
+        )
     }
 
-    pub fn issue_refresh(&self, user_id: &str, session_id: &str, jti: &str) -> anyhow::Result<String> {
+    pub fn issue_refresh(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        jti: &str,
+    ) -> anyhow::Result<String> {
         self.issue(REFRESH_TYP, user_id, session_id, jti, self.refresh_ttl_secs)
     }
 
-    fn issue(&self, typ: &str, sub: &str, sid: &str, jti: &str, ttl: i64) -> anyhow::Result<String> {
+    fn issue(
+        &self,
+        typ: &str,
+        sub: &str,
+        sid: &str,
+        jti: &str,
+        ttl: i64,
+    ) -> anyhow::Result<String> {
         let keys = self.keys.borrow().clone();
         let now = now_ms() / 1000;
         let claims = Claims {
@@ -150,8 +168,12 @@ impl TokenService {
         let mut header = Header::new(Algorithm::HS256);
         header.typ = Some(typ.to_owned());
         header.kid = Some(keys.active.kid.clone());
-        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&keys.active.secret))
-            .context("signing token")
+        jsonwebtoken::encode(
+            &header,
+            &claims,
+            &EncodingKey::from_secret(&keys.active.secret),
+        )
+        .context("signing token")
     }
 
     pub fn verify_access(&self, token: &str) -> Result<Claims, TokenError> {
@@ -237,7 +259,11 @@ async fn build_key_set(
     grace_ms: i64,
 ) -> anyhow::Result<KeySet> {
     let root = root_kid(root_secret);
-    let stored = store.jwt_keys().all().await.context("loading signing keys")?;
+    let stored = store
+        .jwt_keys()
+        .all()
+        .await
+        .context("loading signing keys")?;
     let mut active: Option<SigningKey> = None;
     let mut retired = Vec::new();
     let mut root_retired_at = None;

@@ -1,5 +1,6 @@
 //! `GET /api/activity`: the recent event feed, filtered to what the caller may see.
 
+use super::extract::Query;
 use actix_web::web;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -42,7 +43,7 @@ pub struct ListActivity {
 pub async fn list(
     state: web::Data<AppState>,
     principal: Principal,
-    query: web::Query<ListActivity>,
+    query: Query<ListActivity>,
 ) -> ApiResult<web::Json<EventList>> {
     let limit = query.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {

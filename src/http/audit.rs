@@ -1,10 +1,11 @@
 //! `GET /api/audit` (admin).
 
+use super::extract::Query;
 use actix_web::web;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Paginated, PageQuery, parse_time, ts};
+use super::{PageQuery, Paginated, parse_time, ts};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
 use crate::store::audit::{AuditEntry, AuditFilter};
@@ -60,7 +61,7 @@ pub struct ListAudit {
     responses((status = 200, body = Paginated<AuditView>), (status = 400, body = ErrorBody)))]
 pub async fn list(
     state: web::Data<AppState>,
-    query: web::Query<ListAudit>,
+    query: Query<ListAudit>,
 ) -> ApiResult<web::Json<Paginated<AuditView>>> {
     let q = query.into_inner();
     let page = PageQuery::page(q.limit, q.offset)?;
@@ -68,14 +69,24 @@ pub async fn list(
         && r != "success"
         && r != "failure"
     {
-        return Err(ApiError::bad_request("result must be 'success' or 'failure'"));
+        return Err(ApiError::bad_request(
+            "result must be 'success' or 'failure'",
+        ));
     }
     let filter = AuditFilter {
         actor: q.actor,
         action: q.action,
         result: q.result,
-        since: q.since.as_deref().map(|v| parse_time("since", v)).transpose()?,
-        until: q.until.as_deref().map(|v| parse_time("until", v)).transpose()?,
+        since: q
+            .since
+            .as_deref()
+            .map(|v| parse_time("since", v))
+            .transpose()?,
+        until: q
+            .until
+            .as_deref()
+            .map(|v| parse_time("until", v))
+            .transpose()?,
     };
     let result = state.store.audit().list(&filter, page).await?;
     Ok(web::Json(Paginated {

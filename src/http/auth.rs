@@ -1,5 +1,6 @@
 //! `/api/auth/*` and `/api/admin/secrets/rotate-jwt`.
 
+use super::extract::Body;
 use std::time::Duration;
 
 use actix_web::cookie::{Cookie, SameSite};
@@ -59,7 +60,7 @@ pub struct Me {
 pub async fn setup(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<Credentials>,
+    body: Body<Credentials>,
 ) -> ApiResult<HttpResponse> {
     let Credentials { username, password } = body.into_inner();
     validate_username(&username)?;
@@ -68,7 +69,11 @@ pub async fn setup(
         return Err(ApiError::conflict("setup has already been completed"));
     }
     let hash = hash_blocking(password).await?;
-    let user = state.store.users().create_first_admin(&username, &hash).await?;
+    let user = state
+        .store
+        .users()
+        .create_first_admin(&username, &hash)
+        .await?;
     state
         .events
         .record_committed(
@@ -86,7 +91,7 @@ pub async fn setup(
 pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<Credentials>,
+    body: Body<Credentials>,
 ) -> ApiResult<HttpResponse> {
     let Credentials { username, password } = body.into_inner();
     if username.is_empty() || username.len() > 64 || password.len() > password::MAX_PASSWORD_BYTES {
@@ -109,7 +114,11 @@ pub async fn login(
         Some(u) if matches && !u.user.disabled && u.password_hash.is_some() => u.user,
         _ => {
             state.throttle.record(keys).await?;
-            state.metrics.auth_failures.with_label_values(&["password"]).inc();
+            state
+                .metrics
+                .auth_failures
+                .with_label_values(&["password"])
+                .inc();
             return Err(ApiError::unauthenticated(INVALID_LOGIN));
         }
     };
@@ -163,13 +172,21 @@ pub async fn refresh(
     let parsed: RefreshRequest = if body.iter().all(u8::is_ascii_whitespace) {
         RefreshRequest::default()
     } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::new(crate::error::ErrorCode::InvalidJson, format!("invalid JSON body: {e}")))?
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::new(
+                crate::error::ErrorCode::InvalidJson,
+                format!("invalid JSON body: {e}"),
+            )
+        })?
     };
     let token = parsed
         .refresh_token
         .or_else(|| req.cookie(REFRESH_COOKIE).map(|c| c.value().to_owned()))
-        .ok_or_else(|| ApiError::unauthenticated("no refresh token: send refresh_token or the cb_refresh cookie"))?;
+        .ok_or_else(|| {
+            ApiError::unauthenticated(
+                "no refresh token: send refresh_token or the cb_refresh cookie",
+            )
+        })?;
     let claims = state
         .tokens
         .verify_refresh(&token)
@@ -177,12 +194,16 @@ pub async fn refresh(
     let session = match state.store.sessions().get(&claims.sid).await {
         Ok(s) => s,
         Err(crate::store::StoreError::NotFound(_)) => {
-            return Err(ApiError::unauthenticated("the session has ended; log in again"));
+            return Err(ApiError::unauthenticated(
+                "the session has ended; log in again",
+            ));
         }
         Err(e) => return Err(e.into()),
     };
     if !session.is_live(crate::store::now_ms()) || session.user_id != claims.sub {
-        return Err(ApiError::unauthenticated("the session has ended; log in again"));
+        return Err(ApiError::unauthenticated(
+            "the session has ended; log in again",
+        ));
     }
     let next_jti = random_token(16);
     let rotated = session.refresh_jti == claims.jti
@@ -194,7 +215,11 @@ pub async fn refresh(
     if !rotated {
         // RFC 6819 5.2.2.3 / OAuth 2.1: a refresh token used twice means it was stolen; end the
         // family so neither the thief nor the victim can go on with it.
-        state.store.sessions().revoke(&session.id, "refresh_reuse").await?;
+        state
+            .store
+            .sessions()
+            .revoke(&session.id, "refresh_reuse")
+            .await?;
         state
             .events
             .record_committed(
@@ -208,7 +233,9 @@ pub async fn refresh(
     }
     let user = state.store.users().get(&session.user_id).await?;
     if user.disabled {
-        return Err(ApiError::unauthenticated("the session has ended; log in again"));
+        return Err(ApiError::unauthenticated(
+            "the session has ended; log in again",
+        ));
     }
     set_actor(&req, principal_for(&user, &session.id, AuthMethod::Jwt));
     let access = state
@@ -219,7 +246,13 @@ pub async fn refresh(
         .tokens
         .issue_refresh(&user.id, &session.id, &next_jti)
         .map_err(ApiError::internal)?;
-    Ok(token_response(&state, user, access, refresh, actix_web::http::StatusCode::OK))
+    Ok(token_response(
+        &state,
+        user,
+        access,
+        refresh,
+        actix_web::http::StatusCode::OK,
+    ))
 }
 
 /// End the current session: its refresh token and every access token issued for it stop working.
@@ -233,7 +266,10 @@ pub async fn logout(state: web::Data<AppState>, principal: Principal) -> ApiResu
     };
     state.store.sessions().revoke(&session_id, "logout").await?;
     let mut res = HttpResponse::NoContent().finish();
-    for cookie in [expired(SESSION_COOKIE, "/"), expired(REFRESH_COOKIE, "/api/auth")] {
+    for cookie in [
+        expired(SESSION_COOKIE, "/"),
+        expired(REFRESH_COOKIE, "/api/auth"),
+    ] {
         res.add_cookie(&cookie).map_err(ApiError::internal)?;
     }
     Ok(res)
@@ -343,14 +379,18 @@ fn token_response(
         .http_only(true)
         .secure(secure)
         .same_site(SameSite::Strict)
-        .max_age(actix_web::cookie::time::Duration::seconds(state.tokens.access_ttl_secs()))
+        .max_age(actix_web::cookie::time::Duration::seconds(
+            state.tokens.access_ttl_secs(),
+        ))
         .finish();
     let refresh_cookie = Cookie::build(REFRESH_COOKIE, refresh.clone())
         .path("/api/auth")
         .http_only(true)
         .secure(secure)
         .same_site(SameSite::Strict)
-        .max_age(actix_web::cookie::time::Duration::seconds(state.tokens.refresh_ttl_secs()))
+        .max_age(actix_web::cookie::time::Duration::seconds(
+            state.tokens.refresh_ttl_secs(),
+        ))
         .finish();
     HttpResponse::build(status)
         .cookie(session_cookie)
@@ -374,4 +414,3 @@ fn expired(name: &'static str, path: &'static str) -> Cookie<'static> {
     c.make_removal();
     c
 }
-

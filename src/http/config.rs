@@ -1,5 +1,6 @@
 //! `/api/config/{module}` (admin): switch a module and edit its live configuration.
 
+use super::extract::Body;
 use actix_web::web;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -44,7 +45,10 @@ pub struct PutModuleConfig {
 fn parse_module(name: &str) -> ApiResult<ModuleName> {
     ModuleName::parse(name).ok_or_else(|| {
         let known: Vec<_> = ModuleName::ALL.iter().map(|m| m.as_str()).collect();
-        ApiError::not_found(format!("unknown module '{name}'; modules are {}", known.join(", ")))
+        ApiError::not_found(format!(
+            "unknown module '{name}'; modules are {}",
+            known.join(", ")
+        ))
     })
 }
 
@@ -78,7 +82,10 @@ fn view(state: &AppState, name: ModuleName, stored: Option<&StoredModule>) -> Mo
 
 #[utoipa::path(get, path = "/api/config/{module}", tag = "modules", params(("module" = String, Path)),
     responses((status = 200, body = ModuleConfigView), (status = 404, body = ErrorBody)))]
-pub async fn get(state: web::Data<AppState>, module: web::Path<String>) -> ApiResult<web::Json<ModuleConfigView>> {
+pub async fn get(
+    state: web::Data<AppState>,
+    module: web::Path<String>,
+) -> ApiResult<web::Json<ModuleConfigView>> {
     let name = parse_module(&module)?;
     let stored = state.store.modules().get(name).await?;
     Ok(web::Json(view(&state, name, stored.as_ref())))
@@ -89,12 +96,14 @@ pub async fn get(state: web::Data<AppState>, module: web::Path<String>) -> ApiRe
 pub async fn put(
     state: web::Data<AppState>,
     module: web::Path<String>,
-    body: web::Json<PutModuleConfig>,
+    body: Body<PutModuleConfig>,
 ) -> ApiResult<web::Json<ModuleConfigView>> {
     let name = parse_module(&module)?;
     let PutModuleConfig { enabled, config } = body.into_inner();
     if enabled.is_none() && config.is_none() {
-        return Err(ApiError::bad_request("nothing to update: send enabled or config"));
+        return Err(ApiError::bad_request(
+            "nothing to update: send enabled or config",
+        ));
     }
     let previous = state.store.modules().get(name).await?;
     let mut next = previous.clone().unwrap_or(StoredModule {
@@ -128,7 +137,8 @@ pub fn seal_submitted(
     submitted: &Map<String, Value>,
     previous: &Map<String, Value>,
 ) -> ApiResult<Map<String, Value>> {
-    let mut merged = modules::validate_config(name, submitted, previous).map_err(ApiError::bad_request)?;
+    let mut merged =
+        modules::validate_config(name, submitted, previous).map_err(ApiError::bad_request)?;
     for (key, value) in submitted {
         if modules::is_secret(name, key)
             && let Some(plain) = value.as_str()

@@ -71,7 +71,8 @@ async fn handle(
         .with_label_values(&[route, method.as_str()])
         .observe(started.elapsed().as_secs_f64());
     if let Ok(v) = HeaderValue::from_str(&request_id) {
-        res.headers_mut().insert(header::HeaderName::from_static("x-request-id"), v);
+        res.headers_mut()
+            .insert(header::HeaderName::from_static("x-request-id"), v);
     }
     Ok(res)
 }
@@ -145,7 +146,10 @@ async fn admit(
     Ok(Some(principal))
 }
 
-async fn module_enabled(state: &AppState, module: crate::modules::ModuleName) -> Result<bool, ApiError> {
+async fn module_enabled(
+    state: &AppState,
+    module: crate::modules::ModuleName,
+) -> Result<bool, ApiError> {
     let configured = state.config.modules.get(&module).copied().unwrap_or(false);
     Ok(state
         .store
@@ -167,14 +171,20 @@ fn incoming_request_id(req: &ServiceRequest) -> Option<String> {
     let id = header_str(req, "x-request-id")?;
     (!id.is_empty()
         && id.len() <= 64
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
     .then(|| id.to_owned())
 }
 
 /// The `Origin` header names this server: the configured public URL, or the `Host` the request
 /// was sent to.
 pub fn same_origin(req: &HttpRequest, public_url: &str) -> bool {
-    let Some(origin) = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+    let Some(origin) = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+    else {
         return false;
     };
     if !public_url.is_empty() && origin == public_url.trim_end_matches('/') {
@@ -194,7 +204,12 @@ pub fn same_origin(req: &HttpRequest, public_url: &str) -> bool {
     !host.is_empty() && authority.eq_ignore_ascii_case(host)
 }
 
-async fn audit(state: &AppState, res: &ServiceResponse<BoxBody>, spec: &RouteSpec, request_id: &str) {
+async fn audit(
+    state: &AppState,
+    res: &ServiceResponse<BoxBody>,
+    spec: &RouteSpec,
+    request_id: &str,
+) {
     let req = res.request();
     let principal = req.extensions().get::<Principal>().cloned();
     let status = res.status();

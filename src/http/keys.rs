@@ -1,5 +1,6 @@
 //! `/api/keys`: the caller's API keys.
 
+use super::extract::Body;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -64,8 +65,15 @@ pub struct CreateApiKey {
 
 #[utoipa::path(get, path = "/api/keys", tag = "api-keys",
     responses((status = 200, body = ApiKeyList), (status = 401, body = ErrorBody)))]
-pub async fn list(state: web::Data<AppState>, principal: Principal) -> ApiResult<web::Json<ApiKeyList>> {
-    let keys = state.store.api_keys().list_for_user(&principal.user_id).await?;
+pub async fn list(
+    state: web::Data<AppState>,
+    principal: Principal,
+) -> ApiResult<web::Json<ApiKeyList>> {
+    let keys = state
+        .store
+        .api_keys()
+        .list_for_user(&principal.user_id)
+        .await?;
     Ok(web::Json(ApiKeyList {
         items: keys.into_iter().map(ApiKeyView::from).collect(),
     }))
@@ -76,7 +84,7 @@ pub async fn list(state: web::Data<AppState>, principal: Principal) -> ApiResult
 pub async fn create(
     state: web::Data<AppState>,
     principal: Principal,
-    body: web::Json<CreateApiKey>,
+    body: Body<CreateApiKey>,
 ) -> ApiResult<HttpResponse> {
     let CreateApiKey {
         name,
@@ -97,7 +105,11 @@ pub async fn create(
     let expires_at = match expires_in_days {
         None => None,
         Some(d) if (1..=3650).contains(&d) => Some(now_ms() + d * 86_400_000),
-        Some(_) => return Err(ApiError::bad_request("expires_in_days must be between 1 and 3650")),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "expires_in_days must be between 1 and 3650",
+            ));
+        }
     };
     let secret = format!("{API_KEY_PREFIX}{}", random_token(32));
     let prefix: String = secret.chars().take(API_KEY_PREFIX.len() + 6).collect();

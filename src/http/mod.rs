@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod dashboard;
+pub mod extract;
 pub mod gate;
 pub mod health;
 pub mod keys;
@@ -62,7 +63,10 @@ pub fn json_config(limit: usize) -> web::JsonConfig {
                 JsonPayloadError::Deserialize(e) => {
                     ApiError::new(ErrorCode::InvalidJson, format!("invalid JSON body: {e}"))
                 }
-                other => ApiError::new(ErrorCode::InvalidJson, format!("invalid JSON body: {other}")),
+                other => ApiError::new(
+                    ErrorCode::InvalidJson,
+                    format!("invalid JSON body: {other}"),
+                ),
             };
             api.into()
         })

@@ -1,5 +1,6 @@
 //! `/api/notifications`: notifications are `notification` events, kept by the event log.
 
+use super::extract::Query;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -43,7 +44,7 @@ pub struct Queued {
     responses((status = 200, body = NotificationList)))]
 pub async fn list(
     state: web::Data<AppState>,
-    query: web::Query<ListNotifications>,
+    query: Query<ListNotifications>,
 ) -> ApiResult<web::Json<NotificationList>> {
     let limit = query.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
@@ -54,7 +55,8 @@ pub async fn list(
         .events()
         .list(Some("notification"), query.before, limit)
         .await?;
-    let text = |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_owned();
+    let text =
+        |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_owned();
     Ok(web::Json(NotificationList {
         items: events
             .into_iter()

@@ -4,26 +4,57 @@
 use actix_web::{HttpResponse, web};
 use utoipa::OpenApi;
 use utoipa::openapi::extensions::ExtensionsBuilder;
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
 use utoipa::openapi::{HttpMethod, PathItem};
 
 use super::routes::{Access, RouteTable};
-use super::{activity, audit, auth, config, health, keys, metrics, modules, notifications, settings, system, transfer, users, ws};
+use super::{
+    activity, audit, auth, config, health, keys, metrics, modules, notifications, settings, system,
+    transfer, users, ws,
+};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "ContextBay API", description = "Control plane for fleets of Docker hosts. Roles: viewer (r) ⊆ operator (w) ⊆ admin (a)."),
-    paths(
-        metrics::scrape, health::health, modules::list, document,
-        auth::login, auth::setup, auth::refresh, auth::logout, auth::me, auth::rotate_jwt,
-        users::list, users::create, users::get, users::update, users::delete,
-        keys::list, keys::create, keys::revoke,
-        settings::get, settings::put, config::get, config::put,
-        notifications::list, notifications::test, audit::list, activity::list, system::info,
-        transfer::export, transfer::import, ws::connect,
+    info(
+        title = "ContextBay API",
+        description = "Control plane for fleets of Docker hosts. Roles: viewer (r) ⊆ operator (w) ⊆ admin (a)."
     ),
-    components(schemas(crate::error::ErrorBody)),
+    paths(
+        metrics::scrape,
+        health::health,
+        modules::list,
+        document,
+        auth::login,
+        auth::setup,
+        auth::refresh,
+        auth::logout,
+        auth::me,
+        auth::rotate_jwt,
+        users::list,
+        users::create,
+        users::get,
+        users::update,
+        users::delete,
+        keys::list,
+        keys::create,
+        keys::revoke,
+        settings::get,
+        settings::put,
+        config::get,
+        config::put,
+        notifications::list,
+        notifications::test,
+        audit::list,
+        activity::list,
+        system::info,
+        transfer::export,
+        transfer::import,
+        ws::connect,
+    ),
+    components(schemas(crate::error::ErrorBody))
 )]
 struct ApiDoc;
 
@@ -33,13 +64,28 @@ pub fn build(routes: &RouteTable) -> utoipa::openapi::OpenApi {
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "bearer",
-        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("JWT")
+                .build(),
+        ),
     );
-    components.add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))));
-    components.add_security_scheme("cookie", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("cb_session"))));
+    components.add_security_scheme(
+        "api_key",
+        SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
+    );
+    components.add_security_scheme(
+        "cookie",
+        SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("cb_session"))),
+    );
     for spec in routes.all() {
-        let Some(item) = doc.paths.paths.get_mut(spec.path) else { continue };
-        let Some(op) = operation_mut(item, &spec.method) else { continue };
+        let Some(item) = doc.paths.paths.get_mut(spec.path) else {
+            continue;
+        };
+        let Some(op) = operation_mut(item, &spec.method) else {
+            continue;
+        };
         let (role, security) = match spec.access {
             Access::Public => ("public", vec![SecurityRequirement::default()]),
             Access::Role(r) => (
@@ -60,7 +106,10 @@ pub fn build(routes: &RouteTable) -> utoipa::openapi::OpenApi {
     doc
 }
 
-fn operation_mut<'a>(item: &'a mut PathItem, method: &actix_web::http::Method) -> Option<&'a mut utoipa::openapi::path::Operation> {
+fn operation_mut<'a>(
+    item: &'a mut PathItem,
+    method: &actix_web::http::Method,
+) -> Option<&'a mut utoipa::openapi::path::Operation> {
     let m = match method.as_str() {
         "GET" => HttpMethod::Get,
         "POST" => HttpMethod::Post,

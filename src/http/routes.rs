@@ -61,7 +61,10 @@ impl Route {
         }
     }
 
-    #[expect(dead_code, reason = "the first module routes arrive with the monitoring issue")]
+    #[expect(
+        dead_code,
+        reason = "the first module routes arrive with the monitoring issue"
+    )]
     fn module(mut self, module: ModuleName) -> Self {
         self.spec.module = Some(module);
         self
@@ -211,7 +214,11 @@ impl RouteTable {
 
     /// The declaration for a matched path template and method (HEAD is served by GET).
     pub fn get(&self, method: &Method, path: &str) -> Option<&RouteSpec> {
-        let method = if method == Method::HEAD { &Method::GET } else { method };
+        let method = if method == Method::HEAD {
+            &Method::GET
+        } else {
+            method
+        };
         self.by_path.get(path)?.iter().find(|s| &s.method == method)
     }
 
@@ -239,7 +246,12 @@ mod tests {
         let table = RouteTable::build();
         let mut seen = std::collections::HashSet::new();
         for spec in table.all() {
-            assert!(seen.insert((spec.method.clone(), spec.path)), "{} {} twice", spec.method, spec.path);
+            assert!(
+                seen.insert((spec.method.clone(), spec.path)),
+                "{} {} twice",
+                spec.method,
+                spec.path
+            );
         }
     }
 }

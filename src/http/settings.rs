@@ -1,5 +1,6 @@
 //! `/api/settings/{key}` (admin): named settings with defaults and validation.
 
+use super::extract::Body;
 use actix_web::web;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -86,7 +87,10 @@ fn resolve(key: &str) -> ApiResult<Option<Value>> {
 /// The value of a setting (its default while unset).
 #[utoipa::path(get, path = "/api/settings/{key}", tag = "settings", params(("key" = String, Path)),
     responses((status = 200, body = SettingView), (status = 404, body = ErrorBody)))]
-pub async fn get(state: web::Data<AppState>, key: web::Path<String>) -> ApiResult<web::Json<SettingView>> {
+pub async fn get(
+    state: web::Data<AppState>,
+    key: web::Path<String>,
+) -> ApiResult<web::Json<SettingView>> {
     let default = resolve(&key)?;
     match state.store.settings().get(&key).await? {
         Some(s) => Ok(web::Json(SettingView {
@@ -111,7 +115,7 @@ pub async fn put(
     state: web::Data<AppState>,
     principal: Principal,
     key: web::Path<String>,
-    body: web::Json<PutSetting>,
+    body: Body<PutSetting>,
 ) -> ApiResult<web::Json<SettingView>> {
     resolve(&key)?;
     let value = body.into_inner().value;

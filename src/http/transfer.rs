@@ -4,6 +4,7 @@
 //! encryption key, and password / API key hashes are included only with `?include_secrets=true`.
 //! Import validates the whole document first and then applies it in one transaction.
 
+use super::extract::{Body, Query};
 use std::collections::HashSet;
 
 use actix_web::{HttpResponse, web};
@@ -106,7 +107,7 @@ pub struct ImportResult {
     responses((status = 200, body = ExportDocument)))]
 pub async fn export(
     state: web::Data<AppState>,
-    query: web::Query<ExportQuery>,
+    query: Query<ExportQuery>,
 ) -> ApiResult<HttpResponse> {
     let secrets = query.include_secrets;
     let users = state.store.users().all_with_hashes().await?;
@@ -183,7 +184,7 @@ pub async fn export(
 pub async fn import(
     state: web::Data<AppState>,
     principal: Principal,
-    body: web::Json<ExportDocument>,
+    body: Body<ExportDocument>,
 ) -> ApiResult<web::Json<ImportResult>> {
     let doc = body.into_inner();
     let mut warnings = Vec::new();
@@ -210,7 +211,10 @@ async fn plan(
         return Err(bad(format!("format must be '{FORMAT}'")));
     }
     if doc.version != VERSION {
-        return Err(bad(format!("unsupported version {}; this server reads version {VERSION}", doc.version)));
+        return Err(bad(format!(
+            "unsupported version {}; this server reads version {VERSION}",
+            doc.version
+        )));
     }
     let mut plan = ImportPlan::default();
     let mut names = HashSet::new();
@@ -219,12 +223,17 @@ async fn plan(
             .map_err(|e| bad(format!("users[{i}]: {}", e.message)))?;
         super::parse_id("user", &u.id).map_err(|e| bad(format!("users[{i}]: {}", e.message)))?;
         if !names.insert(u.username.clone()) {
-            return Err(bad(format!("users[{i}]: username '{}' appears twice", u.username)));
+            return Err(bad(format!(
+                "users[{i}]: username '{}' appears twice",
+                u.username
+            )));
         }
         if let Some(h) = &u.password_hash
             && !password::is_valid_hash(h)
         {
-            return Err(bad(format!("users[{i}]: password_hash is not an argon2id hash")));
+            return Err(bad(format!(
+                "users[{i}]: password_hash is not an argon2id hash"
+            )));
         }
         if u.username == principal.username && (u.role != Role::Admin || u.disabled) {
             return Err(bad(format!(
@@ -241,11 +250,18 @@ async fn plan(
         });
     }
     for (i, k) in doc.api_keys.into_iter().enumerate() {
-        super::parse_id("API key", &k.id).map_err(|e| bad(format!("api_keys[{i}]: {}", e.message)))?;
+        super::parse_id("API key", &k.id)
+            .map_err(|e| bad(format!("api_keys[{i}]: {}", e.message)))?;
         if k.name.trim().is_empty() || k.name.chars().count() > 100 {
-            return Err(bad(format!("api_keys[{i}]: name must be 1 to 100 characters")));
+            return Err(bad(format!(
+                "api_keys[{i}]: name must be 1 to 100 characters"
+            )));
         }
-        if !k.prefix.starts_with(crate::auth::credentials::API_KEY_PREFIX) || k.prefix.len() > 16 {
+        if !k
+            .prefix
+            .starts_with(crate::auth::credentials::API_KEY_PREFIX)
+            || k.prefix.len() > 16
+        {
             return Err(bad(format!("api_keys[{i}]: prefix must start with cb_")));
         }
         let Some(key_hash) = k.key_hash else {
@@ -256,10 +272,17 @@ async fn plan(
             continue;
         };
         if key_hash.len() != 64 || !key_hash.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(bad(format!("api_keys[{i}]: key_hash must be 64 hex characters")));
+            return Err(bad(format!(
+                "api_keys[{i}]: key_hash must be 64 hex characters"
+            )));
         }
         if !names.contains(&k.username)
-            && state.store.users().find_by_username(&k.username).await?.is_none()
+            && state
+                .store
+                .users()
+                .find_by_username(&k.username)
+                .await?
+                .is_none()
         {
             return Err(bad(format!("api_keys[{i}]: unknown user '{}'", k.username)));
         }
@@ -275,13 +298,17 @@ async fn plan(
         });
     }
     for (i, s) in doc.settings.into_iter().enumerate() {
-        super::settings::validate(&s.key, &s.value).map_err(|e| bad(format!("settings[{i}]: {e}")))?;
+        super::settings::validate(&s.key, &s.value)
+            .map_err(|e| bad(format!("settings[{i}]: {e}")))?;
         plan.settings.push((s.key, s.value));
     }
     let mut seen_modules = HashSet::new();
     for (i, m) in doc.modules.into_iter().enumerate() {
         if !seen_modules.insert(m.name) {
-            return Err(bad(format!("modules[{i}]: module '{}' appears twice", m.name)));
+            return Err(bad(format!(
+                "modules[{i}]: module '{}' appears twice",
+                m.name
+            )));
         }
         // Open sealed secrets with this installation's key; a secret sealed elsewhere cannot be
         // carried over and is dropped with a warning.

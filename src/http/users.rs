@@ -1,5 +1,6 @@
 //! `/api/users` (admin).
 
+use super::extract::{Body, Query};
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -81,7 +82,7 @@ pub fn validate_username(name: &str) -> ApiResult<()> {
     responses((status = 200, body = Paginated<UserView>), (status = 403, body = ErrorBody)))]
 pub async fn list(
     state: web::Data<AppState>,
-    query: web::Query<ListUsers>,
+    query: Query<ListUsers>,
 ) -> ApiResult<web::Json<Paginated<UserView>>> {
     let page = super::PageQuery::page(query.limit, query.offset)?;
     let result = state.store.users().list(page, query.q.as_deref()).await?;
@@ -95,10 +96,7 @@ pub async fn list(
 
 #[utoipa::path(post, path = "/api/users", tag = "users", request_body = CreateUser,
     responses((status = 201, body = UserView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn create(
-    state: web::Data<AppState>,
-    body: web::Json<CreateUser>,
-) -> ApiResult<HttpResponse> {
+pub async fn create(state: web::Data<AppState>, body: Body<CreateUser>) -> ApiResult<HttpResponse> {
     let CreateUser {
         username,
         password,
@@ -106,8 +104,16 @@ pub async fn create(
     } = body.into_inner();
     validate_username(&username)?;
     password::check_policy(&password).map_err(ApiError::bad_request)?;
-    if state.store.users().find_by_username(&username).await?.is_some() {
-        return Err(ApiError::conflict(format!("username '{username}' is already taken")));
+    if state
+        .store
+        .users()
+        .find_by_username(&username)
+        .await?
+        .is_some()
+    {
+        return Err(ApiError::conflict(format!(
+            "username '{username}' is already taken"
+        )));
     }
     let hash = super::auth::hash_password(password).await?;
     let user = state.store.users().create(&username, &hash, role).await?;
@@ -123,7 +129,10 @@ pub async fn create(
 
 #[utoipa::path(get, path = "/api/users/{id}", tag = "users", params(("id" = String, Path)),
     responses((status = 200, body = UserView), (status = 404, body = ErrorBody)))]
-pub async fn get(state: web::Data<AppState>, id: web::Path<String>) -> ApiResult<web::Json<UserView>> {
+pub async fn get(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> ApiResult<web::Json<UserView>> {
     let id = parse_id("user", &id)?;
     Ok(web::Json(state.store.users().get(&id).await?.into()))
 }
@@ -136,7 +145,7 @@ pub async fn update(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<String>,
-    body: web::Json<UpdateUser>,
+    body: Body<UpdateUser>,
 ) -> ApiResult<web::Json<UserView>> {
     let id = parse_id("user", &id)?;
     let UpdateUser {
@@ -145,7 +154,9 @@ pub async fn update(
         disabled,
     } = body.into_inner();
     if role.is_none() && password.is_none() && disabled.is_none() {
-        return Err(ApiError::bad_request("nothing to update: send role, password or disabled"));
+        return Err(ApiError::bad_request(
+            "nothing to update: send role, password or disabled",
+        ));
     }
     if id == principal.user_id && disabled == Some(true) {
         return Err(ApiError::conflict("you cannot disable your own account"));

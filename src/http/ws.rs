@@ -13,6 +13,7 @@
 //!   cookie or header; an access token or an API key); `{"type":"subscribe","topics":[…]}`;
 //!   `{"type":"ping"}`.
 
+use super::extract::Query;
 use std::time::{Duration, Instant};
 
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
@@ -56,7 +57,7 @@ pub async fn connect(
     req: HttpRequest,
     body: web::Payload,
     state: web::Data<AppState>,
-    query: web::Query<WsQuery>,
+    query: Query<WsQuery>,
 ) -> ApiResult<HttpResponse> {
     let filter = match &query.topics {
         Some(t) => TopicFilter::parse(t.split(',')).map_err(ApiError::bad_request)?,
@@ -210,7 +211,10 @@ async fn run(
     }
 }
 
-fn handle_client_message(text: &str, subscription: &contextbay_actors::Subscription) -> serde_json::Value {
+fn handle_client_message(
+    text: &str,
+    subscription: &contextbay_actors::Subscription,
+) -> serde_json::Value {
     match serde_json::from_str::<ClientMessage>(text) {
         Ok(ClientMessage::Subscribe { topics }) => match TopicFilter::parse(&topics) {
             Ok(filter) => {
@@ -221,7 +225,9 @@ fn handle_client_message(text: &str, subscription: &contextbay_actors::Subscript
             Err(e) => json!({"type": "error", "error": e}),
         },
         Ok(ClientMessage::Ping) => json!({"type": "pong"}),
-        Ok(ClientMessage::Auth { .. }) => json!({"type": "error", "error": "already authenticated"}),
+        Ok(ClientMessage::Auth { .. }) => {
+            json!({"type": "error", "error": "already authenticated"})
+        }
         Err(e) => json!({"type": "error", "error": format!("invalid message: {e}")}),
     }
 }
@@ -246,7 +252,10 @@ async fn first_message_auth(
     .ok_or_else(|| "connection closed before authentication".to_owned())?;
     let token = match serde_json::from_str::<ClientMessage>(&first) {
         Ok(ClientMessage::Auth { token }) => token,
-        _ => return Err("authentication required: the first message must be {\"type\":\"auth\",\"token\":…}".into()),
+        _ => return Err(
+            "authentication required: the first message must be {\"type\":\"auth\",\"token\":…}"
+                .into(),
+        ),
     };
     let bearer = format!("Bearer {token}");
     let presented = if token.starts_with(crate::auth::credentials::API_KEY_PREFIX) {
@@ -273,7 +282,11 @@ async fn first_message_auth(
 
 /// The caller's credentials still hold (not logged out, disabled or revoked).
 async fn still_valid(state: &AppState, principal: &Principal) -> bool {
-    match (principal.method, &principal.session_id, &principal.api_key_id) {
+    match (
+        principal.method,
+        &principal.session_id,
+        &principal.api_key_id,
+    ) {
         (AuthMethod::Jwt | AuthMethod::Cookie, Some(sid), _) => {
             matches!(state.store.sessions().live_user(sid).await, Ok(Some(_)))
         }
@@ -302,4 +315,3 @@ async fn send(session: &mut Session, value: &serde_json::Value) -> Result<(), St
         .await
         .map_err(|e| e.to_string())
 }
-

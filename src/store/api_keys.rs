@@ -92,10 +92,12 @@ impl ApiKeys<'_> {
     ) -> StoreResult<ApiKey> {
         let mut tx = self.0.write.begin().await?;
         let live: i64 = sqlx::Row::try_get(
-            &sqlx::query("SELECT COUNT(*) AS n FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL")
-                .bind(user_id)
-                .fetch_one(&mut *tx)
-                .await?,
+            &sqlx::query(
+                "SELECT COUNT(*) AS n FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL",
+            )
+            .bind(user_id)
+            .fetch_one(&mut *tx)
+            .await?,
             "n",
         )?;
         if live >= MAX_KEYS_PER_USER {
@@ -120,8 +122,12 @@ impl ApiKeys<'_> {
 
     /// The caller's live keys, newest first.
     pub async fn list_for_user(&self, user_id: &str) -> StoreResult<Vec<ApiKey>> {
-        let sql = concat!("SELECT ", key_columns!(), " FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL \
-             ORDER BY created_at DESC");
+        let sql = concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL \
+             ORDER BY created_at DESC"
+        );
         sqlx::query_as::<_, KeyRow>(sql)
             .bind(user_id)
             .fetch_all(&self.0.read)
@@ -132,7 +138,11 @@ impl ApiKeys<'_> {
     }
 
     pub async fn get(&self, id: &str) -> StoreResult<ApiKey> {
-        let sql = concat!("SELECT ", key_columns!(), " FROM api_keys WHERE id = $1 AND revoked_at IS NULL");
+        let sql = concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM api_keys WHERE id = $1 AND revoked_at IS NULL"
+        );
         sqlx::query_as::<_, KeyRow>(sql)
             .bind(id)
             .fetch_optional(&self.0.read)
@@ -142,13 +152,12 @@ impl ApiKeys<'_> {
     }
 
     pub async fn revoke(&self, id: &str) -> StoreResult<()> {
-        let done = sqlx::query(
-            "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
-        )
-        .bind(now_ms())
-        .bind(id)
-        .execute(&self.0.write)
-        .await?;
+        let done =
+            sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(now_ms())
+                .bind(id)
+                .execute(&self.0.write)
+                .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("API key"));
         }
@@ -202,7 +211,11 @@ impl ApiKeys<'_> {
 
     /// Every live key with its hash, for export.
     pub async fn all_with_hashes(&self) -> StoreResult<Vec<(ApiKey, String)>> {
-        let rows = sqlx::query(concat!("SELECT ", key_columns!(), ", key_hash FROM api_keys WHERE revoked_at IS NULL ORDER BY created_at"))
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            key_columns!(),
+            ", key_hash FROM api_keys WHERE revoked_at IS NULL ORDER BY created_at"
+        ))
         .fetch_all(&self.0.read)
         .await?;
         rows.into_iter()

@@ -52,7 +52,11 @@ impl Audit<'_> {
             "INSERT INTO audit_log (id, ts, actor, actor_id, action, target, result, status, \
              request_id, source_ip) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
-        .bind(if entry.id.is_empty() { new_id() } else { entry.id.clone() })
+        .bind(if entry.id.is_empty() {
+            new_id()
+        } else {
+            entry.id.clone()
+        })
         .bind(entry.ts)
         .bind(&entry.actor)
         .bind(entry.actor_id.as_deref())
@@ -97,14 +101,15 @@ impl Audit<'_> {
             .bind(page.offset)
             .fetch_all(&self.0.read)
             .await?;
-        let (total,): (i64,) = sqlx::query_as(concat!("SELECT COUNT(*) FROM audit_log ", filter!()))
-            .bind(filter.actor.as_deref())
-            .bind(action.as_deref())
-            .bind(filter.result.as_deref())
-            .bind(filter.since)
-            .bind(filter.until)
-            .fetch_one(&self.0.read)
-            .await?;
+        let (total,): (i64,) =
+            sqlx::query_as(concat!("SELECT COUNT(*) FROM audit_log ", filter!()))
+                .bind(filter.actor.as_deref())
+                .bind(action.as_deref())
+                .bind(filter.result.as_deref())
+                .bind(filter.since)
+                .bind(filter.until)
+                .fetch_one(&self.0.read)
+                .await?;
         Ok(Paged {
             items: rows
                 .into_iter()

@@ -80,7 +80,10 @@ impl Store {
         };
         if engine == Engine::Sqlite {
             std::fs::create_dir_all(&config.storage.data_dir).with_context(|| {
-                format!("creating data directory {}", config.storage.data_dir.display())
+                format!(
+                    "creating data directory {}",
+                    config.storage.data_dir.display()
+                )
             })?;
         }
         let options = AnyConnectOptions::from_str(&url).context("parsing storage.database_url")?;

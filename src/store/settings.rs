@@ -19,8 +19,9 @@ struct SettingRow {
 impl SettingRow {
     fn into_setting(self) -> StoreResult<Setting> {
         Ok(Setting {
-            value: serde_json::from_str(&self.value)
-                .map_err(|e| StoreError::Other(anyhow::anyhow!("stored setting {}: {e}", self.key)))?,
+            value: serde_json::from_str(&self.value).map_err(|e| {
+                StoreError::Other(anyhow::anyhow!("stored setting {}: {e}", self.key))
+            })?,
             key: self.key,
             updated_at: self.updated_at,
         })
@@ -31,15 +32,22 @@ pub struct Settings<'a>(pub(super) &'a Store);
 
 impl Settings<'_> {
     pub async fn get(&self, key: &str) -> StoreResult<Option<Setting>> {
-        sqlx::query_as::<_, SettingRow>("SELECT key, value, updated_at FROM settings WHERE key = $1")
-            .bind(key)
-            .fetch_optional(&self.0.read)
-            .await?
-            .map(SettingRow::into_setting)
-            .transpose()
+        sqlx::query_as::<_, SettingRow>(
+            "SELECT key, value, updated_at FROM settings WHERE key = $1",
+        )
+        .bind(key)
+        .fetch_optional(&self.0.read)
+        .await?
+        .map(SettingRow::into_setting)
+        .transpose()
     }
 
-    pub async fn put(&self, key: &str, value: &serde_json::Value, by: &str) -> StoreResult<Setting> {
+    pub async fn put(
+        &self,
+        key: &str,
+        value: &serde_json::Value,
+        by: &str,
+    ) -> StoreResult<Setting> {
         let mut tx = self.0.write.begin().await?;
         let setting = upsert(&mut tx, key, value, Some(by)).await?;
         tx.commit().await?;

@@ -98,7 +98,10 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?
                 .ok_or_else(|| {
-                    StoreError::Invalid(format!("API key '{}' names unknown user '{}'", k.name, k.username))
+                    StoreError::Invalid(format!(
+                        "API key '{}' names unknown user '{}'",
+                        k.name, k.username
+                    ))
                 })?;
             let user_id: String = owner.try_get("id")?;
             let exists = sqlx::query("SELECT 1 AS x FROM api_keys WHERE id = $1 OR key_hash = $2")
@@ -132,12 +135,11 @@ impl Store {
             super::modules::upsert(&mut tx, m).await?;
             report.modules += 1;
         }
-        let admins: i64 = sqlx::query(
-            "SELECT COUNT(*) AS n FROM users WHERE role = 'admin' AND disabled = 0",
-        )
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("n")?;
+        let admins: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM users WHERE role = 'admin' AND disabled = 0")
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("n")?;
         if admins == 0 {
             return Err(StoreError::Conflict(
                 "the import would leave no enabled admin; nothing was imported".into(),

@@ -45,8 +45,9 @@ struct UserRow {
 
 impl UserRow {
     fn into_user(self) -> StoreResult<UserWithHash> {
-        let role = Role::parse(&self.role)
-            .ok_or_else(|| StoreError::Other(anyhow::anyhow!("stored role '{}' is unknown", self.role)))?;
+        let role = Role::parse(&self.role).ok_or_else(|| {
+            StoreError::Other(anyhow::anyhow!("stored role '{}' is unknown", self.role))
+        })?;
         Ok(UserWithHash {
             user: User {
                 id: self.id,
@@ -87,7 +88,9 @@ impl Users<'_> {
             .await?;
         let n: i64 = row.try_get("n")?;
         if n > 0 {
-            return Err(StoreError::Conflict("setup has already been completed".into()));
+            return Err(StoreError::Conflict(
+                "setup has already been completed".into(),
+            ));
         }
         let user = insert(&mut tx, None, username, Some(hash), Role::Admin, false).await?;
         tx.commit().await?;
@@ -116,7 +119,11 @@ impl Users<'_> {
     }
 
     pub async fn find_by_username(&self, username: &str) -> StoreResult<Option<UserWithHash>> {
-        let sql = concat!("SELECT ", user_columns!(), " FROM users WHERE username = $1");
+        let sql = concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE username = $1"
+        );
         sqlx::query_as::<_, UserRow>(sql)
             .bind(username)
             .fetch_optional(&self.0.read)
@@ -128,19 +135,24 @@ impl Users<'_> {
     /// Users ordered by username; `q` matches a substring of the username, case-insensitively.
     pub async fn list(&self, page: Page, q: Option<&str>) -> StoreResult<Paged<User>> {
         let pattern = format!("%{}%", q.unwrap_or("").to_lowercase());
-        let sql = concat!("SELECT ", user_columns!(), " FROM users WHERE lower(username) LIKE $1 \
-             ORDER BY username LIMIT $2 OFFSET $3");
+        let sql = concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE lower(username) LIKE $1 \
+             ORDER BY username LIMIT $2 OFFSET $3"
+        );
         let rows = sqlx::query_as::<_, UserRow>(sql)
             .bind(&pattern)
             .bind(page.limit)
             .bind(page.offset)
             .fetch_all(&self.0.read)
             .await?;
-        let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE lower(username) LIKE $1")
-            .bind(&pattern)
-            .fetch_one(&self.0.read)
-            .await?
-            .try_get("n")?;
+        let total: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM users WHERE lower(username) LIKE $1")
+                .bind(&pattern)
+                .fetch_one(&self.0.read)
+                .await?
+                .try_get("n")?;
         let items = rows
             .into_iter()
             .map(|r| r.into_user().map(|u| u.user))
@@ -162,9 +174,8 @@ impl Users<'_> {
             .user;
         let role = update.role.unwrap_or(current.role);
         let disabled = update.disabled.unwrap_or(current.disabled);
-        let loses_admin = current.role == Role::Admin
-            && !current.disabled
-            && (role != Role::Admin || disabled);
+        let loses_admin =
+            current.role == Role::Admin && !current.disabled && (role != Role::Admin || disabled);
         if loses_admin && other_enabled_admins(&mut tx, id).await? == 0 {
             return Err(StoreError::Conflict(
                 "this is the last enabled admin; make another user admin first".into(),

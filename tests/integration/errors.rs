@@ -1,0 +1,130 @@
+//! The error shape: 400s that name the problem, JSON 404/405, no leaked internals.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use super::harness::{TestServer, assert_error};
+
+#[actix_web::test]
+async fn bad_input_gets_a_400_that_names_the_problem() {
+    let s = TestServer::start_with(|c| c.server.max_body_bytes = 2048).await;
+    let admin = s.setup().await;
+
+    let malformed = s
+        .http
+        .post(s.url("/api/users"))
+        .bearer_auth(&admin.access)
+        .header("content-type", "application/json")
+        .body("{\"username\": ")
+        .send()
+        .await
+        .unwrap();
+    let r = TestServer::reply(malformed).await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "invalid_json");
+    assert!(r.body["error"].as_str().unwrap().contains("invalid JSON"));
+
+    let wrong_type = s
+        .post(
+            "/api/users",
+            &admin.access,
+            json!({"username": 5, "password": "x", "role": "viewer"}),
+        )
+        .await;
+    assert_error(&wrong_type, StatusCode::BAD_REQUEST, "invalid_json");
+    assert!(
+        wrong_type.body["error"]
+            .as_str()
+            .unwrap()
+            .contains("expected a string")
+    );
+
+    let bad_role = s
+        .post(
+            "/api/users",
+            &admin.access,
+            json!({"username": "bob", "password": "long-password-1", "role": "god"}),
+        )
+        .await;
+    assert_error(&bad_role, StatusCode::BAD_REQUEST, "invalid_json");
+    assert!(bad_role.body["error"].as_str().unwrap().contains("god"));
+
+    let unknown_field = s
+        .post("/api/users", &admin.access, json!({"username": "bob", "password": "long-password-1", "role": "viewer", "admin": true}))
+        .await;
+    assert_error(&unknown_field, StatusCode::BAD_REQUEST, "invalid_json");
+    assert!(
+        unknown_field.body["error"]
+            .as_str()
+            .unwrap()
+            .contains("admin")
+    );
+
+    let big = s
+        .post(
+            "/api/users",
+            &admin.access,
+            json!({"username": "x".repeat(5000), "password": "p", "role": "viewer"}),
+        )
+        .await;
+    assert_error(&big, StatusCode::BAD_REQUEST, "payload_too_large");
+    assert!(big.body["error"].as_str().unwrap().contains("2048"));
+
+    let bad_id = s.get("/api/users/not-a-uuid", &admin.access).await;
+    assert_error(&bad_id, StatusCode::BAD_REQUEST, "bad_request");
+    assert!(
+        bad_id.body["error"]
+            .as_str()
+            .unwrap()
+            .contains("not-a-uuid")
+    );
+
+    let bad_query = s.get("/api/audit?limit=lots", &admin.access).await;
+    assert_error(&bad_query, StatusCode::BAD_REQUEST, "bad_request");
+    assert!(bad_query.body["error"].as_str().unwrap().contains("limit"));
+
+    let not_json = s
+        .http
+        .post(s.url("/api/users"))
+        .bearer_auth(&admin.access)
+        .body("username=bob")
+        .send()
+        .await
+        .unwrap();
+    assert_error(
+        &TestServer::reply(not_json).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_json",
+    );
+    s.stop().await;
+}
+
+#[actix_web::test]
+async fn unknown_routes_and_methods_answer_json() {
+    let s = TestServer::start().await;
+    let r = s.call(Method::GET, "/api/does-not-exist", None, None).await;
+    assert_error(&r, StatusCode::NOT_FOUND, "not_found");
+    assert!(
+        r.body["error"]
+            .as_str()
+            .unwrap()
+            .contains("/api/does-not-exist")
+    );
+    let r = s.call(Method::PATCH, "/api/health", None, None).await;
+    assert_error(&r, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+    assert_eq!(r.headers["allow"], "GET");
+    // The request id in the body is the one in the header.
+    assert_eq!(
+        r.headers["x-request-id"].to_str().unwrap(),
+        r.body["request_id"]
+    );
+    // Outside /api the dashboard answers.
+    let page = s.http.get(s.url("/some/page")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    s.stop().await;
+}
