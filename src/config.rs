@@ -80,7 +80,7 @@ pub enum CookieSecure {
     Never,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct SecurityConfig {
     /// Base64 of 32 bytes, the AEAD key for secrets at rest. Empty: `encryption_key_file`, else
@@ -171,15 +171,6 @@ impl Default for AuthConfig {
             login_max_failures_per_ip: 20,
             login_window_secs: 900,
             cookie_secure: CookieSecure::Auto,
-        }
-    }
-}
-
-impl Default for SecurityConfig {
-    fn default() -> Self {
-        Self {
-            encryption_key: String::new(),
-            encryption_key_file: String::new(),
         }
     }
 }
@@ -293,8 +284,9 @@ impl Config {
         if s.bind.parse::<std::net::IpAddr>().is_err() {
             bail!("server.bind must be an IP address, got '{}'", s.bind);
         }
-        if !s.public_url.is_empty()
-            && !(s.public_url.starts_with("http://") || s.public_url.starts_with("https://"))
+        if !(s.public_url.is_empty()
+            || s.public_url.starts_with("http://")
+            || s.public_url.starts_with("https://"))
         {
             bail!("server.public_url must start with http:// or https://");
         }

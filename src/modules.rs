@@ -265,7 +265,7 @@ pub fn validate_config(
                 }
             }
             Integer => {
-                if !value.as_i64().is_some_and(|n| n >= 0) {
+                if value.as_i64().is_none_or(|n| n < 0) {
                     return Err(format!("'{key}' must be a non-negative integer"));
                 }
             }

@@ -219,7 +219,7 @@ impl RouteTable {
         } else {
             method
         };
-        self.by_path.get(path)?.iter().find(|s| &s.method == method)
+        self.by_path.get(path)?.iter().find(|s| s.method == method)
     }
 
     pub fn all(&self) -> &[RouteSpec] {
