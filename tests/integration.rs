@@ -1,6 +1,12 @@
 //! The integration suite: one test binary, a real master on port 0 per test, real HTTP and
 //! WebSocket clients.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed step should fail the test at that line"
+)]
+
 mod integration {
     pub mod harness;
 
