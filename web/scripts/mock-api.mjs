@@ -74,9 +74,9 @@ function publish(type, payload) {
 }
 
 function notify(title, body, level = 'info') {
-  const n = { id: randomUUID(), ts: now(), title, body, level };
-  notifications.unshift(n);
-  publish('notification', n);
+  // Like the master: a notification is a `notification` event, listed under its event id.
+  const ev = publish('notification', { title, body, level });
+  notifications.unshift({ id: ev.id, ts: ev.ts, title, body, level });
 }
 
 function wsAccept(req, socket) {
@@ -102,8 +102,9 @@ function wsAccept(req, socket) {
   conn.sendJson({ type: 'hello', last_id: eventSeq });
   if (since !== null) {
     const oldest = events.length ? events[events.length - 1].id : eventSeq + 1;
-    if (since < oldest - 1) conn.sendJson({ type: 'lagged', missed: oldest - 1 - since, resume_from: oldest });
-    for (const ev of [...events].reverse()) if (ev.id > since) conn.sendJson(ev);
+    // Like the master: a gap the ring cannot replay is `lagged` with resume_from = last id.
+    if (since < oldest - 1) conn.sendJson({ type: 'lagged', missed: null, resume_from: eventSeq });
+    else for (const ev of [...events].reverse()) if (ev.id > since) conn.sendJson(ev);
   }
   const ping = setInterval(() => frame(9, Buffer.alloc(0)), 20_000);
 
@@ -341,7 +342,8 @@ async function route(req, res, me) {
       settings.set(key, { key, value: b.value, updated_at: now() });
       publish('setting.updated', settings.get(key));
     }
-    const s = settings.get(key);
+    const defaults = { 'ui.instance_name': 'ContextBay', 'ui.default_theme': 'system', 'ui.announcement': '' };
+    const s = settings.get(key) ?? (key in defaults ? { key, value: defaults[key], updated_at: null } : null);
     if (!s) throw new HttpError(404, `setting ${key} is not set`, 'not_found');
     return send(res, 200, s);
   }
@@ -352,6 +354,7 @@ async function route(req, res, me) {
     const list = audit.filter((a) =>
       (!q.get('actor') || a.actor === q.get('actor')) &&
       (!q.get('action') || a.action.includes(q.get('action'))) &&
+      (!q.get('result') || a.result === q.get('result')) &&
       (!q.get('since') || a.ts >= q.get('since')) &&
       (!q.get('until') || a.ts <= q.get('until')));
     return send(res, 200, page(list, q));

@@ -10,6 +10,7 @@ export interface UserListParams {
 export interface AuditParams {
   actor: string;
   action: string;
+  result: '' | 'success' | 'failure';
   since: string;
   until: string;
   limit: number;

@@ -63,12 +63,25 @@ export interface ModuleInfo {
   description: string;
 }
 
+/** A configuration key a module accepts (served by the master with its config). */
+export interface ModuleField {
+  key: string;
+  kind: 'url' | 'text' | 'secret' | 'bool' | 'integer' | string;
+  required: boolean;
+  help: string;
+}
+
 export interface ModuleConfig {
   module: string;
   enabled: boolean;
   configured: boolean;
+  /** Secrets come back as `"********"`; sending that back keeps the stored value. */
   config: Record<string, unknown>;
+  fields?: ModuleField[];
 }
+
+/** How the master shows a stored secret. */
+export const REDACTED = '********';
 
 export interface Setting<V = unknown> {
   key: string;
@@ -116,6 +129,10 @@ export interface SystemInfo {
   rss_bytes: number;
   ws_sessions: number;
   events_published: number;
+  /** Served by the master beyond the brief's shape; optional. */
+  pid?: number;
+  event_subscribers?: number;
+  last_event_id?: number;
 }
 
 /**

@@ -19,7 +19,8 @@ interface ToastApi {
 
 const ToastContext = createContext<ToastApi | null>(null);
 
-const TTL: Record<ToastKind, number> = { success: 4000, info: 5000, warning: 8000, error: 8000 };
+const TTL: Record<ToastKind, number> = { success: 3500, info: 5000, warning: 8000, error: 8000 };
+const MAX_VISIBLE = 4;
 
 export function ToastProvider({ children }: { children: ReactNode }) {
   const [toasts, setToasts] = useState<Toast[]>([]);
@@ -30,7 +31,7 @@ export function ToastProvider({ children }: { children: ReactNode }) {
   const show = useCallback(
     (kind: ToastKind, title: string, body?: string) => {
       const id = ++seq.current;
-      setToasts((ts) => [...ts.slice(-4), { id, kind, title, body }]);
+      setToasts((ts) => [...ts.slice(-(MAX_VISIBLE - 1)), { id, kind, title, body }]);
       window.setTimeout(() => dismiss(id), TTL[kind]);
     },
     [dismiss],

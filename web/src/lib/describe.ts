@@ -27,6 +27,7 @@ export function eventCategory(type: string): EventCategory {
       return 'keys';
     case 'setting':
     case 'module':
+    case 'config':
       return 'settings';
     case 'auth':
       return 'auth';
@@ -80,6 +81,12 @@ export function describeEvent(ev: LiveEvent): string {
       const ip = s(p.source_ip) ?? s(p.ip);
       return `${who} signed in${ip ? ` from ${ip}` : ''}`;
     }
+    case 'auth.refresh_reuse':
+      return `A reused refresh token was presented; that session was revoked${s(p.user_id) ? ` (user ${s(p.user_id)})` : ''}`;
+    case 'auth.jwt_rotated':
+      return 'The token signing key was rotated';
+    case 'config.imported':
+      return `A configuration import was applied${by}`;
     case 'notification':
       return s(p.title) ?? 'Notification';
     case 'node.status':

@@ -197,14 +197,16 @@ describe('LiveClient', () => {
     client.start();
     last().open();
     last().receive(ev(3));
-    last().receive({ type: 'lagged', missed: 40, resume_from: 44 });
+    // resume_from is the master's last id when it noticed the gap; events continue after it.
+    last().receive({ type: 'lagged', missed: null, resume_from: 44 });
     expect(resyncs).toEqual(['lagged']);
-    last().receive(ev(44));
+    expect(client.lastId).toBe(44);
     last().receive(ev(45));
-    expect(events.map((e) => e.id)).toEqual([3, 44, 45]);
+    last().receive(ev(46));
+    expect(events.map((e) => e.id)).toEqual([3, 45, 46]);
     last().drop();
     vi.advanceTimersByTime(500);
-    expect(last().url).toBe('ws://h/api/ws?since=45');
+    expect(last().url).toBe('ws://h/api/ws?since=46');
   });
 
   it('detects a restarted master (ids went backwards) and resyncs', () => {
@@ -273,6 +275,18 @@ describe('LiveClient', () => {
     expect(sockets).toHaveLength(3);
   });
 
+  it('re-checks the session when the master closes with 1008 (session ended)', async () => {
+    const beforeRetry = vi.fn(() => Promise.resolve(true));
+    const { client, sockets, last } = setup({ beforeRetry });
+    client.start();
+    last().open();
+    last().receive({ type: 'error', error: 'the session has ended; log in again' });
+    last().drop(1008);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(beforeRetry).toHaveBeenCalledTimes(1);
+    expect(sockets).toHaveLength(2);
+  });
+
   it('still reconnects when beforeRetry fails', async () => {
     const { client, sockets, last } = setup({ beforeRetry: () => Promise.reject(new Error('offline')) });
     client.start();
@@ -310,12 +324,20 @@ describe('LiveClient', () => {
     expect(client.getSnapshot().status).toBe('stopped');
     vi.advanceTimersByTime(120_000);
     expect(sockets).toHaveLength(1);
+    // a stop while connecting closes the socket once it opens, without reviving the client
+    client.start();
+    const connecting = last();
+    client.stop();
+    expect(connecting.closedWith).toBeUndefined();
+    connecting.open();
+    expect(connecting.closedWith).toBe(1000);
+    expect(client.getSnapshot().status).toBe('stopped');
     // and a stop during the backoff wait
     client.start();
     last().drop();
     client.stop();
     vi.advanceTimersByTime(120_000);
-    expect(sockets).toHaveLength(2);
+    expect(sockets).toHaveLength(3);
   });
 
   it('survives a socket constructor that throws', () => {

@@ -58,13 +58,16 @@ export interface LiveClientOptions {
   /** A connection that stayed open this long resets the backoff. */
   stableMs?: number;
   /**
-   * Awaited before retrying after an attempt that never opened. The browser hides the HTTP
-   * status of a refused handshake, and an expired access cookie is the usual cause, so the app
-   * refreshes the session here. Errors are ignored.
+   * Awaited before retrying after an attempt that never opened, or that the server closed with
+   * 1008 (session ended). The browser hides the HTTP status of a refused handshake, and an
+   * expired access cookie is the usual cause, so the app refreshes the session here. Errors are
+   * ignored.
    */
   beforeRetry?: () => Promise<unknown>;
   now?: () => number;
 }
+
+const POLICY_VIOLATION = 1008;
 
 export class LiveClient {
   private readonly opts: LiveClientOptions;
@@ -128,11 +131,21 @@ export class LiveClient {
     const s = this.socket;
     this.socket = null;
     if (s) {
-      s.onopen = s.onmessage = s.onerror = s.onclose = null;
-      try {
-        s.close(1000, 'client stopped');
-      } catch {
-        /* already closed */
+      s.onmessage = s.onerror = s.onclose = null;
+      const close = () => {
+        try {
+          s.close(1000, 'client stopped');
+        } catch {
+          /* already closed */
+        }
+      };
+      // Closing a socket that is still connecting makes browsers log a warning; let it open first.
+      if (s.readyState === 0) {
+        s.onopen = close;
+        s.onerror = () => undefined;
+      } else {
+        s.onopen = null;
+        close();
       }
     }
     this.update({ status: 'stopped', retryAt: null });
@@ -181,18 +194,19 @@ export class LiveClient {
     socket.onerror = () => {
       /* a close event always follows; handled there */
     };
-    socket.onclose = () => {
+    socket.onclose = (ev) => {
       if (this.socket !== socket) return;
       this.socket = null;
       const neverOpened = this.openedAt === null;
       if (!neverOpened && this.now() - (this.openedAt ?? 0) >= this.stableMs) {
         this.update({ attempt: 0 });
       }
-      this.scheduleRetry(neverOpened);
+      // 1008 (policy): the master ended the stream because the session ended.
+      this.scheduleRetry(neverOpened || ev?.code === POLICY_VIOLATION);
     };
   }
 
-  private scheduleRetry(neverOpened: boolean): void {
+  private scheduleRetry(checkSession: boolean): void {
     if (this.stopped) return;
     const attempt = this.snapshot.attempt;
     const delay = backoffDelay(attempt, this.backoff, this.opts.random);
@@ -205,7 +219,7 @@ export class LiveClient {
     this.timer = setTimeout(() => {
       this.timer = null;
       if (this.stopped) return;
-      if (neverOpened && this.opts.beforeRetry) {
+      if (checkSession && this.opts.beforeRetry) {
         this.opts
           .beforeRetry()
           .catch(() => undefined)
@@ -270,9 +284,9 @@ export class LiveClient {
       }
       case 'lagged': {
         const resumeFrom = typeof frame.resume_from === 'number' ? frame.resume_from : null;
-        if (resumeFrom !== null) {
-          const floor = resumeFrom - 1;
-          if (this.snapshot.lastId === null || floor > this.snapshot.lastId) this.update({ lastId: floor });
+        // The master's last event id when it noticed the gap; events continue after it.
+        if (resumeFrom !== null && (this.snapshot.lastId === null || resumeFrom > this.snapshot.lastId)) {
+          this.update({ lastId: resumeFrom });
         }
         this.opts.onResync('lagged');
         this.opts.onControl?.({

@@ -26,7 +26,7 @@ function ev(type: string, payload: object = {}): LiveEvent {
 
 const page1: UserListParams = { limit: 2, offset: 0, q: '' };
 const page2: UserListParams = { limit: 2, offset: 2, q: '' };
-const auditParams: AuditParams = { actor: '', action: '', since: '', until: '', limit: 50, offset: 0 };
+const auditParams: AuditParams = { actor: '', action: '', result: '', since: '', until: '', limit: 50, offset: 0 };
 
 let qc: QueryClient;
 const invalidated = (key: QueryKey) => qc.getQueryState(key)?.isInvalidated ?? false;
@@ -124,10 +124,15 @@ describe('API keys', () => {
   });
   beforeEach(() => qc.setQueryData<ItemList<ApiKey>>(qk.apiKeys, { items: [key('k1'), key('k2')] }));
 
-  it('apikey.created asks the server (the list is per user)', () => {
-    applyEvent(qc, ev('apikey.created', { ...key('k3') }));
+  it('apikey.created of my own key asks the server (the list is per user)', () => {
+    applyEvent(qc, ev('apikey.created', { id: 'k3', user_id: 'a', name: 'k3', role: 'viewer' }));
     expect(qc.getQueryData<ItemList<ApiKey>>(qk.apiKeys)!.items).toHaveLength(2);
     expect(invalidated(qk.apiKeys)).toBe(true);
+  });
+
+  it("apikey.created of someone else's key leaves my list alone", () => {
+    applyEvent(qc, ev('apikey.created', { id: 'k4', user_id: 'zz', name: 'k4', role: 'viewer' }));
+    expect(invalidated(qk.apiKeys)).toBe(false);
   });
 
   it('apikey.revoked removes the key in place', () => {
@@ -202,7 +207,7 @@ describe('activity feed and notifications', () => {
 
   it('notificationFromEvent fills gaps safely', () => {
     const n = notificationFromEvent({ id: 9, type: 'notification', ts: T0, payload: { level: 'bogus' } });
-    expect(n).toEqual({ id: 'event-9', ts: T0, title: 'Notification', body: '', level: 'info' });
+    expect(n).toEqual({ id: 9, ts: T0, title: 'Notification', body: '', level: 'info' });
     const m = notificationFromEvent({ id: 9, type: 'notification', ts: T0, payload: { id: 'n1', title: 'x', ts: '2026-02-02T00:00:00Z' } });
     expect(m.id).toBe('n1');
     expect(m.ts).toBe('2026-02-02T00:00:00Z');
@@ -299,6 +304,12 @@ describe('robustness', () => {
         expect(() => applyEvent(qc, { id: nextId++, type, ts: T0, payload: payload as Record<string, unknown> })).not.toThrow();
       }
     }
+  });
+
+  it('config.imported refetches everything', () => {
+    applyEvent(qc, ev('config.imported', { report: {} }));
+    expect(invalidated(qk.me)).toBe(true);
+    expect(invalidated(qk.userList(page2))).toBe(true);
   });
 
   it('resyncAll invalidates everything', () => {

@@ -215,7 +215,8 @@ export function notificationFromEvent(ev: LiveEvent): NotificationItem {
   const p = ev.payload;
   const level = typeof p.level === 'string' && LEVELS.includes(p.level as NotificationLevel) ? (p.level as NotificationLevel) : 'info';
   return {
-    id: (typeof p.id === 'string' || typeof p.id === 'number' ? p.id : null) ?? `event-${ev.id}`,
+    // `/api/notifications` lists notification events under their event id.
+    id: typeof p.id === 'string' || typeof p.id === 'number' ? p.id : ev.id,
     ts: str(p.ts) ?? ev.ts,
     title: str(p.title) ?? 'Notification',
     body: typeof p.body === 'string' ? p.body : '',
@@ -322,10 +323,16 @@ export function applyEvent(qc: QueryClient, raw: LiveEvent): void {
     case 'user.deleted':
       onUserDeleted(qc, payload);
       break;
-    case 'apikey.created':
-      // The list holds only the caller's keys and the event may be someone else's: ask.
-      invalidate(qc, qk.apiKeys);
+    case 'apikey.created': {
+      // The list holds only the caller's own keys; the event carries no secret, so ask.
+      const owner = str(payload.user_id);
+      const me = qc.getQueryData<Me>(qk.me);
+      if (!owner || !me || owner === me.id) invalidate(qc, qk.apiKeys);
       break;
+    }
+    case 'config.imported':
+      resyncAll(qc);
+      return;
     case 'apikey.revoked':
       onApiKeyRevoked(qc, payload);
       break;

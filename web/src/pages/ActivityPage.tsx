@@ -9,7 +9,8 @@ import { useToast } from '../components/Toaster';
 import { EmptyState, ErrorState, Loading, PageHeader, RelativeTime } from '../components/ui';
 import { useLiveStatus } from '../live/LiveProvider';
 import { describeEvent, eventCategory, type EventCategory } from '../lib/describe';
-import { LEVEL_TONE } from '../shell/NotificationsBell';
+import { parseTime } from '../lib/format';
+import { LEVEL_TONE, markSeen } from '../shell/NotificationsBell';
 
 const FEED_LIMIT = 100;
 
@@ -106,11 +107,21 @@ function NotificationsPanel() {
   const list = useNotifications(50);
   const canTest = useCan('operator');
   const toast = useToast();
+  const live = useLiveStatus();
   const test = useMutation({
     mutationFn: () => api.post('/api/notifications/test', {}),
-    onSuccess: () => toast.info('Test notification sent', 'It appears here when the dispatcher delivers it.'),
+    // When live, the notification itself pops up a moment later; say something only if not.
+    onSuccess: () => {
+      if (live.status !== 'online') toast.info('Test notification requested', 'It appears here once delivered.');
+    },
     onError: (e) => toast.error('Could not send the test notification', errorMessage(e)),
   });
+
+  // What is on screen here counts as read.
+  const newest = list.data?.items.reduce((m, n) => Math.max(m, parseTime(n.ts) ?? 0), 0) ?? 0;
+  useEffect(() => {
+    if (newest > 0) markSeen(newest);
+  }, [newest]);
 
   let body: ReactNode;
   if (list.isPending) body = <Loading />;

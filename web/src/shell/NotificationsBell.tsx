@@ -18,7 +18,9 @@ function readSeen(): number {
   }
 }
 
-function markSeen(ts: number): void {
+/** Marks notifications up to `ts` (epoch ms) as read in this browser. */
+export function markSeen(ts: number): void {
+  if (ts <= readSeen()) return;
   try {
     localStorage.setItem(SEEN_KEY, String(ts));
   } catch {

@@ -1,4 +1,4 @@
-import { useState, type FormEvent, type ReactNode } from 'react';
+import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
 import { useSearchParams } from 'react-router';
 import { useAudit } from '../../api/hooks';
 import type { AuditParams } from '../../api/keys';
@@ -7,12 +7,13 @@ import { Badge, EmptyState, ErrorState, Loading, PageHeader, Pagination, Relativ
 import { formatDateTime, localInputToRfc3339, rfc3339ToLocalInput } from '../../lib/format';
 
 const LIMIT = 50;
-const FILTERS = ['actor', 'action', 'since', 'until'] as const;
+const FILTERS = ['actor', 'action', 'result', 'since', 'until'] as const;
 
 function paramsFrom(sp: URLSearchParams): AuditParams {
   return {
     actor: sp.get('actor') ?? '',
     action: sp.get('action') ?? '',
+    result: sp.get('result') === 'success' || sp.get('result') === 'failure' ? (sp.get('result') as 'success' | 'failure') : '',
     since: sp.get('since') ?? '',
     until: sp.get('until') ?? '',
     limit: LIMIT,
@@ -34,15 +35,24 @@ export default function AuditPage() {
   const [draft, setDraft] = useState(() => ({
     actor: params.actor,
     action: params.action,
+    result: params.result,
     since: rfc3339ToLocalInput(params.since),
     until: rfc3339ToLocalInput(params.until),
   }));
+
+  // Keep the form in step with the URL (back/forward, links from elsewhere).
+  const urlKey = sp.toString();
+  useEffect(() => {
+    const p = paramsFrom(new URLSearchParams(urlKey));
+    setDraft({ actor: p.actor, action: p.action, result: p.result, since: rfc3339ToLocalInput(p.since), until: rfc3339ToLocalInput(p.until) });
+  }, [urlKey]);
 
   const apply = (e: FormEvent) => {
     e.preventDefault();
     const n = new URLSearchParams();
     if (draft.actor.trim()) n.set('actor', draft.actor.trim());
     if (draft.action.trim()) n.set('action', draft.action.trim());
+    if (draft.result) n.set('result', draft.result);
     const since = localInputToRfc3339(draft.since);
     const until = localInputToRfc3339(draft.until);
     if (since) n.set('since', since);
@@ -51,7 +61,7 @@ export default function AuditPage() {
   };
 
   const reset = () => {
-    setDraft({ actor: '', action: '', since: '', until: '' });
+    setDraft({ actor: '', action: '', result: '', since: '', until: '' });
     setSp(new URLSearchParams());
   };
 
@@ -116,7 +126,7 @@ export default function AuditPage() {
                         {a.actor || '—'}
                       </button>
                     </td>
-                    <td>
+                    <td className="nowrap">
                       {method ? <span className={`method method-${method.toLowerCase()}`}>{method}</span> : null}
                       <code className="mono-cell">{method ? a.action.slice(method.length + 1) : a.action}</code>
                     </td>
@@ -155,6 +165,19 @@ export default function AuditPage() {
         <div className="field">
           <label htmlFor="af-action">Action</label>
           <input id="af-action" value={draft.action} onChange={(e) => setDraft({ ...draft, action: e.target.value })} placeholder="e.g. POST /api/users" data-testid="audit-filter-action" />
+        </div>
+        <div className="field">
+          <label htmlFor="af-result">Result</label>
+          <select
+            id="af-result"
+            value={draft.result}
+            onChange={(e) => setDraft({ ...draft, result: e.target.value as AuditParams['result'] })}
+            data-testid="audit-filter-result"
+          >
+            <option value="">Any</option>
+            <option value="success">Success</option>
+            <option value="failure">Failure</option>
+          </select>
         </div>
         <div className="field">
           <label htmlFor="af-since">Since</label>

@@ -1,10 +1,11 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useRef, useState, type ChangeEvent, type FormEvent } from 'react';
 import { api, errorMessage } from '../../api/client';
-import { useModuleConfig, useModules, useSetting } from '../../api/hooks';
+import { useModules, useSetting } from '../../api/hooks';
 import { qk } from '../../api/keys';
 import type { ItemList, ModuleConfig, ModuleInfo, Setting } from '../../api/types';
-import { ConfirmDialog, Dialog } from '../../components/Dialog';
+import { ConfirmDialog } from '../../components/Dialog';
+import { ModuleConfigDialog, patchModuleInList } from './ModuleConfigDialog';
 import { Icon } from '../../components/Icon';
 import { useToast } from '../../components/Toaster';
 import { Badge, EmptyState, ErrorState, InlineError, Loading, PageHeader, Switch } from '../../components/ui';
@@ -51,7 +52,8 @@ function InstanceNameSetting() {
             id="s-instance-name"
             value={value}
             placeholder="ContextBay"
-            maxLength={80}
+            maxLength={100}
+            required
             onChange={(e) => {
               setValue(e.target.value);
               setDirty(true);
@@ -59,7 +61,7 @@ function InstanceNameSetting() {
             disabled={setting.isPending}
             data-testid="settings-instance-name"
           />
-          <button type="submit" className="btn btn-primary" disabled={save.isPending || !dirty || value.trim() === current} data-testid="settings-instance-name-save">
+          <button type="submit" className="btn btn-primary" disabled={save.isPending || !dirty || !value.trim() || value.trim() === current} data-testid="settings-instance-name-save">
             {save.isPending ? 'Saving…' : 'Save'}
           </button>
         </div>
@@ -74,7 +76,8 @@ function DefaultThemeSetting() {
   const setting = useSetting<string>('ui.default_theme');
   const save = useSaveSetting<string>('ui.default_theme');
   const toast = useToast();
-  const current = setting.data?.value === 'light' || setting.data?.value === 'dark' ? setting.data.value : '';
+  const v = setting.data?.value;
+  const current = v === 'light' || v === 'dark' || v === 'system' ? v : 'system';
   return (
     <div className="setting-row">
       <div className="setting-label">
@@ -88,115 +91,17 @@ function DefaultThemeSetting() {
           disabled={setting.isPending || save.isPending}
           data-testid="settings-default-theme"
           onChange={(e) => {
-            const v = e.target.value;
-            if (v === 'dark' || v === 'light') save.mutate(v, { onSuccess: () => toast.success(`Default theme set to ${v}`) });
+            const next = e.target.value;
+            save.mutate(next, { onSuccess: () => toast.success(`Default theme set to ${next}`) });
           }}
         >
-          <option value="" disabled>
-            Follow the system
-          </option>
+          <option value="system">Follow the system</option>
           <option value="dark">Dark</option>
           <option value="light">Light</option>
         </select>
         <InlineError error={save.error} />
       </div>
     </div>
-  );
-}
-
-function ModuleConfigDialog({ module, onClose }: { module: ModuleInfo; onClose: () => void }) {
-  const cfg = useModuleConfig(module.name);
-  const qc = useQueryClient();
-  const toast = useToast();
-  const [text, setText] = useState<string | null>(null);
-  const [parseError, setParseError] = useState<string | null>(null);
-
-  useEffect(() => {
-    if (cfg.data && text === null) setText(JSON.stringify(cfg.data.config ?? {}, null, 2));
-  }, [cfg.data, text]);
-
-  const save = useMutation({
-    mutationFn: (config: Record<string, unknown>) => api.put<ModuleConfig>(`/api/config/${encodeURIComponent(module.name)}`, { config }),
-    onSuccess: (res) => {
-      qc.setQueryData(qk.moduleConfig(module.name), res);
-      patchModule(qc, res);
-      toast.success(`Configuration of ${module.name} saved`);
-      onClose();
-    },
-  });
-
-  const submit = () => {
-    if (text === null) return;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (e) {
-      setParseError(`Not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
-      return;
-    }
-    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
-      setParseError('The configuration must be a JSON object.');
-      return;
-    }
-    setParseError(null);
-    save.mutate(parsed as Record<string, unknown>);
-  };
-
-  return (
-    <Dialog
-      title={`Configure ${module.name}`}
-      onClose={onClose}
-      size="lg"
-      busy={save.isPending}
-      onSubmit={submit}
-      testId="module-config-dialog"
-      footer={
-        <>
-          <button type="button" className="btn" onClick={onClose} disabled={save.isPending}>
-            Cancel
-          </button>
-          <button type="submit" className="btn btn-primary" disabled={save.isPending || text === null} data-testid="module-config-save">
-            {save.isPending ? 'Saving…' : 'Save configuration'}
-          </button>
-        </>
-      }
-    >
-      <p className="muted">{module.description}</p>
-      {cfg.isPending ? (
-        <Loading />
-      ) : cfg.isError ? (
-        <ErrorState error={cfg.error} onRetry={() => void cfg.refetch()} />
-      ) : (
-        <div className="field">
-          <label htmlFor="module-config-json">Configuration (JSON)</label>
-          <textarea
-            id="module-config-json"
-            className="code-editor"
-            rows={16}
-            spellCheck={false}
-            value={text ?? ''}
-            onChange={(e) => setText(e.target.value)}
-            data-testid="module-config-json"
-            data-autofocus
-          />
-          <p className="field-hint">Secrets are redacted by the server; leave a redacted value unchanged to keep it.</p>
-        </div>
-      )}
-      {parseError ? (
-        <p className="form-error" role="alert">
-          {parseError}
-        </p>
-      ) : null}
-      <InlineError error={save.error} />
-    </Dialog>
-  );
-}
-
-function patchModule(qc: ReturnType<typeof useQueryClient>, res: ModuleConfig) {
-  qc.setQueryData<ItemList<ModuleInfo>>(qk.modules, (old) =>
-    old
-      ? { ...old, items: old.items.map((m) => (m.name === res.module ? { ...m, enabled: res.enabled, configured: res.configured } : m)) }
-      : old,
   );
 }
 
@@ -222,7 +127,7 @@ function ModulesSection() {
       toast.error(`Could not update ${name}`, errorMessage(e));
     },
     onSuccess: (res) => {
-      patchModule(qc, res);
+      patchModuleInList(qc, res);
       qc.setQueryData(qk.moduleConfig(res.module), res);
       toast.success(`Module ${res.module} ${res.enabled ? 'enabled' : 'disabled'}`);
     },

@@ -50,6 +50,24 @@ export default function SystemPage() {
             <dd>
               <code>{d.data_dir}</code>
             </dd>
+            {d.pid !== undefined ? (
+              <>
+                <dt>Process id</dt>
+                <dd>{d.pid}</dd>
+              </>
+            ) : null}
+            {d.event_subscribers !== undefined ? (
+              <>
+                <dt>Event-bus subscribers</dt>
+                <dd>{formatNumber(d.event_subscribers)}</dd>
+              </>
+            ) : null}
+            {d.last_event_id !== undefined ? (
+              <>
+                <dt>Last event id</dt>
+                <dd>{d.last_event_id}</dd>
+              </>
+            ) : null}
           </dl>
         </section>
       </>
