@@ -141,7 +141,8 @@ export default function AuditPage() {
                     <td className="nowrap">{a.source_ip ?? '—'}</td>
                     <td>
                       <code className="mono-cell muted" title={a.request_id}>
-                        {a.request_id ? a.request_id.slice(0, 8) : '—'}
+                        {/* Request ids are UUIDv7: the head is a timestamp shared by a minute of requests, the tail tells them apart. */}
+                        {a.request_id ? (a.request_id.length > 8 ? `…${a.request_id.slice(-8)}` : a.request_id) : '—'}
                       </code>
                     </td>
                   </tr>

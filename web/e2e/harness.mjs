@@ -1,0 +1,240 @@
+// End-to-end harness: starts the real master binary on a free port with a throw-away data dir,
+// drives Debian's Chromium through playwright-core (never a downloaded browser) and cleans up
+// after itself, also when a test fails or the run is interrupted.
+
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+
+export const WEB_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const RESULTS_DIR = join(WEB_DIR, 'test-results');
+export const SCREENSHOT_DIR = join(RESULTS_DIR, 'screenshots');
+
+const BINARY = resolve(WEB_DIR, process.env.CONTEXTBAY_BIN ?? '../target/debug/contextbay');
+const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
+const CI = /^(1|true|yes)$/i.test(process.env.CI ?? '');
+const REBUILD_HINT = 'build it with: npm --prefix web run build && cargo build   (from the repository root)';
+
+/**
+ * Why the suite cannot run, or null. Missing prerequisites fail the run; only outside CI and
+ * with E2E_ALLOW_SKIP=1 do they skip it instead.
+ */
+export function missingPrerequisites() {
+  const problems = [];
+  if (!existsSync(BINARY)) {
+    problems.push(`master binary not found at ${BINARY} (set CONTEXTBAY_BIN, or ${REBUILD_HINT})`);
+  }
+  try {
+    createRequire(import.meta.url).resolve('playwright-core');
+  } catch {
+    problems.push('playwright-core is not installed (run `npm ci` in web/)');
+  }
+  if (!existsSync(CHROMIUM)) {
+    problems.push(`Chromium not found at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_BIN)`);
+  }
+  return problems.length ? problems.join('\n') : null;
+}
+
+export const mayskip = !CI && process.env.E2E_ALLOW_SKIP === '1';
+
+function freePort() {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => res(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Every child this process started; killed on exit no matter how the run ends. */
+const children = new Set();
+function killChildren() {
+  for (const c of children) {
+    if (c.exitCode === null && c.signalCode === null) {
+      try {
+        c.kill('SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  }
+}
+process.on('exit', killChildren);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.once(sig, () => {
+    killChildren();
+    process.exit(130);
+  });
+}
+
+/**
+ * Starts `contextbay serve` on free ports with a fresh data dir. The working directory is the
+ * temp dir (so no `config/local.toml` of the checkout applies) and `CB_*` variables are dropped.
+ */
+export async function startMaster() {
+  const root = mkdtempSync(join(tmpdir(), 'cb-e2e-'));
+  const dataDir = join(root, 'data');
+  const port = await freePort();
+  let grpcPort = await freePort();
+  while (grpcPort === port) grpcPort = await freePort();
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CB_')));
+  env.RUST_LOG ??= 'warn';
+  env.NO_COLOR = '1';
+
+  const child = spawn(
+    BINARY,
+    ['serve', '--bind', '127.0.0.1', '--port', String(port), '--grpc-port', String(grpcPort), '--data-dir', dataDir],
+    { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  children.add(child);
+  let log = '';
+  const keep = (chunk) => {
+    log += chunk.toString();
+    if (log.length > 200_000) log = log.slice(-100_000);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  let lastErr = null;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`the master exited during start-up (${child.exitCode ?? child.signalCode}):\n${log}`);
+    }
+    try {
+      const res = await fetch(`${base}/api/health`);
+      if (res.ok) break;
+      lastErr = new Error(`/api/health answered ${res.status}`);
+    } catch (e) {
+      lastErr = e;
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`the master did not answer /api/health within 30 s (${lastErr?.message}):\n${log}`);
+    }
+    await sleep(100);
+  }
+
+  // A binary built before web/dist existed serves a placeholder page instead of the dashboard.
+  const index = await (await fetch(`${base}/`)).text();
+  if (!index.includes('<script')) {
+    child.kill('SIGKILL');
+    throw new Error(`${BINARY} was built without the dashboard; ${REBUILD_HINT}`);
+  }
+  const distIndex = join(WEB_DIR, 'dist', 'index.html');
+  if (existsSync(distIndex) && readFileSync(distIndex, 'utf8') !== index) {
+    console.warn(`warning: the dashboard embedded in ${BINARY} differs from web/dist; run \`cargo build\` to test the current build`);
+  }
+
+  return {
+    base,
+    port,
+    dataDir,
+    log: () => log,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        let timer;
+        const timeout = new Promise((r) => {
+          timer = setTimeout(() => r('timeout'), 10_000);
+        });
+        const outcome = await Promise.race([exited, timeout]);
+        clearTimeout(timer);
+        if (outcome === 'timeout') {
+          console.warn('the master did not stop within 10 s of SIGTERM; killing it');
+          child.kill('SIGKILL');
+          await exited;
+        }
+      }
+      children.delete(child);
+      mkdirSync(RESULTS_DIR, { recursive: true });
+      writeFileSync(join(RESULTS_DIR, 'master.log'), log);
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Launches Debian's Chromium; playwright-core never downloads a browser. Playwright refuses a
+ * `--user-data-dir` flag with `launch()`: it gives every launch a fresh temporary profile
+ * (`--user-data-dir=<tmp>/playwright_chromiumdev_profile-*`) itself and removes it on close.
+ */
+export async function launchBrowser() {
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
+  return {
+    browser,
+    async close() {
+      await browser.close().catch(() => undefined);
+    },
+  };
+}
+
+export async function screenshot(page, name) {
+  mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  // Let transitions and toasts settle a moment so the picture shows the page, not a fade.
+  await page.waitForTimeout(150);
+  // The viewport, as a person sees it (a full-page capture cuts the 100vh sidebar short).
+  await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`) });
+}
+
+/** JSON call to the master outside the browser. */
+export async function api(base, method, path, { token, apiKey, body } = {}) {
+  const headers = { accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (apiKey) headers['x-api-key'] = apiKey;
+  const res = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  let json = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, json, text };
+}
+
+/** Raw and zlib level-9 gzip sizes of the given asset paths, fetched uncompressed from the master. */
+export async function gzipSizes(base, paths) {
+  let raw = 0;
+  let gz = 0;
+  for (const p of paths) {
+    const res = await fetch(new URL(p, base), { headers: { 'accept-encoding': 'identity' } });
+    const buf = Buffer.from(await res.arrayBuffer());
+    raw += buf.length;
+    gz += gzipSync(buf, { level: 9 }).length;
+  }
+  return { raw, gz };
+}
+
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
