@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod auth;
 pub mod config;
+pub mod docker;
 pub mod error;
 pub mod events;
 pub mod http;
@@ -15,6 +16,7 @@ pub mod secrets;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod worker;
 
 pub use config::Config;
 pub use server::{RunningServer, start, start_on};

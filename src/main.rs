@@ -1,4 +1,5 @@
-//! The `contextbay` binary: `serve` (the master), `admin …` (maintenance).
+//! The `contextbay` binary: `serve` (the master), `worker` (the host agent), `admin …`
+//! (maintenance).
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -9,7 +10,11 @@ use contextbay::auth::Role;
 use contextbay::config::{CliOverrides, Config};
 
 #[derive(Parser)]
-#[command(name = "contextbay", version, about = "Control plane for fleets of Docker hosts")]
+#[command(
+    name = "contextbay",
+    version,
+    about = "Control plane for fleets of Docker hosts"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -19,6 +24,8 @@ struct Cli {
 enum Command {
     /// Run the master: REST API, WebSocket events, /metrics and the dashboard.
     Serve(ConfigArgs),
+    /// Run the worker agent on a Docker host: enroll, then report to the master over gRPC.
+    Worker(WorkerArgs),
     /// Maintenance commands.
     Admin {
         #[command(subcommand)]
@@ -75,6 +82,35 @@ struct ConfigArgs {
     dev: bool,
 }
 
+/// Worker flags; each overrides `CB_WORKER__<KEY>` and the `[worker]` table of `--config`.
+#[derive(Args, Clone)]
+struct WorkerArgs {
+    /// TOML file with a `[worker]` table.
+    #[arg(long = "config", value_name = "FILE")]
+    config_file: Option<PathBuf>,
+    /// The master's HTTP URL, for enrollment (e.g. http://cb.example.com:8080).
+    #[arg(long)]
+    master_url: Option<String>,
+    /// The master's gRPC URL (default: from enrollment, else the master's host on port 9090).
+    #[arg(long)]
+    grpc_url: Option<String>,
+    /// One-time enroll token from the host's install snippet.
+    #[arg(long)]
+    enroll_token: Option<String>,
+    /// The master's enrollment shared secret.
+    #[arg(long)]
+    shared_secret: Option<String>,
+    /// Where the node credential is kept (node.json).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Seconds between heartbeats and metrics batches.
+    #[arg(long = "heartbeat-interval", value_name = "SECS")]
+    heartbeat_interval_secs: Option<u64>,
+    /// The local Docker engine's socket.
+    #[arg(long)]
+    docker_socket: Option<PathBuf>,
+}
+
 impl ConfigArgs {
     fn load(&self) -> anyhow::Result<Config> {
         Config::load(&CliOverrides {
@@ -118,8 +154,40 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 server.run_until_signal().await
             })
         }
+        Command::Worker(args) => {
+            let config =
+                contextbay::worker::WorkerConfig::load(&contextbay::worker::WorkerOverrides {
+                    config_file: args.config_file,
+                    master_url: args.master_url,
+                    grpc_url: args.grpc_url,
+                    enroll_token: args.enroll_token,
+                    shared_secret: args.shared_secret,
+                    data_dir: args.data_dir,
+                    heartbeat_interval_secs: args.heartbeat_interval_secs,
+                    docker_socket: args.docker_socket,
+                })?;
+            init_tracing(&config.log_level);
+            // One thread is plenty for the agent; blocking reads (/proc, statvfs) use the small
+            // blocking pool.
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .max_blocking_threads(4)
+                .thread_name("contextbay-worker")
+                .build()?;
+            rt.block_on(async move {
+                tokio::select! {
+                    result = contextbay::worker::run(config) => result,
+                    signal = stop_signal() => {
+                        tracing::info!("stopping the worker");
+                        signal
+                    }
+                }
+            })
+        }
         Command::Admin { command } => {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
             let message = match command {
                 AdminCommand::PrintConfig(args) => args.load()?.to_redacted_toml()?,
                 AdminCommand::CreateUser {
@@ -128,10 +196,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     password_stdin,
                     config,
                 } => {
-                    let role = Role::parse(&role)
-                        .ok_or_else(|| anyhow::anyhow!("--role must be admin, operator or viewer"))?;
+                    let role = Role::parse(&role).ok_or_else(|| {
+                        anyhow::anyhow!("--role must be admin, operator or viewer")
+                    })?;
                     let config = config.load()?;
-                    rt.block_on(admin::create_user(&config, &username, role, password_source(password_stdin)?))?
+                    rt.block_on(admin::create_user(
+                        &config,
+                        &username,
+                        role,
+                        password_source(password_stdin)?,
+                    ))?
                 }
                 AdminCommand::ResetPassword {
                     username,
@@ -139,7 +213,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     config,
                 } => {
                     let config = config.load()?;
-                    rt.block_on(admin::reset_password(&config, &username, password_source(password_stdin)?))?
+                    rt.block_on(admin::reset_password(
+                        &config,
+                        &username,
+                        password_source(password_stdin)?,
+                    ))?
                 }
                 AdminCommand::RotateJwt(args) => {
                     let config = args.load()?;
@@ -152,17 +230,32 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// Resolves on SIGINT or SIGTERM.
+async fn stop_signal() -> anyhow::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
+    Ok(())
+}
+
 fn password_source(stdin: bool) -> anyhow::Result<PasswordSource> {
     if !stdin {
         return Ok(PasswordSource::Generate);
     }
     let mut buf = String::new();
     std::io::stdin().read_to_string(&mut buf)?;
-    Ok(PasswordSource::Given(buf.trim_end_matches(['\n', '\r']).to_owned()))
+    Ok(PasswordSource::Given(
+        buf.trim_end_matches(['\n', '\r']).to_owned(),
+    ))
 }
 
 fn init_tracing(level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
 }

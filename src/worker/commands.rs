@@ -1,0 +1,188 @@
+//! Serving the master's `CommandStream`: `Hello` first, then one `CommandResult` per one-shot
+//! command. Ping is answered inline; slower commands (census) run as tasks that the stream's end
+//! or a `Cancel` aborts.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use contextbay_proto::v1::command::Kind;
+use contextbay_proto::v1::command_result::Outcome;
+use contextbay_proto::v1::command_service_client::CommandServiceClient;
+use contextbay_proto::v1::{
+    Command, CommandError, CommandResult, Hello, MasterMessage, WorkerMessage, master_message,
+    worker_message,
+};
+use contextbay_proto::{PROTO_MINOR, capability};
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio::task::{AbortHandle, JoinSet};
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::session::AuthedChannel;
+use super::{AGENT_VERSION, census};
+
+/// Messages queued towards the master before command tasks wait.
+const OUTBOUND_QUEUE: usize = 64;
+
+/// What commands need to know about this node.
+#[derive(Debug)]
+pub struct CommandContext {
+    pub node_id: String,
+    pub hostname: String,
+    pub docker_socket: PathBuf,
+}
+
+/// Opens the command stream and serves it until the master ends it (`Ok`) or it fails.
+pub async fn serve(
+    mut client: CommandServiceClient<AuthedChannel>,
+    ctx: Arc<CommandContext>,
+) -> Result<(), tonic::Status> {
+    let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
+    let hello = WorkerMessage {
+        message: Some(worker_message::Message::Hello(Hello {
+            node_id: ctx.node_id.clone(),
+            proto_minor: PROTO_MINOR,
+            agent_version: AGENT_VERSION.to_owned(),
+            capabilities: vec![
+                capability::PING.to_owned(),
+                capability::CENSUS.to_owned(),
+                capability::DOCKER_CALL.to_owned(),
+            ],
+        })),
+    };
+    // The receiver is alive: it is only handed to the call below.
+    let _ = tx.send(hello).await;
+    let mut inbound = client
+        .command_stream(ReceiverStream::new(rx))
+        .await?
+        .into_inner();
+    tracing::info!("command stream open");
+    let mut running = Running::default();
+    while let Some(message) = inbound.message().await? {
+        match message {
+            MasterMessage {
+                message: Some(master_message::Message::Command(command)),
+            } => running.dispatch(command, &tx, &ctx).await,
+            // A kind of message this worker does not know (newer master): nothing to answer.
+            MasterMessage { message: None } => {
+                tracing::debug!("ignoring an unknown master message")
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Commands still running, by request id. Dropping it aborts them.
+#[derive(Default)]
+struct Running {
+    tasks: JoinSet<()>,
+    by_request: HashMap<String, AbortHandle>,
+}
+
+impl Running {
+    async fn dispatch(
+        &mut self,
+        command: Command,
+        tx: &mpsc::Sender<WorkerMessage>,
+        ctx: &Arc<CommandContext>,
+    ) {
+        self.by_request.retain(|_, h| !h.is_finished());
+        while self.tasks.try_join_next().is_some() {}
+        let request_id = command.request_id;
+        match command.kind {
+            Some(Kind::Ping(_)) => {
+                let payload = Pong {
+                    pong: true,
+                    node_id: &ctx.node_id,
+                    agent_version: AGENT_VERSION,
+                    time_unix_ms: super::now_unix_ms(),
+                };
+                send(tx, ok_result(request_id, &payload)).await;
+            }
+            Some(Kind::Census(_)) => {
+                let (tx, ctx, id) = (tx.clone(), Arc::clone(ctx), request_id.clone());
+                let handle = self.tasks.spawn(async move {
+                    let census = census::collect(&ctx.docker_socket, ctx.hostname.clone()).await;
+                    send(&tx, ok_result(id, &census)).await;
+                });
+                self.by_request.insert(request_id, handle);
+            }
+            Some(Kind::Cancel(cancel)) => {
+                let target = cancel.target_request_id;
+                let found = match self.by_request.remove(&target) {
+                    Some(handle) if !handle.is_finished() => {
+                        handle.abort();
+                        let error = command_error("cancelled by the master", "cancelled");
+                        send(tx, error_result(target, error)).await;
+                        true
+                    }
+                    _ => false,
+                };
+                send(
+                    tx,
+                    ok_result(request_id, &serde_json::json!({ "cancelled": found })),
+                )
+                .await;
+            }
+            Some(
+                Kind::DockerCall(_)
+                | Kind::LogsOpen(_)
+                | Kind::ExecOpen(_)
+                | Kind::StreamInput(_)
+                | Kind::StreamResize(_)
+                | Kind::StreamClose(_),
+            )
+            | None => {
+                let error = command_error("unsupported command", "unsupported");
+                send(tx, error_result(request_id, error)).await;
+            }
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Pong<'a> {
+    pong: bool,
+    node_id: &'a str,
+    agent_version: &'a str,
+    time_unix_ms: i64,
+}
+
+fn ok_result(request_id: String, payload: &impl Serialize) -> WorkerMessage {
+    match serde_json::to_vec(payload) {
+        Ok(json) => result(request_id, Outcome::OkJson(json)),
+        Err(e) => error_result(
+            request_id,
+            command_error(&format!("cannot encode the result: {e}"), "internal"),
+        ),
+    }
+}
+
+fn error_result(request_id: String, error: CommandError) -> WorkerMessage {
+    result(request_id, Outcome::Error(error))
+}
+
+fn result(request_id: String, outcome: Outcome) -> WorkerMessage {
+    WorkerMessage {
+        message: Some(worker_message::Message::Result(CommandResult {
+            request_id,
+            outcome: Some(outcome),
+        })),
+    }
+}
+
+pub fn command_error(message: &str, code: &str) -> CommandError {
+    CommandError {
+        message: message.to_owned(),
+        code: code.to_owned(),
+        ..Default::default()
+    }
+}
+
+/// Queues a message for the master; when the stream is gone the result has nowhere to go.
+async fn send(tx: &mpsc::Sender<WorkerMessage>, message: WorkerMessage) {
+    if tx.send(message).await.is_err() {
+        tracing::debug!("command stream closed before a result could be sent");
+    }
+}

@@ -1,0 +1,313 @@
+//! The worker's configuration, layered like the master's: built-in defaults < `--config FILE`
+//! (a TOML file with a `[worker]` table) < `CB_WORKER__KEY` environment variables < CLI flags.
+//! Validated once at start-up. `shared_secret` and `enroll_token` are never logged.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+
+/// Prefix of the environment variables that configure the worker, e.g.
+/// `CB_WORKER__MASTER_URL=http://cb.example.com:8080`.
+pub const ENV_PREFIX: &str = "CB_WORKER__";
+
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerConfig {
+    /// The master's HTTP address, used for enrollment (`POST {master_url}/api/enroll`).
+    pub master_url: String,
+    /// The master's gRPC address. Empty: the `grpc_url` the enrollment answer gave, else the
+    /// master's host on port 9090.
+    pub grpc_url: String,
+    /// One-time enroll token from `POST /api/hosts`; only needed until the node is enrolled.
+    pub enroll_token: String,
+    /// The master's enrollment shared secret.
+    pub shared_secret: String,
+    /// Where the node credential (`node.json`, mode 0600) is kept.
+    pub data_dir: PathBuf,
+    /// Seconds between heartbeats and metrics batches (the master may ask for another).
+    pub heartbeat_interval_secs: u64,
+    /// The local Docker engine's Unix socket. Without it metrics and events still flow, without
+    /// containers.
+    pub docker_socket: PathBuf,
+    /// Events kept while the master is unreachable; the oldest are dropped (and counted) beyond.
+    pub event_buffer: usize,
+    /// Reconnect backoff: the first delay and the cap, in milliseconds.
+    pub reconnect_min_ms: u64,
+    pub reconnect_max_ms: u64,
+    /// Reported host name. Empty: the kernel's host name.
+    pub hostname: String,
+    /// A `tracing` filter, e.g. `info`; `RUST_LOG` overrides it.
+    pub log_level: String,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            master_url: String::new(),
+            grpc_url: String::new(),
+            enroll_token: String::new(),
+            shared_secret: String::new(),
+            data_dir: PathBuf::from("./data/worker"),
+            heartbeat_interval_secs: 10,
+            docker_socket: PathBuf::from("/var/run/docker.sock"),
+            event_buffer: 10_000,
+            reconnect_min_ms: 1_000,
+            reconnect_max_ms: 60_000,
+            hostname: String::new(),
+            log_level: "info".into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for WorkerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redact = |s: &str| if s.is_empty() { "" } else { "<redacted>" };
+        f.debug_struct("WorkerConfig")
+            .field("master_url", &self.master_url)
+            .field("grpc_url", &self.grpc_url)
+            .field("enroll_token", &redact(&self.enroll_token))
+            .field("shared_secret", &redact(&self.shared_secret))
+            .field("data_dir", &self.data_dir)
+            .field("heartbeat_interval_secs", &self.heartbeat_interval_secs)
+            .field("docker_socket", &self.docker_socket)
+            .field("event_buffer", &self.event_buffer)
+            .field("reconnect_min_ms", &self.reconnect_min_ms)
+            .field("reconnect_max_ms", &self.reconnect_max_ms)
+            .field("hostname", &self.hostname)
+            .field("log_level", &self.log_level)
+            .finish()
+    }
+}
+
+/// Values given on the command line; the last layer.
+#[derive(Debug, Default, Clone)]
+pub struct WorkerOverrides {
+    pub config_file: Option<PathBuf>,
+    pub master_url: Option<String>,
+    pub grpc_url: Option<String>,
+    pub enroll_token: Option<String>,
+    pub shared_secret: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub heartbeat_interval_secs: Option<u64>,
+    pub docker_socket: Option<PathBuf>,
+}
+
+impl WorkerConfig {
+    /// Builds the configuration from `cli`, its config file and the process environment.
+    pub fn load(cli: &WorkerOverrides) -> anyhow::Result<Self> {
+        let env: Vec<(String, String)> = std::env::vars()
+            .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+            .collect();
+        Self::from_layers(cli.config_file.as_deref(), &env, cli)
+    }
+
+    pub fn from_layers(
+        file: Option<&Path>,
+        env: &[(String, String)],
+        cli: &WorkerOverrides,
+    ) -> anyhow::Result<Self> {
+        let mut table = match toml::Value::try_from(WorkerConfig::default())
+            .context("serialising the built-in defaults")?
+        {
+            toml::Value::Table(t) => t,
+            _ => bail!("the built-in defaults are not a table"),
+        };
+        if let Some(file) = file {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("reading config file {}", file.display()))?;
+            let mut doc: toml::Table = toml::from_str(&text)
+                .with_context(|| format!("parsing config file {}", file.display()))?;
+            match doc.remove("worker") {
+                Some(toml::Value::Table(worker)) => table.extend(worker),
+                Some(_) => bail!("[worker] in {} must be a table", file.display()),
+                None => {}
+            }
+        }
+        for (key, raw) in env {
+            let Some(name) = key.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            table.insert(name.to_ascii_lowercase(), env_value(raw));
+        }
+        let mut config: WorkerConfig = toml::Value::Table(table)
+            .try_into()
+            .context("invalid worker configuration (check key names and value types)")?;
+        let set = |target: &mut String, v: &Option<String>| {
+            if let Some(v) = v {
+                target.clone_from(v);
+            }
+        };
+        set(&mut config.master_url, &cli.master_url);
+        set(&mut config.grpc_url, &cli.grpc_url);
+        set(&mut config.enroll_token, &cli.enroll_token);
+        set(&mut config.shared_secret, &cli.shared_secret);
+        if let Some(v) = &cli.data_dir {
+            config.data_dir.clone_from(v);
+        }
+        if let Some(v) = cli.heartbeat_interval_secs {
+            config.heartbeat_interval_secs = v;
+        }
+        if let Some(v) = &cli.docker_socket {
+            config.docker_socket.clone_from(v);
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what can be checked without the network. Enrollment settings are checked when
+    /// they are needed (a node that is already enrolled does not need them).
+    pub fn validate(&self) -> anyhow::Result<()> {
+        for (name, url) in [
+            ("master_url", &self.master_url),
+            ("grpc_url", &self.grpc_url),
+        ] {
+            if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
+                bail!("worker.{name} must start with http:// or https://, got '{url}'");
+            }
+        }
+        if self.master_url.is_empty() && self.grpc_url.is_empty() {
+            bail!("set worker.master_url (--master-url or CB_WORKER__MASTER_URL)");
+        }
+        if !(1..=3600).contains(&self.heartbeat_interval_secs) {
+            bail!("worker.heartbeat_interval_secs must be between 1 and 3600");
+        }
+        if self.event_buffer == 0 {
+            bail!("worker.event_buffer must be at least 1");
+        }
+        if self.reconnect_min_ms == 0 || self.reconnect_max_ms < self.reconnect_min_ms {
+            bail!("worker.reconnect_min_ms must be positive and at most worker.reconnect_max_ms");
+        }
+        Ok(())
+    }
+
+    pub fn heartbeat_interval(&self) -> Duration {
+        Duration::from_secs(self.heartbeat_interval_secs)
+    }
+
+    pub fn credential_path(&self) -> PathBuf {
+        self.data_dir.join("node.json")
+    }
+
+    /// The gRPC address: the configured one, else the one enrollment gave, else the master's
+    /// host on the default gRPC port.
+    pub fn resolve_grpc_url(&self, from_enrollment: Option<&str>) -> anyhow::Result<String> {
+        if !self.grpc_url.is_empty() {
+            return Ok(self.grpc_url.clone());
+        }
+        if let Some(url) = from_enrollment.filter(|u| !u.is_empty()) {
+            return Ok(url.to_owned());
+        }
+        let (scheme, rest) = self
+            .master_url
+            .split_once("://")
+            .context("worker.master_url has no scheme")?;
+        let authority = rest.split('/').next().unwrap_or_default();
+        let host = match authority.rsplit_once(':') {
+            // `[::1]:8080` and `host:8080` lose their port; a bare `[::1]` keeps its brackets.
+            Some((host, port)) if !port.contains(']') => host,
+            _ => authority,
+        };
+        if host.is_empty() {
+            bail!("worker.master_url has no host");
+        }
+        Ok(format!("{scheme}://{host}:9090"))
+    }
+}
+
+/// Environment values are TOML scalars when they parse as one (`10`, `true`), strings otherwise.
+fn env_value(raw: &str) -> toml::Value {
+    match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
+        Ok(mut t) => match t.remove("v") {
+            Some(
+                v @ (toml::Value::Integer(_) | toml::Value::Boolean(_) | toml::Value::Float(_)),
+            ) => v,
+            _ => toml::Value::String(raw.to_owned()),
+        },
+        Err(_) => toml::Value::String(raw.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("worker.toml");
+        std::fs::write(
+            &file,
+            "[worker]\nmaster_url = \"http://file:8080\"\nheartbeat_interval_secs = 30\nenroll_token = \"t1\"\n",
+        )
+        .unwrap();
+        let env = vec![
+            (
+                "CB_WORKER__HEARTBEAT_INTERVAL_SECS".to_owned(),
+                "20".to_owned(),
+            ),
+            ("CB_WORKER__SHARED_SECRET".to_owned(), "s3cret".to_owned()),
+        ];
+        let cli = WorkerOverrides {
+            enroll_token: Some("t2".into()),
+            ..Default::default()
+        };
+        let c = WorkerConfig::from_layers(Some(&file), &env, &cli).unwrap();
+        assert_eq!(c.master_url, "http://file:8080");
+        assert_eq!(c.heartbeat_interval_secs, 20);
+        assert_eq!(c.shared_secret, "s3cret");
+        assert_eq!(c.enroll_token, "t2");
+        assert_eq!(c.event_buffer, 10_000);
+        let debug = format!("{c:?}");
+        assert!(
+            !debug.contains("s3cret") && !debug.contains("t2"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_bad_values() {
+        let load = |env: &[(&str, &str)]| {
+            let env: Vec<_> = env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            WorkerConfig::from_layers(None, &env, &WorkerOverrides::default())
+                .map_err(|e| format!("{e:#}"))
+        };
+        assert!(load(&[]).unwrap_err().contains("master_url"));
+        let url = ("CB_WORKER__MASTER_URL", "http://m:8080");
+        assert!(load(&[url]).is_ok());
+        assert!(
+            load(&[url, ("CB_WORKER__NOPE", "1")])
+                .unwrap_err()
+                .contains("nope")
+        );
+        assert!(load(&[("CB_WORKER__MASTER_URL", "m:8080")]).is_err());
+        assert!(load(&[url, ("CB_WORKER__HEARTBEAT_INTERVAL_SECS", "0")]).is_err());
+    }
+
+    #[test]
+    fn grpc_url_defaults_to_the_master_host_on_9090() {
+        let mut c = WorkerConfig {
+            master_url: "https://cb.example.com:8443/base".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            c.resolve_grpc_url(None).unwrap(),
+            "https://cb.example.com:9090"
+        );
+        assert_eq!(
+            c.resolve_grpc_url(Some("http://grpc:7000")).unwrap(),
+            "http://grpc:7000"
+        );
+        c.master_url = "http://[::1]:8080".into();
+        assert_eq!(c.resolve_grpc_url(None).unwrap(), "http://[::1]:9090");
+        c.grpc_url = "http://explicit:1".into();
+        assert_eq!(
+            c.resolve_grpc_url(Some("http://grpc:7000")).unwrap(),
+            "http://explicit:1"
+        );
+    }
+}
