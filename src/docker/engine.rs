@@ -369,4 +369,78 @@ mod tests {
         let err = Engine::connect(Path::new("/nonexistent/docker.sock")).unwrap_err();
         assert!(matches!(err, DockerError::Unavailable(_)), "{err}");
     }
+
+    /// Against the machine's Docker engine (CI starts one): version, info, list, one-shot
+    /// stats, and an event seen for a network the test creates and removes.
+    #[tokio::test]
+    async fn talks_to_the_local_engine() {
+        let socket = Path::new("/var/run/docker.sock");
+        if !socket.exists() {
+            assert_ne!(
+                std::env::var("CI").as_deref(),
+                Ok("true"),
+                "CI needs a Docker engine"
+            );
+            return;
+        }
+        let engine = Engine::connect(socket).unwrap();
+        let version = engine.version().await.unwrap();
+        assert!(!version.version.is_empty() && !version.api_version.is_empty());
+        assert!(engine.info().await.unwrap().get("Containers").is_some());
+        let list = engine.list_containers().await.unwrap();
+        if let Some(c) = list.iter().find(|c| c.state == ContainerState::Running) {
+            let s = engine.stats_once(&c.id).await.unwrap();
+            assert!(s.cpu_total_ns > 0 && s.memory_limit_bytes > 0);
+        }
+
+        // The stream subscribes when first polled: follow it from a task before acting.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let follower = tokio::spawn({
+            let engine = engine.clone();
+            async move {
+                let mut events = Box::pin(engine.events());
+                while let Some(Ok(e)) = events.next().await {
+                    if tx.send(e).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        let name = format!("cb-engine-test-{}", std::process::id());
+        let docker = |args: &[&str]| {
+            std::process::Command::new("docker")
+                .args(args)
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false)
+        };
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let created = docker(&[
+            "network",
+            "create",
+            "--internal",
+            "--label",
+            "contextbay.test=1",
+            &name,
+        ]);
+        if !created {
+            return; // no docker CLI here; the API part above has run
+        }
+        docker(&["network", "rm", &name]);
+        let seen = tokio::time::timeout(Duration::from_secs(10), async {
+            while let Some(e) = rx.recv().await {
+                if e.typ == "network"
+                    && e.action == "create"
+                    && e.attributes.get("name") == Some(&name)
+                {
+                    return e;
+                }
+            }
+            panic!("event stream ended");
+        })
+        .await
+        .expect("no network create event");
+        follower.abort();
+        assert!(!seen.actor_id.is_empty() && seen.time_unix_ms > 0);
+    }
 }
