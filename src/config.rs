@@ -20,6 +20,8 @@ pub struct Config {
     pub events: EventsConfig,
     pub ws: WsConfig,
     pub log: LogConfig,
+    pub fleet: FleetConfig,
+    pub docker: DockerConfig,
     /// `modules.<name> = true|false`: the default state of each module; `PUT /api/config/{module}`
     /// overrides it at run time.
     pub modules: BTreeMap<ModuleName, bool>,
@@ -112,6 +114,62 @@ pub struct WsConfig {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
+pub struct FleetConfig {
+    /// Shared secret every worker presents at enrollment, with its host's one-time token. Empty:
+    /// `enroll_secret_file`, else the one generated in `<data_dir>/enroll_secret`.
+    pub enroll_secret: String,
+    pub enroll_secret_file: String,
+    /// How long a new enroll token is valid.
+    pub enroll_token_ttl_secs: u64,
+    /// Heartbeat interval asked of workers.
+    pub heartbeat_interval_secs: u64,
+    /// Without a heartbeat for this long a node is `stale`, then `offline`.
+    pub stale_after_secs: u64,
+    pub offline_after_secs: u64,
+    /// After the master starts, no node is marked offline before this.
+    pub restart_grace_secs: u64,
+    /// How long a command sent to a worker may take.
+    pub command_timeout_secs: u64,
+    /// The gRPC address workers dial (for the install snippet); empty: `http://<bind>:<grpc_port>`.
+    pub grpc_public_url: String,
+}
+
+impl Default for FleetConfig {
+    fn default() -> Self {
+        Self {
+            enroll_secret: String::new(),
+            enroll_secret_file: String::new(),
+            enroll_token_ttl_secs: 3600,
+            heartbeat_interval_secs: 10,
+            stale_after_secs: 30,
+            offline_after_secs: 90,
+            restart_grace_secs: 120,
+            command_timeout_secs: 30,
+            grpc_public_url: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DockerConfig {
+    /// The master's own engine; it becomes the `local` endpoint when the socket exists.
+    pub socket: PathBuf,
+    /// Set false to never use the master's own engine.
+    pub local_endpoint: bool,
+}
+
+impl Default for DockerConfig {
+    fn default() -> Self {
+        Self {
+            socket: PathBuf::from("/var/run/docker.sock"),
+            local_endpoint: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
     /// A `tracing` filter, e.g. `info` or `contextbay=debug,actix_web=info`.
     pub level: String,
@@ -127,6 +185,8 @@ impl Default for Config {
             events: EventsConfig::default(),
             ws: WsConfig::default(),
             log: LogConfig::default(),
+            fleet: FleetConfig::default(),
+            docker: DockerConfig::default(),
             modules: ModuleName::ALL.iter().map(|m| (*m, false)).collect(),
             dev_mode: false,
         }
@@ -228,7 +288,7 @@ impl Config {
             .collect();
         files.extend(cli.config_files.iter().cloned());
         let env: Vec<(String, String)> = std::env::vars()
-            .filter(|(k, _)| k.starts_with(ENV_PREFIX) && k.contains("__"))
+            .filter(|(k, _)| is_master_variable(k))
             .collect();
         Self::from_layers(&files, &env, cli)
     }
@@ -317,6 +377,21 @@ impl Config {
         if w.ping_interval_secs == 0 || w.client_timeout_secs <= w.ping_interval_secs {
             bail!("ws.client_timeout_secs must be greater than ws.ping_interval_secs (> 0)");
         }
+        let f = &self.fleet;
+        if f.heartbeat_interval_secs == 0
+            || f.stale_after_secs <= f.heartbeat_interval_secs
+            || f.offline_after_secs <= f.stale_after_secs
+        {
+            bail!(
+                "fleet: need 0 < heartbeat_interval_secs < stale_after_secs < offline_after_secs"
+            );
+        }
+        if !(60..=30 * 86_400).contains(&f.enroll_token_ttl_secs) {
+            bail!("fleet.enroll_token_ttl_secs must be between 60 and 2592000");
+        }
+        if f.command_timeout_secs == 0 {
+            bail!("fleet.command_timeout_secs must be at least 1");
+        }
         if self.storage.max_connections == 0 {
             bail!("storage.max_connections must be at least 1");
         }
@@ -369,8 +444,15 @@ impl Config {
         c.auth.jwt_secret = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz".into();
         c.security.encryption_key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into();
         c.log.level = "warn".into();
+        c.fleet.enroll_secret = "enroll-0123456789-abcdefghij-KLMNOPQRST".into();
         c
     }
+}
+
+/// `CB_SECTION__KEY` variables are the master's; `CB_WORKER__…` belong to the worker agent, which
+/// may run on the same host with the same environment.
+fn is_master_variable(key: &str) -> bool {
+    key.starts_with(ENV_PREFIX) && key.contains("__") && !key.starts_with("CB_WORKER__")
 }
 
 /// Rejects secrets that are short or obviously guessable.
@@ -519,6 +601,13 @@ mod tests {
             },
         );
         assert!(dev.is_ok());
+    }
+
+    #[test]
+    fn worker_variables_are_not_the_masters() {
+        assert!(is_master_variable("CB_SERVER__HTTP_PORT"));
+        assert!(!is_master_variable("CB_WORKER__MASTER_URL"));
+        assert!(!is_master_variable("CB_NOSECTION"));
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub enum ErrorCode {
     Conflict,
     RateLimited,
     ServiceUnavailable,
+    /// A worker or external service answered with an error.
+    RemoteFailed,
     Internal,
 }
 
@@ -34,6 +36,7 @@ impl ErrorCode {
             Self::Conflict => StatusCode::CONFLICT,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RemoteFailed => StatusCode::BAD_GATEWAY,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -51,6 +54,7 @@ impl ErrorCode {
             Self::Conflict => "conflict",
             Self::RateLimited => "rate_limited",
             Self::ServiceUnavailable => "service_unavailable",
+            Self::RemoteFailed => "remote_failed",
             Self::Internal => "internal",
         }
     }
@@ -196,6 +200,7 @@ mod tests {
             ErrorCode::Conflict,
             ErrorCode::RateLimited,
             ErrorCode::ServiceUnavailable,
+            ErrorCode::RemoteFailed,
             ErrorCode::Internal,
         ];
         let mut seen = std::collections::HashSet::new();

@@ -70,6 +70,48 @@ pub const KNOWN_EVENTS: &[(&str, Role, &str)] = &[
         Role::Viewer,
         "a notification for people: {title, body, level}",
     ),
+    (
+        "alert.fired",
+        Role::Viewer,
+        "Alertmanager reported a new firing alert: {id, name, severity, status, labels, \
+         annotations, starts_at, ends_at, fingerprint, rule_id, acknowledged_by, resolved_by}",
+    ),
+    (
+        "alert.resolved",
+        Role::Viewer,
+        "an alert resolved (resolved_by null: by Alertmanager; else by that user): same payload \
+         as alert.fired",
+    ),
+    (
+        "alert.acknowledged",
+        Role::Viewer,
+        "someone acknowledged an alert: same payload as alert.fired",
+    ),
+    (
+        "alert_rule.created",
+        Role::Viewer,
+        "an alert rule was created: {id, name}",
+    ),
+    (
+        "alert_rule.updated",
+        Role::Viewer,
+        "an alert rule was changed: {id, name}",
+    ),
+    (
+        "alert_rule.deleted",
+        Role::Viewer,
+        "an alert rule was deleted: {id, name}",
+    ),
+    (
+        "silence.created",
+        Role::Viewer,
+        "an Alertmanager silence was created: {id, matchers, ends_at, created_by}",
+    ),
+    (
+        "silence.deleted",
+        Role::Viewer,
+        "an Alertmanager silence was expired: {id}",
+    ),
 ];
 
 /// The role needed to receive an event type. Unknown types (from later modules) need `viewer`.
@@ -105,7 +147,7 @@ impl EventLog {
             .insert(&StoredEvent {
                 id: i64::try_from(event.id)?,
                 kind: event.kind.clone(),
-                ts: crate::store::now_ms(),
+                ts: event.ts_ms,
                 payload: event.payload.clone(),
             })
             .await?;

@@ -1,8 +1,8 @@
 //! The master's Prometheus metrics (`GET /metrics`).
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use crate::state::AppState;
@@ -18,6 +18,24 @@ pub struct Metrics {
     actor_restarts: IntCounterVec,
     db_connections: IntGaugeVec,
     pub auth_failures: IntCounterVec,
+    pub grpc_unauthenticated: IntCounter,
+    fleet: FleetGauges,
+}
+
+/// The latest samples of every healthy node, re-filled at each scrape so that stale nodes'
+/// series disappear.
+struct FleetGauges {
+    node_up: IntGaugeVec,
+    cpu: GaugeVec,
+    mem_used: GaugeVec,
+    mem_total: GaugeVec,
+    load1: GaugeVec,
+    disk_used: GaugeVec,
+    disk_total: GaugeVec,
+    net_rx: GaugeVec,
+    net_tx: GaugeVec,
+    container_cpu: GaugeVec,
+    container_mem: GaugeVec,
 }
 
 impl Metrics {
@@ -88,6 +106,12 @@ impl Metrics {
         registry.register(Box::new(actor_restarts.clone()))?;
         registry.register(Box::new(db_connections.clone()))?;
         registry.register(Box::new(auth_failures.clone()))?;
+        let grpc_unauthenticated = IntCounter::new(
+            "contextbay_grpc_unauthenticated_total",
+            "gRPC calls refused for a missing, unknown or revoked node credential",
+        )?;
+        registry.register(Box::new(grpc_unauthenticated.clone()))?;
+        let fleet = FleetGauges::register(&registry)?;
         registry.register(Box::new(build_info))?;
         registry.register(Box::new(
             prometheus::process_collector::ProcessCollector::for_self(),
@@ -102,7 +126,17 @@ impl Metrics {
             actor_restarts,
             db_connections,
             auth_failures,
+            grpc_unauthenticated,
+            fleet,
         })
+    }
+
+    /// Adds series owned elsewhere (a module's bus consumer) to `/metrics`.
+    pub fn register(
+        &self,
+        collector: Box<dyn prometheus::core::Collector>,
+    ) -> prometheus::Result<()> {
+        self.registry.register(collector)
     }
 
     /// Brings the copied-in values up to date and renders the text exposition format.
@@ -124,6 +158,9 @@ impl Metrics {
                 .with_label_values(&[pool, "in_use"])
                 .set(i64::from(open) - idle);
         }
+        if let Ok(nodes) = state.nodes.snapshots().await {
+            self.fleet.fill(&nodes);
+        }
         let mut buf = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut buf)?;
         Ok(String::from_utf8(buf)?)
@@ -135,5 +172,139 @@ fn catch_up(counter: &IntCounter, total: u64) {
     let current = counter.get();
     if total > current {
         counter.inc_by(total - current);
+    }
+}
+
+impl FleetGauges {
+    fn register(registry: &Registry) -> anyhow::Result<Self> {
+        let node = ["node", "hostname"];
+        let gauge = |name: &str, help: &str, labels: &[&str]| -> anyhow::Result<GaugeVec> {
+            let g = GaugeVec::new(Opts::new(name, help), labels)?;
+            registry.register(Box::new(g.clone()))?;
+            Ok(g)
+        };
+        let node_up = IntGaugeVec::new(
+            Opts::new(
+                "contextbay_node_up",
+                "1 for every healthy node (others are absent)",
+            ),
+            &node,
+        )?;
+        registry.register(Box::new(node_up.clone()))?;
+        Ok(Self {
+            node_up,
+            cpu: gauge(
+                "contextbay_node_cpu_percent",
+                "Host CPU use, percent of all cores",
+                &node,
+            )?,
+            mem_used: gauge(
+                "contextbay_node_memory_used_bytes",
+                "Host memory in use (cgroup-aware)",
+                &node,
+            )?,
+            mem_total: gauge(
+                "contextbay_node_memory_total_bytes",
+                "Host memory (cgroup limit where set)",
+                &node,
+            )?,
+            load1: gauge("contextbay_node_load1", "1-minute load average", &node)?,
+            disk_used: gauge(
+                "contextbay_node_disk_used_bytes",
+                "Filesystem use",
+                &["node", "hostname", "mount"],
+            )?,
+            disk_total: gauge(
+                "contextbay_node_disk_total_bytes",
+                "Filesystem size",
+                &["node", "hostname", "mount"],
+            )?,
+            net_rx: gauge(
+                "contextbay_node_network_receive_bytes",
+                "Bytes received since boot",
+                &["node", "hostname", "iface"],
+            )?,
+            net_tx: gauge(
+                "contextbay_node_network_transmit_bytes",
+                "Bytes sent since boot",
+                &["node", "hostname", "iface"],
+            )?,
+            container_cpu: gauge(
+                "contextbay_container_cpu_percent",
+                "Container CPU use",
+                &["node", "hostname", "container"],
+            )?,
+            container_mem: gauge(
+                "contextbay_container_memory_used_bytes",
+                "Container memory use",
+                &["node", "hostname", "container"],
+            )?,
+        })
+    }
+
+    fn fill(&self, nodes: &[contextbay_actors::NodeLive]) {
+        for g in [
+            &self.cpu,
+            &self.mem_used,
+            &self.mem_total,
+            &self.load1,
+            &self.disk_used,
+            &self.disk_total,
+            &self.net_rx,
+            &self.net_tx,
+            &self.container_cpu,
+            &self.container_mem,
+        ] {
+            g.reset();
+        }
+        self.node_up.reset();
+        #[expect(
+            clippy::cast_precision_loss,
+            reason = "byte counts as float gauges, as Prometheus stores them"
+        )]
+        for n in nodes
+            .iter()
+            .filter(|n| n.status == contextbay_actors::NodeStatus::Healthy)
+        {
+            let id = [n.id.as_str(), n.hostname.as_str()];
+            self.node_up.with_label_values(&id).set(1);
+            let Some(m) = &n.metrics else { continue };
+            if let Some(h) = &m.host {
+                self.cpu.with_label_values(&id).set(h.cpu_percent);
+                self.mem_used
+                    .with_label_values(&id)
+                    .set(h.memory_used_bytes as f64);
+                self.mem_total
+                    .with_label_values(&id)
+                    .set(h.memory_total_bytes as f64);
+                self.load1.with_label_values(&id).set(h.load1);
+                for d in &h.disks {
+                    let l = [n.id.as_str(), n.hostname.as_str(), d.mount.as_str()];
+                    self.disk_used
+                        .with_label_values(&l)
+                        .set(d.used_bytes as f64);
+                    self.disk_total
+                        .with_label_values(&l)
+                        .set(d.total_bytes as f64);
+                }
+                for i in &h.networks {
+                    let l = [n.id.as_str(), n.hostname.as_str(), i.iface.as_str()];
+                    self.net_rx.with_label_values(&l).set(i.rx_bytes as f64);
+                    self.net_tx.with_label_values(&l).set(i.tx_bytes as f64);
+                }
+            }
+            for c in &m.containers {
+                let name = if c.name.is_empty() {
+                    c.id.as_str()
+                } else {
+                    c.name.as_str()
+                };
+                let l = [n.id.as_str(), n.hostname.as_str(), name];
+                self.container_cpu.with_label_values(&l).set(c.cpu_percent);
+                self.container_mem
+                    .with_label_values(&l)
+                    .set(c.memory_used_bytes as f64);
+            }
+        }
     }
 }

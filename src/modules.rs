@@ -135,6 +135,18 @@ impl ModuleName {
                     false,
                     "Grafana service-account token"
                 ),
+                field!(
+                    "scrape_address",
+                    Text,
+                    false,
+                    "host:port Prometheus scrapes this master at (default: bind:http_port)"
+                ),
+                field!(
+                    "max_result_bytes",
+                    Integer,
+                    false,
+                    "Largest Prometheus answer the query proxy passes on (default 16 MiB)"
+                ),
             ],
             Self::Alerting => &[
                 field!("alertmanager_url", Url, true, "Alertmanager base URL"),
@@ -143,6 +155,12 @@ impl ModuleName {
                     Secret,
                     false,
                     "Bearer token Alertmanager sends"
+                ),
+                field!(
+                    "webhook_hmac_secret",
+                    Secret,
+                    false,
+                    "HMAC-SHA256 secret for X-ContextBay-Signature on the webhook"
                 ),
             ],
             Self::Ai => &[

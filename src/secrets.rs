@@ -82,6 +82,24 @@ pub fn load_jwt_secret(config: &Config) -> anyhow::Result<String> {
     Ok(secret)
 }
 
+/// The fleet's shared enrollment secret: `fleet.enroll_secret`, else `fleet.enroll_secret_file`,
+/// else `<data_dir>/enroll_secret`, generated on first start.
+pub fn load_enroll_secret(config: &Config) -> anyhow::Result<String> {
+    let secret = if !config.fleet.enroll_secret.is_empty() {
+        config.fleet.enroll_secret.clone()
+    } else if !config.fleet.enroll_secret_file.is_empty() {
+        read_secret_file(Path::new(&config.fleet.enroll_secret_file))?
+    } else {
+        load_or_generate(&config.storage.data_dir.join("enroll_secret"), || {
+            random_token(32)
+        })?
+    };
+    if !config.dev_mode {
+        check_secret_strength(&secret).context("weak fleet.enroll_secret")?;
+    }
+    Ok(secret)
+}
+
 /// The encryption key for secrets at rest: `security.encryption_key` (base64 of 32 bytes), else
 /// `security.encryption_key_file`, else `<data_dir>/encryption.key`, generated on first start.
 pub fn load_encryption_key(config: &Config) -> anyhow::Result<[u8; 32]> {

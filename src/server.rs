@@ -10,7 +10,7 @@ use actix_web::dev::ServerHandle;
 use actix_web::middleware::{Compress, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
-use contextbay_actors::{Broadcaster, Throttle};
+use contextbay_actors::{Broadcaster, NodeRegistry, NodeSeed, NodeTimings, Throttle, TopicFilter};
 use tokio::sync::watch;
 
 use crate::auth::{password, tokens::TokenService};
@@ -30,6 +30,11 @@ pub struct RunningServer {
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     shutdown: watch::Sender<bool>,
     retention: tokio::task::JoinHandle<()>,
+    recorder: tokio::task::JoinHandle<()>,
+    grpc: tokio::task::JoinHandle<()>,
+    pub grpc_addr: SocketAddr,
+    /// The monitoring and alerting modules' bus consumers (stopped when dropped).
+    monitoring: crate::monitoring::Background,
 }
 
 /// Opens the store, starts the actors and binds the HTTP listener.
@@ -43,6 +48,15 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
 pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<RunningServer> {
     let config = Arc::new(config);
     let root_secret = secrets::load_jwt_secret(&config)?;
+    let enroll_secret: Arc<str> = secrets::load_enroll_secret(&config)?.into();
+    let grpc_listener = TcpListener::bind((config.server.bind.as_str(), config.server.grpc_port))
+        .with_context(|| {
+        format!(
+            "binding gRPC {}:{}",
+            config.server.bind, config.server.grpc_port
+        )
+    })?;
+    let grpc_addr = grpc_listener.local_addr()?;
     let secret_box = SecretBox::new(&secrets::load_encryption_key(&config)?);
     let store = Store::open(&config).await?;
     let tokens =
@@ -50,6 +64,28 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
     let bus =
         Broadcaster::start_supervised(config.events.ring_capacity, config.events.subscriber_buffer);
     let throttle = Throttle::start(100_000);
+    let seeds = store
+        .hosts()
+        .enrolled()
+        .await
+        .context("loading enrolled nodes")?
+        .into_iter()
+        .map(|h| NodeSeed {
+            hostname: h.hostname.unwrap_or(h.name),
+            id: h.id,
+        })
+        .collect();
+    let secs = std::time::Duration::from_secs;
+    let nodes = NodeRegistry::start(
+        seeds,
+        NodeTimings {
+            stale_after: secs(config.fleet.stale_after_secs),
+            offline_after: secs(config.fleet.offline_after_secs),
+            restart_grace: secs(config.fleet.restart_grace_secs),
+            command_timeout: secs(config.fleet.command_timeout_secs),
+        },
+        bus.clone(),
+    );
     let dummy_hash: Arc<str> =
         tokio::task::spawn_blocking(|| password::hash(&secrets::random_token(24)))
             .await??
@@ -63,8 +99,17 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
         secret_box,
         bus,
         throttle,
+        nodes,
+        docker: local_engine(&config),
+        enroll_secret,
+        http_port: listener.local_addr()?.port(),
+        grpc_port: grpc_addr.port(),
         metrics: Arc::new(Metrics::new()?),
         routes: Arc::new(routes::RouteTable::build()),
+        integrations: crate::integrations::Integrations::new()?,
+        prometheus_files: crate::monitoring::prometheus_files::PrometheusFiles::new(
+            &config.storage.data_dir,
+        ),
         dummy_hash,
         started_at: Instant::now(),
         shutdown: shutdown_rx,
@@ -110,7 +155,11 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
         })
     };
 
-    tracing::info!(%http_addr, database = store.engine().as_str(), "contextbay master listening");
+    crate::endpoints::ensure_local(&state).await?;
+    let grpc = crate::grpc::spawn(state.clone(), grpc_listener, state.shutdown.clone())?;
+    let recorder = spawn_recorder(&state).await?;
+    let monitoring = crate::monitoring::start(&state).await?;
+    tracing::info!(%http_addr, %grpc_addr, database = store.engine().as_str(), "contextbay master listening");
     Ok(RunningServer {
         http_addr,
         state,
@@ -118,7 +167,51 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
         server,
         shutdown,
         retention,
+        recorder,
+        grpc,
+        grpc_addr,
+        monitoring,
     })
+}
+
+fn local_engine(config: &Config) -> Option<crate::docker::Engine> {
+    if !config.docker.local_endpoint {
+        return None;
+    }
+    match crate::docker::Engine::connect(&config.docker.socket) {
+        Ok(e) => Some(e),
+        Err(err) => {
+            tracing::info!(%err, "no local Docker endpoint");
+            None
+        }
+    }
+}
+
+/// Keeps the events that actors publish straight on the bus (node status changes) for the
+/// activity feed; events published through [`EventLog`] are stored by it already.
+async fn spawn_recorder(state: &AppState) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let filter = TopicFilter::parse(["node.status"]).map_err(anyhow::Error::msg)?;
+    let (mut sub, _) = state.bus.subscribe(filter, None).await?;
+    let store = state.store.clone();
+    Ok(tokio::spawn(async move {
+        while let Some(delivery) = sub.recv().await {
+            let contextbay_actors::Delivery::Event(e) = delivery else {
+                tracing::warn!(
+                    "event recorder lagged; some node status changes are not in the activity feed"
+                );
+                continue;
+            };
+            let stored = crate::store::events::StoredEvent {
+                id: i64::try_from(e.id).unwrap_or(i64::MAX),
+                kind: e.kind.clone(),
+                ts: e.ts_ms,
+                payload: e.payload.clone(),
+            };
+            if let Err(err) = store.events().insert(&stored).await {
+                tracing::warn!(%err, "recording event");
+            }
+        }
+    }))
 }
 
 impl RunningServer {
@@ -133,6 +226,11 @@ impl RunningServer {
             tracing::warn!(%err, "http server task");
         }
         self.retention.abort();
+        self.recorder.abort();
+        if let Err(err) = self.grpc.await {
+            tracing::warn!(%err, "gRPC server task");
+        }
+        drop(self.monitoring);
         self.state.store.close().await;
         tracing::info!("contextbay master stopped");
     }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use contextbay_actors::{BroadcasterHandle, ThrottleHandle};
+use contextbay_actors::{BroadcasterHandle, NodeRegistryHandle, ThrottleHandle};
 use tokio::sync::watch;
 
 use crate::auth::tokens::TokenService;
@@ -23,12 +23,35 @@ pub struct AppState {
     pub events: EventLog,
     pub bus: BroadcasterHandle,
     pub throttle: ThrottleHandle,
+    pub nodes: NodeRegistryHandle,
+    /// The master's own Docker engine (the `local` endpoint), when it has one.
+    pub docker: Option<crate::docker::Engine>,
+    /// The fleet's shared enrollment secret.
+    pub enroll_secret: Arc<str>,
+    /// The ports actually bound (they differ from the configuration when it asks for port 0).
+    pub http_port: u16,
+    pub grpc_port: u16,
     pub metrics: Arc<Metrics>,
     pub routes: Arc<RouteTable>,
+    /// The outbound HTTP pool of the integration clients (Prometheus, Alertmanager, Grafana, …).
+    pub integrations: crate::integrations::Integrations,
+    /// The targets and rule files Prometheus reads from the data directory.
+    pub prometheus_files: crate::monitoring::prometheus_files::PrometheusFiles,
     /// A hash of a random password, verified for unknown users so that a login for an unknown
     /// name takes as long as one with a wrong password.
     pub dummy_hash: Arc<str>,
     pub started_at: Instant,
     /// Flips to `true` when the server begins to shut down; WebSocket sessions close on it.
     pub shutdown: watch::Receiver<bool>,
+}
+
+impl AppState {
+    /// The gRPC address workers should dial.
+    pub fn grpc_url(&self) -> String {
+        if self.config.fleet.grpc_public_url.is_empty() {
+            format!("http://{}:{}", self.config.server.bind, self.grpc_port)
+        } else {
+            self.config.fleet.grpc_public_url.clone()
+        }
+    }
 }

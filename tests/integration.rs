@@ -10,10 +10,14 @@
 mod integration {
     pub mod harness;
 
+    mod alerting;
     mod auth;
+    pub mod docker;
     mod errors;
     mod events;
+    mod fleet;
     mod keys;
+    mod monitoring;
     mod observability;
     mod permissions;
     mod settings;

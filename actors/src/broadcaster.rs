@@ -27,6 +27,9 @@ pub struct Event {
     pub kind: String,
     /// Publication time, RFC 3339 with milliseconds.
     pub ts: String,
+    /// The same time in Unix milliseconds, for storage.
+    #[serde(skip)]
+    pub ts_ms: i64,
     pub payload: serde_json::Value,
 }
 
@@ -249,10 +252,12 @@ impl Handler<Publish> for Broadcaster {
     type Result = MessageResult<Publish>;
 
     fn handle(&mut self, msg: Publish, _ctx: &mut Self::Context) -> Self::Result {
+        let ts_ms = crate::now_ms();
         let event = Arc::new(Event {
             id: self.next_id,
             kind: msg.kind,
-            ts: crate::rfc3339_now(),
+            ts: crate::rfc3339_from_millis(ts_ms),
+            ts_ms,
             payload: msg.payload,
         });
         self.next_id += 1;

@@ -5,6 +5,8 @@
 //! methods that send with a timeout. This crate has no HTTP and no SQL.
 
 pub mod broadcaster;
+pub mod node;
+pub mod node_registry;
 pub mod throttle;
 
 use std::time::Duration;
@@ -13,6 +15,8 @@ pub use broadcaster::{
     Broadcaster, BroadcasterHandle, BroadcasterStats, Delivery, Event, Replay, Subscription,
     TopicFilter,
 };
+pub use node::{CommandFailure, NodeLive, NodeStatus, NodeTimings};
+pub use node_registry::{AttachedStream, NodeRegistry, NodeRegistryHandle, NodeSeed};
 pub use throttle::{Limit, Throttle, ThrottleHandle};
 
 /// How long a request path waits for an actor's reply.
@@ -34,6 +38,14 @@ impl From<actix::MailboxError> for ActorError {
     fn from(err: actix::MailboxError) -> Self {
         Self(err)
     }
+}
+
+/// Now, in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Now, as RFC 3339 UTC with milliseconds (`2026-11-27T04:14:29.123Z`).

@@ -142,6 +142,16 @@ impl Engine {
         Ok(Engine { docker })
     }
 
+    /// Wraps a connected client (used by the other files of this module).
+    pub(super) fn from_client(docker: Docker) -> Engine {
+        Engine { docker }
+    }
+
+    /// The bollard client, for the other files of this module.
+    pub(super) fn client(&self) -> &Docker {
+        &self.docker
+    }
+
     pub async fn version(&self) -> Result<EngineVersion, DockerError> {
         let v = self.docker.version().await?;
         Ok(EngineVersion {

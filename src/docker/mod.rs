@@ -1,7 +1,13 @@
 //! The only place that talks to a Docker engine (through bollard). Everything outside this module
 //! sees the domain types defined here.
 
+pub mod containers;
 pub mod engine;
+pub mod images;
+pub mod networks;
+pub mod ops;
+pub mod remote;
+pub mod volumes;
 
 pub use engine::{
     ContainerState, ContainerStats, ContainerSummary, DockerError, DockerEvent, Engine,

@@ -2,23 +2,42 @@
 //! and the role it needs is declared once, in [`routes`].
 
 pub mod activity;
+pub mod alert_rules;
+pub mod alertmanager_webhook;
+pub mod alerts;
 pub mod audit;
 pub mod auth;
+pub mod census;
 pub mod config;
+pub mod containers;
 pub mod dashboard;
+pub mod endpoints;
+pub mod enroll;
 pub mod extract;
+pub mod fleet_metrics;
 pub mod gate;
+pub mod grafana;
 pub mod health;
+pub mod hosts;
+pub mod images;
 pub mod keys;
 pub mod metrics;
+pub mod metrics_history;
 pub mod modules;
+pub mod networks;
+pub mod nodes;
 pub mod notifications;
 pub mod openapi;
+pub mod prometheus;
+pub mod prometheus_proxy;
 pub mod routes;
 pub mod settings;
+pub mod silences;
 pub mod system;
+pub mod topology;
 pub mod transfer;
 pub mod users;
+pub mod volumes;
 pub mod ws;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};

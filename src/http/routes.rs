@@ -9,8 +9,10 @@ use actix_web::http::Method;
 use actix_web::{FromRequest, Handler, HttpResponse, Responder, web};
 
 use super::{
-    activity, audit, auth, config, health, keys, metrics, modules, notifications, openapi,
-    settings, system, transfer, users, ws,
+    activity, alert_rules, alertmanager_webhook, alerts, audit, auth, census, config, containers,
+    endpoints, enroll, fleet_metrics, grafana, health, hosts, images, keys, metrics,
+    metrics_history, modules, networks, nodes, notifications, openapi, prometheus,
+    prometheus_proxy, settings, silences, system, topology, transfer, users, volumes, ws,
 };
 use crate::auth::Role;
 use crate::error::{ApiError, ErrorCode};
@@ -61,10 +63,6 @@ impl Route {
         }
     }
 
-    #[expect(
-        dead_code,
-        reason = "the first module routes arrive with the monitoring issue"
-    )]
     fn module(mut self, module: ModuleName) -> Self {
         self.spec.module = Some(module);
         self
@@ -80,6 +78,8 @@ const PUBLIC: Access = Access::Public;
 const R: Access = Access::Role(Role::Viewer);
 const W: Access = Access::Role(Role::Operator);
 const A: Access = Access::Role(Role::Admin);
+const MON: ModuleName = ModuleName::Monitoring;
+const ALERT: ModuleName = ModuleName::Alerting;
 
 fn get<F, Args>(path: &'static str, access: Access, h: F) -> Route
 where
@@ -125,6 +125,7 @@ pub fn all() -> Vec<Route> {
         get("/api/health", PUBLIC, health::health),
         get("/api/modules", PUBLIC, modules::list),
         get("/api/openapi.json", PUBLIC, openapi::document),
+        post("/api/enroll", PUBLIC, enroll::enroll),
         // Auth
         post("/api/auth/login", PUBLIC, auth::login),
         post("/api/auth/setup", PUBLIC, auth::setup),
@@ -142,6 +143,114 @@ pub fn all() -> Vec<Route> {
         get("/api/keys", R, keys::list),
         post("/api/keys", R, keys::create),
         delete("/api/keys/{id}", R, keys::revoke),
+        // Hosts (pending + enrolled)
+        get("/api/hosts", R, hosts::list),
+        post("/api/hosts", A, hosts::create),
+        get("/api/hosts/{id}", R, hosts::get),
+        post("/api/hosts/{id}/fuse", A, hosts::fuse),
+        post("/api/hosts/{id}/retry-fuse", A, hosts::retry_fuse),
+        post(
+            "/api/hosts/{id}/regenerate-token",
+            A,
+            hosts::regenerate_token,
+        ),
+        get("/api/hosts/{id}/enroll-attempts", R, hosts::enroll_attempts),
+        delete("/api/hosts/{id}", A, hosts::delete),
+        // Nodes (enrolled)
+        get("/api/nodes", R, nodes::list),
+        get("/api/nodes/fleet-status", R, nodes::fleet_status),
+        get("/api/nodes/{id}", R, nodes::get),
+        delete("/api/nodes/{id}", A, nodes::delete),
+        put("/api/nodes/{id}/labels", W, nodes::put_labels),
+        get("/api/nodes/{id}/security-policy", R, nodes::get_policy),
+        put("/api/nodes/{id}/security-policy", W, nodes::put_policy),
+        get("/api/nodes/{id}/census", R, census::latest),
+        post("/api/nodes/{id}/census", W, census::trigger),
+        get("/api/nodes/{id}/census/diff", R, census::diff),
+        get("/api/census", R, census::list),
+        get("/api/topology", R, topology::topology),
+        // Containers
+        get("/api/containers", R, containers::list),
+        post("/api/containers", W, containers::create),
+        get("/api/containers/stats", R, containers::stats),
+        get("/api/containers/{id}", R, containers::get),
+        get("/api/containers/{id}/inspect", R, containers::inspect),
+        get("/api/containers/{id}/logs", R, containers::logs),
+        post("/api/containers/{id}/{action}", W, containers::action),
+        delete("/api/containers/{id}", W, containers::delete),
+        // Images
+        get("/api/images", R, images::list),
+        post("/api/images/pull", W, images::pull),
+        post("/api/images/prune", W, images::prune),
+        delete("/api/images/{id}", W, images::delete),
+        // Volumes
+        get("/api/volumes", R, volumes::list),
+        delete("/api/volumes/{name}", W, volumes::delete),
+        // Networks
+        get("/api/networks", R, networks::list),
+        get("/api/networks/topology", R, networks::topology),
+        delete("/api/networks/{id}", W, networks::delete),
+        get("/api/networks/{id}/inspect", R, networks::inspect),
+        // Docker endpoints
+        get("/api/endpoints", A, endpoints::list),
+        post("/api/endpoints", A, endpoints::create),
+        delete("/api/endpoints/{id}", A, endpoints::delete),
+        // Monitoring (Prometheus + Grafana)
+        get("/api/metrics/query", R, fleet_metrics::query).module(MON),
+        get("/api/metrics/latest", R, fleet_metrics::latest).module(MON),
+        get("/api/metrics/targets", R, fleet_metrics::targets).module(MON),
+        get("/api/metrics/history", R, metrics_history::list).module(MON),
+        post("/api/metrics/history", R, metrics_history::save).module(MON),
+        get("/api/v1/metrics/query", R, prometheus_proxy::query).module(MON),
+        post("/api/v1/metrics/query", R, prometheus_proxy::query_form).module(MON),
+        get(
+            "/api/v1/metrics/query_range",
+            R,
+            prometheus_proxy::query_range,
+        )
+        .module(MON),
+        post(
+            "/api/v1/metrics/query_range",
+            R,
+            prometheus_proxy::query_range_form,
+        )
+        .module(MON),
+        get("/api/v1/metrics/series", R, prometheus_proxy::series).module(MON),
+        get("/api/v1/metrics/labels", R, prometheus_proxy::labels).module(MON),
+        get(
+            "/api/v1/metrics/label/{name}/values",
+            R,
+            prometheus_proxy::label_values,
+        )
+        .module(MON),
+        get("/api/v1/metrics/metadata", R, prometheus_proxy::metadata).module(MON),
+        get("/api/prometheus/targets", R, prometheus::targets).module(MON),
+        get("/api/prometheus/rules", R, prometheus::rules).module(MON),
+        get("/api/prometheus/status", R, prometheus::status).module(MON),
+        get("/api/grafana/dashboards", R, grafana::list).module(MON),
+        post("/api/grafana/dashboards", W, grafana::save).module(MON),
+        get("/api/grafana/dashboards/{uid}", R, grafana::get).module(MON),
+        delete("/api/grafana/dashboards/{uid}", W, grafana::delete).module(MON),
+        post("/api/grafana/dashboards/{uid}/star", R, grafana::star).module(MON),
+        delete("/api/grafana/dashboards/{uid}/star", R, grafana::unstar).module(MON),
+        post("/api/grafana/annotations", W, grafana::annotate).module(MON),
+        // Alerting (Alertmanager-backed)
+        get("/api/alerts", R, alerts::list).module(ALERT),
+        post("/api/alerts/{id}/acknowledge", W, alerts::acknowledge).module(ALERT),
+        post("/api/alerts/{id}/resolve", W, alerts::resolve).module(ALERT),
+        get("/api/alert-rules", R, alert_rules::list).module(ALERT),
+        post("/api/alert-rules", W, alert_rules::create).module(ALERT),
+        put("/api/alert-rules/{id}", W, alert_rules::update).module(ALERT),
+        delete("/api/alert-rules/{id}", W, alert_rules::delete).module(ALERT),
+        get("/api/alertmanager/silences", R, silences::list).module(ALERT),
+        post("/api/alertmanager/silences", W, silences::create).module(ALERT),
+        delete("/api/alertmanager/silences/{id}", W, silences::delete).module(ALERT),
+        post(
+            "/api/webhooks/alertmanager",
+            PUBLIC,
+            alertmanager_webhook::receive,
+        )
+        .module(ALERT),
         // Settings + module config
         get("/api/settings/{key}", A, settings::get),
         put("/api/settings/{key}", A, settings::put),

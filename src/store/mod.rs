@@ -5,10 +5,15 @@
 //! connection and a pool of readers; PostgreSQL uses one pool for both. Queries go through sqlx's
 //! `Any` driver and are written once for both engines.
 
+pub mod alert_rules;
+pub mod alerts;
 pub mod api_keys;
 pub mod audit;
+pub mod endpoints;
 pub mod events;
+pub mod hosts;
 pub mod jwt_keys;
+pub mod metrics_history;
 pub mod modules;
 pub mod sessions;
 pub mod settings;
@@ -171,8 +176,23 @@ impl Store {
     pub fn audit(&self) -> audit::Audit<'_> {
         audit::Audit(self)
     }
+    pub fn endpoints(&self) -> endpoints::Endpoints<'_> {
+        endpoints::Endpoints(self)
+    }
+    pub fn hosts(&self) -> hosts::Hosts<'_> {
+        hosts::Hosts(self)
+    }
     pub fn events(&self) -> events::Events<'_> {
         events::Events(self)
+    }
+    pub fn alert_rules(&self) -> alert_rules::AlertRules<'_> {
+        alert_rules::AlertRules(self)
+    }
+    pub fn alerts(&self) -> alerts::Alerts<'_> {
+        alerts::Alerts(self)
+    }
+    pub fn metrics_history(&self) -> metrics_history::MetricsHistory<'_> {
+        metrics_history::MetricsHistory(self)
     }
 }
 

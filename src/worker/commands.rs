@@ -125,9 +125,19 @@ impl Running {
                 )
                 .await;
             }
+            Some(Kind::DockerCall(call)) => {
+                let (tx, ctx, id) = (tx.clone(), Arc::clone(ctx), request_id.clone());
+                let handle = self.tasks.spawn(async move {
+                    let message = docker_call(&ctx, &call).await.map_or_else(
+                        |error| error_result(id.clone(), error),
+                        |value| ok_result(id.clone(), &value),
+                    );
+                    send(&tx, message).await;
+                });
+                self.by_request.insert(request_id, handle);
+            }
             Some(
-                Kind::DockerCall(_)
-                | Kind::LogsOpen(_)
+                Kind::LogsOpen(_)
                 | Kind::ExecOpen(_)
                 | Kind::StreamInput(_)
                 | Kind::StreamResize(_)
@@ -139,6 +149,34 @@ impl Running {
             }
         }
     }
+}
+
+/// Runs a Docker operation against this host's engine, exactly as the master runs it on its own.
+async fn docker_call(
+    ctx: &CommandContext,
+    call: &contextbay_proto::v1::DockerCall,
+) -> Result<serde_json::Value, CommandError> {
+    let op: crate::docker::ops::DockerOp =
+        serde_json::from_slice(&call.args_json).map_err(|e| {
+            command_error(
+                &format!("invalid docker call '{}': {e}", call.op),
+                "bad_request",
+            )
+        })?;
+    let engine = crate::docker::Engine::connect(&ctx.docker_socket)
+        .map_err(|e| command_error(&e.to_string(), "docker_unavailable"))?;
+    crate::docker::ops::execute(&engine, op)
+        .await
+        .map_err(|e| CommandError {
+            message: e.to_string(),
+            code: if e.status().is_some() {
+                "docker_error".into()
+            } else {
+                "docker_unavailable".into()
+            },
+            docker_status: e.status().map(u32::from),
+            ..Default::default()
+        })
 }
 
 #[derive(Serialize)]

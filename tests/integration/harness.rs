@@ -62,6 +62,15 @@ impl TestServer {
         format!("{}{path}", self.base.replacen("http://", "ws://", 1))
     }
 
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
+    /// The gRPC address workers dial.
+    pub fn grpc_url(&self) -> String {
+        format!("http://{}", self.server.as_ref().unwrap().grpc_addr)
+    }
+
     pub fn state(&self) -> &contextbay::state::AppState {
         &self.server.as_ref().unwrap().state
     }

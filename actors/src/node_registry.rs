@@ -1,0 +1,427 @@
+//! [`NodeRegistry`]: supervises one [`NodeActor`] per enrolled node.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use contextbay_proto::v1::{CommandResult, HeartbeatRequest, MasterMessage, MetricsBatch, command};
+use futures_util::future::join_all;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::node::{
+    Attach, CommandFailure, Contact, Deliver, Detach, NodeActor, NodeLive, NodeTimings,
+    SendCommand, Shutdown, Snapshot,
+};
+use crate::{ActorError, BroadcasterHandle, REQUEST_TIMEOUT};
+
+/// A node the registry should know, from the store.
+#[derive(Debug, Clone)]
+pub struct NodeSeed {
+    pub id: String,
+    pub hostname: String,
+}
+
+/// Owns the set of node actors. The store is the source of truth for which nodes exist: the
+/// registry is seeded from it at start, and `add`/`remove` follow enrollments and deletions.
+pub struct NodeRegistry {
+    nodes: HashMap<String, Addr<NodeActor>>,
+    started: Instant,
+    timings: NodeTimings,
+    bus: BroadcasterHandle,
+    seeds: Vec<NodeSeed>,
+    next_conn: u64,
+}
+
+impl NodeRegistry {
+    /// Starts the registry (supervised) with the enrolled nodes. The restart grace period counts
+    /// from now.
+    pub fn start(
+        seeds: Vec<NodeSeed>,
+        timings: NodeTimings,
+        bus: BroadcasterHandle,
+    ) -> NodeRegistryHandle {
+        let started = Instant::now();
+        let addr = Supervisor::start(move |_| NodeRegistry {
+            nodes: HashMap::new(),
+            started,
+            timings,
+            bus,
+            seeds,
+            next_conn: 1,
+        });
+        NodeRegistryHandle { addr }
+    }
+
+    fn spawn_node(&mut self, seed: NodeSeed) {
+        if self.nodes.contains_key(&seed.id) {
+            return;
+        }
+        let (started, timings, bus) = (self.started, self.timings, self.bus.clone());
+        let id = seed.id.clone();
+        let addr = Supervisor::start(move |_| {
+            NodeActor::new(seed.id, seed.hostname, started, timings, bus)
+        });
+        self.nodes.insert(id, addr);
+    }
+}
+
+impl Actor for NodeRegistry {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(16_384);
+        // Node actors keep running across a registry restart; re-seeding only adds missing ones.
+        for seed in self.seeds.clone() {
+            self.spawn_node(seed);
+        }
+    }
+}
+
+impl Supervised for NodeRegistry {}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Add(NodeSeed);
+
+impl Handler<Add> for NodeRegistry {
+    type Result = ();
+
+    fn handle(&mut self, msg: Add, _ctx: &mut Self::Context) {
+        if !self.seeds.iter().any(|s| s.id == msg.0.id) {
+            self.seeds.push(msg.0.clone());
+        }
+        self.spawn_node(msg.0);
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Remove(String);
+
+impl Handler<Remove> for NodeRegistry {
+    type Result = ();
+
+    fn handle(&mut self, msg: Remove, _ctx: &mut Self::Context) {
+        self.seeds.retain(|s| s.id != msg.0);
+        if let Some(addr) = self.nodes.remove(&msg.0) {
+            // Fire-and-forget: the actor drops the worker's command channel and stops.
+            addr.do_send(Shutdown);
+        }
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "Option<Addr<NodeActor>>")]
+struct Lookup(String);
+
+impl Handler<Lookup> for NodeRegistry {
+    type Result = Option<Addr<NodeActor>>;
+
+    fn handle(&mut self, msg: Lookup, _ctx: &mut Self::Context) -> Self::Result {
+        self.nodes.get(&msg.0).cloned()
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "Vec<Addr<NodeActor>>")]
+struct All;
+
+impl Handler<All> for NodeRegistry {
+    type Result = MessageResult<All>;
+
+    fn handle(&mut self, _msg: All, _ctx: &mut Self::Context) -> Self::Result {
+        MessageResult(self.nodes.values().cloned().collect())
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "u64")]
+struct NextConn;
+
+impl Handler<NextConn> for NodeRegistry {
+    type Result = u64;
+
+    fn handle(&mut self, _msg: NextConn, _ctx: &mut Self::Context) -> u64 {
+        self.next_conn += 1;
+        self.next_conn
+    }
+}
+
+/// Typed handle to the [`NodeRegistry`] and, through it, to each node.
+#[derive(Clone)]
+pub struct NodeRegistryHandle {
+    addr: Addr<NodeRegistry>,
+}
+
+/// A command stream attached to a node; dropping it detaches (on every exit path of the stream).
+pub struct AttachedStream {
+    node: Addr<NodeActor>,
+    conn: u64,
+}
+
+impl AttachedStream {
+    /// Hands a result from the worker to whoever waits for it.
+    pub fn deliver(&self, result: CommandResult) {
+        // Fire-and-forget: the stream reader must not wait on the node actor.
+        self.node.do_send(Deliver { result });
+    }
+}
+
+impl Drop for AttachedStream {
+    fn drop(&mut self) {
+        // Fire-and-forget: the stream has ended; the actor fails any pending commands.
+        self.node.do_send(Detach { conn: self.conn });
+    }
+}
+
+impl NodeRegistryHandle {
+    async fn node(&self, id: &str) -> Result<Option<Addr<NodeActor>>, ActorError> {
+        Ok(self
+            .addr
+            .send(Lookup(id.to_owned()))
+            .timeout(REQUEST_TIMEOUT)
+            .await?)
+    }
+
+    /// A node was enrolled (or loaded): start its actor.
+    pub async fn add(&self, seed: NodeSeed) -> Result<(), ActorError> {
+        Ok(self.addr.send(Add(seed)).timeout(REQUEST_TIMEOUT).await?)
+    }
+
+    /// A node was removed: stop its actor and cut its worker's command stream.
+    pub async fn remove(&self, id: &str) -> Result<(), ActorError> {
+        Ok(self
+            .addr
+            .send(Remove(id.to_owned()))
+            .timeout(REQUEST_TIMEOUT)
+            .await?)
+    }
+
+    /// Records contact from a node's worker. `false` when the registry does not know the node.
+    pub async fn registered(&self, id: &str, hostname: &str) -> Result<bool, ActorError> {
+        self.contact(
+            id,
+            Contact::Register {
+                hostname: hostname.to_owned(),
+            },
+        )
+        .await
+    }
+
+    pub async fn heartbeat(&self, id: &str, hb: HeartbeatRequest) -> Result<bool, ActorError> {
+        self.contact(id, Contact::Heartbeat(hb)).await
+    }
+
+    pub async fn metrics(&self, id: &str, batch: MetricsBatch) -> Result<bool, ActorError> {
+        self.contact(id, Contact::Metrics(Arc::new(batch))).await
+    }
+
+    pub async fn touched(&self, id: &str) -> Result<bool, ActorError> {
+        self.contact(id, Contact::Other).await
+    }
+
+    async fn contact(&self, id: &str, contact: Contact) -> Result<bool, ActorError> {
+        let Some(node) = self.node(id).await? else {
+            return Ok(false);
+        };
+        node.send(contact).timeout(REQUEST_TIMEOUT).await?;
+        Ok(true)
+    }
+
+    /// Attaches a worker's command stream; keep the returned guard for as long as it is open.
+    pub async fn attach(
+        &self,
+        id: &str,
+        tx: mpsc::Sender<MasterMessage>,
+    ) -> Result<Option<AttachedStream>, ActorError> {
+        let Some(node) = self.node(id).await? else {
+            return Ok(None);
+        };
+        let conn = self.addr.send(NextConn).timeout(REQUEST_TIMEOUT).await?;
+        node.send(Attach { conn, tx })
+            .timeout(REQUEST_TIMEOUT)
+            .await?;
+        Ok(Some(AttachedStream { node, conn }))
+    }
+
+    /// Sends a command down the node's stream and waits for its result (or the command timeout).
+    pub async fn command(
+        &self,
+        id: &str,
+        kind: command::Kind,
+    ) -> Result<CommandResult, CommandFailure> {
+        let node = self
+            .node(id)
+            .await
+            .map_err(|e| CommandFailure::Unavailable(e.to_string()))?
+            .ok_or(CommandFailure::UnknownNode)?;
+        let rx = node
+            .send(SendCommand { kind })
+            .timeout(REQUEST_TIMEOUT)
+            .await
+            .map_err(|e| CommandFailure::Unavailable(e.to_string()))?;
+        rx.await.unwrap_or(Err(CommandFailure::Disconnected))
+    }
+
+    pub async fn snapshot(&self, id: &str) -> Result<Option<NodeLive>, ActorError> {
+        let Some(node) = self.node(id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(node.send(Snapshot).timeout(REQUEST_TIMEOUT).await?))
+    }
+
+    /// Every node's live state (unanswered nodes are left out).
+    pub async fn snapshots(&self) -> Result<Vec<NodeLive>, ActorError> {
+        let nodes = self.addr.send(All).timeout(REQUEST_TIMEOUT).await?;
+        let replies = join_all(
+            nodes
+                .iter()
+                .map(|n| n.send(Snapshot).timeout(REQUEST_TIMEOUT)),
+        )
+        .await;
+        Ok(replies.into_iter().filter_map(Result::ok).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::node::NodeStatus;
+    use crate::{Broadcaster, Delivery, TopicFilter};
+
+    fn timings() -> NodeTimings {
+        NodeTimings {
+            stale_after: Duration::from_secs(30),
+            offline_after: Duration::from_secs(90),
+            restart_grace: Duration::from_secs(120),
+            command_timeout: Duration::from_secs(5),
+        }
+    }
+
+    async fn status_events(sub: &mut crate::Subscription) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Ok(Some(Delivery::Event(e))) =
+            tokio::time::timeout(Duration::from_millis(50), sub.recv()).await
+        {
+            out.push(e.payload["status"].as_str().unwrap_or_default().to_owned());
+        }
+        out
+    }
+
+    #[actix::test]
+    async fn status_goes_stale_then_offline_only_after_grace_and_back_on_contact() {
+        tokio::time::pause();
+        let bus = Broadcaster::start_supervised(64, 64);
+        let (mut sub, _) = bus
+            .subscribe(TopicFilter::parse(["node.status"]).unwrap(), None)
+            .await
+            .unwrap();
+        let reg = NodeRegistry::start(
+            vec![NodeSeed {
+                id: "n1".into(),
+                hostname: "h1".into(),
+            }],
+            timings(),
+            bus,
+        );
+        let live = reg.snapshot("n1").await.unwrap().unwrap();
+        assert_eq!(live.status, NodeStatus::Unknown);
+        // Silent past offline_after but within the restart grace: stale, not offline.
+        tokio::time::advance(Duration::from_secs(100)).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(
+            reg.snapshot("n1").await.unwrap().unwrap().status,
+            NodeStatus::Stale
+        );
+        tokio::time::advance(Duration::from_secs(30)).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(
+            reg.snapshot("n1").await.unwrap().unwrap().status,
+            NodeStatus::Offline
+        );
+        assert!(
+            reg.heartbeat("n1", HeartbeatRequest::default())
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            reg.snapshot("n1").await.unwrap().unwrap().status,
+            NodeStatus::Healthy
+        );
+        tokio::time::advance(Duration::from_secs(31)).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(
+            reg.snapshot("n1").await.unwrap().unwrap().status,
+            NodeStatus::Stale
+        );
+        assert_eq!(
+            status_events(&mut sub).await,
+            vec!["stale", "offline", "healthy", "stale"]
+        );
+        assert!(
+            !reg.heartbeat("nope", HeartbeatRequest::default())
+                .await
+                .unwrap()
+        );
+    }
+
+    #[actix::test]
+    async fn commands_need_a_stream_and_time_out_and_fail_on_detach() {
+        let bus = Broadcaster::start_supervised(64, 64);
+        let mut t = timings();
+        t.command_timeout = Duration::from_millis(200);
+        let reg = NodeRegistry::start(
+            vec![NodeSeed {
+                id: "n1".into(),
+                hostname: "h".into(),
+            }],
+            t,
+            bus,
+        );
+        let ping = || command::Kind::Ping(contextbay_proto::v1::Ping {});
+        assert_eq!(
+            reg.command("n1", ping()).await.unwrap_err(),
+            CommandFailure::NotConnected
+        );
+        assert_eq!(
+            reg.command("zz", ping()).await.unwrap_err(),
+            CommandFailure::UnknownNode
+        );
+
+        let (tx, mut rx) = mpsc::channel(8);
+        let stream = reg.attach("n1", tx).await.unwrap().unwrap();
+        assert!(reg.snapshot("n1").await.unwrap().unwrap().connected);
+        // Unanswered: times out.
+        assert_eq!(
+            reg.command("n1", ping()).await.unwrap_err(),
+            CommandFailure::Timeout
+        );
+        let _ = rx.recv().await;
+        // Answered: the result is routed by request id.
+        let reg2 = reg.clone();
+        let waiter = tokio::spawn(async move { reg2.command("n1", ping()).await });
+        let sent = rx.recv().await.unwrap();
+        let Some(contextbay_proto::v1::master_message::Message::Command(cmd)) = sent.message else {
+            panic!("not a command")
+        };
+        stream.deliver(CommandResult {
+            request_id: cmd.request_id.clone(),
+            outcome: None,
+        });
+        assert_eq!(waiter.await.unwrap().unwrap().request_id, cmd.request_id);
+        // Detach fails what is pending.
+        let reg3 = reg.clone();
+        let waiter = tokio::spawn(async move { reg3.command("n1", ping()).await });
+        let _ = rx.recv().await;
+        drop(stream);
+        assert_eq!(
+            waiter.await.unwrap().unwrap_err(),
+            CommandFailure::Disconnected
+        );
+        reg.remove("n1").await.unwrap();
+        assert!(reg.snapshot("n1").await.unwrap().is_none());
+    }
+}

@@ -1,0 +1,160 @@
+//! Docker operations as data: [`DockerOp`] travels to a worker inside a `DockerCall` command (or
+//! runs on the master for its local engine), and [`execute`] carries it out. One executor serves
+//! both, so an operation behaves the same on every endpoint.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::containers::{ContainerAction, ContainerSpec, LogQuery};
+use super::engine::{DockerError, Engine};
+
+/// A non-streaming Docker operation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum DockerOp {
+    Version,
+    ListContainers {
+        all: bool,
+    },
+    InspectContainer {
+        id: String,
+    },
+    CreateContainer {
+        spec: ContainerSpec,
+    },
+    ContainerAction {
+        id: String,
+        action: ContainerAction,
+    },
+    RemoveContainer {
+        id: String,
+        force: bool,
+        volumes: bool,
+    },
+    ContainerLogs {
+        id: String,
+        query: LogQuery,
+    },
+    ContainerUsage,
+    ListImages,
+    RemoveImage {
+        id: String,
+        force: bool,
+    },
+    PruneImages {
+        all: bool,
+    },
+    /// Pulls to completion and returns the per-layer progress it saw.
+    PullImage {
+        reference: String,
+    },
+    ListVolumes,
+    RemoveVolume {
+        name: String,
+        force: bool,
+    },
+    ListNetworks,
+    InspectNetwork {
+        id: String,
+    },
+    RemoveNetwork {
+        id: String,
+    },
+}
+
+impl DockerOp {
+    /// The name carried in `DockerCall.op`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Version => "version",
+            Self::ListContainers { .. } => "list_containers",
+            Self::InspectContainer { .. } => "inspect_container",
+            Self::CreateContainer { .. } => "create_container",
+            Self::ContainerAction { .. } => "container_action",
+            Self::RemoveContainer { .. } => "remove_container",
+            Self::ContainerLogs { .. } => "container_logs",
+            Self::ContainerUsage => "container_usage",
+            Self::ListImages => "list_images",
+            Self::RemoveImage { .. } => "remove_image",
+            Self::PruneImages { .. } => "prune_images",
+            Self::PullImage { .. } => "pull_image",
+            Self::ListVolumes => "list_volumes",
+            Self::RemoveVolume { .. } => "remove_volume",
+            Self::ListNetworks => "list_networks",
+            Self::InspectNetwork { .. } => "inspect_network",
+            Self::RemoveNetwork { .. } => "remove_network",
+        }
+    }
+}
+
+fn to_value<T: Serialize>(v: T) -> Result<Value, DockerError> {
+    serde_json::to_value(v).map_err(|e| DockerError::Other(e.to_string()))
+}
+
+/// Carries out `op` against `engine`.
+pub async fn execute(engine: &Engine, op: DockerOp) -> Result<Value, DockerError> {
+    use futures_util::StreamExt;
+    match op {
+        DockerOp::Version => to_value(engine.version().await?),
+        DockerOp::ListContainers { all } => to_value(engine.containers(all).await?),
+        DockerOp::InspectContainer { id } => engine.inspect_container(&id).await,
+        DockerOp::CreateContainer { spec } => {
+            spec.validate().map_err(|m| DockerError::Api {
+                status: 400,
+                message: m,
+            })?;
+            Ok(json!({"id": engine.create_container(&spec).await?}))
+        }
+        DockerOp::ContainerAction { id, action } => {
+            engine.container_action(&id, action).await?;
+            Ok(json!({"id": id, "action": action}))
+        }
+        DockerOp::RemoveContainer { id, force, volumes } => {
+            engine.remove_container(&id, force, volumes).await?;
+            Ok(json!({"id": id, "removed": true}))
+        }
+        DockerOp::ContainerLogs { id, query } => to_value(engine.logs(&id, &query).await?),
+        DockerOp::ContainerUsage => to_value(engine.container_usage().await?),
+        DockerOp::ListImages => to_value(engine.images().await?),
+        DockerOp::RemoveImage { id, force } => {
+            Ok(json!({"deleted": engine.remove_image(&id, force).await?}))
+        }
+        DockerOp::PruneImages { all } => to_value(engine.prune_images(all).await?),
+        DockerOp::PullImage { reference } => {
+            let mut stream = Box::pin(engine.pull(&reference));
+            let mut progress = Vec::new();
+            while let Some(p) = stream.next().await {
+                progress.push(p?);
+            }
+            to_value(progress)
+        }
+        DockerOp::ListVolumes => to_value(engine.volumes().await?),
+        DockerOp::RemoveVolume { name, force } => {
+            engine.remove_volume(&name, force).await?;
+            Ok(json!({"name": name, "removed": true}))
+        }
+        DockerOp::ListNetworks => to_value(engine.networks().await?),
+        DockerOp::InspectNetwork { id } => engine.inspect_network(&id).await,
+        DockerOp::RemoveNetwork { id } => {
+            engine.remove_network(&id).await?;
+            Ok(json!({"id": id, "removed": true}))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ops_round_trip_as_json_with_their_names() {
+        let op = DockerOp::ContainerAction {
+            id: "abc".into(),
+            action: ContainerAction::Stop,
+        };
+        let json = serde_json::to_value(&op).unwrap();
+        assert_eq!(json["op"], op.name());
+        assert_eq!(serde_json::from_value::<DockerOp>(json).unwrap(), op);
+        assert!(serde_json::from_value::<DockerOp>(json!({"op": "format_disk"})).is_err());
+    }
+}

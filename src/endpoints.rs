@@ -1,0 +1,277 @@
+//! Docker endpoints: which engine an operation runs on, and running it there. `local` runs on the
+//! master's own engine, `tcp` on a remote engine over TLS, `agent` travels down the node's command
+//! stream as a `DockerCall` and the worker runs the same [`execute`] against its engine.
+
+use contextbay_proto::v1::{DockerCall, command, command_result};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::docker::Engine;
+use crate::docker::ops::{DockerOp, execute};
+use crate::docker::remote::TlsMaterial;
+use crate::error::{ApiError, ErrorCode};
+use crate::state::AppState;
+use crate::store::endpoints::StoredEndpoint;
+
+pub const LOCAL: &str = "local";
+
+/// Why an operation failed, with what the engine or worker said.
+#[derive(Debug)]
+pub enum EndpointError {
+    /// The engine answered with an HTTP status (404 no such container, 409 conflict, …).
+    Docker {
+        status: Option<u16>,
+        message: String,
+    },
+    /// The worker reported a failure (its structured error, correlated to the request id).
+    Remote {
+        message: String,
+        code: String,
+        docker_status: Option<u32>,
+        exit_code: Option<i32>,
+        stderr: String,
+        request_id: String,
+    },
+    /// The engine or worker cannot be reached.
+    Unavailable(String),
+}
+
+impl From<crate::docker::DockerError> for EndpointError {
+    fn from(e: crate::docker::DockerError) -> Self {
+        match e {
+            crate::docker::DockerError::Unavailable(m) => Self::Unavailable(m),
+            other => Self::Docker {
+                status: other.status(),
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+fn by_status(status: Option<u16>, message: String) -> ApiError {
+    match status {
+        Some(400) => ApiError::bad_request(message),
+        Some(403) => ApiError::forbidden(message),
+        Some(404) => ApiError::not_found(message),
+        Some(409 | 304) => ApiError::conflict(message),
+        _ => ApiError::new(ErrorCode::RemoteFailed, message),
+    }
+}
+
+/// Strips bollard's "docker engine answered 404: " prefix so people read Docker's own words.
+fn engine_words(message: &str) -> String {
+    message
+        .split_once(": ")
+        .filter(|(head, _)| head.starts_with("docker engine answered"))
+        .map_or_else(|| message.to_owned(), |(_, rest)| rest.to_owned())
+}
+
+impl From<EndpointError> for ApiError {
+    fn from(e: EndpointError) -> Self {
+        match e {
+            EndpointError::Docker { status, message } => by_status(status, engine_words(&message)),
+            EndpointError::Remote {
+                message,
+                code,
+                docker_status,
+                exit_code,
+                stderr,
+                request_id,
+            } => {
+                let mut text = engine_words(&message);
+                if let Some(code) = exit_code {
+                    text.push_str(&format!(" (exit code {code})"));
+                }
+                if !stderr.is_empty() {
+                    text.push_str(&format!(
+                        "; stderr: {}",
+                        stderr.chars().take(500).collect::<String>()
+                    ));
+                }
+                tracing::info!(%request_id, %code, "worker reported a failure");
+                by_status(docker_status.and_then(|s| u16::try_from(s).ok()), text)
+            }
+            EndpointError::Unavailable(m) => ApiError::new(ErrorCode::ServiceUnavailable, m),
+        }
+    }
+}
+
+/// An endpoint as the API shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct EndpointRef {
+    pub id: String,
+    pub name: String,
+    /// `local`, `agent` or `tcp`.
+    pub kind: String,
+    pub node_id: Option<String>,
+}
+
+impl From<&StoredEndpoint> for EndpointRef {
+    fn from(e: &StoredEndpoint) -> Self {
+        Self {
+            id: e.id.clone(),
+            name: e.name.clone(),
+            kind: e.kind.clone(),
+            node_id: e.node_id.clone(),
+        }
+    }
+}
+
+/// Records the local engine as an endpoint when the master has one.
+pub async fn ensure_local(state: &AppState) -> anyhow::Result<()> {
+    if state.docker.is_some() {
+        state
+            .store
+            .endpoints()
+            .ensure(&StoredEndpoint {
+                id: LOCAL.into(),
+                name: LOCAL.into(),
+                kind: "local".into(),
+                node_id: None,
+                url: None,
+                tls: None,
+                created_at: 0,
+            })
+            .await?;
+    }
+    Ok(())
+}
+
+/// Records a fused node's engine as an `agent` endpoint (id = node id).
+pub async fn ensure_agent(state: &AppState, node_id: &str, hostname: &str) -> anyhow::Result<()> {
+    state
+        .store
+        .endpoints()
+        .ensure(&StoredEndpoint {
+            id: node_id.to_owned(),
+            name: format!(
+                "agent-{hostname}-{}",
+                &node_id[node_id.len().saturating_sub(6)..]
+            ),
+            kind: "agent".into(),
+            node_id: Some(node_id.to_owned()),
+            url: None,
+            tls: None,
+            created_at: 0,
+        })
+        .await?;
+    Ok(())
+}
+
+pub async fn get(state: &AppState, id: &str) -> Result<StoredEndpoint, ApiError> {
+    match state.store.endpoints().get(id).await {
+        Ok(e) => Ok(e),
+        Err(crate::store::StoreError::NotFound(_)) => {
+            Err(ApiError::not_found(format!("no endpoint '{id}'")))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn all(state: &AppState) -> Result<Vec<StoredEndpoint>, ApiError> {
+    Ok(state.store.endpoints().all().await?)
+}
+
+fn tcp_engine(state: &AppState, e: &StoredEndpoint) -> Result<Engine, EndpointError> {
+    let url = e
+        .url
+        .as_deref()
+        .ok_or_else(|| EndpointError::Unavailable("endpoint has no URL".into()))?;
+    let dir = state.config.storage.data_dir.join("endpoints").join(&e.id);
+    let engine = match &e.tls {
+        Some(sealed) => {
+            let json = state
+                .secret_box
+                .open(sealed)
+                .map_err(|err| EndpointError::Unavailable(err.to_string()))?;
+            let m: Value = serde_json::from_str(&json)
+                .map_err(|err| EndpointError::Unavailable(err.to_string()))?;
+            let field = |k: &str| {
+                m.get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let (ca, cert, key) = (field("ca"), field("cert"), field("key"));
+            Engine::connect_remote(
+                url,
+                Some(TlsMaterial {
+                    ca: &ca,
+                    cert: &cert,
+                    key: &key,
+                }),
+                &dir,
+            )?
+        }
+        None => Engine::connect_remote(url, None, &dir)?,
+    };
+    Ok(engine)
+}
+
+/// Runs `op` on endpoint `e`.
+pub async fn call(
+    state: &AppState,
+    e: &StoredEndpoint,
+    op: DockerOp,
+) -> Result<Value, EndpointError> {
+    match e.kind.as_str() {
+        "local" => {
+            let engine = state.docker.as_ref().ok_or_else(|| {
+                EndpointError::Unavailable("the master has no local Docker engine".into())
+            })?;
+            Ok(execute(engine, op).await?)
+        }
+        "tcp" => Ok(execute(&tcp_engine(state, e)?, op).await?),
+        "agent" => {
+            let node = e.node_id.as_deref().unwrap_or(&e.id);
+            let args = serde_json::to_vec(&op)
+                .map_err(|err| EndpointError::Unavailable(err.to_string()))?;
+            let result = state
+                .nodes
+                .command(
+                    node,
+                    command::Kind::DockerCall(DockerCall {
+                        op: op.name().into(),
+                        args_json: args,
+                    }),
+                )
+                .await
+                .map_err(|f| EndpointError::Unavailable(format!("node {node}: {f}")))?;
+            match result.outcome {
+                Some(command_result::Outcome::OkJson(bytes)) => serde_json::from_slice(&bytes)
+                    .map_err(|err| {
+                        EndpointError::Unavailable(format!("the worker sent invalid JSON: {err}"))
+                    }),
+                Some(command_result::Outcome::Error(err)) => Err(EndpointError::Remote {
+                    message: err.message,
+                    code: err.code,
+                    docker_status: err.docker_status,
+                    exit_code: err.exit_code,
+                    stderr: err.stderr,
+                    request_id: result.request_id,
+                }),
+                None => Err(EndpointError::Unavailable(
+                    "the worker sent an empty result".into(),
+                )),
+            }
+        }
+        other => Err(EndpointError::Unavailable(format!(
+            "unknown endpoint kind '{other}'"
+        ))),
+    }
+}
+
+/// Runs `op` and deserializes the answer.
+pub async fn call_as<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    e: &StoredEndpoint,
+    op: DockerOp,
+) -> Result<T, ApiError> {
+    let v = call(state, e, op).await?;
+    serde_json::from_value(v).map_err(|err| {
+        ApiError::new(
+            ErrorCode::RemoteFailed,
+            format!("unexpected answer from endpoint '{}': {err}", e.name),
+        )
+    })
+}

@@ -1,0 +1,94 @@
+//! `CommandService`: the bidirectional stream commands travel down and results come back on.
+
+use std::pin::Pin;
+
+use contextbay_proto::v1::command_service_server::CommandService;
+use contextbay_proto::v1::{MasterMessage, WorkerMessage, worker_message};
+use futures_util::{Stream, StreamExt};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::{authenticate, check_node_id};
+use crate::state::AppState;
+
+pub struct CommandApi {
+    state: AppState,
+}
+
+impl CommandApi {
+    pub fn new(state: AppState) -> Self {
+        Self { state }
+    }
+}
+
+type Outbound = Pin<Box<dyn Stream<Item = Result<MasterMessage, Status>> + Send + 'static>>;
+
+/// Commands queued for one worker before sends fail with "not connected".
+const OUTBOUND_BUFFER: usize = 64;
+
+#[tonic::async_trait]
+impl CommandService for CommandApi {
+    type CommandStreamStream = Outbound;
+
+    async fn command_stream(
+        &self,
+        req: Request<Streaming<WorkerMessage>>,
+    ) -> Result<Response<Self::CommandStreamStream>, Status> {
+        let node = authenticate(&self.state, &req).await?;
+        let mut inbound = req.into_inner();
+        // The first message says who is speaking and which protocol minor it speaks.
+        let hello = match inbound.next().await {
+            Some(Ok(WorkerMessage {
+                message: Some(worker_message::Message::Hello(h)),
+            })) => h,
+            Some(Err(e)) => return Err(e),
+            _ => return Err(Status::invalid_argument("the first message must be Hello")),
+        };
+        check_node_id(&node, &hello.node_id)?;
+        let (tx, rx) = mpsc::channel(OUTBOUND_BUFFER);
+        let attached = self
+            .state
+            .nodes
+            .attach(&node, tx)
+            .await
+            .map_err(|e| Status::unavailable(e.to_string()))?
+            .ok_or_else(|| {
+                Status::failed_precondition("register before opening the command stream")
+            })?;
+        tracing::info!(%node, proto_minor = hello.proto_minor, "command stream attached");
+
+        let state = self.state.clone();
+        let reader_node = node.clone();
+        tokio::spawn(async move {
+            // Owns the attachment: when the worker's side ends, the guard detaches.
+            let attached = attached;
+            while let Some(msg) = inbound.next().await {
+                match msg {
+                    Ok(WorkerMessage {
+                        message: Some(worker_message::Message::Result(result)),
+                    }) => {
+                        attached.deliver(result);
+                    }
+                    Ok(WorkerMessage {
+                        message: Some(worker_message::Message::Frame(_)),
+                    }) => {
+                        // Log and exec streams are routed once the Docker routes use them.
+                    }
+                    Ok(_) => {}
+                    Err(status) => {
+                        tracing::debug!(node = %reader_node, %status, "command stream ended");
+                        break;
+                    }
+                }
+            }
+            drop(attached);
+            let _ = state.nodes.touched(&reader_node).await;
+        });
+        // Ask for a census: it proves the Docker leg and fills the node's inventory.
+        let state = self.state.clone();
+        tokio::spawn(async move { crate::fleet::refresh_census(&state, &node).await });
+        let outbound = ReceiverStream::new(rx).map(Ok);
+        Ok(Response::new(Box::pin(outbound)))
+    }
+}

@@ -1,0 +1,221 @@
+//! `NodeService`: registration, heartbeats, metrics and events from workers.
+
+use contextbay_proto::v1::node_service_server::NodeService;
+use contextbay_proto::v1::{
+    EventBatch, EventKind, HeartbeatRequest, HeartbeatResponse, MetricsBatch, RegisterRequest,
+    RegisterResponse, ReportAck,
+};
+use futures_util::StreamExt;
+use serde_json::{Map, Value, json};
+use tonic::{Request, Response, Status, Streaming};
+
+use super::{authenticate, check_node_id};
+use crate::state::AppState;
+use crate::store::hosts::Registration;
+use crate::store::now_ms;
+
+pub struct NodeApi {
+    state: AppState,
+}
+
+impl NodeApi {
+    pub fn new(state: AppState) -> Self {
+        Self { state }
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> Status {
+    tracing::error!("gRPC: {e}");
+    Status::internal("internal error")
+}
+
+#[tonic::async_trait]
+impl NodeService for NodeApi {
+    async fn register(
+        &self,
+        req: Request<RegisterRequest>,
+    ) -> Result<Response<RegisterResponse>, Status> {
+        let node = authenticate(&self.state, &req).await?;
+        let r = req.into_inner();
+        check_node_id(&node, &r.node_id)?;
+        if r.hostname.len() > 253 {
+            return Err(Status::invalid_argument(
+                "hostname is longer than 253 characters",
+            ));
+        }
+        let mut hardware = Map::new();
+        hardware.insert("os".into(), json!(r.os));
+        hardware.insert("kernel".into(), json!(r.kernel));
+        hardware.insert("arch".into(), json!(r.arch));
+        hardware.insert("cpu_model".into(), json!(r.cpu_model));
+        hardware.insert("cpu_cores".into(), json!(r.cpu_cores));
+        hardware.insert("memory_total_bytes".into(), json!(r.memory_total_bytes));
+        hardware.insert("docker_version".into(), json!(r.docker_version));
+        hardware.insert("docker_api_version".into(), json!(r.docker_api_version));
+        hardware.insert("uptime_secs".into(), json!(r.uptime_secs));
+        let hosts = self.state.store.hosts();
+        hosts
+            .register(
+                &node,
+                &Registration {
+                    hostname: r.hostname.clone(),
+                    hardware,
+                    agent_version: r.agent_version.clone(),
+                    proto_minor: i64::from(r.proto_minor),
+                },
+            )
+            .await
+            .map_err(internal)?;
+        let host = hosts.get(&node).await.map_err(internal)?;
+        self.state
+            .nodes
+            .add(contextbay_actors::NodeSeed {
+                id: node.clone(),
+                hostname: r.hostname.clone(),
+            })
+            .await
+            .map_err(internal)?;
+        self.state
+            .nodes
+            .registered(&node, &r.hostname)
+            .await
+            .map_err(internal)?;
+        self.state.events.record_committed(
+            "node.registered",
+            json!({"node_id": node, "hostname": r.hostname, "agent_version": r.agent_version, "proto_minor": r.proto_minor}),
+        )
+        .await;
+        crate::fleet::try_fuse(&self.state, &node).await;
+        Ok(Response::new(RegisterResponse {
+            node_id: node,
+            heartbeat_interval_secs: u32::try_from(self.state.config.fleet.heartbeat_interval_secs)
+                .unwrap_or(10),
+            server_time_unix_ms: now_ms(),
+            master_proto_minor: contextbay_proto::PROTO_MINOR,
+            last_event_seq: u64::try_from(host.last_event_seq).unwrap_or(0),
+        }))
+    }
+
+    async fn heartbeat(
+        &self,
+        req: Request<HeartbeatRequest>,
+    ) -> Result<Response<HeartbeatResponse>, Status> {
+        let node = authenticate(&self.state, &req).await?;
+        let hb = req.into_inner();
+        check_node_id(&node, &hb.node_id)?;
+        let known = self
+            .state
+            .nodes
+            .heartbeat(&node, hb)
+            .await
+            .map_err(internal)?;
+        if !known {
+            return Err(Status::failed_precondition(
+                "register before sending heartbeats",
+            ));
+        }
+        Ok(Response::new(HeartbeatResponse {
+            ack: true,
+            server_time_unix_ms: now_ms(),
+            desired_interval_secs: None,
+        }))
+    }
+
+    async fn report_metrics(
+        &self,
+        req: Request<Streaming<MetricsBatch>>,
+    ) -> Result<Response<ReportAck>, Status> {
+        let node = authenticate(&self.state, &req).await?;
+        let mut stream = req.into_inner();
+        let mut accepted = 0u64;
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            check_node_id(&node, &batch.node_id)?;
+            if batch.containers.len() > 10_000 {
+                return Err(Status::invalid_argument(
+                    "at most 10000 container samples per batch",
+                ));
+            }
+            self.state
+                .nodes
+                .metrics(&node, batch)
+                .await
+                .map_err(internal)?;
+            accepted += 1;
+        }
+        Ok(Response::new(ReportAck {
+            accepted,
+            highest_seq: 0,
+            server_time_unix_ms: now_ms(),
+        }))
+    }
+
+    async fn report_events(
+        &self,
+        req: Request<Streaming<EventBatch>>,
+    ) -> Result<Response<ReportAck>, Status> {
+        let node = authenticate(&self.state, &req).await?;
+        let hosts = self.state.store.hosts();
+        let mut highest =
+            u64::try_from(hosts.get(&node).await.map_err(internal)?.last_event_seq).unwrap_or(0);
+        let mut stream = req.into_inner();
+        let mut accepted = 0u64;
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            check_node_id(&node, &batch.node_id)?;
+            let before = highest;
+            for event in batch.events {
+                // Replayed events (already stored) are dropped: seq is monotonic per node.
+                if event.seq <= highest {
+                    continue;
+                }
+                highest = event.seq;
+                accepted += 1;
+                let (kind, payload) = bus_event(&node, &event);
+                self.state.bus.emit(kind, payload);
+            }
+            if highest > before {
+                hosts
+                    .set_last_event_seq(&node, i64::try_from(highest).unwrap_or(i64::MAX))
+                    .await
+                    .map_err(internal)?;
+            }
+            self.state.nodes.touched(&node).await.map_err(internal)?;
+        }
+        Ok(Response::new(ReportAck {
+            accepted,
+            highest_seq: highest,
+            server_time_unix_ms: now_ms(),
+        }))
+    }
+}
+
+/// Maps a worker event onto the bus: Docker objects to `<object>.update` (`container.update`,
+/// `image.update`, …), security events to `security.event`, agent events to `node.agent`.
+fn bus_event(node: &str, e: &contextbay_proto::v1::Event) -> (String, Value) {
+    let attributes: Map<String, Value> = e
+        .attributes
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    let kind = match EventKind::try_from(e.kind).unwrap_or(EventKind::Unspecified) {
+        EventKind::Docker => match e.r#type.as_str() {
+            t @ ("container" | "image" | "volume" | "network") => format!("{t}.update"),
+            _ => "docker.event".to_owned(),
+        },
+        EventKind::Security => "security.event".to_owned(),
+        EventKind::Agent | EventKind::Unspecified => "node.agent".to_owned(),
+    };
+    (
+        kind,
+        json!({
+            "node_id": node,
+            "seq": e.seq,
+            "id": e.actor_id,
+            "type": e.r#type,
+            "action": e.action,
+            "attributes": attributes,
+            "time": contextbay_actors::rfc3339_from_millis(e.time_unix_ms),
+        }),
+    )
+}

@@ -1,0 +1,221 @@
+//! `/api/alert-rules` (alerting module): alerting rules, written into the rule file Prometheus
+//! loads (see `monitoring::prometheus_files`). Every change answers what Prometheus made of it in
+//! `prometheus` (`reloaded`, `loaded`, `error`); a rule Prometheus refuses is not kept.
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
+
+use super::extract::Body;
+use super::{parse_id, ts};
+use crate::auth::Principal;
+use crate::error::{ApiResult, ErrorBody};
+use crate::monitoring::alert_rules::{self, RuleDraft};
+use crate::monitoring::prometheus_files::PrometheusApply;
+use crate::state::AppState;
+use crate::store::alert_rules::AlertRule;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertRuleView {
+    pub id: String,
+    pub name: String,
+    /// PromQL; the rule fires for every series it returns.
+    pub expr: String,
+    /// How long the expression must hold before the alert fires (Prometheus duration).
+    #[serde(rename = "for")]
+    pub for_duration: String,
+    /// `critical`, `warning` or `info` (the `severity` label).
+    pub severity: String,
+    #[schema(value_type = Object)]
+    pub labels: Map<String, Value>,
+    #[schema(value_type = Object)]
+    pub annotations: Map<String, Value>,
+    pub enabled: bool,
+    /// Shipped with ContextBay (editable and deletable like any other).
+    pub builtin: bool,
+    pub created_at: String,
+    pub updated_at: String,
+    pub updated_by: Option<String>,
+}
+
+impl From<AlertRule> for AlertRuleView {
+    fn from(r: AlertRule) -> Self {
+        Self {
+            id: r.id,
+            name: r.name,
+            expr: r.expr,
+            for_duration: r.for_duration,
+            severity: r.severity,
+            labels: r.labels,
+            annotations: r.annotations,
+            enabled: r.enabled,
+            builtin: r.builtin,
+            created_at: ts(r.created_at),
+            updated_at: ts(r.updated_at),
+            updated_by: r.updated_by,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertRuleList {
+    pub items: Vec<AlertRuleView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertRuleApplied {
+    #[serde(flatten)]
+    pub rule: AlertRuleView,
+    pub prometheus: PrometheusApply,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertRuleDeleted {
+    pub id: String,
+    pub name: String,
+    pub prometheus: PrometheusApply,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAlertRule {
+    pub name: String,
+    pub expr: String,
+    /// Default `0s`.
+    #[serde(rename = "for")]
+    pub for_duration: Option<String>,
+    /// Default `warning`.
+    pub severity: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub labels: Option<Map<String, Value>>,
+    /// `summary` and `description` are shown in notifications; Prometheus templates allowed.
+    #[schema(value_type = Option<Object>)]
+    pub annotations: Option<Map<String, Value>>,
+    /// Default `true`.
+    pub enabled: Option<bool>,
+}
+
+/// Fields to change; the others keep their values.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAlertRule {
+    pub name: Option<String>,
+    pub expr: Option<String>,
+    #[serde(rename = "for")]
+    pub for_duration: Option<String>,
+    pub severity: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub labels: Option<Map<String, Value>>,
+    #[schema(value_type = Option<Object>)]
+    pub annotations: Option<Map<String, Value>>,
+    pub enabled: Option<bool>,
+}
+
+/// Every alert rule, by name.
+#[utoipa::path(get, path = "/api/alert-rules", tag = "alerting",
+    responses((status = 200, body = AlertRuleList)))]
+pub async fn list(state: web::Data<AppState>) -> ApiResult<web::Json<AlertRuleList>> {
+    let rules = state.store.alert_rules().list().await?;
+    Ok(web::Json(AlertRuleList {
+        items: rules.into_iter().map(AlertRuleView::from).collect(),
+    }))
+}
+
+/// Create a rule; Prometheus checks its PromQL, then loads it.
+#[utoipa::path(post, path = "/api/alert-rules", tag = "alerting", request_body = CreateAlertRule,
+    responses((status = 201, body = AlertRuleApplied), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn create(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: Body<CreateAlertRule>,
+) -> ApiResult<HttpResponse> {
+    let b = body.into_inner();
+    let fields = alert_rules::check(
+        &state,
+        RuleDraft {
+            name: b.name,
+            expr: b.expr,
+            for_duration: b.for_duration,
+            severity: b.severity,
+            labels: b.labels,
+            annotations: b.annotations,
+            enabled: b.enabled,
+        },
+    )
+    .await?;
+    let (rule, prometheus) = alert_rules::create(&state, &fields, &principal.username).await?;
+    state
+        .events
+        .record_committed(
+            "alert_rule.created",
+            json!({"id": rule.id, "name": rule.name}),
+        )
+        .await;
+    Ok(HttpResponse::Created().json(AlertRuleApplied {
+        rule: rule.into(),
+        prometheus,
+    }))
+}
+
+/// Change a rule; the fields not sent keep their values.
+#[utoipa::path(put, path = "/api/alert-rules/{id}", tag = "alerting", params(("id" = String, Path)), request_body = UpdateAlertRule,
+    responses((status = 200, body = AlertRuleApplied), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn update(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    body: Body<UpdateAlertRule>,
+) -> ApiResult<web::Json<AlertRuleApplied>> {
+    let id = parse_id("alert rule", &id)?;
+    let b = body.into_inner();
+    let current = state.store.alert_rules().get(&id).await?;
+    let fields = alert_rules::check(
+        &state,
+        RuleDraft {
+            name: b.name.unwrap_or(current.name),
+            expr: b.expr.unwrap_or(current.expr),
+            for_duration: Some(b.for_duration.unwrap_or(current.for_duration)),
+            severity: Some(b.severity.unwrap_or(current.severity)),
+            labels: Some(b.labels.unwrap_or(current.labels)),
+            annotations: Some(b.annotations.unwrap_or(current.annotations)),
+            enabled: Some(b.enabled.unwrap_or(current.enabled)),
+        },
+    )
+    .await?;
+    let (rule, prometheus) = alert_rules::update(&state, &id, &fields, &principal.username).await?;
+    state
+        .events
+        .record_committed(
+            "alert_rule.updated",
+            json!({"id": rule.id, "name": rule.name}),
+        )
+        .await;
+    Ok(web::Json(AlertRuleApplied {
+        rule: rule.into(),
+        prometheus,
+    }))
+}
+
+/// Delete a rule; Prometheus drops it (its alerts resolve).
+#[utoipa::path(delete, path = "/api/alert-rules/{id}", tag = "alerting", params(("id" = String, Path)),
+    responses((status = 200, body = AlertRuleDeleted), (status = 404, body = ErrorBody)))]
+pub async fn delete(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> ApiResult<web::Json<AlertRuleDeleted>> {
+    let id = parse_id("alert rule", &id)?;
+    let (rule, prometheus) = alert_rules::delete(&state, &id).await?;
+    state
+        .events
+        .record_committed(
+            "alert_rule.deleted",
+            json!({"id": rule.id, "name": rule.name}),
+        )
+        .await;
+    Ok(web::Json(AlertRuleDeleted {
+        id: rule.id,
+        name: rule.name,
+        prometheus,
+    }))
+}

@@ -1,0 +1,539 @@
+//! `/api/containers`: across every endpoint, with the node's security policy enforced.
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use super::extract::{Body, Query};
+use super::nodes::SecurityPolicy;
+use crate::docker::containers::{
+    ContainerAction, ContainerInfo, ContainerSpec, ContainerUsage, LogLine, LogQuery,
+};
+use crate::docker::ops::DockerOp;
+use crate::endpoints::{self, EndpointRef};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::state::AppState;
+use crate::store::endpoints::StoredEndpoint;
+
+/// A container and where it lives.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContainerView {
+    #[serde(flatten)]
+    pub container: ContainerInfo,
+    pub endpoint: EndpointRef,
+}
+
+/// A page of containers; endpoints that could not be asked are listed in `errors`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContainerPage {
+    pub items: Vec<ContainerView>,
+    pub total: usize,
+    pub limit: usize,
+    pub offset: usize,
+    /// `{endpoint, error}` for endpoints that did not answer.
+    #[schema(value_type = Vec<Object>)]
+    pub errors: Vec<Value>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListContainers {
+    /// Only this endpoint.
+    pub endpoint: Option<String>,
+    /// Substring of the name.
+    pub name: Option<String>,
+    /// `key` or `key=value`.
+    pub label: Option<String>,
+    /// `running`, `exited`, `paused`, `created`, …
+    pub state: Option<String>,
+    /// Include stopped containers (default true).
+    pub all: Option<bool>,
+    pub limit: Option<usize>,
+    pub offset: Option<usize>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointQuery {
+    /// The endpoint; default: the one holding the container.
+    pub endpoint: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveQuery {
+    pub endpoint: Option<String>,
+    /// Remove even if running.
+    #[serde(default)]
+    pub force: bool,
+    /// Remove its anonymous volumes too.
+    #[serde(default)]
+    pub volumes: bool,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct LogsParams {
+    pub endpoint: Option<String>,
+    pub tail: Option<u32>,
+    pub since: Option<i64>,
+    #[serde(default)]
+    pub timestamps: bool,
+    pub stdout: Option<bool>,
+    pub stderr: Option<bool>,
+}
+
+impl LogsParams {
+    pub fn query(&self) -> LogQuery {
+        LogQuery {
+            tail: self.tail,
+            since: self.since,
+            timestamps: self.timestamps,
+            stdout: self.stdout,
+            stderr: self.stderr,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateContainer {
+    /// Default: the local endpoint.
+    pub endpoint: Option<String>,
+    #[serde(flatten)]
+    pub spec: ContainerSpec,
+}
+
+fn matches(c: &ContainerInfo, q: &ListContainers) -> bool {
+    q.name
+        .as_deref()
+        .is_none_or(|n| c.name.to_lowercase().contains(&n.to_lowercase()))
+        && q.state.as_deref().is_none_or(|s| c.state == s)
+        && q.label.as_deref().is_none_or(|l| match l.split_once('=') {
+            Some((k, v)) => c.labels.get(k).is_some_and(|x| x == v),
+            None => c.labels.contains_key(l),
+        })
+}
+
+/// Every endpoint's containers (in parallel), with the failures.
+pub async fn gather(
+    state: &AppState,
+    only: Option<&str>,
+    all: bool,
+) -> ApiResult<(Vec<ContainerView>, Vec<Value>)> {
+    let targets = match only {
+        Some(id) => vec![endpoints::get(state, id).await?],
+        None => endpoints::all(state).await?,
+    };
+    let answers = futures_util::future::join_all(targets.iter().map(|e| {
+        endpoints::call_as::<Vec<ContainerInfo>>(state, e, DockerOp::ListContainers { all })
+    }))
+    .await;
+    let mut items = Vec::new();
+    let mut errors = Vec::new();
+    for (e, answer) in targets.iter().zip(answers) {
+        match answer {
+            Ok(list) => items.extend(list.into_iter().map(|c| ContainerView {
+                container: c,
+                endpoint: e.into(),
+            })),
+            Err(err) if only.is_some() => return Err(err),
+            Err(err) => errors.push(json!({"endpoint": e.id, "error": err.message})),
+        }
+    }
+    Ok((items, errors))
+}
+
+#[utoipa::path(get, path = "/api/containers", tag = "containers", params(ListContainers),
+    responses((status = 200, body = ContainerPage), (status = 400, body = ErrorBody)))]
+pub async fn list(
+    state: web::Data<AppState>,
+    query: Query<ListContainers>,
+) -> ApiResult<web::Json<ContainerPage>> {
+    let q = query.into_inner();
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::bad_request("limit must be between 1 and 500"));
+    }
+    let (all, errors) = gather(&state, q.endpoint.as_deref(), q.all.unwrap_or(true)).await?;
+    let mut matching: Vec<ContainerView> = all
+        .into_iter()
+        .filter(|c| matches(&c.container, &q))
+        .collect();
+    matching.sort_by(|a, b| {
+        a.container
+            .name
+            .cmp(&b.container.name)
+            .then(a.endpoint.id.cmp(&b.endpoint.id))
+    });
+    let total = matching.len();
+    let offset = q.offset.unwrap_or(0);
+    let items = matching.into_iter().skip(offset).take(limit).collect();
+    Ok(web::Json(ContainerPage {
+        items,
+        total,
+        limit,
+        offset,
+        errors,
+    }))
+}
+
+/// The endpoint to act on: the one named, else the one holding a container with this id or name.
+pub async fn locate(
+    state: &AppState,
+    id: &str,
+    endpoint: Option<&str>,
+) -> ApiResult<StoredEndpoint> {
+    if let Some(e) = endpoint {
+        return endpoints::get(state, e).await;
+    }
+    let (all, _) = gather(state, None, true).await?;
+    let mut holders: Vec<&EndpointRef> = all
+        .iter()
+        .filter(|c| {
+            c.container.id == id
+                || c.container.name == id
+                || (id.len() >= 12 && c.container.id.starts_with(id))
+        })
+        .map(|c| &c.endpoint)
+        .collect();
+    holders.dedup_by(|a, b| a.id == b.id);
+    match holders.as_slice() {
+        [] => Err(ApiError::not_found(format!(
+            "no container '{id}' on any endpoint"
+        ))),
+        [one] => endpoints::get(state, &one.id).await,
+        many => Err(ApiError::conflict(format!(
+            "'{id}' exists on {} endpoints ({}); name one with ?endpoint=",
+            many.len(),
+            many.iter()
+                .map(|e| e.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+fn check_id(id: &str) -> ApiResult<()> {
+    if id.is_empty()
+        || id.len() > 128
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+    {
+        return Err(ApiError::bad_request(format!(
+            "invalid container id or name '{id}'"
+        )));
+    }
+    Ok(())
+}
+
+/// The security policy of the node behind an endpoint (none for local and tcp endpoints).
+pub async fn policy_for(state: &AppState, e: &StoredEndpoint) -> ApiResult<Option<SecurityPolicy>> {
+    let Some(node) = &e.node_id else {
+        return Ok(None);
+    };
+    let host = state.store.hosts().get(node).await?;
+    Ok(Some(SecurityPolicy::from_stored(&host.security_policy)))
+}
+
+/// `*` matches any run of characters.
+fn glob(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let [first, middle @ .., last] = parts.as_slice() else {
+        return pattern == text;
+    };
+    if !text.starts_with(first) {
+        return false;
+    }
+    let mut rest = &text[first.len()..];
+    for m in middle {
+        match rest.find(m) {
+            Some(i) => rest = &rest[i + m.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
+/// Why `spec` breaks `policy`, if it does.
+pub fn policy_violation(policy: &SecurityPolicy, spec: &ContainerSpec) -> Option<String> {
+    if spec.privileged && !policy.allow_privileged {
+        return Some("privileged containers are not allowed on this node".into());
+    }
+    for m in spec.mounts.iter().filter(|m| m.kind == "bind") {
+        let allowed = policy.allowed_bind_prefixes.iter().any(|p| {
+            let p = p.trim_end_matches('/');
+            m.source == p || m.source.starts_with(&format!("{p}/")) || p.is_empty()
+        });
+        if !allowed {
+            return Some(format!(
+                "bind mount of '{}' is outside the allowed prefixes of this node",
+                m.source
+            ));
+        }
+    }
+    if !policy.allowed_images.iter().any(|p| glob(p, &spec.image)) {
+        return Some(format!(
+            "image '{}' is not allowed on this node",
+            spec.image
+        ));
+    }
+    None
+}
+
+#[utoipa::path(post, path = "/api/containers", tag = "containers", request_body = CreateContainer,
+    responses((status = 201, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn create(
+    state: web::Data<AppState>,
+    body: Body<CreateContainer>,
+) -> ApiResult<HttpResponse> {
+    let CreateContainer { endpoint, spec } = body.into_inner();
+    spec.validate().map_err(ApiError::bad_request)?;
+    let e = endpoints::get(&state, endpoint.as_deref().unwrap_or(endpoints::LOCAL)).await?;
+    if let Some(policy) = policy_for(&state, &e).await?
+        && let Some(why) = policy_violation(&policy, &spec)
+    {
+        return Err(ApiError::forbidden(why));
+    }
+    let created = endpoints::call(&state, &e, DockerOp::CreateContainer { spec }).await?;
+    state
+        .events
+        .record_committed(
+            "container.created",
+            json!({"id": created["id"], "endpoint": e.id}),
+        )
+        .await;
+    Ok(HttpResponse::Created()
+        .json(json!({"id": created["id"], "endpoint": EndpointRef::from(&e)})))
+}
+
+#[utoipa::path(get, path = "/api/containers/{id}", tag = "containers", params(("id" = String, Path), EndpointQuery),
+    responses((status = 200, body = ContainerView), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    query: Query<EndpointQuery>,
+) -> ApiResult<web::Json<ContainerView>> {
+    check_id(&id)?;
+    let e = locate(&state, &id, query.endpoint.as_deref()).await?;
+    let list: Vec<ContainerInfo> =
+        endpoints::call_as(&state, &e, DockerOp::ListContainers { all: true }).await?;
+    let c = list
+        .into_iter()
+        .find(|c| c.id == *id || c.name == *id || (id.len() >= 12 && c.id.starts_with(id.as_str())))
+        .ok_or_else(|| {
+            ApiError::not_found(format!("no container '{id}' on endpoint '{}'", e.name))
+        })?;
+    Ok(web::Json(ContainerView {
+        container: c,
+        endpoint: (&e).into(),
+    }))
+}
+
+#[utoipa::path(get, path = "/api/containers/{id}/inspect", tag = "containers", params(("id" = String, Path), EndpointQuery),
+    responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
+pub async fn inspect(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    query: Query<EndpointQuery>,
+) -> ApiResult<web::Json<Value>> {
+    check_id(&id)?;
+    let e = locate(&state, &id, query.endpoint.as_deref()).await?;
+    Ok(web::Json(
+        endpoints::call(
+            &state,
+            &e,
+            DockerOp::InspectContainer {
+                id: id.into_inner(),
+            },
+        )
+        .await?,
+    ))
+}
+
+/// start, stop, restart, pause, unpause, kill.
+#[utoipa::path(post, path = "/api/containers/{id}/{action}", tag = "containers",
+    params(("id" = String, Path), ("action" = String, Path), EndpointQuery),
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "already in that state")))]
+pub async fn action(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    query: Query<EndpointQuery>,
+) -> ApiResult<web::Json<Value>> {
+    let (id, action) = path.into_inner();
+    check_id(&id)?;
+    let act = ContainerAction::parse(&action).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "unknown action '{action}'; use start, stop, restart, pause, unpause or kill"
+        ))
+    })?;
+    let e = locate(&state, &id, query.endpoint.as_deref()).await?;
+    let result = endpoints::call(
+        &state,
+        &e,
+        DockerOp::ContainerAction {
+            id: id.clone(),
+            action: act,
+        },
+    )
+    .await?;
+    state
+        .events
+        .record_committed(
+            "container.action",
+            json!({"id": id, "action": action, "endpoint": e.id}),
+        )
+        .await;
+    Ok(web::Json(result))
+}
+
+#[utoipa::path(delete, path = "/api/containers/{id}", tag = "containers", params(("id" = String, Path), RemoveQuery),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn delete(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    query: Query<RemoveQuery>,
+) -> ApiResult<HttpResponse> {
+    check_id(&id)?;
+    let q = query.into_inner();
+    let e = locate(&state, &id, q.endpoint.as_deref()).await?;
+    endpoints::call(
+        &state,
+        &e,
+        DockerOp::RemoveContainer {
+            id: id.clone(),
+            force: q.force,
+            volumes: q.volumes,
+        },
+    )
+    .await?;
+    state
+        .events
+        .record_committed(
+            "container.removed",
+            json!({"id": id.into_inner(), "endpoint": e.id}),
+        )
+        .await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LogsView {
+    pub items: Vec<LogLine>,
+}
+
+/// The last lines of the container's log.
+#[utoipa::path(get, path = "/api/containers/{id}/logs", tag = "containers", params(("id" = String, Path), LogsParams),
+    responses((status = 200, body = LogsView), (status = 404, body = ErrorBody)))]
+pub async fn logs(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    query: Query<LogsParams>,
+) -> ApiResult<web::Json<LogsView>> {
+    check_id(&id)?;
+    let e = locate(&state, &id, query.endpoint.as_deref()).await?;
+    let items = endpoints::call_as(
+        &state,
+        &e,
+        DockerOp::ContainerLogs {
+            id: id.into_inner(),
+            query: query.query(),
+        },
+    )
+    .await?;
+    Ok(web::Json(LogsView { items }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatsView {
+    pub items: Vec<UsageView>,
+    #[schema(value_type = Vec<Object>)]
+    pub errors: Vec<Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsageView {
+    #[serde(flatten)]
+    pub usage: ContainerUsage,
+    pub endpoint: EndpointRef,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct StatsQuery {
+    pub endpoint: Option<String>,
+}
+
+/// CPU, memory, network and block IO of running containers.
+#[utoipa::path(get, path = "/api/containers/stats", tag = "containers", params(StatsQuery), responses((status = 200, body = StatsView)))]
+pub async fn stats(
+    state: web::Data<AppState>,
+    query: Query<StatsQuery>,
+) -> ApiResult<web::Json<StatsView>> {
+    let targets = match &query.endpoint {
+        Some(id) => vec![endpoints::get(&state, id).await?],
+        None => endpoints::all(&state).await?,
+    };
+    let answers =
+        futures_util::future::join_all(targets.iter().map(|e| {
+            endpoints::call_as::<Vec<ContainerUsage>>(&state, e, DockerOp::ContainerUsage)
+        }))
+        .await;
+    let mut items = Vec::new();
+    let mut errors = Vec::new();
+    for (e, a) in targets.iter().zip(answers) {
+        match a {
+            Ok(list) => items.extend(list.into_iter().map(|u| UsageView {
+                usage: u,
+                endpoint: e.into(),
+            })),
+            Err(err) => errors.push(json!({"endpoint": e.id, "error": err.message})),
+        }
+    }
+    Ok(web::Json(StatsView { items, errors }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_and_policy() {
+        assert!(glob("*", "anything"));
+        assert!(glob("registry.lan/*", "registry.lan/app:1"));
+        assert!(!glob("registry.lan/*", "docker.io/app"));
+        assert!(glob("*/busybox:*", "contextbay-test/busybox:latest"));
+        let policy = SecurityPolicy {
+            allow_exec: true,
+            allow_privileged: false,
+            allowed_bind_prefixes: vec!["/srv/data".into()],
+            allowed_images: vec!["registry.lan/*".into()],
+        };
+        let spec = |v: serde_json::Value| serde_json::from_value::<ContainerSpec>(v).unwrap();
+        assert!(policy_violation(&policy, &spec(json!({"image": "registry.lan/a"}))).is_none());
+        assert!(
+            policy_violation(&policy, &spec(json!({"image": "evil/a"})))
+                .unwrap()
+                .contains("image")
+        );
+        assert!(
+            policy_violation(
+                &policy,
+                &spec(json!({"image": "registry.lan/a", "privileged": true}))
+            )
+            .unwrap()
+            .contains("privileged")
+        );
+        let bind = |src: &str| {
+            spec(
+                json!({"image": "registry.lan/a", "mounts": [{"type": "bind", "source": src, "target": "/x"}]}),
+            )
+        };
+        assert!(policy_violation(&policy, &bind("/srv/data/x")).is_none());
+        assert!(policy_violation(&policy, &bind("/srv/database")).is_some());
+        assert!(policy_violation(&policy, &bind("/etc")).is_some());
+    }
+}

@@ -1,0 +1,372 @@
+//! `/api/metrics/query`, `/api/metrics/latest`, `/api/metrics/targets` (monitoring module):
+//! the fleet's newest samples from ContextBay's own cache (the node registry), without
+//! Prometheus.
+//!
+//! `query` takes one metric by the name it has on `/metrics` (`?metric=contextbay_node_cpu_percent`)
+//! and optional label filters (`node` = id or hostname, `container`, `mount`, `iface`); it
+//! answers one series per matching label set with the newest value and its time. History lives
+//! in Prometheus: use `/api/v1/metrics/query_range` for it.
+
+use actix_web::web;
+use contextbay_actors::{NodeLive, NodeStatus};
+use contextbay_proto::v1::MetricsBatch;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
+
+use super::extract::Query;
+use super::ts;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::integrations::ModuleSettings;
+use crate::modules::ModuleName;
+use crate::monitoring::prometheus_files::{MASTER_LABEL, PrometheusFiles};
+use crate::state::AppState;
+
+/// Every metric the cache answers, with its extra label and meaning (the names of `/metrics`).
+pub const CACHED_METRICS: &[(&str, Option<&str>, &str)] = &[
+    (
+        "contextbay_node_up",
+        None,
+        "1 for a healthy node, 0 otherwise",
+    ),
+    (
+        "contextbay_node_cpu_percent",
+        None,
+        "host CPU use, percent of all cores",
+    ),
+    (
+        "contextbay_node_memory_used_bytes",
+        None,
+        "host memory in use (cgroup-aware)",
+    ),
+    (
+        "contextbay_node_memory_total_bytes",
+        None,
+        "host memory (cgroup limit where set)",
+    ),
+    ("contextbay_node_load1", None, "1-minute load average"),
+    (
+        "contextbay_node_disk_used_bytes",
+        Some("mount"),
+        "filesystem use",
+    ),
+    (
+        "contextbay_node_disk_total_bytes",
+        Some("mount"),
+        "filesystem size",
+    ),
+    (
+        "contextbay_node_network_receive_bytes",
+        Some("iface"),
+        "bytes received since boot",
+    ),
+    (
+        "contextbay_node_network_transmit_bytes",
+        Some("iface"),
+        "bytes sent since boot",
+    ),
+    (
+        "contextbay_container_cpu_percent",
+        Some("container"),
+        "container CPU use",
+    ),
+    (
+        "contextbay_container_memory_used_bytes",
+        Some("container"),
+        "container memory use",
+    ),
+];
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CacheQuery {
+    /// A metric name as on `/metrics`, e.g. `contextbay_node_cpu_percent`.
+    pub metric: String,
+    /// Node id or hostname.
+    pub node: Option<String>,
+    pub container: Option<String>,
+    pub mount: Option<String>,
+    pub iface: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CachedSeries {
+    /// `node`, `hostname` and the metric's own label (`mount`, `iface` or `container`).
+    #[schema(value_type = Object)]
+    pub labels: Map<String, Value>,
+    pub value: f64,
+    /// When the worker took the sample.
+    pub time: String,
+    /// The node's status now (`healthy`, `stale`, `offline`, `unknown`).
+    pub status: &'static str,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CacheAnswer {
+    pub metric: String,
+    pub help: &'static str,
+    pub series: Vec<CachedSeries>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct LatestQuery {
+    /// Node id or hostname; default every node.
+    pub node: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LatestNode {
+    pub node: String,
+    pub hostname: String,
+    pub status: &'static str,
+    /// The newest sample, or `null` when the node has sent none since the master started.
+    #[schema(value_type = Option<Object>)]
+    pub sample: Option<Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LatestList {
+    pub items: Vec<LatestNode>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TargetNode {
+    pub node: String,
+    pub hostname: String,
+    pub status: &'static str,
+    pub last_sample_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScrapeTargets {
+    /// The file_sd file ContextBay writes; point a `file_sd_configs` entry at it.
+    pub file: String,
+    /// What the file holds.
+    #[schema(value_type = Object)]
+    pub groups: Value,
+    /// The label every ContextBay target carries.
+    #[schema(value_type = Object)]
+    pub labels: Value,
+    /// The nodes whose samples the master's `/metrics` exports.
+    pub nodes: Vec<TargetNode>,
+}
+
+fn matches_node(live: &NodeLive, wanted: Option<&str>) -> bool {
+    wanted.is_none_or(|w| live.id == w || live.hostname == w)
+}
+
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "byte counts as float values, as Prometheus stores them"
+)]
+fn series_of(metric: &str, live: &NodeLive, batch: &MetricsBatch) -> Vec<(Option<String>, f64)> {
+    let host = batch.host.as_ref();
+    let one = |v: Option<f64>| v.map(|v| vec![(None, v)]).unwrap_or_default();
+    match metric {
+        "contextbay_node_up" => vec![(
+            None,
+            f64::from(u8::from(live.status == NodeStatus::Healthy)),
+        )],
+        "contextbay_node_cpu_percent" => one(host.map(|h| h.cpu_percent)),
+        "contextbay_node_memory_used_bytes" => one(host.map(|h| h.memory_used_bytes as f64)),
+        "contextbay_node_memory_total_bytes" => one(host.map(|h| h.memory_total_bytes as f64)),
+        "contextbay_node_load1" => one(host.map(|h| h.load1)),
+        "contextbay_node_disk_used_bytes" => host
+            .map(|h| {
+                h.disks
+                    .iter()
+                    .map(|d| (Some(d.mount.clone()), d.used_bytes as f64))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        "contextbay_node_disk_total_bytes" => host
+            .map(|h| {
+                h.disks
+                    .iter()
+                    .map(|d| (Some(d.mount.clone()), d.total_bytes as f64))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        "contextbay_node_network_receive_bytes" => host
+            .map(|h| {
+                h.networks
+                    .iter()
+                    .map(|n| (Some(n.iface.clone()), n.rx_bytes as f64))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        "contextbay_node_network_transmit_bytes" => host
+            .map(|h| {
+                h.networks
+                    .iter()
+                    .map(|n| (Some(n.iface.clone()), n.tx_bytes as f64))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        "contextbay_container_cpu_percent" => batch
+            .containers
+            .iter()
+            .map(|c| (Some(container_name(&c.name, &c.id)), c.cpu_percent))
+            .collect(),
+        "contextbay_container_memory_used_bytes" => batch
+            .containers
+            .iter()
+            .map(|c| {
+                (
+                    Some(container_name(&c.name, &c.id)),
+                    c.memory_used_bytes as f64,
+                )
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn container_name(name: &str, id: &str) -> String {
+    if name.is_empty() {
+        id.to_owned()
+    } else {
+        name.to_owned()
+    }
+}
+
+/// Newest value of one metric per node (and per mount, interface or container).
+#[utoipa::path(get, path = "/api/metrics/query", tag = "monitoring", params(CacheQuery),
+    responses((status = 200, body = CacheAnswer), (status = 400, body = ErrorBody)))]
+pub async fn query(
+    state: web::Data<AppState>,
+    query: Query<CacheQuery>,
+) -> ApiResult<web::Json<CacheAnswer>> {
+    let q = query.into_inner();
+    let Some((name, extra, help)) = CACHED_METRICS.iter().find(|(n, _, _)| *n == q.metric) else {
+        let known: Vec<&str> = CACHED_METRICS.iter().map(|(n, _, _)| *n).collect();
+        return Err(ApiError::bad_request(format!(
+            "unknown metric '{}'; the cache holds {}",
+            q.metric,
+            known.join(", ")
+        )));
+    };
+    let wanted_extra = match *extra {
+        Some("mount") => q.mount.as_deref(),
+        Some("iface") => q.iface.as_deref(),
+        Some("container") => q.container.as_deref(),
+        _ => None,
+    };
+    let mut series = Vec::new();
+    for live in state.nodes.snapshots().await? {
+        if !matches_node(&live, q.node.as_deref()) {
+            continue;
+        }
+        let Some(batch) = live.metrics.clone() else {
+            continue;
+        };
+        for (label, value) in series_of(name, &live, &batch) {
+            if wanted_extra.is_some_and(|w| label.as_deref() != Some(w)) {
+                continue;
+            }
+            let mut labels = Map::new();
+            labels.insert("node".into(), Value::String(live.id.clone()));
+            labels.insert("hostname".into(), Value::String(live.hostname.clone()));
+            if let (Some(key), Some(label)) = (extra, label) {
+                labels.insert((*key).into(), Value::String(label));
+            }
+            series.push(CachedSeries {
+                labels,
+                value,
+                time: ts(batch.time_unix_ms),
+                status: live.status.as_str(),
+            });
+        }
+    }
+    Ok(web::Json(CacheAnswer {
+        metric: (*name).to_owned(),
+        help,
+        series,
+    }))
+}
+
+fn sample_json(batch: &MetricsBatch) -> Value {
+    let host = batch.host.as_ref().map(|h| {
+        json!({
+            "cpu_percent": h.cpu_percent,
+            "cpu_cores": h.cpu_cores,
+            "memory_used_bytes": h.memory_used_bytes,
+            "memory_total_bytes": h.memory_total_bytes,
+            "load": [h.load1, h.load5, h.load15],
+            "uptime_secs": h.uptime_secs,
+            "disks": h.disks.iter().map(|d| json!({"mount": d.mount, "used_bytes": d.used_bytes, "total_bytes": d.total_bytes})).collect::<Vec<_>>(),
+            "networks": h.networks.iter().map(|n| json!({"iface": n.iface, "rx_bytes": n.rx_bytes, "tx_bytes": n.tx_bytes})).collect::<Vec<_>>(),
+        })
+    });
+    json!({
+        "time": ts(batch.time_unix_ms),
+        "host": host,
+        "docker_available": batch.docker_available,
+        "containers": batch.containers.iter().map(|c| json!({"id": c.id, "name": c.name, "cpu_percent": c.cpu_percent, "memory_used_bytes": c.memory_used_bytes, "memory_limit_bytes": c.memory_limit_bytes})).collect::<Vec<_>>(),
+    })
+}
+
+/// The newest sample of every node (or of one).
+#[utoipa::path(get, path = "/api/metrics/latest", tag = "monitoring", params(LatestQuery),
+    responses((status = 200, body = LatestList), (status = 400, body = ErrorBody)))]
+pub async fn latest(
+    state: web::Data<AppState>,
+    query: Query<LatestQuery>,
+) -> ApiResult<web::Json<LatestList>> {
+    let mut items: Vec<LatestNode> = state
+        .nodes
+        .snapshots()
+        .await?
+        .into_iter()
+        .filter(|l| matches_node(l, query.node.as_deref()))
+        .map(|l| LatestNode {
+            sample: l.metrics.as_deref().map(sample_json),
+            status: l.status.as_str(),
+            node: l.id,
+            hostname: l.hostname,
+        })
+        .collect();
+    items.sort_by(|a, b| {
+        a.hostname
+            .cmp(&b.hostname)
+            .then_with(|| a.node.cmp(&b.node))
+    });
+    if let Some(node) = &query.node
+        && items.is_empty()
+    {
+        return Err(ApiError::not_found(format!("no node '{node}'")));
+    }
+    Ok(web::Json(LatestList { items }))
+}
+
+/// The scrape targets ContextBay writes for Prometheus, and the nodes behind them.
+#[utoipa::path(get, path = "/api/metrics/targets", tag = "monitoring",
+    responses((status = 200, body = ScrapeTargets)))]
+pub async fn targets(state: web::Data<AppState>) -> ApiResult<web::Json<ScrapeTargets>> {
+    let settings = ModuleSettings::load(&state, ModuleName::Monitoring).await?;
+    let address = PrometheusFiles::scrape_address(&state, &settings);
+    let mut nodes: Vec<TargetNode> = state
+        .nodes
+        .snapshots()
+        .await?
+        .into_iter()
+        .map(|l| TargetNode {
+            last_sample_at: l.metrics.as_ref().map(|m| ts(m.time_unix_ms)),
+            status: l.status.as_str(),
+            node: l.id,
+            hostname: l.hostname,
+        })
+        .collect();
+    nodes.sort_by(|a, b| {
+        a.hostname
+            .cmp(&b.hostname)
+            .then_with(|| a.node.cmp(&b.node))
+    });
+    Ok(web::Json(ScrapeTargets {
+        file: state.prometheus_files.targets_path().display().to_string(),
+        groups: PrometheusFiles::target_groups(&address),
+        labels: json!({MASTER_LABEL.0: MASTER_LABEL.1}),
+        nodes,
+    }))
+}

@@ -1,0 +1,300 @@
+//! `/api/grafana/*` (monitoring module): Grafana dashboards, stars and annotations through
+//! Grafana's HTTP API, acting as the configured service account. Stars therefore belong to that
+//! service account, not to the ContextBay user who sets them.
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::extract::{Body, Query};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::integrations::grafana::{DashboardSearch, NewAnnotation, SaveDashboard, SavedDashboard};
+use crate::state::AppState;
+use crate::store::now_ms;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListDashboards {
+    /// Words of the title.
+    pub query: Option<String>,
+    pub tag: Option<String>,
+    /// Only dashboards starred by the service account.
+    pub starred: Option<bool>,
+    /// 1 to 5000, default 100.
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DashboardView {
+    pub uid: String,
+    pub title: String,
+    /// Absolute URL of the dashboard in Grafana.
+    pub url: String,
+    pub tags: Vec<String>,
+    pub starred: bool,
+    pub folder_uid: Option<String>,
+    pub folder_title: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DashboardList {
+    pub items: Vec<DashboardView>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SaveDashboardRequest {
+    /// Grafana's dashboard JSON model; needs a `title`. With a `uid` (and `overwrite` or the
+    /// current `version`) it updates that dashboard.
+    #[schema(value_type = Object)]
+    pub dashboard: Value,
+    pub folder_uid: Option<String>,
+    /// Commit message for the dashboard's version history.
+    pub message: Option<String>,
+    /// Replace a dashboard with the same uid or title regardless of version.
+    #[serde(default)]
+    pub overwrite: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StarState {
+    pub uid: String,
+    pub starred: bool,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnnotationRequest {
+    pub text: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Attach to this dashboard (else an organization annotation, shown by tag).
+    pub dashboard_uid: Option<String>,
+    pub panel_id: Option<i64>,
+    /// RFC 3339 or Unix milliseconds; default now.
+    pub time: Option<String>,
+    /// For a region: its end.
+    pub time_end: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AnnotationCreated {
+    pub id: i64,
+}
+
+/// Grafana uids: at most 40 of `[a-zA-Z0-9_-]`.
+fn check_uid(uid: &str) -> ApiResult<()> {
+    if uid.is_empty()
+        || uid.len() > 40
+        || !uid
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(ApiError::bad_request(format!(
+            "invalid dashboard uid '{uid}': at most 40 letters, digits, '-' and '_'"
+        )));
+    }
+    Ok(())
+}
+
+/// Dashboards in Grafana, provisioned and user-made.
+#[utoipa::path(get, path = "/api/grafana/dashboards", tag = "monitoring", params(ListDashboards),
+    responses((status = 200, body = DashboardList), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn list(
+    state: web::Data<AppState>,
+    query: Query<ListDashboards>,
+) -> ApiResult<web::Json<DashboardList>> {
+    let q = query.into_inner();
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=5000).contains(&limit) {
+        return Err(ApiError::bad_request("limit must be between 1 and 5000"));
+    }
+    let grafana = crate::monitoring::grafana(&state).await?;
+    let hits = grafana
+        .search_dashboards(&DashboardSearch {
+            query: q.query,
+            tag: q.tag,
+            starred: q.starred,
+            limit,
+        })
+        .await?;
+    Ok(web::Json(DashboardList {
+        items: hits
+            .into_iter()
+            .map(|h| DashboardView {
+                url: if h.url.starts_with('/') {
+                    grafana.url(&h.url)
+                } else {
+                    h.url
+                },
+                uid: h.uid,
+                title: h.title,
+                tags: h.tags,
+                starred: h.is_starred,
+                folder_uid: h.folder_uid.filter(|f| !f.is_empty()),
+                folder_title: h.folder_title.filter(|f| !f.is_empty()),
+            })
+            .collect(),
+    }))
+}
+
+/// Create or update a dashboard.
+#[utoipa::path(post, path = "/api/grafana/dashboards", tag = "monitoring", request_body = SaveDashboardRequest,
+    responses((status = 200, body = SavedDashboard), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn save(
+    state: web::Data<AppState>,
+    body: Body<SaveDashboardRequest>,
+) -> ApiResult<web::Json<SavedDashboard>> {
+    let SaveDashboardRequest {
+        mut dashboard,
+        folder_uid,
+        message,
+        overwrite,
+    } = body.into_inner();
+    let Some(model) = dashboard.as_object_mut() else {
+        return Err(ApiError::bad_request("'dashboard' must be a JSON object"));
+    };
+    if model
+        .get("title")
+        .and_then(Value::as_str)
+        .is_none_or(|t| t.trim().is_empty())
+    {
+        return Err(ApiError::bad_request("'dashboard.title' is required"));
+    }
+    if let Some(uid) = model.get("uid").and_then(Value::as_str) {
+        check_uid(uid)?;
+    }
+    // A new dashboard has no numeric id; one copied from elsewhere must not carry its old id.
+    if !overwrite && model.get("uid").is_none() {
+        model.insert("id".into(), Value::Null);
+    }
+    if let Some(f) = &folder_uid {
+        check_uid(f)?;
+    }
+    let grafana = crate::monitoring::grafana(&state).await?;
+    let saved = grafana
+        .save_dashboard(&SaveDashboard {
+            dashboard,
+            folder_uid,
+            message,
+            overwrite,
+        })
+        .await?;
+    Ok(web::Json(SavedDashboard {
+        url: if saved.url.starts_with('/') {
+            grafana.url(&saved.url)
+        } else {
+            saved.url
+        },
+        ..saved
+    }))
+}
+
+/// A dashboard's JSON model and Grafana's metadata (`{dashboard, meta}`).
+#[utoipa::path(get, path = "/api/grafana/dashboards/{uid}", tag = "monitoring", params(("uid" = String, Path)),
+    responses((status = 200, description = "`{dashboard, meta}` as Grafana gives it"), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn get(
+    state: web::Data<AppState>,
+    uid: web::Path<String>,
+) -> ApiResult<web::Json<Value>> {
+    check_uid(&uid)?;
+    let grafana = crate::monitoring::grafana(&state).await?;
+    Ok(web::Json(grafana.dashboard(&uid).await?))
+}
+
+/// Delete a dashboard.
+#[utoipa::path(delete, path = "/api/grafana/dashboards/{uid}", tag = "monitoring", params(("uid" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn delete(state: web::Data<AppState>, uid: web::Path<String>) -> ApiResult<HttpResponse> {
+    check_uid(&uid)?;
+    let grafana = crate::monitoring::grafana(&state).await?;
+    grafana.delete_dashboard(&uid).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Star a dashboard (for the service account).
+#[utoipa::path(post, path = "/api/grafana/dashboards/{uid}/star", tag = "monitoring", params(("uid" = String, Path)),
+    responses((status = 200, body = StarState), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn star(
+    state: web::Data<AppState>,
+    uid: web::Path<String>,
+) -> ApiResult<web::Json<StarState>> {
+    set_star(&state, &uid, true).await
+}
+
+/// Remove the star.
+#[utoipa::path(delete, path = "/api/grafana/dashboards/{uid}/star", tag = "monitoring", params(("uid" = String, Path)),
+    responses((status = 200, body = StarState), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn unstar(
+    state: web::Data<AppState>,
+    uid: web::Path<String>,
+) -> ApiResult<web::Json<StarState>> {
+    set_star(&state, &uid, false).await
+}
+
+async fn set_star(state: &AppState, uid: &str, starred: bool) -> ApiResult<web::Json<StarState>> {
+    check_uid(uid)?;
+    let grafana = crate::monitoring::grafana(state).await?;
+    match grafana.star(uid, starred).await {
+        Ok(()) => {}
+        // Starring twice / un-starring an unstarred dashboard: the state asked for holds.
+        Err(crate::integrations::IntegrationError::Remote {
+            status: 400,
+            message,
+            ..
+        }) if message.to_lowercase().contains("already")
+            || message.to_lowercase().contains("not starred") => {}
+        Err(err) => return Err(err.into()),
+    }
+    Ok(web::Json(StarState {
+        uid: uid.to_owned(),
+        starred,
+    }))
+}
+
+/// Push an annotation (alerts that fire are annotated automatically).
+#[utoipa::path(post, path = "/api/grafana/annotations", tag = "monitoring", request_body = AnnotationRequest,
+    responses((status = 201, body = AnnotationCreated), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn annotate(
+    state: web::Data<AppState>,
+    body: Body<AnnotationRequest>,
+) -> ApiResult<HttpResponse> {
+    let req = body.into_inner();
+    let text = req.text.trim();
+    if text.is_empty() || text.len() > 10_000 {
+        return Err(ApiError::bad_request("text must be 1 to 10000 bytes"));
+    }
+    if req.tags.len() > 32 || req.tags.iter().any(|t| t.is_empty() || t.len() > 100) {
+        return Err(ApiError::bad_request(
+            "tags: at most 32, each 1 to 100 characters",
+        ));
+    }
+    if let Some(uid) = &req.dashboard_uid {
+        check_uid(uid)?;
+    }
+    let time = match &req.time {
+        Some(t) => super::parse_time("time", t)?,
+        None => now_ms(),
+    };
+    let time_end = req
+        .time_end
+        .as_deref()
+        .map(|t| super::parse_time("time_end", t))
+        .transpose()?;
+    if time_end.is_some_and(|end| end < time) {
+        return Err(ApiError::bad_request("time_end must not be before time"));
+    }
+    let grafana = crate::monitoring::grafana(&state).await?;
+    let id = grafana
+        .annotate(&NewAnnotation {
+            dashboard_uid: req.dashboard_uid,
+            panel_id: req.panel_id,
+            time,
+            time_end,
+            tags: req.tags,
+            text: text.to_owned(),
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(AnnotationCreated { id }))
+}

@@ -1,0 +1,108 @@
+//! `/api/metrics/history` (monitoring module): each user's saved PromQL queries. Saving the same
+//! query again counts a use and moves it to the top; a user keeps at most 200.
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::extract::{Body, Query};
+use super::ts;
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::state::AppState;
+use crate::store::metrics_history::HistoryEntry;
+
+const MAX_QUERY: usize = 4096;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryView {
+    pub id: String,
+    pub query: String,
+    pub name: Option<String>,
+    pub created_at: String,
+    pub last_used_at: String,
+    pub use_count: i64,
+}
+
+impl From<HistoryEntry> for HistoryView {
+    fn from(e: HistoryEntry) -> Self {
+        Self {
+            id: e.id,
+            query: e.query,
+            name: e.name,
+            created_at: ts(e.created_at),
+            last_used_at: ts(e.last_used_at),
+            use_count: e.use_count,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryList {
+    pub items: Vec<HistoryView>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListHistory {
+    /// 1 to 200, default 50.
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SaveQuery {
+    /// The PromQL expression.
+    pub query: String,
+    /// An optional label for it.
+    pub name: Option<String>,
+}
+
+/// Your saved queries, most recently used first.
+#[utoipa::path(get, path = "/api/metrics/history", tag = "monitoring", params(ListHistory),
+    responses((status = 200, body = HistoryList), (status = 400, body = ErrorBody)))]
+pub async fn list(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: Query<ListHistory>,
+) -> ApiResult<web::Json<HistoryList>> {
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::bad_request("limit must be between 1 and 200"));
+    }
+    let items = state
+        .store
+        .metrics_history()
+        .list(&principal.user_id, limit)
+        .await?;
+    Ok(web::Json(HistoryList {
+        items: items.into_iter().map(HistoryView::from).collect(),
+    }))
+}
+
+/// Save a query into your history.
+#[utoipa::path(post, path = "/api/metrics/history", tag = "monitoring", request_body = SaveQuery,
+    responses((status = 201, body = HistoryView), (status = 400, body = ErrorBody)))]
+pub async fn save(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: Body<SaveQuery>,
+) -> ApiResult<HttpResponse> {
+    let SaveQuery { query, name } = body.into_inner();
+    let query = query.trim();
+    if query.is_empty() || query.len() > MAX_QUERY {
+        return Err(ApiError::bad_request(format!(
+            "query must be 1 to {MAX_QUERY} bytes"
+        )));
+    }
+    let name = name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    if name.is_some_and(|n| n.chars().count() > 100) {
+        return Err(ApiError::bad_request("name must be at most 100 characters"));
+    }
+    let entry = state
+        .store
+        .metrics_history()
+        .save(&principal.user_id, query, name)
+        .await?;
+    Ok(HttpResponse::Created().json(HistoryView::from(entry)))
+}

@@ -1,0 +1,178 @@
+//! `/api/networks`: list across endpoints, remove, inspect, topology.
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use super::extract::Query;
+use crate::docker::networks::NetworkInfo;
+use crate::docker::ops::DockerOp;
+use crate::endpoints::{self, EndpointRef};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NetworkView {
+    #[serde(flatten)]
+    pub network: NetworkInfo,
+    pub endpoint: EndpointRef,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NetworkList {
+    pub items: Vec<NetworkView>,
+    #[schema(value_type = Vec<Object>)]
+    pub errors: Vec<Value>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkQuery {
+    pub endpoint: Option<String>,
+}
+
+async fn gather(state: &AppState, only: Option<&str>) -> ApiResult<(Vec<NetworkView>, Vec<Value>)> {
+    let targets = match only {
+        Some(id) => vec![endpoints::get(state, id).await?],
+        None => endpoints::all(state).await?,
+    };
+    let answers = futures_util::future::join_all(
+        targets
+            .iter()
+            .map(|e| endpoints::call_as::<Vec<NetworkInfo>>(state, e, DockerOp::ListNetworks)),
+    )
+    .await;
+    let mut items = Vec::new();
+    let mut errors = Vec::new();
+    for (e, a) in targets.iter().zip(answers) {
+        match a {
+            Ok(list) => items.extend(list.into_iter().map(|n| NetworkView {
+                network: n,
+                endpoint: e.into(),
+            })),
+            Err(err) => errors.push(json!({"endpoint": e.id, "error": err.message})),
+        }
+    }
+    Ok((items, errors))
+}
+
+#[utoipa::path(get, path = "/api/networks", tag = "networks", params(NetworkQuery), responses((status = 200, body = NetworkList)))]
+pub async fn list(
+    state: web::Data<AppState>,
+    query: Query<NetworkQuery>,
+) -> ApiResult<web::Json<NetworkList>> {
+    let (items, errors) = gather(&state, query.endpoint.as_deref()).await?;
+    Ok(web::Json(NetworkList { items, errors }))
+}
+
+fn check_id(id: &str) -> ApiResult<()> {
+    if id.is_empty()
+        || id.len() > 128
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+    {
+        return Err(ApiError::bad_request(format!(
+            "invalid network id or name '{id}'"
+        )));
+    }
+    Ok(())
+}
+
+/// Remove a network; 409 while containers are attached.
+#[utoipa::path(delete, path = "/api/networks/{id}", tag = "networks", params(("id" = String, Path), NetworkQuery),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn delete(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    query: Query<NetworkQuery>,
+) -> ApiResult<HttpResponse> {
+    check_id(&id)?;
+    let e = endpoints::get(
+        &state,
+        query.endpoint.as_deref().unwrap_or(endpoints::LOCAL),
+    )
+    .await?;
+    endpoints::call(&state, &e, DockerOp::RemoveNetwork { id: id.clone() }).await?;
+    state
+        .events
+        .record_committed(
+            "network.removed",
+            json!({"id": id.into_inner(), "endpoint": e.id}),
+        )
+        .await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(get, path = "/api/networks/{id}/inspect", tag = "networks", params(("id" = String, Path), NetworkQuery),
+    responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
+pub async fn inspect(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    query: Query<NetworkQuery>,
+) -> ApiResult<web::Json<Value>> {
+    check_id(&id)?;
+    let e = endpoints::get(
+        &state,
+        query.endpoint.as_deref().unwrap_or(endpoints::LOCAL),
+    )
+    .await?;
+    Ok(web::Json(
+        endpoints::call(
+            &state,
+            &e,
+            DockerOp::InspectNetwork {
+                id: id.into_inner(),
+            },
+        )
+        .await?,
+    ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NetworkTopology {
+    /// `{id, type: endpoint|network|container, label, …}`.
+    #[schema(value_type = Vec<Object>)]
+    pub nodes: Vec<Value>,
+    /// `{from, to}`: endpoint → network, network → container.
+    #[schema(value_type = Vec<Object>)]
+    pub edges: Vec<Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub errors: Vec<Value>,
+}
+
+/// Containers and the networks they share, per endpoint.
+#[utoipa::path(get, path = "/api/networks/topology", tag = "networks", params(NetworkQuery), responses((status = 200, body = NetworkTopology)))]
+pub async fn topology(
+    state: web::Data<AppState>,
+    query: Query<NetworkQuery>,
+) -> ApiResult<web::Json<NetworkTopology>> {
+    let (networks, mut errors) = gather(&state, query.endpoint.as_deref()).await?;
+    let (containers, more) =
+        super::containers::gather(&state, query.endpoint.as_deref(), true).await?;
+    errors.extend(more);
+    let mut nodes = Vec::new();
+    let mut edges = Vec::new();
+    let mut seen_endpoints = std::collections::BTreeSet::new();
+    for n in &networks {
+        if seen_endpoints.insert(n.endpoint.id.clone()) {
+            nodes.push(json!({"id": format!("endpoint:{}", n.endpoint.id), "type": "endpoint", "label": n.endpoint.name}));
+        }
+        let nid = format!("network:{}:{}", n.endpoint.id, n.network.name);
+        nodes.push(json!({"id": nid, "type": "network", "label": n.network.name, "driver": n.network.driver, "internal": n.network.internal}));
+        edges.push(json!({"from": format!("endpoint:{}", n.endpoint.id), "to": nid}));
+    }
+    for c in &containers {
+        let cid = format!("container:{}:{}", c.endpoint.id, c.container.id);
+        nodes.push(json!({"id": cid, "type": "container", "label": c.container.name, "state": c.container.state}));
+        for net in &c.container.networks {
+            edges.push(json!({"from": format!("network:{}:{}", c.endpoint.id, net), "to": cid}));
+        }
+    }
+    Ok(web::Json(NetworkTopology {
+        nodes,
+        edges,
+        errors,
+    }))
+}

@@ -1,0 +1,419 @@
+//! `/api/nodes`: enrolled hosts with their live state, labels, security policy and census.
+
+use std::collections::HashMap;
+
+use actix_web::{HttpResponse, web};
+use contextbay_actors::{NodeLive, NodeStatus};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
+
+use super::extract::{Body, Query};
+use super::hosts::{FuseState, fuse_state, validate_labels};
+use super::{Paginated, parse_id, ts};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::state::AppState;
+use crate::store::Page;
+use crate::store::hosts::Host;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NodeView {
+    pub id: String,
+    pub name: String,
+    pub hostname: Option<String>,
+    /// `unknown`, `healthy`, `stale` or `offline`.
+    pub status: &'static str,
+    /// The worker's command stream is open.
+    pub connected: bool,
+    #[schema(value_type = Object)]
+    pub labels: Map<String, Value>,
+    pub agent_version: Option<String>,
+    pub proto_minor: Option<i64>,
+    #[schema(value_type = Object)]
+    pub hardware: Map<String, Value>,
+    pub fuse: FuseState,
+    pub enrolled_at: Option<String>,
+    pub last_seen_at: Option<String>,
+    /// The latest host sample, if any since the master started.
+    #[schema(value_type = Option<Object>)]
+    pub metrics: Option<Value>,
+}
+
+fn live_metrics(live: &NodeLive) -> Option<Value> {
+    let m = live.metrics.as_ref()?;
+    let h = m.host.as_ref()?;
+    Some(json!({
+        "time": contextbay_actors::rfc3339_from_millis(m.time_unix_ms),
+        "cpu_percent": h.cpu_percent,
+        "cpu_cores": h.cpu_cores,
+        "memory_used_bytes": h.memory_used_bytes,
+        "memory_total_bytes": h.memory_total_bytes,
+        "memory_available_bytes": h.memory_available_bytes,
+        "memory_cgroup_limited": h.memory_cgroup_limited,
+        "load": [h.load1, h.load5, h.load15],
+        "uptime_secs": h.uptime_secs,
+        "disks": h.disks.iter().map(|d| json!({"mount": d.mount, "device": d.device, "fs_type": d.fs_type, "used_bytes": d.used_bytes, "total_bytes": d.total_bytes})).collect::<Vec<_>>(),
+        "networks": h.networks.iter().map(|n| json!({"iface": n.iface, "rx_bytes": n.rx_bytes, "tx_bytes": n.tx_bytes})).collect::<Vec<_>>(),
+        "docker_available": m.docker_available,
+        "containers": m.containers.iter().map(|c| json!({"id": c.id, "name": c.name, "cpu_percent": c.cpu_percent, "memory_used_bytes": c.memory_used_bytes, "memory_limit_bytes": c.memory_limit_bytes})).collect::<Vec<_>>(),
+    }))
+}
+
+pub fn view(host: Host, live: Option<&NodeLive>) -> NodeView {
+    NodeView {
+        status: live.map_or(NodeStatus::Unknown, |l| l.status).as_str(),
+        connected: live.is_some_and(|l| l.connected),
+        metrics: live.and_then(live_metrics),
+        fuse: fuse_state(&host),
+        id: host.id,
+        name: host.name,
+        hostname: host.hostname,
+        labels: host.labels,
+        agent_version: host.agent_version,
+        proto_minor: host.proto_minor,
+        hardware: host.hardware,
+        enrolled_at: host.enrolled_at.map(ts),
+        last_seen_at: host.last_seen_at.map(ts),
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListNodes {
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+    /// Substring of the name or hostname.
+    pub q: Option<String>,
+    /// `unknown`, `healthy`, `stale` or `offline`.
+    pub status: Option<String>,
+    /// `key=value`: only nodes with this label.
+    pub label: Option<String>,
+}
+
+async fn live_by_id(state: &AppState) -> ApiResult<HashMap<String, NodeLive>> {
+    Ok(state
+        .nodes
+        .snapshots()
+        .await?
+        .into_iter()
+        .map(|l| (l.id.clone(), l))
+        .collect())
+}
+
+#[utoipa::path(get, path = "/api/nodes", tag = "nodes", params(ListNodes),
+    responses((status = 200, body = Paginated<NodeView>), (status = 400, body = ErrorBody)))]
+pub async fn list(
+    state: web::Data<AppState>,
+    query: Query<ListNodes>,
+) -> ApiResult<web::Json<Paginated<NodeView>>> {
+    let q = query.into_inner();
+    let page = super::PageQuery::page(q.limit, q.offset)?;
+    if let Some(s) = &q.status
+        && !["unknown", "healthy", "stale", "offline"].contains(&s.as_str())
+    {
+        return Err(ApiError::bad_request(
+            "status must be unknown, healthy, stale or offline",
+        ));
+    }
+    let label = match &q.label {
+        Some(l) => Some(
+            l.split_once('=')
+                .ok_or_else(|| ApiError::bad_request("label must be key=value"))?,
+        ),
+        None => None,
+    };
+    let live = live_by_id(&state).await?;
+    if q.status.is_none() && label.is_none() {
+        let result = state.store.hosts().list(page, true, q.q.as_deref()).await?;
+        return Ok(web::Json(Paginated {
+            items: result
+                .items
+                .into_iter()
+                .map(|h| {
+                    let l = live.get(&h.id);
+                    view(h, l)
+                })
+                .collect(),
+            total: result.total,
+            limit: page.limit,
+            offset: page.offset,
+        }));
+    }
+    // Filters on live state: filter every node, then page.
+    let all = state
+        .store
+        .hosts()
+        .list(
+            Page {
+                limit: i64::MAX,
+                offset: 0,
+            },
+            true,
+            q.q.as_deref(),
+        )
+        .await?;
+    let matching: Vec<NodeView> = all
+        .items
+        .into_iter()
+        .filter(|h| label.is_none_or(|(k, v)| h.labels.get(k).and_then(Value::as_str) == Some(v)))
+        .map(|h| {
+            let l = live.get(&h.id);
+            view(h, l)
+        })
+        .filter(|n| q.status.as_deref().is_none_or(|s| n.status == s))
+        .collect();
+    let total = i64::try_from(matching.len()).unwrap_or(i64::MAX);
+    let items = matching
+        .into_iter()
+        .skip(usize::try_from(page.offset).unwrap_or(0))
+        .take(usize::try_from(page.limit).unwrap_or(50))
+        .collect();
+    Ok(web::Json(Paginated {
+        items,
+        total,
+        limit: page.limit,
+        offset: page.offset,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FleetStatus {
+    pub total: usize,
+    /// Nodes by status.
+    #[schema(value_type = Object)]
+    pub by_status: Map<String, Value>,
+    pub cpu_cores: u64,
+    pub memory_total_bytes: u64,
+    pub memory_used_bytes: u64,
+    pub containers_running: u64,
+    /// The busiest nodes: top 5 by CPU, by memory use and by fullest disk.
+    #[schema(value_type = Object)]
+    pub worst: Value,
+}
+
+#[utoipa::path(get, path = "/api/nodes/fleet-status", tag = "nodes", responses((status = 200, body = FleetStatus)))]
+pub async fn fleet_status(state: web::Data<AppState>) -> ApiResult<web::Json<FleetStatus>> {
+    let live: Vec<NodeLive> = state.nodes.snapshots().await?;
+    let mut by_status = Map::new();
+    for s in ["unknown", "healthy", "stale", "offline"] {
+        by_status.insert(
+            s.into(),
+            json!(live.iter().filter(|l| l.status.as_str() == s).count()),
+        );
+    }
+    let hosts: Vec<_> = live
+        .iter()
+        .filter_map(|l| Some((l, l.metrics.as_ref()?.host.as_ref()?)))
+        .collect();
+    let top = |mut v: Vec<(String, String, f64)>| {
+        v.sort_by(|a, b| b.2.total_cmp(&a.2));
+        v.into_iter()
+            .take(5)
+            .map(|(id, host, value)| json!({"node_id": id, "hostname": host, "value": (value * 10.0).round() / 10.0}))
+            .collect::<Vec<_>>()
+    };
+    let pct = |used: u64, total: u64| {
+        if total == 0 {
+            0.0
+        } else {
+            used as f64 * 100.0 / total as f64
+        }
+    };
+    let worst = json!({
+        "cpu_percent": top(hosts.iter().map(|(l, h)| (l.id.clone(), l.hostname.clone(), h.cpu_percent)).collect()),
+        "memory_percent": top(hosts.iter().map(|(l, h)| (l.id.clone(), l.hostname.clone(), pct(h.memory_used_bytes, h.memory_total_bytes))).collect()),
+        "disk_percent": top(hosts.iter().map(|(l, h)| (l.id.clone(), l.hostname.clone(),
+            h.disks.iter().map(|d| pct(d.used_bytes, d.total_bytes)).fold(0.0, f64::max))).collect()),
+    });
+    Ok(web::Json(FleetStatus {
+        total: live.len(),
+        by_status,
+        cpu_cores: hosts.iter().map(|(_, h)| u64::from(h.cpu_cores)).sum(),
+        memory_total_bytes: hosts.iter().map(|(_, h)| h.memory_total_bytes).sum(),
+        memory_used_bytes: hosts.iter().map(|(_, h)| h.memory_used_bytes).sum(),
+        containers_running: live
+            .iter()
+            .filter_map(|l| {
+                l.heartbeat
+                    .as_ref()?
+                    .containers
+                    .as_ref()
+                    .map(|c| u64::from(c.running))
+            })
+            .sum(),
+        worst,
+    }))
+}
+
+async fn node(state: &AppState, raw: &str) -> ApiResult<Host> {
+    let id = parse_id("node", raw)?;
+    let host = state
+        .store
+        .hosts()
+        .get(&id)
+        .await
+        .map_err(|_| ApiError::not_found("node not found"))?;
+    if !host.enrolled {
+        return Err(ApiError::not_found(
+            "node not found (the host has not enrolled)",
+        ));
+    }
+    Ok(host)
+}
+
+#[utoipa::path(get, path = "/api/nodes/{id}", tag = "nodes", params(("id" = String, Path)),
+    responses((status = 200, body = NodeView), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> ApiResult<web::Json<NodeView>> {
+    let host = node(&state, &id).await?;
+    let live = state.nodes.snapshot(&host.id).await?;
+    Ok(web::Json(view(host, live.as_ref())))
+}
+
+/// Remove the node: its credential is revoked, its worker cut off, and the host waits for a new
+/// token. Nothing on the host is stopped.
+#[utoipa::path(delete, path = "/api/nodes/{id}", tag = "nodes", params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn delete(state: web::Data<AppState>, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    let host = node(&state, &id).await?;
+    state.store.hosts().unenroll(&host.id).await?;
+    state.nodes.remove(&host.id).await?;
+    state
+        .events
+        .record_committed(
+            "node.removed",
+            json!({"node_id": host.id, "hostname": host.hostname}),
+        )
+        .await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PutLabels {
+    #[schema(value_type = Object)]
+    pub labels: Map<String, Value>,
+}
+
+#[utoipa::path(put, path = "/api/nodes/{id}/labels", tag = "nodes", params(("id" = String, Path)), request_body = PutLabels,
+    responses((status = 200, body = NodeView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn put_labels(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: Body<PutLabels>,
+) -> ApiResult<web::Json<NodeView>> {
+    let host = node(&state, &id).await?;
+    let labels = body.into_inner().labels;
+    validate_labels(&labels)?;
+    let host = state.store.hosts().set_labels(&host.id, &labels).await?;
+    state
+        .events
+        .record_committed(
+            "node.updated",
+            json!({"node_id": host.id, "labels": host.labels}),
+        )
+        .await;
+    let live = state.nodes.snapshot(&host.id).await?;
+    Ok(web::Json(view(host, live.as_ref())))
+}
+
+/// What a node allows; enforced by the master (and the worker) on container operations.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityPolicy {
+    /// Shell exec into containers.
+    pub allow_exec: bool,
+    /// Privileged containers.
+    pub allow_privileged: bool,
+    /// Absolute host path prefixes bind mounts may use; empty: no bind mounts.
+    pub allowed_bind_prefixes: Vec<String>,
+    /// Image reference patterns (`*` matches any run of characters), e.g. `registry.lan/*`.
+    pub allowed_images: Vec<String>,
+}
+
+impl Default for SecurityPolicy {
+    fn default() -> Self {
+        Self {
+            allow_exec: true,
+            allow_privileged: false,
+            allowed_bind_prefixes: Vec::new(),
+            allowed_images: vec!["*".into()],
+        }
+    }
+}
+
+impl SecurityPolicy {
+    pub fn from_stored(stored: &Map<String, Value>) -> Self {
+        if stored.is_empty() {
+            return Self::default();
+        }
+        serde_json::from_value(Value::Object(stored.clone())).unwrap_or_default()
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if self.allowed_bind_prefixes.len() > 64 || self.allowed_images.len() > 64 {
+            return Err("at most 64 bind prefixes and 64 image patterns".into());
+        }
+        for p in &self.allowed_bind_prefixes {
+            if !p.starts_with('/') || p.contains("..") || p.len() > 1024 {
+                return Err(format!(
+                    "bind prefix '{p}' must be an absolute path without '..'"
+                ));
+            }
+        }
+        for i in &self.allowed_images {
+            if i.is_empty() || i.len() > 512 || i.chars().any(char::is_whitespace) {
+                return Err(format!(
+                    "image pattern '{i}' must be 1 to 512 characters without spaces"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[utoipa::path(get, path = "/api/nodes/{id}/security-policy", tag = "nodes", params(("id" = String, Path)),
+    responses((status = 200, body = SecurityPolicy), (status = 404, body = ErrorBody)))]
+pub async fn get_policy(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> ApiResult<web::Json<SecurityPolicy>> {
+    let host = node(&state, &id).await?;
+    Ok(web::Json(SecurityPolicy::from_stored(
+        &host.security_policy,
+    )))
+}
+
+#[utoipa::path(put, path = "/api/nodes/{id}/security-policy", tag = "nodes", params(("id" = String, Path)), request_body = SecurityPolicy,
+    responses((status = 200, body = SecurityPolicy), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn put_policy(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: Body<SecurityPolicy>,
+) -> ApiResult<web::Json<SecurityPolicy>> {
+    let host = node(&state, &id).await?;
+    let policy = body.into_inner();
+    policy.validate().map_err(ApiError::bad_request)?;
+    let Value::Object(stored) = serde_json::to_value(&policy).map_err(ApiError::internal)? else {
+        return Err(ApiError::internal("policy is not an object"));
+    };
+    state
+        .store
+        .hosts()
+        .set_security_policy(&host.id, &stored)
+        .await?;
+    state
+        .events
+        .record_committed(
+            "node.policy_updated",
+            json!({"node_id": host.id, "policy": policy}),
+        )
+        .await;
+    Ok(web::Json(policy))
+}
+
+pub(super) async fn require_node(state: &AppState, raw: &str) -> ApiResult<Host> {
+    node(state, raw).await
+}

@@ -1,0 +1,231 @@
+//! `/api/alertmanager/silences` (alerting module): Alertmanager's silences through its v2 API.
+//! ContextBay keeps no copy: Alertmanager is the owner. Deleting a silence expires it (what
+//! Alertmanager does); expired silences stay listed until Alertmanager forgets them.
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::extract::{Body, Query};
+use super::parse_id;
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::integrations::alertmanager::{Matcher, NewSilence, Silence};
+use crate::monitoring::promql_time::parse_duration;
+use crate::state::AppState;
+use crate::store::now_ms;
+
+const MAX_MATCHERS: usize = 32;
+/// Longest silence accepted: a year.
+const MAX_SILENCE_MS: i64 = 365 * 86_400_000;
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MatcherView {
+    /// A label name, e.g. `alertname`.
+    pub name: String,
+    pub value: String,
+    /// `value` is a regular expression (RE2, anchored).
+    #[serde(default)]
+    pub is_regex: bool,
+    /// `false` for a negative matcher (`!=`, `!~`).
+    #[serde(default = "yes")]
+    pub is_equal: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SilenceView {
+    pub id: String,
+    /// `active`, `pending` or `expired`.
+    pub state: String,
+    pub matchers: Vec<MatcherView>,
+    pub starts_at: String,
+    pub ends_at: String,
+    pub created_by: String,
+    pub comment: String,
+    pub updated_at: String,
+}
+
+impl From<Silence> for SilenceView {
+    fn from(s: Silence) -> Self {
+        Self {
+            id: s.id,
+            state: s.status.state,
+            matchers: s
+                .matchers
+                .into_iter()
+                .map(|m| MatcherView {
+                    name: m.name,
+                    value: m.value,
+                    is_regex: m.is_regex,
+                    is_equal: m.is_equal,
+                })
+                .collect(),
+            starts_at: s.starts_at,
+            ends_at: s.ends_at,
+            created_by: s.created_by,
+            comment: s.comment,
+            updated_at: s.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SilenceList {
+    pub items: Vec<SilenceView>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListSilences {
+    /// `active`, `pending` or `expired`; default all.
+    pub state: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSilence {
+    /// Alerts whose labels match all of these are silenced.
+    pub matchers: Vec<MatcherView>,
+    /// RFC 3339 or Unix milliseconds; default now.
+    pub starts_at: Option<String>,
+    /// RFC 3339 or Unix milliseconds. Give this or `duration`.
+    pub ends_at: Option<String>,
+    /// How long from `starts_at`, e.g. `2h`. Give this or `ends_at`.
+    pub duration: Option<String>,
+    /// Why (required by Alertmanager).
+    pub comment: String,
+}
+
+/// Silences Alertmanager holds.
+#[utoipa::path(get, path = "/api/alertmanager/silences", tag = "alerting", params(ListSilences),
+    responses((status = 200, body = SilenceList), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn list(
+    state: web::Data<AppState>,
+    query: Query<ListSilences>,
+) -> ApiResult<web::Json<SilenceList>> {
+    if let Some(s) = &query.state
+        && !["active", "pending", "expired"].contains(&s.as_str())
+    {
+        return Err(ApiError::bad_request(
+            "state must be active, pending or expired",
+        ));
+    }
+    let am = crate::monitoring::alertmanager(&state).await?;
+    let mut items: Vec<SilenceView> = am
+        .silences()
+        .await?
+        .into_iter()
+        .filter(|s| query.state.as_deref().is_none_or(|w| s.status.state == w))
+        .map(SilenceView::from)
+        .collect();
+    items.sort_by(|a, b| b.starts_at.cmp(&a.starts_at));
+    Ok(web::Json(SilenceList { items }))
+}
+
+fn rfc3339(ms: i64) -> String {
+    super::ts(ms)
+}
+
+/// Silence matching alerts for a while.
+#[utoipa::path(post, path = "/api/alertmanager/silences", tag = "alerting", request_body = CreateSilence,
+    responses((status = 201, body = SilenceView), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn create(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: Body<CreateSilence>,
+) -> ApiResult<HttpResponse> {
+    let b = body.into_inner();
+    if b.matchers.is_empty() || b.matchers.len() > MAX_MATCHERS {
+        return Err(ApiError::bad_request(format!(
+            "matchers: 1 to {MAX_MATCHERS} are required"
+        )));
+    }
+    for (i, m) in b.matchers.iter().enumerate() {
+        if !crate::monitoring::alert_rules::is_label_name(&m.name) {
+            return Err(ApiError::bad_request(format!(
+                "matchers[{i}].name must be a label name ([a-zA-Z_][a-zA-Z0-9_]*)"
+            )));
+        }
+        if m.value.len() > 1024 {
+            return Err(ApiError::bad_request(format!(
+                "matchers[{i}].value is longer than 1024 bytes"
+            )));
+        }
+    }
+    let comment = b.comment.trim();
+    if comment.is_empty() || comment.len() > 1024 {
+        return Err(ApiError::bad_request("comment must be 1 to 1024 bytes"));
+    }
+    let starts = match &b.starts_at {
+        Some(t) => super::parse_time("starts_at", t)?,
+        None => now_ms(),
+    };
+    let ends = match (&b.ends_at, &b.duration) {
+        (Some(t), None) => super::parse_time("ends_at", t)?,
+        (None, Some(d)) => {
+            let ms =
+                parse_duration(d).map_err(|e| ApiError::bad_request(format!("duration: {e}")))?;
+            starts.saturating_add(i64::try_from(ms).unwrap_or(i64::MAX))
+        }
+        _ => {
+            return Err(ApiError::bad_request("give either ends_at or duration"));
+        }
+    };
+    if ends <= starts || ends <= now_ms() {
+        return Err(ApiError::bad_request(
+            "the silence must end after it starts and in the future",
+        ));
+    }
+    if ends - starts > MAX_SILENCE_MS {
+        return Err(ApiError::bad_request("a silence may last at most 365 days"));
+    }
+    let am = crate::monitoring::alertmanager(&state).await?;
+    let id = am
+        .create_silence(&NewSilence {
+            matchers: b
+                .matchers
+                .into_iter()
+                .map(|m| Matcher {
+                    name: m.name,
+                    value: m.value,
+                    is_regex: m.is_regex,
+                    is_equal: m.is_equal,
+                })
+                .collect(),
+            starts_at: rfc3339(starts),
+            ends_at: rfc3339(ends),
+            created_by: principal.username.clone(),
+            comment: comment.to_owned(),
+        })
+        .await?;
+    let silence = SilenceView::from(am.silence(&id).await?);
+    state
+        .events
+        .record_committed(
+            "silence.created",
+            json!({"id": silence.id, "matchers": silence.matchers, "ends_at": silence.ends_at,
+                   "created_by": silence.created_by}),
+        )
+        .await;
+    Ok(HttpResponse::Created().json(silence))
+}
+
+/// Expire a silence.
+#[utoipa::path(delete, path = "/api/alertmanager/silences/{id}", tag = "alerting", params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn delete(state: web::Data<AppState>, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    let id = parse_id("silence", &id)?;
+    let am = crate::monitoring::alertmanager(&state).await?;
+    am.expire_silence(&id).await?;
+    state
+        .events
+        .record_committed("silence.deleted", json!({"id": id}))
+        .await;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,537 @@
+//! Docker on the real engine, through the local endpoint and through a worker (agent endpoint).
+//! Nothing is pulled: the test image is built from the static busybox binary. Everything is
+//! labelled `contextbay.test=1`, on an `--internal` network, and removed by a guard.
+
+use std::process::Command;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use super::harness::{Login, TestServer, assert_error};
+
+pub const IMAGE: &str = "contextbay-test/busybox:latest";
+
+/// `docker …`, returning stdout (trimmed) or the failure.
+pub fn docker(args: &[&str]) -> Result<String, String> {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+    }
+}
+
+/// True when an engine answers; on CI a missing engine fails the test.
+pub fn engine_available() -> bool {
+    let ok = docker(&["info", "--format", "{{.ServerVersion}}"]).is_ok();
+    assert!(
+        ok || std::env::var("CI").is_err(),
+        "CI needs a Docker engine (scripts/test starts dockerd)"
+    );
+    if !ok {
+        eprintln!("no Docker engine; skipping outside CI");
+    }
+    ok
+}
+
+/// Builds the busybox test image once (no pull: `FROM scratch` + the static busybox).
+pub fn ensure_image() {
+    if docker(&["image", "inspect", IMAGE]).is_ok() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("busybox-static is installed");
+    std::fs::copy(busybox, dir.path().join("busybox")).unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\nLABEL contextbay.test=1\nCMD [\"/bin/sh\"]\n",
+    )
+    .unwrap();
+    docker(&["build", "-q", "-t", IMAGE, dir.path().to_str().unwrap()]).unwrap();
+}
+
+/// Removes what a test created, even when it fails.
+pub struct Cleanup {
+    pub prefix: String,
+    pub network: String,
+}
+
+impl Cleanup {
+    pub fn new(tag: &str) -> Self {
+        let prefix = format!(
+            "cbt-{tag}-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let network = format!("{prefix}-net");
+        docker(&[
+            "network",
+            "create",
+            "--internal",
+            "--label",
+            "contextbay.test=1",
+            &network,
+        ])
+        .unwrap();
+        Self { prefix, network }
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Ok(ids) = docker(&["ps", "-aq", "--filter", &format!("name={}", self.prefix)]) {
+            for id in ids.lines().filter(|l| !l.is_empty()) {
+                let _ = docker(&["rm", "-f", "-v", id]);
+            }
+        }
+        let _ = docker(&["network", "rm", &self.network]);
+        if let Ok(vols) = docker(&[
+            "volume",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("name={}", self.prefix),
+        ]) {
+            for v in vols.lines().filter(|l| !l.is_empty()) {
+                let _ = docker(&["volume", "rm", "-f", v]);
+            }
+        }
+    }
+}
+
+fn spec(c: &Cleanup, name: &str, endpoint: &str, script: &str) -> Value {
+    json!({
+        "endpoint": endpoint,
+        "image": IMAGE,
+        "name": format!("{}-{name}", c.prefix),
+        "command": ["sh", "-c", script],
+        "networks": [c.network],
+        "labels": {"contextbay.test": "1"},
+        "start": true,
+    })
+}
+
+fn state_of(name: &str) -> String {
+    docker(&["inspect", "-f", "{{.State.Status}}", name])
+        .unwrap_or_else(|e| format!("missing: {e}"))
+}
+
+/// create → start → logs → stop → 409 on stop again → start → remove, checked with the CLI.
+pub async fn lifecycle(s: &TestServer, admin: &Login, c: &Cleanup, endpoint: &str) {
+    let name = format!("{}-life", c.prefix);
+    let created = s
+        .post(
+            "/api/containers",
+            &admin.access,
+            spec(c, "life", endpoint, "echo hello-from-cb; sleep 600"),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    assert_eq!(created.body["endpoint"]["id"], endpoint);
+    assert_eq!(state_of(&name), "running");
+
+    let mut lines = Value::Null;
+    for _ in 0..50 {
+        lines = s
+            .get(
+                &format!("/api/containers/{name}/logs?endpoint={endpoint}&tail=10"),
+                &admin.access,
+            )
+            .await
+            .body;
+        if lines.to_string().contains("hello-from-cb") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(lines["items"][0]["line"], "hello-from-cb", "{lines:?}");
+    assert_eq!(lines["items"][0]["stream"], "stdout");
+
+    let listed = s
+        .get(
+            &format!("/api/containers?endpoint={endpoint}&name={}", c.prefix),
+            &admin.access,
+        )
+        .await;
+    assert_eq!(listed.body["total"], 1, "{:?}", listed.body);
+    assert_eq!(listed.body["items"][0]["state"], "running");
+    assert_eq!(listed.body["items"][0]["endpoint"]["id"], endpoint);
+    let one = s
+        .get(
+            &format!("/api/containers/{name}?endpoint={endpoint}"),
+            &admin.access,
+        )
+        .await;
+    assert_eq!(one.body["name"], name);
+    let inspect = s
+        .get(
+            &format!("/api/containers/{name}/inspect?endpoint={endpoint}"),
+            &admin.access,
+        )
+        .await;
+    assert_eq!(inspect.body["State"]["Running"], true);
+
+    let stop = s
+        .post(
+            &format!("/api/containers/{name}/stop?endpoint={endpoint}"),
+            &admin.access,
+            json!({}),
+        )
+        .await;
+    assert_eq!(stop.status, StatusCode::OK, "{:?}", stop.body);
+    assert_eq!(state_of(&name), "exited");
+    let again = s
+        .post(
+            &format!("/api/containers/{name}/stop?endpoint={endpoint}"),
+            &admin.access,
+            json!({}),
+        )
+        .await;
+    assert_error(&again, StatusCode::CONFLICT, "conflict");
+    assert!(
+        again.body["error"]
+            .as_str()
+            .unwrap()
+            .contains("not running")
+    );
+    assert_eq!(
+        s.post(
+            &format!("/api/containers/{name}/start?endpoint={endpoint}"),
+            &admin.access,
+            json!({})
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    assert_eq!(state_of(&name), "running");
+    assert_error(
+        &s.post(
+            &format!("/api/containers/{name}/explode?endpoint={endpoint}"),
+            &admin.access,
+            json!({}),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    );
+    let stats = s
+        .get(
+            &format!("/api/containers/stats?endpoint={endpoint}"),
+            &admin.access,
+        )
+        .await;
+    assert!(
+        stats.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["name"] == name.as_str()),
+        "{:?}",
+        stats.body
+    );
+
+    let del = s
+        .delete(
+            &format!("/api/containers/{name}?endpoint={endpoint}&force=true"),
+            &admin.access,
+        )
+        .await;
+    assert_eq!(del.status, StatusCode::NO_CONTENT, "{:?}", del.body);
+    assert!(state_of(&name).starts_with("missing"));
+    let gone = s
+        .get(
+            &format!("/api/containers/{name}/logs?endpoint={endpoint}"),
+            &admin.access,
+        )
+        .await;
+    assert_error(&gone, StatusCode::NOT_FOUND, "not_found");
+}
+
+#[actix_web::test]
+async fn containers_on_the_local_endpoint() {
+    if !engine_available() {
+        return;
+    }
+    ensure_image();
+    let c = Cleanup::new("local");
+    let s = TestServer::start().await;
+    let admin = s.setup().await;
+    let endpoints = s.get("/api/endpoints", &admin.access).await;
+    assert_eq!(endpoints.body["items"][0]["id"], "local");
+    assert_eq!(endpoints.body["items"][0]["status"], "up");
+    lifecycle(&s, &admin, &c, "local").await;
+
+    // Validation names the field; a missing container is a 404.
+    let bad = s
+        .post(
+            "/api/containers",
+            &admin.access,
+            json!({"image": IMAGE, "mounts": [{"type": "bind", "source": "rel", "target": "/x"}]}),
+        )
+        .await;
+    assert_error(&bad, StatusCode::BAD_REQUEST, "bad_request");
+    assert!(
+        bad.body["error"]
+            .as_str()
+            .unwrap()
+            .contains("mounts[0].source")
+    );
+    assert_error(
+        &s.get(
+            "/api/containers/nope-nope/inspect?endpoint=local",
+            &admin.access,
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    assert_error(
+        &s.get("/api/containers/nope-nope", &admin.access).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+
+    // Roles: a viewer reads but cannot act; an operator acts.
+    let viewer = s.user(&admin, "dviewer", "viewer").await;
+    let operator = s.user(&admin, "doperator", "operator").await;
+    let name = format!("{}-roles", c.prefix);
+    assert_eq!(
+        s.post(
+            "/api/containers",
+            &viewer.access,
+            spec(&c, "roles", "local", "sleep 600")
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        s.post(
+            "/api/containers",
+            &operator.access,
+            spec(&c, "roles", "local", "sleep 600")
+        )
+        .await
+        .status,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        s.get("/api/containers?endpoint=local", &viewer.access)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        s.post(
+            &format!("/api/containers/{name}/stop"),
+            &viewer.access,
+            json!({})
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        s.post(
+            &format!("/api/containers/{name}/stop"),
+            &operator.access,
+            json!({})
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+
+    // Volumes in use and networks in use answer 409.
+    let vol = format!("{}-vol", c.prefix);
+    docker(&["volume", "create", "--label", "contextbay.test=1", &vol]).unwrap();
+    let mut with_vol = spec(&c, "vol", "local", "sleep 600");
+    with_vol["mounts"] = json!([{"type": "volume", "source": vol, "target": "/data"}]);
+    assert_eq!(
+        s.post("/api/containers", &admin.access, with_vol)
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    let vols = s
+        .get(&format!("/api/volumes?name={vol}"), &admin.access)
+        .await;
+    assert_eq!(
+        vols.body["items"][0]["used_by"][0],
+        format!("{}-vol", c.prefix)
+    );
+    let busy = s
+        .delete(&format!("/api/volumes/{vol}"), &admin.access)
+        .await;
+    assert_error(&busy, StatusCode::CONFLICT, "conflict");
+    let net_busy = s
+        .delete(&format!("/api/networks/{}", c.network), &admin.access)
+        .await;
+    assert_error(&net_busy, StatusCode::CONFLICT, "conflict");
+    assert!(net_busy.body["error"].as_str().unwrap().contains("in use"));
+    let inspect = s
+        .get(
+            &format!("/api/networks/{}/inspect", c.network),
+            &admin.access,
+        )
+        .await;
+    assert_eq!(inspect.body["Internal"], true);
+    let topo = s
+        .get("/api/networks/topology?endpoint=local", &admin.access)
+        .await;
+    assert!(
+        topo.body["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["from"] == format!("network:local:{}", c.network))
+    );
+    s.delete(
+        &format!("/api/containers/{}-vol?force=true", c.prefix),
+        &admin.access,
+    )
+    .await;
+    assert_eq!(
+        s.delete(&format!("/api/volumes/{vol}"), &admin.access)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+
+    // Images: listed; a pull with no registry reachable fails clearly and quickly.
+    let images = s
+        .get("/api/images?name=contextbay-test/busybox", &admin.access)
+        .await;
+    assert!(!images.body["items"].as_array().unwrap().is_empty());
+    let started = std::time::Instant::now();
+    let pull = s
+        .post(
+            "/api/images/pull",
+            &operator.access,
+            json!({"image": "contextbay-test/does-not-exist:1"}),
+        )
+        .await;
+    assert!(
+        pull.status.is_client_error() || pull.status.is_server_error(),
+        "{:?}",
+        pull.body
+    );
+    assert!(
+        pull.body["error"]
+            .as_str()
+            .unwrap()
+            .contains("pull of 'contextbay-test/does-not-exist:1' failed"),
+        "{:?}",
+        pull.body
+    );
+    assert!(started.elapsed() < Duration::from_secs(60));
+    s.stop().await;
+}
+
+#[actix_web::test]
+async fn containers_through_a_worker_on_an_agent_endpoint() {
+    if !engine_available() {
+        return;
+    }
+    ensure_image();
+    let c = Cleanup::new("agent");
+    let s = TestServer::start_with(|cfg| {
+        cfg.fleet.heartbeat_interval_secs = 1;
+        // The master has no engine of its own here: everything goes through the worker.
+        cfg.docker.local_endpoint = false;
+    })
+    .await;
+    let admin = s.setup().await;
+    let host = s
+        .post("/api/hosts", &admin.access, json!({"name": "dock"}))
+        .await;
+    let id = host.body["id"].as_str().unwrap().to_owned();
+    let token = host.body["enroll_token"].as_str().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let config = contextbay::worker::config::WorkerConfig {
+        master_url: s.base.clone(),
+        grpc_url: s.grpc_url(),
+        enroll_token: token,
+        shared_secret: s.config.fleet.enroll_secret.clone(),
+        data_dir: dir.path().to_path_buf(),
+        heartbeat_interval_secs: 1,
+        hostname: "dock-host".into(),
+        ..Default::default()
+    };
+    let worker = tokio::spawn(contextbay::worker::run(config));
+
+    // Both legs report in and the host fuses by itself; its engine becomes an agent endpoint.
+    let mut fused = Value::Null;
+    for _ in 0..200 {
+        fused = s.get(&format!("/api/hosts/{id}"), &admin.access).await.body;
+        if fused["fuse"]["fused"] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(fused["fuse"]["state"], "fused", "{fused:?}");
+    let endpoints = s.get("/api/endpoints", &admin.access).await;
+    let agent = endpoints.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == id.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(agent["kind"], "agent");
+    assert_eq!(agent["status"], "up", "{agent:?}");
+
+    lifecycle(&s, &admin, &c, &id).await;
+
+    // The node's policy is enforced before anything reaches the engine.
+    s.put(
+        &format!("/api/nodes/{id}/security-policy"),
+        &admin.access,
+        json!({"allow_exec": true, "allow_privileged": false, "allowed_bind_prefixes": [], "allowed_images": ["contextbay-test/*"]}),
+    )
+    .await;
+    let mut privileged = spec(&c, "priv", &id, "sleep 1");
+    privileged["privileged"] = json!(true);
+    let refused = s.post("/api/containers", &admin.access, privileged).await;
+    assert_error(&refused, StatusCode::FORBIDDEN, "forbidden");
+    assert!(
+        refused.body["error"]
+            .as_str()
+            .unwrap()
+            .contains("privileged")
+    );
+    let mut other_image = spec(&c, "img", &id, "sleep 1");
+    other_image["image"] = json!("docker.io/library/alpine");
+    assert_error(
+        &s.post("/api/containers", &admin.access, other_image).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    // Remote errors come back structured: a missing container is a 404 with Docker's words.
+    let missing = s
+        .get(
+            &format!("/api/containers/nope-nope/inspect?endpoint={id}"),
+            &admin.access,
+        )
+        .await;
+    assert_error(&missing, StatusCode::NOT_FOUND, "not_found");
+    assert!(
+        missing.body["error"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("no such container"),
+        "{:?}",
+        missing.body
+    );
+
+    worker.abort();
+    s.stop().await;
+}
