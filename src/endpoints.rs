@@ -208,6 +208,21 @@ fn tcp_engine(state: &AppState, e: &StoredEndpoint) -> Result<Engine, EndpointEr
     Ok(engine)
 }
 
+/// The engine to stream from directly: the master's own for `local`, a connection for `tcp`, and
+/// `None` for `agent` endpoints (reached only through the worker).
+pub fn engine(state: &AppState, e: &StoredEndpoint) -> Result<Option<Engine>, ApiError> {
+    match e.kind.as_str() {
+        "local" => state.docker.clone().map(Some).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::ServiceUnavailable,
+                "the master has no local Docker engine",
+            )
+        }),
+        "tcp" => Ok(Some(tcp_engine(state, e)?)),
+        _ => Ok(None),
+    }
+}
+
 /// Runs `op` on endpoint `e`.
 pub async fn call(
     state: &AppState,

@@ -128,7 +128,7 @@ async fn admit(
     // Browsers attach cookies to cross-site requests (and to cross-origin WebSocket handshakes),
     // so a cookie alone does not prove the request came from our own pages.
     if principal.method == AuthMethod::Cookie
-        && (is_mutation(req.method()) || spec.in_band_auth)
+        && (is_mutation(req.method()) || is_websocket(req))
         && !same_origin(req.request(), &state.config.server.public_url)
     {
         return Err(ApiError::forbidden(
@@ -157,6 +157,14 @@ async fn module_enabled(
         .enabled_override(module)
         .await?
         .unwrap_or(configured))
+}
+
+/// A WebSocket handshake: browsers send cookies on cross-origin handshakes too.
+fn is_websocket(req: &ServiceRequest) -> bool {
+    req.headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
 }
 
 fn is_mutation(method: &Method) -> bool {

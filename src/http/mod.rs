@@ -9,6 +9,7 @@ pub mod audit;
 pub mod auth;
 pub mod census;
 pub mod config;
+pub mod container_streams;
 pub mod containers;
 pub mod dashboard;
 pub mod endpoints;

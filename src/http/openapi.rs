@@ -11,10 +11,10 @@ use utoipa::openapi::{HttpMethod, PathItem};
 
 use super::routes::{Access, RouteTable};
 use super::{
-    activity, alert_rules, alertmanager_webhook, alerts, audit, auth, census, config, containers,
-    endpoints, enroll, fleet_metrics, grafana, health, hosts, images, keys, metrics,
-    metrics_history, modules, networks, nodes, notifications, prometheus, prometheus_proxy,
-    settings, silences, system, topology, transfer, users, volumes, ws,
+    activity, alert_rules, alertmanager_webhook, alerts, audit, auth, census, config,
+    container_streams, containers, endpoints, enroll, fleet_metrics, grafana, health, hosts,
+    images, keys, metrics, metrics_history, modules, networks, nodes, notifications, prometheus,
+    prometheus_proxy, settings, silences, system, topology, transfer, users, volumes, ws,
 };
 use crate::state::AppState;
 
@@ -84,6 +84,8 @@ use crate::state::AppState;
         containers::logs,
         containers::action,
         containers::delete,
+        container_streams::logs_ws,
+        container_streams::exec_ws,
         images::list,
         images::pull,
         images::prune,

@@ -9,10 +9,11 @@ use actix_web::http::Method;
 use actix_web::{FromRequest, Handler, HttpResponse, Responder, web};
 
 use super::{
-    activity, alert_rules, alertmanager_webhook, alerts, audit, auth, census, config, containers,
-    endpoints, enroll, fleet_metrics, grafana, health, hosts, images, keys, metrics,
-    metrics_history, modules, networks, nodes, notifications, openapi, prometheus,
-    prometheus_proxy, settings, silences, system, topology, transfer, users, volumes, ws,
+    activity, alert_rules, alertmanager_webhook, alerts, audit, auth, census, config,
+    container_streams, containers, endpoints, enroll, fleet_metrics, grafana, health, hosts,
+    images, keys, metrics, metrics_history, modules, networks, nodes, notifications, openapi,
+    prometheus, prometheus_proxy, settings, silences, system, topology, transfer, users, volumes,
+    ws,
 };
 use crate::auth::Role;
 use crate::error::{ApiError, ErrorCode};
@@ -176,6 +177,16 @@ pub fn all() -> Vec<Route> {
         get("/api/containers/{id}", R, containers::get),
         get("/api/containers/{id}/inspect", R, containers::inspect),
         get("/api/containers/{id}/logs", R, containers::logs),
+        get(
+            "/api/containers/{id}/logs/ws",
+            R,
+            container_streams::logs_ws,
+        ),
+        get(
+            "/api/containers/{id}/exec/ws",
+            A,
+            container_streams::exec_ws,
+        ),
         post("/api/containers/{id}/{action}", W, containers::action),
         delete("/api/containers/{id}", W, containers::delete),
         // Images
