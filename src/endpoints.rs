@@ -208,6 +208,48 @@ fn tcp_engine(state: &AppState, e: &StoredEndpoint) -> Result<Engine, EndpointEr
     Ok(engine)
 }
 
+/// Follows the master's own engine's event stream for as long as the master runs and publishes
+/// each event as `container.update`, `image.update`, `volume.update` or `network.update`
+/// (payload `{endpoint, id, type, action, attributes, time}`), reconnecting after errors.
+pub fn spawn_local_events(state: &AppState) -> Option<tokio::task::JoinHandle<()>> {
+    let engine = state.docker.clone()?;
+    let bus = state.bus.clone();
+    Some(tokio::spawn(async move {
+        use futures_util::StreamExt;
+        loop {
+            let mut events = Box::pin(engine.events());
+            while let Some(item) = events.next().await {
+                match item {
+                    Ok(e) => {
+                        let kind = match e.typ.as_str() {
+                            t @ ("container" | "image" | "volume" | "network") => {
+                                format!("{t}.update")
+                            }
+                            _ => continue,
+                        };
+                        bus.emit(
+                            kind,
+                            serde_json::json!({
+                                "endpoint": LOCAL,
+                                "id": e.actor_id,
+                                "type": e.typ,
+                                "action": e.action,
+                                "attributes": e.attributes,
+                                "time": contextbay_actors::rfc3339_from_millis(e.time_unix_ms),
+                            }),
+                        );
+                    }
+                    Err(err) => {
+                        tracing::warn!(%err, "local Docker event stream");
+                        break;
+                    }
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        }
+    }))
+}
+
 /// The engine to stream from directly: the master's own for `local`, a connection for `tcp`, and
 /// `None` for `agent` endpoints (reached only through the worker).
 pub fn engine(state: &AppState, e: &StoredEndpoint) -> Result<Option<Engine>, ApiError> {

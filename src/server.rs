@@ -31,6 +31,7 @@ pub struct RunningServer {
     shutdown: watch::Sender<bool>,
     retention: tokio::task::JoinHandle<()>,
     recorder: tokio::task::JoinHandle<()>,
+    docker_events: Option<tokio::task::JoinHandle<()>>,
     grpc: tokio::task::JoinHandle<()>,
     pub grpc_addr: SocketAddr,
     /// The monitoring and alerting modules' bus consumers (stopped when dropped).
@@ -156,6 +157,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
     };
 
     crate::endpoints::ensure_local(&state).await?;
+    let docker_events = crate::endpoints::spawn_local_events(&state);
     let grpc = crate::grpc::spawn(state.clone(), grpc_listener, state.shutdown.clone())?;
     let recorder = spawn_recorder(&state).await?;
     let monitoring = crate::monitoring::start(&state).await?;
@@ -168,6 +170,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
         shutdown,
         retention,
         recorder,
+        docker_events,
         grpc,
         grpc_addr,
         monitoring,
@@ -227,6 +230,9 @@ impl RunningServer {
         }
         self.retention.abort();
         self.recorder.abort();
+        if let Some(task) = &self.docker_events {
+            task.abort();
+        }
         if let Err(err) = self.grpc.await {
             tracing::warn!(%err, "gRPC server task");
         }

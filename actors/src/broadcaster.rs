@@ -212,6 +212,19 @@ impl Broadcaster {
         }
     }
 
+    /// Sends pending `Lagged` notices to subscribers whose channels have room again.
+    fn flush_lag_notices(&mut self) {
+        for sub in self.subscribers.values_mut().filter(|s| s.missed > 0) {
+            if sub
+                .tx
+                .try_send(Delivery::Lagged { missed: sub.missed })
+                .is_ok()
+            {
+                sub.missed = 0;
+            }
+        }
+    }
+
     fn replay_since(&self, since: u64) -> Replay {
         // Nothing published after `since` in this run, and `since` belongs to this run.
         if since + 1 >= self.next_id && since >= self.first_id_of_run.saturating_sub(1) {
@@ -230,6 +243,8 @@ impl Actor for Broadcaster {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(4096);
+        // A subscriber that lagged must hear about it even if no further event comes its way.
+        ctx.run_interval(LAG_NOTICE_EVERY, |this, _| this.flush_lag_notices());
     }
 }
 
@@ -486,6 +501,9 @@ impl Drop for Subscription {
     }
 }
 
+/// How often pending lag notices are retried for subscribers that caught up.
+const LAG_NOTICE_EVERY: Duration = Duration::from_millis(250);
+
 /// How long a subscriber may take before it is considered gone; used by session owners.
 pub const SUBSCRIBER_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -567,6 +585,17 @@ mod tests {
         let stats = bus.stats().await?;
         assert_eq!(stats.dropped, 3);
         assert_eq!(stats.subscribers, 2);
+        // With no further event, a subscriber that lagged and caught up is still told.
+        for n in 6..9 {
+            bus.publish("x.y", serde_json::json!(n)).await?;
+        }
+        assert!(matches!(slow.recv().await, Some(Delivery::Event(_))));
+        assert!(matches!(slow.recv().await, Some(Delivery::Event(_))));
+        let notice = tokio::time::timeout(Duration::from_secs(2), slow.recv()).await;
+        assert!(
+            matches!(notice, Ok(Some(Delivery::Lagged { missed: 1 }))),
+            "{notice:?}"
+        );
         drop(slow);
         bus.publish("x.y", serde_json::json!(6)).await?;
         assert_eq!(bus.stats().await?.subscribers, 1);

@@ -90,6 +90,16 @@ impl Store {
                     config.storage.data_dir.display()
                 )
             })?;
+            // The database holds password and key hashes and sealed secrets: owner only.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(
+                    &config.storage.data_dir,
+                    std::fs::Permissions::from_mode(0o700),
+                )
+                .with_context(|| format!("restricting {}", config.storage.data_dir.display()))?;
+            }
         }
         let options = AnyConnectOptions::from_str(&url).context("parsing storage.database_url")?;
         let pool = |max: u32| {

@@ -689,4 +689,47 @@ mod streams {
         );
         s.stop().await;
     }
+
+    #[actix_web::test]
+    async fn docker_events_reach_the_event_stream() {
+        if !engine_available() {
+            return;
+        }
+        ensure_image();
+        let c = Cleanup::new("events");
+        let s = TestServer::start().await;
+        let admin = s.setup().await;
+        let mut events = open(&s, "/api/ws?topics=container.update", &admin.access)
+            .await
+            .unwrap();
+        assert_eq!(next(&mut events).await["type"], "hello");
+        let name = format!("{}-ev", c.prefix);
+        // Made with the CLI, not the API: the master learns of it from the engine's events.
+        docker(&[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--network",
+            &c.network,
+            "--label",
+            "contextbay.test=1",
+            super::IMAGE,
+            "sleep",
+            "600",
+        ])
+        .unwrap();
+        docker(&["stop", "-t", "1", &name]).unwrap();
+        let mut actions = Vec::new();
+        while !actions.contains(&"die".to_owned()) {
+            let e = next(&mut events).await;
+            assert_eq!(e["type"], "container.update", "{e:?}");
+            if e["payload"]["attributes"]["name"] == name.as_str() {
+                assert_eq!(e["payload"]["endpoint"], "local");
+                actions.push(e["payload"]["action"].as_str().unwrap().to_owned());
+            }
+        }
+        assert!(actions.contains(&"start".to_owned()), "{actions:?}");
+        s.stop().await;
+    }
 }

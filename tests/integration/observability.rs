@@ -183,6 +183,15 @@ async fn openapi_and_system_info() {
         "public"
     );
 
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(s.data_dir())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700, "the data directory is private");
+    }
     let info = s.get("/api/system/info", &admin.access).await;
     assert_eq!(info.status, StatusCode::OK);
     assert_eq!(info.body["database"], "sqlite");
