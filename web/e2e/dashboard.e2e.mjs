@@ -1,5 +1,6 @@
 // Browser flows against the real master: setup, sign-in, users, API keys, live updates, roles,
-// the offline indicator, first-load performance and screenshots of every main page.
+// the add-host flow (token, install command, pending fuse state, enroll attempts live), the
+// offline indicator, first-load performance and screenshots of every main page.
 //
 //   npm run e2e            (from web/; needs ../target/debug/contextbay with the dashboard embedded)
 
@@ -367,6 +368,7 @@ describe('dashboard against the real master', { skip: missing ? `prerequisites m
     const page = adminPage;
     const pages = [
       ['nav-fleet', 'page-fleet', '20-fleet'],
+      ['nav-hosts', 'page-hosts', '20b-hosts'],
       ['nav-containers', 'page-containers', '21-containers'],
       ['nav-stacks', 'page-stacks', '22-stacks'],
       ['nav-images', 'page-images', '23-images'],
@@ -375,6 +377,7 @@ describe('dashboard against the real master', { skip: missing ? `prerequisites m
       ['nav-audit', 'page-audit', '26-audit'],
       ['nav-settings', 'page-settings', '27-settings'],
       ['nav-system', 'page-system', '28-system'],
+      ['nav-endpoints', 'page-endpoints', '28b-endpoints'],
     ];
     for (const [nav, id, name] of pages) {
       await page.getByTestId(nav).click();
@@ -399,6 +402,63 @@ describe('dashboard against the real master', { skip: missing ? `prerequisites m
     await page.getByTestId('theme-toggle').click();
   });
 
+  flow('admin adds a host: one-time token, install command, pending fuse state, attempts live', async () => {
+    const page = adminPage;
+    await page.getByTestId('nav-fleet').click();
+    await settled(page, 'page-fleet');
+    await page.getByTestId('add-host').click();
+    await page.getByTestId('add-host-dialog').waitFor();
+    await page.getByTestId('add-host-name').fill('e2e-host-1');
+    await page.getByTestId('label-add').click();
+    await page.getByTestId('label-key').fill('env');
+    await page.getByTestId('label-value').fill('e2e');
+    const [res] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/api/hosts') && r.request().method() === 'POST'),
+      page.getByTestId('add-host-submit').click(),
+    ]);
+    assert.equal(res.status(), 201, `create host answered ${res.status()}`);
+    const created = await res.json();
+    await settled(page, 'page-host');
+    // The one-time token and the command that uses it, shown once.
+    const token = (await page.getByTestId('host-token').textContent()).trim();
+    assert.equal(token, created.enroll_token);
+    assert.ok(token.startsWith('cbe_'), `token ${token}`);
+    const snippet = await page.getByTestId('host-snippet').textContent();
+    assert.ok(snippet.includes(`--enroll-token ${token}`), `install command: ${snippet}`);
+    await page.getByTestId('host-snippet-copy').click();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), snippet.trim());
+    // Pending: nothing of the fuse is done yet.
+    const fuse = page.getByTestId('fuse-state');
+    assert.equal(await fuse.getAttribute('data-state'), 'pending');
+    for (const step of ['enrollment', 'worker_registration', 'docker_engine', 'fused']) {
+      assert.equal(await page.getByTestId(`fuse-step-${step}`).getAttribute('data-done'), 'false', step);
+    }
+    await page.getByTestId('attempts-empty').waitFor();
+    await dismissToasts(page);
+    await screenshot(page, '35-add-host-token');
+
+    // A refused enrollment (wrong shared secret) shows up live with its reason code.
+    const refused = await api(master.base, 'POST', '/api/enroll', {
+      body: { shared_secret: 'not-the-secret', enroll_token: token, hostname: 'e2e-intruder' },
+    });
+    assert.equal(refused.status, 401);
+    await page.locator('[data-testid="attempt-row"][data-reason="bad_secret"]').waitFor();
+    assert.equal(await fuse.getAttribute('data-state'), 'pending');
+    await screenshot(page, '36-add-host-attempt');
+
+    // Hidden once dismissed; a reload cannot bring the secret back.
+    await page.getByTestId('host-token-done').click();
+    assert.equal(await page.getByTestId('host-token').count(), 0);
+    await page.reload();
+    await settled(page, 'page-host');
+    assert.equal(await page.getByTestId('host-token').count(), 0);
+    assert.equal(await page.getByTestId('host-regenerate').count(), 1);
+    // It is listed with its state.
+    await page.getByTestId('nav-hosts').click();
+    await settled(page, 'page-hosts');
+    await page.locator('[data-testid="host-row"][data-name="e2e-host-1"]').waitFor();
+  });
+
   flow('a viewer sees no admin controls and gets a clear message on admin URLs', async () => {
     const ctx = await newContext();
     const page = await newPage(ctx);
@@ -406,10 +466,24 @@ describe('dashboard against the real master', { skip: missing ? `prerequisites m
     await uiLogin(page, VIEWER);
     await waitForPath(page, '/fleet');
     await page.getByTestId('nav-activity').waitFor();
-    for (const id of ['nav-users', 'nav-audit', 'nav-settings', 'nav-system']) {
+    for (const id of ['nav-users', 'nav-audit', 'nav-settings', 'nav-system', 'nav-endpoints']) {
       assert.equal(await page.getByTestId(id).count(), 0, `a viewer must not see ${id}`);
     }
+    await settled(page, 'page-fleet');
+    assert.equal(await page.getByTestId('add-host').count(), 0, 'a viewer cannot add hosts');
     await screenshot(page, '30-viewer-fleet');
+    await page.getByTestId('nav-hosts').click();
+    await settled(page, 'page-hosts');
+    await page.locator('[data-testid="host-row"][data-name="e2e-host-1"]').waitFor();
+    assert.equal(await page.getByTestId('add-host').count(), 0, 'a viewer cannot add hosts');
+    assert.equal(await page.getByTestId('host-delete').count(), 0, 'a viewer cannot delete hosts');
+    await page.locator('[data-testid="host-row"][data-name="e2e-host-1"] a').click();
+    await settled(page, 'page-host');
+    assert.equal(await page.locator('[data-testid="host-regenerate"], [data-testid="host-delete"], [data-testid="host-fuse"]').count(), 0);
+    await page.getByTestId('nav-containers').click();
+    await settled(page, 'page-containers');
+    assert.equal(await page.getByTestId('create-container').count(), 0, 'a viewer cannot create containers');
+    assert.equal(await page.getByTestId('container-actions').count(), 0, 'a viewer sees no container actions');
 
     await page.getByTestId('nav-activity').click();
     await settled(page, 'page-activity');

@@ -9,6 +9,19 @@ import { Layout } from './shell/Layout';
 
 // Everything behind the sign-in is split per page; admin pages load only for admins.
 const ResourceRoute = lazy(() => import('./pages/resources/ResourcePage'));
+const loadFleetPage = () => import('./pages/fleet/FleetPage');
+const FleetPage = lazy(loadFleetPage);
+// The landing page: fetch its code while the session is being checked, not after.
+if (typeof window !== 'undefined' && (window.location.pathname === '/' || window.location.pathname === '/fleet')) void loadFleetPage();
+const NodeDetailPage = lazy(() => import('./pages/fleet/NodeDetailPage'));
+const HostsPage = lazy(() => import('./pages/fleet/HostsPage'));
+const HostDetailPage = lazy(() => import('./pages/fleet/HostDetailPage'));
+const ContainersPage = lazy(() => import('./pages/docker/ContainersPage'));
+const ContainerDetailPage = lazy(() => import('./pages/docker/ContainerDetailPage'));
+const ImagesPage = lazy(() => import('./pages/docker/ImagesPage'));
+const VolumesPage = lazy(() => import('./pages/docker/VolumesPage'));
+const NetworksPage = lazy(() => import('./pages/docker/NetworksPage'));
+const EndpointsPage = lazy(() => import('./pages/admin/EndpointsPage'));
 const ActivityPage = lazy(() => import('./pages/ActivityPage'));
 const ApiKeysPage = lazy(() => import('./pages/ApiKeysPage'));
 const UsersPage = lazy(() => import('./pages/admin/UsersPage'));
@@ -48,12 +61,16 @@ const router = createBrowserRouter([
             errorElement: <RouteError />,
             children: [
               { index: true, element: <Navigate to="/fleet" replace /> },
-              { path: 'fleet', element: resource('nodes') },
-              { path: 'containers', element: resource('containers') },
+              { path: 'fleet', element: <FleetPage /> },
+              { path: 'fleet/:id', element: <NodeDetailPage /> },
+              { path: 'hosts', element: <HostsPage /> },
+              { path: 'hosts/:id', element: <HostDetailPage /> },
+              { path: 'containers', element: <ContainersPage /> },
+              { path: 'containers/:endpoint/:id', element: <ContainerDetailPage /> },
               { path: 'stacks', element: resource('stacks') },
-              { path: 'images', element: resource('images') },
-              { path: 'volumes', element: resource('volumes') },
-              { path: 'networks', element: resource('networks') },
+              { path: 'images', element: <ImagesPage /> },
+              { path: 'volumes', element: <VolumesPage /> },
+              { path: 'networks', element: <NetworksPage /> },
               { path: 'activity', element: <ActivityPage /> },
               { path: 'keys', element: <ApiKeysPage /> },
               { path: 'admin', element: <Navigate to="/admin/users" replace /> },
@@ -61,6 +78,7 @@ const router = createBrowserRouter([
               { path: 'admin/audit', element: admin(<AuditPage />) },
               { path: 'admin/settings', element: admin(<SettingsPage />) },
               { path: 'admin/system', element: admin(<SystemPage />) },
+              { path: 'admin/endpoints', element: admin(<EndpointsPage />) },
               { path: '*', element: <NotFoundPage /> },
             ],
           },

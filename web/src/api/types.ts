@@ -145,3 +145,305 @@ export interface ResourceList {
   /** The endpoint is not served by this master yet (404): render the empty state. */
   unavailable?: boolean;
 }
+
+// -- fleet: hosts and nodes (src/http/{hosts,nodes,census,enroll}.rs) -----------------------
+
+export type NodeStatus = 'unknown' | 'healthy' | 'stale' | 'offline';
+export type FuseStage = 'pending' | 'enrolled' | 'fused';
+/** What a host still lacks on its way to being fused. */
+export type FuseMissing = 'enrollment' | 'worker_registration' | 'docker_engine';
+
+export interface FuseState {
+  state: FuseStage | string;
+  worker_registered: boolean;
+  docker_answered: boolean;
+  fused: boolean;
+  missing: (FuseMissing | string)[];
+}
+
+export interface TokenInfo {
+  expires_at: string | null;
+  /** Seconds left; 0 once expired or used. */
+  ttl_seconds: number;
+  used: boolean;
+}
+
+export type Labels = Record<string, string>;
+
+export interface Host {
+  id: string;
+  name: string;
+  labels: Labels;
+  fuse: FuseState;
+  token: TokenInfo | null;
+  hostname: string | null;
+  agent_version: string | null;
+  enrolled_at: string | null;
+  fused_at: string | null;
+  created_at: string;
+  /** With `<ENROLL_TOKEN>` in place of the token, except right after it was minted. */
+  install_snippet: string;
+}
+
+export interface HostWithToken extends Host {
+  /** The one-time enroll token; only its hash is stored. */
+  enroll_token: string;
+}
+
+export type EnrollReason =
+  | 'accepted'
+  | 'token_expired'
+  | 'token_reused'
+  | 'token_revoked'
+  | 'bad_secret'
+  | 'unknown_host'
+  | 'rate_limited'
+  | 'bad_request';
+
+export interface EnrollAttempt {
+  id: string;
+  ts: string;
+  source_ip: string | null;
+  hostname: string | null;
+  accepted: boolean;
+  reason: EnrollReason | string;
+}
+
+export interface DiskSample {
+  mount: string;
+  device: string;
+  fs_type: string;
+  used_bytes: number;
+  total_bytes: number;
+}
+
+export interface NodeMetrics {
+  time: string;
+  cpu_percent: number;
+  cpu_cores: number;
+  memory_used_bytes: number;
+  memory_total_bytes: number;
+  memory_available_bytes: number;
+  memory_cgroup_limited: boolean;
+  load: [number, number, number] | number[];
+  uptime_secs: number;
+  disks: DiskSample[];
+  networks: { iface: string; rx_bytes: number; tx_bytes: number }[];
+  docker_available: boolean;
+  containers: { id: string; name: string; cpu_percent: number; memory_used_bytes: number; memory_limit_bytes: number }[];
+}
+
+export interface FleetNode {
+  id: string;
+  name: string;
+  hostname: string | null;
+  status: NodeStatus | string;
+  /** The worker's command stream is open. */
+  connected: boolean;
+  labels: Labels;
+  agent_version: string | null;
+  proto_minor: number | null;
+  hardware: Record<string, unknown>;
+  fuse: FuseState;
+  enrolled_at: string | null;
+  last_seen_at: string | null;
+  metrics: NodeMetrics | null;
+}
+
+export interface FleetStatus {
+  total: number;
+  by_status: Partial<Record<NodeStatus, number>> & Record<string, number>;
+  cpu_cores: number;
+  memory_total_bytes: number;
+  memory_used_bytes: number;
+  containers_running: number;
+  worst: Record<string, { node_id: string; hostname: string; value: number }[]>;
+}
+
+export interface SecurityPolicy {
+  allow_exec: boolean;
+  allow_privileged: boolean;
+  allowed_bind_prefixes: string[];
+  allowed_images: string[];
+}
+
+export interface Census {
+  id: string;
+  node_id: string;
+  ts: string;
+  data?: Record<string, unknown>;
+}
+
+export interface CensusDiff {
+  from: Census;
+  to: Census;
+  added: { path: string; value: unknown }[];
+  removed: { path: string; value: unknown }[];
+  changed: { path: string; from: unknown; to: unknown }[];
+}
+
+// -- Docker side (src/http/{containers,images,volumes,networks,endpoints}.rs) --------------
+
+export interface EndpointRef {
+  id: string;
+  name: string;
+  /** `local`, `agent` or `tcp`. */
+  kind: string;
+  node_id?: string | null;
+}
+
+/** An endpoint that could not be asked while gathering a list. */
+export interface EndpointFailure {
+  endpoint: string;
+  error: string;
+}
+
+export interface PortInfo {
+  container_port: number;
+  host_port: number | null;
+  host_ip: string | null;
+  protocol: string;
+}
+
+export interface MountInfo {
+  kind: string;
+  source: string;
+  target: string;
+}
+
+export interface Container {
+  id: string;
+  name: string;
+  image: string;
+  /** `created`, `running`, `paused`, `restarting`, `exited`, `removing`, `dead`. */
+  state: string;
+  /** Docker's human status, e.g. `Up 5 minutes`. */
+  status: string;
+  /** Unix seconds. */
+  created: number;
+  labels: Labels;
+  ports: PortInfo[];
+  networks: string[];
+  mounts: MountInfo[];
+  compose_project?: string | null;
+  compose_service?: string | null;
+  endpoint: EndpointRef;
+}
+
+export interface ContainerPage {
+  items: Container[];
+  total: number;
+  limit: number;
+  offset: number;
+  errors: EndpointFailure[];
+}
+
+export type ContainerAction = 'start' | 'stop' | 'restart' | 'pause' | 'unpause' | 'kill';
+
+export interface LogLine {
+  /** `stdout` or `stderr`. */
+  stream: string;
+  ts: string | null;
+  line: string;
+}
+
+export interface PortSpec {
+  container_port: number;
+  host_port?: number;
+  protocol?: 'tcp' | 'udp';
+}
+
+export interface MountSpec {
+  type: 'bind' | 'volume';
+  source: string;
+  target: string;
+  read_only: boolean;
+}
+
+export interface CreateContainerBody {
+  endpoint?: string;
+  image: string;
+  name?: string;
+  command: string[];
+  env: Record<string, string>;
+  ports: PortSpec[];
+  mounts: MountSpec[];
+  networks: string[];
+  restart_policy?: string;
+  labels: Record<string, string>;
+  start: boolean;
+}
+
+export interface DockerImage {
+  id: string;
+  tags: string[];
+  size_bytes: number;
+  /** Unix seconds. */
+  created: number;
+  /** Containers using it (-1 when the engine does not say). */
+  containers: number;
+  labels: Labels;
+  endpoint: EndpointRef;
+}
+
+export interface PullProgress {
+  layer: string | null;
+  status: string;
+  current: number | null;
+  total: number | null;
+}
+
+export interface PullResult {
+  image: string;
+  endpoint: EndpointRef;
+  layers: PullProgress[];
+}
+
+export interface PruneReport {
+  deleted: string[];
+  space_reclaimed_bytes: number;
+}
+
+export interface Volume {
+  name: string;
+  driver: string;
+  mountpoint: string;
+  labels: Labels;
+  /** Names of the containers (running or not) that mount it. */
+  used_by: string[];
+  endpoint: EndpointRef;
+}
+
+export interface DockerNetwork {
+  id: string;
+  name: string;
+  driver: string;
+  scope: string;
+  internal: boolean;
+  labels: Labels;
+  /** Names of attached containers. */
+  containers: string[];
+  endpoint: EndpointRef;
+}
+
+/** Lists gathered across endpoints. */
+export interface GatheredList<T> {
+  items: T[];
+  errors: EndpointFailure[];
+}
+
+export interface NetworkTopology {
+  nodes: ({ id: string; type: 'endpoint' | 'network' | 'container' | string; label: string } & Record<string, unknown>)[];
+  edges: { from: string; to: string }[];
+  errors: EndpointFailure[];
+}
+
+export interface DockerEndpoint extends EndpointRef {
+  url: string | null;
+  tls: boolean;
+  /** `up` when the engine answered just now, else `down`. */
+  status: 'up' | 'down' | string;
+  docker_version: string | null;
+  error: string | null;
+  created_at: string;
+}

@@ -1,8 +1,27 @@
 import { QueryClient, type QueryKey } from '@tanstack/react-query';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { qk, type AuditParams, type UserListParams } from '../api/keys';
-import type { ApiKey, ItemList, LiveEvent, Me, ModuleInfo, NotificationItem, Page, ResourceList, User } from '../api/types';
-import { applyEvent, notificationFromEvent, resyncAll } from './reducer';
+import { qk, type AuditParams, type ContainerListParams, type NodeListParams, type UserListParams } from '../api/keys';
+import type {
+  ApiKey,
+  Container,
+  ContainerPage,
+  DockerEndpoint,
+  DockerNetwork,
+  EndpointRef,
+  FleetNode,
+  FleetStatus,
+  GatheredList,
+  ItemList,
+  LiveEvent,
+  Me,
+  ModuleInfo,
+  NotificationItem,
+  Page,
+  ResourceList,
+  User,
+  Volume,
+} from '../api/types';
+import { applyEvent, flushInvalidations, notificationFromEvent, resyncAll } from './reducer';
 
 const T0 = '2026-01-01T00:00:00Z';
 
@@ -221,67 +240,252 @@ describe('activity feed and notifications', () => {
   });
 });
 
-describe('fleet resources', () => {
+const nodeParams = (over: Partial<NodeListParams> = {}): NodeListParams => ({ limit: 50, offset: 0, q: '', status: '', label: '', ...over });
+
+function node(id: string, over: Partial<FleetNode> = {}): FleetNode {
+  return {
+    id,
+    name: `node-${id}`,
+    hostname: id,
+    status: 'healthy',
+    connected: true,
+    labels: {},
+    agent_version: '0.1.0',
+    proto_minor: 1,
+    hardware: {},
+    fuse: { state: 'fused', worker_registered: true, docker_answered: true, fused: true, missing: [] },
+    enrolled_at: T0,
+    last_seen_at: T0,
+    metrics: null,
+    ...over,
+  };
+}
+
+const LOCAL: EndpointRef = { id: 'local', name: 'local', kind: 'local', node_id: null };
+const AGENT: EndpointRef = { id: 'n1', name: 'agent-n1', kind: 'agent', node_id: 'n1' };
+
+function container(id: string, name: string, endpoint: EndpointRef, over: Partial<Container> = {}): Container {
+  return {
+    id,
+    name,
+    image: 'busybox',
+    state: 'running',
+    status: 'Up 5 minutes',
+    created: 0,
+    labels: {},
+    ports: [],
+    networks: ['bridge'],
+    mounts: [],
+    endpoint,
+    ...over,
+  };
+}
+
+const cParams = (over: Partial<ContainerListParams> = {}): ContainerListParams => ({ limit: 50, offset: 0, endpoint: '', name: '', state: '', label: '', ...over });
+
+describe('nodes and hosts', () => {
   beforeEach(() => {
-    qc.setQueryData<ResourceList>(qk.resources('nodes'), {
-      items: [
-        { id: 'n1', name: 'alpha', status: 'healthy' },
-        { id: 'n2', name: 'beta', status: 'healthy' },
-      ],
-    });
-    qc.setQueryData<ResourceList>(qk.resources('containers'), {
-      items: [
-        { id: 'abcdef1234567890', name: 'web', state: 'running' },
-        { id: 'ffff00001111', name: 'db', state: 'running' },
-      ],
+    qc.setQueryData<Page<FleetNode>>(qk.nodeList(nodeParams()), { items: [node('n1'), node('n2')], total: 2, limit: 50, offset: 0 });
+    qc.setQueryData<Page<FleetNode>>(qk.nodeList(nodeParams({ status: 'healthy' })), { items: [node('n1'), node('n2')], total: 2, limit: 50, offset: 0 });
+    qc.setQueryData<FleetNode>(qk.node('n2'), node('n2'));
+    qc.setQueryData<FleetStatus>(qk.fleetStatus, {
       total: 2,
+      by_status: { healthy: 2, stale: 0, offline: 0, unknown: 0 },
+      cpu_cores: 4,
+      memory_total_bytes: 1,
+      memory_used_bytes: 1,
+      containers_running: 0,
+      worst: {},
     });
   });
 
-  it('node.status patches the node status in place', () => {
-    applyEvent(qc, ev('node.status', { node_id: 'n2', status: 'offline' }));
-    const items = qc.getQueryData<ResourceList>(qk.resources('nodes'))!.items;
-    expect(items.map((n) => n.status)).toEqual(['healthy', 'offline']);
-    expect(invalidated(qk.resources('nodes'))).toBe(false);
+  it('node.status patches the status in lists and detail, and moves the count by status', () => {
+    applyEvent(qc, ev('node.status', { node_id: 'n2', hostname: 'n2', status: 'offline', previous: 'healthy' }));
+    const page = qc.getQueryData<Page<FleetNode>>(qk.nodeList(nodeParams()))!;
+    expect(page.items.map((n) => n.status)).toEqual(['healthy', 'offline']);
+    expect(qc.getQueryData<FleetNode>(qk.node('n2'))!.status).toBe('offline');
+    expect(invalidated(qk.nodeList(nodeParams()))).toBe(false);
+    // the list filtered on status loses the node: refetched
+    expect(invalidated(qk.nodeList(nodeParams({ status: 'healthy' })))).toBe(true);
+    const fs = qc.getQueryData<FleetStatus>(qk.fleetStatus)!;
+    expect(fs.by_status).toMatchObject({ healthy: 1, offline: 1 });
+    expect(invalidated(qk.fleetStatus)).toBe(false);
   });
 
-  it('node.status for an unknown node refetches the list', () => {
-    applyEvent(qc, ev('node.status', { node_id: 'n9', status: 'healthy' }));
-    expect(invalidated(qk.resources('nodes'))).toBe(true);
+  it('node.status with a previous state not counted refetches the fleet status', () => {
+    applyEvent(qc, ev('node.status', { node_id: 'n1', status: 'healthy', previous: 'unknown' }));
+    expect(invalidated(qk.fleetStatus)).toBe(true);
   });
 
-  it('container.update merges by full or short id and keeps the listed id', () => {
-    applyEvent(qc, ev('container.update', { id: 'abcdef1234567890aaaaaaaaaaaaaaaa', state: 'exited', status: 'Exited (0)' }));
-    const items = qc.getQueryData<ResourceList>(qk.resources('containers'))!.items;
-    expect(items[0]).toMatchObject({ id: 'abcdef1234567890', name: 'web', state: 'exited', status: 'Exited (0)' });
-    expect(items[1]!.state).toBe('running');
+  it('node.updated patches labels and refetches label-filtered lists only', () => {
+    const labelled = nodeParams({ label: 'env=prod' });
+    qc.setQueryData<Page<FleetNode>>(qk.nodeList(labelled), { items: [], total: 0, limit: 50, offset: 0 });
+    applyEvent(qc, ev('node.updated', { node_id: 'n1', labels: { env: 'prod' } }));
+    expect(qc.getQueryData<Page<FleetNode>>(qk.nodeList(nodeParams()))!.items[0]!.labels).toEqual({ env: 'prod' });
+    expect(invalidated(qk.nodeList(labelled))).toBe(true);
+    expect(invalidated(qk.nodeList(nodeParams()))).toBe(false);
   });
 
-  it('container.update with a removed state drops the row', () => {
-    applyEvent(qc, ev('container.update', { id: 'ffff00001111', state: 'destroyed' }));
-    const list = qc.getQueryData<ResourceList>(qk.resources('containers'))!;
-    expect(list.items.map((c) => c.name)).toEqual(['web']);
+  it('node.policy_updated stores the policy it carries', () => {
+    const policy = { allow_exec: false, allow_privileged: false, allowed_bind_prefixes: ['/srv'], allowed_images: ['*'] };
+    applyEvent(qc, ev('node.policy_updated', { node_id: 'n1', policy }));
+    expect(qc.getQueryData(qk.nodePolicy('n1'))).toEqual(policy);
+  });
+
+  it('node.census refetches that node’s census and diff and its host', () => {
+    qc.setQueryData(qk.nodeCensus('n1'), { id: 'c1', node_id: 'n1', ts: T0 });
+    qc.setQueryData(qk.nodeCensusDiff('n1'), null);
+    qc.setQueryData(qk.nodeCensus('n2'), { id: 'c2', node_id: 'n2', ts: T0 });
+    qc.setQueryData(qk.host('n1'), { id: 'n1' });
+    applyEvent(qc, ev('node.census', { node_id: 'n1', census_id: 'c3' }));
+    expect(invalidated(qk.nodeCensus('n1'))).toBe(true);
+    expect(invalidated(qk.nodeCensusDiff('n1'))).toBe(true);
+    expect(invalidated(qk.host('n1'))).toBe(true);
+    expect(invalidated(qk.nodeCensus('n2'))).toBe(false);
+  });
+
+  it('host events refetch the host, its attempts and the lists', () => {
+    const hp = { limit: 50, offset: 0 };
+    qc.setQueryData(qk.host('h1'), { id: 'h1' });
+    qc.setQueryData(qk.host('h2'), { id: 'h2' });
+    qc.setQueryData(qk.hostAttempts('h1'), { items: [] });
+    qc.setQueryData(qk.hostList(hp), { items: [{ id: 'h1' }, { id: 'h2' }], total: 2, limit: 50, offset: 0 });
+
+    applyEvent(qc, ev('host.enroll_attempt', { host_id: 'h1', accepted: false, reason: 'bad_secret' }));
+    expect(invalidated(qk.hostAttempts('h1'))).toBe(true);
+    expect(invalidated(qk.host('h1'))).toBe(true);
+    expect(invalidated(qk.host('h2'))).toBe(false);
+
+    applyEvent(qc, ev('host.fused', { host_id: 'h2' }));
+    expect(invalidated(qk.host('h2'))).toBe(true);
+    expect(invalidated(qk.nodeList(nodeParams()))).toBe(true);
+    expect(invalidated(qk.fleetStatus)).toBe(true);
+  });
+
+  it('host.deleted drops the host from the list', () => {
+    const hp = { limit: 50, offset: 0 };
+    qc.setQueryData(qk.hostList(hp), { items: [{ id: 'h1' }, { id: 'h2' }], total: 2, limit: 50, offset: 0 });
+    applyEvent(qc, ev('host.deleted', { host_id: 'h1', name: 'x' }));
+    const list = qc.getQueryData<Page<{ id: string }>>(qk.hostList(hp))!;
+    expect(list.items.map((h) => h.id)).toEqual(['h2']);
     expect(list.total).toBe(1);
   });
+});
 
-  it('container.update for a new container refetches', () => {
-    applyEvent(qc, ev('container.update', { id: '999999999999', state: 'running' }));
-    expect(invalidated(qk.resources('containers'))).toBe(true);
+describe('containers', () => {
+  const full = 'abcdef1234567890'.padEnd(64, '0');
+  beforeEach(() => {
+    qc.setQueryData<ContainerPage>(qk.containerList(cParams()), {
+      items: [container(full, 'web', AGENT), container(full, 'web', LOCAL), container('ffff00001111'.padEnd(64, '1'), 'db', AGENT)],
+      total: 3,
+      limit: 50,
+      offset: 0,
+      errors: [],
+    });
+    qc.setQueryData<ContainerPage>(qk.containerList(cParams({ state: 'running' })), { items: [], total: 0, limit: 50, offset: 0, errors: [] });
+  });
+  const list = () => qc.getQueryData<ContainerPage>(qk.containerList(cParams()))!;
+
+  it('container.update (Docker die) patches state and exit code on that endpoint only', () => {
+    applyEvent(qc, ev('container.update', { node_id: 'n1', id: full, action: 'die', type: 'container', attributes: { exitCode: '137', name: 'web' } }));
+    expect(list().items.map((c) => `${c.endpoint.id}:${c.state}:${c.status}`)).toEqual([
+      'n1:exited:Exited (137)',
+      'local:running:Up 5 minutes',
+      'n1:running:Up 5 minutes',
+    ]);
+    expect(invalidated(qk.containerList(cParams()))).toBe(false);
+    expect(invalidated(qk.containerList(cParams({ state: 'running' })))).toBe(true);
   });
 
-  it('image/volume/network/stack events invalidate their list', () => {
-    for (const kind of ['images', 'volumes', 'networks', 'stacks'] as const) {
-      qc.setQueryData<ResourceList>(qk.resources(kind), { items: [] });
-    }
-    applyEvent(qc, ev('image.pulled', { id: 'sha256:1' }));
-    expect(invalidated(qk.resources('images'))).toBe(true);
-    expect(invalidated(qk.resources('volumes'))).toBe(false);
-    applyEvent(qc, ev('volume.removed', { name: 'v' }));
-    applyEvent(qc, ev('network.created', { id: 'x' }));
+  it('matches a short id and pause/unpause map to paused/running', () => {
+    applyEvent(qc, ev('container.update', { node_id: 'n1', id: 'abcdef123456', action: 'pause', attributes: {} }));
+    expect(list().items[0]!.state).toBe('paused');
+    applyEvent(qc, ev('container.update', { node_id: 'n1', id: 'abcdef123456', action: 'unpause', attributes: {} }));
+    expect(list().items[0]!.state).toBe('running');
+  });
+
+  it('destroy removes the row; exec chatter changes nothing and stays out of the feed', () => {
+    applyEvent(qc, ev('container.update', { node_id: 'n1', id: 'ffff00001111', action: 'exec_start: sh', attributes: {} }));
+    expect(list().items).toHaveLength(3);
+    expect(qc.getQueryData<ItemList<LiveEvent>>(qk.activityList(3))!.items).toHaveLength(0);
+    applyEvent(qc, ev('container.update', { node_id: 'n1', id: 'ffff00001111', action: 'destroy', attributes: {} }));
+    expect(list().items.map((c) => c.name)).toEqual(['web', 'web']);
+    expect(list().total).toBe(2);
+    // later pages shift: refetched once the burst is over
+    expect(invalidated(qk.containerList(cParams()))).toBe(false);
+    flushInvalidations(qc);
+    expect(invalidated(qk.containerList(cParams()))).toBe(true);
+  });
+
+  it('create refetches lists once per burst', () => {
+    for (let i = 0; i < 5; i++) applyEvent(qc, ev('container.update', { node_id: 'n1', id: `${i}`.repeat(64), action: 'create', attributes: {} }));
+    expect(invalidated(qk.containerList(cParams()))).toBe(false);
+    flushInvalidations(qc);
+    expect(invalidated(qk.containerList(cParams()))).toBe(true);
+  });
+
+  it('container.action from the API sets the new state at once and the detail view too', () => {
+    qc.setQueryData<Container>(qk.container('local', full), container(full, 'web', LOCAL));
+    applyEvent(qc, ev('container.action', { id: full, action: 'stop', endpoint: 'local' }));
+    expect(list().items.map((c) => c.state)).toEqual(['running', 'exited', 'running']);
+    expect(qc.getQueryData<Container>(qk.container('local', full))!.state).toBe('exited');
+  });
+
+  it('container.removed drops the row from that endpoint', () => {
+    applyEvent(qc, ev('container.removed', { id: full, endpoint: 'local' }));
+    expect(list().items.map((c) => c.endpoint.id)).toEqual(['n1', 'n1']);
+  });
+});
+
+describe('images, volumes, networks, endpoints', () => {
+  it('image events invalidate the image lists; pull progress does not touch the cache or the feed', () => {
+    qc.setQueryData(qk.imageList({ endpoint: '' }), { items: [], errors: [] });
+    applyEvent(qc, ev('image.pull', { operation: 'o', image: 'busybox', layer: 'l1', status: 'Downloading', current: 1, total: 2 }));
+    expect(invalidated(qk.imageList({ endpoint: '' }))).toBe(false);
+    expect(qc.getQueryData<ItemList<LiveEvent>>(qk.activityList(3))!.items).toHaveLength(0);
+    applyEvent(qc, ev('image.pulled', { image: 'busybox', endpoint: 'local' }));
+    expect(invalidated(qk.imageList({ endpoint: '' }))).toBe(true);
+  });
+
+  it('volume.removed and network.removed drop the item without a refetch of volumes', () => {
+    qc.setQueryData<GatheredList<Volume>>(qk.volumeList({ endpoint: '' }), {
+      items: [
+        { name: 'data', driver: 'local', mountpoint: '/x', labels: {}, used_by: [], endpoint: LOCAL },
+        { name: 'data', driver: 'local', mountpoint: '/x', labels: {}, used_by: [], endpoint: AGENT },
+      ],
+      errors: [],
+    });
+    applyEvent(qc, ev('volume.removed', { name: 'data', endpoint: 'local' }));
+    const vols = qc.getQueryData<GatheredList<Volume>>(qk.volumeList({ endpoint: '' }))!;
+    expect(vols.items.map((v) => v.endpoint.id)).toEqual(['n1']);
+    expect(invalidated(qk.volumeList({ endpoint: '' }))).toBe(false);
+
+    qc.setQueryData<GatheredList<DockerNetwork>>(qk.networkList({ endpoint: '' }), {
+      items: [{ id: 'a'.repeat(64), name: 'front', driver: 'bridge', scope: 'local', internal: false, labels: {}, containers: [], endpoint: LOCAL }],
+      errors: [],
+    });
+    qc.setQueryData(qk.networkTopology({ endpoint: '' }), { nodes: [], edges: [], errors: [] });
+    applyEvent(qc, ev('network.removed', { id: 'front', endpoint: 'local' }));
+    expect(qc.getQueryData<GatheredList<DockerNetwork>>(qk.networkList({ endpoint: '' }))!.items).toHaveLength(0);
+    expect(invalidated(qk.networkTopology({ endpoint: '' }))).toBe(true);
+  });
+
+  it('endpoint.status patches the endpoint and never refetches (listing publishes it)', () => {
+    qc.setQueryData<ItemList<DockerEndpoint>>(qk.endpoints, {
+      items: [{ id: 'e1', name: 'remote', kind: 'tcp', url: 'tcp://x:2376', tls: true, status: 'up', docker_version: '28', error: null, created_at: T0 }],
+    });
+    applyEvent(qc, ev('endpoint.status', { id: 'e1', status: 'down', error: 'no answer within 5 s' }));
+    const e = qc.getQueryData<ItemList<DockerEndpoint>>(qk.endpoints)!.items[0]!;
+    expect(e).toMatchObject({ status: 'down', error: 'no answer within 5 s' });
+    expect(invalidated(qk.endpoints)).toBe(false);
+    applyEvent(qc, ev('endpoint.created', { id: 'e2', name: 'b', kind: 'tcp' }));
+    expect(invalidated(qk.endpoints)).toBe(true);
+  });
+
+  it('stack events invalidate the stacks placeholder list', () => {
+    qc.setQueryData<ResourceList>(qk.resources('stacks'), { items: [] });
     applyEvent(qc, ev('stack.deployed', { id: 's' }));
-    for (const kind of ['volumes', 'networks', 'stacks'] as const) {
-      expect(invalidated(qk.resources(kind))).toBe(true);
-    }
+    expect(invalidated(qk.resources('stacks'))).toBe(true);
   });
 });
 
@@ -297,7 +501,23 @@ describe('robustness', () => {
       'module.updated',
       'notification',
       'node.status',
+      'node.registered',
+      'node.census',
+      'node.updated',
+      'node.policy_updated',
+      'node.removed',
+      'host.created',
+      'host.enrolled',
+      'host.fused',
+      'host.enroll_attempt',
+      'host.deleted',
       'container.update',
+      'container.action',
+      'container.removed',
+      'image.pull',
+      'volume.removed',
+      'network.removed',
+      'endpoint.status',
       'something.new',
     ]) {
       for (const payload of odd) {

@@ -7,25 +7,41 @@
 //    screen and marks the others stale;
 //  - every event is also prepended to the cached activity feed.
 //
-// Payload shapes are not pinned down by the spec yet, so each handler accepts the item itself
-// (`payload: User`) or wrapped (`payload: {user: User}`), and degrades to invalidation.
+// Payload shapes of user/settings events are not pinned down by the spec, so those handlers
+// accept the item itself (`payload: User`) or wrapped (`payload: {user: User}`), and degrade to
+// invalidation. Fleet and Docker events follow src/http/*.rs and the worker's event mapping
+// (src/grpc/node_service.rs): `container.update` is Docker's own event ({node_id, id, action,
+// attributes}), its `action` is mapped to a state by lib/containers.ts. Lists gathered across
+// every endpoint are refetched at most once per burst (invalidateSoon).
 
 import type { QueryClient, QueryKey } from '@tanstack/react-query';
-import { qk, type ResourceKind } from '../api/keys';
+import { qk } from '../api/keys';
 import type {
   ApiKey,
+  Container,
+  ContainerPage,
+  DockerEndpoint,
+  DockerNetwork,
+  EndpointRef,
+  FleetNode,
+  FleetStatus,
+  GatheredList,
+  Host,
   ItemList,
+  Labels,
   LiveEvent,
   Me,
   ModuleInfo,
   NotificationItem,
   NotificationLevel,
   Page,
-  ResourceList,
   Role,
+  SecurityPolicy,
   Setting,
   User,
+  Volume,
 } from '../api/types';
+import { containerEventEffect, stateAfterAction } from '../lib/dockerEvents';
 
 type Obj = Record<string, unknown>;
 
@@ -232,9 +248,123 @@ function onNotification(qc: QueryClient, ev: LiveEvent): void {
   });
 }
 
-// -- Docker-side resources ----------------------------------------------------------------
+// -- fleet: nodes and hosts ------------------------------------------------------------------
 
-const REMOVED_STATES = new Set(['removed', 'remove', 'destroyed', 'destroy', 'deleted']);
+/** The params object of a list key (`[resource, 'list', params]`). */
+function listParams(key: QueryKey): Obj | undefined {
+  const p = key[2];
+  return isObj(p) ? p : undefined;
+}
+
+/** Invalidates the lists under `prefix` whose params match (e.g. filtered ones). */
+function invalidateLists(qc: QueryClient, prefix: QueryKey, match: (params: Obj) => boolean): void {
+  void qc.invalidateQueries({
+    queryKey: prefix,
+    predicate: (q) => {
+      const p = listParams(q.queryKey);
+      return p !== undefined && match(p);
+    },
+  });
+}
+
+const filtered = (name: string) => (p: Obj) => typeof p[name] === 'string' && p[name] !== '';
+
+/** Applies `patch` to the node wherever it is cached; returns whether a list held it. */
+function patchNode(qc: QueryClient, nodeId: string, patch: Partial<FleetNode>): boolean {
+  let found = false;
+  updateAll<Page<FleetNode>>(qc, qk.nodeLists, (old) => {
+    if (!Array.isArray(old.items) || !old.items.some((n) => n.id === nodeId)) return old;
+    found = true;
+    return { ...old, items: old.items.map((n) => (n.id === nodeId ? { ...n, ...patch } : n)) };
+  });
+  updateAll<FleetNode>(qc, qk.node(nodeId), (old) => ({ ...old, ...patch }));
+  return found;
+}
+
+function onNodeStatus(qc: QueryClient, payload: Obj): void {
+  const nodeId = idOf(payload, 'node_id', 'id');
+  const status = str(payload.status);
+  if (!nodeId || !status) {
+    invalidate(qc, qk.nodeLists);
+    invalidate(qc, qk.fleetStatus);
+    return;
+  }
+  patchNode(qc, nodeId, { status });
+  // A list filtered by status gains or loses the node.
+  invalidateLists(qc, qk.nodeLists, filtered('status'));
+  // Counts by status move from `previous` to `status` without a request when they can.
+  const previous = str(payload.previous);
+  let patched = false;
+  updateAll<FleetStatus>(qc, qk.fleetStatus, (old) => {
+    const by = old.by_status;
+    if (!isObj(by) || !previous || previous === status || !((by[previous] ?? 0) > 0)) return old;
+    patched = true;
+    return { ...old, by_status: { ...by, [previous]: (by[previous] ?? 0) - 1, [status]: (by[status] ?? 0) + 1 } };
+  });
+  if (!patched && previous !== status) invalidate(qc, qk.fleetStatus);
+  invalidate(qc, qk.fleetTopology);
+}
+
+/** Something about the node changed that the event does not carry in full. */
+function nodeChanged(qc: QueryClient, nodeId: string | undefined): void {
+  invalidate(qc, qk.nodeLists);
+  invalidate(qc, qk.fleetStatus);
+  invalidate(qc, qk.fleetTopology);
+  invalidate(qc, qk.nodeEndpointOptions);
+  if (nodeId) {
+    invalidate(qc, qk.node(nodeId));
+    invalidate(qc, qk.host(nodeId));
+  } else {
+    invalidate(qc, qk.nodeDetails);
+  }
+  invalidate(qc, qk.hostLists);
+}
+
+function onNodeUpdated(qc: QueryClient, payload: Obj): void {
+  const nodeId = idOf(payload, 'node_id', 'id');
+  const labels = payload.labels;
+  if (!nodeId || !isObj(labels)) {
+    nodeChanged(qc, nodeId);
+    return;
+  }
+  patchNode(qc, nodeId, { labels: labels as Labels });
+  updateAll<Host>(qc, qk.host(nodeId), (old) => ({ ...old, labels: labels as Labels }));
+  invalidateLists(qc, qk.nodeLists, filtered('label'));
+  invalidate(qc, qk.hostLists);
+}
+
+function onPolicyUpdated(qc: QueryClient, payload: Obj): void {
+  const nodeId = idOf(payload, 'node_id', 'id');
+  if (!nodeId) return;
+  const p = payload.policy;
+  if (isObj(p) && typeof p.allow_exec === 'boolean' && Array.isArray(p.allowed_images)) {
+    qc.setQueryData(qk.nodePolicy(nodeId), p as unknown as SecurityPolicy);
+  } else {
+    invalidate(qc, qk.nodePolicy(nodeId));
+  }
+}
+
+function onHostGone(qc: QueryClient, hostId: string | undefined): void {
+  if (hostId) {
+    updateAll<Page<Host>>(qc, qk.hostLists, (old) => {
+      if (!Array.isArray(old.items) || !old.items.some((h) => h.id === hostId)) return old;
+      return { ...old, items: old.items.filter((h) => h.id !== hostId), total: Math.max(0, old.total - 1) };
+    });
+  }
+  nodeChanged(qc, hostId);
+  invalidate(qc, qk.endpoints);
+  dockerListsChanged(qc);
+}
+
+/** A new endpoint, or one gone: every list gathered across endpoints changes. */
+function dockerListsChanged(qc: QueryClient): void {
+  invalidateSoon(qc, qk.containerLists);
+  invalidateSoon(qc, qk.images);
+  invalidateSoon(qc, qk.volumes);
+  invalidateSoon(qc, qk.networks);
+}
+
+// -- Docker objects -----------------------------------------------------------------------------
 
 /** Docker ids are shown both full (64 hex) and short (12): match either way. */
 function sameDockerId(a: string, b: string): boolean {
@@ -243,67 +373,183 @@ function sameDockerId(a: string, b: string): boolean {
   return a.startsWith(b) || b.startsWith(a);
 }
 
-function onNodeStatus(qc: QueryClient, payload: Obj): void {
-  const nodeId = idOf(payload, 'node_id', 'id');
-  const status = str(payload.status);
-  if (!nodeId || !status) {
-    invalidate(qc, qk.resources('nodes'));
-    return;
-  }
+function isContainer(c: unknown): c is Container {
+  return isObj(c) && typeof c.id === 'string';
+}
+
+function sameContainer(c: Container, id: string, endpoint: string | undefined): boolean {
+  if (endpoint && isObj(c.endpoint) && c.endpoint.id !== endpoint) return false;
+  return sameDockerId(c.id, id) || c.name === id || c.name === id.replace(/^\//, '');
+}
+
+/**
+ * Patches (or, with `null`, removes) the container in every cached list and detail. Returns
+ * whether a list held it.
+ */
+function patchContainer(qc: QueryClient, id: string, endpoint: string | undefined, patch: Partial<Container> | null): boolean {
   let found = false;
-  updateAll<ResourceList>(qc, qk.resources('nodes'), (old) => {
-    if (!old.items.some((n) => str(n.id) === nodeId || str(n.node_id) === nodeId)) return old;
+  updateAll<ContainerPage>(qc, qk.containerLists, (old) => {
+    if (!Array.isArray(old.items)) return old;
+    const match = (c: Container) => isContainer(c) && sameContainer(c, id, endpoint);
+    if (!old.items.some(match)) return old;
     found = true;
-    return {
-      ...old,
-      items: old.items.map((n) => (str(n.id) === nodeId || str(n.node_id) === nodeId ? { ...n, status } : n)),
-    };
+    if (patch === null) {
+      return { ...old, items: old.items.filter((c) => !match(c)), total: Math.max(0, (old.total ?? 1) - 1) };
+    }
+    return { ...old, items: old.items.map((c) => (match(c) ? { ...c, ...patch, id: c.id } : c)) };
   });
-  if (!found) invalidate(qc, qk.resources('nodes'));
+  updateAll<Container>(qc, qk.containerDetails, (old) => {
+    if (!isContainer(old) || !sameContainer(old, id, endpoint)) return old;
+    return patch === null ? old : { ...old, ...patch, id: old.id };
+  });
+  return found;
+}
+
+/** The open detail/inspect views of that container refetch (only active ones hit the API). */
+function containerDetailsChanged(qc: QueryClient): void {
+  invalidateSoon(qc, qk.containerDetails);
+  invalidateSoon(qc, qk.containerInspects);
 }
 
 function onContainerUpdate(qc: QueryClient, payload: Obj): void {
-  const p = unwrap(payload, 'container');
-  const id = idOf(p, 'id', 'container_id');
-  if (!id) {
-    invalidate(qc, qk.resources('containers'));
+  const id = idOf(payload, 'id', 'container_id');
+  const action = str(payload.action);
+  const endpoint = idOf(payload, 'node_id', 'endpoint');
+  if (!id || !action) {
+    invalidateSoon(qc, qk.containerLists);
     return;
   }
-  const state = str(p.state);
-  const removed = state !== undefined && REMOVED_STATES.has(state.toLowerCase());
-  let found = false;
-  updateAll<ResourceList>(qc, qk.resources('containers'), (old) => {
-    const match = (c: Obj) => {
-      const cid = str(c.id);
-      return cid !== undefined && sameDockerId(cid, id);
-    };
-    if (!old.items.some(match)) return old;
-    found = true;
-    if (removed) {
-      return {
-        ...old,
-        items: old.items.filter((c) => !match(c)),
-        ...(typeof old.total === 'number' ? { total: Math.max(0, old.total - 1) } : {}),
-      };
-    }
-    // Keep the id the list already uses (short vs full).
-    return { ...old, items: old.items.map((c) => (match(c) ? { ...c, ...p, id: c.id } : c)) };
-  });
-  if (!found && !removed) invalidate(qc, qk.resources('containers'));
+  const effect = containerEventEffect(action, isObj(payload.attributes) ? payload.attributes : {});
+  switch (effect.kind) {
+    case 'none':
+      return;
+    case 'state':
+      patchContainer(qc, id, endpoint, { state: effect.state, status: effect.status });
+      invalidateLists(qc, qk.containerLists, filtered('state'));
+      containerDetailsChanged(qc);
+      // Running containers join their networks; Docker lists only those.
+      invalidateSoon(qc, qk.networks);
+      return;
+    case 'removed':
+      patchContainer(qc, id, endpoint, null);
+      // Later pages shift by one; used_by of volumes and network members change.
+      invalidateSoon(qc, qk.containerLists);
+      containerDetailsChanged(qc);
+      invalidateSoon(qc, qk.volumes);
+      invalidateSoon(qc, qk.networks);
+      return;
+    case 'refetch':
+      invalidateSoon(qc, qk.containerLists);
+      containerDetailsChanged(qc);
+      if (action === 'create') invalidateSoon(qc, qk.volumes);
+      return;
+  }
 }
 
-const RESOURCE_PREFIXES: Record<string, ResourceKind> = {
-  node: 'nodes',
-  host: 'nodes',
-  container: 'containers',
-  stack: 'stacks',
-  image: 'images',
-  volume: 'volumes',
-  network: 'networks',
-};
+/** `container.action` from the API (`{id, action, endpoint}`): the new state, then the exact status. */
+function onContainerAction(qc: QueryClient, payload: Obj): void {
+  const id = idOf(payload, 'id');
+  const after = stateAfterAction(str(payload.action) ?? '');
+  if (id && after) patchContainer(qc, id, str(payload.endpoint), after);
+  invalidateSoon(qc, qk.containerLists);
+  containerDetailsChanged(qc);
+  invalidateSoon(qc, qk.networks);
+}
+
+function onContainerRemoved(qc: QueryClient, payload: Obj): void {
+  const id = idOf(payload, 'id');
+  if (id) patchContainer(qc, id, str(payload.endpoint), null);
+  invalidateSoon(qc, qk.containerLists);
+  containerDetailsChanged(qc);
+  invalidateSoon(qc, qk.volumes);
+  invalidateSoon(qc, qk.networks);
+}
+
+/** Removes a named item from the lists gathered across endpoints under `prefix`. */
+function removeGathered<T extends { endpoint: EndpointRef }>(
+  qc: QueryClient,
+  prefix: QueryKey,
+  endpoint: string | undefined,
+  match: (item: T) => boolean,
+): boolean {
+  let found = false;
+  updateAll<GatheredList<T>>(qc, prefix, (old) => {
+    if (!Array.isArray(old.items)) return old;
+    const hit = (i: T) => isObj(i) && match(i) && (!endpoint || !isObj(i.endpoint) || i.endpoint.id === endpoint);
+    if (!old.items.some(hit)) return old;
+    found = true;
+    return { ...old, items: old.items.filter((i) => !hit(i)) };
+  });
+  return found;
+}
+
+function onEndpointStatus(qc: QueryClient, payload: Obj): void {
+  // Patch only: listing endpoints publishes this event, so a refetch here would loop.
+  const id = idOf(payload, 'id');
+  const status = str(payload.status);
+  if (!id || !status) return;
+  const error = typeof payload.error === 'string' ? payload.error : null;
+  updateAll<ItemList<DockerEndpoint>>(qc, qk.endpoints, (old) => {
+    if (!Array.isArray(old.items)) return old;
+    const cur = old.items.find((e) => e.id === id);
+    if (!cur || (cur.status === status && cur.error === error)) return old;
+    return { ...old, items: old.items.map((e) => (e.id === id ? { ...e, status, error } : e)) };
+  });
+}
+
+// -- coalesced invalidation -----------------------------------------------------------------
+// Docker emits bursts (a compose up starts a dozen containers, each joining networks and
+// mounting volumes); lists gathered across endpoints are refetched once per burst.
+
+export const COALESCE_MS = 150;
+const pending = new WeakMap<QueryClient, { keys: Map<string, QueryKey>; timer: ReturnType<typeof setTimeout> }>();
+
+function invalidateSoon(qc: QueryClient, key: QueryKey): void {
+  let p = pending.get(qc);
+  if (!p) {
+    p = { keys: new Map(), timer: setTimeout(() => flushInvalidations(qc), COALESCE_MS) };
+    pending.set(qc, p);
+  }
+  p.keys.set(JSON.stringify(key), key);
+}
+
+/** Runs the pending coalesced invalidations now (tests; also harmless anywhere). */
+export function flushInvalidations(qc: QueryClient): void {
+  const p = pending.get(qc);
+  if (!p) return;
+  clearTimeout(p.timer);
+  pending.delete(qc);
+  for (const key of p.keys.values()) invalidate(qc, key);
+}
 
 /** Events that are not the trace of an audited API call. */
-const NOT_AUDITED = new Set(['notification', 'node.status', 'container.update', 'alert.fired']);
+const NOT_AUDITED = new Set([
+  'notification',
+  'node.status',
+  'node.agent',
+  'container.update',
+  'image.update',
+  'volume.update',
+  'network.update',
+  'docker.event',
+  'security.event',
+  'image.pull',
+  'image.pull_failed',
+  'endpoint.status',
+  'alert.fired',
+]);
+
+/** Docker chatter that says nothing to a person (healthcheck execs, terminal resizes, …). */
+const NOISY_DOCKER_ACTIONS = /^(exec_|attach|detach|resize|top|archive-path|extract-to-dir|copy|commit|export)/;
+
+/** Whether the event belongs in the activity feed (progress ticks and probes do not). */
+export function isFeedWorthy(ev: LiveEvent): boolean {
+  if (ev.type === 'image.pull' || ev.type === 'endpoint.status') return false;
+  if (ev.type.endsWith('.update') && typeof ev.payload?.action === 'string' && NOISY_DOCKER_ACTIONS.test(ev.payload.action)) {
+    return false;
+  }
+  return true;
+}
 
 // -- entry points -------------------------------------------------------------------------
 
@@ -345,19 +591,119 @@ export function applyEvent(qc: QueryClient, raw: LiveEvent): void {
     case 'notification':
       onNotification(qc, ev);
       break;
+
+    // fleet
     case 'node.status':
       onNodeStatus(qc, payload);
       break;
+    case 'node.registered':
+      nodeChanged(qc, idOf(payload, 'node_id'));
+      break;
+    case 'node.census': {
+      const nodeId = idOf(payload, 'node_id');
+      invalidate(qc, nodeId ? qk.nodeCensus(nodeId) : qk.nodeCensuses);
+      // The census is how the Docker leg of the fuse is recorded.
+      if (nodeId) invalidate(qc, qk.host(nodeId));
+      invalidate(qc, qk.hostLists);
+      break;
+    }
+    case 'node.updated':
+      onNodeUpdated(qc, payload);
+      break;
+    case 'node.policy_updated':
+      onPolicyUpdated(qc, payload);
+      break;
+    case 'node.removed':
+      nodeChanged(qc, idOf(payload, 'node_id'));
+      invalidate(qc, qk.endpoints);
+      dockerListsChanged(qc);
+      break;
+    case 'node.agent':
+      break;
+    case 'host.created':
+      invalidate(qc, qk.hostLists);
+      break;
+    case 'host.enroll_attempt': {
+      const hostId = idOf(payload, 'host_id');
+      if (hostId) {
+        invalidate(qc, qk.hostAttempts(hostId));
+        // A used token shows on the host.
+        invalidate(qc, qk.host(hostId));
+      }
+      break;
+    }
+    case 'host.enrolled':
+      nodeChanged(qc, idOf(payload, 'host_id'));
+      break;
+    case 'host.fused':
+      nodeChanged(qc, idOf(payload, 'host_id'));
+      invalidate(qc, qk.endpoints);
+      dockerListsChanged(qc);
+      break;
+    case 'host.deleted':
+      onHostGone(qc, idOf(payload, 'host_id'));
+      break;
+
+    // Docker objects
     case 'container.update':
       onContainerUpdate(qc, payload);
       break;
+    case 'container.action':
+      onContainerAction(qc, payload);
+      break;
+    case 'container.created':
+      invalidate(qc, qk.containerLists);
+      invalidateSoon(qc, qk.volumes);
+      invalidateSoon(qc, qk.networks);
+      break;
+    case 'container.removed':
+      onContainerRemoved(qc, payload);
+      break;
+    case 'image.pull':
+    case 'image.pull_failed':
+      // Progress is for the page that started the pull (useLiveEvents); nothing is cached.
+      break;
+    case 'image.update':
+      invalidateSoon(qc, qk.images);
+      break;
+    case 'image.pulled':
+    case 'image.removed':
+    case 'image.pruned':
+      invalidate(qc, qk.images);
+      break;
+    case 'volume.update':
+      invalidateSoon(qc, qk.volumes);
+      break;
+    case 'volume.removed': {
+      const name = str(payload.name);
+      if (!name || !removeGathered<Volume>(qc, qk.volumes, str(payload.endpoint), (v) => v.name === name)) invalidate(qc, qk.volumes);
+      break;
+    }
+    case 'network.update':
+      invalidateSoon(qc, qk.networks);
+      break;
+    case 'network.removed': {
+      const id = str(payload.id);
+      if (id) removeGathered<DockerNetwork>(qc, qk.networkLists, str(payload.endpoint), (n) => sameDockerId(n.id, id) || n.name === id);
+      invalidate(qc, qk.networks);
+      break;
+    }
+    case 'endpoint.status':
+      onEndpointStatus(qc, payload);
+      break;
+    case 'endpoint.created':
+    case 'endpoint.deleted':
+      invalidate(qc, qk.endpoints);
+      invalidate(qc, qk.nodeEndpointOptions);
+      dockerListsChanged(qc);
+      break;
     default:
       if (resource === 'alert') invalidate(qc, qk.alerts);
-      else if (resource && resource in RESOURCE_PREFIXES) invalidate(qc, qk.resources(RESOURCE_PREFIXES[resource]!));
+      else if (resource === 'stack') invalidate(qc, qk.resources('stacks'));
       break;
   }
 
-  appendToActivity(qc, ev);
+  if (isFeedWorthy(ev)) appendToActivity(qc, ev);
   if (!NOT_AUDITED.has(ev.type)) invalidate(qc, qk.audit);
 }
 

@@ -34,6 +34,7 @@ export const NAV: NavSection[] = [
     title: 'Fleet',
     items: [
       { to: '/fleet', label: 'Fleet', icon: 'server', testId: 'nav-fleet' },
+      { to: '/hosts', label: 'Hosts', icon: 'cpu', testId: 'nav-hosts' },
       { to: '/containers', label: 'Containers', icon: 'box', testId: 'nav-containers' },
       { to: '/stacks', label: 'Stacks', icon: 'layers', testId: 'nav-stacks' },
       { to: '/images', label: 'Images', icon: 'image', testId: 'nav-images' },
@@ -52,6 +53,7 @@ export const NAV: NavSection[] = [
       { to: '/keys', label: 'API keys', icon: 'key', testId: 'nav-keys' },
       { to: '/admin/audit', label: 'Audit log', icon: 'list', testId: 'nav-audit', role: 'admin' },
       { to: '/admin/settings', label: 'Settings & modules', icon: 'settings', testId: 'nav-settings', role: 'admin' },
+      { to: '/admin/endpoints', label: 'Docker endpoints', icon: 'plug', testId: 'nav-endpoints', role: 'admin' },
       { to: '/admin/system', label: 'System', icon: 'info', testId: 'nav-system', role: 'admin' },
     ],
   },

@@ -1,7 +1,6 @@
-// Fleet-side lists (nodes, containers, stacks, images, volumes, networks). Their APIs are being
-// built; until then a 404 renders the empty state. The columns read the first present of a few
-// likely field names so the pages work as soon as the master serves them, and live events keep
-// them current (see live/reducer.ts).
+// Fleet-side lists whose API is not served yet (stacks). A 404 renders the empty state. The
+// columns read the first present of a few likely field names so the page works as soon as the
+// master serves it; stack.* events invalidate it (see live/reducer.ts).
 
 import { useMemo, useState, type ReactNode } from 'react';
 import { useResourceList } from '../../api/hooks';
@@ -9,7 +8,6 @@ import type { ResourceKind } from '../../api/keys';
 import type { IconName } from '../../components/Icon';
 import { Icon } from '../../components/Icon';
 import { Badge, EmptyState, ErrorState, Loading, PageHeader, RelativeTime, type Tone } from '../../components/ui';
-import { formatBytes } from '../../lib/format';
 
 type Row = Record<string, unknown>;
 
@@ -74,54 +72,9 @@ function StateBadge({ value }: { value: unknown }) {
   );
 }
 
-function Mono({ children }: { children: string }) {
-  return <code className="mono-cell" title={children}>{children}</code>;
-}
-
-function shortId(row: Row): string {
-  const id = text(row, 'id', 'Id');
-  return id.replace(/^sha256:/, '').slice(0, 12);
-}
-
 const nodeColumn: Column = { header: 'Node', render: (r) => text(r, 'node_name', 'node', 'endpoint', 'node_id') };
 
 export const RESOURCES: Record<ResourceKind, ResourceConfig> = {
-  nodes: {
-    kind: 'nodes',
-    path: '/api/nodes',
-    title: 'Fleet',
-    description: 'Docker hosts enrolled in this control plane and their health.',
-    icon: 'server',
-    emptyTitle: 'No nodes enrolled yet',
-    emptyText: 'Enroll a host by running the ContextBay worker on it with an enroll token. It appears here as soon as it reports in.',
-    testId: 'fleet',
-    columns: [
-      { header: 'Name', render: (r) => <strong>{text(r, 'name', 'hostname', 'id')}</strong> },
-      { header: 'Status', render: (r) => <StateBadge value={pick(r, 'status', 'state')} /> },
-      { header: 'Address', render: (r) => text(r, 'address', 'ip', 'addr') },
-      { header: 'Docker', render: (r) => text(r, 'docker_version', 'engine_version') },
-      { header: 'Containers', render: (r) => text(r, 'containers', 'container_count'), className: 'num' },
-      { header: 'Last seen', render: (r) => <RelativeTime value={pick(r, 'last_seen', 'last_heartbeat', 'updated_at') as string | undefined} /> },
-    ],
-  },
-  containers: {
-    kind: 'containers',
-    path: '/api/containers',
-    title: 'Containers',
-    description: 'Every container across the fleet, updated live from Docker events.',
-    icon: 'box',
-    emptyTitle: 'No containers yet',
-    emptyText: 'Containers running on enrolled nodes show up here.',
-    testId: 'containers',
-    columns: [
-      { header: 'Name', render: (r) => <strong>{text(r, 'name', 'names', 'Names').replace(/^\//, '')}</strong> },
-      { header: 'State', render: (r) => <StateBadge value={pick(r, 'state', 'State')} /> },
-      { header: 'Image', render: (r) => <Mono>{text(r, 'image', 'Image')}</Mono> },
-      nodeColumn,
-      { header: 'Status', render: (r) => <span className="muted">{text(r, 'status', 'Status')}</span> },
-      { header: 'ID', render: (r) => <Mono>{shortId(r)}</Mono> },
-    ],
-  },
   stacks: {
     kind: 'stacks',
     path: '/api/stacks',
@@ -137,63 +90,6 @@ export const RESOURCES: Record<ResourceKind, ResourceConfig> = {
       nodeColumn,
       { header: 'Services', render: (r) => text(r, 'services', 'service_count'), className: 'num' },
       { header: 'Updated', render: (r) => <RelativeTime value={pick(r, 'updated_at', 'created_at') as string | undefined} /> },
-    ],
-  },
-  images: {
-    kind: 'images',
-    path: '/api/images',
-    title: 'Images',
-    description: 'Images present on the fleet’s Docker engines.',
-    icon: 'image',
-    emptyTitle: 'No images yet',
-    emptyText: 'Images on enrolled hosts are listed here.',
-    testId: 'images',
-    columns: [
-      { header: 'Repository / tag', render: (r) => <Mono>{text(r, 'tags', 'repo_tags', 'RepoTags', 'name')}</Mono> },
-      { header: 'ID', render: (r) => <Mono>{shortId(r)}</Mono> },
-      nodeColumn,
-      {
-        header: 'Size',
-        render: (r) => {
-          const v = pick(r, 'size', 'Size');
-          return typeof v === 'number' ? formatBytes(v) : text(r, 'size');
-        },
-        className: 'num',
-      },
-      { header: 'Created', render: (r) => <RelativeTime value={pick(r, 'created_at', 'created') as string | undefined} /> },
-    ],
-  },
-  volumes: {
-    kind: 'volumes',
-    path: '/api/volumes',
-    title: 'Volumes',
-    description: 'Named volumes across the fleet.',
-    icon: 'database',
-    emptyTitle: 'No volumes yet',
-    emptyText: 'Docker volumes on enrolled hosts are listed here.',
-    testId: 'volumes',
-    columns: [
-      { header: 'Name', render: (r) => <Mono>{text(r, 'name', 'Name')}</Mono> },
-      { header: 'Driver', render: (r) => text(r, 'driver', 'Driver') },
-      nodeColumn,
-      { header: 'Mountpoint', render: (r) => <Mono>{text(r, 'mountpoint', 'Mountpoint')}</Mono> },
-    ],
-  },
-  networks: {
-    kind: 'networks',
-    path: '/api/networks',
-    title: 'Networks',
-    description: 'Docker networks across the fleet.',
-    icon: 'network',
-    emptyTitle: 'No networks yet',
-    emptyText: 'Docker networks on enrolled hosts are listed here.',
-    testId: 'networks',
-    columns: [
-      { header: 'Name', render: (r) => <strong>{text(r, 'name', 'Name')}</strong> },
-      { header: 'Driver', render: (r) => text(r, 'driver', 'Driver') },
-      { header: 'Scope', render: (r) => text(r, 'scope', 'Scope') },
-      nodeColumn,
-      { header: 'ID', render: (r) => <Mono>{shortId(r)}</Mono> },
     ],
   },
 };

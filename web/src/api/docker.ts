@@ -1,0 +1,138 @@
+// Queries of the Docker side: containers, images, volumes, networks and endpoints, gathered by
+// the master across every endpoint. Live events keep them current (live/reducer.ts).
+
+import { keepPreviousData, useQuery } from '@tanstack/react-query';
+import { useCan } from '../auth/session';
+import { api } from './client';
+import { qk, type ContainerListParams } from './keys';
+import type {
+  Container,
+  ContainerPage,
+  DockerEndpoint,
+  DockerImage,
+  DockerNetwork,
+  FleetNode,
+  GatheredList,
+  ItemList,
+  LogLine,
+  NetworkTopology,
+  Page,
+  Volume,
+} from './types';
+
+const enc = encodeURIComponent;
+
+export function useContainerList(p: ContainerListParams) {
+  return useQuery({
+    queryKey: qk.containerList(p),
+    queryFn: ({ signal }) => api.get<ContainerPage>('/api/containers', { query: { ...p }, signal }),
+    placeholderData: keepPreviousData,
+  });
+}
+
+export function useContainer(endpoint: string, id: string) {
+  return useQuery({
+    queryKey: qk.container(endpoint, id),
+    queryFn: ({ signal }) => api.get<Container>(`/api/containers/${enc(id)}`, { query: { endpoint }, signal }),
+  });
+}
+
+export function useContainerInspect(endpoint: string, id: string, enabled = true) {
+  return useQuery({
+    queryKey: qk.containerInspect(endpoint, id),
+    enabled,
+    queryFn: ({ signal }) => api.get<Record<string, unknown>>(`/api/containers/${enc(id)}/inspect`, { query: { endpoint }, signal }),
+  });
+}
+
+/** One-shot logs (the last `tail` lines); refreshed by hand. */
+export function useContainerLogs(endpoint: string, id: string, tail: number, enabled = true) {
+  return useQuery({
+    queryKey: qk.containerLogs(endpoint, id, tail),
+    enabled,
+    staleTime: Infinity,
+    queryFn: ({ signal }) =>
+      api.get<ItemList<LogLine>>(`/api/containers/${enc(id)}/logs`, { query: { endpoint, tail, timestamps: true }, signal }),
+  });
+}
+
+export function useImages(endpoint: string) {
+  return useQuery({
+    queryKey: qk.imageList({ endpoint }),
+    queryFn: ({ signal }) => api.get<GatheredList<DockerImage>>('/api/images', { query: { endpoint }, signal }),
+    placeholderData: keepPreviousData,
+  });
+}
+
+export function useVolumes(endpoint: string) {
+  return useQuery({
+    queryKey: qk.volumeList({ endpoint }),
+    queryFn: ({ signal }) => api.get<GatheredList<Volume>>('/api/volumes', { query: { endpoint }, signal }),
+    placeholderData: keepPreviousData,
+  });
+}
+
+export function useNetworks(endpoint: string) {
+  return useQuery({
+    queryKey: qk.networkList({ endpoint }),
+    queryFn: ({ signal }) => api.get<GatheredList<DockerNetwork>>('/api/networks', { query: { endpoint }, signal }),
+    placeholderData: keepPreviousData,
+  });
+}
+
+export function useNetworkTopology(endpoint: string) {
+  return useQuery({
+    queryKey: qk.networkTopology({ endpoint }),
+    queryFn: ({ signal }) => api.get<NetworkTopology>('/api/networks/topology', { query: { endpoint }, signal }),
+  });
+}
+
+export function useNetworkInspect(endpoint: string, id: string) {
+  return useQuery({
+    queryKey: qk.networkInspect(endpoint, id),
+    queryFn: ({ signal }) => api.get<Record<string, unknown>>(`/api/networks/${enc(id)}/inspect`, { query: { endpoint }, signal }),
+  });
+}
+
+/** Admin only on the API. */
+export function useEndpoints(enabled = true) {
+  return useQuery({
+    queryKey: qk.endpoints,
+    enabled,
+    // Listing probes every engine (and publishes endpoint.status): not on every mount.
+    staleTime: 60_000,
+    queryFn: ({ signal }) => api.get<ItemList<DockerEndpoint>>('/api/endpoints', { signal }),
+  });
+}
+
+export interface EndpointOption {
+  id: string;
+  label: string;
+}
+
+/**
+ * Endpoints to choose from in filters and forms. Admins get the master's list; for others (who
+ * may not list endpoints) the fused nodes stand in (an agent endpoint has its node's id), plus
+ * the master's own engine.
+ */
+export function useEndpointOptions(): { options: EndpointOption[]; isPending: boolean } {
+  const isAdmin = useCan('admin');
+  const endpoints = useEndpoints(isAdmin);
+  const nodes = useQuery({
+    queryKey: qk.nodeEndpointOptions,
+    enabled: !isAdmin,
+    staleTime: 5 * 60_000,
+    queryFn: ({ signal }) => api.get<Page<FleetNode>>('/api/nodes', { query: { limit: 500 }, signal }),
+  });
+  if (isAdmin) {
+    return {
+      options: (endpoints.data?.items ?? []).map((e) => ({ id: e.id, label: `${e.name} (${e.kind})` })),
+      isPending: endpoints.isPending,
+    };
+  }
+  const fused = (nodes.data?.items ?? []).filter((n) => n.fuse.fused);
+  return {
+    options: [{ id: 'local', label: 'local (master)' }, ...fused.map((n) => ({ id: n.id, label: `${n.name} (agent)` }))],
+    isPending: nodes.isPending,
+  };
+}

@@ -1,0 +1,315 @@
+// Images across endpoints: pull with per-layer progress (image.pull events while the request
+// runs), prune with the space reclaimed, remove.
+
+import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { useMemo, useState, type ReactNode } from 'react';
+import { api } from '../../api/client';
+import { useImages } from '../../api/docker';
+import { qk } from '../../api/keys';
+import type { DockerImage, PruneReport, PullResult } from '../../api/types';
+import { useCan } from '../../auth/session';
+import { EndpointErrors } from '../../components/data';
+import { ConfirmDialog, Dialog } from '../../components/Dialog';
+import { Icon } from '../../components/Icon';
+import { useToast } from '../../components/Toaster';
+import { EmptyState, ErrorState, Field, InlineError, Loading, PageHeader, RelativeTime } from '../../components/ui';
+import { useLiveEvents } from '../../live/LiveProvider';
+import { shortId } from '../../lib/containers';
+import { formatBytes } from '../../lib/format';
+import { applyPullEvent, initialPull, layerPercent, pullSummary, type PullState } from '../../lib/pull';
+import { useUrlParams } from '../../lib/useUrlParams';
+import { EndpointSelect } from './ContainersPage';
+
+const KEYS = ['endpoint', 'q'] as const;
+
+function PullPanel({ onClose }: { onClose: () => void }) {
+  const qc = useQueryClient();
+  const toast = useToast();
+  const [image, setImage] = useState('');
+  const [endpoint, setEndpoint] = useState('');
+  const [progress, setProgress] = useState<PullState | null>(null);
+  const [touched, setTouched] = useState(false);
+
+  useLiveEvents((ev) => {
+    if (ev.type !== 'image.pull') return;
+    setProgress((s) => (s ? applyPullEvent(s, ev.payload) : s));
+  });
+
+  const pull = useMutation({
+    mutationFn: (body: { image: string; endpoint?: string }) => api.post<PullResult>('/api/images/pull', body),
+    onMutate: (body) => setProgress(initialPull(body.image, body.endpoint ?? 'local')),
+    onSuccess: (r) => {
+      // Progress sent with the result (non-streaming endpoints) fills what events missed.
+      setProgress((s) => (s ? r.layers.reduce((acc, l) => applyPullEvent(acc, { ...l, image: r.image, endpoint: r.endpoint.id }), s) : s));
+      void qc.invalidateQueries({ queryKey: qk.images });
+      toast.success(`Pulled ${r.image}`, `on ${r.endpoint.name}`);
+    },
+  });
+
+  const imageError = touched && (!image.trim() || /\s/.test(image.trim())) ? 'An image reference like alpine:3.20.' : null;
+  const sum = progress ? pullSummary(progress) : null;
+
+  return (
+    <section className="card" aria-labelledby="pull-h" data-testid="pull-panel">
+      <div className="card-header">
+        <h2 id="pull-h" className="card-title">
+          Pull an image
+        </h2>
+        <button type="button" className="icon-btn" aria-label="Close pull panel" onClick={onClose} disabled={pull.isPending}>
+          <Icon name="x" />
+        </button>
+      </div>
+      <form
+        className="inline-form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setTouched(true);
+          const ref = image.trim();
+          if (!ref || /\s/.test(ref)) return;
+          pull.mutate(endpoint ? { image: ref, endpoint } : { image: ref });
+        }}
+      >
+        <Field label="Image" htmlFor="pull-image" error={imageError}>
+          <input id="pull-image" value={image} onChange={(e) => setImage(e.target.value)} placeholder="alpine:3.20" spellCheck={false} autoFocus data-testid="pull-image" />
+        </Field>
+        <Field label="Endpoint" htmlFor="pull-endpoint">
+          <EndpointSelect id="pull-endpoint" value={endpoint} onChange={setEndpoint} emptyLabel="Default (the master’s engine)" testId="pull-endpoint" />
+        </Field>
+        <button type="submit" className="btn btn-primary" disabled={pull.isPending} data-testid="pull-submit">
+          <Icon name="download" size={16} /> {pull.isPending ? 'Pulling…' : 'Pull'}
+        </button>
+      </form>
+      <InlineError error={pull.error} />
+      {progress && sum ? (
+        <div className="pull-progress" data-testid="pull-progress" aria-live="polite">
+          <p className="small">
+            <strong>{progress.image}</strong>{' '}
+            {pull.isPending ? (
+              <span className="muted">
+                {sum.layers ? `${sum.done} of ${sum.layers} layers` : 'waiting for the engine…'}
+                {sum.total ? ` · ${formatBytes(sum.current)} of ${formatBytes(sum.total)}` : ''}
+              </span>
+            ) : pull.isSuccess ? (
+              <span className="text-ok" data-testid="pull-done">
+                done{sum.layers ? ` · ${sum.layers} layers` : ''}
+              </span>
+            ) : pull.isError ? (
+              <span className="text-bad">failed</span>
+            ) : null}
+          </p>
+          {progress.message ? <p className="muted small">{progress.message}</p> : null}
+          <ul className="layer-list">
+            {progress.order.map((id) => {
+              const l = progress.layers[id]!;
+              const pct = layerPercent(l);
+              return (
+                <li key={id} className="layer" data-testid="pull-layer">
+                  <code className="layer-id">{id.slice(0, 12)}</code>
+                  <div className="meter meter-ok" role="progressbar" aria-label={`Layer ${id.slice(0, 12)}`} aria-valuemin={0} aria-valuemax={100} aria-valuenow={pct === null ? undefined : Math.round(pct)}>
+                    <span style={{ width: `${pct ?? 0}%` }} className={pct === null ? 'indeterminate' : undefined} />
+                  </div>
+                  <span className="layer-status small muted">
+                    {l.status}
+                    {!l.done && l.total ? ` ${formatBytes(l.current ?? 0)} / ${formatBytes(l.total)}` : ''}
+                  </span>
+                </li>
+              );
+            })}
+          </ul>
+        </div>
+      ) : null}
+    </section>
+  );
+}
+
+function PruneDialog({ onClose }: { onClose: () => void }) {
+  const qc = useQueryClient();
+  const [endpoint, setEndpoint] = useState('');
+  const [all, setAll] = useState(false);
+  const prune = useMutation({
+    mutationFn: () => api.post<PruneReport>('/api/images/prune', endpoint ? { endpoint, all } : { all }),
+    onSuccess: () => void qc.invalidateQueries({ queryKey: qk.images }),
+  });
+  if (prune.data) {
+    return (
+      <Dialog title="Images pruned" onClose={onClose} size="sm" testId="prune-dialog" footer={<button type="button" className="btn btn-primary" onClick={onClose} data-autofocus>Done</button>}>
+        <p data-testid="prune-result">
+          Removed <strong>{prune.data.deleted.length}</strong> image{prune.data.deleted.length === 1 ? '' : 's'} and layers, reclaiming{' '}
+          <strong>{formatBytes(prune.data.space_reclaimed_bytes)}</strong>.
+        </p>
+      </Dialog>
+    );
+  }
+  return (
+    <Dialog
+      title="Prune images"
+      size="sm"
+      onClose={onClose}
+      busy={prune.isPending}
+      testId="prune-dialog"
+      onSubmit={() => prune.mutate()}
+      footer={
+        <>
+          <button type="button" className="btn" onClick={onClose} disabled={prune.isPending}>
+            Cancel
+          </button>
+          <button type="submit" className="btn btn-danger" disabled={prune.isPending} data-testid="prune-submit" data-autofocus>
+            {prune.isPending ? 'Pruning…' : 'Prune'}
+          </button>
+        </>
+      }
+    >
+      <Field label="Endpoint" htmlFor="prune-endpoint">
+        <EndpointSelect id="prune-endpoint" value={endpoint} onChange={setEndpoint} emptyLabel="Default (the master’s engine)" />
+      </Field>
+      <label className="checkbox">
+        <input type="checkbox" checked={all} onChange={(e) => setAll(e.target.checked)} data-testid="prune-all" />
+        <span>
+          Every unused image <span className="muted">— not only dangling (untagged) ones</span>
+        </span>
+      </label>
+      <InlineError error={prune.error} />
+    </Dialog>
+  );
+}
+
+export default function ImagesPage() {
+  const canOperate = useCan('operator');
+  const toast = useToast();
+  const [p, update] = useUrlParams(KEYS);
+  const list = useImages(p.endpoint);
+  const [pulling, setPulling] = useState(false);
+  const [pruning, setPruning] = useState(false);
+  const [removing, setRemoving] = useState<DockerImage | null>(null);
+  const [force, setForce] = useState(false);
+  const items = useMemo(() => {
+    const all = list.data?.items ?? [];
+    const n = p.q.toLowerCase();
+    return n ? all.filter((i) => i.tags.some((t) => t.toLowerCase().includes(n)) || i.id.includes(n)) : all;
+  }, [list.data, p.q]);
+
+  let body: ReactNode;
+  if (list.isPending) body = <Loading />;
+  else if (list.isError) body = <ErrorState error={list.error} onRetry={() => void list.refetch()} />;
+  else if (items.length === 0)
+    body = (
+      <EmptyState icon="image" title={p.q ? 'No matching images' : 'No images yet'} testId="images-empty">
+        <p>{p.q ? 'No tag matches the filter.' : 'Images on the master’s engine and on fused nodes appear here.'}</p>
+      </EmptyState>
+    );
+  else
+    body = (
+      <div className="table-wrap">
+        <table className="table" data-testid="images-table">
+          <thead>
+            <tr>
+              <th scope="col">Repository / tag</th>
+              <th scope="col">ID</th>
+              <th scope="col">Endpoint</th>
+              <th scope="col" className="num">
+                Size
+              </th>
+              <th scope="col">Created</th>
+              <th scope="col" className="num">
+                Containers
+              </th>
+              {canOperate ? (
+                <th scope="col" className="actions-col">
+                  <span className="sr-only">Actions</span>
+                </th>
+              ) : null}
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((i) => (
+              <tr key={`${i.endpoint.id}/${i.id}`} data-testid="image-row">
+                <td>
+                  {i.tags.length ? <code className="mono-cell">{i.tags[0]}</code> : <span className="muted">&lt;none&gt;</span>}
+                  {i.tags.length > 1 ? <span className="muted small" title={i.tags.slice(1).join(', ')}> +{i.tags.length - 1}</span> : null}
+                </td>
+                <td>
+                  <code className="mono-cell">{shortId(i.id)}</code>
+                </td>
+                <td>{i.endpoint.name}</td>
+                <td className="num">{formatBytes(i.size_bytes)}</td>
+                <td className="nowrap">
+                  <RelativeTime value={i.created ? new Date(i.created * 1000).toISOString() : null} />
+                </td>
+                <td className="num">{i.containers >= 0 ? i.containers : '—'}</td>
+                {canOperate ? (
+                  <td className="actions-col">
+                    <button type="button" className="icon-btn icon-btn-sm icon-btn-danger" aria-label={`Remove image ${i.tags[0] ?? shortId(i.id)}`} title="Remove" onClick={() => { setForce(false); setRemoving(i); }} data-testid="image-remove">
+                      <Icon name="trash" size={15} />
+                    </button>
+                  </td>
+                ) : null}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    );
+
+  return (
+    <div className="page" data-testid="page-images">
+      <PageHeader
+        title="Images"
+        description="Images present on the fleet’s Docker engines."
+        actions={
+          canOperate ? (
+            <>
+              <button type="button" className="btn" onClick={() => setPruning(true)} data-testid="prune-images">
+                <Icon name="scissors" size={16} /> Prune
+              </button>
+              <button type="button" className="btn btn-primary" onClick={() => setPulling(true)} disabled={pulling} data-testid="pull-images">
+                <Icon name="download" size={16} /> Pull image
+              </button>
+            </>
+          ) : null
+        }
+      />
+      {pulling ? <PullPanel onClose={() => setPulling(false)} /> : null}
+      <div className="toolbar toolbar-wrap">
+        <div className="search">
+          <Icon name="search" size={16} />
+          <input type="search" placeholder="Tag or id…" aria-label="Filter images" value={p.q} onChange={(e) => update({ q: e.target.value })} data-testid="images-search" />
+        </div>
+        <label className="inline-field">
+          <span>Endpoint</span>
+          <EndpointSelect value={p.endpoint} onChange={(v) => update({ endpoint: v })} />
+        </label>
+        {list.data ? <span className="muted small">{items.length} images</span> : null}
+        {list.isFetching && !list.isPending ? <span className="spinner spinner-sm" aria-label="Refreshing" /> : null}
+      </div>
+      <EndpointErrors errors={list.data?.errors} />
+      {body}
+      {pruning ? <PruneDialog onClose={() => setPruning(false)} /> : null}
+      {removing ? (
+        <ConfirmDialog
+          title="Remove image"
+          danger
+          confirmLabel="Remove"
+          testId="remove-image-dialog"
+          message={
+            <>
+              <p>
+                Remove <code>{removing.tags[0] ?? shortId(removing.id)}</code> from <strong>{removing.endpoint.name}</strong>?
+              </p>
+              <label className="checkbox">
+                <input type="checkbox" checked={force} onChange={(e) => setForce(e.target.checked)} />
+                <span>
+                  Force <span className="muted">— also when stopped containers use it or it has several tags</span>
+                </span>
+              </label>
+            </>
+          }
+          onClose={() => setRemoving(null)}
+          onConfirm={async () => {
+            await api.del(`/api/images/${encodeURIComponent(removing.tags[0] ?? removing.id)}`, { query: { endpoint: removing.endpoint.id, force } });
+            toast.success(`Removed ${removing.tags[0] ?? shortId(removing.id)}`);
+          }}
+        />
+      ) : null}
+    </div>
+  );
+}
