@@ -114,6 +114,12 @@ impl NodeService for NodeApi {
                 "register before sending heartbeats",
             ));
         }
+        self.state
+            .store
+            .hosts()
+            .touch_seen(&node, now_ms())
+            .await
+            .map_err(internal)?;
         Ok(Response::new(HeartbeatResponse {
             ack: true,
             server_time_unix_ms: now_ms(),

@@ -479,12 +479,16 @@ impl Hosts<'_> {
         self.get(id).await
     }
 
+    /// Records contact; writes at most every 30 s per node, so heartbeats do not load the writer.
     pub async fn touch_seen(&self, id: &str, at: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE hosts SET last_seen_at = $1 WHERE id = $2")
-            .bind(at)
-            .bind(id)
-            .execute(&self.0.write)
-            .await?;
+        sqlx::query(
+            "UPDATE hosts SET last_seen_at = $1 WHERE id = $2 \
+             AND (last_seen_at IS NULL OR last_seen_at < $1 - 30000)",
+        )
+        .bind(at)
+        .bind(id)
+        .execute(&self.0.write)
+        .await?;
         Ok(())
     }
 

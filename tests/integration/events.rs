@@ -375,3 +375,26 @@ async fn activity_and_notifications_are_built_on_events() {
     );
     s.stop().await;
 }
+
+#[actix_web::test]
+async fn a_peer_that_stops_answering_pings_is_timed_out() {
+    let s = TestServer::start_with(|c| {
+        c.ws.ping_interval_secs = 1;
+        c.ws.client_timeout_secs = 2;
+    })
+    .await;
+    let admin = s.setup().await;
+    let ws = authed(&s, "/api/ws", &admin.access).await;
+    assert_eq!(s.state().metrics.ws_sessions.get(), 1);
+    // The client never reads again, so it answers no ping: the server gives up on it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while s.state().metrics.ws_sessions.get() != 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the silent peer was not timed out"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(ws);
+    s.stop().await;
+}

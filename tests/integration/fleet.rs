@@ -253,6 +253,10 @@ async fn a_worker_enrolls_reports_and_is_cut_off_when_deleted() {
     })
     .await;
     assert_eq!(node["hostname"], "gamma-host");
+    assert!(
+        node["last_seen_at"].is_string(),
+        "heartbeats record contact"
+    );
     assert_eq!(node["fuse"]["worker_registered"], true);
     assert!(node["hardware"]["cpu_cores"].as_u64().unwrap() >= 1);
     assert!(node["metrics"]["memory_total_bytes"].as_u64().unwrap() > 0);

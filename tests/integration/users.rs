@@ -157,3 +157,85 @@ async fn the_last_admin_cannot_be_removed_or_demoted() {
     );
     s.stop().await;
 }
+
+#[actix_web::test]
+async fn admin_commands_create_users_and_reset_passwords() {
+    use contextbay::admin::{PasswordSource, create_user, reset_password};
+    use contextbay::auth::Role;
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = contextbay::Config::for_test(dir.path());
+    let created = create_user(
+        &config,
+        "root",
+        Role::Admin,
+        PasswordSource::Given("first-password-1".into()),
+    )
+    .await
+    .unwrap();
+    assert!(created.contains("created admin 'root'"));
+    let generated = create_user(&config, "ops", Role::Operator, PasswordSource::Generate)
+        .await
+        .unwrap();
+    let ops_password = generated.rsplit(": ").next().unwrap().to_owned();
+    assert!(
+        create_user(&config, "root", Role::Viewer, PasswordSource::Generate)
+            .await
+            .is_err(),
+        "duplicate"
+    );
+    assert!(
+        create_user(&config, "x y", Role::Viewer, PasswordSource::Generate)
+            .await
+            .is_err(),
+        "bad name"
+    );
+    assert!(
+        create_user(
+            &config,
+            "weak",
+            Role::Viewer,
+            PasswordSource::Given("short".into())
+        )
+        .await
+        .is_err()
+    );
+    reset_password(
+        &config,
+        "root",
+        PasswordSource::Given("second-password-2".into()),
+    )
+    .await
+    .unwrap();
+    assert!(
+        reset_password(&config, "nobody", PasswordSource::Generate)
+            .await
+            .is_err()
+    );
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = contextbay::start_on(config, listener).await.unwrap();
+    let base = format!("http://{}", server.http_addr);
+    let login = |user: &'static str, password: String| {
+        let base = base.clone();
+        async move {
+            reqwest::Client::new()
+                .post(format!("{base}/api/auth/login"))
+                .json(&serde_json::json!({"username": user, "password": password}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(
+        login("root", "first-password-1".into()).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        login("root", "second-password-2".into()).await,
+        StatusCode::OK
+    );
+    assert_eq!(login("ops", ops_password).await, StatusCode::OK);
+    server.stop().await;
+}
