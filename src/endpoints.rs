@@ -318,6 +318,33 @@ pub async fn call(
     }
 }
 
+/// Runs `op` on endpoint `only`, or on every endpoint in parallel. Returns each endpoint's answer;
+/// with `only` a failure is the error, otherwise endpoints that failed are listed as
+/// `{endpoint, error}` so that one unreachable engine does not hide the others.
+pub async fn fan_out<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    only: Option<&str>,
+    op: DockerOp,
+) -> Result<(Vec<(StoredEndpoint, T)>, Vec<Value>), ApiError> {
+    let targets = match only {
+        Some(id) => vec![get(state, id).await?],
+        None => all(state).await?,
+    };
+    let answers =
+        futures_util::future::join_all(targets.iter().map(|e| call_as::<T>(state, e, op.clone())))
+            .await;
+    let mut ok = Vec::new();
+    let mut errors = Vec::new();
+    for (e, answer) in targets.into_iter().zip(answers) {
+        match answer {
+            Ok(v) => ok.push((e, v)),
+            Err(err) if only.is_some() => return Err(err),
+            Err(err) => errors.push(serde_json::json!({"endpoint": e.id, "error": err.message})),
+        }
+    }
+    Ok((ok, errors))
+}
+
 /// Runs `op` and deserializes the answer.
 pub async fn call_as<T: serde::de::DeserializeOwned>(
     state: &AppState,

@@ -122,26 +122,19 @@ pub async fn gather(
     only: Option<&str>,
     all: bool,
 ) -> ApiResult<(Vec<ContainerView>, Vec<Value>)> {
-    let targets = match only {
-        Some(id) => vec![endpoints::get(state, id).await?],
-        None => endpoints::all(state).await?,
-    };
-    let answers = futures_util::future::join_all(targets.iter().map(|e| {
-        endpoints::call_as::<Vec<ContainerInfo>>(state, e, DockerOp::ListContainers { all })
-    }))
-    .await;
-    let mut items = Vec::new();
-    let mut errors = Vec::new();
-    for (e, answer) in targets.iter().zip(answers) {
-        match answer {
-            Ok(list) => items.extend(list.into_iter().map(|c| ContainerView {
+    let (answers, errors) =
+        endpoints::fan_out::<Vec<ContainerInfo>>(state, only, DockerOp::ListContainers { all })
+            .await?;
+    let items = answers
+        .into_iter()
+        .flat_map(|(e, list)| {
+            let endpoint = EndpointRef::from(&e);
+            list.into_iter().map(move |c| ContainerView {
                 container: c,
-                endpoint: e.into(),
-            })),
-            Err(err) if only.is_some() => return Err(err),
-            Err(err) => errors.push(json!({"endpoint": e.id, "error": err.message})),
-        }
-    }
+                endpoint: endpoint.clone(),
+            })
+        })
+        .collect();
     Ok((items, errors))
 }
 
@@ -473,26 +466,22 @@ pub async fn stats(
     state: web::Data<AppState>,
     query: Query<StatsQuery>,
 ) -> ApiResult<web::Json<StatsView>> {
-    let targets = match &query.endpoint {
-        Some(id) => vec![endpoints::get(&state, id).await?],
-        None => endpoints::all(&state).await?,
-    };
-    let answers =
-        futures_util::future::join_all(targets.iter().map(|e| {
-            endpoints::call_as::<Vec<ContainerUsage>>(&state, e, DockerOp::ContainerUsage)
-        }))
-        .await;
-    let mut items = Vec::new();
-    let mut errors = Vec::new();
-    for (e, a) in targets.iter().zip(answers) {
-        match a {
-            Ok(list) => items.extend(list.into_iter().map(|u| UsageView {
+    let (answers, errors) = endpoints::fan_out::<Vec<ContainerUsage>>(
+        &state,
+        query.endpoint.as_deref(),
+        DockerOp::ContainerUsage,
+    )
+    .await?;
+    let items = answers
+        .into_iter()
+        .flat_map(|(e, list)| {
+            let endpoint = EndpointRef::from(&e);
+            list.into_iter().map(move |u| UsageView {
                 usage: u,
-                endpoint: e.into(),
-            })),
-            Err(err) => errors.push(json!({"endpoint": e.id, "error": err.message})),
-        }
-    }
+                endpoint: endpoint.clone(),
+            })
+        })
+        .collect();
     Ok(web::Json(StatsView { items, errors }))
 }
 

@@ -40,36 +40,30 @@ pub async fn list(
     state: web::Data<AppState>,
     query: Query<ImageQuery>,
 ) -> ApiResult<web::Json<ImageList>> {
-    let targets = match &query.endpoint {
-        Some(id) => vec![endpoints::get(&state, id).await?],
-        None => endpoints::all(&state).await?,
-    };
-    let answers = futures_util::future::join_all(
-        targets
-            .iter()
-            .map(|e| endpoints::call_as::<Vec<ImageInfo>>(&state, e, DockerOp::ListImages)),
+    let (answers, errors) = endpoints::fan_out::<Vec<ImageInfo>>(
+        &state,
+        query.endpoint.as_deref(),
+        DockerOp::ListImages,
     )
-    .await;
-    let mut items = Vec::new();
-    let mut errors = Vec::new();
-    for (e, a) in targets.iter().zip(answers) {
-        match a {
-            Ok(list) => items.extend(
-                list.into_iter()
-                    .filter(|i| {
-                        query
-                            .name
-                            .as_deref()
-                            .is_none_or(|n| i.tags.iter().any(|t| t.contains(n)))
-                    })
-                    .map(|i| ImageView {
-                        image: i,
-                        endpoint: e.into(),
-                    }),
-            ),
-            Err(err) => errors.push(json!({"endpoint": e.id, "error": err.message})),
-        }
-    }
+    .await?;
+    let items = answers
+        .into_iter()
+        .flat_map(|(e, list)| {
+            let endpoint = EndpointRef::from(&e);
+            list.into_iter()
+                .filter(|i| {
+                    query
+                        .name
+                        .as_deref()
+                        .is_none_or(|n| i.tags.iter().any(|t| t.contains(n)))
+                })
+                .map(move |i| ImageView {
+                    image: i,
+                    endpoint: endpoint.clone(),
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
     Ok(web::Json(ImageList { items, errors }))
 }
 

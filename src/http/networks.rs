@@ -33,27 +33,18 @@ pub struct NetworkQuery {
 }
 
 async fn gather(state: &AppState, only: Option<&str>) -> ApiResult<(Vec<NetworkView>, Vec<Value>)> {
-    let targets = match only {
-        Some(id) => vec![endpoints::get(state, id).await?],
-        None => endpoints::all(state).await?,
-    };
-    let answers = futures_util::future::join_all(
-        targets
-            .iter()
-            .map(|e| endpoints::call_as::<Vec<NetworkInfo>>(state, e, DockerOp::ListNetworks)),
-    )
-    .await;
-    let mut items = Vec::new();
-    let mut errors = Vec::new();
-    for (e, a) in targets.iter().zip(answers) {
-        match a {
-            Ok(list) => items.extend(list.into_iter().map(|n| NetworkView {
+    let (answers, errors) =
+        endpoints::fan_out::<Vec<NetworkInfo>>(state, only, DockerOp::ListNetworks).await?;
+    let items = answers
+        .into_iter()
+        .flat_map(|(e, list)| {
+            let endpoint = EndpointRef::from(&e);
+            list.into_iter().map(move |n| NetworkView {
                 network: n,
-                endpoint: e.into(),
-            })),
-            Err(err) => errors.push(json!({"endpoint": e.id, "error": err.message})),
-        }
-    }
+                endpoint: endpoint.clone(),
+            })
+        })
+        .collect();
     Ok((items, errors))
 }
 

@@ -38,31 +38,25 @@ pub async fn list(
     state: web::Data<AppState>,
     query: Query<VolumeQuery>,
 ) -> ApiResult<web::Json<VolumeList>> {
-    let targets = match &query.endpoint {
-        Some(id) => vec![endpoints::get(&state, id).await?],
-        None => endpoints::all(&state).await?,
-    };
-    let answers = futures_util::future::join_all(
-        targets
-            .iter()
-            .map(|e| endpoints::call_as::<Vec<VolumeInfo>>(&state, e, DockerOp::ListVolumes)),
+    let (answers, errors) = endpoints::fan_out::<Vec<VolumeInfo>>(
+        &state,
+        query.endpoint.as_deref(),
+        DockerOp::ListVolumes,
     )
-    .await;
-    let mut items = Vec::new();
-    let mut errors = Vec::new();
-    for (e, a) in targets.iter().zip(answers) {
-        match a {
-            Ok(list) => items.extend(
-                list.into_iter()
-                    .filter(|v| query.name.as_deref().is_none_or(|n| v.name.contains(n)))
-                    .map(|v| VolumeView {
-                        volume: v,
-                        endpoint: e.into(),
-                    }),
-            ),
-            Err(err) => errors.push(json!({"endpoint": e.id, "error": err.message})),
-        }
-    }
+    .await?;
+    let items = answers
+        .into_iter()
+        .flat_map(|(e, list)| {
+            let endpoint = EndpointRef::from(&e);
+            list.into_iter()
+                .filter(|v| query.name.as_deref().is_none_or(|n| v.name.contains(n)))
+                .map(move |v| VolumeView {
+                    volume: v,
+                    endpoint: endpoint.clone(),
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
     Ok(web::Json(VolumeList { items, errors }))
 }
 

@@ -156,11 +156,6 @@ impl ModuleSettings {
     pub fn integer(&self, key: &str) -> Option<i64> {
         self.values.get(key).and_then(Value::as_i64)
     }
-
-    /// Settings from literal values (tests and benches build clients without a store).
-    pub fn from_map(values: Map<String, Value>) -> Self {
-        Self { values }
-    }
 }
 
 /// What a health probe found.
@@ -334,10 +329,6 @@ impl Endpoint {
             detail,
             latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         }
-    }
-
-    pub(crate) fn service(&self) -> &'static str {
-        self.service
     }
 }
 

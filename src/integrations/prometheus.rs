@@ -75,10 +75,6 @@ impl Prometheus {
         })
     }
 
-    pub fn max_result_bytes(&self) -> usize {
-        self.max_result_bytes
-    }
-
     /// Sends `GET /api/v1/<api_path>?<query>` (or a POST with a form body) and returns the answer
     /// unchanged, whatever its status; only a transport failure or an answer above
     /// `max_result_bytes` is an error.
@@ -245,9 +241,5 @@ impl Prometheus {
     /// `GET /-/healthy`.
     pub async fn health(&self) -> Health {
         self.endpoint.probe("/-/healthy").await
-    }
-
-    pub fn service(&self) -> &'static str {
-        self.endpoint.service()
     }
 }

@@ -56,10 +56,10 @@ pub fn spawn(state: AppState, mut sub: Subscription) -> JoinHandle<()> {
                     continue;
                 }
             }
-            let grafana = match super::grafana(&state).await {
-                Ok(g) => g,
+            let grafana = match super::grafana_if_configured(&state).await {
+                Ok(Some(g)) => g,
                 // Grafana is optional: without it there is nothing to annotate.
-                Err(err) if super::is_not_configured(&err) => continue,
+                Ok(None) => continue,
                 Err(err) => {
                     tracing::warn!("grafana annotator: {err}");
                     continue;

@@ -22,10 +22,10 @@ use contextbay_actors::TopicFilter;
 use tokio::task::JoinHandle;
 
 use crate::error::ApiError;
-use crate::integrations::ModuleSettings;
 use crate::integrations::alertmanager::Alertmanager;
 use crate::integrations::grafana::Grafana;
 use crate::integrations::prometheus::Prometheus;
+use crate::integrations::{IntegrationError, ModuleSettings};
 use crate::modules::ModuleName;
 use crate::state::AppState;
 
@@ -53,10 +53,25 @@ pub async fn module_enabled(state: &AppState, module: ModuleName) -> Result<bool
     Ok(crate::http::modules::status(state, module, stored.as_ref()).enabled)
 }
 
-/// Whether `err` means "the service is not set up" (as opposed to failing).
-pub fn is_not_configured(err: &ApiError) -> bool {
-    err.code == crate::error::ErrorCode::ServiceUnavailable
-        && err.message.contains("not configured")
+/// A client that is optional where it is used: `None` when its service is not configured.
+fn if_configured<T>(client: Result<T, IntegrationError>) -> Result<Option<T>, ApiError> {
+    match client {
+        Ok(c) => Ok(Some(c)),
+        Err(IntegrationError::NotConfigured { .. }) => Ok(None),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// The Prometheus client, or `None` while `prometheus_url` is not set.
+pub async fn prometheus_if_configured(state: &AppState) -> Result<Option<Prometheus>, ApiError> {
+    let settings = ModuleSettings::load(state, ModuleName::Monitoring).await?;
+    if_configured(Prometheus::from_settings(&state.integrations, &settings))
+}
+
+/// The Grafana client, or `None` while Grafana is not set up.
+pub async fn grafana_if_configured(state: &AppState) -> Result<Option<Grafana>, ApiError> {
+    let settings = ModuleSettings::load(state, ModuleName::Monitoring).await?;
+    if_configured(Grafana::from_settings(&state.integrations, &settings))
 }
 
 /// The module's background tasks; dropping this stops them.

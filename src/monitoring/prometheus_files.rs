@@ -132,10 +132,17 @@ impl PrometheusFiles {
             return out;
         }
         out.file_written = true;
-        let prom = match super::prometheus(state).await {
-            Ok(p) => p,
+        let prom = match super::prometheus_if_configured(state).await {
+            Ok(Some(p)) => p,
+            Ok(None) => {
+                out.error = Some(
+                    "prometheus is not configured (prometheus_url): the rule file is written but \
+                     no Prometheus was asked to reload it"
+                        .into(),
+                );
+                return out;
+            }
             Err(err) => {
-                out.configured = !super::is_not_configured(&err);
                 out.error = Some(err.message);
                 return out;
             }

@@ -49,7 +49,7 @@ pub struct IncomingAlert {
 /// What a notification changed for one alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
-    /// New and firing.
+    /// New and firing, or firing again after Alertmanager had resolved it.
     Fired,
     /// Firing until now, resolved now (or first seen already resolved).
     Resolved,
@@ -145,8 +145,9 @@ impl Alerts<'_> {
         let now = now_ms();
         let mut changed: Vec<(String, Change)> = Vec::with_capacity(incoming.len());
         for a in incoming {
-            let existing: Option<(String, String)> = sqlx::query_as(
-                "SELECT id, status FROM alerts WHERE fingerprint = $1 AND starts_at = $2",
+            let existing: Option<(String, String, Option<String>)> = sqlx::query_as(
+                "SELECT id, status, resolved_by FROM alerts \
+                 WHERE fingerprint = $1 AND starts_at = $2",
             )
             .bind(&a.fingerprint)
             .bind(a.starts_at)
@@ -189,7 +190,7 @@ impl Alerts<'_> {
                     };
                     changed.push((id, change));
                 }
-                Some((id, status)) if !a.firing && status == FIRING => {
+                Some((id, status, _)) if !a.firing && status == FIRING => {
                     sqlx::query(
                         "UPDATE alerts SET status = $2, ends_at = $3, resolved_at = $3, \
                          annotations = $4, updated_at = $5 WHERE id = $1",
@@ -203,8 +204,24 @@ impl Alerts<'_> {
                     .await?;
                     changed.push((id, Change::Resolved));
                 }
-                Some((id, _)) => {
-                    // A repeat notification, or Alertmanager catching up with a manual resolve:
+                Some((id, status, None)) if a.firing && status == RESOLVED => {
+                    // Alertmanager resolved it (it does so by itself when Prometheus' updates
+                    // stop for a while, e.g. during a reload) and now reports it firing again.
+                    sqlx::query(
+                        "UPDATE alerts SET status = $2, ends_at = NULL, resolved_at = NULL, \
+                         annotations = $3, updated_at = $4 WHERE id = $1",
+                    )
+                    .bind(&id)
+                    .bind(FIRING)
+                    .bind(&annotations)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    changed.push((id, Change::Fired));
+                }
+                Some((id, _, _)) => {
+                    // A repeat notification, or Alertmanager catching up with a manual resolve
+                    // (which stands: Alertmanager repeats a firing alert until it resolves):
                     // keep the newest annotations (templates may carry the current value).
                     let ends_at = if a.firing { None } else { a.ends_at };
                     sqlx::query(

@@ -270,6 +270,27 @@ async fn webhook_stores_alerts_and_publishes_events() {
     assert_error(&r, StatusCode::BAD_REQUEST, "bad_request");
     let firing_now = s.get("/api/alerts?status=firing", &viewer.access).await;
     assert_eq!(firing_now.body["total"], 0);
+
+    // Alertmanager resolves alerts by itself when Prometheus' updates stop for a while, and
+    // reports them firing again when they resume: the alert Alertmanager resolved is re-opened.
+    let again = notification(
+        "firing",
+        &[alert("NodeDown", "critical", "firing", "aaaa1111")],
+    );
+    let r = post_webhook(&s, Some(WEBHOOK_TOKEN), &again).await;
+    assert_eq!(r.body["fired"], 1, "{:?}", r.body);
+    let (ev, _) = wait_event(&mut ws, 5, "alert.fired", |p| p["name"] == "NodeDown")
+        .await
+        .unwrap();
+    assert_eq!(ev["payload"]["id"], node_down.as_str());
+    assert_eq!(ev["payload"]["ends_at"], Value::Null);
+    // A manual resolve stands against Alertmanager's repeats of the firing alert.
+    let repeat = notification("firing", &[alert("Disk", "warning", "firing", "bbbb2222")]);
+    let r = post_webhook(&s, Some(WEBHOOK_TOKEN), &repeat).await;
+    assert_eq!(r.body["unchanged"], 1, "{:?}", r.body);
+    let firing_now = s.get("/api/alerts?status=firing", &viewer.access).await;
+    assert_eq!(firing_now.body["total"], 1);
+    assert_eq!(firing_now.body["items"][0]["id"], node_down.as_str());
     // The notifications are in the list too.
     let notes = s.get("/api/notifications", &viewer.access).await;
     assert!(

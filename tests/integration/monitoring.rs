@@ -137,9 +137,11 @@ pub async fn start_prometheus(master: &TestServer, alertmanager: Option<&str>) -
             format!("--storage.tsdb.path={}", dir.path().join("data").display()),
             format!("--web.listen-address={addr}"),
             "--web.enable-lifecycle".into(),
-            // Re-send firing alerts every second: the first send after a reload can fall into
-            // the moment Prometheus re-discovers its Alertmanagers and be dropped.
-            "--rules.alert.resend-delay=1s".into(),
+            // Re-send firing alerts every 3 s: the first send after a reload can fall into the
+            // seconds in which Prometheus re-discovers its Alertmanagers and be dropped. Alerts
+            // stay valid for four times the delay, longer than that gap, so Alertmanager does
+            // not resolve them by itself meanwhile.
+            "--rules.alert.resend-delay=3s".into(),
             "--log.level=warn".into(),
         ],
         &dir.path().join("prometheus.log"),
