@@ -445,6 +445,8 @@ impl Config {
         c.security.encryption_key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into();
         c.log.level = "warn".into();
         c.fleet.enroll_secret = "enroll-0123456789-abcdefghij-KLMNOPQRST".into();
+        // Tests use the host's Docker engine only when they ask for it.
+        c.docker.local_endpoint = false;
         c
     }
 }

@@ -261,7 +261,7 @@ async fn containers_on_the_local_endpoint() {
     }
     ensure_image();
     let c = Cleanup::new("local");
-    let s = TestServer::start().await;
+    let s = TestServer::start_with(|cfg| cfg.docker.local_endpoint = true).await;
     let admin = s.setup().await;
     let endpoints = s.get("/api/endpoints", &admin.access).await;
     assert_eq!(endpoints.body["items"][0]["id"], "local");
@@ -589,7 +589,7 @@ mod streams {
         }
         ensure_image();
         let c = Cleanup::new("streams");
-        let s = TestServer::start().await;
+        let s = TestServer::start_with(|cfg| cfg.docker.local_endpoint = true).await;
         let admin = s.setup().await;
         let operator = s.user(&admin, "sop", "operator").await;
         let name = format!("{}-stream", c.prefix);
@@ -697,7 +697,7 @@ mod streams {
         }
         ensure_image();
         let c = Cleanup::new("events");
-        let s = TestServer::start().await;
+        let s = TestServer::start_with(|cfg| cfg.docker.local_endpoint = true).await;
         let admin = s.setup().await;
         let mut events = open(&s, "/api/ws?topics=container.update", &admin.access)
             .await

@@ -153,7 +153,13 @@ async fn topic_filters_and_role_filtering() {
     let viewer = s.user(&admin, "watcher", "viewer").await;
     let mut only_notes = authed(&s, "/api/ws?topics=notification", &admin.access).await;
     let mut all_admin = authed(&s, "/api/ws", &admin.access).await;
-    let mut all_viewer = authed(&s, "/api/ws", &viewer.access).await;
+    // Every topic this test produces, admin-only or not.
+    let mut all_viewer = authed(
+        &s,
+        "/api/ws?topics=user.*,auth.*,notification",
+        &viewer.access,
+    )
+    .await;
 
     s.user(&admin, "newbie", "viewer").await; // user.created + auth.login
     s.post("/api/notifications/test", &admin.access, json!({}))
