@@ -57,20 +57,6 @@ enum ExecInput {
     Resize { rows: u16, cols: u16 },
 }
 
-fn check_id(id: &str) -> ApiResult<()> {
-    if id.is_empty()
-        || id.len() > 128
-        || !id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-    {
-        return Err(ApiError::bad_request(format!(
-            "invalid container id or name '{id}'"
-        )));
-    }
-    Ok(())
-}
-
 async fn engine_for(
     state: &AppState,
     id: &str,
@@ -105,7 +91,7 @@ pub async fn logs_ws(
     id: web::Path<String>,
     query: Query<LogsWsQuery>,
 ) -> ApiResult<HttpResponse> {
-    check_id(&id)?;
+    super::check_docker_ref("container", &id)?;
     let q = query.into_inner();
     let (_, engine) = engine_for(&state, &id, q.endpoint.as_deref()).await?;
     let (response, mut session, stream) = actix_ws::handle(&req, body)
@@ -176,7 +162,7 @@ pub async fn exec_ws(
     id: web::Path<String>,
     query: Query<ExecQuery>,
 ) -> ApiResult<HttpResponse> {
-    check_id(&id)?;
+    super::check_docker_ref("container", &id)?;
     let q = query.into_inner();
     let e = locate(&state, &id, q.endpoint.as_deref()).await?;
     if let Some(policy) = super::containers::policy_for(&state, &e).await?

@@ -208,20 +208,6 @@ pub async fn locate(
     }
 }
 
-fn check_id(id: &str) -> ApiResult<()> {
-    if id.is_empty()
-        || id.len() > 128
-        || !id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-    {
-        return Err(ApiError::bad_request(format!(
-            "invalid container id or name '{id}'"
-        )));
-    }
-    Ok(())
-}
-
 /// The security policy of the node behind an endpoint (none for local and tcp endpoints).
 pub async fn policy_for(state: &AppState, e: &StoredEndpoint) -> ApiResult<Option<SecurityPolicy>> {
     let Some(node) = &e.node_id else {
@@ -309,7 +295,7 @@ pub async fn get(
     id: web::Path<String>,
     query: Query<EndpointQuery>,
 ) -> ApiResult<web::Json<ContainerView>> {
-    check_id(&id)?;
+    super::check_docker_ref("container", &id)?;
     let e = locate(&state, &id, query.endpoint.as_deref()).await?;
     let list: Vec<ContainerInfo> =
         endpoints::call_as(&state, &e, DockerOp::ListContainers { all: true }).await?;
@@ -332,7 +318,7 @@ pub async fn inspect(
     id: web::Path<String>,
     query: Query<EndpointQuery>,
 ) -> ApiResult<web::Json<Value>> {
-    check_id(&id)?;
+    super::check_docker_ref("container", &id)?;
     let e = locate(&state, &id, query.endpoint.as_deref()).await?;
     Ok(web::Json(
         endpoints::call(
@@ -357,7 +343,7 @@ pub async fn action(
     query: Query<EndpointQuery>,
 ) -> ApiResult<web::Json<Value>> {
     let (id, action) = path.into_inner();
-    check_id(&id)?;
+    super::check_docker_ref("container", &id)?;
     let act = ContainerAction::parse(&action).ok_or_else(|| {
         ApiError::bad_request(format!(
             "unknown action '{action}'; use start, stop, restart, pause, unpause or kill"
@@ -390,7 +376,7 @@ pub async fn delete(
     id: web::Path<String>,
     query: Query<RemoveQuery>,
 ) -> ApiResult<HttpResponse> {
-    check_id(&id)?;
+    super::check_docker_ref("container", &id)?;
     let q = query.into_inner();
     let e = locate(&state, &id, q.endpoint.as_deref()).await?;
     endpoints::call(
@@ -426,7 +412,7 @@ pub async fn logs(
     id: web::Path<String>,
     query: Query<LogsParams>,
 ) -> ApiResult<web::Json<LogsView>> {
-    check_id(&id)?;
+    super::check_docker_ref("container", &id)?;
     let e = locate(&state, &id, query.endpoint.as_deref()).await?;
     let items = endpoints::call_as(
         &state,

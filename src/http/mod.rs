@@ -171,3 +171,19 @@ pub fn parse_id(kind: &str, raw: &str) -> Result<String, ApiError> {
         .map(|u| u.to_string())
         .map_err(|_| ApiError::bad_request(format!("invalid {kind} id '{raw}': expected a UUID")))
 }
+
+/// Checks a Docker object reference from a path (an id or a name: letters, digits, `_`, `.`, `-`,
+/// at most 128 characters), with a 400 that names the kind.
+pub fn check_docker_ref(kind: &str, id: &str) -> Result<(), ApiError> {
+    if id.is_empty()
+        || id.len() > 128
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+    {
+        return Err(ApiError::bad_request(format!(
+            "invalid {kind} id or name '{id}'"
+        )));
+    }
+    Ok(())
+}

@@ -9,7 +9,7 @@ use super::extract::Query;
 use crate::docker::networks::NetworkInfo;
 use crate::docker::ops::DockerOp;
 use crate::endpoints::{self, EndpointRef};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiResult, ErrorBody};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -57,20 +57,6 @@ pub async fn list(
     Ok(web::Json(NetworkList { items, errors }))
 }
 
-fn check_id(id: &str) -> ApiResult<()> {
-    if id.is_empty()
-        || id.len() > 128
-        || !id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-    {
-        return Err(ApiError::bad_request(format!(
-            "invalid network id or name '{id}'"
-        )));
-    }
-    Ok(())
-}
-
 /// Remove a network; 409 while containers are attached.
 #[utoipa::path(delete, path = "/api/networks/{id}", tag = "networks", params(("id" = String, Path), NetworkQuery),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
@@ -79,7 +65,7 @@ pub async fn delete(
     id: web::Path<String>,
     query: Query<NetworkQuery>,
 ) -> ApiResult<HttpResponse> {
-    check_id(&id)?;
+    super::check_docker_ref("network", &id)?;
     let e = endpoints::get(
         &state,
         query.endpoint.as_deref().unwrap_or(endpoints::LOCAL),
@@ -103,7 +89,7 @@ pub async fn inspect(
     id: web::Path<String>,
     query: Query<NetworkQuery>,
 ) -> ApiResult<web::Json<Value>> {
-    check_id(&id)?;
+    super::check_docker_ref("network", &id)?;
     let e = endpoints::get(
         &state,
         query.endpoint.as_deref().unwrap_or(endpoints::LOCAL),

@@ -9,7 +9,7 @@ use super::extract::Query;
 use crate::docker::ops::DockerOp;
 use crate::docker::volumes::VolumeInfo;
 use crate::endpoints::{self, EndpointRef};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiResult, ErrorBody};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -76,16 +76,7 @@ pub async fn delete(
     name: web::Path<String>,
     query: Query<RemoveVolumeQuery>,
 ) -> ApiResult<HttpResponse> {
-    if name.is_empty()
-        || name.len() > 255
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-    {
-        return Err(ApiError::bad_request(format!(
-            "invalid volume name '{name}'"
-        )));
-    }
+    super::check_docker_ref("volume", &name)?;
     let e = endpoints::get(
         &state,
         query.endpoint.as_deref().unwrap_or(endpoints::LOCAL),
