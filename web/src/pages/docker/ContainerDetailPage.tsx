@@ -1,11 +1,10 @@
-// One container: overview, inspect JSON, one-shot logs. Live follow and the terminal need the
-// master's /logs/ws and /exec/ws, which are not there yet: their controls are present, disabled
-// and say so.
+// One container: overview, inspect JSON, its log (followed live or fetched once) and, for admins,
+// a terminal. xterm.js is loaded only when the Terminal tab opens.
 
-import { useMemo, useState, type ReactNode } from 'react';
+import { lazy, Suspense, type ReactNode } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import { isApiError } from '../../api/client';
-import { useContainer, useContainerInspect, useContainerLogs } from '../../api/docker';
+import { useContainer, useContainerInspect } from '../../api/docker';
 import { useCan } from '../../auth/session';
 import { JsonBlock, LabelChips, StateBadge } from '../../components/data';
 import { Icon } from '../../components/Icon';
@@ -14,94 +13,13 @@ import { EmptyState, ErrorState, Loading, PageHeader, RelativeTime } from '../..
 import { formatPorts, STATE_TONE } from '../../lib/containers';
 import { formatDateTime } from '../../lib/format';
 import { useUrlParams } from '../../lib/useUrlParams';
+import { ContainerLogs } from './ContainerLogs';
 import { ContainerActions } from './containerActions';
+
+const ContainerTerminal = lazy(() => import('./ContainerTerminal'));
 
 type Tab = 'overview' | 'inspect' | 'logs' | 'terminal';
 const KEYS = ['tab'] as const;
-const TAILS = [100, 500, 1000, 5000];
-
-const FOLLOW_SOON = 'Live follow arrives with the master’s log stream (/logs/ws), which is not available yet. Use Refresh meanwhile.';
-const TERMINAL_SOON = 'The terminal arrives with the master’s exec stream (/exec/ws), which is not available yet.';
-
-function Logs({ endpoint, id }: { endpoint: string; id: string }) {
-  const [tail, setTail] = useState(500);
-  const [q, setQ] = useState('');
-  const [timestamps, setTimestamps] = useState(false);
-  const logs = useContainerLogs(endpoint, id, tail);
-  const lines = useMemo(() => {
-    const all = logs.data?.items ?? [];
-    if (!q) return all;
-    const n = q.toLowerCase();
-    return all.filter((l) => l.line.toLowerCase().includes(n));
-  }, [logs.data, q]);
-
-  return (
-    <section className="card logs-card" aria-labelledby="logs-h">
-      <div className="card-header toolbar-wrap">
-        <h2 id="logs-h" className="card-title">
-          Logs
-        </h2>
-        <div className="row-actions">
-          <div className="search search-sm">
-            <Icon name="search" size={14} />
-            <input type="search" placeholder="Search lines…" aria-label="Search log lines" value={q} onChange={(e) => setQ(e.target.value)} data-testid="logs-search" />
-          </div>
-          <label className="inline-field">
-            <span>Last</span>
-            <select value={tail} onChange={(e) => setTail(Number(e.target.value))} data-testid="logs-tail">
-              {TAILS.map((t) => (
-                <option key={t} value={t}>
-                  {t} lines
-                </option>
-              ))}
-            </select>
-          </label>
-          <label className="checkbox">
-            <input type="checkbox" checked={timestamps} onChange={(e) => setTimestamps(e.target.checked)} />
-            <span>Timestamps</span>
-          </label>
-          <span className="follow-toggle" title={FOLLOW_SOON} data-testid="logs-follow-wrap">
-            <label className="checkbox is-disabled">
-              <input type="checkbox" disabled aria-describedby="follow-soon" data-testid="logs-follow" />
-              <span>
-                Follow <span className="muted small">(soon)</span>
-              </span>
-            </label>
-            <span id="follow-soon" className="sr-only">
-              {FOLLOW_SOON}
-            </span>
-          </span>
-          <button type="button" className="btn btn-sm" onClick={() => void logs.refetch()} disabled={logs.isFetching} data-testid="logs-refresh">
-            <Icon name="refresh" size={14} /> {logs.isFetching ? 'Loading…' : 'Refresh'}
-          </button>
-        </div>
-      </div>
-      {logs.isPending ? (
-        <Loading />
-      ) : logs.isError ? (
-        <ErrorState error={logs.error} onRetry={() => void logs.refetch()} />
-      ) : lines.length === 0 ? (
-        <p className="muted" data-testid="logs-empty">
-          {q ? 'No line matches.' : 'The container has not logged anything.'}
-        </p>
-      ) : (
-        <div className="log-view" role="log" aria-label="Container log" tabIndex={0} data-testid="logs-view">
-          {lines.map((l, i) => (
-            <div key={i} className={`log-line${l.stream === 'stderr' ? ' log-stderr' : ''}`}>
-              {timestamps && l.ts ? <span className="log-ts">{l.ts}</span> : null}
-              <span className="log-text">{l.line}</span>
-            </div>
-          ))}
-        </div>
-      )}
-      {logs.data ? (
-        <p className="muted small">
-          {lines.length} of {logs.data.items.length} lines · stderr in red
-        </p>
-      ) : null}
-    </section>
-  );
-}
 
 function Inspect({ endpoint, id }: { endpoint: string; id: string }) {
   const inspect = useContainerInspect(endpoint, id);
@@ -121,7 +39,7 @@ export default function ContainerDetailPage() {
   const navigate = useNavigate();
   const container = useContainer(endpoint, id);
   const [p, update] = useUrlParams(KEYS);
-  const tab: Tab = p.tab === 'inspect' || p.tab === 'logs' ? p.tab : 'overview';
+  const tab: Tab = p.tab === 'inspect' || p.tab === 'logs' || (p.tab === 'terminal' && isAdmin) ? p.tab : 'overview';
   const back = (
     <Link to="/containers" className="back-link">
       <Icon name="arrowLeft" size={16} /> Containers
@@ -146,7 +64,18 @@ export default function ContainerDetailPage() {
   const c = container.data;
   let panel: ReactNode;
   if (tab === 'inspect') panel = <Inspect endpoint={endpoint} id={c.id} />;
-  else if (tab === 'logs') panel = <Logs endpoint={endpoint} id={c.id} />;
+  else if (tab === 'logs') panel = <ContainerLogs key={`${endpoint}/${c.id}`} endpoint={endpoint} id={c.id} running={c.state === 'running'} />;
+  else if (tab === 'terminal')
+    panel =
+      c.state === 'running' ? (
+        <Suspense fallback={<Loading label="Loading the terminal…" />}>
+          <ContainerTerminal key={`${endpoint}/${c.id}`} endpoint={endpoint} id={c.id} />
+        </Suspense>
+      ) : (
+        <EmptyState icon="terminal" title="The container is not running" testId="terminal-not-running">
+          <p>A shell needs a running container. Start it, and the terminal opens here.</p>
+        </EmptyState>
+      );
   else {
     const ports = formatPorts(c.ports);
     panel = (
@@ -251,7 +180,8 @@ export default function ContainerDetailPage() {
           { id: 'overview', label: 'Overview', testId: 'container-tab-overview' },
           { id: 'logs', label: 'Logs', testId: 'container-tab-logs' },
           { id: 'inspect', label: 'Inspect', testId: 'container-tab-inspect' },
-          ...(isAdmin ? [{ id: 'terminal' as const, label: 'Terminal', disabled: true, title: TERMINAL_SOON, testId: 'container-tab-terminal' }] : []),
+          // Exec is admin-only on the server: other roles do not see the tab at all.
+          ...(isAdmin ? [{ id: 'terminal' as const, label: 'Terminal', testId: 'container-tab-terminal' }] : []),
         ]}
       />
       <TabPanel idBase="ctr" id={tab}>
