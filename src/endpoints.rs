@@ -36,6 +36,20 @@ pub enum EndpointError {
     Unavailable(String),
 }
 
+impl EndpointError {
+    /// The structured error a worker answered request `request_id` with.
+    pub fn remote(err: contextbay_proto::v1::CommandError, request_id: String) -> Self {
+        Self::Remote {
+            message: err.message,
+            code: err.code,
+            docker_status: err.docker_status,
+            exit_code: err.exit_code,
+            stderr: err.stderr,
+            request_id,
+        }
+    }
+}
+
 impl From<crate::docker::DockerError> for EndpointError {
     fn from(e: crate::docker::DockerError) -> Self {
         match e {
@@ -202,8 +216,10 @@ fn tcp_engine(state: &AppState, e: &StoredEndpoint) -> Result<Engine, EndpointEr
                 }),
                 &dir,
             )?
+            .with_compose(ComposeHost::remote(url, Some(dir), stacks))
         }
-        None => Engine::connect_remote(url, None, &dir)?,
+        None => Engine::connect_remote(url, None, &dir)?
+            .with_compose(ComposeHost::remote(url, None, stacks)),
     };
     Ok(engine)
 }
@@ -299,14 +315,9 @@ pub async fn call(
                     .map_err(|err| {
                         EndpointError::Unavailable(format!("the worker sent invalid JSON: {err}"))
                     }),
-                Some(command_result::Outcome::Error(err)) => Err(EndpointError::Remote {
-                    message: err.message,
-                    code: err.code,
-                    docker_status: err.docker_status,
-                    exit_code: err.exit_code,
-                    stderr: err.stderr,
-                    request_id: result.request_id,
-                }),
+                Some(command_result::Outcome::Error(err)) => {
+                    Err(EndpointError::remote(err, result.request_id))
+                }
                 None => Err(EndpointError::Unavailable(
                     "the worker sent an empty result".into(),
                 )),

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod docker;
+pub mod endpoint_streams;
 pub mod endpoints;
 pub mod error;
 pub mod events;

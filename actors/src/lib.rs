@@ -16,7 +16,9 @@ pub use broadcaster::{
     TopicFilter,
 };
 pub use node::{CommandFailure, NodeLive, NodeStatus, NodeTimings};
-pub use node_registry::{AttachedStream, NodeRegistry, NodeRegistryHandle, NodeSeed};
+pub use node_registry::{
+    AttachedStream, NodeRegistry, NodeRegistryHandle, NodeSeed, RemoteStream, StreamHandle,
+};
 pub use throttle::{Limit, Throttle, ThrottleHandle};
 
 /// How long a request path waits for an actor's reply.

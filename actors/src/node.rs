@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use contextbay_proto::v1::{
-    Command, CommandResult, HeartbeatRequest, MasterMessage, MetricsBatch, master_message,
+    Command, CommandResult, HeartbeatRequest, MasterMessage, MetricsBatch, StreamClose,
+    StreamFrame, command, master_message,
 };
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
@@ -101,9 +102,16 @@ pub struct NodeActor {
     metrics: Option<Arc<MetricsBatch>>,
     commands: Option<(u64, mpsc::Sender<MasterMessage>)>,
     pending: HashMap<String, oneshot::Sender<Result<CommandResult, CommandFailure>>>,
+    /// Open log/exec streams by stream id (the opening request's id): where their frames go.
+    streams: HashMap<String, mpsc::Sender<StreamFrame>>,
     next_request: u64,
     restarts: u64,
 }
+
+/// Frames buffered per open stream between the worker's command stream and its consumer.
+pub const STREAM_BUFFER: usize = 256;
+
+type Reply = oneshot::Receiver<Result<CommandResult, CommandFailure>>;
 
 impl NodeActor {
     pub(crate) fn new(
@@ -125,6 +133,7 @@ impl NodeActor {
             metrics: None,
             commands: None,
             pending: HashMap::new(),
+            streams: HashMap::new(),
             next_request: 1,
             restarts: 0,
         }
@@ -192,6 +201,43 @@ impl NodeActor {
         for (_, reply) in self.pending.drain() {
             let _ = reply.send(Err(failure.clone()));
         }
+        // Dropping the senders ends every open stream's consumer.
+        self.streams.clear();
+    }
+
+    /// Sends a command down the worker's stream. With `reply`, the result is awaited (and times
+    /// out after the command timeout); without, the command is fire-and-forget (stream input).
+    fn dispatch(
+        &mut self,
+        kind: command::Kind,
+        reply: bool,
+        ctx: &mut Context<Self>,
+    ) -> Result<(String, Option<Reply>), CommandFailure> {
+        let Some((_, tx)) = self.commands.as_ref().filter(|(_, tx)| !tx.is_closed()) else {
+            return Err(CommandFailure::NotConnected);
+        };
+        let request_id = format!("{}-{}", self.id, self.next_request);
+        self.next_request += 1;
+        let message = MasterMessage {
+            message: Some(master_message::Message::Command(Command {
+                request_id: request_id.clone(),
+                kind: Some(kind),
+            })),
+        };
+        tx.try_send(message)
+            .map_err(|_| CommandFailure::NotConnected)?;
+        if !reply {
+            return Ok((request_id, None));
+        }
+        let (tx, rx) = oneshot::channel();
+        self.pending.insert(request_id.clone(), tx);
+        let id = request_id.clone();
+        ctx.run_later(self.timings.command_timeout, move |this, _| {
+            if let Some(reply) = this.pending.remove(&id) {
+                let _ = reply.send(Err(CommandFailure::Timeout));
+            }
+        });
+        Ok((request_id, Some(rx)))
     }
 }
 
@@ -288,30 +334,89 @@ impl Handler<SendCommand> for NodeActor {
     type Result = MessageResult<SendCommand>;
 
     fn handle(&mut self, msg: SendCommand, ctx: &mut Self::Context) -> Self::Result {
-        let (reply, rx) = oneshot::channel();
-        let Some((_, tx)) = self.commands.as_ref().filter(|(_, tx)| !tx.is_closed()) else {
-            let _ = reply.send(Err(CommandFailure::NotConnected));
-            return MessageResult(rx);
-        };
-        let request_id = format!("{}-{}", self.id, self.next_request);
-        self.next_request += 1;
-        let message = MasterMessage {
-            message: Some(master_message::Message::Command(Command {
-                request_id: request_id.clone(),
-                kind: Some(msg.kind),
-            })),
-        };
-        if tx.try_send(message).is_err() {
-            let _ = reply.send(Err(CommandFailure::NotConnected));
-            return MessageResult(rx);
+        match self.dispatch(msg.kind, true, ctx) {
+            Ok((_, Some(rx))) => MessageResult(rx),
+            Ok((_, None)) => MessageResult(failed(CommandFailure::NotConnected)),
+            Err(failure) => MessageResult(failed(failure)),
         }
-        self.pending.insert(request_id.clone(), reply);
-        ctx.run_later(self.timings.command_timeout, move |this, _| {
-            if let Some(reply) = this.pending.remove(&request_id) {
-                let _ = reply.send(Err(CommandFailure::Timeout));
+    }
+}
+
+fn failed(failure: CommandFailure) -> Reply {
+    let (reply, rx) = oneshot::channel();
+    let _ = reply.send(Err(failure));
+    rx
+}
+
+/// Open a log or exec stream: the opening command's result comes back like any command's, and
+/// the stream's frames arrive on the returned receiver.
+#[derive(Message)]
+#[rtype(result = "Result<(String, Reply, mpsc::Receiver<StreamFrame>), CommandFailure>")]
+pub(crate) struct OpenStream {
+    pub kind: command::Kind,
+}
+
+impl Handler<OpenStream> for NodeActor {
+    type Result = MessageResult<OpenStream>;
+
+    fn handle(&mut self, msg: OpenStream, ctx: &mut Self::Context) -> Self::Result {
+        MessageResult(self.dispatch(msg.kind, true, ctx).and_then(|(id, rx)| {
+            let rx = rx.ok_or(CommandFailure::NotConnected)?;
+            let (frames_tx, frames_rx) = mpsc::channel(STREAM_BUFFER);
+            self.streams.insert(id.clone(), frames_tx);
+            Ok((id, rx, frames_rx))
+        }))
+    }
+}
+
+/// Where the frames of stream `stream_id` go (`None`: no such open stream).
+#[derive(Message)]
+#[rtype(result = "Option<mpsc::Sender<StreamFrame>>")]
+pub(crate) struct StreamSink {
+    pub stream_id: String,
+}
+
+impl Handler<StreamSink> for NodeActor {
+    type Result = Option<mpsc::Sender<StreamFrame>>;
+
+    fn handle(&mut self, msg: StreamSink, _ctx: &mut Self::Context) -> Self::Result {
+        self.streams.get(&msg.stream_id).cloned()
+    }
+}
+
+/// Input, resize or close for an open stream (fire-and-forget: the worker does not answer).
+/// A close, or a stream the worker ended, forgets the stream.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) enum StreamControl {
+    Send(command::Kind),
+    Close {
+        stream_id: String,
+        tell_worker: bool,
+    },
+}
+
+impl Handler<StreamControl> for NodeActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: StreamControl, ctx: &mut Self::Context) {
+        match msg {
+            StreamControl::Send(kind) => {
+                let _ = self.dispatch(kind, false, ctx);
             }
-        });
-        MessageResult(rx)
+            StreamControl::Close {
+                stream_id,
+                tell_worker,
+            } => {
+                if self.streams.remove(&stream_id).is_some() && tell_worker {
+                    let _ = self.dispatch(
+                        command::Kind::StreamClose(StreamClose { stream_id }),
+                        false,
+                        ctx,
+                    );
+                }
+            }
+        }
     }
 }
 

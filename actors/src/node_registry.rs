@@ -4,14 +4,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use actix::prelude::*;
-use contextbay_proto::v1::{CommandResult, HeartbeatRequest, MasterMessage, MetricsBatch, command};
+use contextbay_proto::v1::{
+    CommandResult, HeartbeatRequest, MasterMessage, MetricsBatch, StreamFrame, StreamInput,
+    StreamResize, command,
+};
 use futures_util::future::join_all;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::node::{
-    Attach, CommandFailure, Contact, Deliver, Detach, NodeActor, NodeLive, NodeTimings,
-    SendCommand, Shutdown, Snapshot,
+    Attach, CommandFailure, Contact, Deliver, Detach, NodeActor, NodeLive, NodeTimings, OpenStream,
+    SendCommand, Shutdown, Snapshot, StreamControl, StreamSink,
 };
 use crate::{ActorError, BroadcasterHandle, REQUEST_TIMEOUT};
 
@@ -168,6 +171,84 @@ impl AttachedStream {
     }
 }
 
+impl AttachedStream {
+    /// Where frames of `stream_id` go; `None` when no such stream is open (it was closed).
+    pub async fn frame_sink(&self, stream_id: &str) -> Option<mpsc::Sender<StreamFrame>> {
+        self.node
+            .send(StreamSink {
+                stream_id: stream_id.to_owned(),
+            })
+            .timeout(REQUEST_TIMEOUT)
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// The worker ended stream `stream_id` (exit code or end of output).
+    pub fn stream_ended(&self, stream_id: &str) {
+        self.node.do_send(StreamControl::Close {
+            stream_id: stream_id.to_owned(),
+            tell_worker: false,
+        });
+    }
+
+    /// Nobody consumes stream `stream_id` any more: forget it and tell the worker to stop it.
+    pub fn abandon_stream(&self, stream_id: &str) {
+        self.node.do_send(StreamControl::Close {
+            stream_id: stream_id.to_owned(),
+            tell_worker: true,
+        });
+    }
+}
+
+/// A log or exec stream open on a worker. Frames arrive on `frames`; it ends when the worker
+/// sends an exit code or end-of-output frame, or when the worker disconnects. Dropping it tells
+/// the worker to stop the stream.
+pub struct RemoteStream {
+    pub stream_id: String,
+    pub frames: mpsc::Receiver<StreamFrame>,
+    pub control: StreamHandle,
+}
+
+/// Sends input and resizes to an open remote stream; cheap to clone.
+#[derive(Clone)]
+pub struct StreamHandle {
+    node: Addr<NodeActor>,
+    stream_id: String,
+}
+
+impl StreamHandle {
+    pub fn input(&self, data: Vec<u8>) {
+        self.node
+            .do_send(StreamControl::Send(command::Kind::StreamInput(
+                StreamInput {
+                    stream_id: self.stream_id.clone(),
+                    data,
+                },
+            )));
+    }
+
+    pub fn resize(&self, rows: u32, cols: u32) {
+        self.node
+            .do_send(StreamControl::Send(command::Kind::StreamResize(
+                StreamResize {
+                    stream_id: self.stream_id.clone(),
+                    rows,
+                    cols,
+                },
+            )));
+    }
+}
+
+impl Drop for RemoteStream {
+    fn drop(&mut self) {
+        self.control.node.do_send(StreamControl::Close {
+            stream_id: self.stream_id.clone(),
+            tell_worker: true,
+        });
+    }
+}
+
 impl Drop for AttachedStream {
     fn drop(&mut self) {
         // Fire-and-forget: the stream has ended; the actor fails any pending commands.
@@ -262,6 +343,33 @@ impl NodeRegistryHandle {
             .await
             .map_err(|e| CommandFailure::Unavailable(e.to_string()))?;
         rx.await.unwrap_or(Err(CommandFailure::Disconnected))
+    }
+
+    /// Opens a log or exec stream on the node's worker (`LogsOpen`/`ExecOpen`). Returns the
+    /// opening command's result (an error outcome when the worker could not open it) and the
+    /// stream.
+    pub async fn open_stream(
+        &self,
+        id: &str,
+        kind: command::Kind,
+    ) -> Result<(CommandResult, RemoteStream), CommandFailure> {
+        let node = self
+            .node(id)
+            .await
+            .map_err(|e| CommandFailure::Unavailable(e.to_string()))?
+            .ok_or(CommandFailure::UnknownNode)?;
+        let (stream_id, reply, frames) = node
+            .send(OpenStream { kind })
+            .timeout(REQUEST_TIMEOUT)
+            .await
+            .map_err(|e| CommandFailure::Unavailable(e.to_string()))??;
+        let stream = RemoteStream {
+            stream_id: stream_id.clone(),
+            frames,
+            control: StreamHandle { node, stream_id },
+        };
+        let opened = reply.await.unwrap_or(Err(CommandFailure::Disconnected))?;
+        Ok((opened, stream))
     }
 
     pub async fn snapshot(&self, id: &str) -> Result<Option<NodeLive>, ActorError> {
@@ -423,5 +531,68 @@ mod tests {
         );
         reg.remove("n1").await.unwrap();
         assert!(reg.snapshot("n1").await.unwrap().is_none());
+    }
+
+    #[actix::test]
+    async fn streams_route_frames_by_id_and_close_on_drop() {
+        use contextbay_proto::v1::{LogsOpen, command_result, master_message, stream_frame};
+        let bus = Broadcaster::start_supervised(64, 64);
+        let reg = NodeRegistry::start(
+            vec![NodeSeed {
+                id: "n1".into(),
+                hostname: "h".into(),
+            }],
+            timings(),
+            bus,
+        );
+        let (tx, mut rx) = mpsc::channel(8);
+        let attached = reg.attach("n1", tx).await.unwrap().unwrap();
+        let reg2 = reg.clone();
+        let opener = tokio::spawn(async move {
+            reg2.open_stream("n1", command::Kind::LogsOpen(LogsOpen::default()))
+                .await
+        });
+        let Some(master_message::Message::Command(cmd)) = rx.recv().await.unwrap().message else {
+            panic!("not a command")
+        };
+        assert!(matches!(cmd.kind, Some(command::Kind::LogsOpen(_))));
+        attached.deliver(CommandResult {
+            request_id: cmd.request_id.clone(),
+            outcome: Some(command_result::Outcome::OkJson(b"{}".to_vec())),
+        });
+        let (opened, mut stream) = opener.await.unwrap().unwrap();
+        assert_eq!(opened.request_id, cmd.request_id);
+        assert_eq!(stream.stream_id, cmd.request_id);
+        // A frame for the stream reaches its consumer; one for an unknown stream has no sink.
+        let sink = attached.frame_sink(&cmd.request_id).await.unwrap();
+        sink.send(StreamFrame {
+            stream_id: cmd.request_id.clone(),
+            frame: Some(stream_frame::Frame::Stdout(b"hello".to_vec())),
+        })
+        .await
+        .unwrap();
+        let frame = stream.frames.recv().await.unwrap();
+        assert_eq!(
+            frame.frame,
+            Some(stream_frame::Frame::Stdout(b"hello".to_vec()))
+        );
+        assert!(attached.frame_sink("n1-999").await.is_none());
+        // Input travels as a fire-and-forget command; dropping the stream tells the worker.
+        stream.control.input(b"ls\n".to_vec());
+        let Some(master_message::Message::Command(input)) = rx.recv().await.unwrap().message else {
+            panic!("not a command")
+        };
+        assert!(
+            matches!(input.kind, Some(command::Kind::StreamInput(ref i)) if i.stream_id == cmd.request_id && i.data == b"ls\n")
+        );
+        drop(sink);
+        drop(stream);
+        let Some(master_message::Message::Command(close)) = rx.recv().await.unwrap().message else {
+            panic!("not a command")
+        };
+        assert!(
+            matches!(close.kind, Some(command::Kind::StreamClose(ref c)) if c.stream_id == cmd.request_id)
+        );
+        assert!(attached.frame_sink(&cmd.request_id).await.is_none());
     }
 }

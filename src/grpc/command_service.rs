@@ -1,9 +1,14 @@
 //! `CommandService`: the bidirectional stream commands travel down and results come back on.
 
+use std::collections::HashMap;
 use std::pin::Pin;
+use std::time::Duration;
 
+use contextbay_actors::AttachedStream;
 use contextbay_proto::v1::command_service_server::CommandService;
-use contextbay_proto::v1::{MasterMessage, WorkerMessage, worker_message};
+use contextbay_proto::v1::{
+    MasterMessage, StreamFrame, WorkerMessage, stream_frame, worker_message,
+};
 use futures_util::{Stream, StreamExt};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -63,6 +68,7 @@ impl CommandService for CommandApi {
         tokio::spawn(async move {
             // Owns the attachment: when the worker's side ends, the guard detaches.
             let attached = attached;
+            let mut sinks = HashMap::new();
             while let Some(msg) = inbound.next().await {
                 match msg {
                     Ok(WorkerMessage {
@@ -71,10 +77,8 @@ impl CommandService for CommandApi {
                         attached.deliver(result);
                     }
                     Ok(WorkerMessage {
-                        message: Some(worker_message::Message::Frame(_)),
-                    }) => {
-                        // Log and exec streams are routed once the Docker routes use them.
-                    }
+                        message: Some(worker_message::Message::Frame(frame)),
+                    }) => route_frame(&attached, &mut sinks, frame).await,
                     Ok(_) => {}
                     Err(status) => {
                         tracing::debug!(node = %reader_node, %status, "command stream ended");
@@ -90,5 +94,44 @@ impl CommandService for CommandApi {
         tokio::spawn(async move { crate::fleet::refresh_census(&state, &node).await });
         let outbound = ReceiverStream::new(rx).map(Ok);
         Ok(Response::new(Box::pin(outbound)))
+    }
+}
+
+/// How long a frame may wait for a slow consumer before its stream is abandoned, so that one
+/// stalled log viewer cannot hold up the worker's other commands.
+const FRAME_SEND_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Hands a log/exec frame to the consumer of its stream. `sinks` caches each open stream's sink
+/// for this connection, so a frame costs an actor round trip only on a stream's first frame.
+async fn route_frame(
+    attached: &AttachedStream,
+    sinks: &mut HashMap<String, mpsc::Sender<StreamFrame>>,
+    frame: StreamFrame,
+) {
+    let id = frame.stream_id.clone();
+    let last = matches!(
+        frame.frame,
+        Some(stream_frame::Frame::ExitCode(_) | stream_frame::Frame::Eof(_))
+    );
+    let sink = match sinks.get(&id) {
+        Some(sink) => Some(sink.clone()),
+        None => attached.frame_sink(&id).await,
+    };
+    let Some(sink) = sink else {
+        // A stream nobody reads any more (already closed): the worker was told to stop it.
+        return;
+    };
+    match tokio::time::timeout(FRAME_SEND_TIMEOUT, sink.send(frame)).await {
+        Ok(Ok(())) if !last => {
+            sinks.insert(id, sink);
+        }
+        Ok(Ok(())) => {
+            sinks.remove(&id);
+            attached.stream_ended(&id);
+        }
+        Ok(Err(_)) | Err(_) => {
+            sinks.remove(&id);
+            attached.abandon_stream(&id);
+        }
     }
 }

@@ -13,14 +13,12 @@ use actix_ws::{AggregatedMessage, CloseCode, CloseReason, Session};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
-use tokio::io::AsyncWriteExt;
 
 use super::containers::locate;
 use super::extract::Query;
 use crate::auth::Principal;
 use crate::docker::containers::LogQuery;
-use crate::docker::ops::DockerOp;
-use crate::endpoints;
+use crate::endpoint_streams::{self, ExecEvent};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
 
@@ -57,26 +55,6 @@ enum ExecInput {
     Resize { rows: u16, cols: u16 },
 }
 
-async fn engine_for(
-    state: &AppState,
-    id: &str,
-    endpoint: Option<&str>,
-) -> ApiResult<(
-    crate::store::endpoints::StoredEndpoint,
-    crate::docker::Engine,
-)> {
-    let e = locate(state, id, endpoint).await?;
-    // The container must exist before the socket opens, so a typo is a plain 404.
-    endpoints::call(state, &e, DockerOp::InspectContainer { id: id.to_owned() }).await?;
-    let engine = endpoints::engine(state, &e)?.ok_or_else(|| {
-        ApiError::conflict(format!(
-            "live streams through a worker are not available yet; endpoint '{}' is an agent endpoint",
-            e.name
-        ))
-    })?;
-    Ok((e, engine))
-}
-
 async fn send(session: &mut Session, v: serde_json::Value) -> Result<(), ()> {
     session.text(v.to_string()).await.map_err(|_| ())
 }
@@ -93,12 +71,7 @@ pub async fn logs_ws(
 ) -> ApiResult<HttpResponse> {
     super::check_docker_ref("container", &id)?;
     let q = query.into_inner();
-    let (_, engine) = engine_for(&state, &id, q.endpoint.as_deref()).await?;
-    let (response, mut session, stream) = actix_ws::handle(&req, body)
-        .map_err(|e| ApiError::bad_request(format!("WebSocket handshake failed: {e}")))?;
-    let mut inbound = stream
-        .max_frame_size(MAX_FRAME_BYTES)
-        .aggregate_continuations();
+    let e = locate(&state, &id, q.endpoint.as_deref()).await?;
     let log_query = LogQuery {
         tail: q.tail.or(Some(100)),
         since: None,
@@ -106,7 +79,12 @@ pub async fn logs_ws(
         stdout: q.stdout,
         stderr: q.stderr,
     };
-    let mut lines = Box::pin(engine.log_stream(&id, &log_query, true));
+    let mut lines = endpoint_streams::logs(&state, &e, &id, &log_query, true).await?;
+    let (response, mut session, stream) = actix_ws::handle(&req, body)
+        .map_err(|e| ApiError::bad_request(format!("WebSocket handshake failed: {e}")))?;
+    let mut inbound = stream
+        .max_frame_size(MAX_FRAME_BYTES)
+        .aggregate_continuations();
     let mut shutdown = state.shutdown.clone();
     let ping_every = Duration::from_secs(state.config.ws.ping_interval_secs);
     actix_web::rt::spawn(async move {
@@ -121,7 +99,7 @@ pub async fn logs_ws(
                         }
                     }
                     Some(Err(err)) => {
-                        let _ = send(&mut session, json!({"type": "error", "error": err.to_string()})).await;
+                        let _ = send(&mut session, json!({"type": "error", "error": err})).await;
                         break;
                     }
                     None => {
@@ -172,7 +150,6 @@ pub async fn exec_ws(
             "exec is not allowed on this node (security policy)",
         ));
     }
-    let (e, engine) = engine_for(&state, &id, Some(&e.id)).await?;
     let cmd: Vec<String> = q
         .cmd
         .as_deref()
@@ -184,13 +161,8 @@ pub async fn exec_ws(
         return Err(ApiError::bad_request("cmd must be 1 to 64 words"));
     }
     let tty = q.tty.unwrap_or(true);
-    let exec = engine
-        .exec(&id, cmd.clone(), tty)
-        .await
-        .map_err(|err| ApiError::from(endpoints::EndpointError::from(err)))?;
-    if let (Some(rows), Some(cols)) = (q.rows, q.cols) {
-        let _ = engine.resize_exec(&exec.exec_id, rows, cols).await;
-    }
+    let size = q.rows.zip(q.cols);
+    let mut exec = endpoint_streams::exec(&state, &e, &id, cmd.clone(), tty, size).await?;
     let (response, mut session, stream) = actix_ws::handle(&req, body)
         .map_err(|err| ApiError::bad_request(format!("WebSocket handshake failed: {err}")))?;
     state
@@ -205,31 +177,26 @@ pub async fn exec_ws(
         .aggregate_continuations();
     let mut shutdown = state.shutdown.clone();
     actix_web::rt::spawn(async move {
-        let crate::docker::containers::ExecSession {
-            exec_id,
-            mut output,
-            mut input,
-        } = exec;
-        loop {
+        let code = loop {
             tokio::select! {
-                out = output.next() => match out {
-                    Some(Ok(bytes)) => {
+                out = exec.next() => match out {
+                    ExecEvent::Output(bytes) => {
                         let data = String::from_utf8_lossy(&bytes).into_owned();
                         if send(&mut session, json!({"type": "output", "data": data})).await.is_err() { return; }
                     }
-                    Some(Err(err)) => {
-                        let _ = send(&mut session, json!({"type": "error", "error": err.to_string()})).await;
-                        break;
+                    ExecEvent::Exit(code) => break code,
+                    ExecEvent::Failed(err) => {
+                        let _ = send(&mut session, json!({"type": "error", "error": err})).await;
+                        break None;
                     }
-                    None => break,
                 },
                 msg = inbound.next() => match msg {
                     Some(Ok(AggregatedMessage::Text(text))) => match serde_json::from_str::<ExecInput>(&text) {
-                        Ok(ExecInput::Input { data }) => { if input.write_all(data.as_bytes()).await.is_err() { break; } }
-                        Ok(ExecInput::Resize { rows, cols }) => { let _ = engine.resize_exec(&exec_id, rows, cols).await; }
+                        Ok(ExecInput::Input { data }) => { if exec.write(data.as_bytes()).await.is_err() { break None; } }
+                        Ok(ExecInput::Resize { rows, cols }) => exec.resize(rows, cols).await,
                         Err(err) => { let _ = send(&mut session, json!({"type": "error", "error": format!("invalid message: {err}")})).await; }
                     },
-                    Some(Ok(AggregatedMessage::Binary(bytes))) => { if input.write_all(&bytes).await.is_err() { break; } }
+                    Some(Ok(AggregatedMessage::Binary(bytes))) => { if exec.write(&bytes).await.is_err() { break None; } }
                     Some(Ok(AggregatedMessage::Ping(b))) => { let _ = session.pong(&b).await; }
                     Some(Ok(AggregatedMessage::Pong(_))) => {}
                     Some(Ok(AggregatedMessage::Close(_))) | None | Some(Err(_)) => return,
@@ -239,16 +206,7 @@ pub async fn exec_ws(
                     return;
                 }
             }
-        }
-        // The process ended: report its exit code (Docker may take a moment to record it).
-        let mut code = None;
-        for _ in 0..20 {
-            if let Ok(Some(c)) = engine.exec_exit_code(&exec_id).await {
-                code = Some(c);
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        };
         let _ = send(&mut session, json!({"type": "exit", "code": code})).await;
         let _ = session
             .close(Some(CloseReason {

@@ -1,13 +1,20 @@
 // Browser flows against the real master: setup, sign-in, users, API keys, live updates, roles,
 // the add-host flow (token, install command, pending fuse state, enroll attempts live), the
-// offline indicator, first-load performance and screenshots of every main page.
+// offline indicator, first-load performance and screenshots of every main page; then, with a real
+// worker and the real Docker engine: a node turning healthy live, a container started from the UI,
+// its log followed live, a shell in the terminal, and what a viewer sees of it.
 //
 //   npm run e2e            (from web/; needs ../target/debug/contextbay with the dashboard embedded)
+//   E2E_DIST_FROM_DISK=1 npm run e2e   (UI work only: the browser talks to `vite preview` of web/dist
+//                                       in front of the master, so no cargo build is needed)
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
   api,
+  docker,
+  dockerProblem,
+  dockerScratch,
   gzipSizes,
   launchBrowser,
   mayskip,
@@ -15,6 +22,8 @@ import {
   missingPrerequisites,
   screenshot,
   startMaster,
+  startPreview,
+  startWorker,
 } from './harness.mjs';
 
 const ADMIN = { username: 'admin', password: 'e2e-admin-pass-1' };
@@ -22,7 +31,7 @@ const VIEWER = { username: 'viewer1', password: 'e2e-viewer-pass-1' };
 const OPERATOR = { username: 'operator1', password: 'e2e-operator-pass-1' };
 const TIMEOUT = 15_000;
 
-const missing = missingPrerequisites();
+const missing = [missingPrerequisites(), dockerProblem()].filter(Boolean).join('\n') || null;
 if (missing && !mayskip) {
   // Fail loudly, before any test runs: a silently skipped e2e suite proves nothing.
   throw new Error(`e2e prerequisites missing:\n${missing}`);
@@ -30,6 +39,9 @@ if (missing && !mayskip) {
 
 const perf = {};
 let master;
+/** The real worker process (started by the fleet flow) and the run's Docker objects. */
+let worker;
+let scratchDocker;
 let chrome;
 /** The admin's browser context and page, shared by the admin flows in order. */
 let adminCtx;
@@ -46,8 +58,13 @@ const wallNow = () => Date.now();
 /** Contexts opened by the running test; `flow` closes them (after screenshots on failure). */
 let scratch = [];
 
+const DIST_FROM_DISK = process.env.E2E_DIST_FROM_DISK === '1';
+/** Where the browser goes: the master, or (E2E_DIST_FROM_DISK=1) `vite preview` in front of it. */
+let uiBase;
+let preview;
+
 async function newContext(opts = {}) {
-  const ctx = await chrome.browser.newContext({ baseURL: master.base, viewport: { width: 1360, height: 860 }, ...opts });
+  const ctx = await chrome.browser.newContext({ baseURL: uiBase, viewport: { width: 1360, height: 860 }, ...opts });
   ctx.setDefaultTimeout(TIMEOUT);
   ctx.on('page', watchPage);
   scratch.push(ctx);
@@ -140,10 +157,15 @@ async function settled(page, testId) {
 describe('dashboard against the real master', { skip: missing ? `prerequisites missing: ${missing}` : false }, () => {
   before(async () => {
     master = await startMaster();
+    uiBase = master.base;
+    if (DIST_FROM_DISK) {
+      preview = await startPreview(master);
+      uiBase = preview.base;
+    }
     chrome = await launchBrowser();
     adminCtx = await newContext();
     scratch = []; // shared by the admin flows, closed in after()
-    await adminCtx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: master.base });
+    await adminCtx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: uiBase });
     adminPage = await newPage(adminCtx);
     // The `ts` each event carries on /api/ws: the master's publication time.
     adminPage.on('websocket', (ws) =>
@@ -160,6 +182,13 @@ describe('dashboard against the real master', { skip: missing ? `prerequisites m
 
   after(async () => {
     await chrome?.close();
+    await worker?.stop();
+    await preview?.stop();
+    try {
+      scratchDocker?.cleanup();
+    } catch (e) {
+      console.warn(`docker cleanup: ${e.message}`);
+    }
     await master?.stop();
     const f = (v, d = 0) => (typeof v === 'number' ? v.toFixed(d) : 'n/a');
     console.log(
@@ -576,6 +605,10 @@ describe('dashboard against the real master', { skip: missing ? `prerequisites m
   });
 
   flow('first load of the fleet page and the JavaScript it ships', async () => {
+    if (DIST_FROM_DISK) {
+      console.log('first load: not measured with E2E_DIST_FROM_DISK=1 (the files do not come from the master)');
+      return;
+    }
     // Cold loads: a new context each time (empty HTTP cache), signed in through the API.
     const runs = [];
     let sample;
@@ -630,6 +663,186 @@ describe('dashboard against the real master', { skip: missing ? `prerequisites m
     assert.ok(sample.js.length > 0, 'scripts were loaded');
     const decoded = sample.js.reduce((s, r) => s + r.decoded, 0);
     assert.ok(perf.jsWireKb * 1024 < decoded * 0.6, 'scripts are served compressed');
+  });
+
+  // ------------------------------------------------------------------------------------------
+  // A real worker and the real Docker engine.
+
+  flow('a worker enrolls and its node turns healthy on the fleet page without a reload', async () => {
+    const page = adminPage;
+    await page.getByTestId('nav-fleet').click();
+    await settled(page, 'page-fleet');
+    await page.evaluate(() => {
+      window.__noReload = true;
+    });
+    const token = await loginToken(ADMIN);
+    const host = await api(master.base, 'POST', '/api/hosts', { token, body: { name: 'e2e-worker-1', labels: { env: 'e2e' } } });
+    assert.equal(host.status, 201, host.text);
+    worker = await startWorker(master, { enrollToken: host.json.enroll_token });
+
+    const healthy = page.locator('[data-testid="fleet-row"]:has([data-testid="node-status"][data-status="healthy"])');
+    try {
+      await healthy.first().waitFor({ timeout: 30_000 });
+    } catch (e) {
+      throw new Error(`no healthy node on the fleet page (worker ${worker.exited() ? 'exited' : 'running'}):\n${worker.log().slice(-3000)}\n${e.message}`);
+    }
+    assert.equal(await page.evaluate(() => window.__noReload), true, 'the fleet page was not reloaded');
+    const nodeId = await healthy.first().getAttribute('data-node-id');
+    const node = await api(master.base, 'GET', `/api/nodes/${encodeURIComponent(nodeId)}`, { token });
+    assert.equal(node.status, 200, node.text);
+    assert.equal(node.json.status, 'healthy');
+    await waitForText(page.getByTestId('fleet-count-healthy'), '1');
+    await screenshot(page, '60-fleet-worker-healthy');
+    await healthy.first().locator('a').first().click();
+    await settled(page, 'page-node');
+    await screenshot(page, '61-node-detail');
+  });
+
+  /** The local endpoint's id (the master's own engine). */
+  async function localEndpoint() {
+    const token = await loginToken(ADMIN);
+    const res = await api(master.base, 'GET', '/api/endpoints', { token });
+    assert.equal(res.status, 200, res.text);
+    const local = res.json.items.find((e) => e.kind === 'local');
+    assert.ok(local, `the master has a local endpoint: ${res.text}`);
+    return local.id;
+  }
+
+  /** The container the Docker flows share, created (not started) by the first of them. */
+  const ctr = {};
+
+  flow('starting a container from the UI changes its state live, also in a viewer\u2019s browser', async () => {
+    scratchDocker = dockerScratch();
+    ctr.endpoint = await localEndpoint();
+    ctr.name = `${scratchDocker.prefix}-echo`;
+    // Says hello once, then idles; the log flow writes to its stdout (PID 1) with docker exec.
+    ctr.id = scratchDocker.create('echo', ['sh', '-c', 'echo "hello from $(hostname)"; while true; do sleep 1; done']);
+
+    const row = (page) => page.locator(`[data-testid="container-row"][data-name="${ctr.name}"][data-endpoint="${ctr.endpoint}"]`);
+    const page = adminPage;
+    await page.getByTestId('nav-containers').click();
+    await settled(page, 'page-containers');
+    await page.getByTestId('containers-search').fill(ctr.name);
+    await row(page).waitFor();
+    assert.equal(await row(page).getAttribute('data-state'), 'created');
+
+    // A viewer watches the same list: no buttons, and the state changes there through /api/ws only.
+    const vctx = await newContext();
+    const viewer = await newPage(vctx);
+    await viewer.goto('/login');
+    await uiLogin(viewer, VIEWER);
+    await viewer.getByTestId('nav-containers').click();
+    await settled(viewer, 'page-containers');
+    await viewer.getByTestId('containers-search').fill(ctr.name);
+    await row(viewer).waitFor();
+    await viewer.evaluate(() => {
+      window.__noReload = true;
+    });
+    assert.equal(await viewer.getByTestId('create-container').count(), 0, 'a viewer cannot create containers');
+    assert.equal(await viewer.getByTestId('container-actions').count(), 0, 'a viewer sees no container actions');
+
+    await row(page).getByTestId('container-start').click();
+    await page.locator(`[data-testid="container-row"][data-name="${ctr.name}"][data-endpoint="${ctr.endpoint}"][data-state="running"]`).waitFor();
+    await viewer.locator(`[data-testid="container-row"][data-name="${ctr.name}"][data-endpoint="${ctr.endpoint}"][data-state="running"]`).waitFor();
+    assert.equal(await viewer.evaluate(() => window.__noReload), true, 'the viewer\u2019s page was not reloaded');
+    assert.equal(docker('inspect', '-f', '{{.State.Running}}', ctr.id), 'true', 'Docker agrees');
+    await dismissToasts(page);
+    await screenshot(page, '62-containers-started');
+    await screenshot(viewer, '63-viewer-containers');
+
+    // The viewer's detail page: the log, but no actions and no terminal.
+    await row(viewer).locator('a').first().click();
+    await settled(viewer, 'page-container');
+    assert.equal(await viewer.getByTestId('container-actions').count(), 0, 'no actions on the detail page for a viewer');
+    assert.equal(await viewer.getByTestId('container-tab-terminal').count(), 0, 'a viewer has no terminal tab');
+    await viewer.getByTestId('container-tab-logs').click();
+    await waitForText(viewer.getByTestId('logs-view'), 'hello from');
+  });
+
+  flow('a line echoed in the container appears in the followed log; pause holds lines back; filter', async () => {
+    assert.ok(ctr.id, 'the container of the previous flow exists');
+    const page = adminPage;
+    await page.goto(`/containers/${encodeURIComponent(ctr.endpoint)}/${encodeURIComponent(ctr.id)}?tab=logs`);
+    await settled(page, 'page-container');
+    const view = page.getByTestId('logs-view');
+    await page.locator('[data-testid="logs-status"][data-status="live"]').waitFor();
+    assert.equal(await page.getByTestId('logs-follow').isChecked(), true, 'a running container is followed by default');
+    await waitForText(view, 'hello from');
+
+    const echo = (text) => docker('exec', ctr.id, 'sh', '-c', `echo "${text}" > /proc/1/fd/1`);
+    const line1 = `e2e-line-${Date.now()}`;
+    const t0 = Date.now();
+    echo(line1);
+    await waitForText(view, line1);
+    console.log(`log line: docker exec → DOM in ${Date.now() - t0} ms`);
+    await screenshot(page, '64-container-logs-live');
+
+    // Paused: new lines are held back (and counted), then shown on resume.
+    await page.getByTestId('logs-pause').click();
+    await page.locator('[data-testid="logs-status"][data-paused="true"]').waitFor();
+    const line2 = `e2e-paused-${Date.now()}`;
+    echo(line2);
+    await waitForText(page.getByTestId('logs-note'), '1 new line');
+    assert.ok(!(await view.textContent()).includes(line2), 'a paused view does not append');
+    await screenshot(page, '65-container-logs-paused');
+    await page.getByTestId('logs-pause').click();
+    await waitForText(view, line2);
+
+    // Filter within the shown lines.
+    await page.getByTestId('logs-search').fill('e2e-paused');
+    await page.waitForFunction((l1) => !document.querySelector('[data-testid="logs-view"]').textContent.includes(l1), line1);
+    assert.ok((await view.textContent()).includes(line2));
+    await waitForText(page.getByTestId('logs-count'), '1 of');
+    await page.getByTestId('logs-search').fill('');
+    await waitForText(view, line1);
+  });
+
+  flow('`echo hi` in the terminal prints hi; the exit code shows when the shell ends', async () => {
+    assert.ok(ctr.id, 'the container of the previous flows exists');
+    const page = adminPage;
+    await page.goto(`/containers/${encodeURIComponent(ctr.endpoint)}/${encodeURIComponent(ctr.id)}`);
+    await settled(page, 'page-container');
+    await page.getByTestId('container-tab-terminal').click();
+    await page.locator('[data-testid="terminal-status"][data-status="open"]').waitFor();
+    const term = page.getByTestId('terminal');
+    // The shell's prompt, then the command.
+    await page.waitForFunction(() => /\S/.test(document.querySelector('[data-testid="terminal"] .xterm-rows')?.textContent ?? ''));
+    await term.click();
+    await page.keyboard.type('echo hi');
+    await page.keyboard.press('Enter');
+    const rows = () => page.locator('[data-testid="terminal"] .xterm-rows > div').allTextContents();
+    const deadline = Date.now() + TIMEOUT;
+    let seen = [];
+    while (Date.now() < deadline) {
+      seen = (await rows()).map((r) => r.replace(/\u00a0/g, ' ').trim());
+      if (seen.includes('hi')) break;
+      await page.waitForTimeout(50);
+    }
+    assert.ok(seen.includes('hi'), `a line reading "hi" in the terminal: ${JSON.stringify(seen.filter(Boolean))}`);
+    await screenshot(page, '66-container-terminal');
+
+    await page.keyboard.type('exit 3');
+    await page.keyboard.press('Enter');
+    await page.locator('[data-testid="terminal-status"][data-status="exited"][data-exit-code="3"]').waitFor();
+    await waitForText(page.getByTestId('terminal-status'), 'code 3');
+    await waitForText(term, 'process exited with code 3');
+    await screenshot(page, '67-container-terminal-exited');
+  });
+
+  flow('an operator can act on the container but gets no terminal', async () => {
+    assert.ok(ctr.id, 'the container of the previous flows exists');
+    const ctx = await newContext();
+    const page = await newPage(ctx);
+    await page.goto('/login');
+    await uiLogin(page, OPERATOR);
+    await page.goto(`/containers/${encodeURIComponent(ctr.endpoint)}/${encodeURIComponent(ctr.id)}`);
+    await settled(page, 'page-container');
+    await page.getByTestId('container-actions').waitFor();
+    assert.equal(await page.getByTestId('container-tab-terminal').count(), 0, 'exec is for admins only');
+    // Even the URL of the tab shows the overview instead.
+    await page.goto(`/containers/${encodeURIComponent(ctr.endpoint)}/${encodeURIComponent(ctr.id)}?tab=terminal`);
+    await settled(page, 'page-container');
+    assert.equal(await page.getByTestId('terminal').count(), 0);
   });
 
   test('no uncaught errors in any page', () => {

@@ -2,7 +2,8 @@
 // drives Debian's Chromium through playwright-core (never a downloaded browser) and cleans up
 // after itself, also when a test fails or the run is interrupted.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
@@ -140,7 +141,10 @@ export async function startMaster() {
   return {
     base,
     port,
+    grpcPort,
     dataDir,
+    /** The enrollment shared secret the master generated in its data dir. */
+    enrollSecret: () => readFileSync(join(dataDir, 'enroll_secret'), 'utf8').trim(),
     log: () => log,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
@@ -162,6 +166,169 @@ export async function startMaster() {
       mkdirSync(RESULTS_DIR, { recursive: true });
       writeFileSync(join(RESULTS_DIR, 'master.log'), log);
       rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * `vite preview` of web/dist on a free port, proxying /api (WebSockets too) to `master`: for UI
+ * work without rebuilding the binary (E2E_DIST_FROM_DISK=1).
+ */
+export async function startPreview(master) {
+  const port = await freePort();
+  const vite = join(WEB_DIR, 'node_modules', 'vite', 'bin', 'vite.js');
+  const child = spawn(process.execPath, [vite, 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'], {
+    cwd: WEB_DIR,
+    env: { ...process.env, CB_API: master.base },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  let log = '';
+  child.stdout.on('data', (c) => (log += c));
+  child.stderr.on('data', (c) => (log += c));
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`vite preview exited:\n${log}`);
+    try {
+      if ((await fetch(`${base}/api/health`)).ok) break;
+    } catch {
+      /* not yet */
+    }
+    if (Date.now() > deadline) throw new Error(`vite preview did not answer within 20 s:\n${log}`);
+    await sleep(100);
+  }
+  return {
+    base,
+    async stop() {
+      child.kill('SIGTERM');
+      children.delete(child);
+    },
+  };
+}
+
+/**
+ * Starts `contextbay worker` (the same binary) against `master`, enrolling with `enrollToken`, with
+ * a 1 s heartbeat and its own throw-away data dir. `stop()` ends it and saves its log.
+ */
+export async function startWorker(master, { enrollToken, name = 'worker' }) {
+  const root = mkdtempSync(join(tmpdir(), 'cb-e2e-worker-'));
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CB_')));
+  env.RUST_LOG ??= 'info';
+  env.NO_COLOR = '1';
+  const child = spawn(
+    BINARY,
+    [
+      'worker',
+      '--master-url',
+      master.base,
+      '--grpc-url',
+      `http://127.0.0.1:${master.grpcPort}`,
+      '--enroll-token',
+      enrollToken,
+      '--shared-secret',
+      master.enrollSecret(),
+      '--data-dir',
+      join(root, 'data'),
+      '--heartbeat-interval',
+      '1',
+    ],
+    { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  children.add(child);
+  let log = '';
+  const keep = (chunk) => {
+    log += chunk.toString();
+    if (log.length > 200_000) log = log.slice(-100_000);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  return {
+    log: () => log,
+    exited: () => child.exitCode !== null || child.signalCode !== null,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      children.delete(child);
+      mkdirSync(RESULTS_DIR, { recursive: true });
+      writeFileSync(join(RESULTS_DIR, `${name}.log`), log);
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The local test image: FROM scratch + busybox-static, built here when missing (never pulled). */
+export const TEST_IMAGE = 'contextbay-test/busybox:latest';
+
+export function docker(...args) {
+  return execFileSync('docker', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+}
+
+/** Why Docker cannot be used by the suite, or null. */
+export function dockerProblem() {
+  try {
+    docker('info', '--format', '{{.ServerVersion}}');
+  } catch (e) {
+    return `the Docker engine does not answer (docker info: ${String(e.stderr ?? e.message).trim()}); scripts/test starts dockerd`;
+  }
+  try {
+    docker('image', 'inspect', TEST_IMAGE);
+    return null;
+  } catch {
+    /* build it below */
+  }
+  const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
+  if (!busybox) return `${TEST_IMAGE} is missing and busybox-static is not installed to build it`;
+  const dir = mkdtempSync(join(tmpdir(), 'cb-e2e-image-'));
+  try {
+    writeFileSync(join(dir, 'busybox'), readFileSync(busybox), { mode: 0o755 });
+    writeFileSync(
+      join(dir, 'Dockerfile'),
+      'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\nLABEL contextbay.test=1\nCMD ["/bin/sh"]\n',
+    );
+    docker('build', '-q', '-t', TEST_IMAGE, dir);
+    return null;
+  } catch (e) {
+    return `could not build ${TEST_IMAGE}: ${String(e.stderr ?? e.message).trim()}`;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Docker objects of one run: an `--internal` network and containers, all named with a unique
+ * prefix and labelled `contextbay.test=1`; `cleanup()` removes them whatever happened.
+ */
+export function dockerScratch() {
+  const prefix = `cb-e2e-${randomBytes(4).toString('hex')}`;
+  const network = `${prefix}-net`;
+  let networkCreated = false;
+  return {
+    prefix,
+    network,
+    /** `docker create` (not started); returns the container id. */
+    create(name, cmd) {
+      if (!networkCreated) {
+        docker('network', 'create', '--internal', '--label', 'contextbay.test=1', network);
+        networkCreated = true;
+      }
+      return docker('create', '--name', `${prefix}-${name}`, '--label', 'contextbay.test=1', '--network', network, TEST_IMAGE, ...cmd);
+    },
+    cleanup() {
+      const ids = docker('ps', '-aq', '--filter', `name=^${prefix}-`, '--filter', 'label=contextbay.test=1');
+      if (ids) docker('rm', '-f', ...ids.split(/\s+/));
+      if (networkCreated) {
+        try {
+          docker('network', 'rm', network);
+        } catch {
+          /* already gone */
+        }
+      }
     },
   };
 }

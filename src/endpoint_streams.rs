@@ -1,0 +1,233 @@
+//! Log and exec streams on any endpoint: read straight from the engine for `local` and `tcp`,
+//! or opened on the node's worker (`LogsOpen`/`ExecOpen` on its command stream) for `agent`.
+//! The WebSocket routes see one shape either way.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use bytes::Bytes;
+use contextbay_actors::{CommandFailure, RemoteStream};
+use contextbay_proto::v1::{
+    CommandResult, ExecOpen, LogsOpen, command, command_result, stream_frame,
+};
+use futures_util::{Stream, StreamExt};
+use tokio::io::AsyncWriteExt;
+
+use crate::docker::Engine;
+use crate::docker::containers::{ExecSession, LogLine, LogQuery};
+use crate::endpoints::{self, EndpointError};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::endpoints::StoredEndpoint;
+
+/// A container's log lines; an `Err` ends the stream with what went wrong.
+pub type LogLines = Pin<Box<dyn Stream<Item = Result<LogLine, String>> + Send>>;
+
+fn node_of(e: &StoredEndpoint) -> &str {
+    e.node_id.as_deref().unwrap_or(&e.id)
+}
+
+fn unavailable(node: &str, f: &CommandFailure) -> ApiError {
+    EndpointError::Unavailable(format!("node {node}: {f}")).into()
+}
+
+/// The opening command's answer: `Ok` when the worker opened the stream.
+fn opened(result: CommandResult) -> Result<(), ApiError> {
+    match result.outcome {
+        Some(command_result::Outcome::OkJson(_)) => Ok(()),
+        Some(command_result::Outcome::Error(err)) => {
+            Err(EndpointError::remote(err, result.request_id).into())
+        }
+        None => Err(EndpointError::Unavailable("the worker sent an empty result".into()).into()),
+    }
+}
+
+/// Opens container `id`'s log on endpoint `e` (history per `q`, then following if `follow`).
+pub async fn logs(
+    state: &AppState,
+    e: &StoredEndpoint,
+    id: &str,
+    q: &LogQuery,
+    follow: bool,
+) -> Result<LogLines, ApiError> {
+    if let Some(engine) = endpoints::engine(state, e)? {
+        // The container must exist before a stream counts as open, so a typo is a plain 404.
+        engine
+            .inspect_container(id)
+            .await
+            .map_err(|err| ApiError::from(EndpointError::from(err)))?;
+        let lines = engine.log_stream(id, q, follow);
+        return Ok(Box::pin(lines.map(|l| l.map_err(|e| e.to_string()))));
+    }
+    let node = node_of(e);
+    let open = LogsOpen {
+        container: id.to_owned(),
+        follow,
+        tail: q.tail,
+        since_unix: q.since.unwrap_or(0),
+        stdout: q.stdout.unwrap_or(true),
+        stderr: q.stderr.unwrap_or(true),
+        timestamps: q.timestamps,
+    };
+    let (result, stream) = state
+        .nodes
+        .open_stream(node, command::Kind::LogsOpen(open))
+        .await
+        .map_err(|f| unavailable(node, &f))?;
+    opened(result)?;
+    Ok(remote_lines(stream, q.timestamps))
+}
+
+/// Turns a worker's log frames (one or more `\n`-terminated lines each) into log lines.
+fn remote_lines(stream: RemoteStream, timestamps: bool) -> LogLines {
+    let lines = futures_util::stream::unfold(Some(stream), move |stream| async move {
+        // The stream is kept alive here: dropping it tells the worker to stop.
+        let mut stream = stream?;
+        loop {
+            let Some(frame) = stream.frames.recv().await else {
+                let gone = Err("the worker disconnected".to_owned());
+                return Some((vec![gone], None));
+            };
+            let (kind, data) = match frame.frame {
+                Some(stream_frame::Frame::Stdout(d)) => ("stdout", d),
+                Some(stream_frame::Frame::Stderr(d)) => ("stderr", d),
+                Some(stream_frame::Frame::Eof(_) | stream_frame::Frame::ExitCode(_)) | None => {
+                    return None;
+                }
+            };
+            let batch: Vec<Result<LogLine, String>> = String::from_utf8_lossy(&data)
+                .lines()
+                .map(|l| Ok(log_line(kind, l, timestamps)))
+                .collect();
+            if !batch.is_empty() {
+                return Some((batch, Some(stream)));
+            }
+        }
+    });
+    Box::pin(lines.flat_map(futures_util::stream::iter))
+}
+
+fn log_line(stream: &str, text: &str, timestamps: bool) -> LogLine {
+    let (ts, line) = match text.split_once(' ') {
+        Some((ts, rest)) if timestamps => (Some(ts.to_owned()), rest.to_owned()),
+        _ => (None, text.to_owned()),
+    };
+    LogLine {
+        stream: stream.to_owned(),
+        ts,
+        line,
+    }
+}
+
+/// What an exec session produced next.
+#[derive(Debug)]
+pub enum ExecEvent {
+    Output(Bytes),
+    /// The process ended (with its exit code when the engine reported one).
+    Exit(Option<i64>),
+    /// The session broke off.
+    Failed(String),
+}
+
+/// An interactive process in a container, local or through a worker.
+pub enum Exec {
+    Direct {
+        engine: Engine,
+        session: ExecSession,
+    },
+    Remote(RemoteStream),
+}
+
+/// Starts `cmd` in container `id` on endpoint `e`.
+pub async fn exec(
+    state: &AppState,
+    e: &StoredEndpoint,
+    id: &str,
+    cmd: Vec<String>,
+    tty: bool,
+    size: Option<(u16, u16)>,
+) -> Result<Exec, ApiError> {
+    if let Some(engine) = endpoints::engine(state, e)? {
+        let session = engine
+            .exec(id, cmd, tty)
+            .await
+            .map_err(|err| ApiError::from(EndpointError::from(err)))?;
+        if let Some((rows, cols)) = size {
+            let _ = engine.resize_exec(&session.exec_id, rows, cols).await;
+        }
+        return Ok(Exec::Direct { engine, session });
+    }
+    let node = node_of(e);
+    let (rows, cols) = size.unwrap_or((0, 0));
+    let open = ExecOpen {
+        container: id.to_owned(),
+        cmd,
+        tty,
+        rows: rows.into(),
+        cols: cols.into(),
+        ..Default::default()
+    };
+    let (result, stream) = state
+        .nodes
+        .open_stream(node, command::Kind::ExecOpen(open))
+        .await
+        .map_err(|f| unavailable(node, &f))?;
+    opened(result)?;
+    Ok(Exec::Remote(stream))
+}
+
+impl Exec {
+    /// The next output, or how the process ended.
+    pub async fn next(&mut self) -> ExecEvent {
+        match self {
+            Self::Direct { engine, session } => match session.output.next().await {
+                Some(Ok(bytes)) => ExecEvent::Output(bytes),
+                Some(Err(err)) => ExecEvent::Failed(err.to_string()),
+                None => {
+                    // Docker may take a moment to record the exit code.
+                    for _ in 0..20 {
+                        if let Ok(Some(code)) = engine.exec_exit_code(&session.exec_id).await {
+                            return ExecEvent::Exit(Some(code));
+                        }
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    ExecEvent::Exit(None)
+                }
+            },
+            Self::Remote(stream) => match stream.frames.recv().await {
+                Some(frame) => match frame.frame {
+                    Some(stream_frame::Frame::Stdout(d) | stream_frame::Frame::Stderr(d)) => {
+                        ExecEvent::Output(Bytes::from(d))
+                    }
+                    Some(stream_frame::Frame::ExitCode(code)) => ExecEvent::Exit(Some(code.into())),
+                    Some(stream_frame::Frame::Eof(_)) | None => ExecEvent::Exit(None),
+                },
+                None => ExecEvent::Failed("the worker disconnected".into()),
+            },
+        }
+    }
+
+    /// Writes to the process's stdin.
+    pub async fn write(&mut self, data: &[u8]) -> Result<(), String> {
+        match self {
+            Self::Direct { session, .. } => session
+                .input
+                .write_all(data)
+                .await
+                .map_err(|e| e.to_string()),
+            Self::Remote(stream) => {
+                stream.control.input(data.to_vec());
+                Ok(())
+            }
+        }
+    }
+
+    pub async fn resize(&mut self, rows: u16, cols: u16) {
+        match self {
+            Self::Direct { engine, session } => {
+                let _ = engine.resize_exec(&session.exec_id, rows, cols).await;
+            }
+            Self::Remote(stream) => stream.control.resize(rows.into(), cols.into()),
+        }
+    }
+}

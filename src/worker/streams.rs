@@ -1,0 +1,169 @@
+//! Log and exec streams the master opens on this worker (`LogsOpen`, `ExecOpen`). Each runs as a
+//! task: it answers the opening command with a `CommandResult` (ok once the stream is open, or the
+//! error that prevented it), then sends `StreamFrame`s tagged with the opening request id, and ends
+//! with an `exit_code` or `eof` frame. A `StreamClose` (or the command stream ending) aborts it.
+
+use std::pin::pin;
+use std::time::Duration;
+
+use contextbay_proto::v1::{
+    CommandError, ExecOpen, LogsOpen, StreamFrame, WorkerMessage, stream_frame, worker_message,
+};
+use futures_util::StreamExt;
+use serde_json::json;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
+
+use super::commands::{CommandContext, ExecControl, command_error, error_result, ok_result, send};
+use crate::docker::containers::LogQuery;
+use crate::docker::{DockerError, Engine};
+
+/// A Docker failure as the master expects it: the engine's status and words.
+pub fn docker_error(e: &DockerError) -> CommandError {
+    CommandError {
+        message: e.to_string(),
+        code: if e.status().is_some() {
+            "docker_error".into()
+        } else {
+            "docker_unavailable".into()
+        },
+        docker_status: e.status().map(u32::from),
+        ..Default::default()
+    }
+}
+
+fn frame(stream_id: &str, frame: stream_frame::Frame) -> WorkerMessage {
+    WorkerMessage {
+        message: Some(worker_message::Message::Frame(StreamFrame {
+            stream_id: stream_id.to_owned(),
+            frame: Some(frame),
+        })),
+    }
+}
+
+fn connect(ctx: &CommandContext) -> Result<Engine, CommandError> {
+    Engine::connect(&ctx.docker_socket)
+        .map_err(|e| command_error(&e.to_string(), "docker_unavailable"))
+}
+
+/// Follows (or dumps) a container's log. Each line is one frame, prefixed with Docker's RFC 3339
+/// timestamp and a space when timestamps were asked for.
+pub(super) async fn logs(
+    ctx: &CommandContext,
+    id: String,
+    open: LogsOpen,
+    tx: mpsc::Sender<WorkerMessage>,
+) {
+    let engine = match connect(ctx) {
+        Ok(engine) => engine,
+        Err(error) => return send(&tx, error_result(id, error)).await,
+    };
+    // The container must exist before the stream counts as open.
+    if let Err(e) = engine.inspect_container(&open.container).await {
+        return send(&tx, error_result(id, docker_error(&e))).await;
+    }
+    send(&tx, ok_result(id.clone(), &json!({"stream": "open"}))).await;
+    let query = LogQuery {
+        tail: open.tail,
+        since: (open.since_unix > 0).then_some(open.since_unix),
+        timestamps: open.timestamps,
+        stdout: Some(open.stdout),
+        stderr: Some(open.stderr),
+    };
+    let mut lines = pin!(engine.log_stream(&open.container, &query, open.follow));
+    while let Some(line) = lines.next().await {
+        let line = match line {
+            Ok(line) => line,
+            Err(e) => {
+                tracing::debug!(stream = %id, error = %e, "log stream failed");
+                break;
+            }
+        };
+        let text = match line.ts {
+            Some(ts) => format!("{ts} {}\n", line.line),
+            None => format!("{}\n", line.line),
+        };
+        let data = if line.stream == "stderr" {
+            stream_frame::Frame::Stderr(text.into_bytes())
+        } else {
+            stream_frame::Frame::Stdout(text.into_bytes())
+        };
+        if tx.send(frame(&id, data)).await.is_err() {
+            return;
+        }
+    }
+    send(&tx, frame(&id, stream_frame::Frame::Eof(true))).await;
+}
+
+/// Runs a process in a container, with stdin from `input`, until it exits; the last frame carries
+/// its exit code.
+pub(super) async fn exec(
+    ctx: &CommandContext,
+    id: String,
+    open: ExecOpen,
+    mut input: mpsc::Receiver<ExecControl>,
+    tx: mpsc::Sender<WorkerMessage>,
+) {
+    let engine = match connect(ctx) {
+        Ok(engine) => engine,
+        Err(error) => return send(&tx, error_result(id, error)).await,
+    };
+    if open.cmd.is_empty() {
+        let error = command_error("exec needs a command", "invalid_argument");
+        return send(&tx, error_result(id, error)).await;
+    }
+    let session = match engine.exec(&open.container, open.cmd, open.tty).await {
+        Ok(session) => session,
+        Err(e) => return send(&tx, error_result(id, docker_error(&e))).await,
+    };
+    let crate::docker::containers::ExecSession {
+        exec_id,
+        mut output,
+        input: mut stdin,
+    } = session;
+    if open.rows > 0 && open.cols > 0 {
+        let rows = u16::try_from(open.rows).unwrap_or(u16::MAX);
+        let cols = u16::try_from(open.cols).unwrap_or(u16::MAX);
+        let _ = engine.resize_exec(&exec_id, rows, cols).await;
+    }
+    send(
+        &tx,
+        ok_result(id.clone(), &json!({"stream": "open", "exec_id": exec_id})),
+    )
+    .await;
+    loop {
+        tokio::select! {
+            out = output.next() => match out {
+                Some(Ok(bytes)) => {
+                    if tx.send(frame(&id, stream_frame::Frame::Stdout(bytes.to_vec()))).await.is_err() {
+                        return;
+                    }
+                }
+                Some(Err(e)) => {
+                    tracing::debug!(stream = %id, error = %e, "exec output failed");
+                    break;
+                }
+                None => break,
+            },
+            Some(control) = input.recv() => match control {
+                ExecControl::Input(data) => {
+                    if stdin.write_all(&data).await.is_err() {
+                        break;
+                    }
+                }
+                ExecControl::Resize { rows, cols } => {
+                    let _ = engine.resize_exec(&exec_id, rows, cols).await;
+                }
+            },
+        }
+    }
+    // Docker may take a moment to record the exit code.
+    for _ in 0..20 {
+        if let Ok(Some(code)) = engine.exec_exit_code(&exec_id).await {
+            let code = i32::try_from(code).unwrap_or(i32::MAX);
+            return send(&tx, frame(&id, stream_frame::Frame::ExitCode(code))).await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    send(&tx, frame(&id, stream_frame::Frame::Eof(true))).await;
+}
