@@ -216,10 +216,8 @@ fn tcp_engine(state: &AppState, e: &StoredEndpoint) -> Result<Engine, EndpointEr
                 }),
                 &dir,
             )?
-            .with_compose(ComposeHost::remote(url, Some(dir), stacks))
         }
-        None => Engine::connect_remote(url, None, &dir)?
-            .with_compose(ComposeHost::remote(url, None, stacks)),
+        None => Engine::connect_remote(url, None, &dir)?,
     };
     Ok(engine)
 }

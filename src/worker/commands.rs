@@ -48,6 +48,8 @@ pub async fn serve(
                 capability::PING.to_owned(),
                 capability::CENSUS.to_owned(),
                 capability::DOCKER_CALL.to_owned(),
+                capability::LOGS_OPEN.to_owned(),
+                capability::EXEC_OPEN.to_owned(),
             ],
         })),
     };
@@ -78,7 +80,18 @@ pub async fn serve(
 struct Running {
     tasks: JoinSet<()>,
     by_request: HashMap<String, AbortHandle>,
+    /// Input and resizes for open exec streams, by stream id.
+    exec_input: HashMap<String, mpsc::Sender<ExecControl>>,
 }
+
+/// What the master sends an open exec stream.
+pub(super) enum ExecControl {
+    Input(Vec<u8>),
+    Resize { rows: u16, cols: u16 },
+}
+
+/// Exec input queued per stream before the command stream waits.
+const EXEC_INPUT_QUEUE: usize = 64;
 
 impl Running {
     async fn dispatch(
@@ -88,6 +101,7 @@ impl Running {
         ctx: &Arc<CommandContext>,
     ) {
         self.by_request.retain(|_, h| !h.is_finished());
+        self.exec_input.retain(|_, tx| !tx.is_closed());
         while self.tasks.try_join_next().is_some() {}
         let request_id = command.request_id;
         match command.kind {
@@ -136,14 +150,42 @@ impl Running {
                 });
                 self.by_request.insert(request_id, handle);
             }
-            Some(
-                Kind::LogsOpen(_)
-                | Kind::ExecOpen(_)
-                | Kind::StreamInput(_)
-                | Kind::StreamResize(_)
-                | Kind::StreamClose(_),
-            )
-            | None => {
+            Some(Kind::LogsOpen(open)) => {
+                let (tx, ctx, id) = (tx.clone(), Arc::clone(ctx), request_id.clone());
+                let handle = self
+                    .tasks
+                    .spawn(async move { super::streams::logs(&ctx, id, open, tx).await });
+                self.by_request.insert(request_id, handle);
+            }
+            Some(Kind::ExecOpen(open)) => {
+                let (input_tx, input_rx) = mpsc::channel(EXEC_INPUT_QUEUE);
+                let (tx, ctx, id) = (tx.clone(), Arc::clone(ctx), request_id.clone());
+                let handle = self.tasks.spawn(async move {
+                    super::streams::exec(&ctx, id, open, input_rx, tx).await;
+                });
+                self.exec_input.insert(request_id.clone(), input_tx);
+                self.by_request.insert(request_id, handle);
+            }
+            // Input, resize and close are fire-and-forget: nothing is answered.
+            Some(Kind::StreamInput(input)) => {
+                if let Some(exec) = self.exec_input.get(&input.stream_id) {
+                    let _ = exec.send(ExecControl::Input(input.data)).await;
+                }
+            }
+            Some(Kind::StreamResize(resize)) => {
+                if let Some(exec) = self.exec_input.get(&resize.stream_id) {
+                    let rows = u16::try_from(resize.rows).unwrap_or(u16::MAX);
+                    let cols = u16::try_from(resize.cols).unwrap_or(u16::MAX);
+                    let _ = exec.send(ExecControl::Resize { rows, cols }).await;
+                }
+            }
+            Some(Kind::StreamClose(close)) => {
+                self.exec_input.remove(&close.stream_id);
+                if let Some(handle) = self.by_request.remove(&close.stream_id) {
+                    handle.abort();
+                }
+            }
+            None => {
                 let error = command_error("unsupported command", "unsupported");
                 send(tx, error_result(request_id, error)).await;
             }
@@ -187,7 +229,7 @@ struct Pong<'a> {
     time_unix_ms: i64,
 }
 
-fn ok_result(request_id: String, payload: &impl Serialize) -> WorkerMessage {
+pub(super) fn ok_result(request_id: String, payload: &impl Serialize) -> WorkerMessage {
     match serde_json::to_vec(payload) {
         Ok(json) => result(request_id, Outcome::OkJson(json)),
         Err(e) => error_result(
@@ -197,7 +239,7 @@ fn ok_result(request_id: String, payload: &impl Serialize) -> WorkerMessage {
     }
 }
 
-fn error_result(request_id: String, error: CommandError) -> WorkerMessage {
+pub(super) fn error_result(request_id: String, error: CommandError) -> WorkerMessage {
     result(request_id, Outcome::Error(error))
 }
 
@@ -219,7 +261,7 @@ pub fn command_error(message: &str, code: &str) -> CommandError {
 }
 
 /// Queues a message for the master; when the stream is gone the result has nowhere to go.
-async fn send(tx: &mpsc::Sender<WorkerMessage>, message: WorkerMessage) {
+pub(super) async fn send(tx: &mpsc::Sender<WorkerMessage>, message: WorkerMessage) {
     if tx.send(message).await.is_err() {
         tracing::debug!("command stream closed before a result could be sent");
     }

@@ -22,6 +22,7 @@ pub mod event_ring;
 pub mod host_metrics;
 pub mod procfs;
 pub mod session;
+pub mod streams;
 pub mod telemetry;
 
 #[cfg(test)]

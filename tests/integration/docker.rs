@@ -489,6 +489,9 @@ async fn containers_through_a_worker_on_an_agent_endpoint() {
     assert_eq!(agent["status"], "up", "{agent:?}");
 
     lifecycle(&s, &admin, &c, &id).await;
+    // Live logs and an interactive exec travel through the worker's command stream.
+    let operator = s.user(&admin, "aop", "operator").await;
+    streams::logs_and_exec(&s, &admin, &operator, &c, &id).await;
 
     // The node's policy is enforced before anything reaches the engine.
     s.put(
@@ -545,7 +548,7 @@ mod streams {
     use tokio_tungstenite::tungstenite::Message;
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-    use super::super::harness::TestServer;
+    use super::super::harness::{Login, TestServer};
     use super::{Cleanup, docker, engine_available, ensure_image, spec};
 
     type Ws = tokio_tungstenite::WebSocketStream<
@@ -582,22 +585,21 @@ mod streams {
         .expect("no frame within 10 s")
     }
 
-    #[actix_web::test]
-    async fn live_logs_and_exec_on_the_local_endpoint() {
-        if !engine_available() {
-            return;
-        }
-        ensure_image();
-        let c = Cleanup::new("streams");
-        let s = TestServer::start_with(|cfg| cfg.docker.local_endpoint = true).await;
-        let admin = s.setup().await;
-        let operator = s.user(&admin, "sop", "operator").await;
+    /// Live logs and an exec session on `endpoint`: history then a live line, operator refused,
+    /// `echo hi` prints hi, the exit code comes back, a missing container is a 404.
+    pub async fn logs_and_exec(
+        s: &TestServer,
+        admin: &Login,
+        operator: &Login,
+        c: &Cleanup,
+        endpoint: &str,
+    ) {
         let name = format!("{}-stream", c.prefix);
         assert_eq!(
             s.post(
                 "/api/containers",
                 &admin.access,
-                spec(&c, "stream", "local", "echo first-line; sleep 600")
+                spec(c, "stream", endpoint, "echo first-line; sleep 600")
             )
             .await
             .status,
@@ -606,8 +608,8 @@ mod streams {
 
         // History first, then a line written later arrives live.
         let mut logs = open(
-            &s,
-            &format!("/api/containers/{name}/logs/ws?tail=10"),
+            s,
+            &format!("/api/containers/{name}/logs/ws?tail=10&endpoint={endpoint}"),
             &admin.access,
         )
         .await
@@ -634,14 +636,14 @@ mod streams {
         latencies.sort();
         // Includes the `docker exec` round trip; recorded, not asserted (see docs/performance.md).
         eprintln!(
-            "perf: log write (docker exec) -> /logs/ws receive, median {:?}, max {:?}",
+            "perf: log write (docker exec) -> /logs/ws receive on {endpoint}, median {:?}, max {:?}",
             latencies[2], latencies[4]
         );
 
         // Exec: admin only; `echo hi` prints hi and the exit code comes back.
         let refused = open(
-            &s,
-            &format!("/api/containers/{name}/exec/ws"),
+            s,
+            &format!("/api/containers/{name}/exec/ws?endpoint={endpoint}"),
             &operator.access,
         )
         .await;
@@ -653,8 +655,8 @@ mod streams {
             ),
         }
         let mut shell = open(
-            &s,
-            &format!("/api/containers/{name}/exec/ws?tty=false&cmd=/bin/sh"),
+            s,
+            &format!("/api/containers/{name}/exec/ws?tty=false&cmd=/bin/sh&endpoint={endpoint}"),
             &admin.access,
         )
         .await
@@ -679,14 +681,27 @@ mod streams {
         assert!(output.contains("hi"), "{output:?}");
         assert_eq!(exit, 3);
         let missing = open(
-            &s,
-            "/api/containers/no-such-container/logs/ws?endpoint=local",
+            s,
+            &format!("/api/containers/no-such-container/logs/ws?endpoint={endpoint}"),
             &admin.access,
         )
         .await;
         assert!(
             matches!(missing, Err(tokio_tungstenite::tungstenite::Error::Http(res)) if res.status() == 404)
         );
+    }
+
+    #[actix_web::test]
+    async fn live_logs_and_exec_on_the_local_endpoint() {
+        if !engine_available() {
+            return;
+        }
+        ensure_image();
+        let c = Cleanup::new("streams");
+        let s = TestServer::start_with(|cfg| cfg.docker.local_endpoint = true).await;
+        let admin = s.setup().await;
+        let operator = s.user(&admin, "sop", "operator").await;
+        logs_and_exec(&s, &admin, &operator, &c, "local").await;
         s.stop().await;
     }
 
