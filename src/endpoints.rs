@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::docker::Engine;
+use crate::docker::compose::ComposeHost;
 use crate::docker::ops::{DockerOp, execute};
 use crate::docker::remote::TlsMaterial;
 use crate::error::{ApiError, ErrorCode};
@@ -192,6 +193,7 @@ fn tcp_engine(state: &AppState, e: &StoredEndpoint) -> Result<Engine, EndpointEr
         .as_deref()
         .ok_or_else(|| EndpointError::Unavailable("endpoint has no URL".into()))?;
     let dir = state.config.storage.data_dir.join("endpoints").join(&e.id);
+    let stacks = state.config.storage.data_dir.join("stacks");
     let engine = match &e.tls {
         Some(sealed) => {
             let json = state
@@ -216,8 +218,10 @@ fn tcp_engine(state: &AppState, e: &StoredEndpoint) -> Result<Engine, EndpointEr
                 }),
                 &dir,
             )?
+            .with_compose(ComposeHost::remote(url, Some(dir), stacks))
         }
-        None => Engine::connect_remote(url, None, &dir)?,
+        None => Engine::connect_remote(url, None, &dir)?
+            .with_compose(ComposeHost::remote(url, None, stacks)),
     };
     Ok(engine)
 }

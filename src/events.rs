@@ -112,6 +112,23 @@ pub const KNOWN_EVENTS: &[(&str, Role, &str)] = &[
         Role::Viewer,
         "an Alertmanager silence was expired: {id}",
     ),
+    (
+        "stack.progress",
+        Role::Viewer,
+        "a line of compose output during a stack action: {id, action, line, stream}; the last \
+         one of an action is {id, action, done: true, ok, exit_code}",
+    ),
+    (
+        "stack.update",
+        Role::Viewer,
+        "a stack was created, changed, deleted (status 'deleted') or its status changed: \
+         {id, name, endpoint, status}",
+    ),
+    (
+        "service.health",
+        Role::Viewer,
+        "CB's health snapshot of a service was stored: {id, endpoint, status, detail}",
+    ),
 ];
 
 /// The role needed to receive an event type. Unknown types (from later modules) need `viewer`.

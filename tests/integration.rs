@@ -21,6 +21,7 @@ mod integration {
     mod observability;
     mod permissions;
     mod settings;
+    mod stacks;
     mod transfer;
     mod users;
 }

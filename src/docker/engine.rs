@@ -126,6 +126,9 @@ pub struct DockerEvent {
 #[derive(Clone, Debug)]
 pub struct Engine {
     docker: Docker,
+    /// How the compose CLI reaches this same engine and where it keeps project files; without
+    /// it, compose operations are refused.
+    compose: Option<std::sync::Arc<super::compose::ComposeHost>>,
 }
 
 impl Engine {
@@ -139,12 +142,29 @@ impl Engine {
         }
         let docker =
             Docker::connect_with_unix(path, REQUEST_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)?;
-        Ok(Engine { docker })
+        Ok(Engine {
+            docker,
+            compose: None,
+        })
     }
 
     /// Wraps a connected client (used by the other files of this module).
     pub(super) fn from_client(docker: Docker) -> Engine {
-        Engine { docker }
+        Engine {
+            docker,
+            compose: None,
+        }
+    }
+
+    /// This engine, with the compose CLI able to reach it as `host` says.
+    pub fn with_compose(mut self, host: super::compose::ComposeHost) -> Engine {
+        self.compose = Some(std::sync::Arc::new(host));
+        self
+    }
+
+    /// How the compose CLI reaches this engine, when it can.
+    pub(super) fn compose_host(&self) -> Option<&super::compose::ComposeHost> {
+        self.compose.as_deref()
     }
 
     /// The bollard client, for the other files of this module.

@@ -1,6 +1,7 @@
 //! The only place that talks to a Docker engine (through bollard). Everything outside this module
 //! sees the domain types defined here.
 
+pub mod compose;
 pub mod containers;
 pub mod engine;
 pub mod images;

@@ -60,6 +60,15 @@ pub enum DockerOp {
     RemoveNetwork {
         id: String,
     },
+    /// Runs the compose CLI for a stack on the engine's host; a failed run is an outcome with
+    /// `ok: false`, not an error.
+    Compose {
+        run: super::compose::ComposeRun,
+    },
+    /// Reads what a compose project on the host was made from (for adoption).
+    ComposeProjectFiles {
+        project: String,
+    },
 }
 
 impl DockerOp {
@@ -83,6 +92,8 @@ impl DockerOp {
             Self::ListNetworks => "list_networks",
             Self::InspectNetwork { .. } => "inspect_network",
             Self::RemoveNetwork { .. } => "remove_network",
+            Self::Compose { .. } => "compose",
+            Self::ComposeProjectFiles { .. } => "compose_project_files",
         }
     }
 }
@@ -138,6 +149,12 @@ pub async fn execute(engine: &Engine, op: DockerOp) -> Result<Value, DockerError
         DockerOp::RemoveNetwork { id } => {
             engine.remove_network(&id).await?;
             Ok(json!({"id": id, "removed": true}))
+        }
+        // Progress lines are only returned at the end here; the master streams them live when
+        // it runs compose for its own engine.
+        DockerOp::Compose { run } => to_value(engine.compose(&run, &mut |_| {}).await?),
+        DockerOp::ComposeProjectFiles { project } => {
+            to_value(engine.compose_project_files(&project).await?)
         }
     }
 }

@@ -14,7 +14,8 @@ use super::{
     activity, alert_rules, alertmanager_webhook, alerts, audit, auth, census, config,
     container_streams, containers, endpoints, enroll, fleet_metrics, grafana, health, hosts,
     images, keys, metrics, metrics_history, modules, networks, nodes, notifications, prometheus,
-    prometheus_proxy, settings, silences, system, topology, transfer, users, volumes, ws,
+    prometheus_proxy, services, settings, silences, stacks, system, topology, transfer, users,
+    volumes, ws,
 };
 use crate::state::AppState;
 
@@ -86,6 +87,16 @@ use crate::state::AppState;
         containers::delete,
         container_streams::logs_ws,
         container_streams::exec_ws,
+        stacks::list,
+        stacks::create,
+        stacks::get,
+        stacks::update,
+        stacks::delete,
+        stacks::action,
+        services::list,
+        services::get,
+        services::delete,
+        services::put_health,
         images::list,
         images::pull,
         images::prune,

@@ -12,8 +12,8 @@ use super::{
     activity, alert_rules, alertmanager_webhook, alerts, audit, auth, census, config,
     container_streams, containers, endpoints, enroll, fleet_metrics, grafana, health, hosts,
     images, keys, metrics, metrics_history, modules, networks, nodes, notifications, openapi,
-    prometheus, prometheus_proxy, settings, silences, system, topology, transfer, users, volumes,
-    ws,
+    prometheus, prometheus_proxy, services, settings, silences, stacks, system, topology, transfer,
+    users, volumes, ws,
 };
 use crate::auth::Role;
 use crate::error::{ApiError, ErrorCode};
@@ -189,6 +189,18 @@ pub fn all() -> Vec<Route> {
         ),
         post("/api/containers/{id}/{action}", W, containers::action),
         delete("/api/containers/{id}", W, containers::delete),
+        // Stacks
+        get("/api/stacks", R, stacks::list),
+        post("/api/stacks", W, stacks::create),
+        get("/api/stacks/{id}", R, stacks::get),
+        put("/api/stacks/{id}", W, stacks::update),
+        delete("/api/stacks/{id}", W, stacks::delete),
+        post("/api/stacks/{id}/{action}", W, stacks::action),
+        // Services (compose)
+        get("/api/services", R, services::list),
+        get("/api/services/{id}", R, services::get),
+        delete("/api/services/{id}", W, services::delete),
+        put("/api/services/{id}/health", W, services::put_health),
         // Images
         get("/api/images", R, images::list),
         post("/api/images/pull", W, images::pull),

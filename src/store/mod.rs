@@ -17,6 +17,7 @@ pub mod metrics_history;
 pub mod modules;
 pub mod sessions;
 pub mod settings;
+pub mod stacks;
 pub mod transfer;
 pub mod users;
 
@@ -203,6 +204,12 @@ impl Store {
     }
     pub fn metrics_history(&self) -> metrics_history::MetricsHistory<'_> {
         metrics_history::MetricsHistory(self)
+    }
+    pub fn stacks(&self) -> stacks::Stacks<'_> {
+        stacks::Stacks(self)
+    }
+    pub fn service_health(&self) -> stacks::ServiceHealths<'_> {
+        stacks::ServiceHealths(self)
     }
 }
 

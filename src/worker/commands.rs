@@ -31,6 +31,8 @@ pub struct CommandContext {
     pub node_id: String,
     pub hostname: String,
     pub docker_socket: PathBuf,
+    /// The worker's data directory; stacks keep their compose files under `stacks/`.
+    pub data_dir: PathBuf,
 }
 
 /// Opens the command stream and serves it until the master ends it (`Ok`) or it fails.
@@ -206,7 +208,11 @@ async fn docker_call(
             )
         })?;
     let engine = crate::docker::Engine::connect(&ctx.docker_socket)
-        .map_err(|e| command_error(&e.to_string(), "docker_unavailable"))?;
+        .map_err(|e| command_error(&e.to_string(), "docker_unavailable"))?
+        .with_compose(crate::docker::compose::ComposeHost::unix(
+            &ctx.docker_socket,
+            ctx.data_dir.join("stacks"),
+        ));
     crate::docker::ops::execute(&engine, op)
         .await
         .map_err(|e| CommandError {

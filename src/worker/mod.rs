@@ -103,6 +103,7 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
         credential,
         hostname,
         docker_socket: config.docker_socket.clone(),
+        data_dir: config.data_dir.clone(),
         interval_tx,
         started_at,
     });

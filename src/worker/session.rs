@@ -84,6 +84,8 @@ pub struct SessionContext {
     pub credential: NodeCredential,
     pub hostname: String,
     pub docker_socket: PathBuf,
+    /// The worker's data directory (compose files of stacks live under it).
+    pub data_dir: PathBuf,
     /// The heartbeat/metrics interval; the master may change it.
     pub interval_tx: watch::Sender<Duration>,
     /// When the worker process started, for `agent_uptime_secs`.
@@ -175,6 +177,7 @@ impl<'a> Session<'a> {
             node_id: self.ctx.credential.node_id.clone(),
             hostname: self.ctx.hostname.clone(),
             docker_socket: self.ctx.docker_socket.clone(),
+            data_dir: self.ctx.data_dir.clone(),
         });
         let mut command_task = Some(AbortOnDrop(tokio::spawn(
             commands::serve(commands_client, command_ctx)

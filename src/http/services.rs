@@ -1,0 +1,397 @@
+//! `/api/services`: compose services across endpoints, i.e. the containers of each endpoint
+//! grouped by their `com.docker.compose.project` and `com.docker.compose.service` labels. A
+//! service's id is `<endpoint>:<project>:<service>` (every part is URL-safe). Swarm services are
+//! not listed: no endpoint runs swarm mode here (see docs/decisions.md).
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use super::containers::{ContainerView, gather};
+use super::extract::{Body, Query};
+use super::stacks::run_action;
+use crate::docker::compose::{self, ComposeAction};
+use crate::docker::containers::PortInfo;
+use crate::docker::ops::DockerOp;
+use crate::endpoints::{self, EndpointRef};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::state::AppState;
+use crate::store::stacks::ServiceHealth;
+
+/// One container of a service.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ServiceContainer {
+    pub id: String,
+    pub name: String,
+    pub state: String,
+    pub status: String,
+}
+
+/// CB's health snapshot of a service.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HealthView {
+    /// `healthy`, `degraded`, `unhealthy`, `unknown`.
+    pub status: String,
+    pub detail: String,
+    /// Unix milliseconds.
+    pub updated_at: i64,
+}
+
+impl From<ServiceHealth> for HealthView {
+    fn from(h: ServiceHealth) -> Self {
+        Self {
+            status: h.status,
+            detail: h.detail,
+            updated_at: h.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ServiceView {
+    /// `<endpoint>:<project>:<service>`.
+    pub id: String,
+    /// `compose` (swarm services are not supported yet).
+    pub kind: String,
+    pub endpoint: EndpointRef,
+    pub project: String,
+    pub service: String,
+    /// The stored stack of this project on this endpoint, if there is one.
+    pub stack_id: Option<String>,
+    pub image: Option<String>,
+    pub containers: Vec<ServiceContainer>,
+    /// Containers by state (`running`, `exited`, …).
+    pub state_counts: BTreeMap<String, usize>,
+    pub running: usize,
+    pub total: usize,
+    pub ports: Vec<PortInfo>,
+    pub health: Option<HealthView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServicePage {
+    pub items: Vec<ServiceView>,
+    pub total: usize,
+    pub limit: usize,
+    pub offset: usize,
+    #[schema(value_type = Vec<Object>)]
+    pub errors: Vec<Value>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListServices {
+    pub endpoint: Option<String>,
+    /// Exact compose project name.
+    pub project: Option<String>,
+    /// Substring of the service name.
+    pub name: Option<String>,
+    /// Only services with at least one container in this state.
+    pub state: Option<String>,
+    pub limit: Option<usize>,
+    pub offset: Option<usize>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PutHealth {
+    /// `healthy`, `degraded`, `unhealthy` or `unknown`.
+    pub status: String,
+    /// Free text, up to 4096 characters.
+    #[serde(default)]
+    pub detail: String,
+}
+
+/// The parts of a service id.
+struct ServiceId {
+    endpoint: String,
+    project: String,
+    service: String,
+}
+
+impl ServiceId {
+    fn parse(id: &str) -> ApiResult<Self> {
+        let bad = || {
+            ApiError::bad_request(format!(
+                "invalid service id '{id}'; expected <endpoint>:<project>:<service>"
+            ))
+        };
+        let mut parts = id.split(':');
+        let (Some(endpoint), Some(project), Some(service), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        let endpoint_ok = !endpoint.is_empty()
+            && endpoint.len() <= 64
+            && endpoint
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !endpoint_ok
+            || compose::validate_project_name(project).is_err()
+            || !compose::valid_service_name(service)
+        {
+            return Err(bad());
+        }
+        Ok(Self {
+            endpoint: endpoint.to_owned(),
+            project: project.to_owned(),
+            service: service.to_owned(),
+        })
+    }
+}
+
+/// Groups containers into services.
+fn group(
+    containers: Vec<ContainerView>,
+) -> BTreeMap<String, (EndpointRef, String, String, Vec<ContainerView>)> {
+    let mut out: BTreeMap<String, (EndpointRef, String, String, Vec<ContainerView>)> =
+        BTreeMap::new();
+    for c in containers {
+        let (Some(project), Some(service)) = (
+            c.container.compose_project.clone(),
+            c.container.compose_service.clone(),
+        ) else {
+            continue;
+        };
+        let id = format!("{}:{project}:{service}", c.endpoint.id);
+        out.entry(id)
+            .or_insert_with(|| (c.endpoint.clone(), project, service, Vec::new()))
+            .3
+            .push(c);
+    }
+    out
+}
+
+fn service_view(
+    id: String,
+    endpoint: EndpointRef,
+    project: String,
+    service: String,
+    containers: &[ContainerView],
+    stack_id: Option<String>,
+    health: Option<HealthView>,
+) -> ServiceView {
+    let mut state_counts = BTreeMap::new();
+    let mut ports = Vec::new();
+    for c in containers {
+        *state_counts.entry(c.container.state.clone()).or_insert(0) += 1;
+        for p in &c.container.ports {
+            if !ports.contains(p) {
+                ports.push(p.clone());
+            }
+        }
+    }
+    ServiceView {
+        id,
+        kind: "compose".into(),
+        endpoint,
+        project,
+        service,
+        stack_id,
+        image: containers.first().map(|c| c.container.image.clone()),
+        containers: containers
+            .iter()
+            .map(|c| ServiceContainer {
+                id: c.container.id.clone(),
+                name: c.container.name.clone(),
+                state: c.container.state.clone(),
+                status: c.container.status.clone(),
+            })
+            .collect(),
+        running: state_counts.get("running").copied().unwrap_or(0),
+        total: containers.len(),
+        state_counts,
+        ports,
+        health,
+    }
+}
+
+/// The services on `only` or every endpoint, with the endpoints that failed.
+async fn all_services(
+    state: &AppState,
+    only: Option<&str>,
+) -> ApiResult<(Vec<ServiceView>, Vec<Value>)> {
+    let (containers, errors) = gather(state, only, true).await?;
+    let stacks = state.store.stacks().list().await?;
+    let mut health: BTreeMap<String, ServiceHealth> = state
+        .store
+        .service_health()
+        .all()
+        .await?
+        .into_iter()
+        .map(|h| (h.id.clone(), h))
+        .collect();
+    let items = group(containers)
+        .into_iter()
+        .map(|(id, (endpoint, project, service, list))| {
+            let stack_id = stacks
+                .iter()
+                .find(|s| s.endpoint == endpoint.id && s.name == project)
+                .map(|s| s.id.clone());
+            let h = health.remove(&id).map(HealthView::from);
+            service_view(id, endpoint, project, service, &list, stack_id, h)
+        })
+        .collect();
+    Ok((items, errors))
+}
+
+#[utoipa::path(get, path = "/api/services", tag = "services", params(ListServices),
+    responses((status = 200, body = ServicePage), (status = 400, body = ErrorBody)))]
+pub async fn list(
+    state: web::Data<AppState>,
+    query: Query<ListServices>,
+) -> ApiResult<web::Json<ServicePage>> {
+    let q = query.into_inner();
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::bad_request("limit must be between 1 and 500"));
+    }
+    let (all, errors) = all_services(&state, q.endpoint.as_deref()).await?;
+    let matching: Vec<ServiceView> = all
+        .into_iter()
+        .filter(|s| {
+            q.project.as_deref().is_none_or(|p| s.project == p)
+                && q.name.as_deref().is_none_or(|n| s.service.contains(n))
+                && q.state
+                    .as_deref()
+                    .is_none_or(|st| s.state_counts.contains_key(st))
+        })
+        .collect();
+    let total = matching.len();
+    let offset = q.offset.unwrap_or(0);
+    let items = matching.into_iter().skip(offset).take(limit).collect();
+    Ok(web::Json(ServicePage {
+        items,
+        total,
+        limit,
+        offset,
+        errors,
+    }))
+}
+
+/// The service `id`: from its containers, or declared by a stored stack that has none running.
+async fn find(state: &AppState, id: &str) -> ApiResult<ServiceView> {
+    let sid = ServiceId::parse(id)?;
+    let e = endpoints::get(state, &sid.endpoint).await?;
+    let (all, _) = all_services(state, Some(&e.id)).await?;
+    if let Some(found) = all.into_iter().find(|s| s.id == id) {
+        return Ok(found);
+    }
+    let stack = state.store.stacks().find(&e.id, &sid.project).await?;
+    let declared = stack.as_ref().is_some_and(|s| {
+        compose::validate_compose(&s.compose)
+            .unwrap_or_default()
+            .contains(&sid.service)
+    });
+    if !declared {
+        return Err(ApiError::not_found(format!("no service '{id}'")));
+    }
+    let health = state
+        .store
+        .service_health()
+        .get(id)
+        .await?
+        .map(HealthView::from);
+    Ok(service_view(
+        id.to_owned(),
+        (&e).into(),
+        sid.project,
+        sid.service,
+        &[],
+        stack.map(|s| s.id),
+        health,
+    ))
+}
+
+#[utoipa::path(get, path = "/api/services/{id}", tag = "services", params(("id" = String, Path)),
+    responses((status = 200, body = ServiceView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> ApiResult<web::Json<ServiceView>> {
+    Ok(web::Json(find(&state, &id).await?))
+}
+
+/// Removes the service's containers: `rm -s -f <service>` through compose when its stack is
+/// stored, else each container directly.
+#[utoipa::path(delete, path = "/api/services/{id}", tag = "services", params(("id" = String, Path)),
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 502, body = ErrorBody)))]
+pub async fn delete(state: web::Data<AppState>, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    let sid = ServiceId::parse(&id)?;
+    let service = find(&state, &id).await?;
+    if service.total == 0 {
+        return Err(ApiError::not_found(format!(
+            "service '{id}' has no containers to remove"
+        )));
+    }
+    let e = endpoints::get(&state, &sid.endpoint).await?;
+    match state.store.stacks().find(&e.id, &sid.project).await? {
+        Some(stack) => {
+            run_action(
+                &state,
+                &stack,
+                &e,
+                "remove_service",
+                ComposeAction::RemoveService {
+                    service: sid.service.clone(),
+                },
+            )
+            .await?;
+        }
+        None => {
+            for c in &service.containers {
+                endpoints::call(
+                    &state,
+                    &e,
+                    DockerOp::RemoveContainer {
+                        id: c.id.clone(),
+                        force: true,
+                        volumes: false,
+                    },
+                )
+                .await?;
+            }
+        }
+    }
+    state.store.service_health().delete(&id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Stores CB's health snapshot of the service.
+#[utoipa::path(put, path = "/api/services/{id}/health", tag = "services", params(("id" = String, Path)), request_body = PutHealth,
+    responses((status = 200, body = HealthView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn put_health(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: Body<PutHealth>,
+) -> ApiResult<web::Json<HealthView>> {
+    let b = body.into_inner();
+    if !["healthy", "degraded", "unhealthy", "unknown"].contains(&b.status.as_str()) {
+        return Err(ApiError::bad_request(
+            "status: must be healthy, degraded, unhealthy or unknown",
+        ));
+    }
+    if b.detail.chars().count() > 4096 {
+        return Err(ApiError::bad_request("detail: at most 4096 characters"));
+    }
+    let sid = ServiceId::parse(&id)?;
+    find(&state, &id).await?;
+    let h = state
+        .store
+        .service_health()
+        .put(&id, &sid.endpoint, &b.status, &b.detail)
+        .await?;
+    state
+        .events
+        .record_committed(
+            "service.health",
+            json!({"id": id.as_str(), "endpoint": sid.endpoint, "status": h.status, "detail": h.detail}),
+        )
+        .await;
+    Ok(web::Json(h.into()))
+}

@@ -1,0 +1,806 @@
+//! `/api/stacks`: compose projects. A stored stack is a compose file + env kept by the master and
+//! run with the compose CLI on its endpoint's host (`deploy` = `up -d --remove-orphans`, `stop`,
+//! `remove` = `down`). Projects found running on an endpoint (by their `com.docker.compose.*`
+//! labels) that are not stored are listed with `discovered: true` and id `<endpoint>:<project>`,
+//! and can be adopted with `POST /api/stacks {"adopt": "<project>", "endpoint": "<id>"}`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use super::containers::{ContainerView, gather};
+use super::extract::{Body, Query};
+use crate::auth::{Principal, Role};
+use crate::docker::compose::{
+    self, ComposeAction, ComposeOutcome, ComposeRun, OutputLine, ProjectFiles,
+};
+use crate::docker::containers::ContainerInfo;
+use crate::docker::ops::DockerOp;
+use crate::endpoints::{self, EndpointError, EndpointRef};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use crate::state::AppState;
+use crate::store::endpoints::StoredEndpoint;
+use crate::store::stacks::{NewStack, Stack};
+
+/// One compose service of a stack, as its containers show it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StackServiceView {
+    pub name: String,
+    pub containers: usize,
+    pub running: usize,
+}
+
+/// A stack: stored (or adopted), or discovered on an endpoint.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StackView {
+    /// A UUID for stored stacks; `<endpoint>:<project>` for discovered ones.
+    pub id: String,
+    /// The compose project name.
+    pub name: String,
+    pub endpoint: EndpointRef,
+    /// `running` (every container runs), `partial`, `stopped` (containers exist, none runs),
+    /// `stored` (no containers: never deployed, or removed), `unknown` (endpoint unreachable).
+    pub status: String,
+    /// Running on the endpoint but not stored: read-only until adopted.
+    pub discovered: bool,
+    pub adopted: bool,
+    pub services: Vec<StackServiceView>,
+    pub containers: usize,
+    pub running: usize,
+    /// From the containers' labels (where the project was started from).
+    pub working_dir: Option<String>,
+    pub config_files: Vec<String>,
+    pub created_at: Option<i64>,
+    pub updated_at: Option<i64>,
+}
+
+/// A stack with its compose file and env (env values are masked for viewers).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StackDetail {
+    #[serde(flatten)]
+    pub stack: StackView,
+    /// `None` for discovered stacks (adopt them to read their file).
+    pub compose: Option<String>,
+    pub env: BTreeMap<String, String>,
+    /// Where compose resolves relative paths, when not the stack's own directory on its host
+    /// (adopted stacks: where the project was started).
+    pub project_dir: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StackPage {
+    pub items: Vec<StackView>,
+    pub total: usize,
+    pub limit: usize,
+    pub offset: usize,
+    /// `{endpoint, error}` for endpoints that did not answer.
+    #[schema(value_type = Vec<Object>)]
+    pub errors: Vec<Value>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListStacks {
+    pub endpoint: Option<String>,
+    /// Substring of the name.
+    pub name: Option<String>,
+    /// `running`, `partial`, `stopped`, `stored`, `unknown`.
+    pub status: Option<String>,
+    /// Only discovered (true) or only stored (false) stacks.
+    pub discovered: Option<bool>,
+    pub limit: Option<usize>,
+    pub offset: Option<usize>,
+}
+
+/// Create a stack, or adopt a compose project found on the endpoint.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateStack {
+    /// The compose project name (lowercase letters, digits, `_`, `-`).
+    pub name: Option<String>,
+    /// Default: the local endpoint.
+    pub endpoint: Option<String>,
+    /// The compose file (YAML with a non-empty `services` map).
+    pub compose: Option<String>,
+    /// Written as `.env` next to the compose file.
+    pub env: Option<BTreeMap<String, String>>,
+    /// Adopt this running compose project instead (its files are read from the host when
+    /// readable); `name`, `compose` and `env` must then be absent.
+    pub adopt: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateStack {
+    /// Must equal the current name if given: a stack cannot be renamed.
+    pub name: Option<String>,
+    pub compose: Option<String>,
+    pub env: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteQuery {
+    /// Run `down` first when the stack still has containers (else 409).
+    #[serde(default)]
+    pub force: bool,
+    /// With `force`: remove the project's named volumes too.
+    #[serde(default)]
+    pub volumes: bool,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ActionQuery {
+    /// `remove` only: `down -v`, removing the project's volumes too.
+    #[serde(default)]
+    pub volumes: bool,
+}
+
+/// The result of a stack action, after the compose CLI finished.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActionResult {
+    pub id: String,
+    pub action: String,
+    pub ok: bool,
+    pub exit_code: i32,
+    /// The command line that ran on the host.
+    pub command: String,
+    /// The stack's status afterwards.
+    pub status: String,
+    pub output: Vec<OutputLine>,
+}
+
+fn stack_event(stack: &Stack, status: &str) -> Value {
+    json!({"id": stack.id, "name": stack.name, "endpoint": stack.endpoint, "status": status})
+}
+
+/// `running`, `partial`, `stopped` or `stored` from a project's containers.
+pub fn status_of<'a>(containers: impl IntoIterator<Item = &'a ContainerInfo>) -> String {
+    let (mut total, mut running) = (0, 0);
+    for c in containers {
+        total += 1;
+        if c.state == "running" {
+            running += 1;
+        }
+    }
+    match (total, running) {
+        (0, _) => "stored",
+        (t, r) if t == r => "running",
+        (_, 0) => "stopped",
+        _ => "partial",
+    }
+    .into()
+}
+
+/// The containers of each compose project, by (endpoint id, project).
+pub fn by_project(containers: &[ContainerView]) -> BTreeMap<(String, String), Vec<&ContainerView>> {
+    let mut out: BTreeMap<(String, String), Vec<&ContainerView>> = BTreeMap::new();
+    for c in containers {
+        if let Some(p) = &c.container.compose_project {
+            out.entry((c.endpoint.id.clone(), p.clone()))
+                .or_default()
+                .push(c);
+        }
+    }
+    out
+}
+
+fn view(
+    id: String,
+    name: &str,
+    endpoint: EndpointRef,
+    declared: &[String],
+    containers: Option<&[&ContainerView]>,
+) -> StackView {
+    let list: Vec<&ContainerInfo> = containers
+        .unwrap_or_default()
+        .iter()
+        .map(|c| &c.container)
+        .collect();
+    let mut names: BTreeSet<String> = declared.iter().cloned().collect();
+    names.extend(list.iter().filter_map(|c| c.compose_service.clone()));
+    let services = names
+        .into_iter()
+        .map(|s| {
+            let of: Vec<_> = list
+                .iter()
+                .filter(|c| c.compose_service.as_deref() == Some(s.as_str()))
+                .collect();
+            StackServiceView {
+                containers: of.len(),
+                running: of.iter().filter(|c| c.state == "running").count(),
+                name: s,
+            }
+        })
+        .collect();
+    let label = |k: &str| list.iter().find_map(|c| c.labels.get(k).cloned());
+    StackView {
+        id,
+        name: name.to_owned(),
+        endpoint,
+        status: if containers.is_some() {
+            status_of(list.iter().copied())
+        } else {
+            "unknown".into()
+        },
+        discovered: false,
+        adopted: false,
+        services,
+        containers: list.len(),
+        running: list.iter().filter(|c| c.state == "running").count(),
+        working_dir: label(compose::WORKING_DIR_LABEL),
+        config_files: label(compose::CONFIG_FILES_LABEL)
+            .map(|f| f.split(',').map(str::to_owned).collect())
+            .unwrap_or_default(),
+        created_at: None,
+        updated_at: None,
+    }
+}
+
+/// The endpoint ref for an id, even when the endpoint has been deleted since.
+fn endpoint_ref(known: &[StoredEndpoint], id: &str) -> EndpointRef {
+    known.iter().find(|e| e.id == id).map_or_else(
+        || EndpointRef {
+            id: id.to_owned(),
+            name: id.to_owned(),
+            kind: "unknown".into(),
+            node_id: None,
+        },
+        EndpointRef::from,
+    )
+}
+
+fn stored_view(
+    s: &Stack,
+    known: &[StoredEndpoint],
+    groups: &BTreeMap<(String, String), Vec<&ContainerView>>,
+    answered: &BTreeSet<String>,
+) -> StackView {
+    let empty = Vec::new();
+    let containers = answered.contains(&s.endpoint).then(|| {
+        groups
+            .get(&(s.endpoint.clone(), s.name.clone()))
+            .unwrap_or(&empty)
+            .as_slice()
+    });
+    let declared = compose::validate_compose(&s.compose).unwrap_or_default();
+    let mut v = view(
+        s.id.clone(),
+        &s.name,
+        endpoint_ref(known, &s.endpoint),
+        &declared,
+        containers,
+    );
+    v.adopted = s.adopted;
+    v.created_at = Some(s.created_at);
+    v.updated_at = Some(s.updated_at);
+    v
+}
+
+/// Every stack, stored and discovered, on `only` or on every endpoint.
+async fn all_stacks(
+    state: &AppState,
+    only: Option<&str>,
+) -> ApiResult<(Vec<StackView>, Vec<Value>)> {
+    let (containers, errors) = gather(state, only, true).await?;
+    let known = endpoints::all(state).await?;
+    let failed: BTreeSet<String> = errors
+        .iter()
+        .filter_map(|e| e["endpoint"].as_str().map(str::to_owned))
+        .collect();
+    let answered: BTreeSet<String> = known
+        .iter()
+        .filter(|e| only.is_none_or(|o| o == e.id) && !failed.contains(&e.id))
+        .map(|e| e.id.clone())
+        .collect();
+    let groups = by_project(&containers);
+    let stored: Vec<Stack> = state
+        .store
+        .stacks()
+        .list()
+        .await?
+        .into_iter()
+        .filter(|s| only.is_none_or(|o| o == s.endpoint))
+        .collect();
+    let mut items: Vec<StackView> = stored
+        .iter()
+        .map(|s| stored_view(s, &known, &groups, &answered))
+        .collect();
+    for ((endpoint, project), list) in &groups {
+        if stored
+            .iter()
+            .any(|s| &s.endpoint == endpoint && &s.name == project)
+        {
+            continue;
+        }
+        let mut v = view(
+            format!("{endpoint}:{project}"),
+            project,
+            endpoint_ref(&known, endpoint),
+            &[],
+            Some(list),
+        );
+        v.discovered = true;
+        items.push(v);
+    }
+    Ok((items, errors))
+}
+
+#[utoipa::path(get, path = "/api/stacks", tag = "stacks", params(ListStacks),
+    responses((status = 200, body = StackPage), (status = 400, body = ErrorBody)))]
+pub async fn list(
+    state: web::Data<AppState>,
+    query: Query<ListStacks>,
+) -> ApiResult<web::Json<StackPage>> {
+    let q = query.into_inner();
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::bad_request("limit must be between 1 and 500"));
+    }
+    let (all, errors) = all_stacks(&state, q.endpoint.as_deref()).await?;
+    let mut matching: Vec<StackView> = all
+        .into_iter()
+        .filter(|s| {
+            q.name.as_deref().is_none_or(|n| s.name.contains(n))
+                && q.status.as_deref().is_none_or(|st| s.status == st)
+                && q.discovered.is_none_or(|d| s.discovered == d)
+        })
+        .collect();
+    matching.sort_by(|a, b| a.name.cmp(&b.name).then(a.endpoint.id.cmp(&b.endpoint.id)));
+    let total = matching.len();
+    let offset = q.offset.unwrap_or(0);
+    let items = matching.into_iter().skip(offset).take(limit).collect();
+    Ok(web::Json(StackPage {
+        items,
+        total,
+        limit,
+        offset,
+        errors,
+    }))
+}
+
+/// The stored stack `id`, or an error saying what to do (404 unknown; 409 for a discovered id).
+async fn stored(state: &AppState, id: &str) -> ApiResult<Stack> {
+    if let Some((endpoint, project)) = id.split_once(':') {
+        return Err(ApiError::conflict(format!(
+            "'{project}' on endpoint '{endpoint}' is a discovered compose project, not a stored \
+             stack; adopt it first with POST /api/stacks {{\"adopt\": \"{project}\", \"endpoint\": \"{endpoint}\"}}"
+        )));
+    }
+    match state.store.stacks().get(id).await {
+        Ok(s) => Ok(s),
+        Err(crate::store::StoreError::NotFound(_)) => {
+            Err(ApiError::not_found(format!("no stack '{id}'")))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The containers of `project` on endpoint `e`.
+async fn project_containers(
+    state: &AppState,
+    e: &StoredEndpoint,
+    project: &str,
+) -> ApiResult<Vec<ContainerInfo>> {
+    let all: Vec<ContainerInfo> =
+        endpoints::call_as(state, e, DockerOp::ListContainers { all: true }).await?;
+    Ok(all
+        .into_iter()
+        .filter(|c| c.compose_project.as_deref() == Some(project))
+        .collect())
+}
+
+fn mask(env: BTreeMap<String, String>, principal: &Principal) -> BTreeMap<String, String> {
+    if principal.has(Role::Operator) {
+        env
+    } else {
+        env.into_keys().map(|k| (k, "********".into())).collect()
+    }
+}
+
+async fn detail(state: &AppState, s: Stack, principal: &Principal) -> ApiResult<StackDetail> {
+    let known = endpoints::all(state).await?;
+    let mut answered = BTreeSet::new();
+    let mut containers = Vec::new();
+    if let Ok(e) = endpoints::get(state, &s.endpoint).await
+        && let Ok((list, _)) = gather(state, Some(&e.id), true).await
+    {
+        answered.insert(e.id.clone());
+        containers = list;
+    }
+    let groups = by_project(&containers);
+    Ok(StackDetail {
+        stack: stored_view(&s, &known, &groups, &answered),
+        compose: Some(s.compose),
+        env: mask(s.env, principal),
+        project_dir: s.project_dir,
+    })
+}
+
+fn check_name(name: &str) -> ApiResult<()> {
+    compose::validate_project_name(name).map_err(ApiError::bad_request)
+}
+
+#[utoipa::path(post, path = "/api/stacks", tag = "stacks", request_body = CreateStack,
+    responses((status = 201, body = StackDetail), (status = 400, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn create(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: Body<CreateStack>,
+) -> ApiResult<HttpResponse> {
+    let b = body.into_inner();
+    if let Some(project) = b.adopt {
+        return adopt(
+            &state, &principal, project, b.name, b.endpoint, b.compose, b.env,
+        )
+        .await;
+    }
+    let name = b
+        .name
+        .ok_or_else(|| ApiError::bad_request("name: required (or 'adopt' to adopt a project)"))?;
+    check_name(&name)?;
+    let text = b
+        .compose
+        .ok_or_else(|| ApiError::bad_request("compose: required"))?;
+    compose::validate_compose(&text).map_err(ApiError::bad_request)?;
+    let env = b.env.unwrap_or_default();
+    compose::validate_env(&env).map_err(ApiError::bad_request)?;
+    let e = endpoints::get(&state, b.endpoint.as_deref().unwrap_or(endpoints::LOCAL)).await?;
+    if state.store.stacks().find(&e.id, &name).await?.is_some() {
+        return Err(ApiError::conflict(format!(
+            "a stack named '{name}' already exists on endpoint '{}'",
+            e.name
+        )));
+    }
+    // A project of that name already running there would be taken over silently by a deploy.
+    if let Ok(running) = project_containers(&state, &e, &name).await
+        && !running.is_empty()
+    {
+        return Err(ApiError::conflict(format!(
+            "a compose project named '{name}' already runs on endpoint '{}'; adopt it with \
+             {{\"adopt\": \"{name}\"}} instead",
+            e.name
+        )));
+    }
+    let stack = state
+        .store
+        .stacks()
+        .create(&NewStack {
+            name,
+            endpoint: e.id.clone(),
+            compose: text,
+            env,
+            adopted: false,
+            status: "stored".into(),
+            project_dir: None,
+        })
+        .await?;
+    state
+        .events
+        .record_committed("stack.update", stack_event(&stack, &stack.status))
+        .await;
+    let d = detail(&state, stack, &principal).await?;
+    Ok(HttpResponse::Created().json(d))
+}
+
+/// `POST /api/stacks {"adopt": …}`: stores a running project with the files it was made from.
+async fn adopt(
+    state: &AppState,
+    principal: &Principal,
+    project: String,
+    name: Option<String>,
+    endpoint: Option<String>,
+    compose_text: Option<String>,
+    env: Option<BTreeMap<String, String>>,
+) -> ApiResult<HttpResponse> {
+    compose::validate_project_name(&project)
+        .map_err(|m| ApiError::bad_request(m.replacen("name:", "adopt:", 1)))?;
+    if name.as_ref().is_some_and(|n| *n != project) {
+        return Err(ApiError::bad_request(
+            "name: an adopted stack keeps its project name; leave 'name' out",
+        ));
+    }
+    if compose_text.is_some() || env.is_some() {
+        return Err(ApiError::bad_request(
+            "compose: not allowed with 'adopt' (the project's own files are used); update the stack afterwards",
+        ));
+    }
+    let e = endpoints::get(state, endpoint.as_deref().unwrap_or(endpoints::LOCAL)).await?;
+    if state.store.stacks().find(&e.id, &project).await?.is_some() {
+        return Err(ApiError::conflict(format!(
+            "a stack named '{project}' is already stored on endpoint '{}'",
+            e.name
+        )));
+    }
+    let files: ProjectFiles = endpoints::call_as(
+        state,
+        &e,
+        DockerOp::ComposeProjectFiles {
+            project: project.clone(),
+        },
+    )
+    .await?;
+    // Variables that could not be written back as `.env` are left out rather than refused.
+    let env: BTreeMap<String, String> = files
+        .env
+        .iter()
+        .filter(|(k, v)| {
+            compose::validate_env(&BTreeMap::from([((*k).clone(), (*v).clone())])).is_ok()
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let status = status_of(&project_containers(state, &e, &project).await?);
+    let stack = state
+        .store
+        .stacks()
+        .create(&NewStack {
+            name: project,
+            endpoint: e.id.clone(),
+            compose: files.compose.clone(),
+            env,
+            adopted: true,
+            status,
+            // Files read from the host: keep resolving their relative paths where they did.
+            project_dir: if files.reconstructed {
+                None
+            } else {
+                files.working_dir.clone()
+            },
+        })
+        .await?;
+    state
+        .events
+        .record_committed("stack.update", stack_event(&stack, &stack.status))
+        .await;
+    let d = detail(state, stack, principal).await?;
+    let mut body = serde_json::to_value(&d).map_err(ApiError::internal)?;
+    body["adoption"] = json!({
+        "reconstructed": files.reconstructed,
+        "note": files.note,
+        "working_dir": files.working_dir,
+        "config_files": files.config_files,
+    });
+    Ok(HttpResponse::Created().json(body))
+}
+
+#[utoipa::path(get, path = "/api/stacks/{id}", tag = "stacks", params(("id" = String, Path)),
+    responses((status = 200, body = StackDetail), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> ApiResult<web::Json<StackDetail>> {
+    if let Some((endpoint, project)) = id.split_once(':') {
+        let (all, _) = all_stacks(&state, Some(endpoint)).await?;
+        let found = all
+            .into_iter()
+            .find(|s| s.discovered && s.name == project)
+            .ok_or_else(|| ApiError::not_found(format!("no stack '{id}'")))?;
+        return Ok(web::Json(StackDetail {
+            stack: found,
+            compose: None,
+            env: BTreeMap::new(),
+            project_dir: None,
+        }));
+    }
+    let s = stored(&state, &id).await?;
+    Ok(web::Json(detail(&state, s, &principal).await?))
+}
+
+/// Replaces the compose file and/or env; a deployed stack keeps running what it ran until the
+/// next `deploy`.
+#[utoipa::path(put, path = "/api/stacks/{id}", tag = "stacks", params(("id" = String, Path)), request_body = UpdateStack,
+    responses((status = 200, body = StackDetail), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn update(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    body: Body<UpdateStack>,
+) -> ApiResult<web::Json<StackDetail>> {
+    let b = body.into_inner();
+    let s = stored(&state, &id).await?;
+    if b.name.as_ref().is_some_and(|n| *n != s.name) {
+        return Err(ApiError::bad_request(
+            "name: a stack cannot be renamed (its containers belong to the project name); create a new stack",
+        ));
+    }
+    if b.compose.is_none() && b.env.is_none() {
+        return Err(ApiError::bad_request(
+            "nothing to update: give 'compose' and/or 'env'",
+        ));
+    }
+    let text = b.compose.unwrap_or(s.compose);
+    compose::validate_compose(&text).map_err(ApiError::bad_request)?;
+    let env = b.env.unwrap_or(s.env);
+    compose::validate_env(&env).map_err(ApiError::bad_request)?;
+    let updated = state.store.stacks().update(&s.id, &text, &env).await?;
+    state
+        .events
+        .record_committed("stack.update", stack_event(&updated, &updated.status))
+        .await;
+    Ok(web::Json(detail(&state, updated, &principal).await?))
+}
+
+#[utoipa::path(delete, path = "/api/stacks/{id}", tag = "stacks", params(("id" = String, Path), DeleteQuery),
+    responses((status = 204), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "it still has containers and force is not set")))]
+pub async fn delete(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    query: Query<DeleteQuery>,
+) -> ApiResult<HttpResponse> {
+    let s = stored(&state, &id).await?;
+    let e = endpoints::get(&state, &s.endpoint).await?;
+    let left = project_containers(&state, &e, &s.name).await?;
+    if !left.is_empty() {
+        if !query.force {
+            return Err(ApiError::conflict(format!(
+                "stack '{}' still has {} container(s) on endpoint '{}'; remove it first \
+                 (POST /api/stacks/{}/remove) or delete with ?force=true",
+                s.name,
+                left.len(),
+                e.name,
+                s.id
+            )));
+        }
+        run_action(
+            &state,
+            &s,
+            &e,
+            "remove",
+            ComposeAction::Remove {
+                volumes: query.volumes,
+            },
+        )
+        .await?;
+    }
+    // The files on the host are only a copy of the stored stack; failing to remove them does
+    // not keep the stack.
+    if let Err(err) = endpoints::call(
+        &state,
+        &e,
+        DockerOp::Compose {
+            run: compose_run(&s, ComposeAction::DeleteFiles),
+        },
+    )
+    .await
+    {
+        tracing::warn!(stack = %s.id, ?err, "removing the stack's files on its host");
+    }
+    state.store.stacks().delete(&s.id).await?;
+    state
+        .events
+        .record_committed("stack.update", stack_event(&s, "deleted"))
+        .await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+fn compose_run(s: &Stack, action: ComposeAction) -> ComposeRun {
+    ComposeRun {
+        stack_id: s.id.clone(),
+        project: s.name.clone(),
+        compose: s.compose.clone(),
+        env: s.env.clone(),
+        action,
+        project_dir: s.project_dir.clone(),
+    }
+}
+
+/// Runs `action` on the stack's host, publishing its output as `stack.progress` events (live for
+/// the master's own and TCP engines; at the end for agent endpoints), then the final
+/// `stack.progress {done}` and a `stack.update` if the status changed. A non-zero exit is a 502.
+pub(super) async fn run_action(
+    state: &AppState,
+    s: &Stack,
+    e: &StoredEndpoint,
+    name: &str,
+    action: ComposeAction,
+) -> ApiResult<(ComposeOutcome, String)> {
+    let run = compose_run(s, action);
+    let progress = |line: &OutputLine| {
+        state.bus.emit(
+            "stack.progress",
+            json!({"id": s.id, "action": name, "line": line.line, "stream": line.stream}),
+        );
+    };
+    let outcome = match endpoints::engine(state, e)? {
+        Some(engine) => {
+            let mut publish = |line: &OutputLine| progress(line);
+            engine
+                .compose(&run, &mut publish)
+                .await
+                .map_err(EndpointError::from)?
+        }
+        None => {
+            let outcome: ComposeOutcome =
+                endpoints::call_as(state, e, DockerOp::Compose { run }).await?;
+            for line in &outcome.lines {
+                progress(line);
+            }
+            outcome
+        }
+    };
+    state.bus.emit(
+        "stack.progress",
+        json!({"id": s.id, "action": name, "done": true, "ok": outcome.ok, "exit_code": outcome.exit_code}),
+    );
+    let status = match project_containers(state, e, &s.name).await {
+        Ok(list) => status_of(&list),
+        Err(_) => "unknown".into(),
+    };
+    if status != s.status {
+        state.store.stacks().set_status(&s.id, &status).await?;
+        state
+            .events
+            .record_committed("stack.update", stack_event(s, &status))
+            .await;
+    }
+    if !outcome.ok {
+        let stderr: Vec<&str> = outcome
+            .lines
+            .iter()
+            .filter(|l| l.stream == "stderr")
+            .map(|l| l.line.as_str())
+            .collect();
+        let tail = stderr[stderr.len().saturating_sub(20)..].join("\n");
+        return Err(ApiError::new(
+            ErrorCode::RemoteFailed,
+            format!(
+                "`{}` failed on endpoint '{}' (exit code {}); stderr: {}",
+                outcome.command,
+                e.name,
+                outcome.exit_code,
+                tail.chars().take(2000).collect::<String>()
+            ),
+        ));
+    }
+    Ok((outcome, status))
+}
+
+/// deploy (`up -d --remove-orphans`), stop, remove (`down`; `?volumes=true` adds `-v`). Answers
+/// when the compose CLI has finished; output is published meanwhile as `stack.progress`.
+#[utoipa::path(post, path = "/api/stacks/{id}/{action}", tag = "stacks",
+    params(("id" = String, Path), ("action" = String, Path), ActionQuery),
+    responses((status = 200, body = ActionResult), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 502, body = ErrorBody, description = "the compose CLI failed: its exit code and stderr")))]
+pub async fn action(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    query: Query<ActionQuery>,
+) -> ApiResult<web::Json<ActionResult>> {
+    let (id, name) = path.into_inner();
+    let action = match name.as_str() {
+        "deploy" => ComposeAction::Deploy,
+        "stop" => ComposeAction::Stop,
+        "remove" => ComposeAction::Remove {
+            volumes: query.volumes,
+        },
+        _ => {
+            return Err(ApiError::bad_request(format!(
+                "unknown action '{name}'; use deploy, stop or remove"
+            )));
+        }
+    };
+    if query.volumes && name != "remove" {
+        return Err(ApiError::bad_request(
+            "volumes: only applies to the remove action",
+        ));
+    }
+    let s = stored(&state, &id).await?;
+    let e = endpoints::get(&state, &s.endpoint).await?;
+    let (outcome, status) = run_action(&state, &s, &e, &name, action).await?;
+    Ok(web::Json(ActionResult {
+        id: s.id,
+        action: name,
+        ok: outcome.ok,
+        exit_code: outcome.exit_code,
+        command: outcome.command,
+        status,
+        output: outcome.lines,
+    }))
+}
