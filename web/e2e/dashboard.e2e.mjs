@@ -825,6 +825,32 @@ describe('dashboard against the real master', { skip: missing ? `prerequisites m
     assert.ok(seen.includes('hi'), `a line reading "hi" in the terminal: ${JSON.stringify(seen.filter(Boolean))}`);
     await screenshot(page, '66-container-terminal');
 
+    // The terminal follows the theme: what shows under its text is the theme's code background
+    // (the first opaque background under a point of the terminal, as a person sees it).
+    const termBg = () =>
+      page.evaluate(() => {
+        const probe = document.createElement('div');
+        probe.style.background = 'var(--code-bg)';
+        document.body.append(probe);
+        const want = getComputedStyle(probe).backgroundColor;
+        probe.remove();
+        const r = document.querySelector('[data-testid="terminal"] .xterm-screen').getBoundingClientRect();
+        let el = document.elementFromPoint(r.left + r.width / 2, r.bottom - 4);
+        while (el && /^rgba\(.*, 0\)$|^transparent$/.test(getComputedStyle(el).backgroundColor)) el = el.parentElement;
+        return { want, have: el ? getComputedStyle(el).backgroundColor : null, theme: document.documentElement.dataset.theme };
+      });
+    const before = await termBg();
+    assert.equal(before.have, before.want, `terminal background in the ${before.theme} theme`);
+    await page.getByTestId('theme-toggle').click();
+    await page.waitForFunction((t) => document.documentElement.dataset.theme !== t, before.theme);
+    await page.waitForTimeout(100);
+    const after = await termBg();
+    assert.notEqual(after.have, before.have, 'the terminal background changed with the theme');
+    assert.equal(after.have, after.want, `terminal background in the ${after.theme} theme`);
+    await screenshot(page, `66b-container-terminal-${after.theme}`);
+    await page.getByTestId('theme-toggle').click();
+    await term.click();
+
     await page.keyboard.type('exit 3');
     await page.keyboard.press('Enter');
     await page.locator('[data-testid="terminal-status"][data-status="exited"][data-exit-code="3"]').waitFor();
