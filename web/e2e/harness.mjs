@@ -320,15 +320,13 @@ export function dockerScratch() {
       return docker('create', '--name', `${prefix}-${name}`, '--label', 'contextbay.test=1', '--network', network, TEST_IMAGE, ...cmd);
     },
     cleanup() {
-      // Compose names its containers `<project>_<service>_<n>`; projects here start with the prefix.
-      const ids = docker('ps', '-aq', '--filter', `name=^/?${prefix}`, '--filter', 'label=contextbay.test=1');
+      const ids = docker('ps', '-aq', '--filter', `name=^${prefix}-`, '--filter', 'label=contextbay.test=1');
       if (ids) docker('rm', '-f', ...ids.split(/\s+/));
-      const nets = docker('network', 'ls', '-q', '--filter', `name=${prefix}`, '--filter', 'label=contextbay.test=1');
-      for (const n of nets ? nets.split(/\s+/) : []) {
+      if (networkCreated) {
         try {
-          docker('network', 'rm', n);
+          docker('network', 'rm', network);
         } catch {
-          /* still in use or gone */
+          /* already gone */
         }
       }
     },
