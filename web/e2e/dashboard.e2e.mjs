@@ -9,6 +9,10 @@
 //                                       in front of the master, so no cargo build is needed)
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
   api,
@@ -821,6 +825,32 @@ describe('dashboard against the real master', { skip: missing ? `prerequisites m
     assert.ok(seen.includes('hi'), `a line reading "hi" in the terminal: ${JSON.stringify(seen.filter(Boolean))}`);
     await screenshot(page, '66-container-terminal');
 
+    // The terminal follows the theme: what shows under its text is the theme's code background
+    // (the first opaque background under a point of the terminal, as a person sees it).
+    const termBg = () =>
+      page.evaluate(() => {
+        const probe = document.createElement('div');
+        probe.style.background = 'var(--code-bg)';
+        document.body.append(probe);
+        const want = getComputedStyle(probe).backgroundColor;
+        probe.remove();
+        const r = document.querySelector('[data-testid="terminal"] .xterm-screen').getBoundingClientRect();
+        let el = document.elementFromPoint(r.left + r.width / 2, r.bottom - 4);
+        while (el && /^rgba\(.*, 0\)$|^transparent$/.test(getComputedStyle(el).backgroundColor)) el = el.parentElement;
+        return { want, have: el ? getComputedStyle(el).backgroundColor : null, theme: document.documentElement.dataset.theme };
+      });
+    const before = await termBg();
+    assert.equal(before.have, before.want, `terminal background in the ${before.theme} theme`);
+    await page.getByTestId('theme-toggle').click();
+    await page.waitForFunction((t) => document.documentElement.dataset.theme !== t, before.theme);
+    await page.waitForTimeout(100);
+    const after = await termBg();
+    assert.notEqual(after.have, before.have, 'the terminal background changed with the theme');
+    assert.equal(after.have, after.want, `terminal background in the ${after.theme} theme`);
+    await screenshot(page, `66b-container-terminal-${after.theme}`);
+    await page.getByTestId('theme-toggle').click();
+    await term.click();
+
     await page.keyboard.type('exit 3');
     await page.keyboard.press('Enter');
     await page.locator('[data-testid="terminal-status"][data-status="exited"][data-exit-code="3"]').waitFor();
@@ -843,6 +873,137 @@ describe('dashboard against the real master', { skip: missing ? `prerequisites m
     await page.goto(`/containers/${encodeURIComponent(ctr.endpoint)}/${encodeURIComponent(ctr.id)}?tab=terminal`);
     await settled(page, 'page-container');
     assert.equal(await page.getByTestId('terminal').count(), 0);
+  });
+
+  // ------------------------------------------------------------------------------------------
+  // Stacks (compose projects run by the master's compose CLI on its local engine).
+
+  /** A compose file for the local test image on an internal network; `stop` ends at once. */
+  const composeFile = (echo) => `services:
+  app:
+    image: contextbay-test/busybox:latest
+    command: ["sh", "-c", "trap 'exit 0' TERM; echo ${echo}; while true; do sleep 1 & wait; done"]
+    labels:
+      contextbay.test: "1"
+    networks: [internal]
+networks:
+  internal:
+    internal: true
+    labels:
+      contextbay.test: "1"
+`;
+  const stacks = {};
+
+  flow('a stack is created in the compose editor, deployed with streamed output, and stopped', async () => {
+    scratchDocker ??= dockerScratch();
+    // The worker shares this machine's engine, so each project also shows (discovered) on its
+    // agent endpoint: rows are picked on the master's local endpoint.
+    stacks.endpoint = await localEndpoint();
+    stacks.created = `${scratchDocker.prefix}-web`;
+    const page = adminPage;
+    await page.getByTestId('nav-stacks').click();
+    await settled(page, 'page-stacks');
+    await page.getByTestId('create-stack').click();
+    await page.getByTestId('page-stack-new').waitFor();
+    await page.getByTestId('stack-name').fill(stacks.created);
+    await page.getByTestId('stack-compose').fill(composeFile('stack-up'));
+    await page.getByTestId('stack-env').fill('GREETING=hello\n# a comment\n');
+    await screenshot(page, '70-stack-new');
+    const [created] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/api/stacks') && r.request().method() === 'POST'),
+      page.getByTestId('stack-save').click(),
+    ]);
+    assert.equal(created.status(), 201, `create stack answered ${created.status()}: ${await created.text()}`);
+    stacks.createdId = (await created.json()).id;
+    await settled(page, 'page-stack');
+    await page.locator('[data-testid="stack-state"][data-status="stored"]').waitFor();
+
+    // Deploy: output streams in from stack.progress before the request answers.
+    await page.getByTestId('stack-deploy').click();
+    await page.getByTestId('stack-run').waitFor();
+    await page.locator('[data-testid="stack-run"][data-state="ok"]').waitFor({ timeout: 60_000 });
+    await waitForText(page.getByTestId('stack-run-output'), 'done');
+    await page.locator('[data-testid="stack-state"][data-status="running"]').waitFor();
+    const ps = docker('ps', '--filter', `label=com.docker.compose.project=${stacks.created}`, '--format', '{{.State}}');
+    assert.equal(ps, 'running', `Docker runs the stack's container: ${ps}`);
+    await dismissToasts(page);
+    await screenshot(page, '71-stack-deployed');
+
+    // Stop, confirmed.
+    await page.getByTestId('stack-stop').click();
+    await page.getByTestId('stack-confirm').waitFor();
+    await page.getByTestId('confirm-submit').click();
+    await page.locator('[data-testid="stack-run"][data-action="stop"][data-state="ok"]').waitFor({ timeout: 60_000 });
+    await page.locator('[data-testid="stack-state"][data-status="stopped"]').waitFor();
+
+    // The list shows it stored, stopped.
+    await page.getByTestId('nav-stacks').click();
+    await settled(page, 'page-stacks');
+    await page.locator(`[data-testid="stack-row"][data-name="${stacks.created}"][data-endpoint="${stacks.endpoint}"][data-status="stopped"]`).waitFor();
+  });
+
+  flow('a compose project started outside ContextBay is listed as discovered and adopted', async () => {
+    stacks.discovered = `${scratchDocker.prefix}-outside`;
+    const dir = mkdtempSync(join(tmpdir(), 'cb-e2e-compose-'));
+    try {
+      writeFileSync(join(dir, 'compose.yaml'), composeFile('outside'));
+      execFileSync('docker-compose', ['-p', stacks.discovered, '-f', join(dir, 'compose.yaml'), 'up', '-d'], { stdio: 'pipe', timeout: 60_000 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const page = adminPage;
+    await page.goto(`/stacks?source=discovered&endpoint=${encodeURIComponent(stacks.endpoint)}`);
+    await settled(page, 'page-stacks');
+    const row = page.locator(`[data-testid="stack-row"][data-name="${stacks.discovered}"][data-endpoint="${stacks.endpoint}"][data-discovered="true"]`);
+    await row.waitFor();
+    await screenshot(page, '72-stacks-discovered');
+    await row.getByTestId('stack-adopt').click();
+    await page.getByTestId('stack-adopt-dialog').waitFor();
+    await page.getByTestId('confirm-submit').click();
+    await settled(page, 'page-stack');
+    await waitForText(page.getByTestId('page-stack'), 'Adopted');
+    await page.locator('[data-testid="stack-state"][data-status="running"]').waitFor();
+    assert.ok((await page.getByTestId('stack-compose').inputValue()).includes('services'), 'the adopted stack shows a compose file');
+    await dismissToasts(page);
+    await screenshot(page, '73-stack-adopted');
+  });
+
+  flow('a viewer sees stacks read-only, without actions', async () => {
+    const ctx = await newContext();
+    const page = await newPage(ctx);
+    await page.goto('/login');
+    await uiLogin(page, VIEWER);
+    await page.getByTestId('nav-stacks').click();
+    await settled(page, 'page-stacks');
+    assert.equal(await page.getByTestId('create-stack').count(), 0, 'a viewer cannot create stacks');
+    const row = page.locator(`[data-testid="stack-row"][data-name="${stacks.created}"][data-endpoint="${stacks.endpoint}"]`);
+    await row.waitFor();
+    assert.equal(await page.getByTestId('stack-adopt').count(), 0, 'a viewer cannot adopt');
+    await row.locator('a').first().click();
+    await settled(page, 'page-stack');
+    assert.equal(await page.getByTestId('stack-actions').count(), 0, 'a viewer sees no stack actions');
+    assert.equal(await page.getByTestId('stack-save').count(), 0);
+    assert.equal(await page.getByTestId('stack-compose').getAttribute('readonly'), '');
+    assert.ok((await page.getByTestId('stack-env').inputValue()).includes('GREETING=********'), 'env values are masked for viewers');
+    await page.goto('/stacks/new');
+    await page.getByTestId('forbidden').waitFor();
+  });
+
+  flow('stacks are deleted with their containers (down) from the UI', async () => {
+    const page = adminPage;
+    for (const name of [stacks.created, stacks.discovered]) {
+      await page.goto('/stacks');
+      await settled(page, 'page-stacks');
+      await page.locator(`[data-testid="stack-row"][data-name="${name}"][data-endpoint="${stacks.endpoint}"] a`).first().click();
+      await settled(page, 'page-stack');
+      await page.getByTestId('stack-delete').click();
+      await page.getByTestId('stack-delete-dialog').waitFor();
+      assert.equal(await page.getByTestId('stack-delete-force').isChecked(), true, 'down first is preselected when containers exist');
+      await page.getByTestId('confirm-submit').click();
+      await waitForPath(page, '/stacks');
+      await page.locator(`[data-testid="stack-row"][data-name="${name}"][data-endpoint="${stacks.endpoint}"]`).waitFor({ state: 'detached' });
+      assert.equal(docker('ps', '-aq', '--filter', `label=com.docker.compose.project=${name}`), '', `no container of ${name} is left`);
+    }
   });
 
   test('no uncaught errors in any page', () => {

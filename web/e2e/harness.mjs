@@ -320,13 +320,15 @@ export function dockerScratch() {
       return docker('create', '--name', `${prefix}-${name}`, '--label', 'contextbay.test=1', '--network', network, TEST_IMAGE, ...cmd);
     },
     cleanup() {
-      const ids = docker('ps', '-aq', '--filter', `name=^${prefix}-`, '--filter', 'label=contextbay.test=1');
+      // Compose names its containers `<project>_<service>_<n>`; projects here start with the prefix.
+      const ids = docker('ps', '-aq', '--filter', `name=^/?${prefix}`, '--filter', 'label=contextbay.test=1');
       if (ids) docker('rm', '-f', ...ids.split(/\s+/));
-      if (networkCreated) {
+      const nets = docker('network', 'ls', '-q', '--filter', `name=${prefix}`, '--filter', 'label=contextbay.test=1');
+      for (const n of nets ? nets.split(/\s+/) : []) {
         try {
-          docker('network', 'rm', network);
+          docker('network', 'rm', n);
         } catch {
-          /* already gone */
+          /* still in use or gone */
         }
       }
     },

@@ -1,6 +1,5 @@
 import { lazy, type ReactNode } from 'react';
 import { createBrowserRouter, Navigate, RouterProvider, useRouteError } from 'react-router';
-import type { ResourceKind } from './api/keys';
 import { Boot, RequireAuth, RequireRole } from './auth/session';
 import { ErrorState } from './components/ui';
 import LoginPage from './pages/LoginPage';
@@ -8,7 +7,6 @@ import SetupPage from './pages/SetupPage';
 import { Layout } from './shell/Layout';
 
 // Everything behind the sign-in is split per page; admin pages load only for admins.
-const ResourceRoute = lazy(() => import('./pages/resources/ResourcePage'));
 const loadFleetPage = () => import('./pages/fleet/FleetPage');
 const FleetPage = lazy(loadFleetPage);
 // The landing page: fetch its code while the session is being checked, not after.
@@ -18,6 +16,9 @@ const HostsPage = lazy(() => import('./pages/fleet/HostsPage'));
 const HostDetailPage = lazy(() => import('./pages/fleet/HostDetailPage'));
 const ContainersPage = lazy(() => import('./pages/docker/ContainersPage'));
 const ContainerDetailPage = lazy(() => import('./pages/docker/ContainerDetailPage'));
+const StacksPage = lazy(() => import('./pages/stacks/StacksPage'));
+const StackDetailPage = lazy(() => import('./pages/stacks/StackDetailPage'));
+const NewStackPage = lazy(() => import('./pages/stacks/StackDetailPage').then((m) => ({ default: m.NewStackPage })));
 const ImagesPage = lazy(() => import('./pages/docker/ImagesPage'));
 const VolumesPage = lazy(() => import('./pages/docker/VolumesPage'));
 const NetworksPage = lazy(() => import('./pages/docker/NetworksPage'));
@@ -40,7 +41,6 @@ function RouteError() {
 }
 
 const admin = (el: ReactNode) => <RequireRole role="admin">{el}</RequireRole>;
-const resource = (kind: ResourceKind) => <ResourceRoute kind={kind} />;
 
 const router = createBrowserRouter([
   {
@@ -67,7 +67,9 @@ const router = createBrowserRouter([
               { path: 'hosts/:id', element: <HostDetailPage /> },
               { path: 'containers', element: <ContainersPage /> },
               { path: 'containers/:endpoint/:id', element: <ContainerDetailPage /> },
-              { path: 'stacks', element: resource('stacks') },
+              { path: 'stacks', element: <StacksPage /> },
+              { path: 'stacks/new', element: <RequireRole role="operator"><NewStackPage /></RequireRole> },
+              { path: 'stacks/:id', element: <StackDetailPage /> },
               { path: 'images', element: <ImagesPage /> },
               { path: 'volumes', element: <VolumesPage /> },
               { path: 'networks', element: <NetworksPage /> },

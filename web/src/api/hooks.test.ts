@@ -1,16 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { safeNext } from '../auth/session';
-import { toResourceList } from './hooks';
-
-describe('toResourceList', () => {
-  it('accepts the list shapes a resource endpoint may return', () => {
-    expect(toResourceList([{ id: 'a' }, 'junk', null])).toEqual({ items: [{ id: 'a' }] });
-    expect(toResourceList({ items: [{ id: 'a' }], total: 7, limit: 50 })).toEqual({ items: [{ id: 'a' }], total: 7 });
-    expect(toResourceList({ nodes: [{ id: 'n' }] })).toEqual({ items: [{ id: 'n' }] });
-    expect(toResourceList(null)).toEqual({ items: [] });
-    expect(toResourceList({ status: 'ok' })).toEqual({ items: [] });
-  });
-});
 
 describe('safeNext', () => {
   it('only allows same-app paths after sign-in', () => {

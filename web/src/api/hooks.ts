@@ -3,7 +3,7 @@
 
 import { keepPreviousData, useQuery, type QueryClient } from '@tanstack/react-query';
 import { api, isApiError } from './client';
-import { qk, type AuditParams, type ResourceKind, type UserListParams } from './keys';
+import { qk, type AuditParams, type UserListParams } from './keys';
 import type {
   ApiKey,
   AuditEntry,
@@ -15,7 +15,6 @@ import type {
   ModuleInfo,
   NotificationItem,
   Page,
-  ResourceList,
   Setting,
   SystemInfo,
   User,
@@ -118,35 +117,4 @@ export function useNotifications(limit: number) {
 
 export function useSystemInfo() {
   return useQuery({ queryKey: qk.systemInfo, queryFn: () => api.get<SystemInfo>('/api/system/info') });
-}
-
-/** Normalises `[...]`, `{items: [...]}` or `{<anything>: [...]}` into a ResourceList. */
-export function toResourceList(body: unknown): ResourceList {
-  if (Array.isArray(body)) return { items: body.filter(isRecord) };
-  if (isRecord(body)) {
-    const total = typeof body.total === 'number' ? body.total : undefined;
-    const arr = Array.isArray(body.items) ? body.items : Object.values(body).find(Array.isArray);
-    const items = (arr ?? []).filter(isRecord);
-    return total === undefined ? { items } : { items, total };
-  }
-  return { items: [] };
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** Fleet-side lists. A 404 means this master does not serve the resource yet: empty state. */
-export function useResourceList(kind: ResourceKind, path: string) {
-  return useQuery({
-    queryKey: qk.resources(kind),
-    queryFn: async ({ signal }): Promise<ResourceList> => {
-      try {
-        return toResourceList(await api.get<unknown>(path, { signal }));
-      } catch (e) {
-        if (isApiError(e) && (e.status === 404 || e.status === 501)) return { items: [], unavailable: true };
-        throw e;
-      }
-    },
-  });
 }

@@ -17,8 +17,15 @@ export interface AuditParams {
   offset: number;
 }
 
-/** Resources still listed by the generic placeholder page (their API is not there yet). */
-export type ResourceKind = 'stacks';
+export interface StackListParams {
+  limit: number;
+  offset: number;
+  endpoint: string;
+  name: string;
+  status: string;
+  /** '' (all), 'stored' or 'discovered'. */
+  source: string;
+}
 
 export interface NodeListParams {
   limit: number;
@@ -68,7 +75,6 @@ export const qk = {
   notifications: ['notifications'] as const,
   notificationList: (limit: number) => ['notifications', limit] as const,
   systemInfo: ['system', 'info'] as const,
-  resources: (kind: ResourceKind) => ['resources', kind] as const,
   // Fleet. Node lists, details, policies and censuses share the `nodes` prefix.
   nodes: ['nodes'] as const,
   nodeLists: ['nodes', 'list'] as const,
@@ -107,5 +113,9 @@ export const qk = {
   networkTopology: (f: EndpointFilter) => ['networks', 'topology', f] as const,
   networkInspect: (endpoint: string, id: string) => ['networks', 'inspect', endpoint, id] as const,
   endpoints: ['endpoints'] as const,
+  // Stacks: lists and details share the prefix (any stack.update refreshes both).
+  stacks: ['stacks'] as const,
+  stackList: (p: StackListParams) => ['stacks', 'list', p] as const,
+  stack: (id: string) => ['stacks', 'detail', id] as const,
   alerts: ['alerts'] as const,
 };

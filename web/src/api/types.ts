@@ -139,13 +139,6 @@ export interface SystemInfo {
  * Docker-side resources (nodes, containers, …) are not specified in detail yet. The pages
  * normalise whatever list shape arrives (`[...]` or `{items: [...]}`) into this.
  */
-export interface ResourceList {
-  items: Record<string, unknown>[];
-  total?: number;
-  /** The endpoint is not served by this master yet (404): render the empty state. */
-  unavailable?: boolean;
-}
-
 // -- fleet: hosts and nodes (src/http/{hosts,nodes,census,enroll}.rs) -----------------------
 
 export type NodeStatus = 'unknown' | 'healthy' | 'stale' | 'offline';
@@ -446,4 +439,67 @@ export interface DockerEndpoint extends EndpointRef {
   docker_version: string | null;
   error: string | null;
   created_at: string;
+}
+
+// -- stacks (compose projects) -------------------------------------------------------------
+
+/** `running`, `partial`, `stopped`, `stored` (no containers), `unknown` (endpoint unreachable). */
+export type StackStatus = 'running' | 'partial' | 'stopped' | 'stored' | 'unknown';
+
+export interface StackService {
+  name: string;
+  containers: number;
+  running: number;
+}
+
+/** A stored (or adopted) stack, or a compose project discovered on an endpoint (`<endpoint>:<project>`). */
+export interface Stack {
+  id: string;
+  name: string;
+  endpoint: EndpointRef;
+  status: StackStatus | string;
+  discovered: boolean;
+  adopted: boolean;
+  services: StackService[];
+  containers: number;
+  running: number;
+  working_dir: string | null;
+  config_files: string[];
+  /** Epoch milliseconds (stored stacks only). */
+  created_at: number | null;
+  updated_at: number | null;
+}
+
+export interface StackDetail extends Stack {
+  /** Null for a discovered project (adopt it to read its file). */
+  compose: string | null;
+  /** Values masked (`********`) for viewers. */
+  env: Record<string, string>;
+  /** Only in the answer to an adoption. */
+  adoption?: { reconstructed: boolean; note: string | null; working_dir: string | null; config_files: string[] };
+}
+
+export interface StackPage {
+  items: Stack[];
+  total: number;
+  limit: number;
+  offset: number;
+  errors: EndpointFailure[];
+}
+
+export type StackAction = 'deploy' | 'stop' | 'remove';
+
+export interface StackOutputLine {
+  stream: string;
+  line: string;
+}
+
+export interface StackActionResult {
+  id: string;
+  action: StackAction;
+  ok: boolean;
+  exit_code: number;
+  command: string;
+  status: string;
+  output: StackOutputLine[];
 }

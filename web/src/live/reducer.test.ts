@@ -17,11 +17,10 @@ import type {
   ModuleInfo,
   NotificationItem,
   Page,
-  ResourceList,
   User,
   Volume,
 } from '../api/types';
-import { applyEvent, flushInvalidations, notificationFromEvent, resyncAll } from './reducer';
+import { applyEvent, flushInvalidations, isFeedWorthy, notificationFromEvent, resyncAll } from './reducer';
 
 const T0 = '2026-01-01T00:00:00Z';
 
@@ -482,10 +481,26 @@ describe('images, volumes, networks, endpoints', () => {
     expect(invalidated(qk.endpoints)).toBe(true);
   });
 
-  it('stack events invalidate the stacks placeholder list', () => {
-    qc.setQueryData<ResourceList>(qk.resources('stacks'), { items: [] });
-    applyEvent(qc, ev('stack.deployed', { id: 's' }));
-    expect(invalidated(qk.resources('stacks'))).toBe(true);
+  it('stack.update refreshes stack lists and details; progress is neither cached nor in the feed', () => {
+    qc.setQueryData(qk.stackList({ limit: 50, offset: 0, endpoint: '', name: '', status: '', source: '' }), { items: [] });
+    qc.setQueryData(qk.stack('s'), { id: 's' });
+    applyEvent(qc, ev('stack.progress', { id: 's', action: 'deploy', line: 'Creating' }));
+    expect(invalidated(qk.stacks)).toBe(false);
+    expect(isFeedWorthy(ev('stack.progress', { id: 's' }))).toBe(false);
+    applyEvent(qc, ev('stack.update', { id: 's', name: 'web', endpoint: 'local', status: 'running' }));
+    expect(invalidated(qk.stackList({ limit: 50, offset: 0, endpoint: '', name: '', status: '', source: '' }))).toBe(true);
+    expect(invalidated(qk.stack('s'))).toBe(true);
+  });
+
+  it('container state changes refresh stacks (coalesced); exec chatter does not', () => {
+    const key = qk.stack('s');
+    qc.setQueryData(key, { id: 's' });
+    applyEvent(qc, ev('container.update', { node_id: 'n1', id: 'c1', action: 'exec_start: sh' }));
+    flushInvalidations(qc);
+    expect(invalidated(key)).toBe(false);
+    applyEvent(qc, ev('container.update', { node_id: 'n1', id: 'c1', action: 'die', attributes: { exitCode: '0' } }));
+    flushInvalidations(qc);
+    expect(invalidated(key)).toBe(true);
   });
 });
 

@@ -535,6 +535,7 @@ const NOT_AUDITED = new Set([
   'security.event',
   'image.pull',
   'image.pull_failed',
+  'stack.progress',
   'endpoint.status',
   'alert.fired',
 ]);
@@ -544,7 +545,7 @@ const NOISY_DOCKER_ACTIONS = /^(exec_|attach|detach|resize|top|archive-path|extr
 
 /** Whether the event belongs in the activity feed (progress ticks and probes do not). */
 export function isFeedWorthy(ev: LiveEvent): boolean {
-  if (ev.type === 'image.pull' || ev.type === 'endpoint.status') return false;
+  if (ev.type === 'image.pull' || ev.type === 'stack.progress' || ev.type === 'endpoint.status') return false;
   if (ev.type.endsWith('.update') && typeof ev.payload?.action === 'string' && NOISY_DOCKER_ACTIONS.test(ev.payload.action)) {
     return false;
   }
@@ -697,10 +698,22 @@ export function applyEvent(qc: QueryClient, raw: LiveEvent): void {
       invalidate(qc, qk.nodeEndpointOptions);
       dockerListsChanged(qc);
       break;
+
+    // stacks
+    case 'stack.update':
+      invalidate(qc, qk.stacks);
+      break;
+    case 'stack.progress':
+      // Output lines are for the page that shows the stack (useLiveEvents); nothing is cached.
+      break;
     default:
       if (resource === 'alert') invalidate(qc, qk.alerts);
-      else if (resource === 'stack') invalidate(qc, qk.resources('stacks'));
+      else if (resource === 'stack') invalidate(qc, qk.stacks);
       break;
+  }
+  // A stack's status is its containers' states (exec and attach chatter changes no state).
+  if (resource === 'container' && !(typeof payload.action === 'string' && NOISY_DOCKER_ACTIONS.test(payload.action))) {
+    invalidateSoon(qc, qk.stacks);
   }
 
   if (isFeedWorthy(ev)) appendToActivity(qc, ev);
