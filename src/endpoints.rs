@@ -104,7 +104,13 @@ impl From<EndpointError> for ApiError {
                     ));
                 }
                 tracing::info!(%request_id, %code, "worker reported a failure");
-                by_status(docker_status.and_then(|s| u16::try_from(s).ok()), text)
+                let status = match code.as_str() {
+                    "forbidden" => Some(403),
+                    "invalid_argument" | "bad_request" => Some(400),
+                    "not_found" => Some(404),
+                    _ => docker_status.and_then(|s| u16::try_from(s).ok()),
+                };
+                by_status(status, text)
             }
             EndpointError::Unavailable(m) => ApiError::new(ErrorCode::ServiceUnavailable, m),
         }

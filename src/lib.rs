@@ -18,6 +18,7 @@ pub mod integrations;
 pub mod metrics;
 pub mod modules;
 pub mod monitoring;
+pub mod policy;
 pub mod secrets;
 pub mod server;
 pub mod state;

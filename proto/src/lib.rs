@@ -18,7 +18,7 @@ pub mod v1 {
 
 /// Minor version of `contextbay.v1` implemented by this build. Bump it with every release that
 /// adds a field, message, command or enum value; see the header of `node.proto`.
-pub const PROTO_MINOR: u32 = 1;
+pub const PROTO_MINOR: u32 = 2;
 
 /// Metadata key that carries the node credential on every RPC (`Bearer <credential>`).
 pub const AUTHORIZATION: &str = "authorization";

@@ -24,6 +24,12 @@ impl NodeApi {
     }
 }
 
+/// The node's security policy as the worker enforces it.
+fn policy_json(host: &crate::store::hosts::Host) -> String {
+    let policy = crate::policy::SecurityPolicy::from_stored(&host.security_policy);
+    serde_json::to_string(&policy).unwrap_or_default()
+}
+
 fn internal(e: impl std::fmt::Display) -> Status {
     tracing::error!("gRPC: {e}");
     Status::internal("internal error")
@@ -93,6 +99,7 @@ impl NodeService for NodeApi {
             server_time_unix_ms: now_ms(),
             master_proto_minor: contextbay_proto::PROTO_MINOR,
             last_event_seq: u64::try_from(host.last_event_seq).unwrap_or(0),
+            security_policy_json: policy_json(&host),
         }))
     }
 
@@ -114,16 +121,14 @@ impl NodeService for NodeApi {
                 "register before sending heartbeats",
             ));
         }
-        self.state
-            .store
-            .hosts()
-            .touch_seen(&node, now_ms())
-            .await
-            .map_err(internal)?;
+        let hosts = self.state.store.hosts();
+        hosts.touch_seen(&node, now_ms()).await.map_err(internal)?;
+        let host = hosts.get(&node).await.map_err(internal)?;
         Ok(Response::new(HeartbeatResponse {
             ack: true,
             server_time_unix_ms: now_ms(),
             desired_interval_secs: None,
+            security_policy_json: policy_json(&host),
         }))
     }
 

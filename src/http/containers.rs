@@ -6,13 +6,13 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::extract::{Body, Query};
-use super::nodes::SecurityPolicy;
 use crate::docker::containers::{
     ContainerAction, ContainerInfo, ContainerSpec, ContainerUsage, LogLine, LogQuery,
 };
 use crate::docker::ops::DockerOp;
 use crate::endpoints::{self, EndpointRef};
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::policy::{SecurityPolicy, policy_violation};
 use crate::state::AppState;
 use crate::store::endpoints::StoredEndpoint;
 
@@ -215,51 +215,6 @@ pub async fn policy_for(state: &AppState, e: &StoredEndpoint) -> ApiResult<Optio
     };
     let host = state.store.hosts().get(node).await?;
     Ok(Some(SecurityPolicy::from_stored(&host.security_policy)))
-}
-
-/// `*` matches any run of characters.
-fn glob(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    let [first, middle @ .., last] = parts.as_slice() else {
-        return pattern == text;
-    };
-    if !text.starts_with(first) {
-        return false;
-    }
-    let mut rest = &text[first.len()..];
-    for m in middle {
-        match rest.find(m) {
-            Some(i) => rest = &rest[i + m.len()..],
-            None => return false,
-        }
-    }
-    rest.len() >= last.len() && rest.ends_with(last)
-}
-
-/// Why `spec` breaks `policy`, if it does.
-pub fn policy_violation(policy: &SecurityPolicy, spec: &ContainerSpec) -> Option<String> {
-    if spec.privileged && !policy.allow_privileged {
-        return Some("privileged containers are not allowed on this node".into());
-    }
-    for m in spec.mounts.iter().filter(|m| m.kind == "bind") {
-        let allowed = policy.allowed_bind_prefixes.iter().any(|p| {
-            let p = p.trim_end_matches('/');
-            m.source == p || m.source.starts_with(&format!("{p}/")) || p.is_empty()
-        });
-        if !allowed {
-            return Some(format!(
-                "bind mount of '{}' is outside the allowed prefixes of this node",
-                m.source
-            ));
-        }
-    }
-    if !policy.allowed_images.iter().any(|p| glob(p, &spec.image)) {
-        return Some(format!(
-            "image '{}' is not allowed on this node",
-            spec.image
-        ));
-    }
-    None
 }
 
 #[utoipa::path(post, path = "/api/containers", tag = "containers", request_body = CreateContainer,
@@ -469,46 +424,4 @@ pub async fn stats(
         })
         .collect();
     Ok(web::Json(StatsView { items, errors }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn glob_and_policy() {
-        assert!(glob("*", "anything"));
-        assert!(glob("registry.lan/*", "registry.lan/app:1"));
-        assert!(!glob("registry.lan/*", "docker.io/app"));
-        assert!(glob("*/busybox:*", "contextbay-test/busybox:latest"));
-        let policy = SecurityPolicy {
-            allow_exec: true,
-            allow_privileged: false,
-            allowed_bind_prefixes: vec!["/srv/data".into()],
-            allowed_images: vec!["registry.lan/*".into()],
-        };
-        let spec = |v: serde_json::Value| serde_json::from_value::<ContainerSpec>(v).unwrap();
-        assert!(policy_violation(&policy, &spec(json!({"image": "registry.lan/a"}))).is_none());
-        assert!(
-            policy_violation(&policy, &spec(json!({"image": "evil/a"})))
-                .unwrap()
-                .contains("image")
-        );
-        assert!(
-            policy_violation(
-                &policy,
-                &spec(json!({"image": "registry.lan/a", "privileged": true}))
-            )
-            .unwrap()
-            .contains("privileged")
-        );
-        let bind = |src: &str| {
-            spec(
-                json!({"image": "registry.lan/a", "mounts": [{"type": "bind", "source": src, "target": "/x"}]}),
-            )
-        };
-        assert!(policy_violation(&policy, &bind("/srv/data/x")).is_none());
-        assert!(policy_violation(&policy, &bind("/srv/database")).is_some());
-        assert!(policy_violation(&policy, &bind("/etc")).is_some());
-    }
 }

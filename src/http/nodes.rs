@@ -319,60 +319,7 @@ pub async fn put_labels(
     Ok(web::Json(view(host, live.as_ref())))
 }
 
-/// What a node allows; enforced by the master (and the worker) on container operations.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct SecurityPolicy {
-    /// Shell exec into containers.
-    pub allow_exec: bool,
-    /// Privileged containers.
-    pub allow_privileged: bool,
-    /// Absolute host path prefixes bind mounts may use; empty: no bind mounts.
-    pub allowed_bind_prefixes: Vec<String>,
-    /// Image reference patterns (`*` matches any run of characters), e.g. `registry.lan/*`.
-    pub allowed_images: Vec<String>,
-}
-
-impl Default for SecurityPolicy {
-    fn default() -> Self {
-        Self {
-            allow_exec: true,
-            allow_privileged: false,
-            allowed_bind_prefixes: Vec::new(),
-            allowed_images: vec!["*".into()],
-        }
-    }
-}
-
-impl SecurityPolicy {
-    pub fn from_stored(stored: &Map<String, Value>) -> Self {
-        if stored.is_empty() {
-            return Self::default();
-        }
-        serde_json::from_value(Value::Object(stored.clone())).unwrap_or_default()
-    }
-
-    pub fn validate(&self) -> Result<(), String> {
-        if self.allowed_bind_prefixes.len() > 64 || self.allowed_images.len() > 64 {
-            return Err("at most 64 bind prefixes and 64 image patterns".into());
-        }
-        for p in &self.allowed_bind_prefixes {
-            if !p.starts_with('/') || p.contains("..") || p.len() > 1024 {
-                return Err(format!(
-                    "bind prefix '{p}' must be an absolute path without '..'"
-                ));
-            }
-        }
-        for i in &self.allowed_images {
-            if i.is_empty() || i.len() > 512 || i.chars().any(char::is_whitespace) {
-                return Err(format!(
-                    "image pattern '{i}' must be 1 to 512 characters without spaces"
-                ));
-            }
-        }
-        Ok(())
-    }
-}
+pub use crate::policy::SecurityPolicy;
 
 #[utoipa::path(get, path = "/api/nodes/{id}/security-policy", tag = "nodes", params(("id" = String, Path)),
     responses((status = 200, body = SecurityPolicy), (status = 404, body = ErrorBody)))]

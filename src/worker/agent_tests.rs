@@ -65,6 +65,7 @@ impl NodeService for Recorder {
             server_time_unix_ms: 1,
             master_proto_minor: contextbay_proto::PROTO_MINOR,
             last_event_seq: 0,
+            ..Default::default()
         }))
     }
 
@@ -78,6 +79,7 @@ impl NodeService for Recorder {
             ack: true,
             server_time_unix_ms: 1,
             desired_interval_secs: None,
+            ..Default::default()
         }))
     }
 

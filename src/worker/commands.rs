@@ -21,6 +21,8 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::session::AuthedChannel;
 use super::{AGENT_VERSION, census};
+use crate::docker::ops::DockerOp;
+use crate::policy::{SecurityPolicy, policy_violation};
 
 /// Messages queued towards the master before command tasks wait.
 const OUTBOUND_QUEUE: usize = 64;
@@ -33,6 +35,48 @@ pub struct CommandContext {
     pub docker_socket: PathBuf,
     /// The worker's data directory; stacks keep their compose files under `stacks/`.
     pub data_dir: PathBuf,
+    pub policy: PolicyCell,
+}
+
+/// The node's security policy as the master last sent it (`None` until a master that sends it,
+/// protocol minor 2, has answered; an older master enforces it alone).
+#[derive(Debug, Clone, Default)]
+pub struct PolicyCell(Arc<std::sync::RwLock<Option<SecurityPolicy>>>);
+
+impl PolicyCell {
+    /// Takes the policy from a master's answer; an empty or unreadable one changes nothing.
+    pub fn update(&self, json: &str) {
+        if json.is_empty() {
+            return;
+        }
+        match serde_json::from_str::<SecurityPolicy>(json) {
+            Ok(policy) => {
+                if let Ok(mut current) = self.0.write() {
+                    *current = Some(policy);
+                }
+            }
+            Err(e) => tracing::warn!("ignoring an unreadable security policy: {e}"),
+        }
+    }
+
+    pub fn get(&self) -> Option<SecurityPolicy> {
+        self.0.read().ok().and_then(|p| p.clone())
+    }
+
+    /// Why running `op` here breaks the policy, if it does.
+    pub fn refuses(&self, op: &DockerOp) -> Option<String> {
+        let policy = self.get()?;
+        match op {
+            DockerOp::CreateContainer { spec } => policy_violation(&policy, spec),
+            _ => None,
+        }
+    }
+
+    /// Why an exec session is refused, if it is.
+    pub fn refuses_exec(&self) -> Option<String> {
+        let policy = self.get()?;
+        (!policy.allow_exec).then(|| "exec is not allowed on this node (security policy)".into())
+    }
 }
 
 /// Opens the command stream and serves it until the master ends it (`Ok`) or it fails.
@@ -200,13 +244,16 @@ async fn docker_call(
     ctx: &CommandContext,
     call: &contextbay_proto::v1::DockerCall,
 ) -> Result<serde_json::Value, CommandError> {
-    let op: crate::docker::ops::DockerOp =
-        serde_json::from_slice(&call.args_json).map_err(|e| {
-            command_error(
-                &format!("invalid docker call '{}': {e}", call.op),
-                "bad_request",
-            )
-        })?;
+    let op: DockerOp = serde_json::from_slice(&call.args_json).map_err(|e| {
+        command_error(
+            &format!("invalid docker call '{}': {e}", call.op),
+            "bad_request",
+        )
+    })?;
+    // Enforced here as well as on the master, which checks before sending.
+    if let Some(why) = ctx.policy.refuses(&op) {
+        return Err(command_error(&why, "forbidden"));
+    }
     let engine = crate::docker::Engine::connect(&ctx.docker_socket)
         .map_err(|e| command_error(&e.to_string(), "docker_unavailable"))?
         .with_compose(crate::docker::compose::ComposeHost::unix(
@@ -215,16 +262,7 @@ async fn docker_call(
         ));
     crate::docker::ops::execute(&engine, op)
         .await
-        .map_err(|e| CommandError {
-            message: e.to_string(),
-            code: if e.status().is_some() {
-                "docker_error".into()
-            } else {
-                "docker_unavailable".into()
-            },
-            docker_status: e.status().map(u32::from),
-            ..Default::default()
-        })
+        .map_err(|e| super::streams::docker_error(&e))
 }
 
 #[derive(Serialize)]

@@ -112,6 +112,8 @@ pub struct Session<'a> {
     heartbeat_seq: &'a mut u64,
     metrics_supported: bool,
     events_supported: bool,
+    /// The node's security policy as the master last sent it; the command handlers enforce it.
+    policy: commands::PolicyCell,
 }
 
 /// Aborts the command stream task when the session ends, whichever way.
@@ -139,6 +141,7 @@ impl<'a> Session<'a> {
             heartbeat_seq,
             metrics_supported: true,
             events_supported: true,
+            policy: commands::PolicyCell::default(),
         }
     }
 
@@ -163,6 +166,7 @@ impl<'a> Session<'a> {
             .map_err(status_error("register"))?
             .into_inner();
         *registered = true;
+        self.policy.update(&reply.security_policy_json);
         self.ring.master_has(reply.last_event_seq);
         if reply.heartbeat_interval_secs > 0 {
             self.set_interval(reply.heartbeat_interval_secs);
@@ -178,6 +182,7 @@ impl<'a> Session<'a> {
             hostname: self.ctx.hostname.clone(),
             docker_socket: self.ctx.docker_socket.clone(),
             data_dir: self.ctx.data_dir.clone(),
+            policy: self.policy.clone(),
         });
         let mut command_task = Some(AbortOnDrop(tokio::spawn(
             commands::serve(commands_client, command_ctx)
@@ -305,6 +310,7 @@ impl<'a> Session<'a> {
         if let Some(secs) = reply.desired_interval_secs.filter(|s| *s > 0) {
             self.set_interval(secs);
         }
+        self.policy.update(&reply.security_policy_json);
         Ok(())
     }
 

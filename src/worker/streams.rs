@@ -104,6 +104,9 @@ pub(super) async fn exec(
     mut input: mpsc::Receiver<ExecControl>,
     tx: mpsc::Sender<WorkerMessage>,
 ) {
+    if let Some(why) = ctx.policy.refuses_exec() {
+        return send(&tx, error_result(id, command_error(&why, "forbidden"))).await;
+    }
     let engine = match connect(ctx) {
         Ok(engine) => engine,
         Err(error) => return send(&tx, error_result(id, error)).await,

@@ -517,6 +517,9 @@ async fn containers_through_a_worker_on_an_agent_endpoint() {
         StatusCode::FORBIDDEN,
         "forbidden",
     );
+    // The worker enforces the policy on its own: a command sent past the master's checks, as a
+    // compromised or buggy master path would, is refused by the worker.
+    worker_refuses_what_the_policy_forbids(&s, &admin, &c, &id).await;
     // Remote errors come back structured: a missing container is a 404 with Docker's words.
     let missing = s
         .get(
@@ -537,6 +540,79 @@ async fn containers_through_a_worker_on_an_agent_endpoint() {
 
     worker.abort();
     s.stop().await;
+}
+
+/// Sends commands straight down the node's command stream (skipping the master's HTTP checks)
+/// and expects the worker to refuse what the node's policy forbids.
+async fn worker_refuses_what_the_policy_forbids(
+    s: &TestServer,
+    admin: &Login,
+    c: &Cleanup,
+    node: &str,
+) {
+    use contextbay_proto::v1::{DockerCall, ExecOpen, command, command_result};
+    s.put(
+        &format!("/api/nodes/{node}/security-policy"),
+        &admin.access,
+        json!({"allow_exec": false, "allow_privileged": false, "allowed_bind_prefixes": [], "allowed_images": ["contextbay-test/*"]}),
+    )
+    .await;
+    let mut privileged = spec(c, "bypass", node, "sleep 1");
+    privileged["privileged"] = json!(true);
+    privileged.as_object_mut().unwrap().remove("endpoint");
+    let op = json!({"op": "create_container", "spec": privileged});
+    let op: contextbay::docker::ops::DockerOp = serde_json::from_value(op).unwrap();
+    let call = || {
+        command::Kind::DockerCall(DockerCall {
+            op: op.name().into(),
+            args_json: serde_json::to_vec(&op).unwrap(),
+        })
+    };
+    // Privileged containers were refused from registration on (the default policy).
+    let result = s.state().nodes.command(node, call()).await.unwrap();
+    let Some(command_result::Outcome::Error(refused)) = result.outcome else {
+        panic!("the worker ran a privileged container: {result:?}")
+    };
+    assert_eq!(refused.code, "forbidden", "{refused:?}");
+    assert!(refused.message.contains("privileged"), "{refused:?}");
+    assert!(
+        docker(&[
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("name={}-bypass", c.prefix)
+        ])
+        .unwrap()
+        .is_empty(),
+        "nothing was created"
+    );
+    // Exec is refused by the worker once the changed policy reaches it (next heartbeat).
+    let mut last = None;
+    for _ in 0..50 {
+        let open = command::Kind::ExecOpen(ExecOpen {
+            container: "anything".into(),
+            cmd: vec!["sh".into()],
+            ..Default::default()
+        });
+        let (result, _stream) = s.state().nodes.open_stream(node, open).await.unwrap();
+        if let Some(command_result::Outcome::Error(e)) = &result.outcome
+            && e.code == "forbidden"
+        {
+            last = Some(e.message.clone());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        last.as_deref().is_some_and(|m| m.contains("exec")),
+        "{last:?}"
+    );
+    s.put(
+        &format!("/api/nodes/{node}/security-policy"),
+        &admin.access,
+        json!({"allow_exec": true, "allow_privileged": false, "allowed_bind_prefixes": [], "allowed_images": ["contextbay-test/*"]}),
+    )
+    .await;
 }
 
 mod streams {

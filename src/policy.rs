@@ -1,0 +1,153 @@
+//! A node's security policy: what may run on it. The master checks it before an operation is
+//! sent to a node, and the worker checks it again before running it, so a compromised or buggy
+//! master path cannot bypass it alone.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use crate::docker::containers::ContainerSpec;
+
+/// What a node allows; enforced by the master (and the worker) on container operations.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityPolicy {
+    /// Shell exec into containers.
+    pub allow_exec: bool,
+    /// Privileged containers.
+    pub allow_privileged: bool,
+    /// Absolute host path prefixes bind mounts may use; empty: no bind mounts.
+    pub allowed_bind_prefixes: Vec<String>,
+    /// Image reference patterns (`*` matches any run of characters), e.g. `registry.lan/*`.
+    pub allowed_images: Vec<String>,
+}
+
+impl Default for SecurityPolicy {
+    fn default() -> Self {
+        Self {
+            allow_exec: true,
+            allow_privileged: false,
+            allowed_bind_prefixes: Vec::new(),
+            allowed_images: vec!["*".into()],
+        }
+    }
+}
+
+impl SecurityPolicy {
+    pub fn from_stored(stored: &Map<String, Value>) -> Self {
+        if stored.is_empty() {
+            return Self::default();
+        }
+        serde_json::from_value(Value::Object(stored.clone())).unwrap_or_default()
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if self.allowed_bind_prefixes.len() > 64 || self.allowed_images.len() > 64 {
+            return Err("at most 64 bind prefixes and 64 image patterns".into());
+        }
+        for p in &self.allowed_bind_prefixes {
+            if !p.starts_with('/') || p.contains("..") || p.len() > 1024 {
+                return Err(format!(
+                    "bind prefix '{p}' must be an absolute path without '..'"
+                ));
+            }
+        }
+        for i in &self.allowed_images {
+            if i.is_empty() || i.len() > 512 || i.chars().any(char::is_whitespace) {
+                return Err(format!(
+                    "image pattern '{i}' must be 1 to 512 characters without spaces"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `*` matches any run of characters.
+fn glob(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let [first, middle @ .., last] = parts.as_slice() else {
+        return pattern == text;
+    };
+    if !text.starts_with(first) {
+        return false;
+    }
+    let mut rest = &text[first.len()..];
+    for m in middle {
+        match rest.find(m) {
+            Some(i) => rest = &rest[i + m.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
+/// Why `spec` breaks `policy`, if it does.
+pub fn policy_violation(policy: &SecurityPolicy, spec: &ContainerSpec) -> Option<String> {
+    if spec.privileged && !policy.allow_privileged {
+        return Some("privileged containers are not allowed on this node".into());
+    }
+    for m in spec.mounts.iter().filter(|m| m.kind == "bind") {
+        let allowed = policy.allowed_bind_prefixes.iter().any(|p| {
+            let p = p.trim_end_matches('/');
+            m.source == p || m.source.starts_with(&format!("{p}/")) || p.is_empty()
+        });
+        if !allowed {
+            return Some(format!(
+                "bind mount of '{}' is outside the allowed prefixes of this node",
+                m.source
+            ));
+        }
+    }
+    if !policy.allowed_images.iter().any(|p| glob(p, &spec.image)) {
+        return Some(format!(
+            "image '{}' is not allowed on this node",
+            spec.image
+        ));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn glob_and_policy() {
+        assert!(glob("*", "anything"));
+        assert!(glob("registry.lan/*", "registry.lan/app:1"));
+        assert!(!glob("registry.lan/*", "docker.io/app"));
+        assert!(glob("*/busybox:*", "contextbay-test/busybox:latest"));
+        let policy = SecurityPolicy {
+            allow_exec: true,
+            allow_privileged: false,
+            allowed_bind_prefixes: vec!["/srv/data".into()],
+            allowed_images: vec!["registry.lan/*".into()],
+        };
+        let spec = |v: serde_json::Value| serde_json::from_value::<ContainerSpec>(v).unwrap();
+        assert!(policy_violation(&policy, &spec(json!({"image": "registry.lan/a"}))).is_none());
+        assert!(
+            policy_violation(&policy, &spec(json!({"image": "evil/a"})))
+                .unwrap()
+                .contains("image")
+        );
+        assert!(
+            policy_violation(
+                &policy,
+                &spec(json!({"image": "registry.lan/a", "privileged": true}))
+            )
+            .unwrap()
+            .contains("privileged")
+        );
+        let bind = |src: &str| {
+            spec(
+                json!({"image": "registry.lan/a", "mounts": [{"type": "bind", "source": src, "target": "/x"}]}),
+            )
+        };
+        assert!(policy_violation(&policy, &bind("/srv/data/x")).is_none());
+        assert!(policy_violation(&policy, &bind("/srv/database")).is_some());
+        assert!(policy_violation(&policy, &bind("/etc")).is_some());
+    }
+}
