@@ -10,7 +10,7 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -797,8 +797,26 @@ describe('dashboard against the real master', { skip: missing ? `prerequisites m
     await page.waitForFunction((l1) => !document.querySelector('[data-testid="logs-view"]').textContent.includes(l1), line1);
     assert.ok((await view.textContent()).includes(line2));
     await waitForText(page.getByTestId('logs-count'), '1 of');
+    // Download saves what is shown.
+    const [file] = await Promise.all([page.waitForEvent('download'), page.getByTestId('logs-download').click()]);
+    const saved = readFileSync(await file.path(), 'utf8');
+    assert.ok(saved.includes(line2) && !saved.includes(line1), `the download holds the filtered lines: ${JSON.stringify(saved)}`);
+    assert.ok(file.suggestedFilename().endsWith('.log'), file.suggestedFilename());
     await page.getByTestId('logs-search').fill('');
     await waitForText(view, line1);
+
+    // A flood: 6,000 lines at once. The view keeps the last 5,000 and stays responsive.
+    const t1 = Date.now();
+    docker('exec', ctr.id, 'sh', '-c', 'i=0; while [ $i -lt 6000 ]; do echo flood-$i; i=$((i+1)); done > /proc/1/fd/1');
+    await page.waitForFunction(() => document.querySelector('[data-testid="logs-view"]').lastElementChild?.textContent === 'flood-5999', null, { timeout: 30_000 });
+    const flood = Date.now() - t1;
+    const rows = await view.locator('.log-line').count();
+    assert.ok(rows <= 5_000, `the view is bounded: ${rows} rows`);
+    await waitForText(page.getByTestId('logs-count'), 'older dropped');
+    const scrolled = await view.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight);
+    assert.ok(scrolled < 30, `the view stayed pinned to the newest line (${scrolled}px from the bottom)`);
+    console.log(`log flood: 6,000 lines → last one in the DOM after ${flood} ms (incl. docker exec); ${rows} rows kept`);
+    await screenshot(page, '64b-container-logs-flood');
   });
 
   flow('`echo hi` in the terminal prints hi; the exit code shows when the shell ends', async () => {
@@ -962,6 +980,8 @@ networks:
     await page.getByTestId('confirm-submit').click();
     await settled(page, 'page-stack');
     await waitForText(page.getByTestId('page-stack'), 'Adopted');
+    // The project's directory is gone (removed above): the master says it rebuilt the file.
+    await waitForText(page.getByTestId('stack-adoption-note'), 'reconstructed');
     await page.locator('[data-testid="stack-state"][data-status="running"]').waitFor();
     assert.ok((await page.getByTestId('stack-compose').inputValue()).includes('services'), 'the adopted stack shows a compose file');
     await dismissToasts(page);

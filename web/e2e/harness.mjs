@@ -224,10 +224,10 @@ export async function startWorker(master, { enrollToken, name = 'worker' }) {
       master.base,
       '--grpc-url',
       `http://127.0.0.1:${master.grpcPort}`,
-      '--enroll-token',
-      enrollToken,
-      '--shared-secret',
-      master.enrollSecret(),
+      // `=` form: a generated secret may start with '-' (URL-safe base64), which clap would
+      // take for a flag in the two-argument form.
+      `--enroll-token=${enrollToken}`,
+      `--shared-secret=${master.enrollSecret()}`,
       '--data-dir',
       join(root, 'data'),
       '--heartbeat-interval',

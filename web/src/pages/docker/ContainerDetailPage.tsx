@@ -64,7 +64,7 @@ export default function ContainerDetailPage() {
   const c = container.data;
   let panel: ReactNode;
   if (tab === 'inspect') panel = <Inspect endpoint={endpoint} id={c.id} />;
-  else if (tab === 'logs') panel = <ContainerLogs key={`${endpoint}/${c.id}`} endpoint={endpoint} id={c.id} running={c.state === 'running'} />;
+  else if (tab === 'logs') panel = <ContainerLogs key={`${endpoint}/${c.id}`} endpoint={endpoint} id={c.id} name={c.name} running={c.state === 'running'} />;
   else if (tab === 'terminal')
     panel =
       c.state === 'running' ? (

@@ -191,7 +191,20 @@ function FollowNote({ follower, snap }: { follower: LogFollower; snap: FollowSna
   );
 }
 
-export function ContainerLogs({ endpoint, id, running }: { endpoint: string; id: string; running: boolean }) {
+/** Saves the shown lines (after the filter) as a text file. */
+function download(lines: readonly BufferedLine[], timestamps: boolean, name: string): void {
+  const text = lines.map((l) => (l.kind === 'marker' ? `— ${l.text} —` : timestamps && l.ts ? `${l.ts} ${l.text}` : l.text)).join('\n');
+  const url = URL.createObjectURL(new Blob([text + '\n'], { type: 'text/plain;charset=utf-8' }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = `${name.replace(/[^\w.-]+/g, '_') || 'container'}.log`;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1_000);
+}
+
+export function ContainerLogs({ endpoint, id, name, running }: { endpoint: string; id: string; name: string; running: boolean }) {
   const [tail, setTail] = useState(500);
   const [q, setQ] = useState('');
   const [timestamps, setTimestamps] = useState(false);
@@ -282,6 +295,17 @@ export function ContainerLogs({ endpoint, id, running }: { endpoint: string; id:
               <Icon name="refresh" size={14} /> {once.isFetching ? 'Loading…' : 'Refresh'}
             </button>
           )}
+          <button
+            type="button"
+            className="icon-btn icon-btn-sm"
+            onClick={() => download(shown, timestamps, name)}
+            disabled={shown.length === 0}
+            aria-label="Download the shown lines"
+            title="Download the shown lines"
+            data-testid="logs-download"
+          >
+            <Icon name="download" size={15} />
+          </button>
         </div>
       </div>
       {follow && follower ? <FollowNote follower={follower} snap={snap} /> : null}

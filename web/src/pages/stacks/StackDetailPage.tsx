@@ -4,7 +4,7 @@
 
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useLayoutEffect, useMemo, useRef, useState, type FormEvent } from 'react';
-import { Link, useNavigate, useParams } from 'react-router';
+import { Link, useLocation, useNavigate, useParams } from 'react-router';
 import { errorMessage, isApiError } from '../../api/client';
 import { qk } from '../../api/keys';
 import { stackRequests, useStack } from '../../api/stacks';
@@ -373,6 +373,35 @@ function ActionButtons({ s, running, onRun }: { s: StackDetail; running: boolean
   );
 }
 
+/** Where an adopted stack's file came from, from the adoption's answer (passed by AdoptButton). */
+function AdoptionNote() {
+  const location = useLocation();
+  const navigate = useNavigate();
+  const adoption = (location.state as { adoption?: StackDetail['adoption'] } | null)?.adoption;
+  if (!adoption) return null;
+  const dismiss = () => navigate(location.pathname + location.search, { replace: true, state: null });
+  return (
+    <div className={`callout ${adoption.reconstructed ? 'callout-warn' : 'callout-info'}`} role="status" data-testid="stack-adoption-note">
+      <Icon name={adoption.reconstructed ? 'alert' : 'info'} size={18} />
+      <div>
+        <strong>
+          {adoption.reconstructed
+            ? 'The compose file was reconstructed from the running containers.'
+            : `The compose file was read from ${adoption.working_dir ?? 'the project’s directory'}.`}
+        </strong>
+        {adoption.note ? (
+          <p>{adoption.note}</p>
+        ) : adoption.reconstructed ? (
+          <p>Review it before the next deploy: settings the containers do not show may be missing.</p>
+        ) : null}
+      </div>
+      <button type="button" className="icon-btn icon-btn-sm callout-close" aria-label="Dismiss" onClick={dismiss}>
+        <Icon name="x" size={15} />
+      </button>
+    </div>
+  );
+}
+
 function ExistingStackPage({ id }: { id: string }) {
   const canOperate = useCan('operator');
   const stack = useStack(id);
@@ -465,6 +494,7 @@ function ExistingStackPage({ id }: { id: string }) {
         }
         actions={canOperate ? s.discovered ? <AdoptButton s={s} /> : <ActionButtons s={s} running={running} onRun={(action, volumes) => act.mutate({ action, volumes })} /> : null}
       />
+      <AdoptionNote />
       {run ? <RunPanel run={run} onClose={() => setRun(null)} /> : null}
       <div className="split stack-split">
         <div>

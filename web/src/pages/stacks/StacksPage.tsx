@@ -55,8 +55,9 @@ export function AdoptButton({ s, compact }: { s: Stack; compact?: boolean }) {
   const adopt = useMutation({
     mutationFn: () => stackRequests.adopt(s.name, s.endpoint.id),
     onSuccess: (d) => {
-      toast.success(`Adopted ${d.name}`, d.adoption?.note ?? (d.adoption?.reconstructed ? 'Its compose file was reconstructed from the running containers.' : undefined));
-      navigate(stackPath(d.id));
+      toast.success(`Adopted ${d.name}`);
+      // The detail page explains where the stored file came from (only this answer says).
+      navigate(stackPath(d.id), { state: { adoption: d.adoption ?? null } });
     },
   });
   return (
