@@ -542,6 +542,187 @@ async fn containers_through_a_worker_on_an_agent_endpoint() {
     s.stop().await;
 }
 
+/// An engine behind mutual TLS, as a `tcp` endpoint: the host's engine published through a TLS
+/// terminator (`stunnel`) that demands a client certificate signed by the test CA, as dockerd's
+/// own `--tlsverify` does.
+struct TlsEngine {
+    dir: tempfile::TempDir,
+    port: u16,
+    tunnel: std::process::Child,
+}
+
+impl TlsEngine {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let openssl = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(d)
+                .output()
+                .expect("openssl is installed");
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        for ca in ["ca", "rogue-ca"] {
+            openssl(&[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                &format!("{ca}.key"),
+                "-out",
+                &format!("{ca}.pem"),
+                "-days",
+                "1",
+                "-subj",
+                &format!("/CN=cb-test-{ca}"),
+            ]);
+        }
+        std::fs::write(
+            d.join("server.ext"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        std::fs::write(d.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
+        for (name, ca, ext) in [
+            ("server", "ca", "server.ext"),
+            ("client", "ca", "client.ext"),
+            ("rogue", "rogue-ca", "client.ext"),
+        ] {
+            openssl(&[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                &format!("{name}.key"),
+                "-out",
+                &format!("{name}.csr"),
+                "-subj",
+                &format!("/CN={name}"),
+            ]);
+            openssl(&[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{name}.csr"),
+                "-CA",
+                &format!("{ca}.pem"),
+                "-CAkey",
+                &format!("{ca}.key"),
+                "-CAcreateserial",
+                "-out",
+                &format!("{name}.pem"),
+                "-days",
+                "1",
+                "-extfile",
+                ext,
+            ]);
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let socket = ["/var/run/docker.sock", "/run/docker.sock"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .unwrap();
+        std::fs::write(
+            d.join("stunnel.conf"),
+            format!(
+                "foreground = yes\npid =\n[docker]\naccept = 127.0.0.1:{port}\nconnect = {socket}\ncert = {0}/server.pem\nkey = {0}/server.key\nCAfile = {0}/ca.pem\nverifyChain = yes\nrequireCert = yes\n",
+                d.display()
+            ),
+        )
+        .unwrap();
+        let tunnel = Command::new("stunnel")
+            .arg(d.join("stunnel.conf"))
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("stunnel is installed (scripts/test installs stunnel4)");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { dir, port, tunnel }
+    }
+
+    fn pem(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(name)).unwrap()
+    }
+}
+
+impl Drop for TlsEngine {
+    fn drop(&mut self) {
+        let _ = self.tunnel.kill();
+        let _ = self.tunnel.wait();
+    }
+}
+
+#[actix_web::test]
+async fn containers_on_a_tcp_endpoint_with_client_certificates() {
+    if !engine_available() {
+        return;
+    }
+    ensure_image();
+    let c = Cleanup::new("tcp");
+    let tls = TlsEngine::start();
+    let s = TestServer::start().await;
+    let admin = s.setup().await;
+    let url = format!("tcp://127.0.0.1:{}", tls.port);
+
+    // A client certificate from another CA is refused by the engine's TLS: the endpoint is down.
+    let rogue = s
+        .post(
+            "/api/endpoints",
+            &admin.access,
+            json!({"name": "rogue", "url": url, "tls": {"ca": tls.pem("ca.pem"), "cert": tls.pem("rogue.pem"), "key": tls.pem("rogue.key")}}),
+        )
+        .await;
+    assert_eq!(rogue.status, StatusCode::CREATED, "{:?}", rogue.body);
+    assert_eq!(rogue.body["status"], "down", "{:?}", rogue.body);
+    let rogue_id = rogue.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        s.delete(&format!("/api/endpoints/{rogue_id}"), &admin.access)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+
+    let created = s
+        .post(
+            "/api/endpoints",
+            &admin.access,
+            json!({"name": "tls-engine", "url": url, "tls": {"ca": tls.pem("ca.pem"), "cert": tls.pem("client.pem"), "key": tls.pem("client.key")}}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    assert_eq!(created.body["status"], "up", "{:?}", created.body);
+    assert_eq!(created.body["kind"], "tcp");
+    assert_eq!(created.body["tls"], true);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    // The key material is never shown back.
+    let listed = s.get("/api/endpoints", &admin.access).await;
+    assert!(
+        !listed.body.to_string().contains("BEGIN"),
+        "{:?}",
+        listed.body
+    );
+
+    // The whole container lifecycle, through TLS.
+    lifecycle(&s, &admin, &c, &id).await;
+    s.stop().await;
+}
+
 /// Sends commands straight down the node's command stream (skipping the master's HTTP checks)
 /// and expects the worker to refuse what the node's policy forbids.
 async fn worker_refuses_what_the_policy_forbids(
@@ -823,4 +1004,86 @@ mod streams {
         assert!(actions.contains(&"start".to_owned()), "{actions:?}");
         s.stop().await;
     }
+}
+
+/// `GET /api/containers` with 200 running containers on the local endpoint: p50/p95 of the
+/// list (all 200 in one page) next to `GET /api/health` in the same run. No timing asserts; run
+/// with `cargo test --release --test integration -- --ignored perf_containers --nocapture` and
+/// copy the figures into docs/performance.md.
+#[actix_web::test]
+#[ignore = "performance figures, run by hand"]
+async fn perf_containers_list_with_200_containers() {
+    if !engine_available() {
+        return;
+    }
+    ensure_image();
+    let c = Cleanup::new("perf200");
+    let s = TestServer::start_with(|cfg| cfg.docker.local_endpoint = true).await;
+    let admin = s.setup().await;
+    // Started with the CLI, several at a time: 200 `sleep` processes on an internal network.
+    let names: Vec<String> = (0..200).map(|i| format!("{}-{i}", c.prefix)).collect();
+    for chunk in names.chunks(8) {
+        let runs: Vec<_> = chunk
+            .iter()
+            .map(|name| {
+                Command::new("docker")
+                    .args([
+                        "run",
+                        "-d",
+                        "--name",
+                        name,
+                        "--network",
+                        &c.network,
+                        "--label",
+                        "contextbay.test=1",
+                        IMAGE,
+                        "sleep",
+                        "3600",
+                    ])
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for mut run in runs {
+            assert!(run.wait().unwrap().success());
+        }
+    }
+    let path = format!("/api/containers?endpoint=local&name={}&limit=500", c.prefix);
+    let first = s.get(&path, &admin.access).await;
+    assert_eq!(first.body["items"].as_array().unwrap().len(), 200);
+
+    let client = reqwest::Client::new();
+    let time = |p: String| {
+        let client = client.clone();
+        let url = format!("{}{p}", s.base);
+        let token = admin.access.clone();
+        async move {
+            let t = std::time::Instant::now();
+            let res = client.get(url).bearer_auth(token).send().await.unwrap();
+            assert!(res.status().is_success());
+            let _ = res.bytes().await.unwrap();
+            t.elapsed()
+        }
+    };
+    let (mut list, mut health) = (Vec::new(), Vec::new());
+    for _ in 0..10 {
+        time(path.clone()).await;
+    }
+    for _ in 0..200 {
+        list.push(time(path.clone()).await);
+        health.push(time("/api/health".into()).await);
+    }
+    list.sort();
+    health.sort();
+    let q = |v: &[Duration], p: f64| v[((v.len() as f64 - 1.0) * p).round() as usize];
+    println!(
+        "perf: GET /api/containers (200 containers, one page): p50 {:?}, p95 {:?}, max {:?}; GET /api/health p50 {:?}, p95 {:?}",
+        q(&list, 0.5),
+        q(&list, 0.95),
+        list[list.len() - 1],
+        q(&health, 0.5),
+        q(&health, 0.95)
+    );
+    s.stop().await;
 }
