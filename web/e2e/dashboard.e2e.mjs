@@ -819,6 +819,39 @@ describe('dashboard against the real master', { skip: missing ? `prerequisites m
     await screenshot(page, '64b-container-logs-flood');
   });
 
+  flow('a dropped log stream says so, reconnects by itself and marks the possible gap', async () => {
+    assert.ok(ctr.id, 'the container of the previous flows exists');
+    const ctx = await newContext();
+    const sockets = [];
+    // Proxy the log socket through playwright so the test can cut it; the master keeps running.
+    await ctx.routeWebSocket(/\/logs\/ws/, (ws) => {
+      sockets.push({ ws, server: ws.connectToServer(), url: ws.url() });
+    });
+    const page = await newPage(ctx);
+    await page.goto('/login');
+    await uiLogin(page, ADMIN);
+    await page.goto(`/containers/${encodeURIComponent(ctr.endpoint)}/${encodeURIComponent(ctr.id)}?tab=logs`);
+    await settled(page, 'page-container');
+    await page.locator('[data-testid="logs-status"][data-status="live"]').waitFor();
+    assert.match(sockets[0].url, /[?&]tail=500\b/, 'the first connection asks for history');
+
+    const { ws, server } = sockets[0];
+    await server.close().catch(() => undefined);
+    await ws.close({ code: 1011, reason: 'cut by the e2e test' }).catch(() => undefined);
+    await page.locator('[data-testid="logs-status"][data-status="retrying"]').waitFor();
+    // The first retry comes within a second (backoff from 1 s, with jitter).
+    const note = await waitForText(page.getByTestId('logs-note'), 'reconnecting');
+    assert.match(note, /reconnecting( in 1 s|…)/, note);
+    await screenshot(page, '64c-container-logs-reconnecting');
+
+    await page.locator('[data-testid="logs-status"][data-status="live"]').waitFor({ timeout: 30_000 });
+    assert.match(sockets.at(-1).url, /[?&]tail=0\b/, 'a reconnect asks for no history again');
+    await waitForText(page.getByTestId('logs-view'), 'reconnected');
+    const line = `e2e-after-reconnect-${Date.now()}`;
+    docker('exec', ctr.id, 'sh', '-c', `echo "${line}" > /proc/1/fd/1`);
+    await waitForText(page.getByTestId('logs-view'), line);
+  });
+
   flow('`echo hi` in the terminal prints hi; the exit code shows when the shell ends', async () => {
     assert.ok(ctr.id, 'the container of the previous flows exists');
     const page = adminPage;

@@ -56,14 +56,16 @@ function useFollower(endpoint: string, id: string, tail: number, on: boolean): [
   return [follower, snap];
 }
 
+/** Whole seconds until `until` (epoch ms), re-rendering twice a second while counting down. */
 function useSeconds(until: number | null): number | null {
-  const [now, setNow] = useState(() => Date.now());
+  const [, tick] = useState(0);
   useEffect(() => {
     if (until === null) return;
-    const t = window.setInterval(() => setNow(Date.now()), 500);
+    const t = window.setInterval(() => tick((n) => n + 1), 500);
     return () => window.clearInterval(t);
   }, [until]);
-  return until === null ? null : Math.max(0, Math.ceil((until - now) / 1000));
+  // Read the clock at render: a value kept in state would be stale when `until` first arrives.
+  return until === null ? null : Math.max(0, Math.ceil((until - Date.now()) / 1000));
 }
 
 const LogRow = memo(function LogRow({ l, timestamps }: { l: BufferedLine; timestamps: boolean }) {
