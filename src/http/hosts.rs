@@ -141,8 +141,8 @@ pub fn install_snippet(state: &AppState, token: &str) -> String {
             .to_owned()
     };
     format!(
-        "contextbay worker --master-url {master} --grpc-url {} --enroll-token {token} \
-         --shared-secret {} --data-dir /var/lib/contextbay-worker",
+        "contextbay worker --master-url {master} --grpc-url {} --enroll-token={token} \
+         --shared-secret={} --data-dir /var/lib/contextbay-worker",
         state.grpc_url(),
         state.enroll_secret
     )

@@ -9,6 +9,7 @@ pub mod alert_rules;
 pub mod alerts;
 pub mod api_keys;
 pub mod audit;
+mod cache;
 pub mod endpoints;
 pub mod events;
 pub mod hosts;
@@ -62,12 +63,24 @@ impl Engine {
     }
 }
 
+/// How long module state is cached (every change made through this process is seen at once).
+const MODULE_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+/// How long a live session is cached. Changes made through this process (logout, revocation,
+/// user changes) are seen at once; this bounds how long a change made by the `admin` CLI in
+/// another process takes to reach a running master.
+const SESSION_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Handle to the database. Cheap to clone (the pools are reference counted).
 #[derive(Clone)]
 pub struct Store {
     write: AnyPool,
     read: AnyPool,
     engine: Engine,
+    /// Module state, read on every request to a module's routes and written only through this
+    /// process (the module routes and import).
+    modules: modules::ModuleCache,
+    /// Live sessions with their users, read on every authenticated request.
+    sessions: sessions::SessionCache,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -145,6 +158,8 @@ impl Store {
             write,
             read,
             engine,
+            modules: modules::ModuleCache::new(MODULE_CACHE_TTL),
+            sessions: sessions::SessionCache::new(SESSION_CACHE_TTL),
         })
     }
 

@@ -38,10 +38,23 @@ impl ModuleRow {
     }
 }
 
+/// Stored module state by name (`None`: no row), as last read.
+pub(super) type ModuleCache = super::cache::Cache<ModuleName, Option<StoredModule>>;
+
 pub struct Modules<'a>(pub(super) &'a Store);
 
 impl Modules<'_> {
     pub async fn get(&self, name: ModuleName) -> StoreResult<Option<StoredModule>> {
+        let (cached, generation) = self.0.modules.get(&name);
+        if let Some(cached) = cached {
+            return Ok(cached);
+        }
+        let stored = self.read(name).await?;
+        self.0.modules.fill(name, stored.clone(), generation);
+        Ok(stored)
+    }
+
+    async fn read(&self, name: ModuleName) -> StoreResult<Option<StoredModule>> {
         Ok(sqlx::query_as::<_, ModuleRow>(
             "SELECT name, enabled, config, updated_at FROM module_config WHERE name = $1",
         )
@@ -55,12 +68,7 @@ impl Modules<'_> {
 
     /// Only the enabled override; this runs on every request to a module's routes.
     pub async fn enabled_override(&self, name: ModuleName) -> StoreResult<Option<bool>> {
-        let row: Option<(Option<i64>,)> =
-            sqlx::query_as("SELECT enabled FROM module_config WHERE name = $1")
-                .bind(name.as_str())
-                .fetch_optional(&self.0.read)
-                .await?;
-        Ok(row.and_then(|(v,)| v).map(|v| v != 0))
+        Ok(self.get(name).await?.and_then(|m| m.enabled))
     }
 
     pub async fn all(&self) -> StoreResult<Vec<StoredModule>> {
@@ -81,7 +89,9 @@ impl Modules<'_> {
     pub async fn put(&self, module: &StoredModule) -> StoreResult<()> {
         let mut tx = self.0.write.begin().await?;
         upsert(&mut tx, module).await?;
-        tx.commit().await?;
+        let done = tx.commit().await;
+        self.0.modules.invalidate();
+        done?;
         Ok(())
     }
 }

@@ -41,6 +41,9 @@ struct SessionUserRow {
     last_login_at: Option<i64>,
 }
 
+/// A live session's user and when the session expires, by session id.
+pub(super) type SessionCache = super::cache::Cache<String, Option<(User, i64)>>;
+
 pub struct Sessions<'a>(pub(super) &'a Store);
 
 impl Sessions<'_> {
@@ -95,7 +98,25 @@ impl Sessions<'_> {
 
     /// The user behind a live session, or `None` when the session is unknown, revoked, expired or
     /// its user is disabled. One indexed query: this runs on every token-authenticated request.
+    /// The user of a live session: not revoked, not expired, user enabled. Runs on every
+    /// authenticated request, so it is served from the session cache when it can be.
     pub async fn live_user(&self, id: &str) -> StoreResult<Option<User>> {
+        let key = id.to_owned();
+        let (cached, generation) = self.0.sessions.get(&key);
+        let live = match cached {
+            Some(live) => live,
+            None => {
+                let live = self.read_live_user(id).await?;
+                self.0.sessions.fill(key, live.clone(), generation);
+                live
+            }
+        };
+        Ok(live
+            .filter(|(_, expires_at)| *expires_at > now_ms())
+            .map(|(user, _)| user))
+    }
+
+    async fn read_live_user(&self, id: &str) -> StoreResult<Option<(User, i64)>> {
         let row = sqlx::query_as::<_, SessionUserRow>(
             "SELECT s.revoked_at, s.expires_at, u.id, u.username, u.role, u.disabled, \
              u.created_at, u.updated_at, u.last_login_at \
@@ -111,7 +132,7 @@ impl Sessions<'_> {
         let Some(role) = Role::parse(&row.role) else {
             return Ok(None);
         };
-        Ok(Some(User {
+        let user = User {
             id: row.id,
             username: row.username,
             role,
@@ -119,7 +140,8 @@ impl Sessions<'_> {
             created_at: row.created_at,
             updated_at: row.updated_at,
             last_login_at: row.last_login_at,
-        }))
+        };
+        Ok(Some((user, row.expires_at)))
     }
 
     /// Replaces the family's refresh token id, only if `old_jti` is still the current one.
@@ -139,7 +161,7 @@ impl Sessions<'_> {
     }
 
     pub async fn revoke(&self, id: &str, reason: &str) -> StoreResult<()> {
-        sqlx::query(
+        let done = sqlx::query(
             "UPDATE sessions SET revoked_at = $1, revoked_reason = $2 \
              WHERE id = $3 AND revoked_at IS NULL",
         )
@@ -147,7 +169,9 @@ impl Sessions<'_> {
         .bind(reason)
         .bind(id)
         .execute(&self.0.write)
-        .await?;
+        .await;
+        self.0.sessions.invalidate();
+        done?;
         Ok(())
     }
 }

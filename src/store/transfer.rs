@@ -145,7 +145,10 @@ impl Store {
                 "the import would leave no enabled admin; nothing was imported".into(),
             ));
         }
-        tx.commit().await?;
+        let done = tx.commit().await;
+        self.modules.invalidate();
+        self.sessions.invalidate();
+        done?;
         Ok(report)
     }
 }

@@ -203,7 +203,9 @@ impl Users<'_> {
             .execute(&mut *tx)
             .await?;
         }
-        tx.commit().await?;
+        let done = tx.commit().await;
+        self.0.sessions.invalidate();
+        done?;
         Ok(User {
             role,
             disabled,
@@ -238,7 +240,9 @@ impl Users<'_> {
         ] {
             sqlx::query(sql).bind(id).execute(&mut *tx).await?;
         }
-        tx.commit().await?;
+        let done = tx.commit().await;
+        self.0.sessions.invalidate();
+        done?;
         Ok(current)
     }
 
