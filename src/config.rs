@@ -130,8 +130,15 @@ pub struct FleetConfig {
     pub restart_grace_secs: u64,
     /// How long a command sent to a worker may take.
     pub command_timeout_secs: u64,
-    /// The gRPC address workers dial (for the install snippet); empty: `http://<bind>:<grpc_port>`.
+    /// The gRPC address workers dial (for the install snippet); empty: `http://<bind>:<grpc_port>`
+    /// (`https://` with `grpc_tls`).
     pub grpc_public_url: String,
+    /// Serve gRPC over TLS. Workers pin the certificate's SHA-256 (in every install snippet).
+    pub grpc_tls: bool,
+    /// PEM certificate and key for gRPC TLS; empty: a self-signed pair generated into
+    /// `<data_dir>/grpc-tls/` on first start.
+    pub grpc_tls_cert: String,
+    pub grpc_tls_key: String,
 }
 
 impl Default for FleetConfig {
@@ -146,6 +153,9 @@ impl Default for FleetConfig {
             restart_grace_secs: 120,
             command_timeout_secs: 30,
             grpc_public_url: String::new(),
+            grpc_tls: false,
+            grpc_tls_cert: String::new(),
+            grpc_tls_key: String::new(),
         }
     }
 }
@@ -340,6 +350,9 @@ impl Config {
 
     /// Checks every value that can be checked without touching the disk or the network.
     pub fn validate(&self) -> anyhow::Result<()> {
+        if self.fleet.grpc_tls_cert.is_empty() != self.fleet.grpc_tls_key.is_empty() {
+            bail!("fleet.grpc_tls_cert and fleet.grpc_tls_key are set together, or neither");
+        }
         let s = &self.server;
         if s.bind.parse::<std::net::IpAddr>().is_err() {
             bail!("server.bind must be an IP address, got '{}'", s.bind);

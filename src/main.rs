@@ -97,6 +97,9 @@ struct WorkerArgs {
     /// One-time enroll token from the host's install snippet.
     #[arg(long)]
     enroll_token: Option<String>,
+    /// `sha256:<hex>` of the master's gRPC TLS certificate, from the install snippet.
+    #[arg(long)]
+    master_fingerprint: Option<String>,
     /// The master's enrollment shared secret.
     #[arg(long)]
     shared_secret: Option<String>,
@@ -162,6 +165,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     master_url: args.master_url,
                     grpc_url: args.grpc_url,
                     enroll_token: args.enroll_token,
+                    master_fingerprint: args.master_fingerprint,
                     shared_secret: args.shared_secret,
                     data_dir: args.data_dir,
                     heartbeat_interval_secs: args.heartbeat_interval_secs,

@@ -133,7 +133,10 @@ fn read_secret_file(path: &Path) -> anyhow::Result<String> {
         .to_owned())
 }
 
-fn load_or_generate(path: &Path, generate: impl FnOnce() -> String) -> anyhow::Result<String> {
+pub(crate) fn load_or_generate(
+    path: &Path,
+    generate: impl FnOnce() -> String,
+) -> anyhow::Result<String> {
     if path.exists() {
         return read_secret_file(path);
     }

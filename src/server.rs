@@ -58,6 +58,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
         )
     })?;
     let grpc_addr = grpc_listener.local_addr()?;
+    let grpc_tls = crate::grpc::tls::load(&config)?;
     let secret_box = SecretBox::new(&secrets::load_encryption_key(&config)?);
     let store = Store::open(&config).await?;
     let tokens =
@@ -105,6 +106,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
         enroll_secret,
         http_port: listener.local_addr()?.port(),
         grpc_port: grpc_addr.port(),
+        grpc_fingerprint: grpc_tls.as_ref().map(|t| t.fingerprint.clone()),
         metrics: Arc::new(Metrics::new()?),
         routes: Arc::new(routes::RouteTable::build()),
         integrations: crate::integrations::Integrations::new()?,
@@ -158,7 +160,12 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
 
     crate::endpoints::ensure_local(&state).await?;
     let docker_events = crate::endpoints::spawn_local_events(&state);
-    let grpc = crate::grpc::spawn(state.clone(), grpc_listener, state.shutdown.clone())?;
+    let grpc = crate::grpc::spawn(
+        state.clone(),
+        grpc_listener,
+        grpc_tls.as_ref(),
+        state.shutdown.clone(),
+    )?;
     let recorder = spawn_recorder(&state).await?;
     let monitoring = crate::monitoring::start(&state).await?;
     tracing::info!(%http_addr, %grpc_addr, database = store.engine().as_str(), "contextbay master listening");

@@ -31,6 +31,8 @@ pub struct AppState {
     /// The ports actually bound (they differ from the configuration when it asks for port 0).
     pub http_port: u16,
     pub grpc_port: u16,
+    /// `sha256:<hex>` of the gRPC TLS certificate, when `fleet.grpc_tls` is on.
+    pub grpc_fingerprint: Option<String>,
     pub metrics: Arc<Metrics>,
     pub routes: Arc<RouteTable>,
     /// The outbound HTTP pool of the integration clients (Prometheus, Alertmanager, Grafana, …).
@@ -49,7 +51,12 @@ impl AppState {
     /// The gRPC address workers should dial.
     pub fn grpc_url(&self) -> String {
         if self.config.fleet.grpc_public_url.is_empty() {
-            format!("http://{}:{}", self.config.server.bind, self.grpc_port)
+            let scheme = if self.grpc_fingerprint.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            format!("{scheme}://{}:{}", self.config.server.bind, self.grpc_port)
         } else {
             self.config.fleet.grpc_public_url.clone()
         }

@@ -3,6 +3,7 @@
 
 mod command_service;
 mod node_service;
+pub mod tls;
 
 use std::net::TcpListener;
 
@@ -22,12 +23,20 @@ pub use node_service::NodeApi;
 pub fn spawn(
     state: AppState,
     listener: TcpListener,
+    tls: Option<&tls::GrpcTls>,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     listener.set_nonblocking(true)?;
     let listener = tokio::net::TcpListener::from_std(listener).context("gRPC listener")?;
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-    let server = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        let identity = tonic::transport::Identity::from_pem(&tls.cert_pem, &tls.key_pem);
+        builder = builder
+            .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+            .context("gRPC TLS configuration")?;
+    }
+    let server = builder
         .http2_keepalive_interval(Some(std::time::Duration::from_secs(20)))
         .http2_keepalive_timeout(Some(std::time::Duration::from_secs(10)))
         .add_service(NodeServiceServer::new(NodeApi::new(state.clone())))

@@ -140,8 +140,13 @@ pub fn install_snippet(state: &AppState, token: &str) -> String {
             .trim_end_matches('/')
             .to_owned()
     };
+    let pin = state
+        .grpc_fingerprint
+        .as_deref()
+        .map(|fp| format!(" --master-fingerprint={fp}"))
+        .unwrap_or_default();
     format!(
-        "contextbay worker --master-url {master} --grpc-url {} --enroll-token={token} \
+        "contextbay worker --master-url {master} --grpc-url {}{pin} --enroll-token={token} \
          --shared-secret={} --data-dir /var/lib/contextbay-worker",
         state.grpc_url(),
         state.enroll_secret

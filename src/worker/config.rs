@@ -22,6 +22,9 @@ pub struct WorkerConfig {
     pub grpc_url: String,
     /// One-time enroll token from `POST /api/hosts`; only needed until the node is enrolled.
     pub enroll_token: String,
+    /// `sha256:<hex>` of the master's gRPC certificate, from the install snippet. Needed for an
+    /// `https://` gRPC url: the worker accepts exactly that certificate and no other.
+    pub master_fingerprint: String,
     /// The master's enrollment shared secret.
     pub shared_secret: String,
     /// Where the node credential (`node.json`, mode 0600) is kept.
@@ -48,6 +51,7 @@ impl Default for WorkerConfig {
             master_url: String::new(),
             grpc_url: String::new(),
             enroll_token: String::new(),
+            master_fingerprint: String::new(),
             shared_secret: String::new(),
             data_dir: PathBuf::from("./data/worker"),
             heartbeat_interval_secs: 10,
@@ -68,6 +72,7 @@ impl std::fmt::Debug for WorkerConfig {
             .field("master_url", &self.master_url)
             .field("grpc_url", &self.grpc_url)
             .field("enroll_token", &redact(&self.enroll_token))
+            .field("master_fingerprint", &self.master_fingerprint)
             .field("shared_secret", &redact(&self.shared_secret))
             .field("data_dir", &self.data_dir)
             .field("heartbeat_interval_secs", &self.heartbeat_interval_secs)
@@ -88,6 +93,7 @@ pub struct WorkerOverrides {
     pub master_url: Option<String>,
     pub grpc_url: Option<String>,
     pub enroll_token: Option<String>,
+    pub master_fingerprint: Option<String>,
     pub shared_secret: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub heartbeat_interval_secs: Option<u64>,
@@ -142,6 +148,7 @@ impl WorkerConfig {
         set(&mut config.master_url, &cli.master_url);
         set(&mut config.grpc_url, &cli.grpc_url);
         set(&mut config.enroll_token, &cli.enroll_token);
+        set(&mut config.master_fingerprint, &cli.master_fingerprint);
         set(&mut config.shared_secret, &cli.shared_secret);
         if let Some(v) = &cli.data_dir {
             config.data_dir.clone_from(v);
@@ -170,6 +177,16 @@ impl WorkerConfig {
         if self.master_url.is_empty() && self.grpc_url.is_empty() {
             bail!("set worker.master_url (--master-url or CB_WORKER__MASTER_URL)");
         }
+        if !self.master_fingerprint.is_empty() && self.pinned_certificate().is_none() {
+            bail!(
+                "worker.master_fingerprint must be sha256: followed by 64 hex digits, as the install snippet gives it"
+            );
+        }
+        if self.grpc_url.starts_with("https://") && self.master_fingerprint.is_empty() {
+            bail!(
+                "an https:// gRPC url needs worker.master_fingerprint (--master-fingerprint) from the install snippet"
+            );
+        }
         if !(1..=3600).contains(&self.heartbeat_interval_secs) {
             bail!("worker.heartbeat_interval_secs must be between 1 and 3600");
         }
@@ -180,6 +197,19 @@ impl WorkerConfig {
             bail!("worker.reconnect_min_ms must be positive and at most worker.reconnect_max_ms");
         }
         Ok(())
+    }
+
+    /// The SHA-256 of the master's certificate named by `master_fingerprint`.
+    pub fn pinned_certificate(&self) -> Option<[u8; 32]> {
+        let hex = self.master_fingerprint.strip_prefix("sha256:")?;
+        if hex.len() != 64 {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+        }
+        Some(out)
     }
 
     pub fn heartbeat_interval(&self) -> Duration {
@@ -232,6 +262,30 @@ fn env_value(raw: &str) -> toml::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_master_fingerprint_is_checked_and_needed_for_https() {
+        let base = WorkerConfig {
+            master_url: "http://m:8080".into(),
+            grpc_url: "https://m:9090".into(),
+            ..WorkerConfig::default()
+        };
+        let err = base.validate().unwrap_err().to_string();
+        assert!(err.contains("master_fingerprint"), "{err}");
+        let pinned = WorkerConfig {
+            master_fingerprint: format!("sha256:{}", "ab".repeat(32)),
+            ..base.clone()
+        };
+        pinned.validate().unwrap();
+        assert_eq!(pinned.pinned_certificate(), Some([0xab; 32]));
+        for bad in ["sha256:abc", "md5:00", &format!("sha256:{}", "zz".repeat(32))] {
+            let c = WorkerConfig {
+                master_fingerprint: bad.to_owned(),
+                ..base.clone()
+            };
+            assert!(c.validate().is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn layers_apply_in_order() {

@@ -20,6 +20,7 @@ pub mod config;
 pub mod enroll;
 pub mod event_ring;
 pub mod host_metrics;
+pub mod pinned_tls;
 pub mod procfs;
 pub mod session;
 pub mod streams;
@@ -100,6 +101,7 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
 
     let ctx = Arc::new(SessionContext {
         grpc_url,
+        pinned: config.pinned_certificate(),
         credential,
         hostname,
         docker_socket: config.docker_socket.clone(),

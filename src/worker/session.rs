@@ -63,8 +63,14 @@ impl Interceptor for BearerAuth {
 
 /// Dials the master with HTTP/2 keepalive, so a half-open link is noticed within ~30 s even
 /// when nothing is being sent.
-pub async fn connect(url: &str) -> anyhow::Result<Channel> {
-    let endpoint = Endpoint::from_shared(url.to_owned())
+/// Dials the master: plain HTTP/2 for `http://`, TLS pinned to one certificate for `https://`.
+pub async fn connect(url: &str, pinned: Option<[u8; 32]>) -> anyhow::Result<Channel> {
+    // TLS is done by the pinned connector, so tonic itself is handed the plain scheme.
+    let dial = match url.strip_prefix("https://") {
+        Some(rest) => format!("http://{rest}"),
+        None => url.to_owned(),
+    };
+    let endpoint = Endpoint::from_shared(dial)
         .with_context(|| format!("invalid gRPC url '{url}'"))?
         .connect_timeout(Duration::from_secs(10))
         .http2_keep_alive_interval(Duration::from_secs(20))
@@ -72,15 +78,22 @@ pub async fn connect(url: &str) -> anyhow::Result<Channel> {
         .keep_alive_while_idle(true)
         .tcp_keepalive(Some(Duration::from_secs(60)))
         .tcp_nodelay(true);
-    endpoint
-        .connect()
-        .await
-        .with_context(|| format!("connecting to {url}"))
+    let connected = if url.starts_with("https://") {
+        let pin = pinned.context("an https:// master needs its certificate fingerprint")?;
+        endpoint
+            .connect_with_connector(super::pinned_tls::connector(pin)?)
+            .await
+    } else {
+        endpoint.connect().await
+    };
+    connected.with_context(|| format!("connecting to {url}"))
 }
 
 /// What does not change between sessions.
 pub struct SessionContext {
     pub grpc_url: String,
+    /// SHA-256 of the only certificate an `https://` master may present.
+    pub pinned: Option<[u8; 32]>,
     pub credential: NodeCredential,
     pub hostname: String,
     pub docker_socket: PathBuf,
@@ -155,7 +168,7 @@ impl<'a> Session<'a> {
     }
 
     async fn serve(&mut self, registered: &mut bool) -> anyhow::Result<()> {
-        let channel = connect(&self.ctx.grpc_url).await?;
+        let channel = connect(&self.ctx.grpc_url, self.ctx.pinned).await?;
         let auth = BearerAuth::new(&self.ctx.credential.credential)?;
         let mut node = NodeServiceClient::with_interceptor(channel.clone(), auth.clone());
         let commands_client = CommandServiceClient::with_interceptor(channel, auth);

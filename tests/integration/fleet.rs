@@ -524,3 +524,98 @@ async fn grpc_refuses_missing_and_wrong_credentials_and_accepts_an_older_worker(
     let _: Value = json!({});
     s.stop().await;
 }
+
+/// With `fleet.grpc_tls` the gRPC port speaks TLS only, the install snippet carries the
+/// certificate's SHA-256, a worker with that pin connects, and one with another pin does not.
+#[actix_web::test]
+async fn workers_pin_the_masters_grpc_certificate() {
+    let s = TestServer::start_with(|c| {
+        c.fleet.grpc_tls = true;
+        c.fleet.heartbeat_interval_secs = 1;
+    })
+    .await;
+    let admin = s.setup().await;
+    let r = s
+        .post("/api/hosts", &admin.access, json!({"name": "pinned"}))
+        .await;
+    let snippet = r.body["install_snippet"].as_str().unwrap().to_owned();
+    let pin = snippet
+        .split("--master-fingerprint=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no fingerprint in {snippet}"))
+        .to_owned();
+    assert!(snippet.contains("--grpc-url https://"), "{snippet}");
+    assert!(pin.starts_with("sha256:") && pin.len() == 71, "{pin}");
+    // The pin is the certificate the master generated (key mode 0600) and serves.
+    let cert = std::fs::read_to_string(s.data_dir().join("grpc-tls/cert.pem")).unwrap();
+    let der = {
+        use rustls::pki_types::pem::PemObject;
+        rustls::pki_types::CertificateDer::from_pem_slice(cert.as_bytes()).unwrap()
+    };
+    assert_eq!(
+        contextbay::worker::pinned_tls::fingerprint(der.as_ref()),
+        pin
+    );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(s.data_dir().join("grpc-tls/key.pem"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let grpc = s.grpc_url().replace("http://", "https://");
+
+    // A plain (non-TLS) client gets nowhere.
+    if let Ok(channel) = contextbay::worker::session::connect(&s.grpc_url(), None).await {
+        let mut client = contextbay_proto::v1::node_service_client::NodeServiceClient::new(channel);
+        let plain = client
+            .register(contextbay_proto::v1::RegisterRequest::default())
+            .await;
+        assert!(plain.is_err(), "{plain:?}");
+    }
+
+    // A worker with another pin never registers: the handshake fails.
+    let (wrong_id, wrong_token) = create_host(&s, &admin, "wrong-pin").await;
+    let wrong_dir = tempfile::tempdir().unwrap();
+    let mut wrong = worker_config(&s, &wrong_token, wrong_dir.path(), "wrong-host");
+    wrong.grpc_url = grpc.clone();
+    wrong.master_fingerprint = format!("sha256:{}", "0".repeat(64));
+    let wrong_worker = tokio::spawn(contextbay::worker::run(wrong));
+
+    // The right pin: registered, heartbeating, healthy.
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let token = r.body["enroll_token"].as_str().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = worker_config(&s, &token, dir.path(), "pinned-host");
+    config.grpc_url = grpc;
+    config.master_fingerprint = pin;
+    let worker = tokio::spawn(contextbay::worker::run(config));
+    eventually(20, || async {
+        let r = s.get(&format!("/api/nodes/{id}"), &admin.access).await;
+        (r.status == StatusCode::OK && r.body["status"] == "healthy").then_some(())
+    })
+    .await;
+    // The wrong-pin worker enrolls over HTTP (its credential is written), then keeps failing
+    // the TLS handshake: give it a few reconnect rounds.
+    let credential = wrong_dir.path().join("node.json");
+    eventually(10, || async { credential.exists().then_some(()) }).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let wrong_node = s
+        .get(&format!("/api/nodes/{wrong_id}"), &admin.access)
+        .await;
+    assert_ne!(
+        wrong_node.body["status"], "healthy",
+        "{:?}",
+        wrong_node.body
+    );
+    assert_ne!(
+        wrong_node.body["fuse"]["worker_registered"], true,
+        "{:?}",
+        wrong_node.body
+    );
+    worker.abort();
+    wrong_worker.abort();
+    s.stop().await;
+}
