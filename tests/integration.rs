@@ -12,6 +12,7 @@ mod integration {
 
     mod alerting;
     mod auth;
+    mod chaos;
     pub mod docker;
     mod errors;
     mod events;
