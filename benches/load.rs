@@ -5,6 +5,7 @@
 //! cargo bench --bench load -- idle-rss          # RSS after start + setup + 10 s idle
 //! cargo bench --bench load -- ws-fanout         # 1,000 WebSocket clients, 10 events/s for 30 s
 //! cargo bench --bench load -- auth-throughput   # GET /api/auth/me (JWT, API key) vs a bare handler
+//! cargo bench --bench load -- fleet             # 1,000 simulated workers over gRPC for 10 min
 //! cargo bench --bench load -- all
 //! ```
 //!
@@ -16,7 +17,11 @@
 //!
 //! Options (after the scenario): `--clients=N` (1000), `--rate=N` events/s (10),
 //! `--seconds=N` (30 for ws-fanout, 10 for auth-throughput), `--rounds=N` (3),
-//! `--concurrency=N` (32), `--idle=N` seconds (10).
+//! `--concurrency=N` (32), `--idle=N` seconds (10); for `fleet`: `--workers=N` (1000),
+//! `--seconds=N` (600), `--interval=N` seconds between heartbeats and between metrics batches
+//! (10), `--per-channel=N` workers sharing one gRPC connection (1), `--containers=N` container
+//! samples per metrics batch (10), `--no-census` (simulated workers fail the census the master asks
+//! for on connect, to see what storing it costs).
 //!
 //! Figures are printed as Markdown tables; they are measured, never asserted. Medians are taken
 //! over rounds where a scenario repeats. Results and the machine they came from are kept in
@@ -37,6 +42,9 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+#[path = "load/fleet.rs"]
+mod fleet;
 
 const ADMIN: &str = "admin";
 const PASSWORD: &str = "benchmark-pass-1";
@@ -71,6 +79,7 @@ fn main() -> ExitCode {
             "idle-rss" => idle_rss(&opts).await,
             "ws-fanout" => ws_fanout(&opts).await,
             "auth-throughput" => auth_throughput(&opts).await,
+            "fleet" => fleet::fleet(&opts).await,
             "all" => {
                 idle_rss(&opts).await?;
                 ws_fanout(&opts).await?;
@@ -88,8 +97,9 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: cargo bench --bench load -- <idle-rss|ws-fanout|auth-throughput|all> \
-[--clients=N] [--rate=N] [--seconds=N] [--rounds=N] [--concurrency=N] [--idle=N]";
+const USAGE: &str = "usage: cargo bench --bench load -- <idle-rss|ws-fanout|auth-throughput|fleet|all> \
+[--clients=N] [--rate=N] [--seconds=N] [--rounds=N] [--concurrency=N] [--idle=N] \
+[--workers=N] [--interval=N] [--per-channel=N] [--containers=N] [--no-census]";
 
 /// Command-line options; cargo adds `--bench`, which is ignored.
 #[derive(Debug, Clone)]
@@ -101,6 +111,11 @@ struct Options {
     rounds: usize,
     concurrency: usize,
     idle: u64,
+    workers: usize,
+    interval: u64,
+    per_channel: usize,
+    containers: usize,
+    no_census: bool,
 }
 
 impl Options {
@@ -113,6 +128,11 @@ impl Options {
             rounds: 3,
             concurrency: 32,
             idle: 10,
+            workers: 1000,
+            interval: 10,
+            per_channel: 1,
+            containers: 10,
+            no_census: false,
         };
         for arg in args {
             let number = |prefix: &str| -> anyhow::Result<Option<u64>> {
@@ -122,6 +142,8 @@ impl Options {
             };
             if arg == "--bench" {
                 continue;
+            } else if arg == "--no-census" {
+                opts.no_census = true;
             } else if let Some(v) = number("--clients=")? {
                 opts.clients = usize::try_from(v)?;
             } else if let Some(v) = number("--rate=")? {
@@ -134,6 +156,14 @@ impl Options {
                 opts.concurrency = usize::try_from(v.max(1))?;
             } else if let Some(v) = number("--idle=")? {
                 opts.idle = v;
+            } else if let Some(v) = number("--workers=")? {
+                opts.workers = usize::try_from(v.max(1))?;
+            } else if let Some(v) = number("--interval=")? {
+                opts.interval = v.max(1);
+            } else if let Some(v) = number("--per-channel=")? {
+                opts.per_channel = usize::try_from(v.max(1))?;
+            } else if let Some(v) = number("--containers=")? {
+                opts.containers = usize::try_from(v)?;
             } else if arg.starts_with("--") {
                 bail!("unknown option {arg}");
             } else if opts.scenario.is_none() {
@@ -153,6 +183,7 @@ impl Options {
 struct Master {
     child: tokio::process::Child,
     addr: SocketAddr,
+    grpc_addr: SocketAddr,
     base: String,
     http: reqwest::Client,
     dir: tempfile::TempDir,
@@ -214,6 +245,7 @@ impl Master {
         let master = Master {
             child,
             addr,
+            grpc_addr: SocketAddr::from(([127, 0, 0, 1], grpc_port)),
             base: format!("http://{addr}"),
             http: http_client(64)?,
             dir,
