@@ -20,7 +20,8 @@
 //! `--concurrency=N` (32), `--idle=N` seconds (10); for `fleet`: `--workers=N` (1000),
 //! `--seconds=N` (600), `--interval=N` seconds between heartbeats and between metrics batches
 //! (10), `--per-channel=N` workers sharing one gRPC connection (1), `--containers=N` container
-//! samples per metrics batch (10), `--no-census` (simulated workers fail the census the master asks
+//! samples per metrics batch (10), `--concurrency=N` connections being set up at once during the
+//! ramp-up (32), `--no-census` (simulated workers fail the census the master asks
 //! for on connect, to see what storing it costs).
 //!
 //! Figures are printed as Markdown tables; they are measured, never asserted. Medians are taken

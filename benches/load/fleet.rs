@@ -39,7 +39,7 @@ use super::{KB, Master, Options, Percentiles, Ws, connect_ws, http_client, mib, 
 
 /// Enrollments per source address (the master's per-IP limit per minute).
 const ENROLL_PER_IP: usize = 10;
-/// Concurrent requests while creating hosts, enrolling and connecting workers.
+/// Concurrent requests while creating hosts and enrolling.
 const RAMP_CONCURRENCY: usize = 32;
 /// The agent's deadline for unary calls.
 const RPC_TIMEOUT: Duration = Duration::from_secs(10);
@@ -133,16 +133,7 @@ pub(super) async fn fleet(opts: &Options) -> anyhow::Result<()> {
     let grpc_url = format!("http://{}", master.grpc_addr);
     let connect_started = Instant::now();
     let mut tasks = JoinSet::new();
-    start_workers(
-        &mut tasks,
-        &grpc_url,
-        &enrolled,
-        opts.per_channel,
-        interval,
-        &payloads,
-        &tally,
-    )
-    .await?;
+    start_workers(&mut tasks, &grpc_url, &enrolled, opts, &payloads, &tally).await?;
     let healthy_in = wait_all_healthy(&master, &token, workers).await?;
     eprintln!(
         "all {workers} registered and healthy {:.1} s after the first connection",
@@ -479,22 +470,23 @@ async fn enroll_all(
     Ok(all)
 }
 
-/// Connects every worker (a channel per `per_channel` workers), registers it, opens its command
-/// stream and spawns its heartbeat/metrics loop into `tasks`.
+/// Connects every worker (a channel per `opts.per_channel` workers, `opts.concurrency` channels
+/// being set up at once), registers it, opens its command stream and spawns its
+/// heartbeat/metrics loop into `tasks`.
 async fn start_workers(
     tasks: &mut JoinSet<()>,
     grpc_url: &str,
     enrolled: &[Enrolled],
-    per_channel: usize,
-    interval: Duration,
+    opts: &Options,
     payloads: &Arc<Payloads>,
     tally: &Arc<Tally>,
 ) -> anyhow::Result<()> {
+    let interval = Duration::from_secs(opts.interval);
     let groups: Vec<Vec<Enrolled>> = enrolled
-        .chunks(per_channel.max(1))
+        .chunks(opts.per_channel.max(1))
         .map(<[_]>::to_vec)
         .collect();
-    let connected = futures_util::stream::iter(groups)
+    let mut connected = futures_util::stream::iter(groups)
         .map(|group| {
             let url = grpc_url.to_owned();
             async move {
@@ -513,10 +505,9 @@ async fn start_workers(
                 Ok::<_, anyhow::Error>(ready)
             }
         })
-        .buffer_unordered(RAMP_CONCURRENCY)
-        .collect::<Vec<_>>()
-        .await;
-    for group in connected {
+        .buffer_unordered(opts.concurrency);
+    // Each worker starts as soon as it is registered, as the agent does.
+    while let Some(group) = connected.next().await {
         for (node, client, commands) in group? {
             tasks.spawn(serve_commands(
                 commands,
