@@ -1018,8 +1018,6 @@ async fn perf_containers_list_with_200_containers() {
     }
     ensure_image();
     let c = Cleanup::new("perf200");
-    let s = TestServer::start_with(|cfg| cfg.docker.local_endpoint = true).await;
-    let admin = s.setup().await;
     // Started with the CLI, several at a time: 200 `sleep` processes on an internal network.
     let names: Vec<String> = (0..200).map(|i| format!("{}-{i}", c.prefix)).collect();
     for chunk in names.chunks(8) {
@@ -1049,6 +1047,9 @@ async fn perf_containers_list_with_200_containers() {
             assert!(run.wait().unwrap().success());
         }
     }
+    // The master starts after the containers, so no pooled connection idles past its keep-alive.
+    let s = TestServer::start_with(|cfg| cfg.docker.local_endpoint = true).await;
+    let admin = s.setup().await;
     let path = format!("/api/containers?endpoint=local&name={}&limit=500", c.prefix);
     let first = s.get(&path, &admin.access).await;
     assert_eq!(first.body["items"].as_array().unwrap().len(), 200);
