@@ -694,6 +694,31 @@ fn compose_run(s: &Stack, action: ComposeAction) -> ComposeRun {
 /// Runs `action` on the stack's host, publishing its output as `stack.progress` events (live for
 /// the master's own and TCP engines; at the end for agent endpoints), then the final
 /// `stack.progress {done}` and a `stack.update` if the status changed. A non-zero exit is a 502.
+/// Stacks with a compose run in progress: one run per stack at a time, so two deploys (or a
+/// deploy and a remove) never race on the same project.
+static RUNNING: std::sync::LazyLock<std::sync::Mutex<BTreeSet<String>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// Holds a stack's run slot until dropped.
+struct RunSlot(String);
+
+impl RunSlot {
+    fn claim(stack_id: &str) -> Option<Self> {
+        let mut running = RUNNING.lock().ok()?;
+        running
+            .insert(stack_id.to_owned())
+            .then(|| Self(stack_id.to_owned()))
+    }
+}
+
+impl Drop for RunSlot {
+    fn drop(&mut self) {
+        if let Ok(mut running) = RUNNING.lock() {
+            running.remove(&self.0);
+        }
+    }
+}
+
 pub(super) async fn run_action(
     state: &AppState,
     s: &Stack,
@@ -701,6 +726,12 @@ pub(super) async fn run_action(
     name: &str,
     action: ComposeAction,
 ) -> ApiResult<(ComposeOutcome, String)> {
+    let _slot = RunSlot::claim(&s.id).ok_or_else(|| {
+        ApiError::conflict(format!(
+            "another action is running on stack '{}'; try again when it has finished",
+            s.name
+        ))
+    })?;
     let run = compose_run(s, action);
     let progress = |line: &OutputLine| {
         state.bus.emit(
@@ -803,4 +834,19 @@ pub async fn action(
         status,
         output: outcome.lines,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_run_per_stack_at_a_time() {
+        let first = RunSlot::claim("stack-a").unwrap();
+        assert!(RunSlot::claim("stack-a").is_none());
+        let other = RunSlot::claim("stack-b").unwrap();
+        drop(first);
+        assert!(RunSlot::claim("stack-a").is_some());
+        drop(other);
+    }
 }
