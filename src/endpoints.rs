@@ -309,12 +309,13 @@ pub async fn call(
                 .map_err(|err| EndpointError::Unavailable(err.to_string()))?;
             let result = state
                 .nodes
-                .command(
+                .command_within(
                     node,
                     command::Kind::DockerCall(DockerCall {
                         op: op.name().into(),
                         args_json: args,
                     }),
+                    op.long_running(),
                 )
                 .await
                 .map_err(|f| EndpointError::Unavailable(format!("node {node}: {f}")))?;

@@ -211,6 +211,7 @@ impl NodeActor {
         &mut self,
         kind: command::Kind,
         reply: bool,
+        timeout: Option<Duration>,
         ctx: &mut Context<Self>,
     ) -> Result<(String, Option<Reply>), CommandFailure> {
         let Some((_, tx)) = self.commands.as_ref().filter(|(_, tx)| !tx.is_closed()) else {
@@ -232,7 +233,8 @@ impl NodeActor {
         let (tx, rx) = oneshot::channel();
         self.pending.insert(request_id.clone(), tx);
         let id = request_id.clone();
-        ctx.run_later(self.timings.command_timeout, move |this, _| {
+        let timeout = timeout.unwrap_or(self.timings.command_timeout);
+        ctx.run_later(timeout, move |this, _| {
             if let Some(reply) = this.pending.remove(&id) {
                 let _ = reply.send(Err(CommandFailure::Timeout));
             }
@@ -328,13 +330,15 @@ impl Handler<Detach> for NodeActor {
 #[rtype(result = "oneshot::Receiver<Result<CommandResult, CommandFailure>>")]
 pub(crate) struct SendCommand {
     pub kind: contextbay_proto::v1::command::Kind,
+    /// Instead of the node's command timeout.
+    pub timeout: Option<Duration>,
 }
 
 impl Handler<SendCommand> for NodeActor {
     type Result = MessageResult<SendCommand>;
 
     fn handle(&mut self, msg: SendCommand, ctx: &mut Self::Context) -> Self::Result {
-        match self.dispatch(msg.kind, true, ctx) {
+        match self.dispatch(msg.kind, true, msg.timeout, ctx) {
             Ok((_, Some(rx))) => MessageResult(rx),
             Ok((_, None)) => MessageResult(failed(CommandFailure::NotConnected)),
             Err(failure) => MessageResult(failed(failure)),
@@ -360,12 +364,15 @@ impl Handler<OpenStream> for NodeActor {
     type Result = MessageResult<OpenStream>;
 
     fn handle(&mut self, msg: OpenStream, ctx: &mut Self::Context) -> Self::Result {
-        MessageResult(self.dispatch(msg.kind, true, ctx).and_then(|(id, rx)| {
-            let rx = rx.ok_or(CommandFailure::NotConnected)?;
-            let (frames_tx, frames_rx) = mpsc::channel(STREAM_BUFFER);
-            self.streams.insert(id.clone(), frames_tx);
-            Ok((id, rx, frames_rx))
-        }))
+        MessageResult(
+            self.dispatch(msg.kind, true, None, ctx)
+                .and_then(|(id, rx)| {
+                    let rx = rx.ok_or(CommandFailure::NotConnected)?;
+                    let (frames_tx, frames_rx) = mpsc::channel(STREAM_BUFFER);
+                    self.streams.insert(id.clone(), frames_tx);
+                    Ok((id, rx, frames_rx))
+                }),
+        )
     }
 }
 
@@ -402,7 +409,7 @@ impl Handler<StreamControl> for NodeActor {
     fn handle(&mut self, msg: StreamControl, ctx: &mut Self::Context) {
         match msg {
             StreamControl::Send(kind) => {
-                let _ = self.dispatch(kind, false, ctx);
+                let _ = self.dispatch(kind, false, None, ctx);
             }
             StreamControl::Close {
                 stream_id,
@@ -412,6 +419,7 @@ impl Handler<StreamControl> for NodeActor {
                     let _ = self.dispatch(
                         command::Kind::StreamClose(StreamClose { stream_id }),
                         false,
+                        None,
                         ctx,
                     );
                 }

@@ -332,13 +332,23 @@ impl NodeRegistryHandle {
         id: &str,
         kind: command::Kind,
     ) -> Result<CommandResult, CommandFailure> {
+        self.command_within(id, kind, None).await
+    }
+
+    /// [`Self::command`] with its own timeout instead of the node's default.
+    pub async fn command_within(
+        &self,
+        id: &str,
+        kind: command::Kind,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<CommandResult, CommandFailure> {
         let node = self
             .node(id)
             .await
             .map_err(|e| CommandFailure::Unavailable(e.to_string()))?
             .ok_or(CommandFailure::UnknownNode)?;
         let rx = node
-            .send(SendCommand { kind })
+            .send(SendCommand { kind, timeout })
             .timeout(REQUEST_TIMEOUT)
             .await
             .map_err(|e| CommandFailure::Unavailable(e.to_string()))?;
@@ -515,6 +525,22 @@ mod tests {
         let Some(contextbay_proto::v1::master_message::Message::Command(cmd)) = sent.message else {
             panic!("not a command")
         };
+        stream.deliver(CommandResult {
+            request_id: cmd.request_id.clone(),
+            outcome: None,
+        });
+        assert_eq!(waiter.await.unwrap().unwrap().request_id, cmd.request_id);
+        // A command with its own, longer timeout outlives the default one.
+        let reg4 = reg.clone();
+        let waiter = tokio::spawn(async move {
+            reg4.command_within("n1", ping(), Some(Duration::from_secs(5)))
+                .await
+        });
+        let sent = rx.recv().await.unwrap();
+        let Some(contextbay_proto::v1::master_message::Message::Command(cmd)) = sent.message else {
+            panic!("not a command")
+        };
+        tokio::time::sleep(Duration::from_millis(400)).await;
         stream.deliver(CommandResult {
             request_id: cmd.request_id.clone(),
             outcome: None,

@@ -96,6 +96,17 @@ impl DockerOp {
             Self::ComposeProjectFiles { .. } => "compose_project_files",
         }
     }
+
+    /// Operations that legitimately run for minutes (pulling images, compose deploys) get this
+    /// much time through a worker instead of the fleet's default command timeout.
+    pub fn long_running(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::PullImage { .. } | Self::Compose { .. } => {
+                Some(std::time::Duration::from_secs(15 * 60))
+            }
+            _ => None,
+        }
+    }
 }
 
 fn to_value<T: Serialize>(v: T) -> Result<Value, DockerError> {
