@@ -278,7 +278,11 @@ mod tests {
         };
         pinned.validate().unwrap();
         assert_eq!(pinned.pinned_certificate(), Some([0xab; 32]));
-        for bad in ["sha256:abc", "md5:00", &format!("sha256:{}", "zz".repeat(32))] {
+        for bad in [
+            "sha256:abc",
+            "md5:00",
+            &format!("sha256:{}", "zz".repeat(32)),
+        ] {
             let c = WorkerConfig {
                 master_fingerprint: bad.to_owned(),
                 ..base.clone()
