@@ -457,7 +457,7 @@ describe('dashboard against the real master', { skip: missing ? `prerequisites m
     assert.equal(token, created.enroll_token);
     assert.ok(token.startsWith('cbe_'), `token ${token}`);
     const snippet = await page.getByTestId('host-snippet').textContent();
-    assert.ok(snippet.includes(`--enroll-token ${token}`), `install command: ${snippet}`);
+    assert.ok(snippet.includes(`--enroll-token=${token}`), `install command: ${snippet}`);
     await page.getByTestId('host-snippet-copy').click();
     assert.equal(await page.evaluate(() => navigator.clipboard.readText()), snippet.trim());
     // Pending: nothing of the fuse is done yet.
