@@ -232,13 +232,106 @@ fn tcp_engine(state: &AppState, e: &StoredEndpoint) -> Result<Engine, EndpointEr
     Ok(engine)
 }
 
-/// Follows the master's own engine's event stream for as long as the master runs and publishes
-/// each event as `container.update`, `image.update`, `volume.update` or `network.update`
-/// (payload `{endpoint, id, type, action, attributes, time}`), reconnecting after errors.
-pub fn spawn_local_events(state: &AppState) -> Option<tokio::task::JoinHandle<()>> {
-    let engine = state.docker.clone()?;
+/// How often the watcher looks for added or removed endpoints.
+const WATCH_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+/// How often each `local` and `tcp` endpoint's health is probed (agent endpoints follow their
+/// node's connection, which costs nothing to read).
+const PROBE_EVERY: u32 = 6;
+
+/// Watches every endpoint for as long as the master runs:
+/// - follows the Docker event stream of each `local` and `tcp` engine (agent endpoints' events
+///   come from their workers) and publishes each event as `container.update`, `image.update`,
+///   `volume.update` or `network.update` (payload `{endpoint, id, type, action, attributes,
+///   time}`), reconnecting after errors;
+/// - tracks each endpoint's health and publishes `endpoint.status` when it changes.
+pub fn spawn_watcher(state: &AppState) -> tokio::task::JoinHandle<()> {
+    let state = state.clone();
+    tokio::spawn(async move {
+        // Owned by this task: aborting the watcher aborts every follower with it.
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut followers: std::collections::HashMap<String, tokio::task::AbortHandle> =
+            std::collections::HashMap::new();
+        let mut health: std::collections::HashMap<String, (bool, Option<String>)> =
+            std::collections::HashMap::new();
+        let mut tick = 0u32;
+        loop {
+            let list = match all(&state).await {
+                Ok(list) => list,
+                Err(err) => {
+                    tracing::warn!(error = %err.message, "listing endpoints");
+                    Vec::new()
+                }
+            };
+            while tasks.try_join_next().is_some() {}
+            followers.retain(|id, task| {
+                let keep = list.iter().any(|e| &e.id == id) && !task.is_finished();
+                if !keep {
+                    task.abort();
+                }
+                keep
+            });
+            health.retain(|id, _| list.iter().any(|e| &e.id == id));
+            for e in &list {
+                if !followers.contains_key(&e.id)
+                    && let Ok(Some(engine)) = engine(&state, e)
+                {
+                    let task = tasks.spawn(follow_events(&state, e.id.clone(), engine));
+                    followers.insert(e.id.clone(), task);
+                }
+            }
+            for e in &list {
+                // A new endpoint is probed at once, the others every PROBE_EVERY rounds.
+                if tick.is_multiple_of(PROBE_EVERY) || !health.contains_key(&e.id) {
+                    let now = probe_health(&state, e).await;
+                    if health.get(&e.id) != Some(&now) {
+                        state.bus.emit(
+                            "endpoint.status",
+                            serde_json::json!({
+                                "id": e.id,
+                                "status": if now.0 { "up" } else { "down" },
+                                "error": now.1,
+                            }),
+                        );
+                        health.insert(e.id.clone(), now);
+                    }
+                }
+            }
+            tick = tick.wrapping_add(1);
+            tokio::time::sleep(WATCH_EVERY).await;
+        }
+    })
+}
+
+/// Whether endpoint `e` answers now, and why not.
+async fn probe_health(state: &AppState, e: &StoredEndpoint) -> (bool, Option<String>) {
+    if e.kind == "agent" {
+        let node = e.node_id.as_deref().unwrap_or(&e.id);
+        return match state.nodes.snapshot(node).await {
+            Ok(Some(live)) if live.connected => (true, None),
+            Ok(_) => (false, Some("the node's worker is not connected".into())),
+            Err(err) => (false, Some(err.to_string())),
+        };
+    }
+    let answer = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        call(state, e, DockerOp::Version),
+    )
+    .await;
+    match answer {
+        Ok(Ok(_)) => (true, None),
+        Ok(Err(err)) => (false, Some(ApiError::from(err).message)),
+        Err(_) => (false, Some("no answer within 5 s".into())),
+    }
+}
+
+/// Follows one engine's event stream and publishes what it reports, until dropped.
+fn follow_events(
+    state: &AppState,
+    endpoint: String,
+    engine: Engine,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
     let bus = state.bus.clone();
-    Some(tokio::spawn(async move {
+    async move {
         use futures_util::StreamExt;
         loop {
             let mut events = Box::pin(engine.events());
@@ -254,7 +347,7 @@ pub fn spawn_local_events(state: &AppState) -> Option<tokio::task::JoinHandle<()
                         bus.emit(
                             kind,
                             serde_json::json!({
-                                "endpoint": LOCAL,
+                                "endpoint": endpoint,
                                 "id": e.actor_id,
                                 "type": e.typ,
                                 "action": e.action,
@@ -264,14 +357,14 @@ pub fn spawn_local_events(state: &AppState) -> Option<tokio::task::JoinHandle<()
                         );
                     }
                     Err(err) => {
-                        tracing::warn!(%err, "local Docker event stream");
+                        tracing::warn!(%endpoint, %err, "Docker event stream");
                         break;
                     }
                 }
             }
             tokio::time::sleep(std::time::Duration::from_secs(5)).await;
         }
-    }))
+    }
 }
 
 /// The engine to stream from directly: the master's own for `local`, a connection for `tcp`, and

@@ -129,6 +129,151 @@ pub const KNOWN_EVENTS: &[(&str, Role, &str)] = &[
         Role::Viewer,
         "CB's health snapshot of a service was stored: {id, endpoint, status, detail}",
     ),
+    (
+        "node.status",
+        Role::Viewer,
+        "a node's status changed (healthy, stale, offline, unknown): {node_id, hostname, status, previous}",
+    ),
+    (
+        "node.registered",
+        Role::Viewer,
+        "a node's worker registered: {node_id, hostname, agent_version, proto_minor}",
+    ),
+    (
+        "node.census",
+        Role::Viewer,
+        "a census of a node was stored: {node_id, census_id}",
+    ),
+    (
+        "node.updated",
+        Role::Viewer,
+        "a node's labels changed: {node_id, labels}",
+    ),
+    (
+        "node.policy_updated",
+        Role::Viewer,
+        "a node's security policy changed: {node_id, policy}",
+    ),
+    (
+        "node.removed",
+        Role::Viewer,
+        "a node was removed: {node_id}",
+    ),
+    (
+        "host.created",
+        Role::Viewer,
+        "a host placeholder was created: {host_id, name}",
+    ),
+    (
+        "host.deleted",
+        Role::Viewer,
+        "a host was deleted: {host_id}",
+    ),
+    (
+        "host.enroll_attempt",
+        Role::Viewer,
+        "an enrollment was attempted: {host_id, accepted, reason, source_ip}",
+    ),
+    (
+        "host.enrolled",
+        Role::Viewer,
+        "a host's worker enrolled: {host_id}",
+    ),
+    (
+        "host.fused",
+        Role::Viewer,
+        "a host is fused (worker registered and its engine answered): {host_id}",
+    ),
+    (
+        "container.update",
+        Role::Viewer,
+        "the engine reported a container change: {id, endpoint, action, state, name, …}",
+    ),
+    (
+        "container.created",
+        Role::Viewer,
+        "a container was created through ContextBay: {id, endpoint}",
+    ),
+    (
+        "container.action",
+        Role::Viewer,
+        "a container action ran: {id, endpoint, action, …}",
+    ),
+    (
+        "container.removed",
+        Role::Viewer,
+        "a container was removed through ContextBay: {id, endpoint}",
+    ),
+    (
+        "container.exec",
+        Role::Admin,
+        "an exec session was opened: {id, endpoint, user, cmd}",
+    ),
+    (
+        "image.update",
+        Role::Viewer,
+        "the engine reported an image change: {id, endpoint, action, …}",
+    ),
+    (
+        "image.pull",
+        Role::Viewer,
+        "progress of an image pull, per layer: {endpoint, image, layer, status, …}",
+    ),
+    (
+        "image.pulled",
+        Role::Viewer,
+        "an image pull finished: {endpoint, image}",
+    ),
+    (
+        "image.pull_failed",
+        Role::Viewer,
+        "an image pull failed: {endpoint, image, error}",
+    ),
+    (
+        "image.removed",
+        Role::Viewer,
+        "an image was removed: {id, endpoint}",
+    ),
+    (
+        "image.pruned",
+        Role::Viewer,
+        "unused images were pruned: {endpoint, reclaimed_bytes, …}",
+    ),
+    (
+        "volume.update",
+        Role::Viewer,
+        "the engine reported a volume change: {id, endpoint, action}",
+    ),
+    (
+        "volume.removed",
+        Role::Viewer,
+        "a volume was removed: {name, endpoint}",
+    ),
+    (
+        "network.update",
+        Role::Viewer,
+        "the engine reported a network change: {id, endpoint, action}",
+    ),
+    (
+        "network.removed",
+        Role::Viewer,
+        "a network was removed: {id, endpoint}",
+    ),
+    (
+        "endpoint.created",
+        Role::Admin,
+        "a Docker endpoint was registered: {id, name, kind}",
+    ),
+    (
+        "endpoint.deleted",
+        Role::Admin,
+        "a Docker endpoint was removed: {id, name}",
+    ),
+    (
+        "endpoint.status",
+        Role::Admin,
+        "a Docker endpoint's health as last probed: {id, status, error}",
+    ),
 ];
 
 /// The role needed to receive an event type. Unknown types (from later modules) need `viewer`.
@@ -177,5 +322,25 @@ impl EventLog {
         if let Err(err) = self.record(kind, payload).await {
             tracing::error!(%kind, "recording event: {err:#}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_event_type_is_listed_once() {
+        let mut seen = std::collections::BTreeSet::new();
+        for (kind, _, about) in super::KNOWN_EVENTS {
+            assert!(seen.insert(*kind), "{kind} is listed twice");
+            assert!(!about.is_empty(), "{kind} has no description");
+        }
+        assert_eq!(
+            super::required_role("container.exec"),
+            crate::auth::Role::Admin
+        );
+        assert_eq!(
+            super::required_role("node.status"),
+            crate::auth::Role::Viewer
+        );
     }
 }

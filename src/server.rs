@@ -31,7 +31,7 @@ pub struct RunningServer {
     shutdown: watch::Sender<bool>,
     retention: tokio::task::JoinHandle<()>,
     recorder: tokio::task::JoinHandle<()>,
-    docker_events: Option<tokio::task::JoinHandle<()>>,
+    endpoint_watcher: tokio::task::JoinHandle<()>,
     grpc: tokio::task::JoinHandle<()>,
     pub grpc_addr: SocketAddr,
     /// The monitoring and alerting modules' bus consumers (stopped when dropped).
@@ -159,7 +159,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
     };
 
     crate::endpoints::ensure_local(&state).await?;
-    let docker_events = crate::endpoints::spawn_local_events(&state);
+    let endpoint_watcher = crate::endpoints::spawn_watcher(&state);
     let grpc = crate::grpc::spawn(
         state.clone(),
         grpc_listener,
@@ -177,7 +177,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
         shutdown,
         retention,
         recorder,
-        docker_events,
+        endpoint_watcher,
         grpc,
         grpc_addr,
         monitoring,
@@ -240,9 +240,7 @@ impl RunningServer {
         }
         self.retention.abort();
         self.recorder.abort();
-        if let Some(task) = &self.docker_events {
-            task.abort();
-        }
+        self.endpoint_watcher.abort();
         if let Err(err) = self.grpc.await {
             tracing::warn!(%err, "gRPC server task");
         }

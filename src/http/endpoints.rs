@@ -81,13 +81,8 @@ async fn probe(state: &AppState, e: &StoredEndpoint) -> EndpointView {
 #[utoipa::path(get, path = "/api/endpoints", tag = "endpoints", responses((status = 200, body = EndpointList)))]
 pub async fn list(state: web::Data<AppState>) -> ApiResult<web::Json<EndpointList>> {
     let all = endpoints::all(&state).await?;
+    // Probed now; the endpoint watcher publishes `endpoint.status` when health changes.
     let items = futures_util::future::join_all(all.iter().map(|e| probe(&state, e))).await;
-    for item in &items {
-        state.bus.emit(
-            "endpoint.status",
-            serde_json::json!({"id": item.endpoint.id, "status": item.status, "error": item.error}),
-        );
-    }
     Ok(web::Json(EndpointList { items }))
 }
 

@@ -718,8 +718,36 @@ async fn containers_on_a_tcp_endpoint_with_client_certificates() {
         listed.body
     );
 
+    // Its health and its engine's events are followed: `endpoint.status` says it is up, and
+    // containers changing there are published as `container.update` with this endpoint.
+    let mut events = streams::open(
+        &s,
+        "/api/ws?topics=endpoint.status,container.update",
+        &admin.access,
+    )
+    .await
+    .unwrap();
+    assert_eq!(streams::next(&mut events).await["type"], "hello");
+    loop {
+        let e = streams::next(&mut events).await;
+        if e["type"] == "endpoint.status" && e["payload"]["id"] == id.as_str() {
+            assert_eq!(e["payload"]["status"], "up", "{e:?}");
+            break;
+        }
+    }
+    // The event stream opens right after the first probe.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
     // The whole container lifecycle, through TLS.
     lifecycle(&s, &admin, &c, &id).await;
+    let name = format!("{}-life", c.prefix);
+    loop {
+        let e = streams::next(&mut events).await;
+        if e["type"] == "container.update" && e["payload"]["attributes"]["name"] == name.as_str() {
+            assert_eq!(e["payload"]["endpoint"], id.as_str(), "{e:?}");
+            break;
+        }
+    }
     s.stop().await;
 }
 
@@ -812,7 +840,7 @@ mod streams {
         tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
     >;
 
-    async fn open(
+    pub(super) async fn open(
         s: &TestServer,
         path: &str,
         token: &str,
@@ -825,7 +853,7 @@ mod streams {
             .map(|(ws, _)| ws)
     }
 
-    async fn next(ws: &mut Ws) -> Value {
+    pub(super) async fn next(ws: &mut Ws) -> Value {
         tokio::time::timeout(Duration::from_secs(10), async {
             loop {
                 match ws.next().await {
