@@ -8,6 +8,7 @@ pub mod images;
 pub mod networks;
 pub mod ops;
 pub mod remote;
+pub mod swarm;
 pub mod volumes;
 
 pub use engine::{

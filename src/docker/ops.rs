@@ -54,6 +54,11 @@ pub enum DockerOp {
         force: bool,
     },
     ListNetworks,
+    /// Swarm services (empty unless the engine is an active swarm manager).
+    ListSwarmServices,
+    RemoveSwarmService {
+        id: String,
+    },
     InspectNetwork {
         id: String,
     },
@@ -90,6 +95,8 @@ impl DockerOp {
             Self::ListVolumes => "list_volumes",
             Self::RemoveVolume { .. } => "remove_volume",
             Self::ListNetworks => "list_networks",
+            Self::ListSwarmServices => "list_swarm_services",
+            Self::RemoveSwarmService { .. } => "remove_swarm_service",
             Self::InspectNetwork { .. } => "inspect_network",
             Self::RemoveNetwork { .. } => "remove_network",
             Self::Compose { .. } => "compose",
@@ -156,6 +163,11 @@ pub async fn execute(engine: &Engine, op: DockerOp) -> Result<Value, DockerError
             Ok(json!({"name": name, "removed": true}))
         }
         DockerOp::ListNetworks => to_value(engine.networks().await?),
+        DockerOp::ListSwarmServices => to_value(engine.swarm_services().await?),
+        DockerOp::RemoveSwarmService { id } => {
+            engine.remove_swarm_service(&id).await?;
+            Ok(json!({"id": id, "removed": true}))
+        }
         DockerOp::InspectNetwork { id } => engine.inspect_network(&id).await,
         DockerOp::RemoveNetwork { id } => {
             engine.remove_network(&id).await?;

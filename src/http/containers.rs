@@ -17,7 +17,7 @@ use crate::state::AppState;
 use crate::store::endpoints::StoredEndpoint;
 
 /// A container and where it lives.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ContainerView {
     #[serde(flatten)]
     pub container: ContainerInfo,

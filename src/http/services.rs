@@ -1,7 +1,8 @@
 //! `/api/services`: compose services across endpoints, i.e. the containers of each endpoint
-//! grouped by their `com.docker.compose.project` and `com.docker.compose.service` labels. A
-//! service's id is `<endpoint>:<project>:<service>` (every part is URL-safe). Swarm services are
-//! not listed: no endpoint runs swarm mode here (see docs/decisions.md).
+//! grouped by their `com.docker.compose.project` and `com.docker.compose.service` labels, and the
+//! swarm services of endpoints that are swarm managers. A compose service's id is
+//! `<endpoint>:<project>:<service>`, a swarm service's `<endpoint>:<swarm service id>` (every part
+//! is URL-safe).
 
 use std::collections::BTreeMap;
 
@@ -16,6 +17,7 @@ use super::stacks::run_action;
 use crate::docker::compose::{self, ComposeAction};
 use crate::docker::containers::PortInfo;
 use crate::docker::ops::DockerOp;
+use crate::docker::swarm::SwarmService;
 use crate::endpoints::{self, EndpointRef};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
@@ -52,9 +54,9 @@ impl From<ServiceHealth> for HealthView {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ServiceView {
-    /// `<endpoint>:<project>:<service>`.
+    /// `<endpoint>:<project>:<service>` (compose) or `<endpoint>:<swarm service id>` (swarm).
     pub id: String,
-    /// `compose` (swarm services are not supported yet).
+    /// `compose` or `swarm`.
     pub kind: String,
     pub endpoint: EndpointRef,
     pub project: String,
@@ -69,6 +71,8 @@ pub struct ServiceView {
     pub total: usize,
     pub ports: Vec<PortInfo>,
     pub health: Option<HealthView>,
+    /// Desired replicas of a replicated swarm service.
+    pub replicas: Option<u64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -105,31 +109,45 @@ pub struct PutHealth {
     pub detail: String,
 }
 
-/// The parts of a service id.
+/// The parts of a service id. A swarm service has no project; `service` is its swarm id.
 struct ServiceId {
     endpoint: String,
     project: String,
     service: String,
+    swarm: bool,
 }
 
 impl ServiceId {
     fn parse(id: &str) -> ApiResult<Self> {
         let bad = || {
             ApiError::bad_request(format!(
-                "invalid service id '{id}'; expected <endpoint>:<project>:<service>"
+                "invalid service id '{id}'; expected <endpoint>:<project>:<service> or <endpoint>:<swarm service id>"
             ))
         };
-        let mut parts = id.split(':');
-        let (Some(endpoint), Some(project), Some(service), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(bad());
-        };
+        let parts: Vec<&str> = id.split(':').collect();
+        let endpoint = parts.first().copied().unwrap_or_default();
         let endpoint_ok = !endpoint.is_empty()
             && endpoint.len() <= 64
             && endpoint
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if let [_, swarm_id] = parts.as_slice() {
+            let id_ok = !swarm_id.is_empty()
+                && swarm_id.len() <= 64
+                && swarm_id.chars().all(|c| c.is_ascii_alphanumeric());
+            if !endpoint_ok || !id_ok {
+                return Err(bad());
+            }
+            return Ok(Self {
+                endpoint: endpoint.to_owned(),
+                project: String::new(),
+                service: (*swarm_id).to_owned(),
+                swarm: true,
+            });
+        }
+        let [_, project, service] = parts.as_slice() else {
+            return Err(bad());
+        };
         if !endpoint_ok
             || compose::validate_project_name(project).is_err()
             || !compose::valid_service_name(service)
@@ -138,8 +156,9 @@ impl ServiceId {
         }
         Ok(Self {
             endpoint: endpoint.to_owned(),
-            project: project.to_owned(),
-            service: service.to_owned(),
+            project: (*project).to_owned(),
+            service: (*service).to_owned(),
+            swarm: false,
         })
     }
 }
@@ -207,8 +226,34 @@ fn service_view(
         state_counts,
         ports,
         health,
+        replicas: None,
     }
 }
+
+/// A swarm service with the task containers this endpoint runs for it.
+fn swarm_view(
+    endpoint: EndpointRef,
+    svc: SwarmService,
+    containers: &[ContainerView],
+    health: Option<HealthView>,
+) -> ServiceView {
+    let id = format!("{}:{}", endpoint.id, svc.id);
+    let mut view = service_view(
+        id,
+        endpoint,
+        svc.stack.unwrap_or_default(),
+        svc.name,
+        containers,
+        None,
+        health,
+    );
+    view.kind = "swarm".into();
+    view.image = svc.image.or(view.image);
+    view.replicas = svc.replicas;
+    view
+}
+
+const SWARM_SERVICE_LABEL: &str = "com.docker.swarm.service.id";
 
 /// The services on `only` or every endpoint, with the endpoints that failed.
 async fn all_services(
@@ -216,6 +261,15 @@ async fn all_services(
     only: Option<&str>,
 ) -> ApiResult<(Vec<ServiceView>, Vec<Value>)> {
     let (containers, errors) = gather(state, only, true).await?;
+    // Swarm task containers belong to their swarm service, not to a compose service.
+    let (tasks, containers): (Vec<ContainerView>, Vec<ContainerView>) = containers
+        .into_iter()
+        .partition(|c| c.container.labels.contains_key(SWARM_SERVICE_LABEL));
+    // Endpoints that cannot answer were reported by `gather` already.
+    let (swarm, _) =
+        endpoints::fan_out::<Vec<SwarmService>>(state, only, DockerOp::ListSwarmServices)
+            .await
+            .unwrap_or_default();
     let stacks = state.store.stacks().list().await?;
     let mut health: BTreeMap<String, ServiceHealth> = state
         .store
@@ -235,7 +289,24 @@ async fn all_services(
             let h = health.remove(&id).map(HealthView::from);
             service_view(id, endpoint, project, service, &list, stack_id, h)
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let mut items = items;
+    for (e, services) in swarm {
+        for svc in services {
+            let mine: Vec<ContainerView> = tasks
+                .iter()
+                .filter(|c| {
+                    c.endpoint.id == e.id
+                        && c.container.labels.get(SWARM_SERVICE_LABEL) == Some(&svc.id)
+                })
+                .cloned()
+                .collect();
+            let h = health
+                .remove(&format!("{}:{}", e.id, svc.id))
+                .map(HealthView::from);
+            items.push(swarm_view((&e).into(), svc, &mine, h));
+        }
+    }
     Ok((items, errors))
 }
 
@@ -280,6 +351,9 @@ async fn find(state: &AppState, id: &str) -> ApiResult<ServiceView> {
     let (all, _) = all_services(state, Some(&e.id)).await?;
     if let Some(found) = all.into_iter().find(|s| s.id == id) {
         return Ok(found);
+    }
+    if sid.swarm {
+        return Err(ApiError::not_found(format!("no service '{id}'")));
     }
     let stack = state.store.stacks().find(&e.id, &sid.project).await?;
     let declared = stack.as_ref().is_some_and(|s| {
@@ -330,6 +404,18 @@ pub async fn delete(state: web::Data<AppState>, id: web::Path<String>) -> ApiRes
         )));
     }
     let e = endpoints::get(&state, &sid.endpoint).await?;
+    if sid.swarm {
+        endpoints::call(
+            &state,
+            &e,
+            DockerOp::RemoveSwarmService {
+                id: sid.service.clone(),
+            },
+        )
+        .await?;
+        state.store.service_health().delete(&id).await?;
+        return Ok(HttpResponse::NoContent().finish());
+    }
     match state.store.stacks().find(&e.id, &sid.project).await? {
         Some(stack) => {
             run_action(

@@ -1116,3 +1116,203 @@ async fn perf_containers_list_with_200_containers() {
     );
     s.stop().await;
 }
+
+/// A second, throw-away Docker engine in swarm mode (its own data root, exec root and
+/// containerd; no bridge, no iptables), published on loopback over plain HTTP. The host's engine
+/// is never put into swarm mode.
+struct SwarmEngine {
+    dir: tempfile::TempDir,
+    port: u16,
+    dockerd: std::process::Child,
+}
+
+impl SwarmEngine {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let d = dir.path();
+        let dockerd = Command::new("dockerd")
+            .args([
+                "--data-root",
+                &d.join("root").to_string_lossy(),
+                "--exec-root",
+                &d.join("exec").to_string_lossy(),
+                "--pidfile",
+                &d.join("pid").to_string_lossy(),
+                "-H",
+                &format!("unix://{}", d.join("docker.sock").display()),
+                "-H",
+                &format!("tcp://127.0.0.1:{port}"),
+                "--bridge",
+                "none",
+                "--iptables=false",
+                "--ip6tables=false",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("dockerd is installed");
+        let engine = Self { dir, port, dockerd };
+        for _ in 0..100 {
+            if engine
+                .docker(&["info", "--format", "{{.ServerVersion}}"])
+                .is_ok()
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        engine
+            .docker(&["swarm", "init", "--advertise-addr", "127.0.0.1"])
+            .unwrap();
+        // The test image, copied over from the host's engine (nothing is pulled).
+        let loaded = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "docker save {IMAGE} | docker -H unix://{} load",
+                engine.dir.path().join("docker.sock").display()
+            ))
+            .output()
+            .unwrap();
+        assert!(loaded.status.success(), "{loaded:?}");
+        engine
+    }
+
+    fn docker(&self, args: &[&str]) -> Result<String, String> {
+        let host = format!("unix://{}", self.dir.path().join("docker.sock").display());
+        let mut all = vec!["-H", host.as_str()];
+        all.extend_from_slice(args);
+        docker(&all)
+    }
+}
+
+impl Drop for SwarmEngine {
+    fn drop(&mut self) {
+        let _ = self.docker(&["swarm", "leave", "--force"]);
+        let _ = Command::new("kill")
+            .arg(self.dockerd.id().to_string())
+            .status();
+        let _ = self.dockerd.wait();
+    }
+}
+
+#[actix_web::test]
+async fn swarm_services_of_an_endpoint_in_swarm_mode() {
+    if !engine_available() {
+        return;
+    }
+    ensure_image();
+    let swarm = SwarmEngine::start();
+    let name = format!(
+        "cbt-swarm-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    swarm
+        .docker(&[
+            "service",
+            "create",
+            "--detach",
+            "--name",
+            &name,
+            "--label",
+            "contextbay.test=1",
+            "--restart-condition",
+            "none",
+            IMAGE,
+            "sleep",
+            "600",
+        ])
+        .unwrap();
+    let s = TestServer::start().await;
+    let admin = s.setup().await;
+    let viewer = s.user(&admin, "swarmview", "viewer").await;
+    let created = s
+        .post(
+            "/api/endpoints",
+            &admin.access,
+            json!({"name": "swarm", "url": format!("http://127.0.0.1:{}", swarm.port)}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    assert_eq!(created.body["status"], "up", "{:?}", created.body);
+    let endpoint = created.body["id"].as_str().unwrap().to_owned();
+
+    // Listed with its replicas and, once its task runs, its container.
+    let mut service = Value::Null;
+    for _ in 0..100 {
+        let list = s
+            .get(
+                &format!("/api/services?endpoint={endpoint}"),
+                &viewer.access,
+            )
+            .await;
+        assert_eq!(list.status, StatusCode::OK, "{:?}", list.body);
+        if let Some(found) = list.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["service"] == name.as_str())
+            && found["running"] == 1
+        {
+            service = found.clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(service["kind"], "swarm", "{service:?}");
+    assert_eq!(service["replicas"], 1);
+    assert_eq!(service["image"], IMAGE);
+    let id = service["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with(&format!("{endpoint}:")), "{id}");
+    assert_eq!(
+        s.get(&format!("/api/services/{id}"), &viewer.access)
+            .await
+            .body["service"],
+        name.as_str()
+    );
+
+    // CB's health snapshot is kept for it; a viewer cannot remove it; an operator can.
+    let health = s
+        .put(
+            &format!("/api/services/{id}/health"),
+            &admin.access,
+            json!({"status": "degraded", "detail": "one replica slow"}),
+        )
+        .await;
+    assert_eq!(health.status, StatusCode::OK, "{:?}", health.body);
+    assert_eq!(
+        s.get(&format!("/api/services/{id}"), &admin.access)
+            .await
+            .body["health"]["status"],
+        "degraded"
+    );
+    assert_error(
+        &s.delete(&format!("/api/services/{id}"), &viewer.access)
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
+    assert_eq!(
+        s.delete(&format!("/api/services/{id}"), &admin.access)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(swarm.docker(&["service", "ls", "-q"]).unwrap(), "");
+    assert_error(
+        &s.get(&format!("/api/services/{id}"), &admin.access).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    assert_error(
+        &s.get(&format!("/api/services/{endpoint}:a:b:c"), &admin.access)
+            .await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    );
+    s.stop().await;
+}
