@@ -88,22 +88,78 @@ pub fn policy_violation(policy: &SecurityPolicy, spec: &ContainerSpec) -> Option
         return Some("privileged containers are not allowed on this node".into());
     }
     for m in spec.mounts.iter().filter(|m| m.kind == "bind") {
-        let allowed = policy.allowed_bind_prefixes.iter().any(|p| {
-            let p = p.trim_end_matches('/');
-            m.source == p || m.source.starts_with(&format!("{p}/")) || p.is_empty()
-        });
-        if !allowed {
-            return Some(format!(
-                "bind mount of '{}' is outside the allowed prefixes of this node",
-                m.source
-            ));
+        if let Some(why) = bind_violation(policy, &m.source) {
+            return Some(why);
         }
     }
-    if !policy.allowed_images.iter().any(|p| glob(p, &spec.image)) {
-        return Some(format!(
-            "image '{}' is not allowed on this node",
-            spec.image
-        ));
+    image_violation(policy, &spec.image)
+}
+
+/// Why a bind mount of host path `source` breaks `policy`, if it does. A path with a `..`
+/// component, or one that is not absolute, is never inside a prefix.
+fn bind_violation(policy: &SecurityPolicy, source: &str) -> Option<String> {
+    let plain = source.starts_with('/') && !source.split('/').any(|c| c == "..");
+    let allowed = plain
+        && policy.allowed_bind_prefixes.iter().any(|p| {
+            let p = p.trim_end_matches('/');
+            p.is_empty() || source == p || source.starts_with(&format!("{p}/"))
+        });
+    (!allowed)
+        .then(|| format!("bind mount of '{source}' is outside the allowed prefixes of this node"))
+}
+
+fn image_violation(policy: &SecurityPolicy, image: &str) -> Option<String> {
+    (!policy.allowed_images.iter().any(|p| glob(p, image)))
+        .then(|| format!("image '{image}' is not allowed on this node"))
+}
+
+/// Why deploying the compose file `compose` breaks `policy`, if it does: every service is checked
+/// as a container would be (privileged, bind mounts, image). A service without an `image` (one
+/// built on the host) passes only an image pattern of `*`.
+pub fn compose_violation(policy: &SecurityPolicy, compose: &str) -> Option<String> {
+    use serde_yaml_ng::Value;
+    let doc: Value = match serde_yaml_ng::from_str(compose) {
+        Ok(doc) => doc,
+        Err(e) => return Some(format!("the compose file cannot be checked: {e}")),
+    };
+    let services = doc.get("services").and_then(Value::as_mapping)?;
+    for (name, service) in services {
+        let name = name.as_str().unwrap_or("?");
+        let refuse = |why: String| Some(format!("service '{name}': {why}"));
+        if service.get("privileged").and_then(Value::as_bool) == Some(true)
+            && !policy.allow_privileged
+        {
+            return refuse("privileged containers are not allowed on this node".into());
+        }
+        let image = service.get("image").and_then(Value::as_str).unwrap_or("");
+        if let Some(why) = image_violation(policy, image) {
+            return refuse(why);
+        }
+        let volumes = service.get("volumes").and_then(Value::as_sequence);
+        for volume in volumes.into_iter().flatten() {
+            let bind_source = match volume {
+                // `source:target[:mode]`: a path (not a volume name) is a bind mount.
+                Value::String(short) => short
+                    .split(':')
+                    .next()
+                    .filter(|src| src.starts_with(['/', '.', '~']))
+                    .map(str::to_owned),
+                Value::Mapping(_) => (volume.get("type").and_then(Value::as_str) == Some("bind"))
+                    .then(|| {
+                        volume
+                            .get("source")
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_owned()
+                    }),
+                _ => None,
+            };
+            if let Some(source) = bind_source
+                && let Some(why) = bind_violation(policy, &source)
+            {
+                return refuse(why);
+            }
+        }
     }
     None
 }
@@ -149,5 +205,50 @@ mod tests {
         assert!(policy_violation(&policy, &bind("/srv/data/x")).is_none());
         assert!(policy_violation(&policy, &bind("/srv/database")).is_some());
         assert!(policy_violation(&policy, &bind("/etc")).is_some());
+    }
+
+    #[test]
+    fn compose_files_are_checked_service_by_service() {
+        let policy = SecurityPolicy {
+            allow_exec: true,
+            allow_privileged: false,
+            allowed_bind_prefixes: vec!["/srv/data".into()],
+            allowed_images: vec!["registry.lan/*".into()],
+        };
+        let ok = "services:\n  a:\n    image: registry.lan/a\n    volumes: [\"data:/d\", \"/srv/data/x:/x:ro\"]\n";
+        assert_eq!(compose_violation(&policy, ok), None);
+        for (bad, word) in [
+            (
+                "services:\n  a:\n    image: registry.lan/a\n    privileged: true\n",
+                "privileged",
+            ),
+            ("services:\n  a:\n    image: evil/a\n", "image"),
+            ("services:\n  a:\n    build: .\n", "image"),
+            (
+                "services:\n  a:\n    image: registry.lan/a\n    volumes: [\"/etc:/etc\"]\n",
+                "/etc",
+            ),
+            (
+                "services:\n  a:\n    image: registry.lan/a\n    volumes: [\"./conf:/c\"]\n",
+                "./conf",
+            ),
+            (
+                "services:\n  a:\n    image: registry.lan/a\n    volumes:\n      - {type: bind, source: /srv/data/../../etc, target: /e}\n",
+                "etc",
+            ),
+        ] {
+            let why = compose_violation(&policy, bad).unwrap_or_else(|| panic!("allowed: {bad}"));
+            assert!(
+                why.contains(word) && why.starts_with("service 'a'"),
+                "{why}"
+            );
+        }
+        // Traversal out of a prefix is refused for containers too.
+        let spec = serde_json::from_value::<ContainerSpec>(json!({
+            "image": "registry.lan/a",
+            "mounts": [{"type": "bind", "source": "/srv/data/../../etc", "target": "/x"}]
+        }))
+        .unwrap();
+        assert!(policy_violation(&policy, &spec).is_some());
     }
 }

@@ -691,9 +691,6 @@ fn compose_run(s: &Stack, action: ComposeAction) -> ComposeRun {
     }
 }
 
-/// Runs `action` on the stack's host, publishing its output as `stack.progress` events (live for
-/// the master's own and TCP engines; at the end for agent endpoints), then the final
-/// `stack.progress {done}` and a `stack.update` if the status changed. A non-zero exit is a 502.
 /// Stacks with a compose run in progress: one run per stack at a time, so two deploys (or a
 /// deploy and a remove) never race on the same project.
 static RUNNING: std::sync::LazyLock<std::sync::Mutex<BTreeSet<String>>> =
@@ -719,6 +716,9 @@ impl Drop for RunSlot {
     }
 }
 
+/// Runs `action` on the stack's host, publishing its output as `stack.progress` events (live for
+/// the master's own and TCP engines; at the end for agent endpoints), then the final
+/// `stack.progress {done}` and a `stack.update` if the status changed. A non-zero exit is a 502.
 pub(super) async fn run_action(
     state: &AppState,
     s: &Stack,
@@ -732,6 +732,13 @@ pub(super) async fn run_action(
             s.name
         ))
     })?;
+    // A deploy on a node is held to the node's security policy, as its containers would be.
+    if action == ComposeAction::Deploy
+        && let Some(policy) = super::containers::policy_for(state, e).await?
+        && let Some(why) = crate::policy::compose_violation(&policy, &s.compose)
+    {
+        return Err(ApiError::forbidden(why));
+    }
     let run = compose_run(s, action);
     let progress = |line: &OutputLine| {
         state.bus.emit(

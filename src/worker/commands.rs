@@ -21,8 +21,9 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::session::AuthedChannel;
 use super::{AGENT_VERSION, census};
+use crate::docker::compose::ComposeAction;
 use crate::docker::ops::DockerOp;
-use crate::policy::{SecurityPolicy, policy_violation};
+use crate::policy::{SecurityPolicy, compose_violation, policy_violation};
 
 /// Messages queued towards the master before command tasks wait.
 const OUTBOUND_QUEUE: usize = 64;
@@ -68,6 +69,9 @@ impl PolicyCell {
         let policy = self.get()?;
         match op {
             DockerOp::CreateContainer { spec } => policy_violation(&policy, spec),
+            DockerOp::Compose { run } if run.action == ComposeAction::Deploy => {
+                compose_violation(&policy, &run.compose)
+            }
             _ => None,
         }
     }

@@ -795,6 +795,63 @@ async fn worker_refuses_what_the_policy_forbids(
         .is_empty(),
         "nothing was created"
     );
+    // So is a compose deploy with a privileged service, and the master refuses it as a stack.
+    let compose = format!(
+        "services:\n  x:\n    image: {IMAGE}\n    privileged: true\n    labels: {{contextbay.test: \"1\"}}\n"
+    );
+    let deploy: contextbay::docker::ops::DockerOp = serde_json::from_value(json!({
+        "op": "compose",
+        "run": {"stack_id": "policy-test", "project": format!("{}-pol", c.prefix), "compose": compose,
+                "env": {}, "action": {"kind": "deploy"}}
+    }))
+    .unwrap();
+    let result = s
+        .state()
+        .nodes
+        .command(
+            node,
+            command::Kind::DockerCall(DockerCall {
+                op: deploy.name().into(),
+                args_json: serde_json::to_vec(&deploy).unwrap(),
+            }),
+        )
+        .await
+        .unwrap();
+    let Some(command_result::Outcome::Error(refused)) = result.outcome else {
+        panic!("the worker deployed a privileged service: {result:?}")
+    };
+    assert_eq!(refused.code, "forbidden", "{refused:?}");
+    let stack = s
+        .post(
+            "/api/stacks",
+            &admin.access,
+            json!({"name": format!("{}-pol", c.prefix), "endpoint": node, "compose": compose}),
+        )
+        .await;
+    assert_eq!(stack.status, StatusCode::CREATED, "{:?}", stack.body);
+    let stack_id = stack.body["id"].as_str().unwrap().to_owned();
+    let deployed = s
+        .post(
+            &format!("/api/stacks/{stack_id}/deploy"),
+            &admin.access,
+            json!({}),
+        )
+        .await;
+    assert_error(&deployed, StatusCode::FORBIDDEN, "forbidden");
+    assert!(
+        deployed.body["error"]
+            .as_str()
+            .unwrap()
+            .contains("privileged"),
+        "{:?}",
+        deployed.body
+    );
+    assert_eq!(
+        s.delete(&format!("/api/stacks/{stack_id}"), &admin.access)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
     // Exec is refused by the worker once the changed policy reaches it (next heartbeat).
     let mut last = None;
     for _ in 0..50 {
