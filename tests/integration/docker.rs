@@ -435,6 +435,54 @@ async fn containers_on_the_local_endpoint() {
     s.stop().await;
 }
 
+/// An in-process `contextbay worker` whose host has fused: its engine (the host's) is the agent
+/// endpoint `id`. The worker stops when this is dropped.
+pub struct FusedWorker {
+    pub id: String,
+    pub dir: tempfile::TempDir,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FusedWorker {
+    pub async fn start(s: &TestServer, admin: &Login, name: &str) -> Self {
+        let host = s
+            .post("/api/hosts", &admin.access, json!({"name": name}))
+            .await;
+        let id = host.body["id"].as_str().unwrap().to_owned();
+        let dir = tempfile::tempdir().unwrap();
+        let config = contextbay::worker::config::WorkerConfig {
+            master_url: s.base.clone(),
+            grpc_url: s.grpc_url(),
+            enroll_token: host.body["enroll_token"].as_str().unwrap().to_owned(),
+            shared_secret: s.config.fleet.enroll_secret.clone(),
+            data_dir: dir.path().to_path_buf(),
+            heartbeat_interval_secs: 1,
+            hostname: format!("{name}-host"),
+            ..Default::default()
+        };
+        let task = tokio::spawn(async move {
+            let _ = contextbay::worker::run(config).await;
+        });
+        // Both legs report in and the host fuses by itself; its engine becomes an agent endpoint.
+        let mut fused = Value::Null;
+        for _ in 0..200 {
+            fused = s.get(&format!("/api/hosts/{id}"), &admin.access).await.body;
+            if fused["fuse"]["fused"] == true {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(fused["fuse"]["state"], "fused", "{fused:?}");
+        Self { id, dir, task }
+    }
+}
+
+impl Drop for FusedWorker {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 #[actix_web::test]
 async fn containers_through_a_worker_on_an_agent_endpoint() {
     if !engine_available() {
@@ -449,34 +497,8 @@ async fn containers_through_a_worker_on_an_agent_endpoint() {
     })
     .await;
     let admin = s.setup().await;
-    let host = s
-        .post("/api/hosts", &admin.access, json!({"name": "dock"}))
-        .await;
-    let id = host.body["id"].as_str().unwrap().to_owned();
-    let token = host.body["enroll_token"].as_str().unwrap().to_owned();
-    let dir = tempfile::tempdir().unwrap();
-    let config = contextbay::worker::config::WorkerConfig {
-        master_url: s.base.clone(),
-        grpc_url: s.grpc_url(),
-        enroll_token: token,
-        shared_secret: s.config.fleet.enroll_secret.clone(),
-        data_dir: dir.path().to_path_buf(),
-        heartbeat_interval_secs: 1,
-        hostname: "dock-host".into(),
-        ..Default::default()
-    };
-    let worker = tokio::spawn(contextbay::worker::run(config));
-
-    // Both legs report in and the host fuses by itself; its engine becomes an agent endpoint.
-    let mut fused = Value::Null;
-    for _ in 0..200 {
-        fused = s.get(&format!("/api/hosts/{id}"), &admin.access).await.body;
-        if fused["fuse"]["fused"] == true {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(fused["fuse"]["state"], "fused", "{fused:?}");
+    let worker = FusedWorker::start(&s, &admin, "dock").await;
+    let id = worker.id.clone();
     let endpoints = s.get("/api/endpoints", &admin.access).await;
     let agent = endpoints.body["items"]
         .as_array()
@@ -538,7 +560,7 @@ async fn containers_through_a_worker_on_an_agent_endpoint() {
         missing.body
     );
 
-    worker.abort();
+    drop(worker);
     s.stop().await;
 }
 

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use super::docker::{Cleanup, IMAGE, docker, engine_available, ensure_image};
+use super::docker::{Cleanup, FusedWorker, IMAGE, docker, engine_available, ensure_image};
 use super::harness::{Login, TestServer, assert_error};
 
 /// Two services on an internal network, labelled as test objects.
@@ -653,36 +653,13 @@ async fn stacks_through_a_worker_on_an_agent_endpoint() {
     })
     .await;
     let admin = s.setup().await;
-    let host = s
-        .post("/api/hosts", &admin.access, json!({"name": "stackhost"}))
-        .await;
-    let id = host.body["id"].as_str().unwrap().to_owned();
-    let dir = tempfile::tempdir().unwrap();
-    let config = contextbay::worker::config::WorkerConfig {
-        master_url: s.base.clone(),
-        grpc_url: s.grpc_url(),
-        enroll_token: host.body["enroll_token"].as_str().unwrap().to_owned(),
-        shared_secret: s.config.fleet.enroll_secret.clone(),
-        data_dir: dir.path().to_path_buf(),
-        heartbeat_interval_secs: 1,
-        hostname: "stack-host".into(),
-        ..Default::default()
-    };
-    let worker = tokio::spawn(contextbay::worker::run(config));
-    let mut fused = Value::Null;
-    for _ in 0..200 {
-        fused = s.get(&format!("/api/hosts/{id}"), &admin.access).await.body;
-        if fused["fuse"]["fused"] == true {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(fused["fuse"]["state"], "fused", "{fused:?}");
+    let worker = FusedWorker::start(&s, &admin, "stackhost").await;
+    let id = worker.id.clone();
 
     deploy_flow(&s, &admin, &mut projects, &c.prefix, &id).await;
     // The worker kept the files under its own data directory.
-    assert!(dir.path().join("stacks").is_dir());
+    assert!(worker.dir.path().join("stacks").is_dir());
 
-    worker.abort();
+    drop(worker);
     s.stop().await;
 }
