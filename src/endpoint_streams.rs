@@ -231,3 +231,87 @@ impl Exec {
         }
     }
 }
+
+/// Runs the compose CLI on an agent endpoint's host, handing each output line to `on_line` as
+/// the worker sends it. A worker without `ComposeRun` (an older one) gets a `DockerCall` instead,
+/// and its lines are handed over when the run ends.
+pub async fn compose_on_worker(
+    state: &AppState,
+    e: &StoredEndpoint,
+    run: crate::docker::compose::ComposeRun,
+    on_line: &mut (dyn FnMut(&crate::docker::compose::OutputLine) + Send),
+) -> Result<crate::docker::compose::ComposeOutcome, ApiError> {
+    use crate::docker::compose::{ComposeOutcome, OutputLine};
+    let node = node_of(e);
+    let op = crate::docker::ops::DockerOp::Compose { run };
+    let timeout = op.long_running();
+    let crate::docker::ops::DockerOp::Compose { run } = op else {
+        return Err(ApiError::internal("not a compose run"));
+    };
+    let run_json = serde_json::to_vec(&run).map_err(ApiError::internal)?;
+    let kind = command::Kind::ComposeRun(contextbay_proto::v1::ComposeRun { run_json });
+    let (pending, mut stream) = state
+        .nodes
+        .start_stream(node, kind, timeout)
+        .await
+        .map_err(|f| unavailable(node, &f))?;
+    let mut lines = Vec::new();
+    let mut result = None;
+    let mut frames_done = false;
+    let mut pending = Box::pin(pending.wait());
+    while result.is_none() || !frames_done {
+        tokio::select! {
+            r = &mut pending, if result.is_none() => {
+                // An error result ends the run without an `eof` frame.
+                if !matches!(&r, Ok(CommandResult { outcome: Some(command_result::Outcome::OkJson(_)), .. })) {
+                    frames_done = true;
+                }
+                result = Some(r);
+            }
+            frame = stream.frames.recv(), if !frames_done => match frame.and_then(|f| f.frame) {
+                Some(stream_frame::Frame::Stdout(d)) => {
+                    for line in String::from_utf8_lossy(&d).lines() {
+                        let line = OutputLine { stream: "stdout".into(), line: line.to_owned() };
+                        on_line(&line);
+                        lines.push(line);
+                    }
+                }
+                Some(stream_frame::Frame::Stderr(d)) => {
+                    for line in String::from_utf8_lossy(&d).lines() {
+                        let line = OutputLine { stream: "stderr".into(), line: line.to_owned() };
+                        on_line(&line);
+                        lines.push(line);
+                    }
+                }
+                Some(stream_frame::Frame::Eof(_) | stream_frame::Frame::ExitCode(_)) | None => frames_done = true,
+            },
+        }
+    }
+    let result = match result {
+        Some(Ok(result)) => result,
+        Some(Err(f)) => return Err(unavailable(node, &f)),
+        None => return Err(ApiError::internal("the compose run ended without a result")),
+    };
+    match result.outcome {
+        Some(command_result::Outcome::OkJson(json)) => {
+            let outcome: ComposeOutcome = serde_json::from_slice(&json).map_err(|err| {
+                ApiError::from(EndpointError::Unavailable(format!(
+                    "the worker sent an invalid compose outcome: {err}"
+                )))
+            })?;
+            Ok(ComposeOutcome { lines, ..outcome })
+        }
+        Some(command_result::Outcome::Error(err)) if err.code == "unsupported" => {
+            let outcome: ComposeOutcome =
+                endpoints::call_as(state, e, crate::docker::ops::DockerOp::Compose { run }).await?;
+            for line in &outcome.lines {
+                on_line(line);
+            }
+            Ok(outcome)
+        }
+        Some(command_result::Outcome::Error(err)) => {
+            Err(EndpointError::remote(err, result.request_id).into())
+        }
+        None => Err(EndpointError::Unavailable("the worker sent an empty result".into()).into()),
+    }
+}

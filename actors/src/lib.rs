@@ -17,7 +17,8 @@ pub use broadcaster::{
 };
 pub use node::{CommandFailure, NodeLive, NodeStatus, NodeTimings};
 pub use node_registry::{
-    AttachedStream, NodeRegistry, NodeRegistryHandle, NodeSeed, RemoteStream, StreamHandle,
+    AttachedStream, NodeRegistry, NodeRegistryHandle, NodeSeed, PendingResult, RemoteStream,
+    StreamHandle,
 };
 pub use throttle::{Limit, Throttle, ThrottleHandle};
 

@@ -358,6 +358,8 @@ fn failed(failure: CommandFailure) -> Reply {
 #[rtype(result = "Result<(String, Reply, mpsc::Receiver<StreamFrame>), CommandFailure>")]
 pub(crate) struct OpenStream {
     pub kind: command::Kind,
+    /// Instead of the node's command timeout, for the opening command's result.
+    pub timeout: Option<Duration>,
 }
 
 impl Handler<OpenStream> for NodeActor {
@@ -365,7 +367,7 @@ impl Handler<OpenStream> for NodeActor {
 
     fn handle(&mut self, msg: OpenStream, ctx: &mut Self::Context) -> Self::Result {
         MessageResult(
-            self.dispatch(msg.kind, true, None, ctx)
+            self.dispatch(msg.kind, true, msg.timeout, ctx)
                 .and_then(|(id, rx)| {
                     let rx = rx.ok_or(CommandFailure::NotConnected)?;
                     let (frames_tx, frames_rx) = mpsc::channel(STREAM_BUFFER);

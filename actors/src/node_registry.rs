@@ -210,6 +210,15 @@ pub struct RemoteStream {
     pub control: StreamHandle,
 }
 
+/// The result of a command sent with [`NodeRegistryHandle::start_stream`].
+pub struct PendingResult(tokio::sync::oneshot::Receiver<Result<CommandResult, CommandFailure>>);
+
+impl PendingResult {
+    pub async fn wait(self) -> Result<CommandResult, CommandFailure> {
+        self.0.await.unwrap_or(Err(CommandFailure::Disconnected))
+    }
+}
+
 /// Sends input and resizes to an open remote stream; cheap to clone.
 #[derive(Clone)]
 pub struct StreamHandle {
@@ -363,13 +372,25 @@ impl NodeRegistryHandle {
         id: &str,
         kind: command::Kind,
     ) -> Result<(CommandResult, RemoteStream), CommandFailure> {
+        let (pending, stream) = self.start_stream(id, kind, None).await?;
+        Ok((pending.wait().await?, stream))
+    }
+
+    /// Sends a streaming command and returns at once: its frames arrive on the stream while its
+    /// result (after `timeout`, or the node's command timeout) is awaited separately.
+    pub async fn start_stream(
+        &self,
+        id: &str,
+        kind: command::Kind,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<(PendingResult, RemoteStream), CommandFailure> {
         let node = self
             .node(id)
             .await
             .map_err(|e| CommandFailure::Unavailable(e.to_string()))?
             .ok_or(CommandFailure::UnknownNode)?;
         let (stream_id, reply, frames) = node
-            .send(OpenStream { kind })
+            .send(OpenStream { kind, timeout })
             .timeout(REQUEST_TIMEOUT)
             .await
             .map_err(|e| CommandFailure::Unavailable(e.to_string()))??;
@@ -378,8 +399,7 @@ impl NodeRegistryHandle {
             frames,
             control: StreamHandle { node, stream_id },
         };
-        let opened = reply.await.unwrap_or(Err(CommandFailure::Disconnected))?;
-        Ok((opened, stream))
+        Ok((PendingResult(reply), stream))
     }
 
     pub async fn snapshot(&self, id: &str) -> Result<Option<NodeLive>, ActorError> {

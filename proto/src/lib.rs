@@ -30,4 +30,5 @@ pub mod capability {
     pub const DOCKER_CALL: &str = "docker_call";
     pub const LOGS_OPEN: &str = "logs_open";
     pub const EXEC_OPEN: &str = "exec_open";
+    pub const COMPOSE_RUN: &str = "compose_run";
 }

@@ -173,8 +173,8 @@ pub async fn execute(engine: &Engine, op: DockerOp) -> Result<Value, DockerError
             engine.remove_network(&id).await?;
             Ok(json!({"id": id, "removed": true}))
         }
-        // Progress lines are only returned at the end here; the master streams them live when
-        // it runs compose for its own engine.
+        // Progress lines are only returned at the end here: the master streams them live for
+        // its own engines, and through workers with the streaming `ComposeRun` command.
         DockerOp::Compose { run } => to_value(engine.compose(&run, &mut |_| {}).await?),
         DockerOp::ComposeProjectFiles { project } => {
             to_value(engine.compose_project_files(&project).await?)

@@ -716,8 +716,8 @@ impl Drop for RunSlot {
     }
 }
 
-/// Runs `action` on the stack's host, publishing its output as `stack.progress` events (live for
-/// the master's own and TCP engines; at the end for agent endpoints), then the final
+/// Runs `action` on the stack's host, publishing its output as `stack.progress` events as the CLI
+/// writes it (through a worker's `ComposeRun` stream for agent endpoints), then the final
 /// `stack.progress {done}` and a `stack.update` if the status changed. A non-zero exit is a 502.
 pub(super) async fn run_action(
     state: &AppState,
@@ -755,12 +755,8 @@ pub(super) async fn run_action(
                 .map_err(EndpointError::from)?
         }
         None => {
-            let outcome: ComposeOutcome =
-                endpoints::call_as(state, e, DockerOp::Compose { run }).await?;
-            for line in &outcome.lines {
-                progress(line);
-            }
-            outcome
+            let mut publish = |line: &OutputLine| progress(line);
+            crate::endpoint_streams::compose_on_worker(state, e, run, &mut publish).await?
         }
     };
     state.bus.emit(

@@ -100,6 +100,7 @@ pub async fn serve(
                 capability::DOCKER_CALL.to_owned(),
                 capability::LOGS_OPEN.to_owned(),
                 capability::EXEC_OPEN.to_owned(),
+                capability::COMPOSE_RUN.to_owned(),
             ],
         })),
     };
@@ -216,6 +217,13 @@ impl Running {
                 self.exec_input.insert(request_id.clone(), input_tx);
                 self.by_request.insert(request_id, handle);
             }
+            Some(Kind::ComposeRun(run)) => {
+                let (tx, ctx, id) = (tx.clone(), Arc::clone(ctx), request_id.clone());
+                let handle = self
+                    .tasks
+                    .spawn(async move { super::streams::compose(&ctx, id, run, tx).await });
+                self.by_request.insert(request_id, handle);
+            }
             // Input, resize and close are fire-and-forget: nothing is answered.
             Some(Kind::StreamInput(input)) => {
                 if let Some(exec) = self.exec_input.get(&input.stream_id) {
@@ -258,15 +266,20 @@ async fn docker_call(
     if let Some(why) = ctx.policy.refuses(&op) {
         return Err(command_error(&why, "forbidden"));
     }
-    let engine = crate::docker::Engine::connect(&ctx.docker_socket)
+    let engine = compose_engine(ctx)?;
+    crate::docker::ops::execute(&engine, op)
+        .await
+        .map_err(|e| super::streams::docker_error(&e))
+}
+
+/// This host's engine, able to run compose for stacks kept under the data directory.
+pub(super) fn compose_engine(ctx: &CommandContext) -> Result<crate::docker::Engine, CommandError> {
+    Ok(crate::docker::Engine::connect(&ctx.docker_socket)
         .map_err(|e| command_error(&e.to_string(), "docker_unavailable"))?
         .with_compose(crate::docker::compose::ComposeHost::unix(
             &ctx.docker_socket,
             ctx.data_dir.join("stacks"),
-        ));
-    crate::docker::ops::execute(&engine, op)
-        .await
-        .map_err(|e| super::streams::docker_error(&e))
+        )))
 }
 
 #[derive(Serialize)]

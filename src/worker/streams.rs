@@ -7,15 +7,20 @@ use std::pin::pin;
 use std::time::Duration;
 
 use contextbay_proto::v1::{
-    CommandError, ExecOpen, LogsOpen, StreamFrame, WorkerMessage, stream_frame, worker_message,
+    CommandError, ComposeRun, ExecOpen, LogsOpen, StreamFrame, WorkerMessage, stream_frame,
+    worker_message,
 };
 use futures_util::StreamExt;
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
-use super::commands::{CommandContext, ExecControl, command_error, error_result, ok_result, send};
+use super::commands::{
+    CommandContext, ExecControl, command_error, compose_engine, error_result, ok_result, send,
+};
+use crate::docker::compose::{ComposeOutcome, OutputLine};
 use crate::docker::containers::LogQuery;
+use crate::docker::ops::DockerOp;
 use crate::docker::{DockerError, Engine};
 
 /// A Docker failure as the master expects it: the engine's status and words.
@@ -169,4 +174,67 @@ pub(super) async fn exec(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     send(&tx, frame(&id, stream_frame::Frame::Eof(true))).await;
+}
+
+/// Runs the compose CLI for a stack on this host, sending each output line as a frame as it is
+/// written, then `eof`, then the outcome (`{command, exit_code, ok}`) as the command's result.
+pub(super) async fn compose(
+    ctx: &CommandContext,
+    id: String,
+    run: ComposeRun,
+    tx: mpsc::Sender<WorkerMessage>,
+) {
+    let run: crate::docker::compose::ComposeRun = match serde_json::from_slice(&run.run_json) {
+        Ok(run) => run,
+        Err(e) => {
+            let error = command_error(&format!("invalid compose run: {e}"), "invalid_argument");
+            return send(&tx, error_result(id, error)).await;
+        }
+    };
+    let op = DockerOp::Compose { run };
+    if let Some(why) = ctx.policy.refuses(&op) {
+        return send(&tx, error_result(id, command_error(&why, "forbidden"))).await;
+    }
+    let DockerOp::Compose { run } = op else {
+        return;
+    };
+    let engine = match compose_engine(ctx) {
+        Ok(engine) => engine,
+        Err(error) => return send(&tx, error_result(id, error)).await,
+    };
+    // The CLI's lines are handed over synchronously; a forwarder turns them into frames.
+    let (line_tx, mut line_rx) = mpsc::unbounded_channel::<OutputLine>();
+    let forward = async {
+        while let Some(line) = line_rx.recv().await {
+            let data = format!("{}\n", line.line).into_bytes();
+            let data = if line.stream == "stderr" {
+                stream_frame::Frame::Stderr(data)
+            } else {
+                stream_frame::Frame::Stdout(data)
+            };
+            if tx.send(frame(&id, data)).await.is_err() {
+                return;
+            }
+        }
+    };
+    let run_cli = async {
+        let mut on_line = move |line: &OutputLine| {
+            let _ = line_tx.send(line.clone());
+        };
+        // `on_line` (and with it the sender) is dropped when the run ends, ending `forward`.
+        engine.compose(&run, &mut on_line).await
+    };
+    let (outcome, ()) = tokio::join!(run_cli, forward);
+    send(&tx, frame(&id, stream_frame::Frame::Eof(true))).await;
+    let message = match outcome {
+        Ok(outcome) => ok_result(
+            id,
+            &ComposeOutcome {
+                lines: Vec::new(),
+                ..outcome
+            },
+        ),
+        Err(e) => error_result(id, docker_error(&e)),
+    };
+    send(&tx, message).await;
 }
