@@ -3,7 +3,6 @@
 //! The WebSocket routes see one shape either way.
 
 use std::pin::Pin;
-use std::time::Duration;
 
 use bytes::Bytes;
 use contextbay_actors::{CommandFailure, RemoteStream};
@@ -88,14 +87,8 @@ fn remote_lines(stream: RemoteStream, timestamps: bool) -> LogLines {
                 let gone = Err("the worker disconnected".to_owned());
                 return Some((vec![gone], None));
             };
-            let (kind, data) = match frame.frame {
-                Some(stream_frame::Frame::Stdout(d)) => ("stdout", d),
-                Some(stream_frame::Frame::Stderr(d)) => ("stderr", d),
-                Some(stream_frame::Frame::Eof(_) | stream_frame::Frame::ExitCode(_)) | None => {
-                    return None;
-                }
-            };
-            let batch: Vec<Result<LogLine, String>> = String::from_utf8_lossy(&data)
+            let (kind, text) = output_of(frame.frame)?;
+            let batch: Vec<Result<LogLine, String>> = text
                 .lines()
                 .map(|l| Ok(log_line(kind, l, timestamps)))
                 .collect();
@@ -105,6 +98,20 @@ fn remote_lines(stream: RemoteStream, timestamps: bool) -> LogLines {
         }
     });
     Box::pin(lines.flat_map(futures_util::stream::iter))
+}
+
+/// The output a frame carries, as (`stdout` or `stderr`, text); `None` for a frame that ends the
+/// stream.
+fn output_of(frame: Option<stream_frame::Frame>) -> Option<(&'static str, String)> {
+    match frame? {
+        stream_frame::Frame::Stdout(d) => {
+            Some(("stdout", String::from_utf8_lossy(&d).into_owned()))
+        }
+        stream_frame::Frame::Stderr(d) => {
+            Some(("stderr", String::from_utf8_lossy(&d).into_owned()))
+        }
+        stream_frame::Frame::Eof(_) | stream_frame::Frame::ExitCode(_) => None,
+    }
 }
 
 fn log_line(stream: &str, text: &str, timestamps: bool) -> LogLine {
@@ -183,16 +190,7 @@ impl Exec {
             Self::Direct { engine, session } => match session.output.next().await {
                 Some(Ok(bytes)) => ExecEvent::Output(bytes),
                 Some(Err(err)) => ExecEvent::Failed(err.to_string()),
-                None => {
-                    // Docker may take a moment to record the exit code.
-                    for _ in 0..20 {
-                        if let Ok(Some(code)) = engine.exec_exit_code(&session.exec_id).await {
-                            return ExecEvent::Exit(Some(code));
-                        }
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                    ExecEvent::Exit(None)
-                }
+                None => ExecEvent::Exit(engine.exec_exit(&session.exec_id).await),
             },
             Self::Remote(stream) => match stream.frames.recv().await {
                 Some(frame) => match frame.frame {
@@ -243,16 +241,11 @@ pub async fn compose_on_worker(
 ) -> Result<crate::docker::compose::ComposeOutcome, ApiError> {
     use crate::docker::compose::{ComposeOutcome, OutputLine};
     let node = node_of(e);
-    let op = crate::docker::ops::DockerOp::Compose { run };
-    let timeout = op.long_running();
-    let crate::docker::ops::DockerOp::Compose { run } = op else {
-        return Err(ApiError::internal("not a compose run"));
-    };
     let run_json = serde_json::to_vec(&run).map_err(ApiError::internal)?;
     let kind = command::Kind::ComposeRun(contextbay_proto::v1::ComposeRun { run_json });
     let (pending, mut stream) = state
         .nodes
-        .start_stream(node, kind, timeout)
+        .start_stream(node, kind, Some(crate::docker::ops::LONG_RUNNING))
         .await
         .map_err(|f| unavailable(node, &f))?;
     let mut lines = Vec::new();
@@ -268,22 +261,15 @@ pub async fn compose_on_worker(
                 }
                 result = Some(r);
             }
-            frame = stream.frames.recv(), if !frames_done => match frame.and_then(|f| f.frame) {
-                Some(stream_frame::Frame::Stdout(d)) => {
-                    for line in String::from_utf8_lossy(&d).lines() {
-                        let line = OutputLine { stream: "stdout".into(), line: line.to_owned() };
+            frame = stream.frames.recv(), if !frames_done => match output_of(frame.and_then(|f| f.frame)) {
+                Some((kind, text)) => {
+                    for line in text.lines() {
+                        let line = OutputLine { stream: kind.into(), line: line.to_owned() };
                         on_line(&line);
                         lines.push(line);
                     }
                 }
-                Some(stream_frame::Frame::Stderr(d)) => {
-                    for line in String::from_utf8_lossy(&d).lines() {
-                        let line = OutputLine { stream: "stderr".into(), line: line.to_owned() };
-                        on_line(&line);
-                        lines.push(line);
-                    }
-                }
-                Some(stream_frame::Frame::Eof(_) | stream_frame::Frame::ExitCode(_)) | None => frames_done = true,
+                None => frames_done = true,
             },
         }
     }

@@ -775,6 +775,18 @@ impl Engine {
         Ok(())
     }
 
+    /// The exit code of an exec whose output has ended. Docker may take a moment to record it;
+    /// `None` if it has not within a second.
+    pub async fn exec_exit(&self, exec_id: &str) -> Option<i64> {
+        for _ in 0..20 {
+            if let Ok(Some(code)) = self.exec_exit_code(exec_id).await {
+                return Some(code);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        None
+    }
+
     /// The exit code of a finished exec (`None` while it runs).
     pub async fn exec_exit_code(&self, exec_id: &str) -> Result<Option<i64>, DockerError> {
         let info = self.client().inspect_exec(exec_id).await?;

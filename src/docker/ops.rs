@@ -76,6 +76,9 @@ pub enum DockerOp {
     },
 }
 
+/// How long an image pull or a compose run may take through a worker.
+pub const LONG_RUNNING: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
 impl DockerOp {
     /// The name carried in `DockerCall.op`.
     pub fn name(&self) -> &'static str {
@@ -104,15 +107,10 @@ impl DockerOp {
         }
     }
 
-    /// Operations that legitimately run for minutes (pulling images, compose deploys) get this
-    /// much time through a worker instead of the fleet's default command timeout.
+    /// Operations that legitimately run for minutes (pulling images, compose deploys) get
+    /// [`LONG_RUNNING`] through a worker instead of the fleet's default command timeout.
     pub fn long_running(&self) -> Option<std::time::Duration> {
-        match self {
-            Self::PullImage { .. } | Self::Compose { .. } => {
-                Some(std::time::Duration::from_secs(15 * 60))
-            }
-            _ => None,
-        }
+        matches!(self, Self::PullImage { .. } | Self::Compose { .. }).then_some(LONG_RUNNING)
     }
 }
 

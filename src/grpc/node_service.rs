@@ -25,8 +25,8 @@ impl NodeApi {
 }
 
 /// The node's security policy as the worker enforces it.
-fn policy_json(host: &crate::store::hosts::Host) -> String {
-    let policy = crate::policy::SecurityPolicy::from_stored(&host.security_policy);
+fn policy_json(stored: &Map<String, Value>) -> String {
+    let policy = crate::policy::SecurityPolicy::from_stored(stored);
     serde_json::to_string(&policy).unwrap_or_default()
 }
 
@@ -99,7 +99,7 @@ impl NodeService for NodeApi {
             server_time_unix_ms: now_ms(),
             master_proto_minor: contextbay_proto::PROTO_MINOR,
             last_event_seq: u64::try_from(host.last_event_seq).unwrap_or(0),
-            security_policy_json: policy_json(&host),
+            security_policy_json: policy_json(&host.security_policy),
         }))
     }
 
@@ -123,12 +123,16 @@ impl NodeService for NodeApi {
         }
         let hosts = self.state.store.hosts();
         hosts.touch_seen(&node, now_ms()).await.map_err(internal)?;
-        let host = hosts.get(&node).await.map_err(internal)?;
+        let policy = hosts
+            .security_policy(&node)
+            .await
+            .map_err(internal)?
+            .unwrap_or_default();
         Ok(Response::new(HeartbeatResponse {
             ack: true,
             server_time_unix_ms: now_ms(),
             desired_interval_secs: None,
-            security_policy_json: policy_json(&host),
+            security_policy_json: policy_json(&policy),
         }))
     }
 

@@ -132,6 +132,9 @@ pub struct CensusSnapshot {
     pub data: Value,
 }
 
+/// Nodes' security policies by node id, as last read.
+pub(super) type PolicyCache = super::cache::Cache<String, Option<Map<String, Value>>>;
+
 pub struct Hosts<'a>(pub(super) &'a Store);
 
 impl Hosts<'_> {
@@ -244,7 +247,9 @@ impl Hosts<'_> {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("host"));
         }
-        tx.commit().await?;
+        let done = tx.commit().await;
+        self.0.policies.invalidate();
+        done?;
         Ok(())
     }
 
@@ -453,12 +458,32 @@ impl Hosts<'_> {
         id: &str,
         policy: &Map<String, Value>,
     ) -> StoreResult<Host> {
-        self.set_json(
-            id,
-            "UPDATE hosts SET security_policy = $1, updated_at = $2 WHERE id = $3 AND credential_hash IS NOT NULL",
-            policy,
-        )
-        .await
+        let done = self
+            .set_json(
+                id,
+                "UPDATE hosts SET security_policy = $1, updated_at = $2 WHERE id = $3 AND credential_hash IS NOT NULL",
+                policy,
+            )
+            .await;
+        self.0.policies.invalidate();
+        done
+    }
+
+    /// A node's stored security policy (`None`: no such host). Read on every heartbeat, so it is
+    /// served from a cache that policy changes and deletions invalidate.
+    pub async fn security_policy(&self, id: &str) -> StoreResult<Option<Map<String, Value>>> {
+        let key = id.to_owned();
+        let (cached, generation) = self.0.policies.get(&key);
+        if let Some(policy) = cached {
+            return Ok(policy);
+        }
+        let policy = match self.get(id).await {
+            Ok(host) => Some(host.security_policy),
+            Err(StoreError::NotFound(_)) => None,
+            Err(e) => return Err(e),
+        };
+        self.0.policies.fill(key, policy.clone(), generation);
+        Ok(policy)
     }
 
     async fn set_json(

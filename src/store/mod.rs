@@ -63,7 +63,8 @@ impl Engine {
     }
 }
 
-/// How long module state is cached (every change made through this process is seen at once).
+/// How long module state and node policies are cached (every change made through this process
+/// is seen at once).
 const MODULE_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 /// How long a live session is cached. Changes made through this process (logout, revocation,
 /// user changes) are seen at once; this bounds how long a change made by the `admin` CLI in
@@ -81,6 +82,8 @@ pub struct Store {
     modules: modules::ModuleCache,
     /// Live sessions with their users, read on every authenticated request.
     sessions: sessions::SessionCache,
+    /// Nodes' security policies, read on every heartbeat.
+    policies: hosts::PolicyCache,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -160,6 +163,7 @@ impl Store {
             engine,
             modules: modules::ModuleCache::new(MODULE_CACHE_TTL),
             sessions: sessions::SessionCache::new(SESSION_CACHE_TTL),
+            policies: hosts::PolicyCache::new(MODULE_CACHE_TTL),
         })
     }
 

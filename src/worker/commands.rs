@@ -21,7 +21,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::session::AuthedChannel;
 use super::{AGENT_VERSION, census};
-use crate::docker::compose::ComposeAction;
+use crate::docker::compose::{ComposeAction, ComposeRun};
 use crate::docker::ops::DockerOp;
 use crate::policy::{SecurityPolicy, compose_violation, policy_violation};
 
@@ -69,11 +69,17 @@ impl PolicyCell {
         let policy = self.get()?;
         match op {
             DockerOp::CreateContainer { spec } => policy_violation(&policy, spec),
-            DockerOp::Compose { run } if run.action == ComposeAction::Deploy => {
-                compose_violation(&policy, &run.compose)
-            }
+            DockerOp::Compose { run } => self.refuses_compose(run),
             _ => None,
         }
+    }
+
+    /// Why a compose run breaks the policy: only a deploy starts containers.
+    pub fn refuses_compose(&self, run: &ComposeRun) -> Option<String> {
+        let policy = self.get()?;
+        (run.action == ComposeAction::Deploy)
+            .then(|| compose_violation(&policy, &run.compose))
+            .flatten()
     }
 
     /// Why an exec session is refused, if it is.

@@ -4,7 +4,6 @@
 //! with an `exit_code` or `eof` frame. A `StreamClose` (or the command stream ending) aborts it.
 
 use std::pin::pin;
-use std::time::Duration;
 
 use contextbay_proto::v1::{
     CommandError, ComposeRun, ExecOpen, LogsOpen, StreamFrame, WorkerMessage, stream_frame,
@@ -20,7 +19,6 @@ use super::commands::{
 };
 use crate::docker::compose::{ComposeOutcome, OutputLine};
 use crate::docker::containers::LogQuery;
-use crate::docker::ops::DockerOp;
 use crate::docker::{DockerError, Engine};
 
 /// A Docker failure as the master expects it: the engine's status and words.
@@ -165,15 +163,11 @@ pub(super) async fn exec(
             },
         }
     }
-    // Docker may take a moment to record the exit code.
-    for _ in 0..20 {
-        if let Ok(Some(code)) = engine.exec_exit_code(&exec_id).await {
-            let code = i32::try_from(code).unwrap_or(i32::MAX);
-            return send(&tx, frame(&id, stream_frame::Frame::ExitCode(code))).await;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    send(&tx, frame(&id, stream_frame::Frame::Eof(true))).await;
+    let last = match engine.exec_exit(&exec_id).await {
+        Some(code) => stream_frame::Frame::ExitCode(i32::try_from(code).unwrap_or(i32::MAX)),
+        None => stream_frame::Frame::Eof(true),
+    };
+    send(&tx, frame(&id, last)).await;
 }
 
 /// Runs the compose CLI for a stack on this host, sending each output line as a frame as it is
@@ -191,13 +185,9 @@ pub(super) async fn compose(
             return send(&tx, error_result(id, error)).await;
         }
     };
-    let op = DockerOp::Compose { run };
-    if let Some(why) = ctx.policy.refuses(&op) {
+    if let Some(why) = ctx.policy.refuses_compose(&run) {
         return send(&tx, error_result(id, command_error(&why, "forbidden"))).await;
     }
-    let DockerOp::Compose { run } = op else {
-        return;
-    };
     let engine = match compose_engine(ctx) {
         Ok(engine) => engine,
         Err(error) => return send(&tx, error_result(id, error)).await,
