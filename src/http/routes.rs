@@ -294,38 +294,67 @@ pub fn all() -> Vec<Route> {
 /// Registers every route, one actix resource per path so that a known path with another method
 /// answers 405.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    let mut order: Vec<&'static str> = Vec::new();
+    // actix matches templated paths with a regex each, tried in registration order, twice per
+    // request (the gate's `match_pattern`, then the router). Under one scope per fixed prefix
+    // (`/api/containers`, `/api/v1`, …) a request is compared with a few fixed strings and only
+    // its own prefix's templates. A scope keeps its routes' order.
+    let mut scopes: Vec<(&'static str, Vec<&'static str>)> = Vec::new();
     let mut by_path: HashMap<&'static str, Vec<Route>> = HashMap::new();
     for route in all() {
-        if !by_path.contains_key(route.spec.path) {
-            order.push(route.spec.path);
-        }
-        by_path.entry(route.spec.path).or_default().push(route);
-    }
-    for path in order {
-        let mut resource = web::resource(path);
-        let mut allowed = Vec::new();
-        for route in by_path.remove(path).unwrap_or_default() {
-            allowed.push(route.spec.method.to_string());
-            resource = resource.route((route.make)());
-        }
-        let allow = allowed.join(", ");
-        resource = resource.default_service(web::to(move || {
-            let allow = allow.clone();
-            async move {
-                let err = ApiError::new(
-                    ErrorCode::MethodNotAllowed,
-                    format!("method not allowed; this path accepts {allow}"),
-                );
-                let mut res = actix_web::ResponseError::error_response(&err);
-                if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&allow) {
-                    res.headers_mut().insert(actix_web::http::header::ALLOW, v);
-                }
-                res
+        let path = route.spec.path;
+        if !by_path.contains_key(path) {
+            let prefix = scope_prefix(path);
+            match scopes.iter_mut().find(|(p, _)| *p == prefix) {
+                Some((_, paths)) => paths.push(path),
+                None => scopes.push((prefix, vec![path])),
             }
-        }));
-        cfg.service(resource);
+        }
+        by_path.entry(path).or_default().push(route);
     }
+    for (prefix, paths) in scopes {
+        let mut scope = web::scope(prefix);
+        for path in paths {
+            let routes = by_path.remove(path).unwrap_or_default();
+            scope = scope.service(resource(&path[prefix.len()..], routes));
+        }
+        // Unset, a scope's default service is the application's: the JSON 404.
+        cfg.service(scope);
+    }
+}
+
+/// The fixed prefix a path is registered under: `/api/<first segment>`, or the path's own first
+/// segment outside `/api` (`/metrics`). Never a template.
+fn scope_prefix(path: &'static str) -> &'static str {
+    let rest = path.strip_prefix("/api/").map_or(&path[1..], |r| r);
+    let first = rest.find('/').unwrap_or(rest.len());
+    let end = path.len() - rest.len() + first;
+    debug_assert!(!path[..end].contains('{'), "templated prefix in {path}");
+    &path[..end]
+}
+
+/// One path's resource with its routes, answering 405 with `Allow` for other methods.
+fn resource(path: &str, routes: Vec<Route>) -> actix_web::Resource {
+    let mut resource = web::resource(path);
+    let mut allowed = Vec::new();
+    for route in routes {
+        allowed.push(route.spec.method.to_string());
+        resource = resource.route((route.make)());
+    }
+    let allow = allowed.join(", ");
+    resource.default_service(web::to(move || {
+        let allow = allow.clone();
+        async move {
+            let err = ApiError::new(
+                ErrorCode::MethodNotAllowed,
+                format!("method not allowed; this path accepts {allow}"),
+            );
+            let mut res = actix_web::ResponseError::error_response(&err);
+            if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&allow) {
+                res.headers_mut().insert(actix_web::http::header::ALLOW, v);
+            }
+            res
+        }
+    }))
 }
 
 /// The declarations alone, for the gate and the OpenAPI document.
@@ -372,6 +401,17 @@ pub async fn fallback(req: actix_web::HttpRequest) -> HttpResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scopes_are_fixed_prefixes() {
+        assert_eq!(scope_prefix("/metrics"), "/metrics");
+        assert_eq!(scope_prefix("/api/health"), "/api/health");
+        assert_eq!(scope_prefix("/api/users/{id}"), "/api/users");
+        assert_eq!(scope_prefix("/api/v1/metrics/query"), "/api/v1");
+        for spec in RouteTable::build().all() {
+            assert!(!scope_prefix(spec.path).contains('{'), "{}", spec.path);
+        }
+    }
 
     #[test]
     fn every_route_is_declared_once() {

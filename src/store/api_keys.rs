@@ -75,6 +75,10 @@ macro_rules! key_columns {
     };
 }
 
+/// Live keys found by hash, read on every request authenticated with an API key. Every write to
+/// keys or to their owners invalidates it; a hit is checked for expiry again.
+pub(super) type KeyCache = super::cache::Cache<String, KeyOwner>;
+
 /// How many live keys one user may hold.
 pub const MAX_KEYS_PER_USER: i64 = 100;
 
@@ -116,7 +120,9 @@ impl ApiKeys<'_> {
             last_used_at: None,
         };
         insert(&mut tx, &key, key_hash).await?;
-        tx.commit().await?;
+        let done = tx.commit().await;
+        self.0.api_keys.invalidate();
+        done?;
         Ok(key)
     }
 
@@ -157,15 +163,34 @@ impl ApiKeys<'_> {
                 .bind(now_ms())
                 .bind(id)
                 .execute(&self.0.write)
-                .await?;
-        if done.rows_affected() == 0 {
+                .await;
+        self.0.api_keys.invalidate();
+        if done?.rows_affected() == 0 {
             return Err(StoreError::NotFound("API key"));
         }
         Ok(())
     }
 
-    /// The live, unexpired key with this hash and its owner, or `None`.
+    /// The live, unexpired key with this hash and its owner, or `None`. Served from the key
+    /// cache when it can be (unknown hashes are not cached: they are asked every time).
     pub async fn find_live_by_hash(&self, key_hash: &str) -> StoreResult<Option<KeyOwner>> {
+        let cache_key = key_hash.to_owned();
+        let (cached, generation) = self.0.api_keys.get(&cache_key);
+        if let Some(owner) = cached {
+            return Ok(owner
+                .key
+                .expires_at
+                .is_none_or(|t| t > now_ms())
+                .then_some(owner));
+        }
+        let owner = self.read_live_by_hash(key_hash).await?;
+        if let Some(owner) = &owner {
+            self.0.api_keys.fill(cache_key, owner.clone(), generation);
+        }
+        Ok(owner)
+    }
+
+    async fn read_live_by_hash(&self, key_hash: &str) -> StoreResult<Option<KeyOwner>> {
         let row = sqlx::query_as::<_, KeyOwnerRow>(
             "SELECT k.id, k.user_id, k.name, k.prefix, k.role, k.created_at, k.expires_at, \
              k.last_used_at, k.revoked_at, u.username, u.role AS user_role, \
@@ -200,12 +225,16 @@ impl ApiKeys<'_> {
         }))
     }
 
+    /// Records a use (at most once a minute per key, see `auth::credentials`). The cached row
+    /// goes too, so the next request sees the new time instead of touching again.
     pub async fn touch(&self, id: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
+        let done = sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
             .bind(now_ms())
             .bind(id)
             .execute(&self.0.write)
-            .await?;
+            .await;
+        self.0.api_keys.invalidate();
+        done?;
         Ok(())
     }
 

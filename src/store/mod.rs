@@ -82,6 +82,8 @@ pub struct Store {
     modules: modules::ModuleCache,
     /// Live sessions with their users, read on every authenticated request.
     sessions: sessions::SessionCache,
+    /// Live API keys with their owners, read on every request authenticated with a key.
+    api_keys: api_keys::KeyCache,
     /// Nodes' security policies, read on every heartbeat.
     policies: hosts::PolicyCache,
 }
@@ -163,6 +165,7 @@ impl Store {
             engine,
             modules: modules::ModuleCache::new(MODULE_CACHE_TTL),
             sessions: sessions::SessionCache::new(SESSION_CACHE_TTL),
+            api_keys: api_keys::KeyCache::new(SESSION_CACHE_TTL),
             policies: hosts::PolicyCache::new(MODULE_CACHE_TTL),
         })
     }

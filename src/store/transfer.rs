@@ -148,6 +148,7 @@ impl Store {
         let done = tx.commit().await;
         self.modules.invalidate();
         self.sessions.invalidate();
+        self.api_keys.invalidate();
         done?;
         Ok(report)
     }

@@ -205,6 +205,7 @@ impl Users<'_> {
         }
         let done = tx.commit().await;
         self.0.sessions.invalidate();
+        self.0.api_keys.invalidate();
         done?;
         Ok(User {
             role,
@@ -242,6 +243,7 @@ impl Users<'_> {
         }
         let done = tx.commit().await;
         self.0.sessions.invalidate();
+        self.0.api_keys.invalidate();
         done?;
         Ok(current)
     }

@@ -109,6 +109,20 @@ async fn unknown_routes_and_methods_answer_json() {
             .unwrap()
             .contains("/api/does-not-exist")
     );
+    // Routes are registered under fixed-prefix scopes: a prefix alone, a longer segment, a
+    // trailing slash and a path below a fixed route are unknown too.
+    for path in [
+        "/api/v1",
+        "/api/v1/metrics",
+        "/api/healthz",
+        "/api/health/x",
+        "/api/users/",
+        "/api/containers/a/b/c",
+    ] {
+        let r = s.call(Method::GET, path, None, None).await;
+        assert_error(&r, StatusCode::NOT_FOUND, "not_found");
+        assert!(r.body["error"].as_str().unwrap().contains(path), "{path}");
+    }
     let r = s.call(Method::PATCH, "/api/health", None, None).await;
     assert_error(&r, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
     assert_eq!(r.headers["allow"], "GET");

@@ -1078,24 +1078,193 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// Proxy overhead: the same queries straight to Prometheus and through
-/// `/api/v1/metrics/query(_range)`, interleaved, medians and their ratio. No timing asserts; run
-/// with `cargo test --release --test integration -- --ignored perf_ --nocapture --test-threads=1`
+/// A pass-through HTTP proxy with nothing of ContextBay in it: the same server and client stack
+/// (actix-web, a per-thread reqwest pool), no authentication, no limits, no routing. What it costs
+/// over Prometheus directly is what one more HTTP hop costs on this machine, the baseline the
+/// master's proxy is compared with.
+fn bare_proxy(upstream: String) -> (String, actix_web::dev::ServerHandle) {
+    use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+    thread_local! {
+        static CLIENT: reqwest::Client =
+            reqwest::Client::builder().tcp_nodelay(true).build().unwrap();
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = HttpServer::new(move || {
+        let upstream = upstream.clone();
+        App::new().default_service(web::to(move |req: HttpRequest| {
+            let url = format!("{upstream}{}", req.uri());
+            async move {
+                let res = CLIENT
+                    .with(reqwest::Client::clone)
+                    .get(url)
+                    .send()
+                    .await
+                    .map_err(actix_web::error::ErrorBadGateway)?;
+                let status = res.status().as_u16();
+                let content_type = res
+                    .headers()
+                    .get("content-type")
+                    .map(|v| v.as_bytes().to_vec());
+                let body = res
+                    .bytes()
+                    .await
+                    .map_err(actix_web::error::ErrorBadGateway)?;
+                let mut out =
+                    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
+                if let Some(ct) = content_type {
+                    out.insert_header(("content-type", ct));
+                }
+                Ok::<_, actix_web::Error>(out.body(body))
+            }
+        }))
+    })
+    .workers(2)
+    .disable_signals()
+    .listen(listener)
+    .unwrap()
+    .run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    (format!("http://127.0.0.1:{port}"), handle)
+}
+
+/// nginx as a pass-through proxy to `upstream` (`host:port`) with pooled upstream connections,
+/// when `nginx` is installed (it is not part of the suite: only this by-hand benchmark uses it,
+/// as an independent figure for what a proxy hop costs here).
+async fn nginx_proxy(upstream: &str) -> Option<Service> {
+    let program = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())?;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let d = dir.path().display();
+    let config = format!(
+        "daemon off;\nmaster_process off;\nworker_processes 1;\nerror_log {d}/nginx.log warn;\npid {d}/nginx.pid;\n\
+         events {{ worker_connections 256; }}\n\
+         http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  \
+         fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n  \
+         upstream prometheus {{ server {upstream}; keepalive 16; }}\n  \
+         server {{\n    listen 127.0.0.1:{port};\n    location / {{\n      proxy_pass http://prometheus;\n      \
+         proxy_http_version 1.1;\n      proxy_set_header Connection \"\";\n    }}\n  }}\n}}\n"
+    );
+    let config_path = dir.path().join("nginx.conf");
+    std::fs::write(&config_path, config).unwrap();
+    let mut child = spawn(
+        &program,
+        &[
+            "-c".into(),
+            config_path.display().to_string(),
+            "-p".into(),
+            d.to_string(),
+        ],
+        &dir.path().join("stdout.log"),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    wait_ready(&format!("{url}/-/ready"), "nginx", &mut child).await;
+    Some(Service {
+        child,
+        url,
+        addr: format!("127.0.0.1:{port}"),
+        _dir: dir,
+    })
+}
+
+/// Median time of `n` GETs (after 20 warm-up ones), with or without the admin's bearer token.
+async fn time_gets(http: &reqwest::Client, url: &str, token: Option<&str>, n: usize) -> Duration {
+    let mut times = Vec::with_capacity(n);
+    for i in 0..n + 20 {
+        let mut req = http.get(url);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        let t = Instant::now();
+        let body = req.send().await.unwrap().bytes().await.unwrap();
+        let d = t.elapsed();
+        assert!(!body.is_empty());
+        if i >= 20 {
+            times.push(d);
+        }
+    }
+    median(times)
+}
+
+/// One node's samples as the fleet sends them: a host with 2 disks and 3 interfaces, and 10
+/// containers.
+fn fleet_batch(i: usize) -> MetricsBatch {
+    let node = format!("node-{i:04}");
+    let mut b = batch(&node, (i % 100) as f64);
+    if let Some(h) = b.host.as_mut() {
+        h.disks.push(DiskSample {
+            mount: "/var/lib/docker".into(),
+            device: "/dev/sdb1".into(),
+            fs_type: "xfs".into(),
+            used_bytes: 1 << 34,
+            total_bytes: 1 << 36,
+        });
+        h.networks = ["eth0", "eth1", "docker0"]
+            .iter()
+            .map(|n| contextbay_proto::v1::NetworkSample {
+                iface: (*n).into(),
+                rx_bytes: 123_456_789,
+                tx_bytes: 987_654_321,
+            })
+            .collect();
+    }
+    b.containers = (0..10)
+        .map(|c| ContainerSample {
+            id: format!("{c:012x}"),
+            name: format!("app-{c}"),
+            cpu_percent: 0.5 + (i % 7) as f64,
+            memory_used_bytes: (50 + (i as u64 % 13)) << 20,
+            memory_limit_bytes: 1 << 30,
+        })
+        .collect();
+    b
+}
+
+/// Proxy overhead: the same queries straight to Prometheus, through a bare pass-through proxy
+/// (the cost of any extra HTTP hop here) and through `/api/v1/metrics/query(_range)`,
+/// interleaved, medians and their ratios. `CB_PERF_NODES` nodes' samples (default 1,000, as the
+/// fleet sends them) are on the master's `/metrics`, which Prometheus scrapes every second, so the
+/// fleet queries ask what a dashboard asks of a 1,000-host fleet. No timing asserts; run with
+/// `cargo test --release --test integration -- --ignored perf_proxy --nocapture --test-threads=1`
 /// and copy the figures into docs/performance.md.
 #[actix_web::test]
 #[ignore = "performance figures, run by hand"]
 async fn perf_proxy_overhead() {
-    let workers: usize = std::env::var("CB_PERF_WORKERS")
-        .ok()
-        .and_then(|w| w.parse().ok())
-        .unwrap_or(2);
+    let env = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|w| w.parse().ok())
+            .unwrap_or(default)
+    };
+    let workers = env("CB_PERF_WORKERS", 2);
+    let fleet = env("CB_PERF_NODES", 1000);
     let s = TestServer::start_with(|c| {
         c.server.workers = workers;
         c.modules.insert(ModuleName::Monitoring, true);
+        // The seeded nodes send no heartbeats; they stay healthy for the run.
+        c.fleet.stale_after_secs = 3600;
+        c.fleet.offline_after_secs = 7200;
     })
     .await;
-    println!("master with {workers} HTTP workers");
+    println!("master with {workers} HTTP workers, {fleet} nodes' samples");
     let admin = s.setup().await;
+    let nodes = &s.state().nodes;
+    for i in 0..fleet {
+        let (id, host) = (format!("node-{i:04}"), format!("host-{i:04}"));
+        nodes
+            .add(NodeSeed {
+                id: id.clone(),
+                hostname: host.clone(),
+            })
+            .await
+            .unwrap();
+        assert!(nodes.registered(&id, &host).await.unwrap());
+        assert!(nodes.metrics(&id, fleet_batch(i)).await.unwrap());
+    }
     let Some(prom) = start_prometheus(&s, None).await else {
         return;
     };
@@ -1106,38 +1275,71 @@ async fn perf_proxy_overhead() {
         json!({"prometheus_url": prom.url}),
     )
     .await;
-    // Some history to query.
     eventually(30, "up == 1", || async {
         let r = s.get("/api/v1/metrics/query?query=up", &admin.access).await;
         (r.body["data"]["result"][0]["value"][1] == "1").then_some(())
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(20)).await;
+    // Some history to query.
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let (bare_url, bare) = bare_proxy(prom.url.clone());
+    let nginx = nginx_proxy(&prom.addr).await;
+    if nginx.is_none() {
+        println!("nginx is not installed: no nginx column (apt-get install nginx-light)");
+    }
     let http = reqwest::Client::new();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
+    let enc = |q: &str| form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>();
+    let instant = |label: &'static str, q: &str| (label, "query", format!("query={}", enc(q)));
+    let range = |label: &'static str, q: &str, secs: u64, step: &str| {
+        (
+            label,
+            "query_range",
+            format!(
+                "query={}&start={}&end={now}&step={step}",
+                enc(q),
+                now - secs
+            ),
+        )
+    };
+    let only = std::env::var("CB_PERF_ONLY").unwrap_or_default();
     let queries = [
-        ("instant `up`", "query".to_owned(), "query=up".to_owned()),
-        (
-            "range, all contextbay_http_* series, 20 s at 1 s",
-            "query_range".to_owned(),
-            format!(
-                "query=%7B__name__%3D~%22contextbay_http.%2A%22%7D&start={}&end={now}&step=1",
-                now - 20
-            ),
+        instant("instant `up`", "up"),
+        instant(
+            "fleet: instant `topk(10, contextbay_node_cpu_percent)`",
+            "topk(10, contextbay_node_cpu_percent)",
         ),
-        (
-            "range, count of every series, 20 s at 0.1 s",
-            "query_range".to_owned(),
-            format!(
-                "query=count%28%7B__name__%3D~%22.%2B%22%7D%29&start={}&end={now}&step=0.1",
-                now - 20
-            ),
+        instant(
+            "fleet: instant disk use per node and mount",
+            "contextbay_node_disk_used_bytes / contextbay_node_disk_total_bytes > 0.5",
+        ),
+        instant(
+            "fleet: instant container memory summed per node",
+            "sum by (node) (contextbay_container_memory_used_bytes)",
+        ),
+        range(
+            "range, every `contextbay_http_*` series, 20 s at 1 s",
+            "{__name__=~\"contextbay_http.*\"}",
+            20,
+            "1",
+        ),
+        range(
+            "fleet: range, mean CPU of the fleet, 30 s at 1 s",
+            "avg(contextbay_node_cpu_percent)",
+            30,
+            "1",
+        ),
+        range(
+            "fleet: range, top 5 nodes by container CPU, 30 s at 5 s",
+            "topk(5, sum by (node) (contextbay_container_cpu_percent))",
+            30,
+            "5",
         ),
     ];
-    const N: usize = 400;
+    let n = env("CB_PERF_REQUESTS", 400);
     // The master's own floor, for context: a public route, an authenticated one, and an
     // authenticated route of the monitoring module that reads the store once (no Prometheus).
     for (label, path, auth) in [
@@ -1145,72 +1347,83 @@ async fn perf_proxy_overhead() {
         ("GET /api/auth/me", "/api/auth/me", true),
         ("GET /api/metrics/history", "/api/metrics/history", true),
     ] {
-        let mut times = Vec::with_capacity(N);
-        for i in 0..N + 20 {
-            let mut req = http.get(s.url(path));
-            if auth {
-                req = req.bearer_auth(&admin.access);
-            }
-            let t = Instant::now();
-            let body = req.send().await.unwrap().bytes().await.unwrap();
-            let d = t.elapsed();
-            assert!(!body.is_empty());
-            if i >= 20 {
-                times.push(d);
-            }
-        }
-        println!("master floor, {label}: median {:.3} ms", ms(median(times)));
+        let token = auth.then_some(admin.access.as_str());
+        let d = time_gets(&http, &s.url(path), token, n).await;
+        println!("master floor, {label}: median {:.3} ms", ms(d));
     }
+    println!(
+        "| query | direct | nginx | bare proxy | ContextBay | ContextBay / direct | \
+         nginx / direct | bare / direct | ContextBay / bare | answer |"
+    );
     for (label, api, qs) in queries {
-        let direct_url = format!("{}/api/v1/{api}?{qs}", prom.url);
-        let proxied_url = s.url(&format!("/api/v1/metrics/{api}?{qs}"));
-        let (mut direct, mut proxied) = (Vec::with_capacity(N), Vec::with_capacity(N));
-        let mut bytes = 0;
-        for i in 0..N + 20 {
-            let t = Instant::now();
-            let a = http
-                .get(&direct_url)
-                .send()
-                .await
-                .unwrap()
-                .bytes()
-                .await
-                .unwrap();
-            let d = t.elapsed();
-            let t = Instant::now();
-            let b = http
-                .get(&proxied_url)
-                .bearer_auth(&admin.access)
-                .send()
-                .await
-                .unwrap()
-                .bytes()
-                .await
-                .unwrap();
-            let p = t.elapsed();
-            bytes = b.len();
-            assert!(
-                a.starts_with(b"{\"status\":\"success\"")
-                    && b.starts_with(b"{\"status\":\"success\""),
-                "{label}: {} / {}",
-                String::from_utf8_lossy(&a),
-                String::from_utf8_lossy(&b)
-            );
-            // The first requests warm connections and caches.
-            if i >= 20 {
-                direct.push(d);
-                proxied.push(p);
-            }
+        if !label.contains(only.as_str()) {
+            continue;
         }
-        let (d, p) = (median(direct), median(proxied));
+        let nginx_url = nginx.as_ref().map_or(String::new(), |n| n.url.clone());
+        let urls = [
+            format!("{}/api/v1/{api}?{qs}", prom.url),
+            format!("{nginx_url}/api/v1/{api}?{qs}"),
+            format!("{bare_url}/api/v1/{api}?{qs}"),
+            s.url(&format!("/api/v1/metrics/{api}?{qs}")),
+        ];
+        let mut times: [Vec<Duration>; 4] = Default::default();
+        let mut bytes = 0;
+        let mut answers: [bytes::Bytes; 4] = Default::default();
+        for i in 0..n + 20 {
+            for (k, url) in urls.iter().enumerate() {
+                if k == 1 && nginx.is_none() {
+                    answers[k] = answers[0].clone();
+                    continue;
+                }
+                let mut req = http.get(url);
+                if k == 3 {
+                    req = req.bearer_auth(&admin.access);
+                }
+                let t = Instant::now();
+                let body = req.send().await.unwrap().bytes().await.unwrap();
+                let d = t.elapsed();
+                // The first requests warm connections and caches.
+                if i >= 20 {
+                    times[k].push(d);
+                }
+                answers[k] = body;
+            }
+            for answer in &answers {
+                assert!(
+                    answer.starts_with(b"{\"status\":\"success\""),
+                    "{label}: {}",
+                    String::from_utf8_lossy(answer)
+                );
+            }
+            bytes = answers[3].len();
+        }
+        let ratio = |x: Duration, y: Duration| format!("{:.2}×", x.as_secs_f64() / y.as_secs_f64());
+        let nginx_times = std::mem::take(&mut times[1]);
+        let [d, _, b, p] = times.map(|t| {
+            if t.is_empty() {
+                Duration::ZERO
+            } else {
+                median(t)
+            }
+        });
+        let (n, n_ratio) = if nginx_times.is_empty() {
+            ("–".to_owned(), "–".to_owned())
+        } else {
+            let n = median(nginx_times);
+            (format!("{:.3} ms", ms(n)), ratio(n, d))
+        };
         println!(
-            "proxy overhead, {label}: direct median {:.3} ms, proxied median {:.3} ms, ratio {:.2}x, \
-             answer {bytes} bytes, {N} requests each",
+            "| {label} | {:.3} ms | {n} | {:.3} ms | {:.3} ms | {} | {n_ratio} | {} | {} | {bytes} B |",
             ms(d),
+            ms(b),
             ms(p),
-            p.as_secs_f64() / d.as_secs_f64()
+            ratio(p, d),
+            ratio(b, d),
+            ratio(p, b),
         );
     }
+    bare.stop(true).await;
+    drop(nginx);
     drop(prom);
     s.stop().await;
 }
@@ -1233,34 +1446,7 @@ async fn perf_metrics_scrape_1000_nodes() {
             .await
             .unwrap();
         assert!(nodes.registered(&id, &host).await.unwrap());
-        let mut b = batch(&id, f64::from(i % 100));
-        if let Some(h) = b.host.as_mut() {
-            h.disks.push(DiskSample {
-                mount: "/var/lib/docker".into(),
-                device: "/dev/sdb1".into(),
-                fs_type: "xfs".into(),
-                used_bytes: 1 << 34,
-                total_bytes: 1 << 36,
-            });
-            h.networks = ["eth0", "eth1", "docker0"]
-                .iter()
-                .map(|n| contextbay_proto::v1::NetworkSample {
-                    iface: (*n).into(),
-                    rx_bytes: 123_456_789,
-                    tx_bytes: 987_654_321,
-                })
-                .collect();
-        }
-        b.containers = (0..10)
-            .map(|c| ContainerSample {
-                id: format!("{c:012x}"),
-                name: format!("app-{c}"),
-                cpu_percent: 0.5,
-                memory_used_bytes: 50 << 20,
-                memory_limit_bytes: 1 << 30,
-            })
-            .collect();
-        assert!(nodes.metrics(&id, b).await.unwrap());
+        assert!(nodes.metrics(&id, fleet_batch(i)).await.unwrap());
     }
     let http = reqwest::Client::new();
     let mut times = Vec::new();
