@@ -212,10 +212,17 @@ impl ModuleName {
 
     /// Whether every required field is present in a stored configuration.
     pub fn is_configured(self, config: &Map<String, Value>) -> bool {
+        self.missing_settings(config).next().is_none()
+    }
+
+    /// The required fields a stored configuration lacks.
+    pub fn missing_settings<'a>(
+        self,
+        config: &'a Map<String, Value>,
+    ) -> impl Iterator<Item = &'static Field> + 'a {
         self.fields()
             .iter()
-            .filter(|f| f.required)
-            .all(|f| config.get(f.key).is_some_and(|v| !v.is_null() && v != ""))
+            .filter(|f| f.required && config.get(f.key).is_none_or(|v| v.is_null() || v == ""))
     }
 }
 

@@ -16,7 +16,10 @@ use crate::store::modules::StoredModule;
 pub struct ModuleConfigView {
     pub module: ModuleName,
     pub enabled: bool,
+    /// As in `GET /api/modules`: settings present and the needed services reachable.
     pub configured: bool,
+    /// As in `GET /api/modules`: missing settings and unreachable services.
+    pub problems: Vec<String>,
     /// Secrets are shown as `********`; send that back to keep a secret unchanged.
     #[schema(value_type = Object)]
     pub config: Map<String, Value>,
@@ -58,6 +61,7 @@ fn view(state: &AppState, name: ModuleName, stored: Option<&StoredModule>) -> Mo
         module: name,
         enabled: s.enabled,
         configured: s.configured,
+        problems: s.problems,
         config: stored
             .map(|m| modules::redact(name, &m.config))
             .unwrap_or_default(),

@@ -13,8 +13,12 @@ use crate::store::modules::StoredModule;
 pub struct ModuleStatus {
     pub name: ModuleName,
     pub enabled: bool,
-    /// Every setting the module's backing service needs is present.
+    /// Every setting the module needs is present, and none of the services it needs was
+    /// unreachable on its last call.
     pub configured: bool,
+    /// What stands in the way, one line each: a missing setting, or a service (needed or
+    /// optional) that could not be reached on its last call. Empty when nothing does.
+    pub problems: Vec<String>,
     pub description: &'static str,
 }
 
@@ -23,13 +27,35 @@ pub struct ModuleList {
     pub items: Vec<ModuleStatus>,
 }
 
-/// The effective state of a module: the live override, else the configuration file.
-pub fn status(state: &AppState, name: ModuleName, stored: Option<&StoredModule>) -> ModuleStatus {
+/// Whether a module is on: the live override, else the configuration file.
+pub fn enabled(state: &AppState, name: ModuleName, stored: Option<&StoredModule>) -> bool {
     let default = state.config.modules.get(&name).copied().unwrap_or(false);
+    stored.and_then(|s| s.enabled).unwrap_or(default)
+}
+
+/// The effective state of a module: switched on or off, and whether it can do its work.
+pub fn status(state: &AppState, name: ModuleName, stored: Option<&StoredModule>) -> ModuleStatus {
+    let empty = serde_json::Map::new();
+    let config = stored.map_or(&empty, |s| &s.config);
+    let mut problems: Vec<String> = name
+        .missing_settings(config)
+        .map(|f| format!("{} is not set (PUT /api/config/{name})", f.key))
+        .collect();
+    let mut configured = problems.is_empty();
+    for &(service, url_key, needed) in crate::integrations::services(name) {
+        let Some(url) = config.get(url_key).and_then(|v| v.as_str()) else {
+            continue;
+        };
+        if let Some(problem) = state.integrations.reachability.problem(service, url) {
+            configured &= !needed;
+            problems.push(problem);
+        }
+    }
     ModuleStatus {
         name,
-        enabled: stored.and_then(|s| s.enabled).unwrap_or(default),
-        configured: name.is_configured(&stored.map(|s| s.config.clone()).unwrap_or_default()),
+        enabled: enabled(state, name, stored),
+        configured,
+        problems,
         description: name.description(),
     }
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Endpoint, Health, IntegrationError, Integrations, ModuleSettings};
 
-const SERVICE: &str = "alertmanager";
+pub const SERVICE: &str = "alertmanager";
 
 /// An Alertmanager server.
 #[derive(Clone)]

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::{Endpoint, Health, IntegrationError, Integrations, ModuleSettings};
 
-const SERVICE: &str = "grafana";
+pub const SERVICE: &str = "grafana";
 
 /// A Grafana server, acting as one service account.
 #[derive(Clone)]

@@ -10,6 +10,8 @@ pub mod alertmanager;
 pub mod grafana;
 pub mod prometheus;
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
@@ -35,6 +37,68 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Integrations {
     /// Built up front so that a bad configuration fails at start, not on the first call.
     fallback: reqwest::Client,
+    /// What the last call to each service showed.
+    pub reachability: Reachability,
+}
+
+/// What the last call to each external service showed: it answered, or it could not be reached
+/// (after the retries). Every call records its outcome, and the monitoring module's prober calls
+/// each configured service regularly; `/api/modules` reads it. Kept per service with the base URL
+/// it was seen at, so a changed URL starts unknown.
+#[derive(Clone, Default)]
+pub struct Reachability(Arc<Mutex<HashMap<&'static str, Seen>>>);
+
+struct Seen {
+    base: String,
+    /// Why the last call could not reach the service; `None` when it answered.
+    unreachable: Option<String>,
+}
+
+impl Reachability {
+    fn record(&self, service: &'static str, base: &str, unreachable: Option<String>) {
+        let Ok(mut map) = self.0.lock() else { return };
+        match map.get_mut(service) {
+            Some(seen) if seen.base == base => {
+                if seen.unreachable != unreachable {
+                    seen.unreachable = unreachable;
+                }
+            }
+            _ => {
+                map.insert(
+                    service,
+                    Seen {
+                        base: base.to_owned(),
+                        unreachable,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Why `service` at `base` could not be reached on its last call; `None` when it answered
+    /// or has not been called at that URL yet.
+    pub fn problem(&self, service: &str, base: &str) -> Option<String> {
+        let map = self.0.lock().ok()?;
+        let seen = map.get(service)?;
+        if seen.base == base.trim_end_matches('/') {
+            seen.unreachable.clone()
+        } else {
+            None
+        }
+    }
+}
+
+/// The external services a module's routes call: the service, the setting holding its URL, and
+/// whether the module needs it (Grafana is optional for monitoring).
+pub fn services(module: ModuleName) -> &'static [(&'static str, &'static str, bool)] {
+    match module {
+        ModuleName::Monitoring => &[
+            (prometheus::SERVICE, "prometheus_url", true),
+            (grafana::SERVICE, "grafana_url", false),
+        ],
+        ModuleName::Alerting => &[(alertmanager::SERVICE, "alertmanager_url", true)],
+        _ => &[],
+    }
 }
 
 thread_local! {
@@ -57,6 +121,7 @@ impl Integrations {
     pub fn new() -> anyhow::Result<Self> {
         Ok(Self {
             fallback: build_client()?,
+            reachability: Reachability::default(),
         })
     }
 
@@ -203,6 +268,7 @@ pub(crate) struct Endpoint {
     base: String,
     bearer: Option<String>,
     http: reqwest::Client,
+    reachability: Reachability,
 }
 
 impl Endpoint {
@@ -217,6 +283,7 @@ impl Endpoint {
             base: base.trim_end_matches('/').to_owned(),
             bearer: bearer.map(str::to_owned),
             http: integrations.http(),
+            reachability: integrations.reachability.clone(),
         }
     }
 
@@ -262,7 +329,13 @@ impl Endpoint {
                 Err(e) => e.is_connect() || e.is_timeout(),
             };
             if !retryable || attempt >= attempts {
-                return result.map_err(|e| self.unreachable(&e, attempt));
+                let result = result.map_err(|e| self.unreachable(&e, attempt));
+                self.reachability.record(
+                    self.service,
+                    &self.base,
+                    result.as_ref().err().map(ToString::to_string),
+                );
+                return result;
             }
             tokio::time::sleep(wait).await;
             wait *= 4;

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::{Endpoint, Health, IntegrationError, Integrations, ModuleSettings};
 
-const SERVICE: &str = "prometheus";
+pub const SERVICE: &str = "prometheus";
 /// Largest answer the proxy passes on unless `max_result_bytes` says otherwise.
 pub const DEFAULT_MAX_RESULT_BYTES: usize = 16 * 1024 * 1024;
 /// How long a proxied query may take (Prometheus' own default query timeout is 2 minutes).

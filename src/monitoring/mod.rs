@@ -7,7 +7,9 @@
 //! - [`alerts`]: Alertmanager's webhook notifications → stored alerts → `alert.*` events;
 //! - [`container_signals`]: container exits and failing health checks from worker events, as
 //!   metrics for the default rules;
-//! - [`grafana_annotator`]: an annotation in Grafana for every alert that fires.
+//! - [`grafana_annotator`]: an annotation in Grafana for every alert that fires;
+//! - [`prober`]: regular calls to each configured service, so `/api/modules` shows one that
+//!   cannot be reached.
 //!
 //! How Prometheus is pointed at ContextBay is described in `docs/monitoring.md`.
 
@@ -15,6 +17,7 @@ pub mod alert_rules;
 pub mod alerts;
 pub mod container_signals;
 pub mod grafana_annotator;
+pub mod prober;
 pub mod prometheus_files;
 pub mod promql_time;
 
@@ -50,7 +53,11 @@ pub async fn alertmanager(state: &AppState) -> Result<Alertmanager, ApiError> {
 /// Whether a module is switched on: the live override, else the configuration file.
 pub async fn module_enabled(state: &AppState, module: ModuleName) -> Result<bool, ApiError> {
     let stored = state.store.modules().get(module).await?;
-    Ok(crate::http::modules::status(state, module, stored.as_ref()).enabled)
+    Ok(crate::http::modules::enabled(
+        state,
+        module,
+        stored.as_ref(),
+    ))
 }
 
 /// A client that is optional where it is used: `None` when its service is not configured.
@@ -88,7 +95,7 @@ impl Drop for Background {
 }
 
 /// Writes Prometheus' files once and starts the bus consumers: the file sync on module changes,
-/// the container signals and the Grafana annotator. Call inside the actix System.
+/// the container signals, the Grafana annotator and the prober. Call inside the actix System.
 pub async fn start(state: &AppState) -> anyhow::Result<Background> {
     let subscribe = |topics: &[&str]| TopicFilter::parse(topics).map_err(anyhow::Error::msg);
     let files = {
@@ -112,7 +119,14 @@ pub async fn start(state: &AppState) -> anyhow::Result<Background> {
             .await?;
         grafana_annotator::spawn(state.clone(), sub)
     };
+    let prober = {
+        let (sub, _) = state
+            .bus
+            .subscribe(subscribe(&["module.updated"])?, None)
+            .await?;
+        prober::spawn(state.clone(), sub)
+    };
     Ok(Background {
-        tasks: vec![files, signals, annotator],
+        tasks: vec![files, signals, annotator, prober],
     })
 }

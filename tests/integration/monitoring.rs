@@ -215,6 +215,19 @@ pub async fn configure(s: &TestServer, admin: &Login, module: &str, config: Valu
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 }
 
+/// One module's entry in the public `GET /api/modules`.
+pub async fn module_status(s: &TestServer, name: &str) -> Value {
+    let modules = s.call(Method::GET, "/api/modules", None, None).await;
+    assert_eq!(modules.status, StatusCode::OK);
+    modules.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == name)
+        .unwrap()
+        .clone()
+}
+
 /// Polls `check` every 250 ms until it gives a value, for up to `secs`.
 pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut check: F) -> T
 where
@@ -245,15 +258,9 @@ async fn prometheus_scrapes_the_master_and_the_proxy_passes_answers_through() {
         json!({"prometheus_url": prom.url}),
     )
     .await;
-    let modules = s.call(Method::GET, "/api/modules", None, None).await;
-    let monitoring = modules.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["name"] == "monitoring")
-        .unwrap()
-        .clone();
-    assert_eq!(monitoring["configured"], true);
+    let monitoring = module_status(&s, "monitoring").await;
+    assert_eq!(monitoring["configured"], true, "{monitoring:?}");
+    assert_eq!(monitoring["problems"], json!([]));
 
     // The file_sd file names the master; Prometheus scrapes it: up == 1 through the proxy.
     let targets = s.get("/api/metrics/targets", &admin.access).await;
@@ -473,6 +480,14 @@ async fn disabled_unconfigured_and_unreachable() {
             assert_eq!(m["configured"], false, "{m:?}");
         }
     }
+    assert_eq!(
+        module_status(&s, "monitoring").await["problems"],
+        json!(["prometheus_url is not set (PUT /api/config/monitoring)"])
+    );
+    assert_eq!(
+        module_status(&s, "alerting").await["problems"],
+        json!(["alertmanager_url is not set (PUT /api/config/alerting)"])
+    );
     for path in [
         "/api/v1/metrics/query?query=up",
         "/api/prometheus/targets",
@@ -532,9 +547,21 @@ async fn disabled_unconfigured_and_unreachable() {
         assert_eq!(r.status, StatusCode::OK, "{path}: {:?}", r.body);
     }
 
-    // Configured but nothing listens there: 503 "not reachable", after bounded retries.
+    // Configured but nothing listens there: the prober finds out after the change, before any
+    // route is called, and /api/modules shows the module as not configured, saying why.
     let dead = format!("http://127.0.0.1:{}", free_port());
     configure(&s, &admin, "monitoring", json!({"prometheus_url": dead})).await;
+    let unreachable = json!(["prometheus is not reachable: connection failed (3 attempts)"]);
+    eventually(10, "monitoring shown as unreachable", || async {
+        let m = module_status(&s, "monitoring").await;
+        (m["problems"] == unreachable).then_some(m)
+    })
+    .await;
+    assert_eq!(module_status(&s, "monitoring").await["configured"], false);
+    let view = s.get("/api/config/monitoring", &admin.access).await;
+    assert_eq!(view.body["configured"], false, "{:?}", view.body);
+    assert_eq!(view.body["problems"], unreachable);
+    // Routes answer 503 "not reachable", after bounded retries.
     let started = Instant::now();
     let r = s.get("/api/v1/metrics/query?query=up", &admin.access).await;
     assert_error(&r, StatusCode::SERVICE_UNAVAILABLE, "service_unavailable");
@@ -556,6 +583,32 @@ async fn disabled_unconfigured_and_unreachable() {
     // Other parts of the master are unaffected.
     let r = s.get("/api/auth/me", &admin.access).await;
     assert_eq!(r.status, StatusCode::OK);
+
+    // Pointed at a service that answers, the module is configured again; an unreachable
+    // Grafana, which the module can do without, is named but leaves it configured.
+    let alive = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::path("/-/healthy"))
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .mount(&alive)
+        .await;
+    configure(
+        &s,
+        &admin,
+        "monitoring",
+        json!({"prometheus_url": alive.uri(), "grafana_url": dead, "grafana_token": "glsa_x"}),
+    )
+    .await;
+    let m = eventually(10, "grafana shown as unreachable", || async {
+        let m = module_status(&s, "monitoring").await;
+        (m["problems"] == json!(["grafana is not reachable: connection failed (3 attempts)"]))
+            .then_some(m)
+    })
+    .await;
+    assert_eq!(m["configured"], true, "{m:?}");
+    configure(&s, &admin, "monitoring", json!({"grafana_url": null})).await;
+    let m = module_status(&s, "monitoring").await;
+    assert_eq!(m["problems"], json!([]), "{m:?}");
+    assert_eq!(m["configured"], true);
     s.stop().await;
 }
 

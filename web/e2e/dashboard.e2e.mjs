@@ -397,6 +397,25 @@ describe('dashboard against the real master', { skip: missing ? `prerequisites m
     await screenshot(page, '13-activity');
   });
 
+  flow('settings say why a module cannot work', async () => {
+    const page = adminPage;
+    const token = await loginToken(ADMIN);
+    const on = await api(master.base, 'PUT', '/api/config/alerting', { token, body: { enabled: true } });
+    assert.equal(on.status, 200, on.text);
+    try {
+      await page.getByTestId('nav-settings').click();
+      await settled(page, 'page-settings');
+      const row = page.locator('[data-testid="module-row"][data-module="alerting"]');
+      await waitForText(row, 'not configured');
+      await waitForText(row.getByTestId('module-problems'), 'alertmanager_url is not set');
+      await dismissToasts(page);
+      await screenshot(page, '27b-settings-module-problems');
+    } finally {
+      const off = await api(master.base, 'PUT', '/api/config/alerting', { token, body: { enabled: false } });
+      assert.equal(off.status, 200, off.text);
+    }
+  });
+
   flow('screenshots of every main page', async () => {
     const page = adminPage;
     const pages = [

@@ -59,7 +59,10 @@ export interface CreatedApiKey extends ApiKey {
 export interface ModuleInfo {
   name: string;
   enabled: boolean;
+  /** Settings present and the services the module needs reachable. */
   configured: boolean;
+  /** Missing settings and unreachable services, one line each. */
+  problems?: string[];
   description: string;
 }
 
@@ -75,6 +78,7 @@ export interface ModuleConfig {
   module: string;
   enabled: boolean;
   configured: boolean;
+  problems?: string[];
   /** Secrets come back as `"********"`; sending that back keeps the stored value. */
   config: Record<string, unknown>;
   fields?: ModuleField[];

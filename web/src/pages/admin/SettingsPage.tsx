@@ -153,6 +153,13 @@ function ModulesSection() {
                 )}
               </div>
               <p className="muted small">{m.description}</p>
+              {m.problems && m.problems.length > 0 ? (
+                <ul className="small module-problems" data-testid="module-problems">
+                  {m.problems.map((p) => (
+                    <li key={p}>{p}</li>
+                  ))}
+                </ul>
+              ) : null}
             </div>
             <div className="module-actions">
               <button type="button" className="btn btn-sm" onClick={() => setConfiguring(m)} data-testid={`module-configure-${m.name}`}>
