@@ -21,7 +21,7 @@ pub mod prober;
 pub mod prometheus_files;
 pub mod promql_time;
 
-use contextbay_actors::TopicFilter;
+use contextbay_actors::{Subscription, TopicFilter};
 use tokio::task::JoinHandle;
 
 use crate::error::ApiError;
@@ -97,36 +97,19 @@ impl Drop for Background {
 /// Writes Prometheus' files once and starts the bus consumers: the file sync on module changes,
 /// the container signals, the Grafana annotator and the prober. Call inside the actix System.
 pub async fn start(state: &AppState) -> anyhow::Result<Background> {
-    let subscribe = |topics: &[&str]| TopicFilter::parse(topics).map_err(anyhow::Error::msg);
-    let files = {
-        let (sub, _) = state
-            .bus
-            .subscribe(subscribe(&["module.updated"])?, None)
-            .await?;
-        prometheus_files::spawn_sync(state.clone(), sub)
-    };
-    let signals = {
-        let (sub, _) = state
-            .bus
-            .subscribe(subscribe(&["container.update"])?, None)
-            .await?;
-        container_signals::spawn(state, sub)?
-    };
-    let annotator = {
-        let (sub, _) = state
-            .bus
-            .subscribe(subscribe(&["alert.fired"])?, None)
-            .await?;
-        grafana_annotator::spawn(state.clone(), sub)
-    };
-    let prober = {
-        let (sub, _) = state
-            .bus
-            .subscribe(subscribe(&["module.updated"])?, None)
-            .await?;
-        prober::spawn(state.clone(), sub)
-    };
+    let files =
+        prometheus_files::spawn_sync(state.clone(), subscribe(state, "module.updated").await?);
+    let signals = container_signals::spawn(state, subscribe(state, "container.update").await?)?;
+    let annotator = grafana_annotator::spawn(state.clone(), subscribe(state, "alert.fired").await?);
+    let prober = prober::spawn(state.clone(), subscribe(state, "module.updated").await?);
     Ok(Background {
         tasks: vec![files, signals, annotator, prober],
     })
+}
+
+/// A bus subscription to one topic, from now on.
+async fn subscribe(state: &AppState, topic: &str) -> anyhow::Result<Subscription> {
+    let filter = TopicFilter::parse([topic]).map_err(anyhow::Error::msg)?;
+    let (sub, _) = state.bus.subscribe(filter, None).await?;
+    Ok(sub)
 }

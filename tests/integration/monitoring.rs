@@ -219,12 +219,17 @@ pub async fn configure(s: &TestServer, admin: &Login, module: &str, config: Valu
 pub async fn module_status(s: &TestServer, name: &str) -> Value {
     let modules = s.call(Method::GET, "/api/modules", None, None).await;
     assert_eq!(modules.status, StatusCode::OK);
-    modules.body["items"]
+    module_entry(&modules.body, name)
+}
+
+/// One module's entry in a `GET /api/modules` answer.
+pub fn module_entry(list: &Value, name: &str) -> Value {
+    list["items"]
         .as_array()
         .unwrap()
         .iter()
         .find(|m| m["name"] == name)
-        .unwrap()
+        .unwrap_or_else(|| panic!("no module {name} in {list}"))
         .clone()
 }
 
@@ -1277,6 +1282,24 @@ fn fleet_batch(i: usize) -> MetricsBatch {
     b
 }
 
+/// `n` healthy nodes (`node-0000`, … on `host-0000`, …), each with one [`fleet_batch`], fed into
+/// the node registry through its handle.
+async fn seed_fleet(s: &TestServer, n: usize) {
+    let nodes = &s.state().nodes;
+    for i in 0..n {
+        let (id, host) = (format!("node-{i:04}"), format!("host-{i:04}"));
+        nodes
+            .add(NodeSeed {
+                id: id.clone(),
+                hostname: host.clone(),
+            })
+            .await
+            .unwrap();
+        assert!(nodes.registered(&id, &host).await.unwrap());
+        assert!(nodes.metrics(&id, fleet_batch(i)).await.unwrap());
+    }
+}
+
 /// Proxy overhead: the same queries straight to Prometheus, through a bare pass-through proxy
 /// (the cost of any extra HTTP hop here) and through `/api/v1/metrics/query(_range)`,
 /// interleaved, medians and their ratios. `CB_PERF_NODES` nodes' samples (default 1,000, as the
@@ -1305,19 +1328,7 @@ async fn perf_proxy_overhead() {
     .await;
     println!("master with {workers} HTTP workers, {fleet} nodes' samples");
     let admin = s.setup().await;
-    let nodes = &s.state().nodes;
-    for i in 0..fleet {
-        let (id, host) = (format!("node-{i:04}"), format!("host-{i:04}"));
-        nodes
-            .add(NodeSeed {
-                id: id.clone(),
-                hostname: host.clone(),
-            })
-            .await
-            .unwrap();
-        assert!(nodes.registered(&id, &host).await.unwrap());
-        assert!(nodes.metrics(&id, fleet_batch(i)).await.unwrap());
-    }
+    seed_fleet(&s, fleet).await;
     let Some(prom) = start_prometheus(&s, None).await else {
         return;
     };
@@ -1487,20 +1498,7 @@ async fn perf_proxy_overhead() {
 #[ignore = "performance figures, run by hand"]
 async fn perf_metrics_scrape_1000_nodes() {
     let s = master().await;
-    let nodes = &s.state().nodes;
-    for i in 0..1000 {
-        let id = format!("node-{i:04}");
-        let host = format!("host-{i:04}");
-        nodes
-            .add(NodeSeed {
-                id: id.clone(),
-                hostname: host.clone(),
-            })
-            .await
-            .unwrap();
-        assert!(nodes.registered(&id, &host).await.unwrap());
-        assert!(nodes.metrics(&id, fleet_batch(i)).await.unwrap());
-    }
+    seed_fleet(&s, 1000).await;
     let http = reqwest::Client::new();
     let mut times = Vec::new();
     let mut size = 0;

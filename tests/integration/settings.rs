@@ -77,15 +77,7 @@ async fn modules_switch_and_configure_with_secrets_redacted() {
     let admin = s.setup().await;
     let list = s.call(Method::GET, "/api/modules", None, None).await;
     assert_eq!(list.status, StatusCode::OK);
-    let find = |body: &serde_json::Value, name: &str| {
-        body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["name"] == name)
-            .unwrap()
-            .clone()
-    };
+    let find = super::monitoring::module_entry;
     assert_eq!(find(&list.body, "planner")["enabled"], true);
     assert_eq!(find(&list.body, "planner")["configured"], true);
     assert_eq!(find(&list.body, "workflows")["enabled"], false);
