@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::extract::{Body, Query};
+use super::{EndpointsPage, endpoints_page_limit};
 use crate::docker::containers::{
     ContainerAction, ContainerInfo, ContainerSpec, ContainerUsage, LogLine, LogQuery,
 };
@@ -25,17 +26,6 @@ pub struct ContainerView {
 }
 
 /// A page of containers; endpoints that could not be asked are listed in `errors`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ContainerPage {
-    pub items: Vec<ContainerView>,
-    pub total: usize,
-    pub limit: usize,
-    pub offset: usize,
-    /// `{endpoint, error}` for endpoints that did not answer.
-    #[schema(value_type = Vec<Object>)]
-    pub errors: Vec<Value>,
-}
-
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListContainers {
@@ -139,16 +129,13 @@ pub async fn gather(
 }
 
 #[utoipa::path(get, path = "/api/containers", tag = "containers", params(ListContainers),
-    responses((status = 200, body = ContainerPage), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = EndpointsPage<ContainerView>), (status = 400, body = ErrorBody)))]
 pub async fn list(
     state: web::Data<AppState>,
     query: Query<ListContainers>,
-) -> ApiResult<web::Json<ContainerPage>> {
+) -> ApiResult<web::Json<EndpointsPage<ContainerView>>> {
     let q = query.into_inner();
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::bad_request("limit must be between 1 and 500"));
-    }
+    let limit = endpoints_page_limit(q.limit)?;
     let (all, errors) = gather(&state, q.endpoint.as_deref(), q.all.unwrap_or(true)).await?;
     let mut matching: Vec<ContainerView> = all
         .into_iter()
@@ -160,16 +147,9 @@ pub async fn list(
             .cmp(&b.container.name)
             .then(a.endpoint.id.cmp(&b.endpoint.id))
     });
-    let total = matching.len();
-    let offset = q.offset.unwrap_or(0);
-    let items = matching.into_iter().skip(offset).take(limit).collect();
-    Ok(web::Json(ContainerPage {
-        items,
-        total,
-        limit,
-        offset,
-        errors,
-    }))
+    Ok(web::Json(EndpointsPage::new(
+        matching, limit, q.offset, errors,
+    )))
 }
 
 /// The endpoint to act on: the one named, else the one holding a container with this id or name.

@@ -147,6 +147,49 @@ pub struct Paginated<T> {
     pub offset: i64,
 }
 
+/// A page of a list gathered from every endpoint (containers, stacks, services), with the
+/// endpoints that did not answer.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct EndpointsPage<T> {
+    pub items: Vec<T>,
+    pub total: usize,
+    pub limit: usize,
+    pub offset: usize,
+    /// `{endpoint, error}` for endpoints that did not answer.
+    #[schema(value_type = Vec<Object>)]
+    pub errors: Vec<serde_json::Value>,
+}
+
+/// `?limit=` of an endpoint-wide list: 1 to 500, default 50. Checked before the endpoints are
+/// asked.
+pub fn endpoints_page_limit(limit: Option<usize>) -> Result<usize, ApiError> {
+    let limit = limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::bad_request("limit must be between 1 and 500"));
+    }
+    Ok(limit)
+}
+
+impl<T> EndpointsPage<T> {
+    /// The page of the sorted, filtered `matching` after `offset`.
+    pub fn new(
+        matching: Vec<T>,
+        limit: usize,
+        offset: Option<usize>,
+        errors: Vec<serde_json::Value>,
+    ) -> Self {
+        let total = matching.len();
+        let offset = offset.unwrap_or(0);
+        Self {
+            items: matching.into_iter().skip(offset).take(limit).collect(),
+            total,
+            limit,
+            offset,
+            errors,
+        }
+    }
+}
+
 /// RFC 3339 for stored milliseconds.
 pub fn ts(ms: i64) -> String {
     contextbay_actors::rfc3339_from_millis(ms)

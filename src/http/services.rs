@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 use super::containers::{ContainerView, gather};
 use super::extract::{Body, Query};
 use super::stacks::run_action;
+use super::{EndpointsPage, endpoints_page_limit};
 use crate::docker::compose::{self, ComposeAction};
 use crate::docker::containers::PortInfo;
 use crate::docker::ops::DockerOp;
@@ -73,16 +74,6 @@ pub struct ServiceView {
     pub health: Option<HealthView>,
     /// Desired replicas of a replicated swarm service.
     pub replicas: Option<u64>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ServicePage {
-    pub items: Vec<ServiceView>,
-    pub total: usize,
-    pub limit: usize,
-    pub offset: usize,
-    #[schema(value_type = Vec<Object>)]
-    pub errors: Vec<Value>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -311,16 +302,13 @@ async fn all_services(
 }
 
 #[utoipa::path(get, path = "/api/services", tag = "services", params(ListServices),
-    responses((status = 200, body = ServicePage), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = EndpointsPage<ServiceView>), (status = 400, body = ErrorBody)))]
 pub async fn list(
     state: web::Data<AppState>,
     query: Query<ListServices>,
-) -> ApiResult<web::Json<ServicePage>> {
+) -> ApiResult<web::Json<EndpointsPage<ServiceView>>> {
     let q = query.into_inner();
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::bad_request("limit must be between 1 and 500"));
-    }
+    let limit = endpoints_page_limit(q.limit)?;
     let (all, errors) = all_services(&state, q.endpoint.as_deref()).await?;
     let matching: Vec<ServiceView> = all
         .into_iter()
@@ -332,16 +320,9 @@ pub async fn list(
                     .is_none_or(|st| s.state_counts.contains_key(st))
         })
         .collect();
-    let total = matching.len();
-    let offset = q.offset.unwrap_or(0);
-    let items = matching.into_iter().skip(offset).take(limit).collect();
-    Ok(web::Json(ServicePage {
-        items,
-        total,
-        limit,
-        offset,
-        errors,
-    }))
+    Ok(web::Json(EndpointsPage::new(
+        matching, limit, q.offset, errors,
+    )))
 }
 
 /// The service `id`: from its containers, or declared by a stored stack that has none running.

@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 
 use super::containers::{ContainerView, gather};
 use super::extract::{Body, Query};
+use super::{EndpointsPage, endpoints_page_limit};
 use crate::auth::{Principal, Role};
 use crate::docker::compose::{
     self, ComposeAction, ComposeOutcome, ComposeRun, OutputLine, ProjectFiles,
@@ -68,17 +69,6 @@ pub struct StackDetail {
     /// Where compose resolves relative paths, when not the stack's own directory on its host
     /// (adopted stacks: where the project was started).
     pub project_dir: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct StackPage {
-    pub items: Vec<StackView>,
-    pub total: usize,
-    pub limit: usize,
-    pub offset: usize,
-    /// `{endpoint, error}` for endpoints that did not answer.
-    #[schema(value_type = Vec<Object>)]
-    pub errors: Vec<Value>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -331,16 +321,13 @@ async fn all_stacks(
 }
 
 #[utoipa::path(get, path = "/api/stacks", tag = "stacks", params(ListStacks),
-    responses((status = 200, body = StackPage), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = EndpointsPage<StackView>), (status = 400, body = ErrorBody)))]
 pub async fn list(
     state: web::Data<AppState>,
     query: Query<ListStacks>,
-) -> ApiResult<web::Json<StackPage>> {
+) -> ApiResult<web::Json<EndpointsPage<StackView>>> {
     let q = query.into_inner();
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::bad_request("limit must be between 1 and 500"));
-    }
+    let limit = endpoints_page_limit(q.limit)?;
     let (all, errors) = all_stacks(&state, q.endpoint.as_deref()).await?;
     let mut matching: Vec<StackView> = all
         .into_iter()
@@ -351,16 +338,9 @@ pub async fn list(
         })
         .collect();
     matching.sort_by(|a, b| a.name.cmp(&b.name).then(a.endpoint.id.cmp(&b.endpoint.id)));
-    let total = matching.len();
-    let offset = q.offset.unwrap_or(0);
-    let items = matching.into_iter().skip(offset).take(limit).collect();
-    Ok(web::Json(StackPage {
-        items,
-        total,
-        limit,
-        offset,
-        errors,
-    }))
+    Ok(web::Json(EndpointsPage::new(
+        matching, limit, q.offset, errors,
+    )))
 }
 
 /// The stored stack `id`, or an error saying what to do (404 unknown; 409 for a discovered id).
