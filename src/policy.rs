@@ -20,6 +20,20 @@ pub struct SecurityPolicy {
     pub allowed_bind_prefixes: Vec<String>,
     /// Image reference patterns (`*` matches any run of characters), e.g. `registry.lan/*`.
     pub allowed_images: Vec<String>,
+    /// The host's namespaces: `network_mode` `host` or `container:…`, and `pid`, `ipc`, `uts`
+    /// or `userns` `host`.
+    #[serde(default)]
+    pub allow_host_namespaces: bool,
+    /// Linux capabilities a container may add (`cap_add`), e.g. `NET_ADMIN`; `ALL` allows any.
+    /// Empty: none.
+    #[serde(default)]
+    pub allowed_capabilities: Vec<String>,
+    /// Host devices passed into containers (`devices`).
+    #[serde(default)]
+    pub allow_devices: bool,
+    /// `security_opt` entries (seccomp, AppArmor, SELinux label and `no-new-privileges` changes).
+    #[serde(default)]
+    pub allow_security_opts: bool,
 }
 
 impl Default for SecurityPolicy {
@@ -29,6 +43,10 @@ impl Default for SecurityPolicy {
             allow_privileged: false,
             allowed_bind_prefixes: Vec::new(),
             allowed_images: vec!["*".into()],
+            allow_host_namespaces: false,
+            allowed_capabilities: Vec::new(),
+            allow_devices: false,
+            allow_security_opts: false,
         }
     }
 }
@@ -49,6 +67,20 @@ impl SecurityPolicy {
             if !p.starts_with('/') || p.contains("..") || p.len() > 1024 {
                 return Err(format!(
                     "bind prefix '{p}' must be an absolute path without '..'"
+                ));
+            }
+        }
+        if self.allowed_capabilities.len() > 64 {
+            return Err("at most 64 capabilities".into());
+        }
+        for c in &self.allowed_capabilities {
+            let name = c.strip_prefix("CAP_").unwrap_or(c);
+            if name.is_empty()
+                || name.len() > 64
+                || !name.chars().all(|ch| ch.is_ascii_uppercase() || ch == '_')
+            {
+                return Err(format!(
+                    "capability '{c}' must be an upper-case Linux capability name such as NET_ADMIN"
                 ));
             }
         }
@@ -181,6 +213,7 @@ mod tests {
             allow_privileged: false,
             allowed_bind_prefixes: vec!["/srv/data".into()],
             allowed_images: vec!["registry.lan/*".into()],
+            ..SecurityPolicy::default()
         };
         let spec = |v: serde_json::Value| serde_json::from_value::<ContainerSpec>(v).unwrap();
         assert!(policy_violation(&policy, &spec(json!({"image": "registry.lan/a"}))).is_none());
@@ -214,6 +247,7 @@ mod tests {
             allow_privileged: false,
             allowed_bind_prefixes: vec!["/srv/data".into()],
             allowed_images: vec!["registry.lan/*".into()],
+            ..SecurityPolicy::default()
         };
         let ok = "services:\n  a:\n    image: registry.lan/a\n    volumes: [\"data:/d\", \"/srv/data/x:/x:ro\"]\n";
         assert_eq!(compose_violation(&policy, ok), None);
