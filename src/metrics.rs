@@ -18,6 +18,9 @@ pub struct Metrics {
     actor_restarts: IntCounterVec,
     db_connections: IntGaugeVec,
     pub auth_failures: IntCounterVec,
+    /// Requests without credentials that were refused, by route and status; their audit entries
+    /// are sampled (see `http::gate::RejectionSampler`), this counts every one.
+    pub anonymous_rejected: IntCounterVec,
     pub grpc_unauthenticated: IntCounter,
     fleet: FleetGauges,
 }
@@ -106,6 +109,15 @@ impl Metrics {
         registry.register(Box::new(actor_restarts.clone()))?;
         registry.register(Box::new(db_connections.clone()))?;
         registry.register(Box::new(auth_failures.clone()))?;
+        let anonymous_rejected = IntCounterVec::new(
+            Opts::new(
+                "contextbay_http_anonymous_rejected_total",
+                "Requests without credentials refused with a 4xx answer, by route template and \
+                 status (their audit entries are sampled)",
+            ),
+            &["route", "status"],
+        )?;
+        registry.register(Box::new(anonymous_rejected.clone()))?;
         let grpc_unauthenticated = IntCounter::new(
             "contextbay_grpc_unauthenticated_total",
             "gRPC calls refused for a missing, unknown or revoked node credential",
@@ -126,6 +138,7 @@ impl Metrics {
             actor_restarts,
             db_connections,
             auth_failures,
+            anonymous_rejected,
             grpc_unauthenticated,
             fleet,
         })

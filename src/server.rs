@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use crate::auth::{password, tokens::TokenService};
 use crate::config::Config;
 use crate::events::EventLog;
-use crate::http::{self, gate::gate, routes};
+use crate::http::{self, gate, routes};
 use crate::metrics::Metrics;
 use crate::secrets::{self, SecretBox};
 use crate::state::AppState;
@@ -109,6 +109,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
         grpc_fingerprint: grpc_tls.as_ref().map(|t| t.fingerprint.clone()),
         metrics: Arc::new(Metrics::new()?),
         routes: Arc::new(routes::RouteTable::build()),
+        rejections: Arc::new(gate::RejectionSampler::new(Duration::from_secs(60))),
         integrations: crate::integrations::Integrations::new()?,
         prometheus_files: crate::monitoring::prometheus_files::PrometheusFiles::new(
             &config.storage.data_dir,
@@ -127,7 +128,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
             .app_data(web::PayloadConfig::new(body_limit))
             .app_data(http::path_config())
             .app_data(http::query_config())
-            .wrap(from_fn(gate))
+            .wrap(from_fn(gate::observe))
             .wrap(Compress::default())
             .configure(routes::configure)
             .default_service(web::to(routes::fallback))

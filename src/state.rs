@@ -35,6 +35,8 @@ pub struct AppState {
     pub grpc_fingerprint: Option<String>,
     pub metrics: Arc<Metrics>,
     pub routes: Arc<RouteTable>,
+    /// Samples the audit entries of refused requests without credentials.
+    pub rejections: Arc<crate::http::gate::RejectionSampler>,
     /// The outbound HTTP pool of the integration clients (Prometheus, Alertmanager, Grafana, …).
     pub integrations: crate::integrations::Integrations,
     /// The targets and rule files Prometheus reads from the data directory.

@@ -10,6 +10,7 @@
 mod integration {
     pub mod harness;
 
+    mod adversarial;
     mod alerting;
     mod auth;
     mod chaos;

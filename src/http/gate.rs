@@ -1,12 +1,24 @@
-//! The one middleware every request passes: request id, module switch, authentication, role
-//! check, Origin check for cookie sessions, audit entry for mutations, and request metrics.
+//! The two layers every request passes.
+//!
+//! [`observe`] wraps the whole application: the request id, the request metrics and the
+//! `X-Request-Id` header, for every request, 404s and 405s included.
+//!
+//! [`guard`] wraps each declared route itself (`routes::Route::build` attaches it; a route cannot
+//! be registered without it). It runs after the router has chosen that route, on that route's own
+//! declaration: module switch, authentication, role, Origin check for cookie sessions, and the
+//! audit entry. Nothing here parses the path a second time, so no other spelling of a path
+//! (percent-encoding, case, dot segments, …) can reach a handler without its guard: whatever the
+//! router dispatches to a declared route is decided by that route's declaration, and what it
+//! dispatches elsewhere (a known path's 405, the fallback) runs no handler of a declared route.
 
-use std::time::Instant;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
@@ -20,75 +32,156 @@ use crate::state::AppState;
 use crate::store::audit::AuditEntry;
 use crate::store::now_ms;
 
-pub async fn gate(
+/// The declaration of the route the router dispatched the request to, set by [`guard`].
+#[derive(Clone)]
+pub struct MatchedRoute(pub Arc<RouteSpec>);
+
+/// The outer layer: request id, metrics and the `X-Request-Id` header.
+pub async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let request_id = incoming_request_id(&req).unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-    super::with_request_id(request_id.clone(), handle(req, next, request_id)).await
+    super::with_request_id(request_id.clone(), async move {
+        let started = Instant::now();
+        let method = req.method().clone();
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let mut res = next.call(req).await?.map_into_boxed_body();
+        if let Some(state) = state {
+            let route = res
+                .request()
+                .extensions()
+                .get::<MatchedRoute>()
+                .map_or("unmatched", |m| m.0.path);
+            let status = res.status();
+            state
+                .metrics
+                .http_requests
+                .with_label_values(&[route, method.as_str(), status.as_str()])
+                .inc();
+            state
+                .metrics
+                .http_duration
+                .with_label_values(&[route, method.as_str()])
+                .observe(started.elapsed().as_secs_f64());
+        }
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            res.headers_mut()
+                .insert(header::HeaderName::from_static("x-request-id"), v);
+        }
+        Ok(res)
+    })
+    .await
 }
 
-async fn handle(
+/// The inner layer, on each declared route: admits the request as the route's declaration says,
+/// then audits it.
+pub async fn guard(
+    spec: Arc<RouteSpec>,
     req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-    request_id: String,
+    next: Next<BoxBody>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let started = Instant::now();
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return Err(ApiError::internal("application state missing").into());
     };
-    let method = req.method().clone();
-    let pattern = req.match_pattern();
-    let spec = pattern
-        .as_deref()
-        .and_then(|p| state.routes.get(&method, p))
-        .cloned();
-    let mut res = match admit(&state, &req, spec.as_ref()).await {
+    req.extensions_mut().insert(MatchedRoute(Arc::clone(&spec)));
+    let res = match admit(&state, &req, &spec).await {
         Ok(principal) => {
             if let Some(p) = principal {
                 req.extensions_mut().insert(p);
             }
-            next.call(req).await?.map_into_boxed_body()
+            next.call(req).await?
         }
         Err(err) => req.error_response(err),
     };
-
-    let status = res.status();
-    if let Some(spec) = &spec
-        && is_mutation(&method)
-    {
-        audit(&state, &res, spec, &request_id).await;
-    }
-    let route = pattern.as_deref().unwrap_or("unmatched");
-    state
-        .metrics
-        .http_requests
-        .with_label_values(&[route, method.as_str(), status.as_str()])
-        .inc();
-    state
-        .metrics
-        .http_duration
-        .with_label_values(&[route, method.as_str()])
-        .observe(started.elapsed().as_secs_f64());
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        res.headers_mut()
-            .insert(header::HeaderName::from_static("x-request-id"), v);
-    }
+    record(&state, &res, &spec).await;
     Ok(res)
+}
+
+/// The audit entry of a finished request: one for every mutation by a known caller or that
+/// succeeded; refusals of callers without credentials are counted in `/metrics` and sampled
+/// (see [`RejectionSampler`]), so a flood of garbage cannot grow the audit log row by row.
+async fn record(state: &AppState, res: &ServiceResponse<BoxBody>, spec: &RouteSpec) {
+    let status = res.status();
+    let anonymous = res.request().extensions().get::<Principal>().is_none();
+    if anonymous && status.is_client_error() {
+        state
+            .metrics
+            .anonymous_rejected
+            .with_label_values(&[spec.path, status.as_str()])
+            .inc();
+        if let Some(suppressed) = state.rejections.admit(spec, status) {
+            audit(state, res, spec, suppressed).await;
+        }
+        return;
+    }
+    if is_mutation(&spec.method) {
+        audit(state, res, spec, 0).await;
+    }
+}
+
+/// Keeps one audit entry per route and status for refusals of callers without credentials in
+/// each window; the next entry says how many were left out in between. Keys are the declared
+/// routes (a fixed set), so the map is bounded whatever the caller sends.
+pub struct RejectionSampler {
+    window: Duration,
+    slots: Mutex<HashMap<(&'static str, Method, u16), Slot>>,
+}
+
+struct Slot {
+    recorded_at: Instant,
+    suppressed: u64,
+}
+
+impl RejectionSampler {
+    /// One entry per route and status per `window`.
+    pub fn new(window: Duration) -> Self {
+        Self {
+            window,
+            slots: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `Some(n)` when this refusal gets an audit entry (`n` refusals were left out since the
+    /// previous one), `None` when it is only counted.
+    fn admit(&self, spec: &RouteSpec, status: StatusCode) -> Option<u64> {
+        let now = Instant::now();
+        let mut slots = self
+            .slots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let key = (spec.path, spec.method.clone(), status.as_u16());
+        match slots.get_mut(&key) {
+            None => {
+                slots.insert(
+                    key,
+                    Slot {
+                        recorded_at: now,
+                        suppressed: 0,
+                    },
+                );
+                Some(0)
+            }
+            Some(slot) if now.duration_since(slot.recorded_at) >= self.window => {
+                let left_out = slot.suppressed;
+                slot.recorded_at = now;
+                slot.suppressed = 0;
+                Some(left_out)
+            }
+            Some(slot) => {
+                slot.suppressed += 1;
+                None
+            }
+        }
+    }
 }
 
 /// Decides whether the request may reach its handler, and as whom.
 async fn admit(
     state: &AppState,
     req: &ServiceRequest,
-    spec: Option<&RouteSpec>,
+    spec: &RouteSpec,
 ) -> Result<Option<Principal>, ApiError> {
-    let Some(spec) = spec else {
-        // Not a declared route. Either no resource matched (the fallback answers 404 or serves
-        // the dashboard) or the method is not served (405 from the resource). A matched route
-        // missing from the table cannot be registered, so nothing is let through here.
-        return Ok(None);
-    };
     if let Some(module) = spec.module
         && !module_enabled(state, module).await?
     {
@@ -212,12 +305,10 @@ pub fn same_origin(req: &HttpRequest, public_url: &str) -> bool {
     !host.is_empty() && authority.eq_ignore_ascii_case(host)
 }
 
-async fn audit(
-    state: &AppState,
-    res: &ServiceResponse<BoxBody>,
-    spec: &RouteSpec,
-    request_id: &str,
-) {
+/// Writes the audit entry of a finished request; `left_out` is the number of similar refusals
+/// only counted since the previous entry (see [`RejectionSampler`]).
+async fn audit(state: &AppState, res: &ServiceResponse<BoxBody>, spec: &RouteSpec, left_out: u64) {
+    let request_id = super::request_id();
     let req = res.request();
     let principal = req.extensions().get::<Principal>().cloned();
     let status = res.status();
@@ -229,18 +320,32 @@ async fn audit(
             .map_or_else(|| "anonymous".to_owned(), |p| p.username.clone()),
         actor_id: principal.map(|p| p.user_id),
         action: format!("{} {}", spec.method, spec.path),
-        target: req.path().to_owned(),
+        target: audit_target(req.path(), left_out),
         result: if status.is_success() || status.is_redirection() {
             "success".into()
         } else {
             "failure".into()
         },
         status: i64::from(status.as_u16()),
-        request_id: request_id.to_owned(),
+        request_id: request_id.clone(),
         source_ip: super::peer_ip(req),
     };
     if let Err(err) = state.store.audit().record(&entry).await {
         tracing::error!(%request_id, "writing audit entry: {err}");
+    }
+}
+
+/// The path as sent (at most 512 bytes of it), and how many similar refusals were only counted.
+fn audit_target(path: &str, left_out: u64) -> String {
+    let mut end = path.len().min(512);
+    while !path.is_char_boundary(end) {
+        end -= 1;
+    }
+    let path = &path[..end];
+    if left_out == 0 {
+        path.to_owned()
+    } else {
+        format!("{path} (+{left_out} similar refusals since the previous entry, only counted)")
     }
 }
 

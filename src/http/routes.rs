@@ -1,16 +1,20 @@
 //! The route table: every route of the API with its method, path template, the role it needs and
-//! the module it belongs to. It is both the registration and the permission table, so a route
-//! cannot exist without a declared role; the gate also denies any matched route it cannot find
-//! here.
+//! the module it belongs to. It is both the registration and the permission table: a handler is
+//! registered only through [`Route::build`], which wraps it in the guard that admits requests by
+//! that route's own declaration, so a route cannot exist without its role.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
+use actix_web::body::BoxBody;
+use actix_web::dev::ServiceRequest;
 use actix_web::http::Method;
+use actix_web::middleware::{Next, from_fn};
 use actix_web::{FromRequest, Handler, HttpResponse, Responder, web};
 
 use super::{
     activity, alert_rules, alertmanager_webhook, alerts, audit, auth, census, config,
-    container_streams, containers, endpoints, enroll, fleet_metrics, grafana, health, hosts,
+    container_streams, containers, endpoints, enroll, fleet_metrics, gate, grafana, health, hosts,
     images, keys, metrics, metrics_history, modules, networks, nodes, notifications, openapi,
     prometheus, prometheus_proxy, services, settings, silences, stacks, system, topology, transfer,
     users, volumes, ws,
@@ -41,6 +45,7 @@ pub struct RouteSpec {
 /// One route: its declaration and how to build its actix handler.
 pub struct Route {
     pub spec: RouteSpec,
+    /// The bare handler; only [`Route::build`] turns it into a registered route, with its guard.
     make: Box<dyn Fn() -> actix_web::Route>,
 }
 
@@ -72,6 +77,16 @@ impl Route {
     fn in_band_auth(mut self) -> Self {
         self.spec.in_band_auth = true;
         self
+    }
+
+    /// The actix route, wrapped in the guard that admits requests by this route's declaration.
+    /// This is the only way a handler is registered, so no handler can be reached without the
+    /// decision of its own route (whatever spelling of the path the router decoded to reach it).
+    fn build(&self) -> actix_web::Route {
+        let spec = Arc::new(self.spec.clone());
+        (self.make)().wrap(from_fn(move |req: ServiceRequest, next: Next<BoxBody>| {
+            gate::guard(Arc::clone(&spec), req, next)
+        }))
     }
 }
 
@@ -338,7 +353,7 @@ fn resource(path: &str, routes: Vec<Route>) -> actix_web::Resource {
     let mut allowed = Vec::new();
     for route in routes {
         allowed.push(route.spec.method.to_string());
-        resource = resource.route((route.make)());
+        resource = resource.route(route.build());
     }
     let allow = allowed.join(", ");
     resource.default_service(web::to(move || {
@@ -357,30 +372,17 @@ fn resource(path: &str, routes: Vec<Route>) -> actix_web::Resource {
     }))
 }
 
-/// The declarations alone, for the gate and the OpenAPI document.
+/// The declarations alone, for the OpenAPI document and the tests. (The gate does not look
+/// routes up here: each registered route carries its own declaration.)
 pub struct RouteTable {
-    by_path: HashMap<&'static str, Vec<RouteSpec>>,
     ordered: Vec<RouteSpec>,
 }
 
 impl RouteTable {
     pub fn build() -> Self {
-        let ordered: Vec<RouteSpec> = all().into_iter().map(|r| r.spec).collect();
-        let mut by_path: HashMap<&'static str, Vec<RouteSpec>> = HashMap::new();
-        for spec in &ordered {
-            by_path.entry(spec.path).or_default().push(spec.clone());
+        Self {
+            ordered: all().into_iter().map(|r| r.spec).collect(),
         }
-        Self { by_path, ordered }
-    }
-
-    /// The declaration for a matched path template and method (HEAD is served by GET).
-    pub fn get(&self, method: &Method, path: &str) -> Option<&RouteSpec> {
-        let method = if method == Method::HEAD {
-            &Method::GET
-        } else {
-            method
-        };
-        self.by_path.get(path)?.iter().find(|s| s.method == method)
     }
 
     pub fn all(&self) -> &[RouteSpec] {
@@ -388,14 +390,36 @@ impl RouteTable {
     }
 }
 
-/// JSON 404 for unknown `/api` paths; everything else is the dashboard.
+/// Everything the router did not dispatch to a declared route: the dashboard for a plain `GET`
+/// of one of its pages or assets, a JSON 404 for the rest. A path that could be another spelling
+/// of an API path (any letter case of `/api` or `/metrics`, percent-encoding, dot segments, empty
+/// segments, `;` parameters, backslashes) is never answered with the dashboard's `200`.
 pub async fn fallback(req: actix_web::HttpRequest) -> HttpResponse {
-    let path = req.path();
-    if path == "/api" || path.starts_with("/api/") || path == "/metrics" {
-        let err = ApiError::not_found(format!("no route for {} {path}", req.method()));
-        return actix_web::ResponseError::error_response(&err);
+    let path = req.uri().path();
+    if (req.method() == Method::GET || req.method() == Method::HEAD) && is_dashboard_path(path) {
+        return super::dashboard::serve(&req);
     }
-    super::dashboard::serve(&req)
+    let err = ApiError::not_found(format!("no route for {} {}", req.method(), req.path()));
+    actix_web::ResponseError::error_response(&err)
+}
+
+/// A path the dashboard may answer: plain segments of unreserved characters, none of them `.` or
+/// `..`, and not under `/api` or `/metrics` in any letter case.
+fn is_dashboard_path(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    if lower.starts_with("/api") || lower.starts_with("/metrics") {
+        return false;
+    }
+    if path == "/" {
+        return true;
+    }
+    path.starts_with('/')
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.' | b'~'))
+        && path[1..]
+            .split('/')
+            .all(|seg| !matches!(seg, "" | "." | ".."))
 }
 
 #[cfg(test)]
@@ -410,6 +434,43 @@ mod tests {
         assert_eq!(scope_prefix("/api/v1/metrics/query"), "/api/v1");
         for spec in RouteTable::build().all() {
             assert!(!scope_prefix(spec.path).contains('{'), "{}", spec.path);
+        }
+    }
+
+    #[test]
+    fn the_dashboard_answers_only_plain_paths_outside_the_api() {
+        for ok in [
+            "/",
+            "/containers",
+            "/stacks/abc-1",
+            "/assets/index-3f.js",
+            "/favicon.ico",
+        ] {
+            assert!(is_dashboard_path(ok), "{ok}");
+        }
+        for refused in [
+            "/api",
+            "/API/users",
+            "/Api/health",
+            "/metrics",
+            "/METRICS",
+            "/apix",
+            "/%61pi/users",
+            "/x/../api",
+            "/./api",
+            "/containers/",
+            "//api/users",
+            "/x;y=1",
+            "/x%2Fy",
+            "\\api",
+            "/a/./b",
+            "/a/../b",
+            "",
+            "//",
+            "//x",
+            "/x//y",
+        ] {
+            assert!(!is_dashboard_path(refused), "{refused}");
         }
     }
 
