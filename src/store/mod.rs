@@ -15,6 +15,7 @@ pub mod events;
 pub mod hosts;
 pub mod jwt_keys;
 pub mod metrics_history;
+mod retention;
 pub mod modules;
 pub mod sessions;
 pub mod settings;
