@@ -17,7 +17,13 @@ pub struct Pruned {
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
 fn cutoff(days: u64, now: i64) -> Option<i64> {
-    (days > 0).then(|| now.saturating_sub(i64::try_from(days).unwrap_or(i64::MAX / DAY_MS).saturating_mul(DAY_MS)))
+    (days > 0).then(|| {
+        now.saturating_sub(
+            i64::try_from(days)
+                .unwrap_or(i64::MAX / DAY_MS)
+                .saturating_mul(DAY_MS),
+        )
+    })
 }
 
 fn cap(rows: u64) -> Option<u64> {

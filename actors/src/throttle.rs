@@ -95,8 +95,8 @@ impl Throttle {
                 e.blocked_until = None;
                 e.blocked_by = None;
             }
-            let remembers_strikes = e.strikes > 0
-                && newest.is_some_and(|t| now.duration_since(t) < STRIKE_MEMORY);
+            let remembers_strikes =
+                e.strikes > 0 && newest.is_some_and(|t| now.duration_since(t) < STRIKE_MEMORY);
             !e.recent.is_empty() || e.blocked_until.is_some() || remembers_strikes
         });
     }
@@ -140,8 +140,7 @@ impl Throttle {
             }
         }
         let e = self.attempts.entry(key).or_default();
-        if e
-            .newest()
+        if e.newest()
             .is_some_and(|t| now.duration_since(t) >= STRIKE_MEMORY)
         {
             e.strikes = 0;
@@ -163,7 +162,10 @@ impl Throttle {
             // the previous.
             let factor = 1u32 << e.strikes.min(20);
             e.strikes = e.strikes.saturating_add(1);
-            let block = limit.window.saturating_mul(factor).min(cap.max(limit.window));
+            let block = limit
+                .window
+                .saturating_mul(factor)
+                .min(cap.max(limit.window));
             e.blocked_until = Some(now + block);
             e.blocked_by = Some(now);
             // The block outlasts the window, so the attempts that led here have left it when the

@@ -18,7 +18,7 @@
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 
-use argon2::password_hash::{Output, PasswordHash, ParamsString, Salt, SaltString};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, Salt, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::RngCore;
 use tokio::sync::oneshot;
@@ -354,7 +354,11 @@ mod tests {
     async fn the_pool_hashes_and_verifies() {
         let pool = PasswordPool::start(2, 4).unwrap();
         let h = pool.hash("correct horse battery".into()).await.unwrap();
-        assert!(pool.verify("correct horse battery".into(), h.clone()).await.unwrap());
+        assert!(
+            pool.verify("correct horse battery".into(), h.clone())
+                .await
+                .unwrap()
+        );
         assert!(!pool.verify("wrong password".into(), h).await.unwrap());
     }
 }

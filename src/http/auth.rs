@@ -98,6 +98,11 @@ pub async fn login(
         return Err(ApiError::unauthenticated(INVALID_LOGIN));
     }
     let ip = super::peer_ip(&req);
+    // A cheap look first, so that a flood from a locked-out address costs no database reads.
+    let early = LoginKeys::new(&state, ip.as_deref(), &username, true);
+    if let Some(wait) = state.throttle.blocked(early.limits()).await? {
+        return Err(throttled(&state, wait));
+    }
     let found = state.store.users().find_by_username(&username).await?;
     let usual_address = match (&found, &ip) {
         (Some(u), Some(ip)) => {
@@ -116,12 +121,7 @@ pub async fn login(
     // Counted before the password is checked, in one step with the check, so that N guesses sent
     // at once get at most the limit evaluated; a right password takes its count back.
     if let Some(wait) = state.throttle.attempt(keys.limits()).await? {
-        state
-            .metrics
-            .auth_failures
-            .with_label_values(&["throttled"])
-            .inc();
-        return Err(ApiError::rate_limited(wait.as_secs().max(1)));
+        return Err(throttled(&state, wait));
     }
     // Unknown users are checked against a dummy hash so both failures take the same time.
     let hash = found
@@ -206,6 +206,16 @@ impl LoginKeys {
         names.extend(self.account.as_ref().map(|(k, _)| k.clone()));
         names
     }
+}
+
+/// A login refused by the throttle: 429 with Retry-After, counted as `throttled`.
+fn throttled(state: &AppState, wait: Duration) -> ApiError {
+    state
+        .metrics
+        .auth_failures
+        .with_label_values(&["throttled"])
+        .inc();
+    ApiError::rate_limited(wait.as_secs().max(1))
 }
 
 /// The password pool's refusal as an answer: busy is a 503 with Retry-After.

@@ -310,10 +310,7 @@ mod client_ip_tests {
             client_ip(proxy, &trusted, &headers(&["[2001:db8::1]:443"])).to_string(),
             "2001:db8::1"
         );
-        assert_eq!(
-            client_ip(proxy, &trusted, &headers(&["garbage"])),
-            proxy
-        );
+        assert_eq!(client_ip(proxy, &trusted, &headers(&["garbage"])), proxy);
         assert_eq!(client_ip(proxy, &trusted, &HeaderMap::new()), proxy);
     }
 }

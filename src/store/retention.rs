@@ -25,14 +25,22 @@ macro_rules! statements {
     ($table:literal) => {
         Statements {
             first_out: concat!(
-                "SELECT ts, id FROM ", $table, " ORDER BY ts DESC, id DESC LIMIT 1 OFFSET $1"
+                "SELECT ts, id FROM ",
+                $table,
+                " ORDER BY ts DESC, id DESC LIMIT 1 OFFSET $1"
             ),
             older: concat!(
-                "DELETE FROM ", $table, " WHERE id IN (SELECT id FROM ", $table,
+                "DELETE FROM ",
+                $table,
+                " WHERE id IN (SELECT id FROM ",
+                $table,
                 " WHERE ts < $1 LIMIT $2)"
             ),
             up_to: concat!(
-                "DELETE FROM ", $table, " WHERE id IN (SELECT id FROM ", $table,
+                "DELETE FROM ",
+                $table,
+                " WHERE id IN (SELECT id FROM ",
+                $table,
                 " WHERE ts < $1 OR (ts = $1 AND id <= $2) LIMIT $3)"
             ),
         }

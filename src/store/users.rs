@@ -99,8 +99,8 @@ impl Users<'_> {
             .bind(&user.id)
             .bind(now_ms())
             .execute(&mut *tx)
-        .await
-        .map_err(|e| conflict_on_unique(e, "setup has already been completed"))?;
+            .await
+            .map_err(|e| conflict_on_unique(e, "setup has already been completed"))?;
         tx.commit()
             .await
             .map_err(|e| conflict_on_unique(e, "setup has already been completed"))?;

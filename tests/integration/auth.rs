@@ -521,9 +521,16 @@ async fn parallel_wrong_passwords_get_at_most_the_limit_evaluated() {
     })
     .await;
     s.setup().await;
-    let replies = futures_util::future::join_all(
-        (0..20).map(|i| s.login(ADMIN, if i == 19 { PASSWORD } else { "wrong-password-1" })),
-    )
+    let replies = futures_util::future::join_all((0..20).map(|i| {
+        s.login(
+            ADMIN,
+            if i == 19 {
+                PASSWORD
+            } else {
+                "wrong-password-1"
+            },
+        )
+    }))
     .await;
     let evaluated = replies
         .iter()
@@ -655,7 +662,12 @@ async fn concurrent_setups_create_exactly_one_admin() {
         .iter()
         .filter(|r| r.status == StatusCode::CREATED)
         .collect();
-    assert_eq!(created.len(), 1, "{:?}", replies.iter().map(|r| r.status).collect::<Vec<_>>());
+    assert_eq!(
+        created.len(),
+        1,
+        "{:?}",
+        replies.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
     for r in replies.iter().filter(|r| r.status != StatusCode::CREATED) {
         assert_error(r, StatusCode::CONFLICT, "conflict");
     }

@@ -16,7 +16,12 @@ async fn retention_prunes_audit_and_enroll_attempts_beyond_the_bound() {
     // Enrollment attempts first, so that the newest audit entries are the settings.
     for _ in 0..12 {
         let r = s
-            .call(reqwest::Method::POST, "/api/enroll", None, Some(json!({"nope": 1})))
+            .call(
+                reqwest::Method::POST,
+                "/api/enroll",
+                None,
+                Some(json!({"nope": 1})),
+            )
             .await;
         assert!(r.status.is_client_error());
     }
@@ -57,7 +62,9 @@ async fn retention_prunes_audit_and_enroll_attempts_beyond_the_bound() {
         enroll_attempts_max_rows: 0,
         ..s.config.audit.clone()
     };
-    let pruned = contextbay::retention::prune_logs(store, &by_age).await.unwrap();
+    let pruned = contextbay::retention::prune_logs(store, &by_age)
+        .await
+        .unwrap();
     assert_eq!(pruned.audit, 1);
     assert_eq!(pruned.enroll_attempts, 0);
     assert!(s.audit(&admin, "&actor=old").await.is_empty());
@@ -68,12 +75,17 @@ async fn retention_prunes_audit_and_enroll_attempts_beyond_the_bound() {
         enroll_attempts_max_rows: 5,
         ..s.config.audit.clone()
     };
-    contextbay::retention::prune_logs(store, &by_count).await.unwrap();
+    contextbay::retention::prune_logs(store, &by_count)
+        .await
+        .unwrap();
     assert_eq!(store.audit().count().await.unwrap(), 10);
     assert_eq!(store.hosts().attempt_count().await.unwrap(), 5);
     let newest = s.audit(&admin, "").await;
     assert_eq!(newest.len(), 10);
-    assert_eq!(newest[0]["target"], "/api/settings/custom.n29", "{newest:?}");
+    assert_eq!(
+        newest[0]["target"], "/api/settings/custom.n29",
+        "{newest:?}"
+    );
     s.stop().await;
 }
 
@@ -99,16 +111,21 @@ async fn ten_thousand_garbage_logins_leave_the_audit_log_bounded_and_the_master_
             .body(body)
             .send()
     };
-    let r = login(home, json!({"username": ADMIN, "password": PASSWORD}).to_string())
-        .await
-        .unwrap();
+    let r = login(
+        home,
+        json!({"username": ADMIN, "password": PASSWORD}).to_string(),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let audit_before = s.state().store.audit().count().await.unwrap();
 
     let statuses = futures_util::stream::iter(0..10_000)
         .map(|i| {
             let body = match i % 3 {
-                0 => json!({"username": format!("u{i}"), "password": "garbage-garbage"}).to_string(),
+                0 => {
+                    json!({"username": format!("u{i}"), "password": "garbage-garbage"}).to_string()
+                }
                 1 => json!({"username": ADMIN, "password": format!("guess-{i}")}).to_string(),
                 _ => "{not json".to_owned(),
             };
@@ -156,9 +173,12 @@ async fn ten_thousand_garbage_logins_leave_the_audit_log_bounded_and_the_master_
         s.get("/api/auth/me", &admin.access).await.status,
         StatusCode::OK
     );
-    let r = login(home, json!({"username": ADMIN, "password": PASSWORD}).to_string())
-        .await
-        .unwrap();
+    let r = login(
+        home,
+        json!({"username": ADMIN, "password": PASSWORD}).to_string(),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     s.stop().await;
 }
@@ -175,7 +195,10 @@ async fn login_burst(s: &TestServer, n: usize, offset: usize) {
     let replies = futures_util::future::join_all((0..n).map(|i| {
         s.http
             .post(s.url("/api/auth/login"))
-            .header("x-forwarded-for", format!("10.9.{}.{}", (offset + i) / 250, (offset + i) % 250 + 1))
+            .header(
+                "x-forwarded-for",
+                format!("10.9.{}.{}", (offset + i) / 250, (offset + i) % 250 + 1),
+            )
             .json(&json!({"username": ADMIN, "password": PASSWORD}))
             .send()
     }))
@@ -225,7 +248,10 @@ async fn login_bursts_give_password_memory_back() {
     // At most one 19 MiB block per hashing thread while hashing, none afterwards (the rest is
     // sessions, caches and allocator slack).
     let block = 19.0;
-    assert!(peak_100 - base <= block * threads as f64 + 40.0, "peak {peak_100} from {base}");
+    assert!(
+        peak_100 - base <= block * threads as f64 + 40.0,
+        "peak {peak_100} from {base}"
+    );
     assert!(after_100 - base <= 24.0, "after {after_100} from {base}");
     drop(sampler);
     s.stop().await;
