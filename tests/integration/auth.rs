@@ -648,7 +648,48 @@ async fn the_audit_log_names_the_forwarded_client_behind_a_trusted_proxy() {
 
 #[actix_web::test]
 async fn concurrent_setups_create_exactly_one_admin() {
-    let s = TestServer::start().await;
+    concurrent_setups(TestServer::start().await).await;
+}
+
+/// The same on PostgreSQL, where each transaction counting zero users is not enough:
+/// `CB_TEST_POSTGRES_URL=postgres://…/empty_db cargo test --test integration
+/// concurrent_setups_on_postgres -- --ignored`.
+#[actix_web::test]
+#[ignore = "needs an empty PostgreSQL database in CB_TEST_POSTGRES_URL"]
+async fn concurrent_setups_on_postgres_create_exactly_one_admin() {
+    let url = std::env::var("CB_TEST_POSTGRES_URL").expect("CB_TEST_POSTGRES_URL");
+    let s = TestServer::start_with(|c| c.storage.database_url = url).await;
+    // Straight at the store, without the hashing that spreads the HTTP calls out in time.
+    let hash = contextbay::auth::password::hash(PASSWORD).unwrap();
+    let users = s.state().store.clone();
+    let created = futures_util::future::join_all((0..10).map(|i| {
+        let (users, hash) = (users.clone(), hash.clone());
+        async move {
+            users
+                .users()
+                .create_first_admin(&format!("first{i}"), &hash)
+                .await
+        }
+    }))
+    .await;
+    assert_eq!(
+        created.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{created:?}"
+    );
+    let again = s
+        .call(
+            Method::POST,
+            "/api/auth/setup",
+            None,
+            Some(json!({"username": "late", "password": PASSWORD})),
+        )
+        .await;
+    assert_error(&again, StatusCode::CONFLICT, "conflict");
+    s.stop().await;
+}
+
+async fn concurrent_setups(s: TestServer) {
     let replies = futures_util::future::join_all((0..10).map(|i| {
         s.call(
             Method::POST,
