@@ -18,6 +18,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub security: SecurityConfig,
     pub events: EventsConfig,
+    pub audit: AuditConfig,
     pub ws: WsConfig,
     pub log: LogConfig,
     pub fleet: FleetConfig,
@@ -43,6 +44,9 @@ pub struct ServerConfig {
     pub shutdown_timeout_secs: u64,
     /// HTTP worker threads; 0 = one per core.
     pub workers: usize,
+    /// Reverse proxies (addresses or CIDR networks) whose `X-Forwarded-For` is believed. Empty:
+    /// the client address is always the TCP peer.
+    pub trusted_proxies: Vec<TrustedProxy>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -67,9 +71,23 @@ pub struct AuthConfig {
     pub refresh_ttl_secs: u64,
     /// How long tokens signed by the previous key stay valid after `rotate-jwt`.
     pub rotation_grace_secs: u64,
+    /// Failed logins for one account from one client address per window.
+    pub login_max_failures_per_address: usize,
+    /// Failed logins for one account from all addresses together per window, except addresses
+    /// the user has logged in from in the last `login_usual_address_days` (so nobody can lock a
+    /// user out from their usual address).
     pub login_max_failures_per_account: usize,
+    /// Failed logins from one client address, whatever the account, per window.
     pub login_max_failures_per_ip: usize,
     pub login_window_secs: u64,
+    /// Each repeated lock-out of a key lasts twice the previous one, up to this many seconds.
+    pub login_backoff_max_secs: u64,
+    /// How far back a successful login makes an address the user's usual one.
+    pub login_usual_address_days: u64,
+    /// Threads hashing passwords (argon2id, 19 MiB each while hashing); 0 = one per core.
+    pub password_hash_threads: usize,
+    /// Password checks waiting for a thread; beyond it logins get 503 with Retry-After.
+    pub password_hash_queue: usize,
     /// `auto` (Secure when `server.public_url` is https), `always` or `never`.
     pub cookie_secure: CookieSecure,
 }
@@ -100,6 +118,62 @@ pub struct EventsConfig {
     pub subscriber_buffer: usize,
     /// Events kept in the database for `/api/activity` and `/api/notifications`.
     pub retention: u64,
+}
+
+/// An entry of `server.trusted_proxies`: an address (`10.0.0.5`) or a network (`10.0.0.0/8`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrustedProxy(pub ipnet::IpNet);
+
+impl TrustedProxy {
+    pub fn contains(&self, ip: &std::net::IpAddr) -> bool {
+        self.0.contains(ip)
+    }
+}
+
+impl std::str::FromStr for TrustedProxy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if let Ok(net) = s.parse::<ipnet::IpNet>() {
+            return Ok(Self(net.trunc()));
+        }
+        s.parse::<std::net::IpAddr>()
+            .map(|ip| Self(ipnet::IpNet::from(ip)))
+            .map_err(|_| format!("'{s}' is neither an IP address nor a CIDR network"))
+    }
+}
+
+impl std::fmt::Display for TrustedProxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Serialize for TrustedProxy {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for TrustedProxy {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// How long the audit log and the enrollment attempts are kept. A row goes when it is older than
+/// the age limit or when it is not among the newest `max_rows`; 0 switches a limit off.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    pub retention_days: u64,
+    pub max_rows: u64,
+    pub enroll_attempts_retention_days: u64,
+    pub enroll_attempts_max_rows: u64,
+    /// Seconds between prunes.
+    pub prune_interval_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -193,6 +267,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             security: SecurityConfig::default(),
             events: EventsConfig::default(),
+            audit: AuditConfig::default(),
             ws: WsConfig::default(),
             log: LogConfig::default(),
             fleet: FleetConfig::default(),
@@ -213,6 +288,7 @@ impl Default for ServerConfig {
             max_body_bytes: 1024 * 1024,
             shutdown_timeout_secs: 10,
             workers: 0,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -237,9 +313,14 @@ impl Default for AuthConfig {
             access_ttl_secs: 900,
             refresh_ttl_secs: 14 * 24 * 3600,
             rotation_grace_secs: 3600,
-            login_max_failures_per_account: 5,
+            login_max_failures_per_address: 5,
+            login_max_failures_per_account: 50,
             login_max_failures_per_ip: 20,
             login_window_secs: 900,
+            login_backoff_max_secs: 86_400,
+            login_usual_address_days: 30,
+            password_hash_threads: 0,
+            password_hash_queue: 256,
             cookie_secure: CookieSecure::Auto,
         }
     }
@@ -251,6 +332,18 @@ impl Default for EventsConfig {
             ring_capacity: 4096,
             subscriber_buffer: 256,
             retention: 10_000,
+        }
+    }
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            retention_days: 90,
+            max_rows: 1_000_000,
+            enroll_attempts_retention_days: 30,
+            enroll_attempts_max_rows: 100_000,
+            prune_interval_secs: 600,
         }
     }
 }
@@ -376,8 +469,20 @@ impl Config {
         if a.issuer.is_empty() || a.audience.is_empty() {
             bail!("auth.issuer and auth.audience must not be empty");
         }
-        if a.login_max_failures_per_account == 0 || a.login_max_failures_per_ip == 0 {
+        if a.login_max_failures_per_address == 0
+            || a.login_max_failures_per_account == 0
+            || a.login_max_failures_per_ip == 0
+        {
             bail!("auth.login_max_failures_* must be at least 1");
+        }
+        if a.login_window_secs == 0 || a.login_backoff_max_secs < a.login_window_secs {
+            bail!("auth.login_backoff_max_secs must be at least auth.login_window_secs (> 0)");
+        }
+        if a.password_hash_queue == 0 {
+            bail!("auth.password_hash_queue must be at least 1");
+        }
+        if self.audit.prune_interval_secs == 0 {
+            bail!("audit.prune_interval_secs must be at least 1");
         }
         if !a.jwt_secret.is_empty() && !self.dev_mode {
             check_secret_strength(&a.jwt_secret).context("auth.jwt_secret")?;

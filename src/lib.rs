@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod modules;
 pub mod monitoring;
 pub mod policy;
+pub mod retention;
 pub mod secrets;
 pub mod server;
 pub mod state;

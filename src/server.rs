@@ -30,6 +30,7 @@ pub struct RunningServer {
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     shutdown: watch::Sender<bool>,
     retention: tokio::task::JoinHandle<()>,
+    log_retention: tokio::task::JoinHandle<()>,
     recorder: tokio::task::JoinHandle<()>,
     endpoint_watcher: tokio::task::JoinHandle<()>,
     grpc: tokio::task::JoinHandle<()>,
@@ -88,10 +89,12 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
         },
         bus.clone(),
     );
-    let dummy_hash: Arc<str> =
-        tokio::task::spawn_blocking(|| password::hash(&secrets::random_token(24)))
-            .await??
-            .into();
+    let passwords = password::PasswordPool::start(
+        config.auth.password_hash_threads,
+        config.auth.password_hash_queue,
+    )
+    .context("starting the password hashing threads")?;
+    let dummy_hash: Arc<str> = passwords.hash(secrets::random_token(24)).await?.into();
     let (shutdown, shutdown_rx) = watch::channel(false);
     let state = AppState {
         config: Arc::clone(&config),
@@ -115,6 +118,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
             &config.storage.data_dir,
         ),
         dummy_hash,
+        passwords,
         started_at: Instant::now(),
         shutdown: shutdown_rx,
     };
@@ -159,6 +163,8 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
         })
     };
 
+    let log_retention = crate::retention::spawn(store.clone(), config.audit.clone());
+
     crate::endpoints::ensure_local(&state).await?;
     let endpoint_watcher = crate::endpoints::spawn_watcher(&state);
     let grpc = crate::grpc::spawn(
@@ -177,6 +183,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
         server,
         shutdown,
         retention,
+        log_retention,
         recorder,
         endpoint_watcher,
         grpc,
@@ -240,6 +247,7 @@ impl RunningServer {
             tracing::warn!(%err, "http server task");
         }
         self.retention.abort();
+        self.log_retention.abort();
         self.recorder.abort();
         self.endpoint_watcher.abort();
         if let Err(err) = self.grpc.await {

@@ -44,6 +44,8 @@ pub struct AppState {
     /// A hash of a random password, verified for unknown users so that a login for an unknown
     /// name takes as long as one with a wrong password.
     pub dummy_hash: Arc<str>,
+    /// The argon2id threads every password hash and check goes through.
+    pub passwords: crate::auth::password::PasswordPool,
     pub started_at: Instant,
     /// Flips to `true` when the server begins to shut down; WebSocket sessions close on it.
     pub shutdown: watch::Receiver<bool>,

@@ -18,6 +18,7 @@ mod integration {
     mod errors;
     mod events;
     mod fleet;
+    mod floods;
     mod keys;
     mod monitoring;
     mod observability;

@@ -68,7 +68,7 @@ pub async fn setup(
     if state.store.users().count().await? > 0 {
         return Err(ApiError::conflict("setup has already been completed"));
     }
-    let hash = hash_blocking(password).await?;
+    let hash = hash_password(&state, password).await?;
     let user = state
         .store
         .users()
@@ -97,23 +97,48 @@ pub async fn login(
     if username.is_empty() || username.len() > 64 || password.len() > password::MAX_PASSWORD_BYTES {
         return Err(ApiError::unauthenticated(INVALID_LOGIN));
     }
-    let keys = throttle_keys(&state, &req, &username);
-    if let Some(wait) = state.throttle.blocked(keys.clone()).await? {
-        return Err(ApiError::rate_limited(wait.as_secs().max(1)));
+    let ip = super::peer_ip(&req);
+    // A cheap look first, so that a flood from a locked-out address costs no database reads.
+    let early = LoginKeys::new(&state, ip.as_deref(), &username, true);
+    if let Some(wait) = state.throttle.blocked(early.limits()).await? {
+        return Err(throttled(&state, wait));
     }
     let found = state.store.users().find_by_username(&username).await?;
+    let usual_address = match (&found, &ip) {
+        (Some(u), Some(ip)) => {
+            let days = state.config.auth.login_usual_address_days;
+            let since = crate::store::now_ms()
+                .saturating_sub(i64::try_from(days.saturating_mul(86_400_000)).unwrap_or(i64::MAX));
+            state
+                .store
+                .sessions()
+                .started_from(&u.user.id, ip, since)
+                .await?
+        }
+        _ => false,
+    };
+    let keys = LoginKeys::new(&state, ip.as_deref(), &username, usual_address);
+    // Counted before the password is checked, in one step with the check, so that N guesses sent
+    // at once get at most the limit evaluated; a right password takes its count back.
+    if let Some(wait) = state.throttle.attempt(keys.limits()).await? {
+        return Err(throttled(&state, wait));
+    }
     // Unknown users are checked against a dummy hash so both failures take the same time.
     let hash = found
         .as_ref()
         .and_then(|u| u.password_hash.clone())
         .unwrap_or_else(|| state.dummy_hash.to_string());
-    let matches = web::block(move || password::verify(&password, &hash))
-        .await
-        .map_err(ApiError::internal)?;
+    let matches = match state.passwords.verify(password, hash).await {
+        Ok(m) => m,
+        Err(e) => {
+            // Not the caller's guess that failed: give the count back.
+            state.throttle.refund(keys.names()).await?;
+            return Err(pool_error(e));
+        }
+    };
     let user = match found {
         Some(u) if matches && !u.user.disabled && u.password_hash.is_some() => u.user,
         _ => {
-            state.throttle.record(keys).await?;
             state
                 .metrics
                 .auth_failures
@@ -122,7 +147,8 @@ pub async fn login(
             return Err(ApiError::unauthenticated(INVALID_LOGIN));
         }
     };
-    state.throttle.clear(account_key(&username)).await?;
+    state.throttle.clear(keys.pair.0.clone()).await?;
+    state.throttle.refund(keys.names()).await?;
     state.store.users().touch_login(&user.id).await?;
     state
         .events
@@ -136,28 +162,72 @@ pub async fn login(
 
 const INVALID_LOGIN: &str = "invalid username or password";
 
-fn account_key(username: &str) -> String {
-    format!("login-account:{}", username.to_lowercase())
+/// The throttle keys a login counts against: the account from this address, the account from
+/// everywhere (left out for the user's usual addresses, so an attacker elsewhere cannot lock the
+/// user out), and the address whatever the account. All with backoff.
+struct LoginKeys {
+    pair: (String, Limit),
+    account: Option<(String, Limit)>,
+    address: (String, Limit),
 }
 
-fn throttle_keys(state: &AppState, req: &HttpRequest, username: &str) -> Vec<(String, Limit)> {
-    let window = Duration::from_secs(state.config.auth.login_window_secs);
-    vec![
-        (
-            account_key(username),
-            Limit {
-                max: state.config.auth.login_max_failures_per_account,
-                window,
-            },
-        ),
-        (
-            format!("login-ip:{}", super::peer_ip(req).unwrap_or_default()),
-            Limit {
-                max: state.config.auth.login_max_failures_per_ip,
-                window,
-            },
-        ),
-    ]
+impl LoginKeys {
+    fn new(state: &AppState, ip: Option<&str>, username: &str, usual_address: bool) -> Self {
+        let a = &state.config.auth;
+        let window = Duration::from_secs(a.login_window_secs);
+        let cap = Duration::from_secs(a.login_backoff_max_secs);
+        let limit = |max| Limit::new(max, window).with_backoff(cap);
+        let account = username.to_lowercase();
+        let ip = ip.unwrap_or_default();
+        Self {
+            pair: (
+                format!("login-account-ip:{account}|{ip}"),
+                limit(a.login_max_failures_per_address),
+            ),
+            account: (!usual_address).then(|| {
+                (
+                    format!("login-account:{account}"),
+                    limit(a.login_max_failures_per_account),
+                )
+            }),
+            address: (format!("login-ip:{ip}"), limit(a.login_max_failures_per_ip)),
+        }
+    }
+
+    fn limits(&self) -> Vec<(String, Limit)> {
+        let mut keys = vec![self.pair.clone(), self.address.clone()];
+        keys.extend(self.account.clone());
+        keys
+    }
+
+    /// The keys a successful attempt gives its count back to (the pair is cleared instead).
+    fn names(&self) -> Vec<String> {
+        let mut names = vec![self.pair.0.clone(), self.address.0.clone()];
+        names.extend(self.account.as_ref().map(|(k, _)| k.clone()));
+        names
+    }
+}
+
+/// A login refused by the throttle: 429 with Retry-After, counted as `throttled`.
+fn throttled(state: &AppState, wait: Duration) -> ApiError {
+    state
+        .metrics
+        .auth_failures
+        .with_label_values(&["throttled"])
+        .inc();
+    ApiError::rate_limited(wait.as_secs().max(1))
+}
+
+/// The password pool's refusal as an answer: busy is a 503 with Retry-After.
+fn pool_error(e: password::PoolError) -> ApiError {
+    match e {
+        password::PoolError::Busy => {
+            let mut err = ApiError::new(crate::error::ErrorCode::ServiceUnavailable, e.to_string());
+            err.retry_after = Some(1);
+            err
+        }
+        other => ApiError::internal(other),
+    }
 }
 
 /// Exchange a refresh token for a new pair. The presented token is used up; presenting it again
@@ -310,15 +380,9 @@ pub async fn rotate_jwt(state: web::Data<AppState>) -> ApiResult<web::Json<Rotat
     Ok(web::Json(rotation))
 }
 
-async fn hash_blocking(password: String) -> ApiResult<String> {
-    web::block(move || password::hash(&password))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)
-}
-
-pub(super) async fn hash_password(password: String) -> ApiResult<String> {
-    hash_blocking(password).await
+/// Hashes a new password on the password pool.
+pub(super) async fn hash_password(state: &AppState, password: String) -> ApiResult<String> {
+    state.passwords.hash(password).await.map_err(pool_error)
 }
 
 fn principal_for(user: &User, session_id: &str, method: AuthMethod) -> Principal {

@@ -95,10 +95,7 @@ async fn decide(
 ) -> Result<EnrollResponse, Refusal> {
     let key = vec![(
         format!("enroll-ip:{}", ip.as_deref().unwrap_or_default()),
-        Limit {
-            max: PER_MINUTE,
-            window: Duration::from_secs(60),
-        },
+        Limit::new(PER_MINUTE, Duration::from_secs(60)),
     )];
     match state.throttle.attempt(key).await {
         Ok(None) => {}

@@ -48,6 +48,7 @@ use actix_web::{HttpRequest, web};
 use serde::Deserialize;
 
 use crate::error::{ApiError, ErrorCode};
+use crate::state::AppState;
 use crate::store::Page;
 
 tokio::task_local! {
@@ -207,7 +208,52 @@ pub fn parse_time(name: &str, value: &str) -> Result<i64, ApiError> {
 
 /// The client address as the TCP peer sees it.
 pub fn peer_ip(req: &HttpRequest) -> Option<String> {
-    req.peer_addr().map(|a| a.ip().to_string())
+    let peer = req.peer_addr()?.ip();
+    let trusted = req
+        .app_data::<web::Data<AppState>>()
+        .map(|state| state.config.server.trusted_proxies.as_slice())
+        .unwrap_or_default();
+    Some(client_ip(peer, trusted, req.headers()).to_string())
+}
+
+/// The client's address: the TCP peer, unless the peer is a trusted proxy, in which case the
+/// right-most `X-Forwarded-For` entry that is not itself a trusted proxy (entries to its left
+/// are whatever the client chose to send). A malformed entry ends the walk at the last address
+/// believed.
+fn client_ip(
+    peer: std::net::IpAddr,
+    trusted: &[crate::config::TrustedProxy],
+    headers: &actix_web::http::header::HeaderMap,
+) -> std::net::IpAddr {
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|t| t.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    // Several headers are one list, in order (RFC 9110 5.3).
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        let Some(ip) = parse_hop(hop) else {
+            break;
+        };
+        client = ip;
+        if !is_trusted(&ip) {
+            break;
+        }
+    }
+    client
+}
+
+/// An `X-Forwarded-For` entry: an address, possibly with a port (`1.2.3.4:5`, `[::1]:5`).
+fn parse_hop(hop: &str) -> Option<std::net::IpAddr> {
+    hop.parse::<std::net::IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
 }
 
 /// Parses a path id as a UUID, with a 400 that names it.
@@ -231,4 +277,40 @@ pub fn check_docker_ref(kind: &str, id: &str) -> Result<(), ApiError> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod client_ip_tests {
+    use super::*;
+    use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+
+    fn headers(xff: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in xff {
+            h.append(
+                HeaderName::from_static("x-forwarded-for"),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn believes_forwarded_for_only_from_trusted_proxies() {
+        let proxy: std::net::IpAddr = "10.0.0.2".parse().unwrap();
+        let trusted = ["10.0.0.0/24".parse().unwrap()];
+        let h = headers(&["6.6.6.6, 1.2.3.4", "10.0.0.9"]);
+        // Not trusted: the header is ignored.
+        assert_eq!(client_ip(proxy, &[], &h), proxy);
+        let stranger = "5.5.5.5".parse().unwrap();
+        assert_eq!(client_ip(stranger, &trusted, &h), stranger);
+        // Trusted: the right-most entry that is not a proxy; the spoofed 6.6.6.6 is not used.
+        assert_eq!(client_ip(proxy, &trusted, &h).to_string(), "1.2.3.4");
+        assert_eq!(
+            client_ip(proxy, &trusted, &headers(&["[2001:db8::1]:443"])).to_string(),
+            "2001:db8::1"
+        );
+        assert_eq!(client_ip(proxy, &trusted, &headers(&["garbage"])), proxy);
+        assert_eq!(client_ip(proxy, &trusted, &HeaderMap::new()), proxy);
+    }
 }

@@ -115,7 +115,7 @@ pub async fn create(state: web::Data<AppState>, body: Body<CreateUser>) -> ApiRe
             "username '{username}' is already taken"
         )));
     }
-    let hash = super::auth::hash_password(password).await?;
+    let hash = super::auth::hash_password(&state, password).await?;
     let user = state.store.users().create(&username, &hash, role).await?;
     state
         .events
@@ -164,7 +164,7 @@ pub async fn update(
     let password_hash = match password {
         Some(p) => {
             password::check_policy(&p).map_err(ApiError::bad_request)?;
-            Some(super::auth::hash_password(p).await?)
+            Some(super::auth::hash_password(&state, p).await?)
         }
         None => None,
     };

@@ -71,6 +71,19 @@ impl Audit<'_> {
         Ok(())
     }
 
+    /// Deletes entries older than `before_ms` and those beyond the newest `max_rows`.
+    pub async fn prune(&self, before_ms: Option<i64>, max_rows: Option<u64>) -> StoreResult<u64> {
+        super::retention::prune(self.0, super::retention::Log::Audit, before_ms, max_rows).await
+    }
+
+    /// How many entries there are.
+    pub async fn count(&self) -> StoreResult<i64> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_log")
+            .fetch_one(&self.0.read)
+            .await?;
+        Ok(n)
+    }
+
     /// Newest first. Every filter is optional; all given ones must match.
     pub async fn list(&self, filter: &AuditFilter, page: Page) -> StoreResult<Paged<AuditEntry>> {
         // Each optional filter is `($n IS NULL OR column ...)`, so one statement serves every

@@ -383,6 +383,29 @@ impl Hosts<'_> {
         Ok(())
     }
 
+    /// Deletes attempts older than `before_ms` and those beyond the newest `max_rows`.
+    pub async fn prune_attempts(
+        &self,
+        before_ms: Option<i64>,
+        max_rows: Option<u64>,
+    ) -> StoreResult<u64> {
+        super::retention::prune(
+            self.0,
+            super::retention::Log::EnrollAttempts,
+            before_ms,
+            max_rows,
+        )
+        .await
+    }
+
+    /// How many enrollment attempts are logged, for every host.
+    pub async fn attempt_count(&self) -> StoreResult<i64> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM enroll_attempts")
+            .fetch_one(&self.0.read)
+            .await?;
+        Ok(n)
+    }
+
     /// The host's attempts plus, with `include_unattributed`, those no host could be named for.
     pub async fn attempts(&self, host_id: &str, limit: i64) -> StoreResult<Vec<EnrollAttempt>> {
         let rows = sqlx::query(

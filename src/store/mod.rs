@@ -16,6 +16,7 @@ pub mod hosts;
 pub mod jwt_keys;
 pub mod metrics_history;
 pub mod modules;
+mod retention;
 pub mod sessions;
 pub mod settings;
 pub mod stacks;

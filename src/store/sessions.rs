@@ -79,6 +79,26 @@ impl Sessions<'_> {
         })
     }
 
+    /// Whether the user has started a session from `source_ip` since `since_ms` (a successful
+    /// login from there): the address is one of the user's usual ones.
+    pub async fn started_from(
+        &self,
+        user_id: &str,
+        source_ip: &str,
+        since_ms: i64,
+    ) -> StoreResult<bool> {
+        Ok(sqlx::query(
+            "SELECT 1 AS x FROM sessions WHERE user_id = $1 AND source_ip = $2 \
+             AND created_at >= $3 LIMIT 1",
+        )
+        .bind(user_id)
+        .bind(source_ip)
+        .bind(since_ms)
+        .fetch_optional(&self.0.read)
+        .await?
+        .is_some())
+    }
+
     pub async fn get(&self, id: &str) -> StoreResult<Session> {
         let row = sqlx::query_as::<_, SessionRow>(
             "SELECT id, user_id, refresh_jti, expires_at, revoked_at FROM sessions WHERE id = $1",

@@ -41,6 +41,9 @@ pub struct ImportKey {
 pub struct ImportReport {
     pub users_created: u64,
     pub users_updated: u64,
+    /// Updated users whose sessions were ended (their password hash changed or they were
+    /// disabled).
+    pub users_signed_out: u64,
     pub api_keys: u64,
     /// Keys whose id or hash already exists here.
     pub api_keys_skipped: u64,
@@ -55,12 +58,33 @@ impl Store {
         let mut report = ImportReport::default();
         let mut tx = self.write.begin().await?;
         for u in &plan.users {
-            let existing = sqlx::query("SELECT id FROM users WHERE username = $1")
-                .bind(&u.username)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let existing =
+                sqlx::query("SELECT id, password_hash, disabled FROM users WHERE username = $1")
+                    .bind(&u.username)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             if let Some(row) = existing {
                 let id: String = row.try_get("id")?;
+                let current_hash: Option<String> = row.try_get("password_hash")?;
+                let was_disabled: i64 = row.try_get("disabled")?;
+                // As with PUT /api/users/{id}: new credentials or a newly disabled account end
+                // the user's sessions (access and refresh tokens alike).
+                let new_password = u
+                    .password_hash
+                    .as_deref()
+                    .is_some_and(|h| current_hash.as_deref() != Some(h));
+                let newly_disabled = u.disabled && was_disabled == 0;
+                if new_password || newly_disabled {
+                    sqlx::query(
+                        "UPDATE sessions SET revoked_at = $1, revoked_reason = 'credentials_changed' \
+                         WHERE user_id = $2 AND revoked_at IS NULL",
+                    )
+                    .bind(super::now_ms())
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+                    report.users_signed_out += 1;
+                }
                 sqlx::query(
                     "UPDATE users SET role = $1, disabled = $2, \
                      password_hash = COALESCE($3, password_hash), updated_at = $4 WHERE id = $5",

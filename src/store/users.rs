@@ -79,21 +79,31 @@ impl Users<'_> {
         Ok(row.try_get("n")?)
     }
 
-    /// Creates the first admin, only while there is no user at all (one transaction, so two
-    /// concurrent setups cannot both succeed).
+    /// Creates the first admin, only while there is no user at all. Counting users is not
+    /// enough on its own: under PostgreSQL's read committed, two transactions both count zero and
+    /// both insert. So the transaction also claims the one row of `setup_claim`; its primary key
+    /// lets exactly one claim commit, the others fail with a unique violation (on SQLite the
+    /// single writer serialises them anyway).
     pub async fn create_first_admin(&self, username: &str, hash: &str) -> StoreResult<User> {
+        let already = || StoreError::Conflict("setup has already been completed".into());
         let mut tx = self.0.write.begin().await?;
         let row = sqlx::query("SELECT COUNT(*) AS n FROM users")
             .fetch_one(&mut *tx)
             .await?;
         let n: i64 = row.try_get("n")?;
         if n > 0 {
-            return Err(StoreError::Conflict(
-                "setup has already been completed".into(),
-            ));
+            return Err(already());
         }
         let user = insert(&mut tx, None, username, Some(hash), Role::Admin, false).await?;
-        tx.commit().await?;
+        sqlx::query("INSERT INTO setup_claim (id, user_id, created_at) VALUES (1, $1, $2)")
+            .bind(&user.id)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| conflict_on_unique(e, "setup has already been completed"))?;
+        tx.commit()
+            .await
+            .map_err(|e| conflict_on_unique(e, "setup has already been completed"))?;
         Ok(user)
     }
 

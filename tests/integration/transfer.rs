@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use super::harness::{PASSWORD, TestServer, assert_error};
+use super::harness::{ADMIN, PASSWORD, TestServer, assert_error};
 
 #[actix_web::test]
 async fn export_import_round_trip_into_a_fresh_instance() {
@@ -64,6 +64,13 @@ async fn export_import_round_trip_into_a_fresh_instance() {
     assert_eq!(r.body["imported"]["api_keys"], 1);
     assert_eq!(r.body["imported"]["settings"], 1);
     assert_eq!(r.body["imported"]["modules"], 1);
+    // b's admin took a's password hash (same password, other salt): its sessions ended.
+    assert_eq!(r.body["imported"]["users_signed_out"], 1);
+    assert_eq!(
+        b.get("/api/auth/me", &b_admin.access).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let b_admin = super::harness::Login::from(&b.login(ADMIN, PASSWORD).await.body);
     // Users log in with their old passwords; keys keep working; settings and modules carried.
     assert_eq!(b.login("olga", PASSWORD).await.status, StatusCode::OK);
     let me = b
@@ -87,6 +94,7 @@ async fn export_import_round_trip_into_a_fresh_instance() {
     let again = b.post("/api/import", &b_admin.access, full.body).await;
     assert_eq!(again.body["imported"]["users_created"], 0);
     assert_eq!(again.body["imported"]["api_keys_skipped"], 1);
+    assert_eq!(again.body["imported"]["users_signed_out"], 0);
     b.stop().await;
 }
 
@@ -156,5 +164,55 @@ async fn invalid_imports_store_nothing() {
         .await;
     assert_error(&r, StatusCode::BAD_REQUEST, "invalid_json");
     assert_eq!(s.get("/api/users", &admin.access).await.body["total"], 1);
+    s.stop().await;
+}
+
+#[actix_web::test]
+async fn an_import_that_replaces_a_password_hash_ends_that_users_sessions() {
+    let s = TestServer::start().await;
+    let admin = s.setup().await;
+    let olga = s.user(&admin, "olga", "operator").await;
+    let doc = s
+        .get("/api/export?include_secrets=true", &admin.access)
+        .await
+        .body;
+    let new_hash = contextbay::auth::password::hash("another-password-123").unwrap();
+    let mut replaced = doc.clone();
+    for u in replaced["users"].as_array_mut().unwrap() {
+        if u["username"] == "olga" {
+            u["password_hash"] = json!(new_hash);
+        }
+    }
+    let r = s.post("/api/import", &admin.access, replaced).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["imported"]["users_signed_out"], 1);
+    // olga's access and refresh tokens are refused; the new password works, the old does not.
+    assert_error(
+        &s.get("/api/auth/me", &olga.access).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+    let refresh = s
+        .call(
+            reqwest::Method::POST,
+            "/api/auth/refresh",
+            None,
+            Some(json!({"refresh_token": olga.refresh})),
+        )
+        .await;
+    assert_error(&refresh, StatusCode::UNAUTHORIZED, "unauthenticated");
+    assert_eq!(
+        s.login("olga", PASSWORD).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        s.login("olga", "another-password-123").await.status,
+        StatusCode::OK
+    );
+    // The admin, whose hash the document carries unchanged, keeps the session.
+    assert_eq!(
+        s.get("/api/auth/me", &admin.access).await.status,
+        StatusCode::OK
+    );
     s.stop().await;
 }
