@@ -34,6 +34,7 @@ pub mod prometheus_proxy;
 pub mod routes;
 pub mod services;
 pub mod settings;
+pub mod sockets;
 pub mod silences;
 pub mod stacks;
 pub mod system;
