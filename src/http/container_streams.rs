@@ -75,8 +75,7 @@ pub async fn logs_ws(
 ) -> ApiResult<HttpResponse> {
     super::check_docker_ref("container", &id)?;
     let q = query.into_inner();
-    let (response, mut session, stream) =
-        sockets::handshake(&req, body, &state, Some(&principal))?;
+    let (response, mut session, stream) = sockets::handshake(&req, body, &state, Some(&principal))?;
     let required = sockets::required_role(&req, &state);
     let e = locate(&state, &id, q.endpoint.as_deref()).await?;
     let log_query = LogQuery {
@@ -194,7 +193,10 @@ impl ExecAudit {
             ExecEnd::Exited(Some(code)) => (format!("exit code {code}"), true),
             ExecEnd::Exited(None) => ("exited, no exit code reported".to_owned(), true),
             ExecEnd::Failed(err) => (format!("no exit code: the stream failed ({err})"), false),
-            ExecEnd::ClientClosed => ("no exit code: the client closed the socket".to_owned(), true),
+            ExecEnd::ClientClosed => (
+                "no exit code: the client closed the socket".to_owned(),
+                true,
+            ),
             ExecEnd::Revoked(why) => (format!("no exit code: closed by the server ({why})"), false),
             ExecEnd::ShuttingDown => ("no exit code: the server shut down".to_owned(), false),
         };
@@ -227,8 +229,7 @@ pub async fn exec_ws(
     }
     // Nothing reaches the engine before this: a plain GET, or an upgrade from another origin,
     // must not start a process.
-    let (response, mut session, stream) =
-        sockets::handshake(&req, body, &state, Some(&principal))?;
+    let (response, mut session, stream) = sockets::handshake(&req, body, &state, Some(&principal))?;
     let required = sockets::required_role(&req, &state);
     let e = locate(&state, &id, q.endpoint.as_deref()).await?;
     if let Some(policy) = super::containers::policy_for(&state, &e).await?

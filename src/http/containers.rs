@@ -277,10 +277,7 @@ const MASKED: &str = "********";
 
 /// Replaces every value of an inspect document's `Config.Env` (`KEY=value`) with [`MASKED`].
 fn mask_env(doc: &mut Value) {
-    if let Some(env) = doc
-        .pointer_mut("/Config/Env")
-        .and_then(Value::as_array_mut)
-    {
+    if let Some(env) = doc.pointer_mut("/Config/Env").and_then(Value::as_array_mut) {
         for entry in env.iter_mut() {
             let key = entry
                 .as_str()

@@ -256,7 +256,11 @@ pub async fn list(
     let page = PageQuery::page(query.limit, query.offset)?;
     let result = state.store.hosts().list(page, false, None).await?;
     Ok(web::Json(Paginated {
-        items: result.items.into_iter().map(|h| view(&state, h, &principal)).collect(),
+        items: result
+            .items
+            .into_iter()
+            .map(|h| view(&state, h, &principal))
+            .collect(),
         total: result.total,
         limit: page.limit,
         offset: page.offset,
@@ -301,7 +305,11 @@ pub async fn get(
     id: web::Path<String>,
 ) -> ApiResult<web::Json<HostView>> {
     let id = parse_id("host", &id)?;
-    Ok(web::Json(view(&state, state.store.hosts().get(&id).await?, &principal)))
+    Ok(web::Json(view(
+        &state,
+        state.store.hosts().get(&id).await?,
+        &principal,
+    )))
 }
 
 /// Fuse by hand; 409 naming the missing leg when the worker or its Docker engine has not
@@ -322,7 +330,11 @@ pub async fn fuse(
             fs.missing.join(", ")
         )));
     }
-    Ok(web::Json(view(&state, state.store.hosts().get(&id).await?, &principal)))
+    Ok(web::Json(view(
+        &state,
+        state.store.hosts().get(&id).await?,
+        &principal,
+    )))
 }
 
 /// Ask the worker again for its Docker engine (a census), then fuse.
@@ -351,7 +363,11 @@ pub async fn retry_fuse(
             fs.missing.join(", ")
         )));
     }
-    Ok(web::Json(view(&state, state.store.hosts().get(&id).await?, &principal)))
+    Ok(web::Json(view(
+        &state,
+        state.store.hosts().get(&id).await?,
+        &principal,
+    )))
 }
 
 /// Mint a fresh enroll token; the previous one stops working.

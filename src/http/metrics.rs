@@ -41,7 +41,10 @@ fn bearer_matches(req: &HttpRequest, expected: &str) -> bool {
     req.headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
         .is_some_and(|token| {
             constant_time_eq(
                 sha256_hex(token.trim().as_bytes()).as_bytes(),

@@ -283,7 +283,11 @@ mod tests {
             "start=%zz&end=60",
         ] {
             let err = check_points(&params(qs)).unwrap_err();
-            assert_eq!(err.code.status(), actix_web::http::StatusCode::BAD_REQUEST, "{qs}");
+            assert_eq!(
+                err.code.status(),
+                actix_web::http::StatusCode::BAD_REQUEST,
+                "{qs}"
+            );
         }
     }
 
@@ -303,7 +307,9 @@ mod tests {
             // Encoded names are the same name (Go decodes them too).
             ("start=0&st%61rt=1&end=60&step=1", None),
         ] {
-            let err = read(qs, form).err().unwrap_or_else(|| panic!("{qs} accepted"));
+            let err = read(qs, form)
+                .err()
+                .unwrap_or_else(|| panic!("{qs} accepted"));
             assert!(err.message.contains("give it once"), "{}", err.message);
         }
         // Other parameters may repeat (match[] does), and the limited ones may come from

@@ -79,7 +79,11 @@ pub fn required_role(req: &HttpRequest, state: &AppState) -> Role {
 /// error keeps the socket (the next check asks again) rather than dropping every socket on a
 /// database hiccup.
 pub async fn recheck(state: &AppState, principal: &Principal, required: Role) -> Standing {
-    let role = match (principal.method, &principal.session_id, &principal.api_key_id) {
+    let role = match (
+        principal.method,
+        &principal.session_id,
+        &principal.api_key_id,
+    ) {
         (AuthMethod::Jwt | AuthMethod::Cookie, Some(sid), _) => {
             match state.store.sessions().live_user(sid).await {
                 Ok(Some(user)) if user.id == principal.user_id => user.role,

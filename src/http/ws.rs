@@ -25,8 +25,8 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::auth::credentials::{AuthFailure, Presented, authenticate};
 use super::sockets::{self, Standing};
+use crate::auth::credentials::{AuthFailure, Presented, authenticate};
 use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::events::required_role;

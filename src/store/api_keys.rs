@@ -263,7 +263,6 @@ impl ApiKeys<'_> {
     }
 }
 
-
 /// The key and owner of `row`, when the key is live.
 fn owner_of(row: Option<KeyOwnerRow>) -> StoreResult<Option<KeyOwner>> {
     let Some(row) = row else { return Ok(None) };

@@ -1643,7 +1643,11 @@ async fn metrics_can_require_a_bearer_token() {
     const TOKEN: &str = "scrape-0123456789-abcdef";
     let s = TestServer::start_with(|c| c.metrics.bearer_token = TOKEN.into()).await;
     let admin = s.setup().await;
-    for token in [None, Some("scrape-0123456789-abcdeX"), Some(admin.access.as_str())] {
+    for token in [
+        None,
+        Some("scrape-0123456789-abcdeX"),
+        Some(admin.access.as_str()),
+    ] {
         let r = s.call(Method::GET, "/metrics", token, None).await;
         assert_error(&r, StatusCode::UNAUTHORIZED, "unauthenticated");
         assert_eq!(

@@ -82,7 +82,11 @@ async fn assert_policy_close(ws: &mut Ws, what: &str) {
 
 async fn set_user(s: &TestServer, admin: &Login, user: &Login, change: Value) {
     let r = s
-        .put(&format!("/api/users/{}", user.user_id), &admin.access, change)
+        .put(
+            &format!("/api/users/{}", user.user_id),
+            &admin.access,
+            change,
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 }
@@ -174,7 +178,11 @@ async fn the_event_stream_follows_a_role_change() {
     // user.created is admin-only, host.created is for viewers: only the second arrives.
     s.user(&admin, "not-seen", "viewer").await;
     let r = s
-        .post("/api/hosts", &admin.access, json!({"name": "after-demotion"}))
+        .post(
+            "/api/hosts",
+            &admin.access,
+            json!({"name": "after-demotion"}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED);
     let event = next(&mut ws).await;
@@ -215,7 +223,11 @@ async fn only_admins_see_the_shared_secret_in_the_install_snippet() {
             assert!(text.contains("<SHARED_SECRET>"), "{text}");
         }
         let create = s
-            .post("/api/hosts", &user.access, json!({"name": format!("by-{role}")}))
+            .post(
+                "/api/hosts",
+                &user.access,
+                json!({"name": format!("by-{role}")}),
+            )
             .await;
         assert_eq!(create.status, StatusCode::FORBIDDEN);
         assert!(!create.body.to_string().contains(&secret));
@@ -322,14 +334,18 @@ async fn container_sockets_close_with_their_callers_access() {
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
     let logs_path = format!("/api/containers/{name}/logs/ws?endpoint=local");
-    let exec_path = |cmd: &str| format!("/api/containers/{name}/exec/ws?endpoint=local&tty=false&cmd={cmd}");
+    let exec_path =
+        |cmd: &str| format!("/api/containers/{name}/exec/ws?endpoint=local&tty=false&cmd={cmd}");
 
     // Inspect: viewers see env names, not values; operators see both.
     let viewer = s.user(&admin, "inspect-viewer", "viewer").await;
     let operator = s.user(&admin, "inspect-operator", "operator").await;
     let env_of = |r: &super::harness::Reply| r.body["Config"]["Env"].clone();
     let seen = s
-        .get(&format!("/api/containers/{name}/inspect?endpoint=local"), &viewer.access)
+        .get(
+            &format!("/api/containers/{name}/inspect?endpoint=local"),
+            &viewer.access,
+        )
         .await;
     assert_eq!(seen.status, StatusCode::OK, "{:?}", seen.body);
     assert!(!seen.body.to_string().contains("hunter2-secret"));
@@ -342,7 +358,10 @@ async fn container_sockets_close_with_their_callers_access() {
         env_of(&seen)
     );
     let seen = s
-        .get(&format!("/api/containers/{name}/inspect?endpoint=local"), &operator.access)
+        .get(
+            &format!("/api/containers/{name}/inspect?endpoint=local"),
+            &operator.access,
+        )
         .await;
     assert!(
         env_of(&seen)
@@ -365,7 +384,9 @@ async fn container_sockets_close_with_their_callers_access() {
     let mut shell = open(&s, &exec_path("/bin/sh"), &Cred::Bearer(&admin.access)).await;
     shell
         .send(Message::Text(
-            json!({"type": "input", "data": "exit 3\n"}).to_string().into(),
+            json!({"type": "input", "data": "exit 3\n"})
+                .to_string()
+                .into(),
         ))
         .await
         .unwrap();
@@ -381,7 +402,10 @@ async fn container_sockets_close_with_their_callers_access() {
     let open_entry = entry(&audit, "exec.open", "admin");
     let end = entry(&audit, "exec.end", "admin");
     let target = open_entry["target"].as_str().unwrap();
-    assert!(target.contains(&name) && target.contains("cmd /bin/sh"), "{target}");
+    assert!(
+        target.contains(&name) && target.contains("cmd /bin/sh"),
+        "{target}"
+    );
     assert_eq!(end["action"], "exec.end");
     assert!(
         end["target"].as_str().unwrap().contains("exit code 3"),
