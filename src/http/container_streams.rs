@@ -165,7 +165,8 @@ struct ExecAudit {
 }
 
 impl ExecAudit {
-    async fn record(&self, state: &AppState, action: &str, detail: &str, ok: bool) {
+    /// `status`: the HTTP status of the request (101 once the socket was opened).
+    async fn record(&self, state: &AppState, action: &str, detail: &str, ok: bool, status: u16) {
         let entry = AuditEntry {
             id: String::new(),
             ts: now_ms(),
@@ -174,7 +175,7 @@ impl ExecAudit {
             action: action.to_owned(),
             target: format!("{}: {detail}", self.subject),
             result: if ok { "success" } else { "failure" }.to_owned(),
-            status: 101,
+            status: i64::from(status),
             request_id: self.request_id.clone(),
             source_ip: self.source_ip.clone(),
         };
@@ -183,9 +184,16 @@ impl ExecAudit {
         }
     }
 
-    async fn opened(&self, state: &AppState, cmd: &[String]) {
-        self.record(state, "exec.open", &format!("cmd {}", cmd.join(" ")), true)
+    async fn refused(&self, state: &AppState, cmd: &[String], err: &ApiError) {
+        let detail = format!("cmd {}: not started ({})", cmd.join(" "), err.message);
+        let status = err.code.status().as_u16();
+        self.record(state, "exec.open", &detail, false, status)
             .await;
+    }
+
+    async fn opened(&self, state: &AppState, cmd: &[String]) {
+        let detail = format!("cmd {}", cmd.join(" "));
+        self.record(state, "exec.open", &detail, true, 101).await;
     }
 
     async fn ended(&self, state: &AppState, end: &ExecEnd) {
@@ -200,8 +208,35 @@ impl ExecAudit {
             ExecEnd::Revoked(why) => (format!("no exit code: closed by the server ({why})"), false),
             ExecEnd::ShuttingDown => ("no exit code: the server shut down".to_owned(), false),
         };
-        self.record(state, "exec.end", &detail, ok).await;
+        self.record(state, "exec.end", &detail, ok, 101).await;
     }
+}
+
+/// Finds the container's endpoint, checks its node's policy and starts `cmd`; `audit` learns the
+/// endpoint.
+async fn open_exec(
+    state: &AppState,
+    id: &str,
+    endpoint: Option<&str>,
+    cmd: &[String],
+    tty: bool,
+    size: Option<(u16, u16)>,
+    audit: &mut ExecAudit,
+) -> ApiResult<(
+    crate::store::endpoints::StoredEndpoint,
+    endpoint_streams::Exec,
+)> {
+    let e = locate(state, id, endpoint).await?;
+    audit.subject = format!("container {id} on endpoint {}", e.id);
+    if let Some(policy) = super::containers::policy_for(state, &e).await?
+        && !policy.allow_exec
+    {
+        return Err(ApiError::forbidden(
+            "exec is not allowed on this node (security policy)",
+        ));
+    }
+    let exec = endpoint_streams::exec(state, &e, id, cmd.to_vec(), tty, size).await?;
+    Ok((e, exec))
 }
 
 /// An interactive shell in the container (admin; the node's policy must allow exec).
@@ -231,22 +266,31 @@ pub async fn exec_ws(
     // must not start a process.
     let (response, mut session, stream) = sockets::handshake(&req, body, &state, Some(&principal))?;
     let required = sockets::required_role(&req, &state);
-    let e = locate(&state, &id, q.endpoint.as_deref()).await?;
-    if let Some(policy) = super::containers::policy_for(&state, &e).await?
-        && !policy.allow_exec
-    {
-        return Err(ApiError::forbidden(
-            "exec is not allowed on this node (security policy)",
-        ));
-    }
-    let tty = q.tty.unwrap_or(true);
-    let size = q.rows.zip(q.cols);
-    let mut exec = endpoint_streams::exec(&state, &e, &id, cmd.clone(), tty, size).await?;
-    let audit = ExecAudit {
+    let mut audit = ExecAudit {
         actor: principal.clone(),
-        subject: format!("container {} on endpoint {}", id.as_str(), e.id),
+        subject: format!("container {}", id.as_str()),
         request_id: super::request_id(),
         source_ip: super::peer_ip(&req),
+    };
+    let tty = q.tty.unwrap_or(true);
+    let size = q.rows.zip(q.cols);
+    let (e, mut exec) = match open_exec(
+        &state,
+        &id,
+        q.endpoint.as_deref(),
+        &cmd,
+        tty,
+        size,
+        &mut audit,
+    )
+    .await
+    {
+        Ok(opened) => opened,
+        Err(err) => {
+            // A refused or failed attempt is audited too (a GET is not audited by the gate).
+            audit.refused(&state, &cmd, &err).await;
+            return Err(err);
+        }
     };
     audit.opened(&state, &cmd).await;
     state

@@ -379,6 +379,7 @@ async fn container_sockets_close_with_their_callers_access() {
         docker(&["exec", &name, "test", "-e", "/tmp/not-a-websocket"]).is_err(),
         "an exec ran without a WebSocket handshake"
     );
+    assert!(s.audit(&admin, "&action=exec.").await.is_empty());
 
     // An exec that ends by itself: audited at open (who, container, command) and end (code).
     let mut shell = open(&s, &exec_path("/bin/sh"), &Cred::Bearer(&admin.access)).await;
@@ -399,8 +400,8 @@ async fn container_sockets_close_with_their_callers_access() {
         assert_eq!(frame["type"], "output", "{frame:?}");
     }
     let audit = wait_audit(&s, &admin, 2).await;
-    let open_entry = entry(&audit, "exec.open", "admin");
-    let end = entry(&audit, "exec.end", "admin");
+    let open_entry = entry(&audit, "exec.open", "admin", "success");
+    let end = entry(&audit, "exec.end", "admin", "success");
     let target = open_entry["target"].as_str().unwrap();
     assert!(
         target.contains(&name) && target.contains("cmd /bin/sh"),
@@ -411,6 +412,29 @@ async fn container_sockets_close_with_their_callers_access() {
         end["target"].as_str().unwrap().contains("exit code 3"),
         "{end:?}"
     );
+    // An attempt that starts nothing is audited as a failed open.
+    let mut req = s
+        .ws_url("/api/containers/no-such-container/exec/ws?endpoint=local")
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", admin.access).parse().unwrap(),
+    );
+    match tokio_tungstenite::connect_async(req).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => assert_eq!(res.status(), 404),
+        other => panic!("exec on a missing container: {:?}", other.map(|_| ())),
+    }
+    let audit = wait_audit(&s, &admin, 3).await;
+    let refused = entry(&audit, "exec.open", "admin", "failure");
+    assert_eq!(refused["status"], 404, "{refused:?}");
+    assert!(
+        refused["target"]
+            .as_str()
+            .unwrap()
+            .contains("no-such-container"),
+        "{refused:?}"
+    );
 
     // Demoted below admin: exec closes, logs (viewer) stays; disabled: logs closes too.
     let alice = s.user(&admin, "alice", "admin").await;
@@ -419,8 +443,8 @@ async fn container_sockets_close_with_their_callers_access() {
     let mut exec = open(&s, &exec_path("/bin/sh"), &Cred::Bearer(&alice.access)).await;
     set_user(&s, &admin, &alice, json!({"role": "operator"})).await;
     assert_policy_close(&mut exec, "exec of a demoted admin").await;
-    let audit = wait_audit(&s, &admin, 4).await;
-    let end = entry(&audit, "exec.end", "alice");
+    let audit = wait_audit(&s, &admin, 5).await;
+    let end = entry(&audit, "exec.end", "alice", "failure");
     assert!(
         end["target"]
             .as_str()
@@ -460,12 +484,16 @@ async fn wait_audit(s: &TestServer, admin: &Login, n: usize) -> Vec<Value> {
     }
 }
 
-/// The one entry with this action by this actor.
-fn entry<'a>(entries: &'a [Value], action: &str, actor: &str) -> &'a Value {
+/// The one entry with this action, actor and result.
+fn entry<'a>(entries: &'a [Value], action: &str, actor: &str, result: &str) -> &'a Value {
     let found: Vec<&Value> = entries
         .iter()
-        .filter(|e| e["action"] == action && e["actor"] == actor)
+        .filter(|e| e["action"] == action && e["actor"] == actor && e["result"] == result)
         .collect();
-    assert_eq!(found.len(), 1, "{action} by {actor}: {entries:?}");
+    assert_eq!(
+        found.len(),
+        1,
+        "{action} by {actor} ({result}): {entries:?}"
+    );
     found[0]
 }
