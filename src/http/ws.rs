@@ -3,8 +3,8 @@
 //! Each connection is owned by one session task (see `docs/decisions.md`): it holds the
 //! subscription, the client's topic filter and its liveness, and is the only writer to the
 //! socket. Every few seconds it re-checks its caller (`super::sockets`): logged out, disabled,
-//! deleted or revoked ends it with close code 1008; a changed role becomes its event filter. The subscription and the session gauge are drop guards, so every exit path
-//! deregisters.
+//! deleted or revoked ends it with close code 1008; a changed role becomes its event filter. The
+//! subscription and the session gauge are drop guards, so every exit path deregisters.
 //!
 //! Protocol (JSON text frames):
 //! - server → client: events `{id, type, ts, payload}`; `{"type":"hello","last_id","topics"}`;
