@@ -228,7 +228,8 @@ impl Master {
             .arg(grpc_port.to_string())
             .arg("--data-dir")
             .arg(&data)
-            // No config/local.toml of a developer's checkout, no CB_* overrides: embedded defaults.
+            // No config/local.toml of a developer's checkout, no CB_* overrides: embedded defaults
+            // (but plain gRPC, below).
             .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
@@ -239,6 +240,8 @@ impl Master {
                 cmd.env_remove(key);
             }
         }
+        // The simulated workers dial plain gRPC (`http://`): gRPC TLS, the default, is off here.
+        cmd.env("CB_FLEET__GRPC_TLS", "false");
         let child = cmd
             .spawn()
             .with_context(|| format!("starting {}", bin.display()))?;

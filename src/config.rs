@@ -23,6 +23,7 @@ pub struct Config {
     pub log: LogConfig,
     pub fleet: FleetConfig,
     pub docker: DockerConfig,
+    pub metrics: MetricsConfig,
     /// `modules.<name> = true|false`: the default state of each module; `PUT /api/config/{module}`
     /// overrides it at run time.
     pub modules: BTreeMap<ModuleName, bool>,
@@ -207,7 +208,8 @@ pub struct FleetConfig {
     /// The gRPC address workers dial (for the install snippet); empty: `http://<bind>:<grpc_port>`
     /// (`https://` with `grpc_tls`).
     pub grpc_public_url: String,
-    /// Serve gRPC over TLS. Workers pin the certificate's SHA-256 (in every install snippet).
+    /// Serve gRPC over TLS (the default). Workers pin the certificate's SHA-256 (in every
+    /// install snippet). Off: plain gRPC, for a master behind a TLS-terminating proxy or tests.
     pub grpc_tls: bool,
     /// PEM certificate and key for gRPC TLS; empty: a self-signed pair generated into
     /// `<data_dir>/grpc-tls/` on first start.
@@ -227,7 +229,7 @@ impl Default for FleetConfig {
             restart_grace_secs: 120,
             command_timeout_secs: 30,
             grpc_public_url: String::new(),
-            grpc_tls: false,
+            grpc_tls: true,
             grpc_tls_cert: String::new(),
             grpc_tls_key: String::new(),
         }
@@ -252,6 +254,15 @@ impl Default for DockerConfig {
     }
 }
 
+/// `GET /metrics`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// When set, `/metrics` answers only requests with `Authorization: Bearer <this token>`
+    /// (401 otherwise). Empty: public, as the API contract says.
+    pub bearer_token: String,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
@@ -272,6 +283,7 @@ impl Default for Config {
             log: LogConfig::default(),
             fleet: FleetConfig::default(),
             docker: DockerConfig::default(),
+            metrics: MetricsConfig::default(),
             modules: ModuleName::ALL.iter().map(|m| (*m, false)).collect(),
             dev_mode: false,
         }
@@ -513,6 +525,13 @@ impl Config {
         if self.storage.max_connections == 0 {
             bail!("storage.max_connections must be at least 1");
         }
+        let token = &self.metrics.bearer_token;
+        if !token.is_empty() && (token.len() < 16 || token.chars().any(char::is_whitespace)) {
+            bail!(
+                "metrics.bearer_token must be at least 16 characters without spaces \
+                 (use `openssl rand -hex 24`), or empty for a public /metrics"
+            );
+        }
         Ok(())
     }
 
@@ -539,7 +558,12 @@ impl Config {
     /// The configuration as TOML with every secret replaced by `"<redacted>"`.
     pub fn to_redacted_toml(&self) -> anyhow::Result<String> {
         let mut copy = self.clone();
-        for secret in [&mut copy.auth.jwt_secret, &mut copy.security.encryption_key] {
+        for secret in [
+            &mut copy.auth.jwt_secret,
+            &mut copy.security.encryption_key,
+            &mut copy.metrics.bearer_token,
+            &mut copy.fleet.enroll_secret,
+        ] {
             if !secret.is_empty() {
                 *secret = "<redacted>".into();
             }
@@ -563,6 +587,8 @@ impl Config {
         c.security.encryption_key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into();
         c.log.level = "warn".into();
         c.fleet.enroll_secret = "enroll-0123456789-abcdefghij-KLMNOPQRST".into();
+        // Workers in tests dial plain gRPC unless a test turns TLS on (the default is on).
+        c.fleet.grpc_tls = false;
         // Tests use the host's Docker engine only when they ask for it.
         c.docker.local_endpoint = false;
         c
@@ -724,6 +750,39 @@ mod tests {
     }
 
     #[test]
+    fn grpc_tls_is_on_unless_configured_off() {
+        // The built-in default and config/default.toml (checked equal above) serve gRPC over
+        // TLS with the pinned certificate; plain gRPC is an explicit choice.
+        assert!(Config::default().fleet.grpc_tls);
+        let c = Config::from_layers(&[], &[], &CliOverrides::default()).unwrap();
+        assert!(c.fleet.grpc_tls);
+        let plain = Config::from_layers(
+            &[],
+            &[("CB_FLEET__GRPC_TLS".into(), "false".into())],
+            &CliOverrides::default(),
+        )
+        .unwrap();
+        assert!(!plain.fleet.grpc_tls);
+    }
+
+    #[test]
+    fn a_metrics_bearer_token_must_be_long_enough() {
+        let with = |token: &str| {
+            Config::from_layers(
+                &[],
+                &[("CB_METRICS__BEARER_TOKEN".into(), token.into())],
+                &CliOverrides::default(),
+            )
+        };
+        assert!(with("short").is_err());
+        assert!(with("has a space in it, long enough").is_err());
+        assert_eq!(
+            with("0123456789abcdef").unwrap().metrics.bearer_token,
+            "0123456789abcdef"
+        );
+    }
+
+    #[test]
     fn worker_variables_are_not_the_masters() {
         assert!(is_master_variable("CB_SERVER__HTTP_PORT"));
         assert!(!is_master_variable("CB_WORKER__MASTER_URL"));
@@ -734,8 +793,11 @@ mod tests {
     fn print_config_redacts_secrets() {
         let mut c = Config::for_test(Path::new("/tmp/x"));
         c.storage.database_url = "postgres://cb:hunter2@db/cb".into();
+        c.metrics.bearer_token = "scrape-token-0123456789".into();
         let text = c.to_redacted_toml().unwrap();
         assert!(!text.contains("test-secret"));
+        assert!(!text.contains("scrape-token"));
+        assert!(!text.contains("enroll-0123456789"));
         assert!(!text.contains("hunter2"));
         assert!(text.contains("<redacted>"));
     }

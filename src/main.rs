@@ -100,9 +100,13 @@ struct WorkerArgs {
     /// `sha256:<hex>` of the master's gRPC TLS certificate, from the install snippet.
     #[arg(long)]
     master_fingerprint: Option<String>,
-    /// The master's enrollment shared secret.
+    /// The master's enrollment shared secret. Visible to every local user in the process
+    /// list: prefer --shared-secret-file or CB_WORKER__SHARED_SECRET.
     #[arg(long)]
     shared_secret: Option<String>,
+    /// A file holding the master's enrollment shared secret (e.g. mode 0600).
+    #[arg(long, value_name = "FILE")]
+    shared_secret_file: Option<PathBuf>,
     /// Where the node credential is kept (node.json).
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -167,6 +171,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     enroll_token: args.enroll_token,
                     master_fingerprint: args.master_fingerprint,
                     shared_secret: args.shared_secret,
+                    shared_secret_file: args.shared_secret_file,
                     data_dir: args.data_dir,
                     heartbeat_interval_secs: args.heartbeat_interval_secs,
                     docker_socket: args.docker_socket,

@@ -24,6 +24,7 @@ mod integration {
     mod observability;
     mod permissions;
     mod settings;
+    mod sockets;
     mod stacks;
     mod transfer;
     mod users;

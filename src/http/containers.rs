@@ -246,25 +246,48 @@ pub async fn get(
     }))
 }
 
+/// Docker's inspect document. Viewers see the names of `Config.Env` but not the values, as
+/// with a stack's env (an env value is where secrets live, whether it came from a stack or not).
 #[utoipa::path(get, path = "/api/containers/{id}/inspect", tag = "containers", params(("id" = String, Path), EndpointQuery),
     responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
 pub async fn inspect(
     state: web::Data<AppState>,
+    principal: crate::auth::Principal,
     id: web::Path<String>,
     query: Query<EndpointQuery>,
 ) -> ApiResult<web::Json<Value>> {
     super::check_docker_ref("container", &id)?;
     let e = locate(&state, &id, query.endpoint.as_deref()).await?;
-    Ok(web::Json(
-        endpoints::call(
-            &state,
-            &e,
-            DockerOp::InspectContainer {
-                id: id.into_inner(),
-            },
-        )
-        .await?,
-    ))
+    let mut doc = endpoints::call(
+        &state,
+        &e,
+        DockerOp::InspectContainer {
+            id: id.into_inner(),
+        },
+    )
+    .await?;
+    if !principal.has(crate::auth::Role::Operator) {
+        mask_env(&mut doc);
+    }
+    Ok(web::Json(doc))
+}
+
+/// The mask `/api/stacks` shows viewers for an env value.
+const MASKED: &str = "********";
+
+/// Replaces every value of an inspect document's `Config.Env` (`KEY=value`) with [`MASKED`].
+fn mask_env(doc: &mut Value) {
+    if let Some(env) = doc.pointer_mut("/Config/Env").and_then(Value::as_array_mut) {
+        for entry in env.iter_mut() {
+            let key = entry
+                .as_str()
+                .map(|kv| kv.split_once('=').map_or(kv, |(k, _)| k).to_owned());
+            *entry = match key {
+                Some(k) => Value::String(format!("{k}={MASKED}")),
+                None => Value::String(MASKED.to_owned()),
+            };
+        }
+    }
 }
 
 /// start, stop, restart, pause, unpause, kill.

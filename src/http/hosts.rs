@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use super::extract::{Body, Query};
 use super::{PageQuery, Paginated, parse_id, ts};
+use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::secrets::{random_token, sha256_hex};
 use crate::state::AppState;
@@ -48,7 +49,8 @@ pub struct HostView {
     pub enrolled_at: Option<String>,
     pub fused_at: Option<String>,
     pub created_at: String,
-    /// The command to run on the host (the token is shown only when it was just minted).
+    /// The command to run on the host (the token is shown only when it was just minted; the
+    /// fleet's shared secret only to admins, `<SHARED_SECRET>` to others).
     pub install_snippet: String,
 }
 
@@ -128,8 +130,13 @@ pub fn fuse_state(h: &Host) -> FuseState {
     }
 }
 
-/// The exact command that enrolls and runs a worker on the host.
-pub fn install_snippet(state: &AppState, token: &str) -> String {
+/// Stands for the fleet's shared secret in the install snippet shown to operators and viewers.
+pub const SECRET_PLACEHOLDER: &str = "<SHARED_SECRET>";
+
+/// The exact command that enrolls and runs a worker on the host. The fleet's shared secret is in
+/// it only for admins (`reader` is who asks); others see [`SECRET_PLACEHOLDER`]. It goes in the
+/// environment, not on the command line, so it does not show in the host's process list.
+pub fn install_snippet(state: &AppState, token: &str, reader: &Principal) -> String {
     let master = if state.config.server.public_url.is_empty() {
         format!("http://{}:{}", state.config.server.bind, state.http_port)
     } else {
@@ -145,15 +152,19 @@ pub fn install_snippet(state: &AppState, token: &str) -> String {
         .as_deref()
         .map(|fp| format!(" --master-fingerprint={fp}"))
         .unwrap_or_default();
+    let secret = if reader.has(Role::Admin) {
+        state.enroll_secret.replace('\'', "'\\''")
+    } else {
+        SECRET_PLACEHOLDER.to_owned()
+    };
     format!(
-        "contextbay worker --master-url {master} --grpc-url {}{pin} --enroll-token={token} \
-         --shared-secret={} --data-dir /var/lib/contextbay-worker",
+        "CB_WORKER__SHARED_SECRET='{secret}' contextbay worker --master-url {master} \
+         --grpc-url {}{pin} --enroll-token={token} --data-dir /var/lib/contextbay-worker",
         state.grpc_url(),
-        state.enroll_secret
     )
 }
 
-pub fn view(state: &AppState, h: Host) -> HostView {
+pub fn view(state: &AppState, h: Host, reader: &Principal) -> HostView {
     let now = now_ms();
     HostView {
         fuse: fuse_state(&h),
@@ -165,7 +176,7 @@ pub fn view(state: &AppState, h: Host) -> HostView {
             },
             used: h.token_used_at.is_some(),
         }),
-        install_snippet: install_snippet(state, "<ENROLL_TOKEN>"),
+        install_snippet: install_snippet(state, "<ENROLL_TOKEN>", reader),
         id: h.id,
         name: h.name,
         labels: h.labels,
@@ -184,9 +195,9 @@ fn new_token(state: &AppState) -> (String, String, i64) {
     (token, hash, now_ms() + ttl * 1000)
 }
 
-fn with_token(state: &AppState, host: Host, token: String) -> HostWithToken {
-    let mut host = view(state, host);
-    host.install_snippet = install_snippet(state, &token);
+fn with_token(state: &AppState, host: Host, token: String, reader: &Principal) -> HostWithToken {
+    let mut host = view(state, host, reader);
+    host.install_snippet = install_snippet(state, &token, reader);
     HostWithToken {
         host,
         enroll_token: token,
@@ -239,12 +250,17 @@ pub fn validate_labels(labels: &Map<String, Value>) -> ApiResult<()> {
     responses((status = 200, body = Paginated<HostView>)))]
 pub async fn list(
     state: web::Data<AppState>,
+    principal: Principal,
     query: Query<PageQuery>,
 ) -> ApiResult<web::Json<Paginated<HostView>>> {
     let page = PageQuery::page(query.limit, query.offset)?;
     let result = state.store.hosts().list(page, false, None).await?;
     Ok(web::Json(Paginated {
-        items: result.items.into_iter().map(|h| view(&state, h)).collect(),
+        items: result
+            .items
+            .into_iter()
+            .map(|h| view(&state, h, &principal))
+            .collect(),
         total: result.total,
         limit: page.limit,
         offset: page.offset,
@@ -254,7 +270,11 @@ pub async fn list(
 /// Create a host placeholder and mint its one-time enroll token.
 #[utoipa::path(post, path = "/api/hosts", tag = "hosts", request_body = CreateHost,
     responses((status = 201, body = HostWithToken), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn create(state: web::Data<AppState>, body: Body<CreateHost>) -> ApiResult<HttpResponse> {
+pub async fn create(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: Body<CreateHost>,
+) -> ApiResult<HttpResponse> {
     let CreateHost { name, labels } = body.into_inner();
     validate_name(&name)?;
     let labels = labels.unwrap_or_default();
@@ -274,17 +294,22 @@ pub async fn create(state: web::Data<AppState>, body: Body<CreateHost>) -> ApiRe
         .await;
     Ok(HttpResponse::Created()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
-        .json(with_token(&state, host, token)))
+        .json(with_token(&state, host, token, &principal)))
 }
 
 #[utoipa::path(get, path = "/api/hosts/{id}", tag = "hosts", params(("id" = String, Path)),
     responses((status = 200, body = HostView), (status = 404, body = ErrorBody)))]
 pub async fn get(
     state: web::Data<AppState>,
+    principal: Principal,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<HostView>> {
     let id = parse_id("host", &id)?;
-    Ok(web::Json(view(&state, state.store.hosts().get(&id).await?)))
+    Ok(web::Json(view(
+        &state,
+        state.store.hosts().get(&id).await?,
+        &principal,
+    )))
 }
 
 /// Fuse by hand; 409 naming the missing leg when the worker or its Docker engine has not
@@ -293,6 +318,7 @@ pub async fn get(
     responses((status = 200, body = HostView), (status = 409, body = ErrorBody)))]
 pub async fn fuse(
     state: web::Data<AppState>,
+    principal: Principal,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<HostView>> {
     let id = parse_id("host", &id)?;
@@ -304,7 +330,11 @@ pub async fn fuse(
             fs.missing.join(", ")
         )));
     }
-    Ok(web::Json(view(&state, state.store.hosts().get(&id).await?)))
+    Ok(web::Json(view(
+        &state,
+        state.store.hosts().get(&id).await?,
+        &principal,
+    )))
 }
 
 /// Ask the worker again for its Docker engine (a census), then fuse.
@@ -312,6 +342,7 @@ pub async fn fuse(
     responses((status = 200, body = HostView), (status = 409, body = ErrorBody)))]
 pub async fn retry_fuse(
     state: web::Data<AppState>,
+    principal: Principal,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<HostView>> {
     let id = parse_id("host", &id)?;
@@ -332,7 +363,11 @@ pub async fn retry_fuse(
             fs.missing.join(", ")
         )));
     }
-    Ok(web::Json(view(&state, state.store.hosts().get(&id).await?)))
+    Ok(web::Json(view(
+        &state,
+        state.store.hosts().get(&id).await?,
+        &principal,
+    )))
 }
 
 /// Mint a fresh enroll token; the previous one stops working.
@@ -340,6 +375,7 @@ pub async fn retry_fuse(
     responses((status = 200, body = HostWithToken), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn regenerate_token(
     state: web::Data<AppState>,
+    principal: Principal,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let id = parse_id("host", &id)?;
@@ -356,7 +392,7 @@ pub async fn regenerate_token(
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
-        .json(with_token(&state, host, token)))
+        .json(with_token(&state, host, token, &principal)))
 }
 
 #[utoipa::path(get, path = "/api/hosts/{id}/enroll-attempts", tag = "hosts", params(("id" = String, Path)),

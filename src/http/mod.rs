@@ -35,6 +35,7 @@ pub mod routes;
 pub mod services;
 pub mod settings;
 pub mod silences;
+pub mod sockets;
 pub mod stacks;
 pub mod system;
 pub mod topology;

@@ -2,6 +2,13 @@
 //! authentication. Parameters are passed on as sent (query string, and the form body of the
 //! POST variants) and Prometheus' answer comes back unchanged: its status, content type and body.
 //!
+//! The limits are computed from the values Prometheus will use. Prometheus reads each parameter
+//! with Go's `Request.FormValue`: the form body's first value, else the query string's first;
+//! and Go's decoder drops segments it cannot read where ours keeps them. Rather than mirror those
+//! rules, a limited parameter (`start`, `end`, `step`) may be given once, in the query string or
+//! the body (400 when repeated, in one place or across both), and a value given that this proxy
+//! cannot read is refused (400) instead of being passed on unchecked.
+//!
 //! Limits, checked before Prometheus is asked (400 with the reason):
 //! - a time range (`start` to `end`) of at most 31 days;
 //! - `query_range`: at most 11,000 points per series (`(end - start) / step + 1`), Prometheus'
@@ -23,18 +30,29 @@ pub const MAX_RANGE_MS: i64 = 31 * 86_400_000;
 /// Most points per series a range query may produce (as in Prometheus).
 pub const MAX_POINTS: i64 = 11_000;
 
-/// The parameters of a call: query string, then form body (Prometheus reads both).
+/// Parameters the limits are computed from: each may be given once.
+const LIMITED: [&str; 3] = ["start", "end", "step"];
+
+/// The parameters of a call: form body, then query string (the order in which Go's
+/// `Request.Form`, and so Prometheus, holds them).
 struct Params(Vec<(String, String)>);
 
 impl Params {
-    fn read(req: &HttpRequest, form: Option<&[u8]>) -> Self {
-        let mut all: Vec<(String, String)> = form_urlencoded::parse(req.query_string().as_bytes())
-            .into_owned()
-            .collect();
-        if let Some(body) = form {
-            all.extend(form_urlencoded::parse(body).into_owned());
+    fn read(req: &HttpRequest, form: Option<&[u8]>) -> Result<Self, ApiError> {
+        let mut all: Vec<(String, String)> = form
+            .map(|body| form_urlencoded::parse(body).into_owned().collect())
+            .unwrap_or_default();
+        all.extend(form_urlencoded::parse(req.query_string().as_bytes()).into_owned());
+        for name in LIMITED {
+            let given = all.iter().filter(|(k, _)| k == name).count();
+            if given > 1 {
+                return Err(ApiError::bad_request(format!(
+                    "'{name}' is given {given} times (query string and form body together); \
+                     give it once"
+                )));
+            }
         }
-        Self(all)
+        Ok(Self(all))
     }
 
     fn get(&self, name: &str) -> Option<&str> {
@@ -45,16 +63,21 @@ impl Params {
     }
 }
 
-/// The time range of a call, when both ends are given and readable (an unreadable value is
-/// left for Prometheus to reject in its own words).
-fn range(params: &Params) -> Option<(i64, i64)> {
-    let start = parse_timestamp("start", params.get("start")?).ok()?;
-    let end = parse_timestamp("end", params.get("end")?).ok()?;
-    Some((start, end))
+/// The time range of a call, when both ends are given. A value that cannot be read here is
+/// refused: what Prometheus would make of it is not known, so it cannot be checked.
+fn range(params: &Params) -> Result<Option<(i64, i64)>, ApiError> {
+    let read = |name| {
+        params
+            .get(name)
+            .map(|v| parse_timestamp(name, v).map_err(ApiError::bad_request))
+            .transpose()
+    };
+    let (start, end) = (read("start")?, read("end")?);
+    Ok(start.zip(end))
 }
 
 fn check_range(params: &Params) -> Result<(), ApiError> {
-    if let Some((start, end)) = range(params)
+    if let Some((start, end)) = range(params)?
         && end.saturating_sub(start) > MAX_RANGE_MS
     {
         return Err(ApiError::bad_request(format!(
@@ -68,10 +91,12 @@ fn check_range(params: &Params) -> Result<(), ApiError> {
 
 fn check_points(params: &Params) -> Result<(), ApiError> {
     check_range(params)?;
-    let (Some((start, end)), Some(step)) = (range(params), params.get("step")) else {
-        return Ok(());
-    };
-    let Ok(step_ms) = parse_step(step) else {
+    let step = params
+        .get("step")
+        .map(|step| parse_step(step).map(|ms| (step, ms)))
+        .transpose()
+        .map_err(ApiError::bad_request)?;
+    let (Some((start, end)), Some((step, step_ms))) = (range(params)?, step) else {
         return Ok(());
     };
     let step_ms = i64::try_from(step_ms).unwrap_or(i64::MAX);
@@ -114,7 +139,7 @@ async fn forward(
     form: Option<web::Bytes>,
     check: fn(&Params) -> Result<(), ApiError>,
 ) -> ApiResult<HttpResponse> {
-    check(&Params::read(req, form.as_deref()))?;
+    check(&Params::read(req, form.as_deref())?)?;
     let prom = crate::monitoring::prometheus(state).await?;
     let answer = prom.raw(api_path, req.query_string(), form).await?;
     let mut res =
@@ -219,11 +244,15 @@ mod tests {
     use super::*;
     use actix_web::test::TestRequest;
 
-    fn params(qs: &str) -> Params {
+    fn read(qs: &str, form: Option<&[u8]>) -> Result<Params, ApiError> {
         Params::read(
             &TestRequest::with_uri(&format!("/x?{qs}")).to_http_request(),
-            None,
+            form,
         )
+    }
+
+    fn params(qs: &str) -> Params {
+        read(qs, None).unwrap()
     }
 
     #[test]
@@ -237,14 +266,55 @@ mod tests {
         let err = check_points(&params("start=0&end=86400&step=1s")).unwrap_err();
         assert!(err.message.contains("at least 8s"), "{}", err.message);
         assert!(check_points(&params("start=0&end=86400&step=8s")).is_ok());
-        // Unreadable values are Prometheus' to refuse.
-        assert!(check_points(&params("start=x&end=86400&step=1")).is_ok());
+        // Missing values are Prometheus' to refuse (or, for series and labels, its default).
+        assert!(check_points(&params("query=up")).is_ok());
+        assert!(check_range(&params("start=0")).is_ok());
+    }
+
+    #[test]
+    fn values_this_proxy_cannot_read_are_refused() {
+        // Prometheus reads its own minimum and maximum times, hexadecimal floats, …: a value
+        // the limits cannot be computed from is not passed on unchecked.
+        for qs in [
+            "start=x&end=86400&step=60",
+            "start=-292273086-05-16T16:47:06Z&end=0",
+            "start=0&end=0x1p40",
+            "start=0&end=60&step=1.5x",
+            "start=%zz&end=60",
+        ] {
+            let err = check_points(&params(qs)).unwrap_err();
+            assert_eq!(
+                err.code.status(),
+                actix_web::http::StatusCode::BAD_REQUEST,
+                "{qs}"
+            );
+        }
     }
 
     #[test]
     fn form_parameters_count_too() {
         let req = TestRequest::with_uri("/x?start=0").to_http_request();
-        let p = Params::read(&req, Some(b"end=99999999&step=1"));
+        let p = Params::read(&req, Some(b"end=99999999&step=1")).unwrap();
         assert!(check_points(&p).is_err());
+    }
+
+    #[test]
+    fn a_limited_parameter_is_given_once() {
+        for (qs, form) in [
+            ("start=0&start=1&end=60&step=1", None),
+            ("end=60&step=1&start=0", Some(&b"start=-99999999"[..])),
+            ("step=1", Some(&b"start=0&end=60&step=60"[..])),
+            // Encoded names are the same name (Go decodes them too).
+            ("start=0&st%61rt=1&end=60&step=1", None),
+        ] {
+            let err = read(qs, form)
+                .err()
+                .unwrap_or_else(|| panic!("{qs} accepted"));
+            assert!(err.message.contains("give it once"), "{}", err.message);
+        }
+        // Other parameters may repeat (match[] does), and the limited ones may come from
+        // either place.
+        let p = read("match[]=up&match[]=down&start=0", Some(b"end=60&step=1")).unwrap();
+        assert!(check_points(&p).is_ok());
     }
 }

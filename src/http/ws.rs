@@ -2,13 +2,15 @@
 //!
 //! Each connection is owned by one session task (see `docs/decisions.md`): it holds the
 //! subscription, the client's topic filter and its liveness, and is the only writer to the
-//! socket. The subscription and the session gauge are drop guards, so every exit path
-//! deregisters.
+//! socket. Every few seconds it re-checks its caller (`super::sockets`): logged out, disabled,
+//! deleted or revoked ends it with close code 1008; a changed role becomes its event filter. The
+//! subscription and the session gauge are drop guards, so every exit path deregisters.
 //!
 //! Protocol (JSON text frames):
 //! - server → client: events `{id, type, ts, payload}`; `{"type":"hello","last_id","topics"}`;
 //!   `{"type":"lagged","missed","resume_from"}` (refetch state, events continue after it);
-//!   `{"type":"subscribed","topics"}`; `{"type":"pong"}`; `{"type":"error","error"}`.
+//!   `{"type":"subscribed","topics"}`; `{"type":"pong"}`; `{"type":"error","error"}`;
+//!   `{"type":"role","role"}` (the caller's role changed; events from then on are filtered by it).
 //! - client → server: `{"type":"auth","token"}` (first message, when the handshake carried no
 //!   cookie or header; an access token or an API key); `{"type":"subscribe","topics":[…]}`;
 //!   `{"type":"ping"}`.
@@ -23,8 +25,9 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::sockets::{self, Standing};
 use crate::auth::credentials::{AuthFailure, Presented, authenticate};
-use crate::auth::{AuthMethod, Principal};
+use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::events::required_role;
 use crate::state::AppState;
@@ -64,8 +67,8 @@ pub async fn connect(
         None => TopicFilter::all(),
     };
     let principal = req.extensions().get::<Principal>().cloned();
-    let (response, session, stream) = actix_ws::handle(&req, body)
-        .map_err(|e| ApiError::bad_request(format!("WebSocket handshake failed: {e}")))?;
+    let (response, session, stream) = sockets::handshake(&req, body, &state, principal.as_ref())?;
+    let required = sockets::required_role(&req, &state);
     let stream = stream
         .max_frame_size(MAX_FRAME_BYTES)
         .aggregate_continuations()
@@ -74,7 +77,8 @@ pub async fn connect(
     let since = query.since;
     actix_web::rt::spawn(async move {
         let _open = SessionGauge::open(&state);
-        if let Err(reason) = run(&state, principal, session, stream, filter, since).await {
+        if let Err(reason) = run(&state, principal, required, session, stream, filter, since).await
+        {
             tracing::debug!(%reason, "websocket session ended");
         }
     });
@@ -100,12 +104,13 @@ impl Drop for SessionGauge {
 async fn run(
     state: &AppState,
     principal: Option<Principal>,
+    required: Role,
     mut session: Session,
     mut stream: AggregatedMessageStream,
     filter: TopicFilter,
     since: Option<u64>,
 ) -> Result<(), String> {
-    let principal = match principal {
+    let mut principal = match principal {
         Some(p) => p,
         None => match first_message_auth(state, &mut stream).await {
             Ok(p) => p,
@@ -156,6 +161,7 @@ async fn run(
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
     let mut last_heard = Instant::now();
     let mut shutdown = state.shutdown.clone();
+    let mut recheck = sockets::recheck_ticker();
     loop {
         tokio::select! {
             msg = stream.next() => {
@@ -196,13 +202,21 @@ async fn run(
                     let _ = session.close(Some(CloseReason { code: CloseCode::Away, description: Some("client timed out".into()) })).await;
                     return Err("client timed out".into());
                 }
-                if !still_valid(state, &principal).await {
-                    let _ = send(&mut session, &json!({"type": "error", "error": "the session has ended; log in again"})).await;
-                    let _ = session.close(Some(CloseReason { code: CloseCode::Policy, description: Some("session ended".into()) })).await;
-                    return Err("credentials revoked".into());
-                }
                 session.ping(b"").await.map_err(|e| e.to_string())?;
             }
+            _ = recheck.tick() => match sockets::recheck(state, &principal, required).await {
+                Standing::Unchanged => {}
+                // The role filter follows the role: a demoted admin stops receiving admin events.
+                Standing::Changed(now) => {
+                    principal = now;
+                    send(&mut session, &json!({"type": "role", "role": principal.role})).await?;
+                }
+                Standing::Ended(reason) => {
+                    let _ = send(&mut session, &json!({"type": "error", "error": reason})).await;
+                    sockets::close_ended(session, reason).await;
+                    return Err(reason.into());
+                }
+            },
             _ = shutdown.changed() => {
                 let _ = session.close(Some(CloseReason { code: CloseCode::Away, description: Some("server shutting down".into()) })).await;
                 return Ok(());
@@ -277,26 +291,6 @@ async fn first_message_auth(
             Err("internal error".into())
         }
         Err(e) => Err(e.to_string()),
-    }
-}
-
-/// The caller's credentials still hold (not logged out, disabled or revoked).
-async fn still_valid(state: &AppState, principal: &Principal) -> bool {
-    match (
-        principal.method,
-        &principal.session_id,
-        &principal.api_key_id,
-    ) {
-        (AuthMethod::Jwt | AuthMethod::Cookie, Some(sid), _) => {
-            matches!(state.store.sessions().live_user(sid).await, Ok(Some(_)))
-        }
-        (AuthMethod::ApiKey, _, Some(key_id)) => state
-            .store
-            .api_keys()
-            .get(key_id)
-            .await
-            .is_ok_and(|k| k.expires_at.is_none_or(|t| t > crate::store::now_ms())),
-        _ => false,
     }
 }
 

@@ -75,6 +75,14 @@ macro_rules! key_columns {
     };
 }
 
+macro_rules! owner_select {
+    () => {
+        "SELECT k.id, k.user_id, k.name, k.prefix, k.role, k.created_at, k.expires_at, \
+         k.last_used_at, k.revoked_at, u.username, u.role AS user_role, \
+         u.disabled AS user_disabled FROM api_keys k JOIN users u ON u.id = k.user_id"
+    };
+}
+
 /// Live keys found by hash, read on every request authenticated with an API key. Every write to
 /// keys or to their owners invalidates it; a hit is checked for expiry again.
 pub(super) type KeyCache = super::cache::Cache<String, KeyOwner>;
@@ -190,39 +198,37 @@ impl ApiKeys<'_> {
         Ok(owner)
     }
 
-    async fn read_live_by_hash(&self, key_hash: &str) -> StoreResult<Option<KeyOwner>> {
-        let row = sqlx::query_as::<_, KeyOwnerRow>(
-            "SELECT k.id, k.user_id, k.name, k.prefix, k.role, k.created_at, k.expires_at, \
-             k.last_used_at, k.revoked_at, u.username, u.role AS user_role, \
-             u.disabled AS user_disabled \
-             FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = $1",
-        )
-        .bind(key_hash)
-        .fetch_optional(&self.0.read)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let now = now_ms();
-        if row.revoked_at.is_some() || row.expires_at.is_some_and(|t| t <= now) {
-            return Ok(None);
+    /// The live, unexpired key with this id and its owner, or `None`: what a long-lived socket
+    /// opened with the key re-checks every few seconds. Served from the key cache (under
+    /// `id:<id>`, apart from the hashes), which every write to keys or users invalidates.
+    pub async fn find_live_by_id(&self, id: &str) -> StoreResult<Option<KeyOwner>> {
+        let cache_key = format!("id:{id}");
+        let (cached, generation) = self.0.api_keys.get(&cache_key);
+        if let Some(owner) = cached {
+            return Ok(owner
+                .key
+                .expires_at
+                .is_none_or(|t| t > now_ms())
+                .then_some(owner));
         }
-        let user_role = Role::parse(&row.user_role)
-            .ok_or_else(|| StoreError::Other(anyhow::anyhow!("unknown stored role")))?;
-        Ok(Some(KeyOwner {
-            key: KeyRow {
-                id: row.id,
-                user_id: row.user_id,
-                name: row.name,
-                prefix: row.prefix,
-                role: row.role,
-                created_at: row.created_at,
-                expires_at: row.expires_at,
-                last_used_at: row.last_used_at,
-            }
-            .into_key()?,
-            username: row.username,
-            user_role,
-            user_disabled: row.user_disabled != 0,
-        }))
+        let row = sqlx::query_as::<_, KeyOwnerRow>(concat!(owner_select!(), " WHERE k.id = $1"))
+            .bind(id)
+            .fetch_optional(&self.0.read)
+            .await?;
+        let owner = owner_of(row)?;
+        if let Some(owner) = &owner {
+            self.0.api_keys.fill(cache_key, owner.clone(), generation);
+        }
+        Ok(owner)
+    }
+
+    async fn read_live_by_hash(&self, key_hash: &str) -> StoreResult<Option<KeyOwner>> {
+        let row =
+            sqlx::query_as::<_, KeyOwnerRow>(concat!(owner_select!(), " WHERE k.key_hash = $1"))
+                .bind(key_hash)
+                .fetch_optional(&self.0.read)
+                .await?;
+        owner_of(row)
     }
 
     /// Records a use (at most once a minute per key, see `auth::credentials`). The cached row
@@ -255,6 +261,33 @@ impl ApiKeys<'_> {
             })
             .collect()
     }
+}
+
+/// The key and owner of `row`, when the key is live.
+fn owner_of(row: Option<KeyOwnerRow>) -> StoreResult<Option<KeyOwner>> {
+    let Some(row) = row else { return Ok(None) };
+    let now = now_ms();
+    if row.revoked_at.is_some() || row.expires_at.is_some_and(|t| t <= now) {
+        return Ok(None);
+    }
+    let user_role = Role::parse(&row.user_role)
+        .ok_or_else(|| StoreError::Other(anyhow::anyhow!("unknown stored role")))?;
+    Ok(Some(KeyOwner {
+        key: KeyRow {
+            id: row.id,
+            user_id: row.user_id,
+            name: row.name,
+            prefix: row.prefix,
+            role: row.role,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            last_used_at: row.last_used_at,
+        }
+        .into_key()?,
+        username: row.username,
+        user_role,
+        user_disabled: row.user_disabled != 0,
+    }))
 }
 
 pub(super) async fn insert(

@@ -25,8 +25,12 @@ pub struct WorkerConfig {
     /// `sha256:<hex>` of the master's gRPC certificate, from the install snippet. Needed for an
     /// `https://` gRPC url: the worker accepts exactly that certificate and no other.
     pub master_fingerprint: String,
-    /// The master's enrollment shared secret.
+    /// The master's enrollment shared secret. Better kept off the command line (where every
+    /// local user can read it in the process list): `CB_WORKER__SHARED_SECRET`, or a file.
     pub shared_secret: String,
+    /// A file holding the shared secret (surrounding whitespace ignored), read at start-up;
+    /// only when `shared_secret` is empty.
+    pub shared_secret_file: PathBuf,
     /// Where the node credential (`node.json`, mode 0600) is kept.
     pub data_dir: PathBuf,
     /// Seconds between heartbeats and metrics batches (the master may ask for another).
@@ -53,6 +57,7 @@ impl Default for WorkerConfig {
             enroll_token: String::new(),
             master_fingerprint: String::new(),
             shared_secret: String::new(),
+            shared_secret_file: PathBuf::new(),
             data_dir: PathBuf::from("./data/worker"),
             heartbeat_interval_secs: 10,
             docker_socket: PathBuf::from("/var/run/docker.sock"),
@@ -74,6 +79,7 @@ impl std::fmt::Debug for WorkerConfig {
             .field("enroll_token", &redact(&self.enroll_token))
             .field("master_fingerprint", &self.master_fingerprint)
             .field("shared_secret", &redact(&self.shared_secret))
+            .field("shared_secret_file", &self.shared_secret_file)
             .field("data_dir", &self.data_dir)
             .field("heartbeat_interval_secs", &self.heartbeat_interval_secs)
             .field("docker_socket", &self.docker_socket)
@@ -95,6 +101,7 @@ pub struct WorkerOverrides {
     pub enroll_token: Option<String>,
     pub master_fingerprint: Option<String>,
     pub shared_secret: Option<String>,
+    pub shared_secret_file: Option<PathBuf>,
     pub data_dir: Option<PathBuf>,
     pub heartbeat_interval_secs: Option<u64>,
     pub docker_socket: Option<PathBuf>,
@@ -150,6 +157,9 @@ impl WorkerConfig {
         set(&mut config.enroll_token, &cli.enroll_token);
         set(&mut config.master_fingerprint, &cli.master_fingerprint);
         set(&mut config.shared_secret, &cli.shared_secret);
+        if let Some(v) = &cli.shared_secret_file {
+            config.shared_secret_file.clone_from(v);
+        }
         if let Some(v) = &cli.data_dir {
             config.data_dir.clone_from(v);
         }
@@ -160,7 +170,30 @@ impl WorkerConfig {
             config.docker_socket.clone_from(v);
         }
         config.validate()?;
+        config.read_shared_secret_file()?;
         Ok(config)
+    }
+
+    /// Takes `shared_secret` from `shared_secret_file` when only the file is given. Both given is
+    /// an error: which one wins would be a guess.
+    fn read_shared_secret_file(&mut self) -> anyhow::Result<()> {
+        if self.shared_secret_file.as_os_str().is_empty() {
+            return Ok(());
+        }
+        if !self.shared_secret.is_empty() {
+            bail!(
+                "set worker.shared_secret or worker.shared_secret_file (--shared-secret-file), not both"
+            );
+        }
+        let path = &self.shared_secret_file;
+        let secret = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the shared secret file {}", path.display()))?;
+        let secret = secret.trim();
+        if secret.is_empty() {
+            bail!("the shared secret file {} is empty", path.display());
+        }
+        self.shared_secret = secret.to_owned();
+        Ok(())
     }
 
     /// Checks what can be checked without the network. Enrollment settings are checked when
@@ -322,6 +355,47 @@ mod tests {
             !debug.contains("s3cret") && !debug.contains("t2"),
             "{debug}"
         );
+    }
+
+    #[test]
+    fn the_shared_secret_can_come_from_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("secret");
+        std::fs::write(&file, "from-a-file\n").unwrap();
+        let env = vec![(
+            "CB_WORKER__MASTER_URL".to_owned(),
+            "http://m:8080".to_owned(),
+        )];
+        let cli = WorkerOverrides {
+            shared_secret_file: Some(file.clone()),
+            ..Default::default()
+        };
+        let c = WorkerConfig::from_layers(None, &env, &cli).unwrap();
+        assert_eq!(c.shared_secret, "from-a-file");
+        assert!(!format!("{c:?}").contains("from-a-file"));
+        // From the environment too.
+        let mut with_env = env.clone();
+        with_env.push((
+            "CB_WORKER__SHARED_SECRET_FILE".to_owned(),
+            file.display().to_string(),
+        ));
+        let c = WorkerConfig::from_layers(None, &with_env, &WorkerOverrides::default()).unwrap();
+        assert_eq!(c.shared_secret, "from-a-file");
+        // Both ways at once, a missing file and an empty one are refused.
+        let both = WorkerOverrides {
+            shared_secret: Some("x".into()),
+            ..cli.clone()
+        };
+        let err = WorkerConfig::from_layers(None, &env, &both).unwrap_err();
+        assert!(format!("{err:#}").contains("not both"), "{err:#}");
+        let missing = WorkerOverrides {
+            shared_secret_file: Some(dir.path().join("nope")),
+            ..Default::default()
+        };
+        assert!(WorkerConfig::from_layers(None, &env, &missing).is_err());
+        std::fs::write(&file, " \n").unwrap();
+        let err = WorkerConfig::from_layers(None, &env, &cli).unwrap_err();
+        assert!(format!("{err:#}").contains("empty"), "{err:#}");
     }
 
     #[test]

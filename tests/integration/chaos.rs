@@ -413,6 +413,9 @@ async fn master_and_two_worker_containers_survive_a_partition_and_a_master_resta
         &format!("CB_FLEET__RESTART_GRACE_SECS={GRACE_SECS}"),
         "-e",
         "CB_DOCKER__LOCAL_ENDPOINT=false",
+        // The workers below dial plain gRPC on the private test network (TLS is the default).
+        "-e",
+        "CB_FLEET__GRPC_TLS=false",
         CB_IMAGE,
         "serve",
     ])

@@ -1532,3 +1532,136 @@ async fn perf_metrics_scrape_1000_nodes() {
     );
     s.stop().await;
 }
+
+/// The proxy's range and step limits hold for the values Prometheus uses. Prometheus (Go's
+/// `FormValue`) takes the form body's first value, else the query string's first, and skips
+/// segments it cannot decode: shown here against the real Prometheus, then refused by the proxy
+/// whenever `start`, `end` or `step` comes more than once or in a spelling the proxy cannot read.
+#[actix_web::test]
+async fn proxy_limits_apply_to_the_values_prometheus_uses() {
+    let s = master().await;
+    let admin = s.setup().await;
+    let Some(prom) = start_prometheus(&s, None).await else {
+        return;
+    };
+    configure(
+        &s,
+        &admin,
+        "monitoring",
+        json!({"prometheus_url": prom.url}),
+    )
+    .await;
+    let form = |url: String, token: Option<&str>, body: &'static str| {
+        let mut req = s
+            .http
+            .post(url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        async move { TestServer::reply(req.send().await.unwrap()).await }
+    };
+    let first_ts = |r: &super::harness::Reply| r.body["data"]["result"][0]["values"][0][0].clone();
+    // Within the limit in the query string, three years in the body: Prometheus uses the body.
+    let qs = "start=1700000000&end=1700000060&step=86400";
+    let direct = form(
+        format!("{}/api/v1/query_range?{qs}", prom.url),
+        None,
+        "query=vector(1)&start=1600000000",
+    )
+    .await;
+    assert_eq!(direct.status, StatusCode::OK, "{:?}", direct.body);
+    assert_eq!(first_ts(&direct), 1_600_000_000);
+    let proxied = form(
+        s.url(&format!("/api/v1/metrics/query_range?{qs}")),
+        Some(&admin.access),
+        "query=vector(1)&start=1600000000",
+    )
+    .await;
+    assert_error(&proxied, StatusCode::BAD_REQUEST, "bad_request");
+    assert!(
+        proxied.body["error"].as_str().unwrap().contains("'start'"),
+        "{:?}",
+        proxied.body
+    );
+    // Twice in the query string, the first undecodable: Prometheus skips it, uses the second.
+    let qs = "query=vector(1)&start=%zz&start=1600000000&end=1700000060&step=86400";
+    let direct: Value = reqwest::get(format!("{}/api/v1/query_range?{qs}", prom.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(direct["data"]["result"][0]["values"][0][0], 1_600_000_000);
+    let proxied = s
+        .get(&format!("/api/v1/metrics/query_range?{qs}"), &admin.access)
+        .await;
+    assert_error(&proxied, StatusCode::BAD_REQUEST, "bad_request");
+    // Prometheus' own spelling of its earliest time: all of history; refused by the proxy.
+    let qs = "start=-292273086-05-16T16:47:06Z&end=1700000000";
+    let direct: Value = reqwest::get(format!("{}/api/v1/labels?{qs}", prom.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(direct["status"], "success", "{direct:?}");
+    let proxied = s
+        .get(&format!("/api/v1/metrics/labels?{qs}"), &admin.access)
+        .await;
+    assert_error(&proxied, StatusCode::BAD_REQUEST, "bad_request");
+    // Each given once, from either place: answered.
+    let mixed = form(
+        s.url("/api/v1/metrics/query_range?start=1700000000"),
+        Some(&admin.access),
+        "query=vector(1)&end=1700000060&step=60",
+    )
+    .await;
+    assert_eq!(mixed.status, StatusCode::OK, "{:?}", mixed.body);
+    assert_eq!(first_ts(&mixed), 1_700_000_000);
+    assert_eq!(
+        mixed.body["data"]["result"][0]["values"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    drop(prom);
+    s.stop().await;
+}
+
+/// `/metrics` is public by default; with `metrics.bearer_token` it wants exactly that token, and
+/// a Prometheus scrape job with `authorization: {credentials: …}` (docs/operations.md) gets in.
+#[actix_web::test]
+async fn metrics_can_require_a_bearer_token() {
+    let open = TestServer::start().await;
+    let r = open.call(Method::GET, "/metrics", None, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    open.stop().await;
+
+    const TOKEN: &str = "scrape-0123456789-abcdef";
+    let s = TestServer::start_with(|c| c.metrics.bearer_token = TOKEN.into()).await;
+    let admin = s.setup().await;
+    for token in [
+        None,
+        Some("scrape-0123456789-abcdeX"),
+        Some(admin.access.as_str()),
+    ] {
+        let r = s.call(Method::GET, "/metrics", token, None).await;
+        assert_error(&r, StatusCode::UNAUTHORIZED, "unauthenticated");
+        assert_eq!(
+            r.headers["www-authenticate"].to_str().unwrap(),
+            "Bearer realm=\"metrics\""
+        );
+    }
+    let r = s.call(Method::GET, "/metrics", Some(TOKEN), None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.body
+            .as_str()
+            .unwrap()
+            .contains("contextbay_http_requests_total")
+    );
+    s.stop().await;
+}

@@ -3,7 +3,7 @@
 // after itself, also when a test fails or the run is interrupted.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { X509Certificate, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
@@ -145,6 +145,15 @@ export async function startMaster() {
     dataDir,
     /** The enrollment shared secret the master generated in its data dir. */
     enrollSecret: () => readFileSync(join(dataDir, 'enroll_secret'), 'utf8').trim(),
+    /**
+     * `sha256:<hex>` of the gRPC certificate the master generated (gRPC TLS is the default), as
+     * the install snippet's `--master-fingerprint` gives it.
+     */
+    grpcFingerprint: () =>
+      'sha256:' +
+      new X509Certificate(readFileSync(join(dataDir, 'grpc-tls', 'cert.pem'))).fingerprint256
+        .replaceAll(':', '')
+        .toLowerCase(),
     log: () => log,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
@@ -214,6 +223,7 @@ export async function startPreview(master) {
 export async function startWorker(master, { enrollToken, name = 'worker' }) {
   const root = mkdtempSync(join(tmpdir(), 'cb-e2e-worker-'));
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CB_')));
+  env.CB_WORKER__SHARED_SECRET = master.enrollSecret();
   env.RUST_LOG ??= 'info';
   env.NO_COLOR = '1';
   const child = spawn(
@@ -223,11 +233,12 @@ export async function startWorker(master, { enrollToken, name = 'worker' }) {
       '--master-url',
       master.base,
       '--grpc-url',
-      `http://127.0.0.1:${master.grpcPort}`,
-      // `=` form: a generated secret may start with '-' (URL-safe base64), which clap would
-      // take for a flag in the two-argument form.
+      `https://127.0.0.1:${master.grpcPort}`,
+      `--master-fingerprint=${master.grpcFingerprint()}`,
+      // `=` form: a generated token may start with '-' (URL-safe base64), which clap would
+      // take for a flag in the two-argument form. The secret goes in the environment, as the
+      // install snippet has it.
       `--enroll-token=${enrollToken}`,
-      `--shared-secret=${master.enrollSecret()}`,
       '--data-dir',
       join(root, 'data'),
       '--heartbeat-interval',

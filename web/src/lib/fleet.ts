@@ -64,7 +64,7 @@ export const ENROLL_REASON: Record<string, { label: string; hint: string }> = {
   token_expired: { label: 'Token expired', hint: 'Regenerate the token and run the command again.' },
   token_reused: { label: 'Token already used', hint: 'Each token enrolls one worker; regenerate one for another try.' },
   token_revoked: { label: 'Token revoked', hint: 'A newer token replaced it; use the latest install command.' },
-  bad_secret: { label: 'Wrong shared secret', hint: 'The --shared-secret does not match this master’s enroll secret.' },
+  bad_secret: { label: 'Wrong shared secret', hint: 'The worker’s shared secret (CB_WORKER__SHARED_SECRET, --shared-secret-file or --shared-secret) does not match this master’s enroll secret.' },
   unknown_host: { label: 'Unknown token', hint: 'No host has this token; check it was copied whole.' },
   rate_limited: { label: 'Rate limited', hint: 'Too many attempts from this address; wait a minute.' },
   bad_request: { label: 'Bad request', hint: 'The worker sent an invalid enrollment request.' },
