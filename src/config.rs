@@ -172,9 +172,9 @@ pub struct DockerConfig {
     /// node's policy instead.
     pub default_policy: crate::policy::SecurityPolicy,
     /// Directories whose compose files adoption may read when a container's compose labels name
-    /// them (resolved, symlinks followed). Empty: only the master's own stacks directory
-    /// (`<data_dir>/stacks`). Files elsewhere are not read; the project is rebuilt from its
-    /// containers instead.
+    /// them (resolved, symlinks followed), besides the master's own stacks directory
+    /// (`<data_dir>/stacks`), which is always one. Files elsewhere are not read; the project is
+    /// rebuilt from its containers instead.
     pub stack_roots: Vec<PathBuf>,
 }
 
