@@ -13,6 +13,7 @@ mod integration {
     mod alerting;
     mod auth;
     mod chaos;
+    mod compose_security;
     pub mod docker;
     mod errors;
     mod events;
@@ -21,6 +22,7 @@ mod integration {
     mod monitoring;
     mod observability;
     mod permissions;
+    mod policies;
     mod settings;
     mod stacks;
     mod transfer;
