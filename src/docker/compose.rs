@@ -252,7 +252,13 @@ const RESERVED_ENV: &[&str] = &[
     "DOCKER_TLS",
     "DOCKER_TLS_VERIFY",
     "DOCKER_CONFIG",
+    DOLLAR_BRACE_VAR,
 ];
+
+/// python-dotenv (compose v1) expands `${NAME}` in every `.env` value, quoted or not, and knows
+/// no escape for it. A literal `${` is written as a reference to this variable, which the CLI's
+/// environment holds as `${`; it is not a `.env` key, so no container receives it.
+const DOLLAR_BRACE_VAR: &str = "CONTEXTBAY_DOLLAR_BRACE";
 
 /// What the compose CLI inherits from this process: where to find programs and its own
 /// configuration, temporary files and the locale. Nothing else (the master's and worker's
@@ -302,7 +308,8 @@ pub fn validate_env(env: &BTreeMap<String, String>) -> Result<(), String> {
 /// Whose `.env` parser reads the file: the two CLIs quote differently.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum EnvDialect {
-    /// `docker-compose` (v1, python-dotenv): single quotes with `\\` and `\'` escapes.
+    /// `docker-compose` (v1, python-dotenv): single quotes with `\\` and `\'` escapes; `${`
+    /// through [`DOLLAR_BRACE_VAR`].
     Python,
     /// `docker compose` (v2, compose-go): single quotes verbatim, without escapes; double
     /// quotes with `\\`, `\"` and `\$` escapes.
@@ -333,7 +340,12 @@ fn env_file(env: &BTreeMap<String, String>, dialect: EnvDialect) -> String {
             v.clone()
         } else {
             match dialect {
-                EnvDialect::Python => format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'")),
+                EnvDialect::Python => format!(
+                    "'{}'",
+                    v.replace('\\', "\\\\")
+                        .replace('\'', "\\'")
+                        .replace("${", &format!("${{{DOLLAR_BRACE_VAR}}}"))
+                ),
                 EnvDialect::Go if !v.contains('\'') => format!("'{v}'"),
                 EnvDialect::Go => format!(
                     "\"{}\"",
@@ -418,6 +430,7 @@ impl ComposeHost {
             }
         }
         c.envs(vars)
+            .env(DOLLAR_BRACE_VAR, "${")
             .env("DOCKER_HOST", &self.docker_host)
             .stdin(Stdio::null())
             .kill_on_drop(true);
@@ -846,7 +859,7 @@ mod tests {
         // python-dotenv: single quotes, `\\` and `\'` escaped.
         assert_eq!(
             env_file(&env, EnvDialect::Python),
-            "DOLLAR='a$b ${HOME}'\nMIXED='it\\'s \"q\" \\\\ $x'\n"
+            "DOLLAR='a$b ${CONTEXTBAY_DOLLAR_BRACE}HOME}'\nMIXED='it\\'s \"q\" \\\\ $x'\n"
         );
         // compose-go: single quotes are verbatim; with a `'`, double quotes with escapes.
         assert_eq!(
