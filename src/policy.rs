@@ -108,7 +108,11 @@ impl SecurityPolicy {
             }
         };
         flag("allow_exec", self.allow_exec, new.allow_exec);
-        flag("allow_privileged", self.allow_privileged, new.allow_privileged);
+        flag(
+            "allow_privileged",
+            self.allow_privileged,
+            new.allow_privileged,
+        );
         flag(
             "allow_host_namespaces",
             self.allow_host_namespaces,
@@ -120,11 +124,12 @@ impl SecurityPolicy {
             self.allow_security_opts,
             new.allow_security_opts,
         );
-        if new
-            .allowed_bind_prefixes
-            .iter()
-            .any(|p| !self.allowed_bind_prefixes.iter().any(|old| path_within(p, old)))
-        {
+        if new.allowed_bind_prefixes.iter().any(|p| {
+            !self
+                .allowed_bind_prefixes
+                .iter()
+                .any(|old| path_within(p, old))
+        }) {
             fields.push("allowed_bind_prefixes");
         }
         // A pattern is covered when an allowed one matches it with its `*`s read as text: every
@@ -136,7 +141,11 @@ impl SecurityPolicy {
         {
             fields.push("allowed_images");
         }
-        let old_caps: Vec<&str> = self.allowed_capabilities.iter().map(|c| cap_name(c)).collect();
+        let old_caps: Vec<&str> = self
+            .allowed_capabilities
+            .iter()
+            .map(|c| cap_name(c))
+            .collect();
         if !old_caps.contains(&"ALL")
             && new
                 .allowed_capabilities

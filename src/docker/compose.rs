@@ -723,10 +723,7 @@ fn under_roots(path: &Path, roots: &[PathBuf]) -> Result<PathBuf, String> {
 /// The project's compose file: the one file as written, or the CLI's merge of several. Only
 /// `.yml`/`.yaml` files under the host's stack roots that parse as compose files are read, so
 /// container labels cannot make the master read arbitrary files.
-async fn read_project_files(
-    host: &ComposeHost,
-    files: &[String],
-) -> Result<String, String> {
+async fn read_project_files(host: &ComposeHost, files: &[String]) -> Result<String, String> {
     if files.is_empty() {
         return Err("the containers do not name their compose files".into());
     }
@@ -854,7 +851,10 @@ mod tests {
             ("MIXED".to_owned(), r#"it's "q" \ $x"#.to_owned()),
         ]);
         let cli = |argv: &[&str]| argv.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        assert_eq!(EnvDialect::of(&cli(&["docker-compose"])), EnvDialect::Python);
+        assert_eq!(
+            EnvDialect::of(&cli(&["docker-compose"])),
+            EnvDialect::Python
+        );
         assert_eq!(EnvDialect::of(&cli(&["docker", "compose"])), EnvDialect::Go);
         // python-dotenv: single quotes, `\\` and `\'` escaped.
         assert_eq!(

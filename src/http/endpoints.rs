@@ -6,12 +6,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::extract::Body;
-use crate::auth::Principal;
-use crate::policy::SecurityPolicy;
 use super::ts;
+use crate::auth::Principal;
 use crate::docker::ops::DockerOp;
 use crate::endpoints::{self, EndpointRef};
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::policy::SecurityPolicy;
 use crate::state::AppState;
 use crate::store::endpoints::StoredEndpoint;
 use crate::store::{new_id, now_ms};

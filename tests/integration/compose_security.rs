@@ -65,7 +65,10 @@ async fn stack_variables_reach_containers_literally_and_master_variables_do_not(
     for (env, key) in [
         (json!({"BAD": "x\ny"}), "env.BAD"),
         (json!({"CR": "x\ry"}), "env.CR"),
-        (json!({"DOCKER_HOST": "tcp://10.0.0.1:2375"}), "env.DOCKER_HOST"),
+        (
+            json!({"DOCKER_HOST": "tcp://10.0.0.1:2375"}),
+            "env.DOCKER_HOST",
+        ),
         (json!({"PATH": "/tmp"}), "env.PATH"),
     ] {
         let r = s
@@ -122,10 +125,7 @@ async fn stack_variables_reach_containers_literally_and_master_variables_do_not(
     // The master's environment is not the CLI's.
     assert_eq!(env["LEAKED"], "[]", "{env:?}");
     assert_eq!(labels["leak"], "[]", "{labels:?}");
-    assert!(
-        !env.values().any(|v| v.contains(&master_only)),
-        "{env:?}"
-    );
+    assert!(!env.values().any(|v| v.contains(&master_only)), "{env:?}");
 
     let removed = s
         .post(
@@ -188,7 +188,10 @@ async fn adoption_reads_no_file_outside_the_stack_roots() {
     assert!(note.contains("stack_roots"), "{note}");
     let compose = adopted.body["compose"].as_str().unwrap();
     assert!(!compose.contains("marker"), "{compose}");
-    assert!(compose.contains("web") && compose.contains(IMAGE), "{compose}");
+    assert!(
+        compose.contains("web") && compose.contains(IMAGE),
+        "{compose}"
+    );
     assert_eq!(adopted.body["env"], json!({}), "{:?}", adopted.body);
     assert!(!adopted.body.to_string().contains("outside-the-roots"));
     let id = adopted.body["id"].as_str().unwrap().to_owned();

@@ -73,7 +73,10 @@ fn loosenings() -> Vec<(&'static str, Value)> {
             with("allowed_capabilities", json!(["NET_ADMIN", "SYS_ADMIN"])),
         ),
         ("allow_devices", with("allow_devices", json!(true))),
-        ("allow_security_opts", with("allow_security_opts", json!(true))),
+        (
+            "allow_security_opts",
+            with("allow_security_opts", json!(true)),
+        ),
     ]
 }
 
@@ -179,7 +182,9 @@ async fn the_local_endpoint_follows_the_fleet_default_policy_or_its_own() {
     // The embedded default: no privileged containers, no bind mounts, on the master's engine.
     let mut privileged = container(&c, "priv");
     privileged["privileged"] = json!(true);
-    let refused = s.post("/api/containers", &operator.access, privileged).await;
+    let refused = s
+        .post("/api/containers", &operator.access, privileged)
+        .await;
     assert_error(&refused, StatusCode::FORBIDDEN, "forbidden");
     assert!(
         refused.body["error"]
