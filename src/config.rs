@@ -243,6 +243,15 @@ pub struct DockerConfig {
     pub socket: PathBuf,
     /// Set false to never use the master's own engine.
     pub local_endpoint: bool,
+    /// The security policy of `local` and `tcp` endpoints that have none of their own (an admin
+    /// sets one with `PUT /api/endpoints/{id}/security-policy`). Agent endpoints follow their
+    /// node's policy instead.
+    pub default_policy: crate::policy::SecurityPolicy,
+    /// Directories whose compose files adoption may read when a container's compose labels name
+    /// them (resolved, symlinks followed), besides the master's own stacks directory
+    /// (`<data_dir>/stacks`), which is always one. Files elsewhere are not read; the project is
+    /// rebuilt from its containers instead.
+    pub stack_roots: Vec<PathBuf>,
 }
 
 impl Default for DockerConfig {
@@ -250,6 +259,8 @@ impl Default for DockerConfig {
         Self {
             socket: PathBuf::from("/var/run/docker.sock"),
             local_endpoint: true,
+            default_policy: crate::policy::SecurityPolicy::default(),
+            stack_roots: Vec::new(),
         }
     }
 }
@@ -498,6 +509,16 @@ impl Config {
         }
         if !a.jwt_secret.is_empty() && !self.dev_mode {
             check_secret_strength(&a.jwt_secret).context("auth.jwt_secret")?;
+        }
+        self.docker
+            .default_policy
+            .validate()
+            .map_err(|e| anyhow::anyhow!("docker.default_policy: {e}"))?;
+        if let Some(root) = self.docker.stack_roots.iter().find(|r| !r.is_absolute()) {
+            bail!(
+                "docker.stack_roots: '{}' must be an absolute path",
+                root.display()
+            );
         }
         let e = &self.events;
         if e.ring_capacity == 0 || e.subscriber_buffer < 2 {

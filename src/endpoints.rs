@@ -11,6 +11,7 @@ use crate::docker::compose::ComposeHost;
 use crate::docker::ops::{DockerOp, execute};
 use crate::docker::remote::TlsMaterial;
 use crate::error::{ApiError, ErrorCode};
+use crate::policy::SecurityPolicy;
 use crate::state::AppState;
 use crate::store::endpoints::StoredEndpoint;
 
@@ -187,6 +188,32 @@ pub async fn get(state: &AppState, id: &str) -> Result<StoredEndpoint, ApiError>
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The security policy that holds on endpoint `e`: an agent endpoint's node's; for `local` and
+/// `tcp` endpoints the one an admin gave the endpoint, else `[docker] default_policy`. A stored
+/// policy that cannot be read falls back to the default, never to something looser.
+pub async fn security_policy(
+    state: &AppState,
+    e: &StoredEndpoint,
+) -> Result<SecurityPolicy, ApiError> {
+    if let Some(node) = &e.node_id {
+        let host = state.store.hosts().get(node).await?;
+        return Ok(SecurityPolicy::from_stored(&host.security_policy));
+    }
+    let own = match state.store.endpoints().security_policy(&e.id).await {
+        Ok(own) => own,
+        Err(crate::store::StoreError::NotFound(_)) => None,
+        Err(err) => return Err(err.into()),
+    };
+    let parsed = own.and_then(|json| match serde_json::from_str::<SecurityPolicy>(&json) {
+        Ok(p) => Some(p),
+        Err(err) => {
+            tracing::warn!(endpoint = %e.id, %err, "unreadable endpoint policy; using the default");
+            None
+        }
+    });
+    Ok(parsed.unwrap_or_else(|| state.config.docker.default_policy.clone()))
 }
 
 pub async fn all(state: &AppState) -> Result<Vec<StoredEndpoint>, ApiError> {

@@ -270,6 +270,11 @@ pub const KNOWN_EVENTS: &[(&str, Role, &str)] = &[
         "a Docker endpoint was removed: {id, name}",
     ),
     (
+        "endpoint.policy_updated",
+        Role::Admin,
+        "a local or tcp endpoint's security policy changed: {id, policy, default}",
+    ),
+    (
         "endpoint.status",
         Role::Admin,
         "a Docker endpoint's health as last probed: {id, status, error}",

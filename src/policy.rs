@@ -95,6 +95,84 @@ impl SecurityPolicy {
     }
 }
 
+impl SecurityPolicy {
+    /// The fields in which `new` allows something that `self` does not, by their JSON names:
+    /// a flag turned on, a bind prefix not inside one already allowed, an image pattern that no
+    /// allowed pattern covers, a capability not already allowed. Empty: `new` only tightens (or
+    /// keeps) what `self` allows. Operators may make only such changes.
+    pub fn loosened_fields(&self, new: &SecurityPolicy) -> Vec<&'static str> {
+        let mut fields = Vec::new();
+        let mut flag = |name: &'static str, old: bool, new: bool| {
+            if new && !old {
+                fields.push(name);
+            }
+        };
+        flag("allow_exec", self.allow_exec, new.allow_exec);
+        flag(
+            "allow_privileged",
+            self.allow_privileged,
+            new.allow_privileged,
+        );
+        flag(
+            "allow_host_namespaces",
+            self.allow_host_namespaces,
+            new.allow_host_namespaces,
+        );
+        flag("allow_devices", self.allow_devices, new.allow_devices);
+        flag(
+            "allow_security_opts",
+            self.allow_security_opts,
+            new.allow_security_opts,
+        );
+        if new.allowed_bind_prefixes.iter().any(|p| {
+            !self
+                .allowed_bind_prefixes
+                .iter()
+                .any(|old| path_within(p, old))
+        }) {
+            fields.push("allowed_bind_prefixes");
+        }
+        // A pattern is covered when an allowed one matches it with its `*`s read as text: every
+        // image the new pattern matches, the old one matches too.
+        if new
+            .allowed_images
+            .iter()
+            .any(|p| !self.allowed_images.iter().any(|old| glob(old, p)))
+        {
+            fields.push("allowed_images");
+        }
+        let old_caps: Vec<&str> = self
+            .allowed_capabilities
+            .iter()
+            .map(|c| cap_name(c))
+            .collect();
+        if !old_caps.contains(&"ALL")
+            && new
+                .allowed_capabilities
+                .iter()
+                .any(|c| !old_caps.contains(&cap_name(c)))
+        {
+            fields.push("allowed_capabilities");
+        }
+        fields
+    }
+}
+
+/// A capability name without its `CAP_` prefix.
+fn cap_name(c: &str) -> &str {
+    c.strip_prefix("CAP_").unwrap_or(c)
+}
+
+/// Whether path prefix `inner` lies inside prefix `outer` (component-wise; `/` holds every path).
+fn path_within(inner: &str, outer: &str) -> bool {
+    let (inner, outer) = (inner.trim_end_matches('/'), outer.trim_end_matches('/'));
+    if outer.is_empty() {
+        return true;
+    }
+    !inner.split('/').any(|c| c == "..")
+        && (inner == outer || inner.starts_with(&format!("{outer}/")))
+}
+
 /// `*` matches any run of characters.
 fn glob(pattern: &str, text: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
@@ -238,6 +316,72 @@ mod tests {
         assert!(policy_violation(&policy, &bind("/srv/data/x")).is_none());
         assert!(policy_violation(&policy, &bind("/srv/database")).is_some());
         assert!(policy_violation(&policy, &bind("/etc")).is_some());
+    }
+
+    #[test]
+    fn loosening_is_found_field_by_field() {
+        let old = SecurityPolicy {
+            allow_exec: false,
+            allowed_bind_prefixes: vec!["/srv/data/".into()],
+            allowed_images: vec!["registry.lan/*".into()],
+            allowed_capabilities: vec!["NET_ADMIN".into()],
+            ..SecurityPolicy::default()
+        };
+        assert!(old.loosened_fields(&old).is_empty());
+        // Tightening and equivalent spellings are not loosening.
+        let tighter = SecurityPolicy {
+            allowed_bind_prefixes: vec!["/srv/data/app".into(), "/srv/data".into()],
+            allowed_images: vec!["registry.lan/app:*".into(), "registry.lan/*".into()],
+            allowed_capabilities: vec!["CAP_NET_ADMIN".into()],
+            ..old.clone()
+        };
+        assert!(old.loosened_fields(&tighter).is_empty());
+        let everything = SecurityPolicy {
+            allow_exec: true,
+            allow_privileged: true,
+            allowed_bind_prefixes: vec!["/srv/database".into()],
+            allowed_images: vec!["*".into()],
+            allow_host_namespaces: true,
+            allowed_capabilities: vec!["SYS_ADMIN".into()],
+            allow_devices: true,
+            allow_security_opts: true,
+        };
+        assert_eq!(
+            old.loosened_fields(&everything),
+            vec![
+                "allow_exec",
+                "allow_privileged",
+                "allow_host_namespaces",
+                "allow_devices",
+                "allow_security_opts",
+                "allowed_bind_prefixes",
+                "allowed_images",
+                "allowed_capabilities",
+            ]
+        );
+        // Traversal is not inside a prefix; `/` holds everything; `ALL` holds every capability.
+        let escape = SecurityPolicy {
+            allowed_bind_prefixes: vec!["/srv/data/../../etc".into()],
+            ..old.clone()
+        };
+        assert_eq!(old.loosened_fields(&escape), vec!["allowed_bind_prefixes"]);
+        let root = SecurityPolicy {
+            allowed_bind_prefixes: vec!["/".into()],
+            allowed_capabilities: vec!["ALL".into()],
+            ..old.clone()
+        };
+        assert!(root.loosened_fields(&escape).is_empty());
+        assert_eq!(
+            root.loosened_fields(&everything),
+            vec![
+                "allow_exec",
+                "allow_privileged",
+                "allow_host_namespaces",
+                "allow_devices",
+                "allow_security_opts",
+                "allowed_images",
+            ]
+        );
     }
 
     #[test]

@@ -197,10 +197,15 @@ fn local_engine(config: &Config) -> Option<crate::docker::Engine> {
         return None;
     }
     match crate::docker::Engine::connect(&config.docker.socket) {
-        Ok(e) => Some(e.with_compose(crate::docker::compose::ComposeHost::unix(
-            &config.docker.socket,
-            config.storage.data_dir.join("stacks"),
-        ))),
+        Ok(e) => Some(
+            e.with_compose(
+                crate::docker::compose::ComposeHost::unix(
+                    &config.docker.socket,
+                    config.storage.data_dir.join("stacks"),
+                )
+                .with_stack_roots(config.docker.stack_roots.iter().cloned()),
+            ),
+        ),
         Err(err) => {
             tracing::info!(%err, "no local Docker endpoint");
             None

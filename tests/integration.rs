@@ -14,6 +14,7 @@ mod integration {
     mod alerting;
     mod auth;
     mod chaos;
+    mod compose_security;
     pub mod docker;
     mod errors;
     mod events;
@@ -23,6 +24,7 @@ mod integration {
     mod monitoring;
     mod observability;
     mod permissions;
+    mod policies;
     mod settings;
     mod sockets;
     mod stacks;

@@ -43,6 +43,9 @@ pub struct ComposeHost {
     /// The engine runs on this machine, so the files its projects name can be read here (false
     /// for engines reached over TCP).
     pub files_are_local: bool,
+    /// Adoption reads a project's files only when they resolve under one of these directories
+    /// (always including `stacks_dir`), so container labels cannot make this host read any file.
+    pub stack_roots: Vec<PathBuf>,
 }
 
 impl ComposeHost {
@@ -52,9 +55,16 @@ impl ComposeHost {
         Self {
             docker_host: format!("unix://{}", path.trim_start_matches("unix://")),
             cert_path: None,
+            stack_roots: vec![stacks_dir.clone()],
             stacks_dir,
             files_are_local: true,
         }
+    }
+
+    /// Adds directories adoption may read compose files from (see [`Self::stack_roots`]).
+    pub fn with_stack_roots(mut self, roots: impl IntoIterator<Item = PathBuf>) -> Self {
+        self.stack_roots.extend(roots);
+        self
     }
 
     /// An engine reached over TCP (`tcp://`, `https://` or `http://` URL), with the PEM files in
@@ -68,6 +78,7 @@ impl ComposeHost {
         Self {
             docker_host: format!("tcp://{}", rest.trim_end_matches('/')),
             cert_path,
+            stack_roots: vec![stacks_dir.clone()],
             stacks_dir,
             files_are_local: false,
         }
@@ -229,7 +240,42 @@ pub fn validate_compose(text: &str) -> Result<Vec<String>, String> {
     Ok(names)
 }
 
-/// Checks `.env` variables: names like shell variables, values on one line.
+/// Variables that steer the compose CLI itself (which binary, which engine, which credentials);
+/// a stack may not set them, since its variables are the CLI's environment.
+const RESERVED_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "TMPDIR",
+    "DOCKER_HOST",
+    "DOCKER_CONTEXT",
+    "DOCKER_CERT_PATH",
+    "DOCKER_TLS",
+    "DOCKER_TLS_VERIFY",
+    "DOCKER_CONFIG",
+    DOLLAR_BRACE_VAR,
+];
+
+/// python-dotenv (compose v1) expands `${NAME}` in every `.env` value, quoted or not, and knows
+/// no escape for it. A literal `${` is written as a reference to this variable, which the CLI's
+/// environment holds as `${`; it is not a `.env` key, so no container receives it.
+const DOLLAR_BRACE_VAR: &str = "CONTEXTBAY_DOLLAR_BRACE";
+
+/// What the compose CLI inherits from this process: where to find programs and its own
+/// configuration, temporary files and the locale. Nothing else (the master's and worker's
+/// secrets among it) reaches the CLI, so `${VAR}` in a compose file cannot read it.
+const INHERITED_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "TMPDIR",
+    "DOCKER_CONFIG",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+];
+
+/// Checks `.env` variables: names like shell variables and not one of the CLI's own
+/// ([`RESERVED_ENV`]), values on one line (a newline, carriage return or NUL cannot be written
+/// so that compose reads it back literally).
 pub fn validate_env(env: &BTreeMap<String, String>) -> Result<(), String> {
     if env.len() > 512 {
         return Err("env: at most 512 variables".into());
@@ -245,15 +291,46 @@ pub fn validate_env(env: &BTreeMap<String, String>) -> Result<(), String> {
                 "env: '{k}' is not a valid variable name (letters, digits and '_', not starting with a digit)"
             ));
         }
+        if RESERVED_ENV.contains(&k.as_str()) {
+            return Err(format!(
+                "env.{k}: this variable steers the compose CLI and cannot be set by a stack"
+            ));
+        }
         if v.contains(['\n', '\r', '\0']) {
-            return Err(format!("env.{k}: the value must be a single line"));
+            return Err(format!(
+                "env.{k}: the value must be a single line (no newline, carriage return or NUL)"
+            ));
         }
     }
     Ok(())
 }
 
-/// `.env` text: plain values as they are, others quoted so compose reads them back literally.
-fn env_file(env: &BTreeMap<String, String>) -> String {
+/// Whose `.env` parser reads the file: the two CLIs quote differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EnvDialect {
+    /// `docker-compose` (v1, python-dotenv): single quotes with `\\` and `\'` escapes; `${`
+    /// through [`DOLLAR_BRACE_VAR`].
+    Python,
+    /// `docker compose` (v2, compose-go): single quotes verbatim, without escapes; double
+    /// quotes with `\\`, `\"` and `\$` escapes.
+    Go,
+}
+
+impl EnvDialect {
+    fn of(cli: &[String]) -> Self {
+        if cli.first().map(String::as_str) == Some("docker-compose") {
+            Self::Python
+        } else {
+            Self::Go
+        }
+    }
+}
+
+/// `.env` text that the CLI of `dialect` reads back literally, `$`, quotes, `#`, spaces and
+/// backslashes included (for services that name it in `env_file`). Values were validated: one
+/// line each. Interpolation (`${VAR}` in the compose file) does not rest on this file: the same
+/// variables are the CLI's environment, which both CLIs prefer to `.env` and take as they are.
+fn env_file(env: &BTreeMap<String, String>, dialect: EnvDialect) -> String {
     let mut out = String::new();
     for (k, v) in env {
         let plain = v
@@ -261,10 +338,22 @@ fn env_file(env: &BTreeMap<String, String>) -> String {
             .all(|c| c.is_ascii_alphanumeric() || "-_./:@,+=%".contains(c));
         let value = if plain {
             v.clone()
-        } else if !v.contains('\'') {
-            format!("'{v}'")
         } else {
-            format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
+            match dialect {
+                EnvDialect::Python => format!(
+                    "'{}'",
+                    v.replace('\\', "\\\\")
+                        .replace('\'', "\\'")
+                        .replace("${", &format!("${{{DOLLAR_BRACE_VAR}}}"))
+                ),
+                EnvDialect::Go if !v.contains('\'') => format!("'{v}'"),
+                EnvDialect::Go => format!(
+                    "\"{}\"",
+                    v.replace('\\', "\\\\")
+                        .replace('"', "\\\"")
+                        .replace('$', "\\$")
+                ),
+            }
         };
         out.push_str(&format!("{k}={value}\n"));
     }
@@ -330,20 +419,23 @@ fn check_stack_id(id: &str) -> Result<(), DockerError> {
 }
 
 impl ComposeHost {
-    fn command(&self, program: &str) -> Command {
+    /// The CLI with a cleared environment: [`INHERITED_ENV`], then `vars` (a stack's variables,
+    /// for interpolation), then how to reach the engine.
+    fn command(&self, program: &str, vars: &BTreeMap<String, String>) -> Command {
         let mut c = Command::new(program);
-        c.env("DOCKER_HOST", &self.docker_host)
-            .env_remove("DOCKER_CONTEXT")
+        c.env_clear();
+        for name in INHERITED_ENV {
+            if let Some(value) = std::env::var_os(name) {
+                c.env(name, value);
+            }
+        }
+        c.envs(vars)
+            .env(DOLLAR_BRACE_VAR, "${")
+            .env("DOCKER_HOST", &self.docker_host)
             .stdin(Stdio::null())
             .kill_on_drop(true);
-        match &self.cert_path {
-            Some(p) => {
-                c.env("DOCKER_CERT_PATH", p).env("DOCKER_TLS_VERIFY", "1");
-            }
-            None => {
-                c.env_remove("DOCKER_CERT_PATH")
-                    .env_remove("DOCKER_TLS_VERIFY");
-            }
+        if let Some(p) = &self.cert_path {
+            c.env("DOCKER_CERT_PATH", p).env("DOCKER_TLS_VERIFY", "1");
         }
         c
     }
@@ -354,7 +446,7 @@ impl ComposeHost {
         for argv in [&["docker", "compose"][..], &["docker-compose"][..]] {
             let (program, rest) = (argv[0], &argv[1..]);
             let answered = self
-                .command(program)
+                .command(program, &BTreeMap::new())
                 .args(rest)
                 .arg("version")
                 .stdout(Stdio::null())
@@ -371,15 +463,16 @@ impl ComposeHost {
         ))
     }
 
-    /// Runs `args` with the compose CLI in `dir`, passing each output line to `on_line` as it
-    /// comes.
+    /// Runs `args` with the compose CLI `cli` (see [`Self::cli`]) in `dir`, with `vars` in its
+    /// environment, passing each output line to `on_line` as it comes.
     async fn run_cli(
         &self,
+        cli: &[String],
         dir: &Path,
         args: &[String],
+        vars: &BTreeMap<String, String>,
         on_line: &mut (dyn FnMut(&OutputLine) + Send),
     ) -> Result<ComposeOutcome, DockerError> {
-        let cli = self.cli().await?;
         let (program, prefix) = cli
             .split_first()
             .ok_or_else(|| DockerError::Other("the compose command line is empty".into()))?;
@@ -390,7 +483,7 @@ impl ComposeHost {
             .collect::<Vec<_>>()
             .join(" ");
         let mut child = self
-            .command(program)
+            .command(program, vars)
             .args(prefix)
             .args(args)
             .current_dir(dir)
@@ -505,7 +598,8 @@ impl Engine {
                 .map_err(|e| io_error("restricting", &dir, e))?;
         }
         write_file(&dir.join("compose.yaml"), &run.compose)?;
-        write_file(&dir.join(".env"), &env_file(&run.env))?;
+        let cli = host.cli().await?;
+        write_file(&dir.join(".env"), &env_file(&run.env, EnvDialect::of(&cli)))?;
         let mut args: Vec<String> = ["-p", run.project.as_str(), "-f", "compose.yaml"]
             .iter()
             .map(|s| (*s).to_owned())
@@ -524,7 +618,7 @@ impl Engine {
             ]);
         }
         args.extend(run.action.args());
-        host.run_cli(&dir, &args, on_line).await
+        host.run_cli(&cli, &dir, &args, &run.env, on_line).await
     }
 
     /// What compose project `project` was made from: its files when this host can read them,
@@ -559,12 +653,13 @@ impl Engine {
             })
             .unwrap_or_default();
         let read = if host.files_are_local {
-            read_project_files(host, working_dir.as_deref(), &config_files).await
+            read_project_files(host, &config_files).await
         } else {
             Err("the engine is reached over TCP; its files are not readable from here".into())
         };
         let env = match (&working_dir, host.files_are_local) {
-            (Some(w), true) => read_small(&Path::new(w).join(".env"))
+            (Some(w), true) => under_roots(&Path::new(w).join(".env"), &host.stack_roots)
+                .and_then(|real| read_small(&real))
                 .map(|t| parse_env_file(&t))
                 .unwrap_or_default(),
             _ => BTreeMap::new(),
@@ -604,36 +699,61 @@ fn read_small(path: &Path) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// `path` resolved (symlinks followed) when it is a file under one of `roots` (resolved too).
+/// Whether a path outside them exists is not told.
+fn under_roots(path: &Path, roots: &[PathBuf]) -> Result<PathBuf, String> {
+    let real = std::fs::canonicalize(path)
+        .ok()
+        .filter(|real| real.is_file())
+        .filter(|real| {
+            roots
+                .iter()
+                .filter_map(|r| std::fs::canonicalize(r).ok())
+                .any(|root| real.starts_with(root))
+        });
+    real.ok_or_else(|| {
+        format!(
+            "'{}' is not a file under the directories compose files are read from \
+             (`[docker] stack_roots`)",
+            path.display()
+        )
+    })
+}
+
 /// The project's compose file: the one file as written, or the CLI's merge of several. Only
-/// `.yml`/`.yaml` files that parse as compose files are accepted, so container labels cannot
-/// make the master read arbitrary files.
-async fn read_project_files(
-    host: &ComposeHost,
-    working_dir: Option<&str>,
-    files: &[String],
-) -> Result<String, String> {
+/// `.yml`/`.yaml` files under the host's stack roots that parse as compose files are read, so
+/// container labels cannot make the master read arbitrary files.
+async fn read_project_files(host: &ComposeHost, files: &[String]) -> Result<String, String> {
     if files.is_empty() {
         return Err("the containers do not name their compose files".into());
     }
+    let mut real = Vec::new();
     for f in files {
         if !(f.ends_with(".yml") || f.ends_with(".yaml")) {
             return Err(format!("'{f}' is not a .yml/.yaml file"));
         }
-        let text = read_small(Path::new(f))?;
+        let path = under_roots(Path::new(f), &host.stack_roots)?;
+        let text = read_small(&path)?;
         validate_compose(&text).map_err(|e| format!("{f}: {e}"))?;
         if files.len() == 1 {
             return Ok(text);
         }
+        real.push(path);
     }
-    let dir = working_dir.map_or_else(|| PathBuf::from("/"), PathBuf::from);
+    // The merge runs beside the first file, which is under a root.
+    let dir = real
+        .first()
+        .and_then(|p| p.parent())
+        .map_or_else(|| PathBuf::from("/"), Path::to_path_buf);
     let mut args = Vec::new();
-    for f in files {
+    for f in &real {
         args.push("-f".to_owned());
-        args.push(f.clone());
+        args.push(f.to_string_lossy().into_owned());
     }
     args.push("config".to_owned());
+    let cli = host.cli().await.map_err(|e| e.to_string())?;
     let outcome = host
-        .run_cli(&dir, &args, &mut |_| {})
+        .run_cli(&cli, &dir, &args, &BTreeMap::new(), &mut |_| {})
         .await
         .map_err(|e| e.to_string())?;
     if !outcome.ok {
@@ -717,11 +837,75 @@ mod tests {
             ("SPACED".to_owned(), "a b # c".to_owned()),
             ("QUOTE".to_owned(), "it's".to_owned()),
         ]);
-        let text = env_file(&env);
+        let text = env_file(&env, EnvDialect::Go);
         assert!(text.contains("PLAIN=a/b:c\n"));
         assert!(text.contains("SPACED='a b # c'\n"));
         assert_eq!(parse_env_file(&text)["SPACED"], "a b # c");
         assert_eq!(parse_env_file(&text)["PLAIN"], "a/b:c");
+    }
+
+    #[test]
+    fn env_files_are_written_in_the_dialect_of_the_cli() {
+        let env = BTreeMap::from([
+            ("DOLLAR".to_owned(), "a$b ${HOME}".to_owned()),
+            ("MIXED".to_owned(), r#"it's "q" \ $x"#.to_owned()),
+        ]);
+        let cli = |argv: &[&str]| argv.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            EnvDialect::of(&cli(&["docker-compose"])),
+            EnvDialect::Python
+        );
+        assert_eq!(EnvDialect::of(&cli(&["docker", "compose"])), EnvDialect::Go);
+        // python-dotenv: single quotes, `\\` and `\'` escaped.
+        assert_eq!(
+            env_file(&env, EnvDialect::Python),
+            "DOLLAR='a$b ${CONTEXTBAY_DOLLAR_BRACE}HOME}'\nMIXED='it\\'s \"q\" \\\\ $x'\n"
+        );
+        // compose-go: single quotes are verbatim; with a `'`, double quotes with escapes.
+        assert_eq!(
+            env_file(&env, EnvDialect::Go),
+            "DOLLAR='a$b ${HOME}'\nMIXED=\"it's \\\"q\\\" \\\\ \\$x\"\n"
+        );
+        let one = |k: &str| BTreeMap::from([(k.to_owned(), "x".to_owned())]);
+        for reserved in ["PATH", "DOCKER_HOST", "DOCKER_CERT_PATH", "HOME"] {
+            assert!(
+                validate_env(&one(reserved))
+                    .unwrap_err()
+                    .starts_with(&format!("env.{reserved}:"))
+            );
+        }
+        let cr = BTreeMap::from([("A".to_owned(), "x\ry".to_owned())]);
+        assert!(validate_env(&cr).unwrap_err().starts_with("env.A:"));
+    }
+
+    #[test]
+    fn adoption_reads_only_under_the_stack_roots() {
+        let root = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let inside_file = root.path().join("compose.yaml");
+        std::fs::write(&inside_file, "services: {a: {image: x}}\n").unwrap();
+        let outside_file = outside.path().join("compose.yaml");
+        std::fs::write(&outside_file, "services: {a: {image: x}}\n").unwrap();
+        let roots = vec![root.path().to_path_buf()];
+        assert!(under_roots(&inside_file, &roots).is_ok());
+        assert!(under_roots(&outside_file, &roots).is_err());
+        assert!(under_roots(Path::new("/etc/passwd"), &roots).is_err());
+        // `..` and symlinks are resolved before the check.
+        let escape = root
+            .path()
+            .join("..")
+            .join(outside.path().file_name().unwrap())
+            .join("compose.yaml");
+        assert!(under_roots(&escape, &roots).is_err());
+        #[cfg(unix)]
+        {
+            let link = root.path().join("link.yaml");
+            std::os::unix::fs::symlink(&outside_file, &link).unwrap();
+            assert!(under_roots(&link, &roots).is_err());
+        }
+        // A missing file and a file outside read the same.
+        let missing = under_roots(&root.path().join("nope.yaml"), &roots).unwrap_err();
+        assert!(missing.contains("stack_roots"), "{missing}");
     }
 
     #[test]

@@ -188,13 +188,10 @@ pub async fn locate(
     }
 }
 
-/// The security policy of the node behind an endpoint (none for local and tcp endpoints).
+/// The security policy that holds on an endpoint: its node's, or for local and tcp endpoints
+/// their own or the fleet default (see [`endpoints::security_policy`]).
 pub async fn policy_for(state: &AppState, e: &StoredEndpoint) -> ApiResult<Option<SecurityPolicy>> {
-    let Some(node) = &e.node_id else {
-        return Ok(None);
-    };
-    let host = state.store.hosts().get(node).await?;
-    Ok(Some(SecurityPolicy::from_stored(&host.security_policy)))
+    endpoints::security_policy(state, e).await.map(Some)
 }
 
 #[utoipa::path(post, path = "/api/containers", tag = "containers", request_body = CreateContainer,

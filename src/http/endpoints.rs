@@ -7,9 +7,11 @@ use utoipa::ToSchema;
 
 use super::extract::Body;
 use super::ts;
+use crate::auth::Principal;
 use crate::docker::ops::DockerOp;
 use crate::endpoints::{self, EndpointRef};
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::policy::SecurityPolicy;
 use crate::state::AppState;
 use crate::store::endpoints::StoredEndpoint;
 use crate::store::{new_id, now_ms};
@@ -39,6 +41,8 @@ pub struct CreateEndpoint {
     /// `tcp://host:2376` or `https://host:2376` (TLS, needs `tls`), or `http://host:2375`.
     pub url: String,
     pub tls: Option<TlsFiles>,
+    /// The endpoint's own security policy; omitted: it follows `[docker] default_policy`.
+    pub security_policy: Option<SecurityPolicy>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -93,7 +97,16 @@ pub async fn create(
     state: web::Data<AppState>,
     body: Body<CreateEndpoint>,
 ) -> ApiResult<HttpResponse> {
-    let CreateEndpoint { name, url, tls } = body.into_inner();
+    let CreateEndpoint {
+        name,
+        url,
+        tls,
+        security_policy,
+    } = body.into_inner();
+    if let Some(p) = &security_policy {
+        p.validate()
+            .map_err(|e| ApiError::bad_request(format!("security_policy: {e}")))?;
+    }
     if name.is_empty()
         || name.len() > 64
         || !name
@@ -148,6 +161,14 @@ pub async fn create(
         created_at: now_ms(),
     };
     state.store.endpoints().insert(&endpoint).await?;
+    if let Some(p) = &security_policy {
+        let json = serde_json::to_string(p).map_err(ApiError::internal)?;
+        state
+            .store
+            .endpoints()
+            .set_security_policy(&endpoint.id, Some(&json))
+            .await?;
+    }
     state
         .events
         .record_committed(
@@ -176,4 +197,89 @@ pub async fn delete(state: web::Data<AppState>, id: web::Path<String>) -> ApiRes
         )
         .await;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// A `local` or `tcp` endpoint, whose policy is its own; agent endpoints answer 409 and point to
+/// their node.
+async fn own_policy_endpoint(state: &AppState, id: &str) -> ApiResult<StoredEndpoint> {
+    let e = endpoints::get(state, id).await?;
+    if let Some(node) = &e.node_id {
+        return Err(ApiError::conflict(format!(
+            "an agent endpoint follows its node's security policy; use /api/nodes/{node}/security-policy"
+        )));
+    }
+    Ok(e)
+}
+
+/// The security policy that holds on the endpoint: an agent endpoint's node's, else the
+/// endpoint's own or `[docker] default_policy`.
+#[utoipa::path(get, path = "/api/endpoints/{id}/security-policy", tag = "endpoints", params(("id" = String, Path)),
+    responses((status = 200, body = SecurityPolicy), (status = 404, body = ErrorBody)))]
+pub async fn get_policy(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> ApiResult<web::Json<SecurityPolicy>> {
+    let e = endpoints::get(&state, &id).await?;
+    Ok(web::Json(endpoints::security_policy(&state, &e).await?))
+}
+
+/// Give a `local` or `tcp` endpoint its own policy. As for nodes, only an admin may loosen it
+/// (403 naming the fields otherwise).
+#[utoipa::path(put, path = "/api/endpoints/{id}/security-policy", tag = "endpoints", params(("id" = String, Path)), request_body = SecurityPolicy,
+    responses((status = 200, body = SecurityPolicy), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn put_policy(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    body: Body<SecurityPolicy>,
+) -> ApiResult<web::Json<SecurityPolicy>> {
+    let e = own_policy_endpoint(&state, &id).await?;
+    let policy = body.into_inner();
+    policy.validate().map_err(ApiError::bad_request)?;
+    let current = endpoints::security_policy(&state, &e).await?;
+    super::nodes::refuse_loosening(&principal, &current, &policy)?;
+    let json = serde_json::to_string(&policy).map_err(ApiError::internal)?;
+    state
+        .store
+        .endpoints()
+        .set_security_policy(&e.id, Some(&json))
+        .await?;
+    state
+        .events
+        .record_committed(
+            "endpoint.policy_updated",
+            serde_json::json!({"id": e.id, "policy": policy, "default": false}),
+        )
+        .await;
+    Ok(web::Json(policy))
+}
+
+/// Drop a `local` or `tcp` endpoint's own policy: it follows `[docker] default_policy` again.
+/// Admin only when that loosens it.
+#[utoipa::path(delete, path = "/api/endpoints/{id}/security-policy", tag = "endpoints", params(("id" = String, Path)),
+    responses((status = 200, body = SecurityPolicy), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+pub async fn delete_policy(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> ApiResult<web::Json<SecurityPolicy>> {
+    let e = own_policy_endpoint(&state, &id).await?;
+    let current = endpoints::security_policy(&state, &e).await?;
+    let default = state.config.docker.default_policy.clone();
+    super::nodes::refuse_loosening(&principal, &current, &default)?;
+    state
+        .store
+        .endpoints()
+        .set_security_policy(&e.id, None)
+        .await?;
+    state
+        .events
+        .record_committed(
+            "endpoint.policy_updated",
+            serde_json::json!({"id": e.id, "policy": default, "default": true}),
+        )
+        .await;
+    Ok(web::Json(default))
 }

@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use super::extract::{Body, Query};
 use super::hosts::{FuseState, fuse_state, validate_labels};
 use super::{Paginated, parse_id, ts};
+use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
 use crate::store::Page;
@@ -336,16 +337,21 @@ pub async fn get_policy(
     )))
 }
 
+/// Replace the node's policy. Operators may only tighten it; a change that allows more
+/// (see [`SecurityPolicy::loosened_fields`]) needs an admin, else 403 naming the fields.
 #[utoipa::path(put, path = "/api/nodes/{id}/security-policy", tag = "nodes", params(("id" = String, Path)), request_body = SecurityPolicy,
-    responses((status = 200, body = SecurityPolicy), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = SecurityPolicy), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn put_policy(
     state: web::Data<AppState>,
+    principal: Principal,
     id: web::Path<String>,
     body: Body<SecurityPolicy>,
 ) -> ApiResult<web::Json<SecurityPolicy>> {
     let host = node(&state, &id).await?;
     let policy = body.into_inner();
     policy.validate().map_err(ApiError::bad_request)?;
+    let current = SecurityPolicy::from_stored(&host.security_policy);
+    refuse_loosening(&principal, &current, &policy)?;
     let Value::Object(stored) = serde_json::to_value(&policy).map_err(ApiError::internal)? else {
         return Err(ApiError::internal("policy is not an object"));
     };
@@ -362,6 +368,25 @@ pub async fn put_policy(
         )
         .await;
     Ok(web::Json(policy))
+}
+
+/// 403 when a non-admin's `new` policy allows more than `current`, naming the fields.
+pub(super) fn refuse_loosening(
+    principal: &Principal,
+    current: &SecurityPolicy,
+    new: &SecurityPolicy,
+) -> ApiResult<()> {
+    if principal.has(Role::Admin) {
+        return Ok(());
+    }
+    let loosened = current.loosened_fields(new);
+    if loosened.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::forbidden(format!(
+        "only an admin may loosen a security policy; this change loosens {}",
+        loosened.join(", ")
+    )))
 }
 
 pub(super) async fn require_node(state: &AppState, raw: &str) -> ApiResult<Host> {

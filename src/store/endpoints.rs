@@ -102,6 +102,29 @@ impl Endpoints<'_> {
         Ok(())
     }
 
+    /// The endpoint's own security policy, JSON (`None`: it has none and follows the default).
+    pub async fn security_policy(&self, id: &str) -> StoreResult<Option<String>> {
+        let row: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT security_policy FROM endpoints WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.0.read)
+                .await?;
+        row.map(|(p,)| p).ok_or(StoreError::NotFound("endpoint"))
+    }
+
+    /// Sets the endpoint's own security policy (JSON), or clears it with `None`.
+    pub async fn set_security_policy(&self, id: &str, policy: Option<&str>) -> StoreResult<()> {
+        let done = sqlx::query("UPDATE endpoints SET security_policy = $1 WHERE id = $2")
+            .bind(policy)
+            .bind(id)
+            .execute(&self.0.write)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("endpoint"));
+        }
+        Ok(())
+    }
+
     pub async fn delete(&self, id: &str) -> StoreResult<()> {
         let done = sqlx::query("DELETE FROM endpoints WHERE id = $1")
             .bind(id)

@@ -27,26 +27,26 @@ fn compose_file() -> String {
 
 /// Takes compose projects down when dropped: `docker-compose down -v`, then whatever is left
 /// with the project's label (containers, networks, volumes).
-struct Projects {
+pub(super) struct Projects {
     names: Vec<String>,
-    dir: tempfile::TempDir,
+    pub(super) dir: tempfile::TempDir,
 }
 
 impl Projects {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self {
             names: Vec::new(),
             dir: tempfile::tempdir().unwrap(),
         }
     }
 
-    fn add(&mut self, name: &str) -> String {
+    pub(super) fn add(&mut self, name: &str) -> String {
         self.names.push(name.to_owned());
         name.to_owned()
     }
 
     /// The compose file written for the CLI (the adoption test starts a project with it).
-    fn file(&self) -> std::path::PathBuf {
+    pub(super) fn file(&self) -> std::path::PathBuf {
         let path = self.dir.path().join("docker-compose.yml");
         std::fs::write(&path, compose_file()).unwrap();
         path
@@ -518,7 +518,13 @@ async fn a_compose_project_started_with_the_cli_is_discovered_and_adopted() {
         String::from_utf8_lossy(&up.stderr)
     );
 
-    let s = TestServer::start_with(|cfg| cfg.docker.local_endpoint = true).await;
+    // The project's directory is one of the roots adoption reads compose files from.
+    let root = projects.dir.path().to_path_buf();
+    let s = TestServer::start_with(|cfg| {
+        cfg.docker.local_endpoint = true;
+        cfg.docker.stack_roots = vec![root];
+    })
+    .await;
     let admin = s.setup().await;
     let list = s
         .get(&format!("/api/stacks?name={name}"), &admin.access)
