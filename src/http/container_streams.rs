@@ -76,7 +76,7 @@ pub async fn logs_ws(
     super::check_docker_ref("container", &id)?;
     let q = query.into_inner();
     let (response, mut session, stream) = sockets::handshake(&req, body, &state, Some(&principal))?;
-    let required = sockets::required_role(&req, &state);
+    let required = sockets::required_role(&req);
     let e = locate(&state, &id, q.endpoint.as_deref()).await?;
     let log_query = LogQuery {
         tail: q.tail.or(Some(100)),
@@ -265,7 +265,7 @@ pub async fn exec_ws(
     // Nothing reaches the engine before this: a plain GET, or an upgrade from another origin,
     // must not start a process.
     let (response, mut session, stream) = sockets::handshake(&req, body, &state, Some(&principal))?;
-    let required = sockets::required_role(&req, &state);
+    let required = sockets::required_role(&req);
     let mut audit = ExecAudit {
         actor: principal.clone(),
         subject: format!("container {}", id.as_str()),

@@ -233,6 +233,23 @@ pub fn all() -> Vec<Route> {
         get("/api/endpoints", A, endpoints::list),
         post("/api/endpoints", A, endpoints::create),
         delete("/api/endpoints/{id}", A, endpoints::delete),
+        // Not in the spec: the policy of a local or tcp endpoint (agent endpoints use their
+        // node's). Operators may only tighten it; the handlers refuse loosening by non-admins.
+        get(
+            "/api/endpoints/{id}/security-policy",
+            R,
+            endpoints::get_policy,
+        ),
+        put(
+            "/api/endpoints/{id}/security-policy",
+            W,
+            endpoints::put_policy,
+        ),
+        delete(
+            "/api/endpoints/{id}/security-policy",
+            W,
+            endpoints::delete_policy,
+        ),
         // Monitoring (Prometheus + Grafana)
         get("/api/metrics/query", R, fleet_metrics::query).module(MON),
         get("/api/metrics/latest", R, fleet_metrics::latest).module(MON),

@@ -13,11 +13,10 @@
 
 use std::time::Duration;
 
-use actix_web::http::Method;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use actix_ws::{CloseCode, CloseReason, MessageStream, Session};
 
-use super::gate::same_origin;
+use super::gate::{MatchedRoute, same_origin};
 use super::routes::Access;
 use crate::auth::{AuthMethod, Principal, Role};
 use crate::error::ApiError;
@@ -60,19 +59,15 @@ pub fn handshake(
         .map_err(|e| ApiError::bad_request(format!("WebSocket handshake failed: {e}")))
 }
 
-/// The role the matched route requires (admin when it cannot be told: fail closed).
-pub fn required_role(req: &HttpRequest, state: &AppState) -> Role {
-    req.match_pattern()
-        .and_then(|p| {
-            state
-                .routes
-                .get(&Method::GET, &p)
-                .map(|spec| match spec.access {
-                    Access::Public => Role::Viewer,
-                    Access::Role(r) => r,
-                })
+/// The role the route the request was dispatched to requires, from the declaration its guard
+/// recorded (admin when it cannot be told: fail closed).
+pub fn required_role(req: &HttpRequest) -> Role {
+    req.extensions()
+        .get::<MatchedRoute>()
+        .map_or(Role::Admin, |m| match m.0.access {
+            Access::Public => Role::Viewer,
+            Access::Role(r) => r,
         })
-        .unwrap_or(Role::Admin)
 }
 
 /// Asks again whether `principal` may keep a socket that requires `required` open. A store

@@ -68,7 +68,7 @@ pub async fn connect(
     };
     let principal = req.extensions().get::<Principal>().cloned();
     let (response, session, stream) = sockets::handshake(&req, body, &state, principal.as_ref())?;
-    let required = sockets::required_role(&req, &state);
+    let required = sockets::required_role(&req);
     let stream = stream
         .max_frame_size(MAX_FRAME_BYTES)
         .aggregate_continuations()

@@ -286,7 +286,6 @@ async fn the_fleet_default_policy_comes_from_the_configuration() {
 
 /// `GET/PUT/DELETE /api/endpoints/{id}/security-policy`: operators tighten, admins loosen.
 #[actix_web::test]
-#[ignore = "needs the endpoint security-policy routes in src/http/routes.rs"]
 async fn endpoint_policies_over_http() {
     if !engine_available() {
         return;
