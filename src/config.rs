@@ -167,6 +167,10 @@ pub struct DockerConfig {
     pub socket: PathBuf,
     /// Set false to never use the master's own engine.
     pub local_endpoint: bool,
+    /// The security policy of the `local` endpoint (the master's own engine), enforced as a
+    /// node's is. Unset: everything is allowed there, except reaching the master's data
+    /// directory, which no container or stack may do whatever the policy says.
+    pub local_policy: Option<crate::policy::SecurityPolicy>,
 }
 
 impl Default for DockerConfig {
@@ -174,6 +178,7 @@ impl Default for DockerConfig {
         Self {
             socket: PathBuf::from("/var/run/docker.sock"),
             local_endpoint: true,
+            local_policy: None,
         }
     }
 }
@@ -350,6 +355,11 @@ impl Config {
 
     /// Checks every value that can be checked without touching the disk or the network.
     pub fn validate(&self) -> anyhow::Result<()> {
+        if let Some(policy) = &self.docker.local_policy {
+            policy
+                .validate()
+                .map_err(|e| anyhow::anyhow!("docker.local_policy: {e}"))?;
+        }
         if self.fleet.grpc_tls_cert.is_empty() != self.fleet.grpc_tls_key.is_empty() {
             bail!("fleet.grpc_tls_cert and fleet.grpc_tls_key are set together, or neither");
         }
