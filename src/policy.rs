@@ -395,7 +395,7 @@ fn namespace_reaches_host(field: &str, value: &str) -> bool {
         v if v.starts_with("container:") => true,
         // Another service of the same project, checked in its own right.
         v if v.starts_with("service:") => false,
-        "" | "private" | "none" | "shareable" | "default" | "bridge" => field != "cgroup_parent",
+        "" | "private" | "none" | "shareable" | "default" | "bridge" => field == "cgroup_parent",
         // Any other network mode is a network name.
         _ => !network,
     }
@@ -485,9 +485,31 @@ pub fn compose_violation(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use serde_json::json;
 
     use super::*;
+    use crate::docker::compose::{ComposeAction, ComposeHost, ComposeRun};
+
+    fn policy() -> SecurityPolicy {
+        SecurityPolicy {
+            allow_exec: true,
+            allow_privileged: false,
+            allowed_bind_prefixes: vec!["/srv/data".into()],
+            allowed_images: vec!["registry.lan/*".into()],
+            ..SecurityPolicy::default()
+        }
+    }
+
+    fn spec(v: serde_json::Value) -> ContainerSpec {
+        serde_json::from_value::<ContainerSpec>(v).unwrap()
+    }
+
+    /// A pre-check guard (paths compared as written), protecting nothing.
+    fn lexical_guard() -> HostGuard {
+        HostGuard::elsewhere(&[])
+    }
 
     #[test]
     fn glob_and_policy() {
@@ -495,23 +517,17 @@ mod tests {
         assert!(glob("registry.lan/*", "registry.lan/app:1"));
         assert!(!glob("registry.lan/*", "docker.io/app"));
         assert!(glob("*/busybox:*", "contextbay-test/busybox:latest"));
-        let policy = SecurityPolicy {
-            allow_exec: true,
-            allow_privileged: false,
-            allowed_bind_prefixes: vec!["/srv/data".into()],
-            allowed_images: vec!["registry.lan/*".into()],
-            ..SecurityPolicy::default()
-        };
-        let spec = |v: serde_json::Value| serde_json::from_value::<ContainerSpec>(v).unwrap();
-        assert!(policy_violation(&policy, &spec(json!({"image": "registry.lan/a"}))).is_none());
+        let (policy, g) = (policy(), lexical_guard());
+        assert!(policy_violation(&policy, &g, &spec(json!({"image": "registry.lan/a"}))).is_none());
         assert!(
-            policy_violation(&policy, &spec(json!({"image": "evil/a"})))
+            policy_violation(&policy, &g, &spec(json!({"image": "evil/a"})))
                 .unwrap()
                 .contains("image")
         );
         assert!(
             policy_violation(
                 &policy,
+                &g,
                 &spec(json!({"image": "registry.lan/a", "privileged": true}))
             )
             .unwrap()
@@ -522,54 +538,256 @@ mod tests {
                 json!({"image": "registry.lan/a", "mounts": [{"type": "bind", "source": src, "target": "/x"}]}),
             )
         };
-        assert!(policy_violation(&policy, &bind("/srv/data/x")).is_none());
-        assert!(policy_violation(&policy, &bind("/srv/database")).is_some());
-        assert!(policy_violation(&policy, &bind("/etc")).is_some());
+        assert!(policy_violation(&policy, &g, &bind("/srv/data/x")).is_none());
+        assert!(policy_violation(&policy, &g, &bind("/srv/database")).is_some());
+        assert!(policy_violation(&policy, &g, &bind("/etc")).is_some());
+        // Traversal out of a prefix is refused.
+        assert!(policy_violation(&policy, &g, &bind("/srv/data/../../etc")).is_some());
     }
 
     #[test]
-    fn compose_files_are_checked_service_by_service() {
+    fn container_create_checks_everything_that_reaches_the_host() {
+        let (policy, g) = (policy(), lexical_guard());
+        let base = json!({"image": "registry.lan/a"});
+        let with = |k: &str, v: serde_json::Value| {
+            let mut s = base.clone();
+            s[k] = v;
+            spec(s)
+        };
+        for (s, word) in [
+            (with("network_mode", json!("host")), "network_mode 'host'"),
+            (with("network_mode", json!("container:other")), "network_mode 'container:other'"),
+            (with("networks", json!(["host"])), "networks[0] 'host'"),
+            (with("pid_mode", json!("host")), "pid_mode 'host'"),
+            (with("pid_mode", json!("container:x")), "pid_mode"),
+            (with("ipc_mode", json!("host")), "ipc_mode 'host'"),
+            (with("uts_mode", json!("host")), "uts_mode 'host'"),
+            (with("userns_mode", json!("host")), "userns_mode 'host'"),
+            (with("cap_add", json!(["SYS_ADMIN"])), "cap_add 'SYS_ADMIN'"),
+            (with("devices", json!(["/dev/sda"])), "devices[0] '/dev/sda'"),
+            (with("security_opt", json!(["seccomp=unconfined"])), "security_opt"),
+            (with("security_opt", json!(["apparmor=unconfined"])), "security_opt"),
+        ] {
+            assert!(s.validate().is_ok(), "{s:?}");
+            let why = policy_violation(&policy, &g, &s).unwrap_or_else(|| panic!("allowed: {s:?}"));
+            assert!(why.contains(word), "{why}");
+        }
+        // What stays inside the container's own namespaces passes.
+        for s in [
+            with("network_mode", json!("none")),
+            with("network_mode", json!("bridge")),
+            with("networks", json!(["backend"])),
+            with("ipc_mode", json!("private")),
+            with("cap_add", json!([])),
+            with("cap_drop", json!(["ALL"])),
+            with("security_opt", json!(["no-new-privileges"])),
+        ] {
+            assert_eq!(policy_violation(&policy, &g, &s), None, "{s:?}");
+        }
+        // And the policy can allow each of them.
+        let open = SecurityPolicy {
+            allow_host_namespaces: true,
+            allowed_capabilities: vec!["NET_ADMIN".into()],
+            allow_devices: true,
+            allow_security_opts: true,
+            ..policy.clone()
+        };
+        assert_eq!(policy_violation(&open, &g, &with("network_mode", json!("host"))), None);
+        assert_eq!(policy_violation(&open, &g, &with("cap_add", json!(["CAP_NET_ADMIN"]))), None);
+        assert!(policy_violation(&open, &g, &with("cap_add", json!(["SYS_ADMIN"]))).is_some());
+        assert_eq!(policy_violation(&open, &g, &with("devices", json!(["/dev/fuse"]))), None);
+        // `network_mode` and `networks` together are a bad request, as is a mode with a space.
+        let mut both = with("network_mode", json!("host"));
+        both.networks = vec!["x".into()];
+        assert!(both.validate().unwrap_err().starts_with("network_mode"));
+        assert!(with("pid_mode", json!("host x")).validate().is_err());
+        assert!(with("devices", json!(["sda"])).validate().is_err());
+    }
+
+    #[test]
+    fn bind_sources_are_resolved_on_the_host_that_mounts_them() {
+        let root = tempfile::tempdir().unwrap();
+        let allowed = root.path().join("allowed");
+        let data = root.path().join("data");
+        std::fs::create_dir_all(allowed.join("sub")).unwrap();
+        std::fs::create_dir_all(&data).unwrap();
+        std::os::unix::fs::symlink("/etc", allowed.join("etc-link")).unwrap();
+        std::os::unix::fs::symlink("/nonexistent-cb-target", allowed.join("dangling")).unwrap();
+        std::os::unix::fs::symlink(&data, allowed.join("data-link")).unwrap();
         let policy = SecurityPolicy {
-            allow_exec: true,
-            allow_privileged: false,
-            allowed_bind_prefixes: vec!["/srv/data".into()],
-            allowed_images: vec!["registry.lan/*".into()],
+            allowed_bind_prefixes: vec![allowed.to_string_lossy().into_owned(), "/".into()],
             ..SecurityPolicy::default()
         };
-        let ok = "services:\n  a:\n    image: registry.lan/a\n    volumes: [\"data:/d\", \"/srv/data/x:/x:ro\"]\n";
-        assert_eq!(compose_violation(&policy, ok), None);
-        for (bad, word) in [
-            (
-                "services:\n  a:\n    image: registry.lan/a\n    privileged: true\n",
-                "privileged",
-            ),
-            ("services:\n  a:\n    image: evil/a\n", "image"),
-            ("services:\n  a:\n    build: .\n", "image"),
-            (
-                "services:\n  a:\n    image: registry.lan/a\n    volumes: [\"/etc:/etc\"]\n",
-                "/etc",
-            ),
-            (
-                "services:\n  a:\n    image: registry.lan/a\n    volumes: [\"./conf:/c\"]\n",
-                "./conf",
-            ),
-            (
-                "services:\n  a:\n    image: registry.lan/a\n    volumes:\n      - {type: bind, source: /srv/data/../../etc, target: /e}\n",
-                "etc",
-            ),
-        ] {
-            let why = compose_violation(&policy, bad).unwrap_or_else(|| panic!("allowed: {bad}"));
-            assert!(
-                why.contains(word) && why.starts_with("service 'a'"),
-                "{why}"
-            );
+        let only_allowed = SecurityPolicy {
+            allowed_bind_prefixes: vec![allowed.to_string_lossy().into_owned()],
+            ..SecurityPolicy::default()
+        };
+        let guard = HostGuard::here(&[&data]);
+        let bind = |src: &Path| {
+            spec(json!({"image": "a", "mounts": [{"type": "bind", "source": src, "target": "/x"}]}))
+        };
+        let check = |p: &SecurityPolicy, src: &Path| policy_violation(p, &guard, &bind(src));
+        assert_eq!(check(&only_allowed, &allowed.join("sub")), None);
+        // Not there yet: the engine creates it below a resolved parent.
+        assert_eq!(check(&only_allowed, &allowed.join("sub/new/dir")), None);
+        // `..` inside the prefix is fine once resolved; out of it is not.
+        assert_eq!(check(&only_allowed, &allowed.join("sub/../sub")), None);
+        assert!(check(&only_allowed, &allowed.join("../data")).is_some());
+        let why = check(&only_allowed, &allowed.join("etc-link")).unwrap();
+        assert!(why.contains("resolved to '/etc'"), "{why}");
+        assert!(check(&only_allowed, &allowed.join("dangling")).unwrap().contains("cannot be resolved"));
+        // The data directory, through a symlink, or a parent of it, whatever the policy says.
+        for src in [data.clone(), allowed.join("data-link"), root.path().to_path_buf(), "/".into()] {
+            let why = check(&policy, &src).unwrap_or_else(|| panic!("allowed: {src:?}"));
+            assert!(why.contains("data directory"), "{why}");
+            assert!(check(&SecurityPolicy::unrestricted(), &src).is_some());
         }
-        // Traversal out of a prefix is refused for containers too.
-        let spec = serde_json::from_value::<ContainerSpec>(json!({
-            "image": "registry.lan/a",
-            "mounts": [{"type": "bind", "source": "/srv/data/../../etc", "target": "/x"}]
-        }))
-        .unwrap();
-        assert!(policy_violation(&policy, &spec).is_some());
+    }
+
+    /// Resolves `compose` with the real compose CLI (no engine needed for `config`) in a stack
+    /// directory under a data directory, and checks it as a worker would: `Err` when the model
+    /// cannot be resolved, else the violation.
+    async fn deploy(
+        policy: &SecurityPolicy,
+        compose: &str,
+        env: &[(&str, &str)],
+    ) -> Option<Result<Option<String>, String>> {
+        let cli = ["docker-compose", "docker"].iter().any(|c| {
+            std::process::Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+        if !cli {
+            assert!(std::env::var("CI").is_err(), "CI needs the compose CLI");
+            return None;
+        }
+        let data = tempfile::tempdir().unwrap();
+        let host = ComposeHost::unix(Path::new("/var/run/docker.sock"), data.path().join("stacks"));
+        let run = ComposeRun {
+            stack_id: "s1".into(),
+            project: "p1".into(),
+            compose: compose.into(),
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect::<BTreeMap<_, _>>(),
+            action: ComposeAction::Deploy,
+            project_dir: None,
+        };
+        Some(match host.resolve(&run).await {
+            Ok(resolved) => {
+                let dirs: Vec<&Path> = resolved.dirs.iter().map(PathBuf::as_path).collect();
+                let guard = HostGuard::here(&[data.path()]).for_stack(&dirs);
+                Ok(compose_violation(policy, &guard, &resolved.model))
+            }
+            Err(e) => Err(e.to_string()),
+        })
+    }
+
+    /// Every case of issue 11 item 4, on the model compose resolves: each is refused, naming the
+    /// service (or volume, secret, config) and the field.
+    #[tokio::test]
+    async fn compose_deploys_are_checked_on_the_resolved_model() {
+        let policy = SecurityPolicy {
+            allowed_images: vec!["*".into()],
+            ..policy()
+        };
+        let ok = "services:\n  a:\n    image: registry.lan/a\n    volumes: [\"data:/d\", \"/srv/data/x:/x:ro\"]\n    security_opt: [no-new-privileges]\n    env_file: .env\n  b:\n    build: .\nvolumes:\n  data: {}\n";
+        let Some(result) = deploy(&policy, ok, &[("A", "1")]).await else {
+            return;
+        };
+        assert_eq!(result, Ok(None));
+        let outside = tempfile::tempdir().unwrap();
+        let other = outside.path().join("other.yaml");
+        std::fs::write(&other, "services:\n  base:\n    image: x\n").unwrap();
+        let other = other.display();
+        let svc = |body: &str| format!("services:\n  a:\n    image: registry.lan/a\n{body}");
+        let cases: Vec<(String, Vec<(&str, &str)>, &str)> = vec![
+            (svc("    volumes: [\"${D}:/h\"]\n"), vec![("D", "/")], "service 'a': volumes: bind mount of '/'"),
+            (
+                svc("    volumes: [\"v:/h\"]\nvolumes:\n  v:\n    driver_opts: {type: none, o: bind, device: /}\n"),
+                vec![],
+                "volume 'v': driver_opts.device: bind mount of '/'",
+            ),
+            (
+                "x-base: &base\n  privileged: true\nservices:\n  a:\n    <<: *base\n    image: registry.lan/a\n".into(),
+                vec![],
+                "service 'a': privileged",
+            ),
+            (svc("    privileged: ${P}\n"), vec![("P", "true")], "service 'a': privileged"),
+            (svc("    cap_add: [SYS_ADMIN]\n"), vec![], "service 'a': cap_add 'SYS_ADMIN'"),
+            (svc("    devices: [\"/dev/sda:/dev/sda\"]\n"), vec![], "service 'a': devices '/dev/sda:/dev/sda'"),
+            (svc("    pid: host\n"), vec![], "service 'a': pid 'host'"),
+            (svc("    ipc: host\n"), vec![], "service 'a': ipc 'host'"),
+            (svc("    network_mode: host\n"), vec![], "service 'a': network_mode 'host'"),
+            (svc("    network_mode: \"container:x\"\n"), vec![], "service 'a': network_mode 'container:x'"),
+            (svc("    security_opt: [\"seccomp:unconfined\"]\n"), vec![], "service 'a': security_opt"),
+            (svc("    userns_mode: host\n"), vec![], "service 'a': userns_mode 'host'"),
+            (
+                svc("    secrets: [s]\nsecrets:\n  s: {file: /etc/passwd}\n"),
+                vec![],
+                "secret 's': file: '/etc/passwd'",
+            ),
+            (
+                svc("    configs: [c]\nconfigs:\n  c: {file: /etc/hostname}\n"),
+                vec![],
+                "config 'c': file: '/etc/hostname'",
+            ),
+            (svc("    env_file: /etc/hostname\n"), vec![], "service 'a': env_file '/etc/hostname' is outside"),
+            (svc("    env_file: ${E}\n"), vec![("E", "/etc/hostname")], "service 'a': env_file"),
+            (format!("include: [\"{other}\"]\n{}", svc("")), vec![], "include"),
+            (
+                svc(&format!("    extends: {{file: \"{other}\", service: base}}\n")),
+                vec![],
+                "service 'a': extends.file",
+            ),
+            (svc("    build: /\n"), vec![], "service 'a': build.context '/' is outside"),
+            (svc("    build: {context: ., dockerfile: ../../../etc/Dockerfile}\n"), vec![], "service 'a': build.dockerfile"),
+            (svc("    build: {context: ., network: host}\n"), vec![], "service 'a': build.network 'host'"),
+            (svc("    volumes: [\"./conf:/c\"]\n"), vec![], "data directory"),
+            (svc("    volumes_from: [\"container:other\"]\n"), vec![], "service 'a': volumes_from"),
+            (svc("    cgroup_parent: /\n"), vec![], "service 'a': cgroup_parent"),
+            (svc("    device_cgroup_rules: [\"a *:* rwm\"]\n"), vec![], "service 'a': device_cgroup_rules"),
+            (
+                format!("services:\n  a:\n    image: registry.lan/a\n    networks: [h]\nnetworks:\n  h: {{name: host, external: true}}\n"),
+                vec![],
+                "network 'h': networks.h.name 'host'",
+            ),
+        ];
+        // Each case starts the CLI once; they run side by side.
+        let results = futures_util::future::join_all(
+            cases.iter().map(|(compose, env, _)| deploy(&policy, compose, env)),
+        )
+        .await;
+        for ((compose, _, expected), result) in cases.iter().zip(results) {
+            let result = result.unwrap();
+            let why = match result {
+                Ok(Some(why)) => why,
+                Ok(None) => panic!("allowed: {compose}"),
+                // Compose itself could not resolve it: refused as well (fail closed).
+                Err(e) => {
+                    assert!(e.contains("cannot be checked"), "{e}");
+                    assert!(e.contains(*expected), "{e} / {expected}");
+                    continue;
+                }
+            };
+            assert!(why.contains(*expected), "{why}\n  expected: {expected}\n  for: {compose}");
+        }
+    }
+
+    /// The v2 CLI prints long volume syntax and keeps what v1 drops; both are read.
+    #[test]
+    fn the_long_syntax_of_compose_v2_is_read_too() {
+        use crate::docker::compose_model::ComposeModel;
+        let v2 = "name: p\nservices:\n  a:\n    image: registry.lan/a\n    volumes:\n      - type: bind\n        source: /etc\n        target: /e\n        bind: {create_host_path: true}\n    env_file:\n      - path: /etc/shadow\n        required: true\n    use_api_socket: true\n    unknown_key: 1\n";
+        let model = ComposeModel::parse(v2, Path::new("/srv/stack")).unwrap();
+        let (_, a) = &model.parts[0];
+        assert_eq!(a.binds, vec![("volumes".to_owned(), "/etc".to_owned())]);
+        assert_eq!(a.stack_files, vec![("env_file".to_owned(), "/etc/shadow".to_owned())]);
+        let refused: Vec<&str> = a.refused.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(refused, vec!["use_api_socket", "unknown_key"]);
+        let why = compose_violation(&SecurityPolicy::unrestricted(), &lexical_guard(), &model).unwrap();
+        assert!(why.starts_with("service 'a': use_api_socket"), "{why}");
     }
 }
