@@ -228,7 +228,8 @@ impl HostGuard {
             resolve_here: true,
             protected: protected
                 .iter()
-                .map(|p| resolve_existing(p).unwrap_or_else(|| p.to_path_buf()))
+                .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()))
+                .map(|p| resolve_existing(&p).unwrap_or(p))
                 .collect(),
             stack_dirs: Vec::new(),
         }
@@ -238,7 +239,10 @@ impl HostGuard {
     pub fn elsewhere(protected: &[&Path]) -> Self {
         Self {
             resolve_here: false,
-            protected: protected.iter().map(|p| lexical(p)).collect(),
+            protected: protected
+                .iter()
+                .map(|p| lexical(&std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())))
+                .collect(),
             stack_dirs: Vec::new(),
         }
     }

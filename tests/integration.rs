@@ -21,6 +21,7 @@ mod integration {
     mod monitoring;
     mod observability;
     mod permissions;
+    mod policy;
     mod settings;
     mod stacks;
     mod transfer;
