@@ -217,6 +217,7 @@ async fn the_master_checks_the_resolved_model_on_the_local_endpoint() {
     ensure_image();
     let c = Cleanup::new("pol-local");
     let s = TestServer::start_with(|cfg| {
+        cfg.docker.local_endpoint = true;
         cfg.docker.local_policy = Some(serde_json::from_value(strict()).unwrap());
     })
     .await;
@@ -265,7 +266,7 @@ async fn the_data_directory_is_out_of_reach_whatever_the_policy() {
     }
     ensure_image();
     let c = Cleanup::new("pol-data");
-    let s = TestServer::start().await;
+    let s = TestServer::start_with(|cfg| cfg.docker.local_endpoint = true).await;
     let admin = s.setup().await;
     let data = std::fs::canonicalize(s.data_dir()).unwrap();
     let data = data.display().to_string();
