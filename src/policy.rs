@@ -366,19 +366,19 @@ pub fn access_violation(
         }
     }
     for (field, path) in &access.stack_files {
-        let inside = guard.host_path(Path::new(path)).is_some_and(|p| {
-            guard.stack_dirs.iter().any(|d| p.starts_with(d))
-        });
+        let inside = guard
+            .host_path(Path::new(path))
+            .is_some_and(|p| guard.stack_dirs.iter().any(|d| p.starts_with(d)));
         if !inside {
             return Some(format!(
                 "{field} '{path}' is outside the stack's own directory"
             ));
         }
     }
-    access
-        .image
-        .as_deref()
-        .map_or_else(|| image_violation(policy, ""), |i| image_violation(policy, i))
+    access.image.as_deref().map_or_else(
+        || image_violation(policy, ""),
+        |i| image_violation(policy, i),
+    )
 }
 
 /// Why `spec` breaks `policy` (or reaches what `guard` protects), if it does.
@@ -479,12 +479,9 @@ pub fn compose_violation(
     guard: &HostGuard,
     model: &ComposeModel,
 ) -> Option<String> {
-    model
-        .parts
-        .iter()
-        .find_map(|(part, access)| {
-            access_violation(policy, guard, access).map(|why| format!("{part}: {why}"))
-        })
+    model.parts.iter().find_map(|(part, access)| {
+        access_violation(policy, guard, access).map(|why| format!("{part}: {why}"))
+    })
 }
 
 #[cfg(test)]
@@ -560,7 +557,10 @@ mod tests {
         };
         for (s, word) in [
             (with("network_mode", json!("host")), "network_mode 'host'"),
-            (with("network_mode", json!("container:other")), "network_mode 'container:other'"),
+            (
+                with("network_mode", json!("container:other")),
+                "network_mode 'container:other'",
+            ),
             (with("networks", json!(["host"])), "networks[0] 'host'"),
             (with("pid_mode", json!("host")), "pid_mode 'host'"),
             (with("pid_mode", json!("container:x")), "pid_mode"),
@@ -568,9 +568,18 @@ mod tests {
             (with("uts_mode", json!("host")), "uts_mode 'host'"),
             (with("userns_mode", json!("host")), "userns_mode 'host'"),
             (with("cap_add", json!(["SYS_ADMIN"])), "cap_add 'SYS_ADMIN'"),
-            (with("devices", json!(["/dev/sda"])), "devices[0] '/dev/sda'"),
-            (with("security_opt", json!(["seccomp=unconfined"])), "security_opt"),
-            (with("security_opt", json!(["apparmor=unconfined"])), "security_opt"),
+            (
+                with("devices", json!(["/dev/sda"])),
+                "devices[0] '/dev/sda'",
+            ),
+            (
+                with("security_opt", json!(["seccomp=unconfined"])),
+                "security_opt",
+            ),
+            (
+                with("security_opt", json!(["apparmor=unconfined"])),
+                "security_opt",
+            ),
         ] {
             assert!(s.validate().is_ok(), "{s:?}");
             let why = policy_violation(&policy, &g, &s).unwrap_or_else(|| panic!("allowed: {s:?}"));
@@ -596,10 +605,19 @@ mod tests {
             allow_security_opts: true,
             ..policy.clone()
         };
-        assert_eq!(policy_violation(&open, &g, &with("network_mode", json!("host"))), None);
-        assert_eq!(policy_violation(&open, &g, &with("cap_add", json!(["CAP_NET_ADMIN"]))), None);
+        assert_eq!(
+            policy_violation(&open, &g, &with("network_mode", json!("host"))),
+            None
+        );
+        assert_eq!(
+            policy_violation(&open, &g, &with("cap_add", json!(["CAP_NET_ADMIN"]))),
+            None
+        );
         assert!(policy_violation(&open, &g, &with("cap_add", json!(["SYS_ADMIN"]))).is_some());
-        assert_eq!(policy_violation(&open, &g, &with("devices", json!(["/dev/fuse"]))), None);
+        assert_eq!(
+            policy_violation(&open, &g, &with("devices", json!(["/dev/fuse"]))),
+            None
+        );
         // `network_mode` and `networks` together are a bad request, as is a mode with a space.
         let mut both = with("network_mode", json!("host"));
         both.networks = vec!["x".into()];
@@ -639,9 +657,18 @@ mod tests {
         assert!(check(&only_allowed, &allowed.join("../data")).is_some());
         let why = check(&only_allowed, &allowed.join("etc-link")).unwrap();
         assert!(why.contains("resolved to '/etc'"), "{why}");
-        assert!(check(&only_allowed, &allowed.join("dangling")).unwrap().contains("cannot be resolved"));
+        assert!(
+            check(&only_allowed, &allowed.join("dangling"))
+                .unwrap()
+                .contains("cannot be resolved")
+        );
         // The data directory, through a symlink, or a parent of it, whatever the policy says.
-        for src in [data.clone(), allowed.join("data-link"), root.path().to_path_buf(), "/".into()] {
+        for src in [
+            data.clone(),
+            allowed.join("data-link"),
+            root.path().to_path_buf(),
+            "/".into(),
+        ] {
             let why = check(&policy, &src).unwrap_or_else(|| panic!("allowed: {src:?}"));
             assert!(why.contains("data directory"), "{why}");
             assert!(check(&SecurityPolicy::unrestricted(), &src).is_some());
@@ -667,7 +694,10 @@ mod tests {
             return None;
         }
         let data = tempfile::tempdir().unwrap();
-        let host = ComposeHost::unix(Path::new("/var/run/docker.sock"), data.path().join("stacks"));
+        let host = ComposeHost::unix(
+            Path::new("/var/run/docker.sock"),
+            data.path().join("stacks"),
+        );
         let run = ComposeRun {
             stack_id: "s1".into(),
             project: "p1".into(),
@@ -707,7 +737,8 @@ mod tests {
         std::fs::write(&other, "services:\n  base:\n    image: x\n").unwrap();
         let other = other.display();
         let svc = |body: &str| format!("services:\n  a:\n    image: registry.lan/a\n{body}");
-        let cases: Vec<(String, Vec<(&str, &str)>, &str)> = vec![
+        type Case<'a> = (String, Vec<(&'a str, &'a str)>, &'a str);
+        let cases: Vec<Case> = vec![
             (svc("    volumes: [\"${D}:/h\"]\n"), vec![("D", "/")], "service 'a': volumes: bind mount of '/'"),
             (
                 svc("    volumes: [\"v:/h\"]\nvolumes:\n  v:\n    driver_opts: {type: none, o: bind, device: /}\n"),
@@ -754,14 +785,16 @@ mod tests {
             (svc("    cgroup_parent: /\n"), vec![], "service 'a': cgroup_parent"),
             (svc("    device_cgroup_rules: [\"a *:* rwm\"]\n"), vec![], "service 'a': device_cgroup_rules"),
             (
-                format!("services:\n  a:\n    image: registry.lan/a\n    networks: [h]\nnetworks:\n  h: {{name: host, external: true}}\n"),
+                "services:\n  a:\n    image: registry.lan/a\n    networks: [h]\nnetworks:\n  h: {name: host, external: true}\n".to_owned(),
                 vec![],
                 "network 'h': networks.h.name 'host'",
             ),
         ];
         // Each case starts the CLI once; they run side by side.
         let results = futures_util::future::join_all(
-            cases.iter().map(|(compose, env, _)| deploy(&policy, compose, env)),
+            cases
+                .iter()
+                .map(|(compose, env, _)| deploy(&policy, compose, env)),
         )
         .await;
         for ((compose, _, expected), result) in cases.iter().zip(results) {
@@ -776,7 +809,10 @@ mod tests {
                     continue;
                 }
             };
-            assert!(why.contains(*expected), "{why}\n  expected: {expected}\n  for: {compose}");
+            assert!(
+                why.contains(*expected),
+                "{why}\n  expected: {expected}\n  for: {compose}"
+            );
         }
     }
 
@@ -788,10 +824,14 @@ mod tests {
         let model = ComposeModel::parse(v2, Path::new("/srv/stack")).unwrap();
         let (_, a) = &model.parts[0];
         assert_eq!(a.binds, vec![("volumes".to_owned(), "/etc".to_owned())]);
-        assert_eq!(a.stack_files, vec![("env_file".to_owned(), "/etc/shadow".to_owned())]);
+        assert_eq!(
+            a.stack_files,
+            vec![("env_file".to_owned(), "/etc/shadow".to_owned())]
+        );
         let refused: Vec<&str> = a.refused.iter().map(|(f, _)| f.as_str()).collect();
         assert_eq!(refused, vec!["use_api_socket", "unknown_key"]);
-        let why = compose_violation(&SecurityPolicy::unrestricted(), &lexical_guard(), &model).unwrap();
+        let why =
+            compose_violation(&SecurityPolicy::unrestricted(), &lexical_guard(), &model).unwrap();
         assert!(why.starts_with("service 'a': use_api_socket"), "{why}");
     }
 }

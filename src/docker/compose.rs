@@ -454,12 +454,12 @@ impl ComposeHost {
         {
             return Err(bad(format!("'{service}' is not a valid service name")));
         }
-        std::fs::create_dir_all(&dir).map_err(|e| io_error("creating", &dir, e))?;
+        std::fs::create_dir_all(dir).map_err(|e| io_error("creating", dir, e))?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
-                .map_err(|e| io_error("restricting", &dir, e))?;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| io_error("restricting", dir, e))?;
         }
         write_file(&dir.join("compose.yaml"), &run.compose)?;
         write_file(&dir.join(".env"), &env_file(&run.env))?;
@@ -500,11 +500,15 @@ impl ComposeHost {
         args.push("config".to_owned());
         let refuse = |why: String| DockerError::Api {
             status: 403,
-            message: format!("the compose file cannot be checked against the security policy: {why}"),
+            message: format!(
+                "the compose file cannot be checked against the security policy: {why}"
+            ),
         };
         let outcome = self.run_cli(&dir, &args, &mut |_| {}).await?;
-        let (stdout, stderr): (Vec<_>, Vec<_>) =
-            outcome.lines.into_iter().partition(|l| l.stream == "stdout");
+        let (stdout, stderr): (Vec<_>, Vec<_>) = outcome
+            .lines
+            .into_iter()
+            .partition(|l| l.stream == "stdout");
         if !outcome.ok {
             let stderr: Vec<String> = stderr.into_iter().map(|l| l.line).collect();
             let tail = stderr[stderr.len().saturating_sub(10)..].join("\n");
@@ -518,7 +522,8 @@ impl ComposeHost {
         let normalized: Vec<String> = stdout.into_iter().map(|l| l.line).collect();
         let project_dir = Self::project_dir(run);
         let base = project_dir.clone().unwrap_or_else(|| dir.clone());
-        let mut model = ComposeModel::parse(&(normalized.join("\n") + "\n"), &base).map_err(refuse)?;
+        let mut model =
+            ComposeModel::parse(&(normalized.join("\n") + "\n"), &base).map_err(refuse)?;
         model
             .add_raw_file_reads(&run.compose, &base)
             .map_err(refuse)?;
@@ -537,7 +542,10 @@ pub async fn resolve_for_another_host(
     scratch_root: &Path,
     run: &ComposeRun,
 ) -> Result<Option<ResolvedStack>, DockerError> {
-    let host = ComposeHost::unix(Path::new("/var/run/docker.sock"), scratch_root.to_path_buf());
+    let host = ComposeHost::unix(
+        Path::new("/var/run/docker.sock"),
+        scratch_root.to_path_buf(),
+    );
     if host.cli().await.is_err() {
         return Ok(None);
     }

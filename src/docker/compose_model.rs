@@ -209,8 +209,8 @@ impl ComposeModel {
     /// `env_file` (merged into `environment`) and `label_file`. `extends` from another file is
     /// refused, since what that file names is not visible here either.
     pub fn add_raw_file_reads(&mut self, raw: &str, project_dir: &Path) -> Result<(), String> {
-        let mut doc: Value =
-            serde_yaml_ng::from_str(raw).map_err(|e| format!("the compose file is not YAML: {e}"))?;
+        let mut doc: Value = serde_yaml_ng::from_str(raw)
+            .map_err(|e| format!("the compose file is not YAML: {e}"))?;
         doc.apply_merge()
             .map_err(|e| format!("the compose file has a bad merge key: {e}"))?;
         let Some(services) = doc.get("services").and_then(Value::as_mapping) else {
@@ -290,7 +290,8 @@ fn service_access(service: &Mapping, project_dir: &Path, services: &[String]) ->
                 }
             }
             "network_mode" | "pid" | "ipc" | "uts" | "userns_mode" | "cgroup" | "cgroup_parent" => {
-                a.namespaces.push((field.clone(), text(v).unwrap_or_default()));
+                a.namespaces
+                    .push((field.clone(), text(v).unwrap_or_default()));
             }
             "cap_add" => a.cap_add.extend(strings(Some(v))),
             "cap_drop" => {}
@@ -309,7 +310,14 @@ fn service_access(service: &Mapping, project_dir: &Path, services: &[String]) ->
             }
             "device_cgroup_rules" | "gpus" => {
                 let shown = strings(Some(v)).join(", ");
-                a.devices.push((field.clone(), if shown.is_empty() { "all".into() } else { shown }));
+                a.devices.push((
+                    field.clone(),
+                    if shown.is_empty() {
+                        "all".into()
+                    } else {
+                        shown
+                    },
+                ));
             }
             "volumes" => service_volumes(&mut a, v, project_dir),
             "volumes_from" => {
@@ -334,7 +342,9 @@ fn service_access(service: &Mapping, project_dir: &Path, services: &[String]) ->
                     other => vec![other.clone()],
                 } {
                     match text(&entry).or_else(|| entry.get("path").and_then(text)) {
-                        Some(p) => a.stack_files.push((field.clone(), absolute(project_dir, &p))),
+                        Some(p) => a
+                            .stack_files
+                            .push((field.clone(), absolute(project_dir, &p))),
                         None => a.refused.push((field.clone(), "cannot be read".into())),
                     }
                 }
@@ -342,7 +352,10 @@ fn service_access(service: &Mapping, project_dir: &Path, services: &[String]) ->
             "post_start" | "pre_stop" => {
                 if let Value::Sequence(hooks) = v {
                     for hook in hooks {
-                        if hook.get("privileged").is_some_and(|p| flag(&mut a, &field, p)) {
+                        if hook
+                            .get("privileged")
+                            .is_some_and(|p| flag(&mut a, &field, p))
+                        {
                             a.privileged.push(format!("{field}.privileged"));
                         }
                     }
@@ -393,7 +406,8 @@ fn service_volumes(a: &mut HostAccess, v: &Value, project_dir: &Path) {
                     a.binds
                         .push(("volumes".into(), absolute(project_dir, source)));
                 } else if source.starts_with('~') {
-                    a.refused.push(("volumes".into(), format!("'{source}' is not a plain path")));
+                    a.refused
+                        .push(("volumes".into(), format!("'{source}' is not a plain path")));
                 }
             }
             Value::Mapping(long) => {
@@ -410,7 +424,9 @@ fn service_volumes(a: &mut HostAccess, v: &Value, project_dir: &Path) {
                     )),
                 }
             }
-            _ => a.refused.push(("volumes".into(), "unreadable entry".into())),
+            _ => a
+                .refused
+                .push(("volumes".into(), "unreadable entry".into())),
         }
     }
 }
@@ -419,7 +435,9 @@ fn build(a: &mut HostAccess, v: &Value, project_dir: &Path) {
     let (context, keys) = match v {
         Value::String(context) => (context.clone(), Mapping::new()),
         Value::Mapping(m) => (
-            m.get("context").and_then(text).unwrap_or_else(|| ".".into()),
+            m.get("context")
+                .and_then(text)
+                .unwrap_or_else(|| ".".into()),
             m.clone(),
         ),
         _ => {
@@ -435,18 +453,17 @@ fn build(a: &mut HostAccess, v: &Value, project_dir: &Path) {
         return;
     }
     let context = PathBuf::from(absolute(project_dir, &context));
-    a.stack_files
-        .push(("build.context".into(), context.to_string_lossy().into_owned()));
+    a.stack_files.push((
+        "build.context".into(),
+        context.to_string_lossy().into_owned(),
+    ));
     for (k, v) in &keys {
         let field = format!("build.{}", key(k));
         match key(k).as_str() {
             "context" => {}
             "dockerfile" => {
                 if let Some(d) = text(v) {
-                    a.stack_files.push((
-                        field,
-                        absolute(&context, &d),
-                    ));
+                    a.stack_files.push((field, absolute(&context, &d)));
                 }
             }
             "network" => a.namespaces.push((field, text(v).unwrap_or_default())),
@@ -468,8 +485,10 @@ fn build(a: &mut HostAccess, v: &Value, project_dir: &Path) {
                         continue;
                     }
                     if is_remote_context(&c) {
-                        a.refused
-                            .push((field.clone(), format!("'{c}' is not a directory of the stack")));
+                        a.refused.push((
+                            field.clone(),
+                            format!("'{c}' is not a directory of the stack"),
+                        ));
                     } else {
                         a.stack_files.push((field.clone(), absolute(&context, &c)));
                     }
@@ -505,10 +524,8 @@ fn volumes(model: &mut ComposeModel, v: &Value) {
         if binds {
             a.binds.push(("driver_opts.device".into(), device));
         } else if !REMOTE_VOLUME_TYPES.contains(&kind.as_str()) {
-            a.devices.push((
-                "driver_opts".into(),
-                format!("type={kind} device={device}"),
-            ));
+            a.devices
+                .push(("driver_opts".into(), format!("type={kind} device={device}")));
         }
         if a != HostAccess::default() {
             model.parts.push((format!("volume '{}'", key(k)), a));
@@ -525,7 +542,8 @@ fn networks(model: &mut ComposeModel, v: &Value) {
         let mut a = HostAccess::default();
         for field in ["driver", "name"] {
             if net.get(field).and_then(text).as_deref() == Some("host") {
-                a.namespaces.push((format!("networks.{}.{field}", key(k)), "host".into()));
+                a.namespaces
+                    .push((format!("networks.{}.{field}", key(k)), "host".into()));
             }
         }
         if a != HostAccess::default() {

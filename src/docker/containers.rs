@@ -232,23 +232,37 @@ impl ContainerSpec {
         }
         for (field, caps) in [("cap_add", &self.cap_add), ("cap_drop", &self.cap_drop)] {
             if let Some(c) = caps.iter().find(|c| {
-                c.is_empty() || c.len() > 64 || !c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+                c.is_empty()
+                    || c.len() > 64
+                    || !c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
             }) {
                 return Err(format!("{field}: '{c}' is not a capability name"));
             }
         }
         for (i, d) in self.devices.iter().enumerate() {
             let parts: Vec<&str> = d.split(':').collect();
-            if parts.len() > 3 || !parts[0].starts_with('/') || parts.get(1).is_some_and(|p| !p.starts_with('/')) {
+            if parts.len() > 3
+                || !parts[0].starts_with('/')
+                || parts.get(1).is_some_and(|p| !p.starts_with('/'))
+            {
                 return Err(format!(
                     "devices[{i}]: '{d}' must be /dev/host[:/dev/container[:permissions]]"
                 ));
             }
         }
-        if self.security_opt.iter().any(|o| o.is_empty() || o.len() > 4096)
-            || self.cap_add.len() + self.cap_drop.len() + self.devices.len() + self.security_opt.len() > 256
+        if self
+            .security_opt
+            .iter()
+            .any(|o| o.is_empty() || o.len() > 4096)
+            || self.cap_add.len()
+                + self.cap_drop.len()
+                + self.devices.len()
+                + self.security_opt.len()
+                > 256
         {
-            return Err("security_opt: entries must be 1 to 4096 characters, at most 256 in all".into());
+            return Err(
+                "security_opt: entries must be 1 to 4096 characters, at most 256 in all".into(),
+            );
         }
         if let Some(r) = &self.restart_policy
             && !["no", "always", "unless-stopped", "on-failure"].contains(&r.as_str())

@@ -193,7 +193,10 @@ pub async fn locate(
 /// directory. Paths are resolved here only for the local endpoint, whose engine mounts this
 /// machine's files; for a node they are compared as written, and the worker, which mounts them,
 /// resolves them and checks again.
-pub async fn checks_for(state: &AppState, e: &StoredEndpoint) -> ApiResult<(SecurityPolicy, HostGuard)> {
+pub async fn checks_for(
+    state: &AppState,
+    e: &StoredEndpoint,
+) -> ApiResult<(SecurityPolicy, HostGuard)> {
     let policy = policy_for(state, e)
         .await?
         .unwrap_or_else(SecurityPolicy::unrestricted);
@@ -232,7 +235,14 @@ pub async fn create(
     if let Some(why) = policy_violation(&policy, &guard, &spec) {
         return Err(ApiError::forbidden(why));
     }
-    let created = endpoints::call(&state, &e, DockerOp::CreateContainer { spec }).await?;
+    let created = endpoints::call(
+        &state,
+        &e,
+        DockerOp::CreateContainer {
+            spec: Box::new(spec),
+        },
+    )
+    .await?;
     state
         .events
         .record_committed(

@@ -23,9 +23,7 @@ use super::session::AuthedChannel;
 use super::{AGENT_VERSION, census};
 use crate::docker::compose::{ComposeAction, ComposeRun};
 use crate::docker::ops::DockerOp;
-use crate::policy::{
-    HostGuard, SecurityPolicy, compose_violation, policy_violation,
-};
+use crate::policy::{HostGuard, SecurityPolicy, compose_violation, policy_violation};
 
 /// Messages queued towards the master before command tasks wait.
 const OUTBOUND_QUEUE: usize = 64;
@@ -273,7 +271,10 @@ async fn refusal(
 ) -> Option<CommandError> {
     match op {
         DockerOp::CreateContainer { spec } => {
-            let policy = ctx.policy.get().unwrap_or_else(SecurityPolicy::unrestricted);
+            let policy = ctx
+                .policy
+                .get()
+                .unwrap_or_else(SecurityPolicy::unrestricted);
             let guard = HostGuard::here(&[&ctx.data_dir]);
             policy_violation(&policy, &guard, spec).map(|why| command_error(&why, "forbidden"))
         }
@@ -292,7 +293,10 @@ pub(super) async fn compose_refusal(
     if run.action != ComposeAction::Deploy {
         return None;
     }
-    let policy = ctx.policy.get().unwrap_or_else(SecurityPolicy::unrestricted);
+    let policy = ctx
+        .policy
+        .get()
+        .unwrap_or_else(SecurityPolicy::unrestricted);
     let resolved = match engine.resolve_compose(run).await {
         Ok(resolved) => resolved,
         Err(crate::docker::DockerError::Api {

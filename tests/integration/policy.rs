@@ -68,8 +68,16 @@ fn compose_cases(outside_file: &str) -> Vec<(String, Value, &'static str)> {
             json!({}),
             "service 'a': devices '/dev/null:/dev/xnull'",
         ),
-        (service("    pid: host\n", ""), json!({}), "service 'a': pid 'host'"),
-        (service("    ipc: host\n", ""), json!({}), "service 'a': ipc 'host'"),
+        (
+            service("    pid: host\n", ""),
+            json!({}),
+            "service 'a': pid 'host'",
+        ),
+        (
+            service("    ipc: host\n", ""),
+            json!({}),
+            "service 'a': ipc 'host'",
+        ),
         (
             service("    network_mode: host\n", ""),
             json!({}),
@@ -91,7 +99,10 @@ fn compose_cases(outside_file: &str) -> Vec<(String, Value, &'static str)> {
             "secret 's': file: '/etc/passwd'",
         ),
         (
-            service("    configs: [c]\n", "configs:\n  c: {file: /etc/hostname}\n"),
+            service(
+                "    configs: [c]\n",
+                "configs:\n  c: {file: /etc/hostname}\n",
+            ),
             json!({}),
             "config 'c': file: '/etc/hostname'",
         ),
@@ -141,7 +152,10 @@ fn container_cases(c: &Cleanup) -> Vec<(Value, &'static str)> {
         (with("ipc_mode", json!("host")), "ipc_mode 'host'"),
         (with("userns_mode", json!("host")), "userns_mode 'host'"),
         (with("cap_add", json!(["SYS_ADMIN"])), "cap_add 'SYS_ADMIN'"),
-        (with("devices", json!(["/dev/null:/dev/xnull"])), "devices[0]"),
+        (
+            with("devices", json!(["/dev/null:/dev/xnull"])),
+            "devices[0]",
+        ),
         (
             with("security_opt", json!(["seccomp=unconfined"])),
             "security_opt 'seccomp=unconfined'",
@@ -167,8 +181,12 @@ async fn deploy(
         .await;
     assert_eq!(stack.status, StatusCode::CREATED, "{:?}", stack.body);
     let id = stack.body["id"].as_str().unwrap().to_owned();
-    s.post(&format!("/api/stacks/{id}/deploy"), &admin.access, json!({}))
-        .await
+    s.post(
+        &format!("/api/stacks/{id}/deploy"),
+        &admin.access,
+        json!({}),
+    )
+    .await
 }
 
 fn assert_refused(reply: &super::harness::Reply, expected: &str, what: &str) {
@@ -189,7 +207,14 @@ async fn deploys_are_refused(
     cases: &[(String, Value, &str)],
 ) {
     let replies = join_all(cases.iter().enumerate().map(|(i, (compose, env, _))| {
-        deploy(s, admin, endpoint, format!("{}-s{i}", c.prefix), compose, env)
+        deploy(
+            s,
+            admin,
+            endpoint,
+            format!("{}-s{i}", c.prefix),
+            compose,
+            env,
+        )
     }))
     .await;
     for ((compose, _, expected), reply) in cases.iter().zip(replies) {
@@ -223,7 +248,14 @@ async fn the_master_checks_the_resolved_model_on_the_local_endpoint() {
     .await;
     let admin = s.setup().await;
     let outside = tempfile::tempdir().unwrap();
-    deploys_are_refused(&s, &admin, &c, "local", &compose_cases(&outside_file(&outside))).await;
+    deploys_are_refused(
+        &s,
+        &admin,
+        &c,
+        "local",
+        &compose_cases(&outside_file(&outside)),
+    )
+    .await;
     for (spec, expected) in container_cases(&c) {
         let reply = s.post("/api/containers", &admin.access, spec.clone()).await;
         assert_refused(&reply, expected, &spec.to_string());
@@ -242,7 +274,11 @@ async fn the_master_checks_the_resolved_model_on_the_local_endpoint() {
         .await;
     let id = stack.body["id"].as_str().unwrap().to_owned();
     let reply = s
-        .post(&format!("/api/stacks/{id}/deploy"), &admin.access, json!({}))
+        .post(
+            &format!("/api/stacks/{id}/deploy"),
+            &admin.access,
+            json!({}),
+        )
         .await;
     let removed = s
         .post(
@@ -284,16 +320,14 @@ async fn the_data_directory_is_out_of_reach_whatever_the_policy() {
         (
             service(
                 "    volumes: [\"v:/h\"]\n",
-                &format!("volumes:\n  v:\n    driver_opts: {{type: none, o: bind, device: \"{data}\"}}\n"),
+                &format!(
+                    "volumes:\n  v:\n    driver_opts: {{type: none, o: bind, device: \"{data}\"}}\n"
+                ),
             ),
             json!({}),
             "volume 'v': driver_opts.device",
         ),
-        (
-            service("    build: ..\n", ""),
-            json!({}),
-            "build.context",
-        ),
+        (service("    build: ..\n", ""), json!({}), "build.context"),
     ];
     deploys_are_refused(&s, &admin, &c, "local", &cases).await;
     let links = tempfile::tempdir().unwrap();
@@ -381,7 +415,8 @@ async fn the_master_and_the_worker_each_check_a_node() {
         );
     }
     for (spec, expected) in container_cases(&c) {
-        let refused = worker_refusal(&s, &node, json!({"op": "create_container", "spec": spec})).await;
+        let refused =
+            worker_refusal(&s, &node, json!({"op": "create_container", "spec": spec})).await;
         assert_eq!(refused.code, "forbidden", "{refused:?}");
         assert!(refused.message.contains(expected), "{refused:?}");
     }
@@ -404,7 +439,10 @@ async fn the_master_and_the_worker_each_check_a_node() {
             panic!("the worker deployed a privileged service: {result:?}")
         };
         assert_eq!(refused.code, "forbidden", "{refused:?}");
-        assert!(refused.message.contains("service 'a': privileged"), "{refused:?}");
+        assert!(
+            refused.message.contains("service 'a': privileged"),
+            "{refused:?}"
+        );
     }
 
     // Bind sources are resolved on the host that mounts them: a symlink inside an allowed
@@ -433,7 +471,9 @@ async fn the_master_and_the_worker_each_check_a_node() {
     let mut last = None;
     // The changed policy reaches the worker with a heartbeat.
     for _ in 0..50 {
-        let reply = s.post("/api/containers", &admin.access, through_link.clone()).await;
+        let reply = s
+            .post("/api/containers", &admin.access, through_link.clone())
+            .await;
         if reply.status == StatusCode::FORBIDDEN {
             last = Some(reply);
             break;
@@ -465,7 +505,11 @@ async fn the_master_and_the_worker_each_check_a_node() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     let reply = refused.expect("the worker refused its data directory");
-    assert_refused(&reply, "reaches the ContextBay data directory", "the worker's data dir");
+    assert_refused(
+        &reply,
+        "reaches the ContextBay data directory",
+        "the worker's data dir",
+    );
     assert_eq!(
         docker(&["ps", "-aq", "--filter", &format!("name={}", c.prefix)]).unwrap(),
         "",
