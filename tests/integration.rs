@@ -25,6 +25,7 @@ mod integration {
     mod observability;
     mod permissions;
     mod policies;
+    mod policy;
     mod settings;
     mod sockets;
     mod stacks;

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
+use super::compose_model::ComposeModel;
 use super::containers::ContainerInfo;
 use super::engine::{DockerError, Engine};
 
@@ -530,6 +531,156 @@ impl ComposeHost {
     }
 }
 
+impl ComposeHost {
+    /// Validates `run`, writes the stack's files into `dir` and returns the directory and the
+    /// CLI arguments that select the project (the action's own arguments come after them).
+    fn prepare(
+        &self,
+        run: &ComposeRun,
+        dir: &Path,
+        cli: &[String],
+    ) -> Result<(PathBuf, Vec<String>), DockerError> {
+        let bad = |message: String| DockerError::Api {
+            status: 400,
+            message,
+        };
+        validate_project_name(&run.project).map_err(bad)?;
+        validate_compose(&run.compose).map_err(bad)?;
+        validate_env(&run.env).map_err(bad)?;
+        if let ComposeAction::RemoveService { service } = &run.action
+            && !valid_service_name(service)
+        {
+            return Err(bad(format!("'{service}' is not a valid service name")));
+        }
+        std::fs::create_dir_all(dir).map_err(|e| io_error("creating", dir, e))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| io_error("restricting", dir, e))?;
+        }
+        write_file(&dir.join("compose.yaml"), &run.compose)?;
+        write_file(&dir.join(".env"), &env_file(&run.env, EnvDialect::of(cli)))?;
+        let mut args: Vec<String> = ["-p", run.project.as_str(), "-f", "compose.yaml"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        if let Some(p) = run.project_dir.as_deref().map(Path::new)
+            && p.is_absolute()
+            && p.is_dir()
+        {
+            // Compose reads `.env` from the project directory; ours is named explicitly.
+            let env = dir.join(".env");
+            args.extend([
+                "--project-directory".to_owned(),
+                p.to_string_lossy().into_owned(),
+                "--env-file".to_owned(),
+                env.to_string_lossy().into_owned(),
+            ]);
+        }
+        Ok((dir.to_path_buf(), args))
+    }
+
+    /// The directory an adopted stack's relative paths resolve from, when it exists here.
+    fn project_dir(run: &ComposeRun) -> Option<PathBuf> {
+        run.project_dir
+            .as_deref()
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute() && p.is_dir())
+    }
+
+    /// See [`Engine::resolve_compose`]; runs in the stack's directory under `stacks_dir`.
+    pub async fn resolve(&self, run: &ComposeRun) -> Result<ResolvedStack, DockerError> {
+        check_stack_id(&run.stack_id)?;
+        let dir = self.stacks_dir.join(&run.stack_id);
+        let dir = std::path::absolute(&dir).map_err(|e| io_error("resolving", &dir, e))?;
+        let cli = self.cli().await?;
+        let (dir, mut args) = self.prepare(run, &dir, &cli)?;
+        args.push("config".to_owned());
+        let refuse = |why: String| DockerError::Api {
+            status: 403,
+            message: format!(
+                "the compose file cannot be checked against the security policy: {why}"
+            ),
+        };
+        let outcome = self
+            .run_cli(&cli, &dir, &args, &run.env, &mut |_| {})
+            .await?;
+        let (stdout, stderr): (Vec<_>, Vec<_>) = outcome
+            .lines
+            .into_iter()
+            .partition(|l| l.stream == "stdout");
+        if !outcome.ok {
+            let stderr: Vec<String> = stderr.into_iter().map(|l| l.line).collect();
+            let tail = stderr[stderr.len().saturating_sub(10)..].join("\n");
+            return Err(refuse(format!(
+                "`{}` failed (exit code {}): {}",
+                outcome.command,
+                outcome.exit_code,
+                tail.chars().take(2000).collect::<String>()
+            )));
+        }
+        let normalized: Vec<String> = stdout.into_iter().map(|l| l.line).collect();
+        let project_dir = Self::project_dir(run);
+        let base = project_dir.clone().unwrap_or_else(|| dir.clone());
+        let mut model =
+            ComposeModel::parse(&(normalized.join("\n") + "\n"), &base).map_err(refuse)?;
+        model
+            .add_raw_file_reads(&run.compose, &base)
+            .map_err(refuse)?;
+        let mut dirs = vec![dir];
+        dirs.extend(project_dir);
+        Ok(ResolvedStack { model, dirs })
+    }
+}
+
+/// A master's pre-check of a stack that a node will deploy: `config` runs with this machine's
+/// compose CLI in a scratch directory under `scratch_root` (removed afterwards) that stands for
+/// the stack's directory on the node; paths below it move to the adopted project's directory
+/// when the stack has one. `None` when this machine has no compose CLI: the node's own check,
+/// which always runs, decides alone.
+pub async fn resolve_for_another_host(
+    scratch_root: &Path,
+    run: &ComposeRun,
+) -> Result<Option<ResolvedStack>, DockerError> {
+    let host = ComposeHost::unix(
+        Path::new("/var/run/docker.sock"),
+        scratch_root.to_path_buf(),
+    );
+    if host.cli().await.is_err() {
+        return Ok(None);
+    }
+    let scratch = ComposeRun {
+        stack_id: format!("check-{}", uuid::Uuid::new_v4().simple()),
+        // The node's directory for an adopted project is not on this machine.
+        project_dir: None,
+        ..run.clone()
+    };
+    let dir = scratch_root.join(&scratch.stack_id);
+    let resolved = host.resolve(&scratch).await;
+    if dir.exists()
+        && let Err(e) = std::fs::remove_dir_all(&dir)
+    {
+        tracing::warn!(dir = %dir.display(), "removing a scratch stack directory: {e}");
+    }
+    let mut resolved = resolved?;
+    let dir = std::path::absolute(&dir).map_err(|e| io_error("resolving", &dir, e))?;
+    if let Some(project_dir) = run.project_dir.as_deref().map(Path::new) {
+        resolved.model.rebase(&dir, project_dir);
+        resolved.dirs.push(project_dir.to_path_buf());
+    }
+    Ok(Some(resolved))
+}
+
+/// A stack's compose model as its host resolved it.
+#[derive(Debug, Clone)]
+pub struct ResolvedStack {
+    pub model: ComposeModel,
+    /// The stack's own directories on that host: its directory under the stacks directory, and
+    /// the directory an adopted project was started in.
+    pub dirs: Vec<PathBuf>,
+}
+
 /// Sends each line of `pipe` to `tx` until the pipe closes.
 async fn forward_lines(
     pipe: impl tokio::io::AsyncRead + Unpin,
@@ -578,47 +729,19 @@ impl Engine {
                 lines: Vec::new(),
             });
         }
-        let bad = |message: String| DockerError::Api {
-            status: 400,
-            message,
-        };
-        validate_project_name(&run.project).map_err(bad)?;
-        validate_compose(&run.compose).map_err(bad)?;
-        validate_env(&run.env).map_err(bad)?;
-        if let ComposeAction::RemoveService { service } = &run.action
-            && !valid_service_name(service)
-        {
-            return Err(bad(format!("'{service}' is not a valid service name")));
-        }
-        std::fs::create_dir_all(&dir).map_err(|e| io_error("creating", &dir, e))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
-                .map_err(|e| io_error("restricting", &dir, e))?;
-        }
-        write_file(&dir.join("compose.yaml"), &run.compose)?;
         let cli = host.cli().await?;
-        write_file(&dir.join(".env"), &env_file(&run.env, EnvDialect::of(&cli)))?;
-        let mut args: Vec<String> = ["-p", run.project.as_str(), "-f", "compose.yaml"]
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect();
-        if let Some(p) = run.project_dir.as_deref().map(Path::new)
-            && p.is_absolute()
-            && p.is_dir()
-        {
-            // Compose reads `.env` from the project directory; ours is named explicitly.
-            let env = dir.join(".env");
-            args.extend([
-                "--project-directory".to_owned(),
-                p.to_string_lossy().into_owned(),
-                "--env-file".to_owned(),
-                env.to_string_lossy().into_owned(),
-            ]);
-        }
+        let (dir, mut args) = host.prepare(run, &dir, &cli)?;
         args.extend(run.action.args());
         host.run_cli(&cli, &dir, &args, &run.env, on_line).await
+    }
+
+    /// The model compose resolves for `run` on this host (`config`, with the stack's `.env`
+    /// and project directory, exactly as a deploy would read them), and the stack's own
+    /// directories. A model that cannot be resolved is refused (403): what cannot be read
+    /// cannot be checked.
+    pub async fn resolve_compose(&self, run: &ComposeRun) -> Result<ResolvedStack, DockerError> {
+        let host = self.compose_or_refuse()?;
+        host.resolve(run).await
     }
 
     /// What compose project `project` was made from: its files when this host can read them,

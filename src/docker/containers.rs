@@ -5,7 +5,7 @@ use std::pin::Pin;
 
 use bollard::exec::{StartExecOptions, StartExecResults};
 use bollard::models::{
-    ContainerCreateBody, EndpointSettings, ExecConfig, HostConfig, Mount, MountType,
+    ContainerCreateBody, DeviceMapping, EndpointSettings, ExecConfig, HostConfig, Mount, MountType,
     NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
 };
 use bollard::query_parameters::{
@@ -84,6 +84,29 @@ pub struct ContainerSpec {
     pub cpus: Option<f64>,
     #[serde(default)]
     pub privileged: bool,
+    /// `bridge`, `none`, `host`, `container:<name|id>` or a network name; when set, `networks`
+    /// must be empty. Without it the first of `networks` is the network mode.
+    pub network_mode: Option<String>,
+    /// `host` or `container:<name|id>` to share that PID namespace.
+    pub pid_mode: Option<String>,
+    /// `private`, `shareable`, `none`, `host` or `container:<name|id>`.
+    pub ipc_mode: Option<String>,
+    /// `host` to share the host's UTS namespace (host name).
+    pub uts_mode: Option<String>,
+    /// `host` to run outside the engine's user namespace remapping.
+    pub userns_mode: Option<String>,
+    /// Linux capabilities to add, e.g. `NET_ADMIN`.
+    #[serde(default)]
+    pub cap_add: Vec<String>,
+    /// Linux capabilities to drop, e.g. `ALL`.
+    #[serde(default)]
+    pub cap_drop: Vec<String>,
+    /// Host devices, as the docker CLI writes them: `/dev/host[:/dev/container[:rwm]]`.
+    #[serde(default)]
+    pub devices: Vec<String>,
+    /// Security options, e.g. `no-new-privileges`, `seccomp=unconfined`, `apparmor=…`.
+    #[serde(default)]
+    pub security_opt: Vec<String>,
     #[serde(default)]
     pub tty: bool,
     /// Start it after creating it.
@@ -189,6 +212,57 @@ impl ContainerSpec {
             if !valid_name(n) {
                 return Err(format!("networks: '{n}' is not a valid network name"));
             }
+        }
+        if self.network_mode.is_some() && !self.networks.is_empty() {
+            return Err("network_mode: set network_mode or networks, not both".into());
+        }
+        for (field, value) in [
+            ("network_mode", &self.network_mode),
+            ("pid_mode", &self.pid_mode),
+            ("ipc_mode", &self.ipc_mode),
+            ("uts_mode", &self.uts_mode),
+            ("userns_mode", &self.userns_mode),
+        ] {
+            if let Some(v) = value {
+                let target = v.strip_prefix("container:").unwrap_or(v);
+                if !valid_name(target) {
+                    return Err(format!("{field}: '{v}' is not a valid mode"));
+                }
+            }
+        }
+        for (field, caps) in [("cap_add", &self.cap_add), ("cap_drop", &self.cap_drop)] {
+            if let Some(c) = caps.iter().find(|c| {
+                c.is_empty()
+                    || c.len() > 64
+                    || !c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+            }) {
+                return Err(format!("{field}: '{c}' is not a capability name"));
+            }
+        }
+        for (i, d) in self.devices.iter().enumerate() {
+            let parts: Vec<&str> = d.split(':').collect();
+            if parts.len() > 3
+                || !parts[0].starts_with('/')
+                || parts.get(1).is_some_and(|p| !p.starts_with('/'))
+            {
+                return Err(format!(
+                    "devices[{i}]: '{d}' must be /dev/host[:/dev/container[:permissions]]"
+                ));
+            }
+        }
+        if self
+            .security_opt
+            .iter()
+            .any(|o| o.is_empty() || o.len() > 4096)
+            || self.cap_add.len()
+                + self.cap_drop.len()
+                + self.devices.len()
+                + self.security_opt.len()
+                > 256
+        {
+            return Err(
+                "security_opt: entries must be 1 to 4096 characters, at most 256 in all".into(),
+            );
         }
         if let Some(r) = &self.restart_policy
             && !["no", "always", "unless-stopped", "on-failure"].contains(&r.as_str())
@@ -436,7 +510,32 @@ impl Engine {
             )]
             nano_cpus: spec.cpus.map(|c| (c * 1e9) as i64),
             privileged: Some(spec.privileged),
-            network_mode: spec.networks.first().cloned(),
+            network_mode: spec
+                .network_mode
+                .clone()
+                .or_else(|| spec.networks.first().cloned()),
+            pid_mode: spec.pid_mode.clone(),
+            ipc_mode: spec.ipc_mode.clone(),
+            uts_mode: spec.uts_mode.clone(),
+            userns_mode: spec.userns_mode.clone(),
+            cap_add: (!spec.cap_add.is_empty()).then(|| spec.cap_add.clone()),
+            cap_drop: (!spec.cap_drop.is_empty()).then(|| spec.cap_drop.clone()),
+            security_opt: (!spec.security_opt.is_empty()).then(|| spec.security_opt.clone()),
+            devices: (!spec.devices.is_empty()).then(|| {
+                spec.devices
+                    .iter()
+                    .map(|d| {
+                        let mut parts = d.splitn(3, ':');
+                        let host = parts.next().unwrap_or_default().to_owned();
+                        let inside = parts.next().map_or_else(|| host.clone(), str::to_owned);
+                        DeviceMapping {
+                            path_on_host: Some(host),
+                            path_in_container: Some(inside),
+                            cgroup_permissions: Some(parts.next().unwrap_or("rwm").to_owned()),
+                        }
+                    })
+                    .collect()
+            }),
             ..Default::default()
         };
         let networking_config = spec.networks.first().map(|n| NetworkingConfig {

@@ -2,6 +2,7 @@
 //! sees the domain types defined here.
 
 pub mod compose;
+pub mod compose_model;
 pub mod containers;
 pub mod engine;
 pub mod images;

@@ -20,7 +20,8 @@ pub enum DockerOp {
         id: String,
     },
     CreateContainer {
-        spec: ContainerSpec,
+        /// Boxed: the spec is much larger than every other operation.
+        spec: Box<ContainerSpec>,
     },
     ContainerAction {
         id: String,

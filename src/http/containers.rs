@@ -13,7 +13,7 @@ use crate::docker::containers::{
 use crate::docker::ops::DockerOp;
 use crate::endpoints::{self, EndpointRef};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::policy::{SecurityPolicy, policy_violation};
+use crate::policy::{HostGuard, SecurityPolicy, policy_violation};
 use crate::state::AppState;
 use crate::store::endpoints::StoredEndpoint;
 
@@ -188,6 +188,28 @@ pub async fn locate(
     }
 }
 
+/// What the master holds a container or a stack for endpoint `e` to before sending it: its
+/// policy (everything allowed where there is none) and a guard for the master's data
+/// directory. Paths are resolved here only for the local endpoint, whose engine mounts this
+/// machine's files; for a node they are compared as written, and the worker, which mounts them,
+/// resolves them and checks again.
+pub async fn checks_for(
+    state: &AppState,
+    e: &StoredEndpoint,
+) -> ApiResult<(SecurityPolicy, HostGuard)> {
+    let policy = policy_for(state, e)
+        .await?
+        .unwrap_or_else(SecurityPolicy::unrestricted);
+    let data_dir = state.config.storage.data_dir.as_path();
+    let guard = match e.kind.as_str() {
+        "local" => HostGuard::here(&[data_dir]),
+        // A tcp engine may be this very machine.
+        "tcp" => HostGuard::elsewhere(&[data_dir]),
+        _ => HostGuard::elsewhere(&[]),
+    };
+    Ok((policy, guard))
+}
+
 /// The security policy that holds on an endpoint: its node's, or for local and tcp endpoints
 /// their own or the fleet default (see [`endpoints::security_policy`]).
 pub async fn policy_for(state: &AppState, e: &StoredEndpoint) -> ApiResult<Option<SecurityPolicy>> {
@@ -203,12 +225,18 @@ pub async fn create(
     let CreateContainer { endpoint, spec } = body.into_inner();
     spec.validate().map_err(ApiError::bad_request)?;
     let e = endpoints::get(&state, endpoint.as_deref().unwrap_or(endpoints::LOCAL)).await?;
-    if let Some(policy) = policy_for(&state, &e).await?
-        && let Some(why) = policy_violation(&policy, &spec)
-    {
+    let (policy, guard) = checks_for(&state, &e).await?;
+    if let Some(why) = policy_violation(&policy, &guard, &spec) {
         return Err(ApiError::forbidden(why));
     }
-    let created = endpoints::call(&state, &e, DockerOp::CreateContainer { spec }).await?;
+    let created = endpoints::call(
+        &state,
+        &e,
+        DockerOp::CreateContainer {
+            spec: Box::new(spec),
+        },
+    )
+    .await?;
     state
         .events
         .record_committed(

@@ -5,6 +5,7 @@
 //! and can be adopted with `POST /api/stacks {"adopt": "<project>", "endpoint": "<id>"}`.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -712,14 +713,10 @@ pub(super) async fn run_action(
             s.name
         ))
     })?;
-    // A deploy on a node is held to the node's security policy, as its containers would be.
-    if action == ComposeAction::Deploy
-        && let Some(policy) = super::containers::policy_for(state, e).await?
-        && let Some(why) = crate::policy::compose_violation(&policy, &s.compose)
-    {
-        return Err(ApiError::forbidden(why));
-    }
     let run = compose_run(s, action);
+    if run.action == ComposeAction::Deploy {
+        check_deploy(state, e, &run).await?;
+    }
     let progress = |line: &OutputLine| {
         state.bus.emit(
             "stack.progress",
@@ -774,6 +771,42 @@ pub(super) async fn run_action(
         ));
     }
     Ok((outcome, status))
+}
+
+/// Holds a deploy to the endpoint's security policy, as its containers would be, on the model
+/// compose resolves for it: on this machine for local and tcp endpoints (where the CLI runs),
+/// and as a pre-check in a scratch directory for a node, whose worker resolves it on its own
+/// host and checks again before running it.
+async fn check_deploy(state: &AppState, e: &StoredEndpoint, run: &ComposeRun) -> ApiResult<()> {
+    let (policy, guard) = super::containers::checks_for(state, e).await?;
+    let resolved = match endpoints::engine(state, e)? {
+        Some(engine) => Some(engine.resolve_compose(run).await),
+        None => {
+            let scratch = state.config.storage.data_dir.join("stacks");
+            compose::resolve_for_another_host(&scratch, run)
+                .await
+                .transpose()
+        }
+    };
+    let resolved = match resolved {
+        None => return Ok(()),
+        Some(Ok(resolved)) => resolved,
+        Some(Err(err)) => return Err(EndpointError::from(err).into()),
+    };
+    let dirs: Vec<&std::path::Path> = resolved.dirs.iter().map(PathBuf::as_path).collect();
+    let guard = if e.kind == "local" || e.kind == "tcp" {
+        guard.for_stack(&dirs)
+    } else {
+        // The scratch directory stands for the stack's directory on the node, which is inside
+        // the worker's data directory.
+        let mut guard = guard.for_stack(&dirs);
+        guard.protected.extend(resolved.dirs.first().cloned());
+        guard
+    };
+    match crate::policy::compose_violation(&policy, &guard, &resolved.model) {
+        Some(why) => Err(ApiError::forbidden(why)),
+        None => Ok(()),
+    }
 }
 
 /// deploy (`up -d --remove-orphans`), stop, remove (`down`; `?volumes=true` adds `-v`). Answers

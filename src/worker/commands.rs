@@ -23,7 +23,7 @@ use super::session::AuthedChannel;
 use super::{AGENT_VERSION, census};
 use crate::docker::compose::{ComposeAction, ComposeRun};
 use crate::docker::ops::DockerOp;
-use crate::policy::{SecurityPolicy, compose_violation, policy_violation};
+use crate::policy::{HostGuard, SecurityPolicy, compose_violation, policy_violation};
 
 /// Messages queued towards the master before command tasks wait.
 const OUTBOUND_QUEUE: usize = 64;
@@ -62,24 +62,6 @@ impl PolicyCell {
 
     pub fn get(&self) -> Option<SecurityPolicy> {
         self.0.read().ok().and_then(|p| p.clone())
-    }
-
-    /// Why running `op` here breaks the policy, if it does.
-    pub fn refuses(&self, op: &DockerOp) -> Option<String> {
-        let policy = self.get()?;
-        match op {
-            DockerOp::CreateContainer { spec } => policy_violation(&policy, spec),
-            DockerOp::Compose { run } => self.refuses_compose(run),
-            _ => None,
-        }
-    }
-
-    /// Why a compose run breaks the policy: only a deploy starts containers.
-    pub fn refuses_compose(&self, run: &ComposeRun) -> Option<String> {
-        let policy = self.get()?;
-        (run.action == ComposeAction::Deploy)
-            .then(|| compose_violation(&policy, &run.compose))
-            .flatten()
     }
 
     /// Why an exec session is refused, if it is.
@@ -269,13 +251,63 @@ async fn docker_call(
         )
     })?;
     // Enforced here as well as on the master, which checks before sending.
-    if let Some(why) = ctx.policy.refuses(&op) {
-        return Err(command_error(&why, "forbidden"));
-    }
     let engine = compose_engine(ctx)?;
+    if let Some(why) = refusal(ctx, &engine, &op).await {
+        return Err(why);
+    }
     crate::docker::ops::execute(&engine, op)
         .await
         .map_err(|e| super::streams::docker_error(&e))
+}
+
+/// Why running `op` on this host is refused, if it is: the node's policy (everything allowed
+/// until a master has sent one), and the worker's data directory, which no container or stack
+/// may reach whatever the policy says. Bind sources are resolved here, on the host that mounts
+/// them.
+async fn refusal(
+    ctx: &CommandContext,
+    engine: &crate::docker::Engine,
+    op: &DockerOp,
+) -> Option<CommandError> {
+    match op {
+        DockerOp::CreateContainer { spec } => {
+            let policy = ctx
+                .policy
+                .get()
+                .unwrap_or_else(SecurityPolicy::unrestricted);
+            let guard = HostGuard::here(&[&ctx.data_dir]);
+            policy_violation(&policy, &guard, spec).map(|why| command_error(&why, "forbidden"))
+        }
+        DockerOp::Compose { run } => compose_refusal(ctx, engine, run).await,
+        _ => None,
+    }
+}
+
+/// Why a compose run is refused, if it is: a deploy is checked on the model compose resolves
+/// on this host (a model that cannot be resolved is refused); other actions start nothing.
+pub(super) async fn compose_refusal(
+    ctx: &CommandContext,
+    engine: &crate::docker::Engine,
+    run: &ComposeRun,
+) -> Option<CommandError> {
+    if run.action != ComposeAction::Deploy {
+        return None;
+    }
+    let policy = ctx
+        .policy
+        .get()
+        .unwrap_or_else(SecurityPolicy::unrestricted);
+    let resolved = match engine.resolve_compose(run).await {
+        Ok(resolved) => resolved,
+        Err(crate::docker::DockerError::Api {
+            status: 403,
+            message,
+        }) => return Some(command_error(&message, "forbidden")),
+        Err(e) => return Some(super::streams::docker_error(&e)),
+    };
+    let dirs: Vec<&std::path::Path> = resolved.dirs.iter().map(PathBuf::as_path).collect();
+    let guard = HostGuard::here(&[&ctx.data_dir]).for_stack(&dirs);
+    compose_violation(&policy, &guard, &resolved.model).map(|why| command_error(&why, "forbidden"))
 }
 
 /// This host's engine, able to run compose for stacks kept under the data directory.

@@ -185,13 +185,13 @@ pub(super) async fn compose(
             return send(&tx, error_result(id, error)).await;
         }
     };
-    if let Some(why) = ctx.policy.refuses_compose(&run) {
-        return send(&tx, error_result(id, command_error(&why, "forbidden"))).await;
-    }
     let engine = match compose_engine(ctx) {
         Ok(engine) => engine,
         Err(error) => return send(&tx, error_result(id, error)).await,
     };
+    if let Some(error) = super::commands::compose_refusal(ctx, &engine, &run).await {
+        return send(&tx, error_result(id, error)).await;
+    }
     // The CLI's lines are handed over synchronously; a forwarder turns them into frames.
     let (line_tx, mut line_rx) = mpsc::unbounded_channel::<OutputLine>();
     let forward = async {
