@@ -1197,24 +1197,35 @@ async fn perf_containers_list_with_200_containers() {
 }
 
 /// A second, throw-away Docker engine in swarm mode (its own data root, exec root and
-/// containerd; no bridge, no iptables), published on loopback over plain HTTP. The host's engine
-/// is never put into swarm mode.
+/// containerd; no bridge, no iptables) in its own network namespace, so nothing it does to
+/// interfaces (swarm's `docker_gwbridge`, the default bridge it declines to keep) touches the
+/// host's engine. It is published on the host's loopback by forwarding a TCP port to its Unix
+/// socket (sockets on the filesystem are not bound to a network namespace). The host's engine is
+/// never put into swarm mode.
 struct SwarmEngine {
     dir: tempfile::TempDir,
     port: u16,
+    netns: String,
     dockerd: std::process::Child,
+    forwarder: Option<LoopbackForwarder>,
 }
 
 impl SwarmEngine {
     fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         let d = dir.path();
-        let dockerd = Command::new("dockerd")
+        let netns = format!(
+            "cbt-swarm-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        run(&["ip", "netns", "add", &netns]);
+        run(&["ip", "-n", &netns, "link", "set", "lo", "up"]);
+        let socket = d.join("docker.sock");
+        // `nsenter --net` and not `ip netns exec`: the latter remounts /sys, hiding the cgroup
+        // mounts dockerd needs.
+        let dockerd = Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{netns}"))
+            .arg("dockerd")
             .args([
                 "--data-root",
                 &d.join("root").to_string_lossy(),
@@ -1223,9 +1234,7 @@ impl SwarmEngine {
                 "--pidfile",
                 &d.join("pid").to_string_lossy(),
                 "-H",
-                &format!("unix://{}", d.join("docker.sock").display()),
-                "-H",
-                &format!("tcp://127.0.0.1:{port}"),
+                &format!("unix://{}", socket.display()),
                 "--bridge",
                 "none",
                 "--iptables=false",
@@ -1234,8 +1243,15 @@ impl SwarmEngine {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
-            .expect("dockerd is installed");
-        let engine = Self { dir, port, dockerd };
+            .expect("dockerd and nsenter are installed");
+        let forwarder = LoopbackForwarder::start(socket);
+        let engine = Self {
+            dir,
+            port: forwarder.port,
+            netns,
+            dockerd,
+            forwarder: Some(forwarder),
+        };
         for _ in 0..100 {
             if engine
                 .docker(&["info", "--format", "{{.ServerVersion}}"])
@@ -1276,6 +1292,71 @@ impl Drop for SwarmEngine {
             .arg(self.dockerd.id().to_string())
             .status();
         let _ = self.dockerd.wait();
+        drop(self.forwarder.take());
+        let _ = Command::new("ip")
+            .args(["netns", "delete", &self.netns])
+            .status();
+    }
+}
+
+/// Runs a command that must succeed.
+fn run(argv: &[&str]) {
+    let out = Command::new(argv[0]).args(&argv[1..]).output().unwrap();
+    assert!(out.status.success(), "{argv:?}: {out:?}");
+}
+
+/// Accepts TCP connections on a loopback port of the host's network namespace and relays each to
+/// a Unix socket, until dropped.
+struct LoopbackForwarder {
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LoopbackForwarder {
+    fn start(socket: std::path::PathBuf) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
+                let (Ok(tcp), Ok(unix)) = (conn, std::os::unix::net::UnixStream::connect(&socket))
+                else {
+                    continue;
+                };
+                let (mut tcp_in, mut unix_out) =
+                    (tcp.try_clone().unwrap(), unix.try_clone().unwrap());
+                let (mut unix_in, mut tcp_out) = (unix, tcp);
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut tcp_in, &mut unix_out);
+                    let _ = unix_out.shutdown(std::net::Shutdown::Write);
+                });
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut unix_in, &mut tcp_out);
+                    let _ = tcp_out.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+        Self {
+            port,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for LoopbackForwarder {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        // Wakes the accept loop so it sees the flag.
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 
