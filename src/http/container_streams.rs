@@ -228,8 +228,9 @@ async fn open_exec(
 )> {
     let e = locate(state, id, endpoint).await?;
     audit.subject = format!("container {id} on endpoint {}", e.id);
-    if let Some(policy) = super::containers::policy_for(state, &e).await?
-        && !policy.allow_exec
+    if !crate::endpoints::security_policy(state, &e)
+        .await?
+        .allow_exec
     {
         return Err(ApiError::forbidden(
             "exec is not allowed on this node (security policy)",

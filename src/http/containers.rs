@@ -197,9 +197,7 @@ pub async fn checks_for(
     state: &AppState,
     e: &StoredEndpoint,
 ) -> ApiResult<(SecurityPolicy, HostGuard)> {
-    let policy = policy_for(state, e)
-        .await?
-        .unwrap_or_else(SecurityPolicy::unrestricted);
+    let policy = endpoints::security_policy(state, e).await?;
     let data_dir = state.config.storage.data_dir.as_path();
     let guard = match e.kind.as_str() {
         "local" => HostGuard::here(&[data_dir]),
@@ -208,12 +206,6 @@ pub async fn checks_for(
         _ => HostGuard::elsewhere(&[]),
     };
     Ok((policy, guard))
-}
-
-/// The security policy that holds on an endpoint: its node's, or for local and tcp endpoints
-/// their own or the fleet default (see [`endpoints::security_policy`]).
-pub async fn policy_for(state: &AppState, e: &StoredEndpoint) -> ApiResult<Option<SecurityPolicy>> {
-    endpoints::security_policy(state, e).await.map(Some)
 }
 
 #[utoipa::path(post, path = "/api/containers", tag = "containers", request_body = CreateContainer,
