@@ -96,6 +96,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
     .context("starting the password hashing threads")?;
     let dummy_hash: Arc<str> = passwords.hash(secrets::random_token(24)).await?.into();
     let (shutdown, shutdown_rx) = watch::channel(false);
+    let restarts = contextbay_actors::Restarts::new();
     let state = AppState {
         config: Arc::clone(&config),
         events: EventLog::new(bus.clone(), store.clone()),
@@ -119,6 +120,8 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
         ),
         dummy_hash,
         passwords,
+        tasks: contextbay_actors::TaskSupervisor::new(restarts.clone()),
+        restarts,
         started_at: Instant::now(),
         shutdown: shutdown_rx,
     };
@@ -259,6 +262,7 @@ impl RunningServer {
             tracing::warn!(%err, "gRPC server task");
         }
         drop(self.monitoring);
+        self.state.tasks.stop_all();
         self.state.store.close().await;
         tracing::info!("contextbay master stopped");
     }

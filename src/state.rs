@@ -3,7 +3,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use contextbay_actors::{BroadcasterHandle, NodeRegistryHandle, ThrottleHandle};
+use contextbay_actors::{
+    BroadcasterHandle, NodeRegistryHandle, Restarts, TaskSupervisor, ThrottleHandle,
+};
 use tokio::sync::watch;
 
 use crate::auth::tokens::TokenService;
@@ -46,6 +48,10 @@ pub struct AppState {
     pub dummy_hash: Arc<str>,
     /// The argon2id threads every password hash and check goes through.
     pub passwords: crate::auth::password::PasswordPool,
+    /// Restart counts of actors and background tasks (`contextbay_actor_restarts_total`).
+    pub restarts: Restarts,
+    /// The master's background consumers, restarted with backoff when they fail.
+    pub tasks: TaskSupervisor,
     pub started_at: Instant,
     /// Flips to `true` when the server begins to shut down; WebSocket sessions close on it.
     pub shutdown: watch::Receiver<bool>,

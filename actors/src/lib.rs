@@ -7,6 +7,7 @@
 pub mod broadcaster;
 pub mod node;
 pub mod node_registry;
+pub mod supervisor;
 pub mod throttle;
 
 use std::time::Duration;
@@ -20,6 +21,7 @@ pub use node_registry::{
     AttachedStream, NodeRegistry, NodeRegistryHandle, NodeSeed, PendingResult, RemoteStream,
     StreamHandle,
 };
+pub use supervisor::{Restarts, TaskInfo, TaskState, TaskSupervisor};
 pub use throttle::{Limit, Throttle, ThrottleHandle};
 
 /// How long a request path waits for an actor's reply.
