@@ -18,7 +18,7 @@ pub enum PasswordSource {
 fn resolve_password(source: PasswordSource) -> anyhow::Result<(String, bool)> {
     match source {
         PasswordSource::Given(p) => {
-            password::check_policy(&p).map_err(|e| anyhow::anyhow!(e))?;
+            crate::users::validate_password(&p)?;
             Ok((p, false))
         }
         PasswordSource::Generate => Ok((secrets::random_token(18), true)),
@@ -31,7 +31,7 @@ pub async fn create_user(
     role: Role,
     source: PasswordSource,
 ) -> anyhow::Result<String> {
-    crate::http::users::validate_username(username).map_err(|e| anyhow::anyhow!(e.message))?;
+    crate::users::validate_username(username)?;
     let (pw, generated) = resolve_password(source)?;
     let store = Store::open(config).await?;
     let hash = tokio::task::spawn_blocking(move || password::hash(&pw).map(|h| (h, pw))).await??;

@@ -19,11 +19,13 @@ pub mod metrics;
 pub mod modules;
 pub mod monitoring;
 pub mod policy;
+pub mod request_id;
 pub mod retention;
 pub mod secrets;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod users;
 pub mod worker;
 
 pub use config::Config;

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::{authenticate, check_node_id};
+use super::{RpcError, authenticate, check_node_id};
 use crate::state::AppState;
 
 pub struct CommandApi {
@@ -48,7 +48,7 @@ impl CommandService for CommandApi {
                 message: Some(worker_message::Message::Hello(h)),
             })) => h,
             Some(Err(e)) => return Err(e),
-            _ => return Err(Status::invalid_argument("the first message must be Hello")),
+            _ => return Err(RpcError::Invalid("the first message must be Hello".into()).into()),
         };
         check_node_id(&node, &hello.node_id)?;
         let (tx, rx) = mpsc::channel(OUTBOUND_BUFFER);
@@ -57,9 +57,9 @@ impl CommandService for CommandApi {
             .nodes
             .attach(&node, tx)
             .await
-            .map_err(|e| Status::unavailable(e.to_string()))?
+            .map_err(|e| RpcError::Unavailable(e.to_string()))?
             .ok_or_else(|| {
-                Status::failed_precondition("register before opening the command stream")
+                RpcError::NotRegistered("register before opening the command stream".into())
             })?;
         tracing::info!(%node, proto_minor = hello.proto_minor, "command stream attached");
 

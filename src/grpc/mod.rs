@@ -19,6 +19,36 @@ use crate::state::AppState;
 pub use command_service::CommandApi;
 pub use node_service::NodeApi;
 
+/// Why a worker's call is refused. Handlers return it with `?`; the error table
+/// (`crate::error`) maps it to a `tonic::Status` with the same code and message conventions as
+/// the REST API.
+#[derive(Debug, thiserror::Error)]
+pub enum RpcError {
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("this credential belongs to node {authenticated}, not {claimed}")]
+    WrongNode {
+        authenticated: String,
+        claimed: String,
+    },
+    #[error("{0}")]
+    Invalid(String),
+    /// The call needs a registration (or an attachment) the node has not made.
+    #[error("{0}")]
+    NotRegistered(String),
+    #[error("{0}")]
+    Unavailable(String),
+    /// Logged by the table; the worker is told only "internal error".
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl RpcError {
+    pub(crate) fn internal(cause: impl std::fmt::Display) -> Self {
+        Self::Internal(cause.to_string())
+    }
+}
+
 /// Binds nothing itself: serves on `listener` until `shutdown` flips.
 pub fn spawn(
     state: AppState,
@@ -55,7 +85,7 @@ pub fn spawn(
 pub(crate) async fn authenticate<T>(state: &AppState, req: &Request<T>) -> Result<String, Status> {
     let deny = |why: &str| {
         state.metrics.grpc_unauthenticated.inc();
-        Status::unauthenticated(why.to_owned())
+        Status::from(RpcError::Unauthenticated(why.to_owned()))
     };
     let header = req
         .metadata()
@@ -73,10 +103,7 @@ pub(crate) async fn authenticate<T>(state: &AppState, req: &Request<T>) -> Resul
         .hosts()
         .node_for_credential(&sha256_hex(credential.as_bytes()))
         .await
-        .map_err(|e| {
-            tracing::error!("gRPC authentication: {e}");
-            Status::internal("internal error")
-        })?;
+        .map_err(|e| RpcError::internal(format!("authentication: {e}")))?;
     node.ok_or_else(|| deny("unknown or revoked node credential"))
 }
 
@@ -85,8 +112,10 @@ pub(crate) fn check_node_id(authenticated: &str, claimed: &str) -> Result<(), St
     if claimed.is_empty() || claimed == authenticated {
         Ok(())
     } else {
-        Err(Status::permission_denied(format!(
-            "this credential belongs to node {authenticated}, not {claimed}"
-        )))
+        Err(RpcError::WrongNode {
+            authenticated: authenticated.to_owned(),
+            claimed: claimed.to_owned(),
+        }
+        .into())
     }
 }

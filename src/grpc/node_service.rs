@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
 use tonic::{Request, Response, Status, Streaming};
 
-use super::{authenticate, check_node_id};
+use super::{RpcError, authenticate, check_node_id};
 use crate::state::AppState;
 use crate::store::hosts::Registration;
 use crate::store::now_ms;
@@ -30,9 +30,8 @@ fn policy_json(stored: &Map<String, Value>) -> String {
     serde_json::to_string(&policy).unwrap_or_default()
 }
 
-fn internal(e: impl std::fmt::Display) -> Status {
-    tracing::error!("gRPC: {e}");
-    Status::internal("internal error")
+fn internal(e: impl std::fmt::Display) -> RpcError {
+    RpcError::internal(e)
 }
 
 #[tonic::async_trait]
@@ -45,9 +44,7 @@ impl NodeService for NodeApi {
         let r = req.into_inner();
         check_node_id(&node, &r.node_id)?;
         if r.hostname.len() > 253 {
-            return Err(Status::invalid_argument(
-                "hostname is longer than 253 characters",
-            ));
+            return Err(RpcError::Invalid("hostname is longer than 253 characters".into()).into());
         }
         let mut hardware = Map::new();
         hardware.insert("os".into(), json!(r.os));
@@ -117,9 +114,9 @@ impl NodeService for NodeApi {
             .await
             .map_err(internal)?;
         if !known {
-            return Err(Status::failed_precondition(
-                "register before sending heartbeats",
-            ));
+            return Err(
+                RpcError::NotRegistered("register before sending heartbeats".into()).into(),
+            );
         }
         let hosts = self.state.store.hosts();
         hosts.touch_seen(&node, now_ms()).await.map_err(internal)?;
@@ -147,9 +144,9 @@ impl NodeService for NodeApi {
             let batch = batch?;
             check_node_id(&node, &batch.node_id)?;
             if batch.containers.len() > 10_000 {
-                return Err(Status::invalid_argument(
-                    "at most 10000 container samples per batch",
-                ));
+                return Err(
+                    RpcError::Invalid("at most 10000 container samples per batch".into()).into(),
+                );
             }
             self.state
                 .nodes

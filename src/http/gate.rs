@@ -42,7 +42,7 @@ pub async fn observe(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let request_id = incoming_request_id(&req).unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-    super::with_request_id(request_id.clone(), async move {
+    crate::request_id::with_request_id(request_id.clone(), async move {
         let started = Instant::now();
         let method = req.method().clone();
         let state = req.app_data::<web::Data<AppState>>().cloned();
@@ -308,7 +308,7 @@ pub fn same_origin(req: &HttpRequest, public_url: &str) -> bool {
 /// Writes the audit entry of a finished request; `left_out` is the number of similar refusals
 /// only counted since the previous entry (see [`RejectionSampler`]).
 async fn audit(state: &AppState, res: &ServiceResponse<BoxBody>, spec: &RouteSpec, left_out: u64) {
-    let request_id = super::request_id();
+    let request_id = crate::request_id::request_id();
     let req = res.request();
     let principal = req.extensions().get::<Principal>().cloned();
     let status = res.status();

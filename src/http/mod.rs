@@ -52,19 +52,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 use crate::store::Page;
 
-tokio::task_local! {
-    static REQUEST_ID: String;
-}
-
-/// The id of the request being served (empty outside one).
-pub fn request_id() -> String {
-    REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
-}
-
-/// Runs `fut` with `id` as the current request id.
-pub async fn with_request_id<F: std::future::Future>(id: String, fut: F) -> F::Output {
-    REQUEST_ID.scope(id, fut).await
-}
+pub use crate::request_id::request_id;
 
 /// JSON bodies: size limit and errors that name the problem.
 pub fn json_config(limit: usize) -> web::JsonConfig {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{Paginated, parse_id, ts};
-use crate::auth::{Principal, Role, password};
+use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
 use crate::store::users::{User, UserUpdate};
@@ -61,21 +61,9 @@ pub struct ListUsers {
     pub q: Option<String>,
 }
 
-/// 3 to 64 characters: letters, digits, `.`, `_`, `-`, `@`.
+/// The username rule of [`crate::users::validate_username`] as an API error (400).
 pub fn validate_username(name: &str) -> ApiResult<()> {
-    let len = name.chars().count();
-    if !(3..=64).contains(&len) {
-        return Err(ApiError::bad_request("username must be 3 to 64 characters"));
-    }
-    if !name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
-    {
-        return Err(ApiError::bad_request(
-            "username may contain only letters, digits, '.', '_', '-' and '@'",
-        ));
-    }
-    Ok(())
+    Ok(crate::users::validate_username(name)?)
 }
 
 #[utoipa::path(get, path = "/api/users", tag = "users", params(ListUsers),
@@ -103,7 +91,7 @@ pub async fn create(state: web::Data<AppState>, body: Body<CreateUser>) -> ApiRe
         role,
     } = body.into_inner();
     validate_username(&username)?;
-    password::check_policy(&password).map_err(ApiError::bad_request)?;
+    crate::users::validate_password(&password)?;
     if state
         .store
         .users()
@@ -163,7 +151,7 @@ pub async fn update(
     }
     let password_hash = match password {
         Some(p) => {
-            password::check_policy(&p).map_err(ApiError::bad_request)?;
+            crate::users::validate_password(&p)?;
             Some(super::auth::hash_password(&state, p).await?)
         }
         None => None,

@@ -18,9 +18,9 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::error::{ApiError, ErrorCode};
 use crate::modules::{self, ModuleName};
 use crate::state::AppState;
+use crate::store::StoreError;
 
 /// Attempts for an idempotent GET (the first try and two retries).
 const GET_ATTEMPTS: u32 = 3;
@@ -169,41 +169,6 @@ pub enum IntegrationError {
     TooLarge { service: &'static str, limit: usize },
 }
 
-impl From<IntegrationError> for ApiError {
-    fn from(err: IntegrationError) -> Self {
-        let message = err.to_string();
-        match err {
-            IntegrationError::NotConfigured { .. } | IntegrationError::Unreachable { .. } => {
-                ApiError::new(ErrorCode::ServiceUnavailable, message)
-            }
-            IntegrationError::TooLarge { .. } => ApiError::bad_request(message),
-            IntegrationError::Remote {
-                service,
-                status,
-                message,
-            } => match status {
-                400 | 422 => {
-                    ApiError::bad_request(format!("{service} refused the request: {message}"))
-                }
-                404 => ApiError::not_found(format!("{service}: {message}")),
-                409 | 412 => ApiError::conflict(format!("{service}: {message}")),
-                401 | 403 => ApiError::new(
-                    ErrorCode::RemoteFailed,
-                    format!(
-                        "{service} refused ContextBay's credentials ({status}: {message}); check \
-                         the token in the module configuration"
-                    ),
-                ),
-                _ => ApiError::new(
-                    ErrorCode::RemoteFailed,
-                    format!("{service} failed ({status}): {message}"),
-                ),
-            },
-            IntegrationError::BadAnswer { .. } => ApiError::new(ErrorCode::RemoteFailed, message),
-        }
-    }
-}
-
 /// A module's live configuration with its secrets opened.
 #[derive(Debug, Clone, Default)]
 pub struct ModuleSettings {
@@ -211,7 +176,7 @@ pub struct ModuleSettings {
 }
 
 impl ModuleSettings {
-    pub async fn load(state: &AppState, module: ModuleName) -> Result<Self, ApiError> {
+    pub async fn load(state: &AppState, module: ModuleName) -> Result<Self, StoreError> {
         let Some(stored) = state.store.modules().get(module).await? else {
             return Ok(Self::default());
         };
@@ -482,33 +447,5 @@ mod tests {
         );
         assert_eq!(remote_message("  plain\n"), "plain");
         assert_eq!(remote_message(""), "no details");
-    }
-
-    #[test]
-    fn errors_map_to_the_documented_statuses() {
-        let unconfigured: ApiError = IntegrationError::NotConfigured {
-            service: "prometheus",
-            hint: "set prometheus_url",
-        }
-        .into();
-        assert_eq!(unconfigured.code, ErrorCode::ServiceUnavailable);
-        assert!(
-            unconfigured
-                .message
-                .starts_with("prometheus is not configured")
-        );
-        let missing: ApiError = IntegrationError::Remote {
-            service: "grafana",
-            status: 404,
-            message: "Dashboard not found".into(),
-        }
-        .into();
-        assert_eq!(missing.code, ErrorCode::NotFound);
-        let too_big: ApiError = IntegrationError::TooLarge {
-            service: "prometheus",
-            limit: 10,
-        }
-        .into();
-        assert_eq!(too_big.code, ErrorCode::BadRequest);
     }
 }

@@ -1,0 +1,101 @@
+//! Domain code is free of HTTP: outside the HTTP layer (`src/http/`, `src/server.rs`) and the
+//! error table (`src/error.rs`), no source file imports `crate::http` or builds/returns
+//! `ApiError`/`ApiResult`. Domain errors are `thiserror` enums mapped into the table once, in
+//! `src/error.rs`. This test walks `src/` and names every offending line.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed step should fail the test at that line"
+)]
+
+use std::path::{Path, PathBuf};
+
+/// The HTTP layer and the error table: they may use both.
+const HTTP_LAYER: &[&str] = &["src/http/", "src/server.rs", "src/error.rs"];
+
+/// Allowed for good, with the reason.
+const ALLOWED: &[&str] = &[
+    // The composition root: it holds the HTTP layer's shared parts (route table, rejection
+    // sampler) next to every other handle. Domain code reads AppState, never those fields.
+    "src/state.rs",
+];
+
+/// Being moved in issue 16; remove when done.
+const BEING_MOVED: &[&str] = &[
+    "src/monitoring/",
+    "src/modules/",
+    "src/endpoints.rs",
+    "src/endpoint_streams.rs",
+];
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The offending lines of `text`: code (not comments) naming the HTTP module or the API error.
+fn offences(text: &str) -> Vec<(usize, &str)> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| {
+            let code = line.trim_start();
+            !code.starts_with("//")
+                && (code.contains("crate::http")
+                    || code.contains("super::http")
+                    || (code.starts_with("use crate::{") && code.contains("http"))
+                    || code.contains("ApiError")
+                    || code.contains("ApiResult"))
+        })
+        .map(|(i, line)| (i + 1, line))
+        .collect()
+}
+
+#[test]
+fn domain_code_does_not_depend_on_http() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src"), &mut files);
+    files.sort();
+    assert!(
+        files.len() > 20,
+        "found only {} files under src/",
+        files.len()
+    );
+    let mut found = Vec::new();
+    for file in &files {
+        let rel = file
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        let allowed = HTTP_LAYER.iter().chain(ALLOWED).chain(BEING_MOVED);
+        if allowed.clone().any(|prefix| rel.starts_with(prefix)) {
+            continue;
+        }
+        let text = std::fs::read_to_string(file).unwrap();
+        for (line, code) in offences(&text) {
+            found.push(format!("{rel}:{line}: {}", code.trim()));
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "domain code depends on the HTTP layer; return a thiserror enum and map it into the \
+         error table in src/error.rs instead:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_check_sees_what_it_must_refuse() {
+    let text = "use crate::http::users;\n// crate::http in a comment\nfn f() -> ApiResult<()> {}\n\
+                use crate::{error, http};\nlet e = ApiError::bad_request(\"x\");\nfn ok() {}\n";
+    let lines: Vec<usize> = offences(text).iter().map(|(n, _)| *n).collect();
+    assert_eq!(lines, [1, 3, 4, 5]);
+}
