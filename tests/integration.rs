@@ -9,6 +9,7 @@
 
 mod integration {
     pub mod harness;
+    pub mod support;
 
     mod adversarial;
     mod alerting;

@@ -2,84 +2,16 @@
 //! Alertmanager to the webhook and on to `/api/ws` clients, silences through Alertmanager's API;
 //! and the webhook's authentication and validation on their own.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use hmac::{Hmac, Mac};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::Sha256;
-use tokio_tungstenite::tungstenite::Message;
 
-use super::harness::{Reply, TestServer, assert_error};
-use super::monitoring::{
-    WEBHOOK_TOKEN, configure, eventually, master, start_alertmanager, start_prometheus,
-};
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// A WebSocket client subscribed to `topics`, authenticated by its first message.
-async fn subscribe(s: &TestServer, token: &str, topics: &str) -> Ws {
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async(s.ws_url(&format!("/api/ws?topics={topics}")))
-            .await
-            .unwrap();
-    ws.send(Message::Text(
-        json!({"type": "auth", "token": token}).to_string().into(),
-    ))
-    .await
-    .unwrap();
-    let hello = next_frame(&mut ws, Duration::from_secs(5)).await.unwrap();
-    assert_eq!(hello["type"], "hello", "{hello:?}");
-    ws
-}
-
-/// The next JSON frame within `wait`, or `None`.
-async fn next_frame(ws: &mut Ws, wait: Duration) -> Option<Value> {
-    tokio::time::timeout(wait, async {
-        loop {
-            match ws.next().await {
-                Some(Ok(Message::Text(t))) => return serde_json::from_str::<Value>(&t).unwrap(),
-                Some(Ok(_)) => continue,
-                other => panic!("the WebSocket closed: {other:?}"),
-            }
-        }
-    })
-    .await
-    .ok()
-}
-
-/// The first event of type `kind` whose payload satisfies `pred`, within `secs`; every frame
-/// before it is returned too.
-async fn wait_event(
-    ws: &mut Ws,
-    secs: u64,
-    kind: &str,
-    pred: impl Fn(&Value) -> bool,
-) -> Result<(Value, Vec<Value>), String> {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let mut seen = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let Some(frame) = next_frame(ws, left).await else {
-            return Err(format!("no {kind} event within {secs} s; saw {seen:#?}"));
-        };
-        if frame["type"] == kind && pred(&frame["payload"]) {
-            return Ok((frame, seen));
-        }
-        seen.push(frame);
-    }
-}
-
-/// Every frame that arrives within `wait`.
-async fn drain(ws: &mut Ws, wait: Duration) -> Vec<Value> {
-    let mut out = Vec::new();
-    while let Some(f) = next_frame(ws, wait).await {
-        out.push(f);
-    }
-    out
-}
+use super::harness::{Reply, TestServer, assert_error, configure, eventually};
+use super::monitoring::{WEBHOOK_TOKEN, master, start_alertmanager, start_prometheus};
+use super::support::ws::{drain, subscribe, wait_event};
 
 /// One alert of a webhook notification, as Alertmanager 0.25 sends it.
 pub fn alert(name: &str, severity: &str, status: &str, fingerprint: &str) -> Value {

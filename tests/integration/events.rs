@@ -3,30 +3,13 @@
 
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use super::harness::{ADMIN, PASSWORD, TestServer};
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn open(
-    s: &TestServer,
-    path: &str,
-    headers: &[(&'static str, String)],
-) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
-    let mut req = s.ws_url(path).into_client_request().unwrap();
-    for (k, v) in headers {
-        req.headers_mut().insert(*k, v.parse().unwrap());
-    }
-    tokio_tungstenite::connect_async(req)
-        .await
-        .map(|(ws, _)| ws)
-}
+use super::support::ws::{Ws, authed, open, send};
 
 /// The next JSON text frame, within 5 s.
 async fn next(ws: &mut Ws) -> Value {
@@ -54,18 +37,6 @@ async fn next_of(ws: &mut Ws, kind: &str) -> Value {
             return v;
         }
     }
-}
-
-async fn send(ws: &mut Ws, v: Value) {
-    ws.send(Message::Text(v.to_string().into())).await.unwrap();
-}
-
-async fn authed(s: &TestServer, path: &str, token: &str) -> Ws {
-    let mut ws = open(s, path, &[]).await.unwrap();
-    send(&mut ws, json!({"type": "auth", "token": token})).await;
-    let hello = next(&mut ws).await;
-    assert_eq!(hello["type"], "hello", "{hello:?}");
-    ws
 }
 
 fn session_cookie(reply: &super::harness::Reply) -> String {

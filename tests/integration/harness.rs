@@ -1,6 +1,7 @@
 //! Starting a master for a test and talking to it.
 
 use std::net::TcpListener;
+use std::time::{Duration, Instant};
 
 use contextbay::{Config, RunningServer};
 use reqwest::{Method, StatusCode};
@@ -170,6 +171,30 @@ impl TestServer {
         Login::from(&r.body)
     }
 
+    /// Switches module `name` on (`PUT /api/config/{name}`), with `settings` as its
+    /// configuration unless it is `null`. Returns the module's configuration view.
+    pub async fn enable_module(&self, admin: &Login, name: &str, settings: Value) -> Value {
+        self.switch_module(admin, name, true, settings).await
+    }
+
+    /// Switches module `name` off; its configuration stays.
+    pub async fn disable_module(&self, admin: &Login, name: &str) -> Value {
+        self.switch_module(admin, name, false, Value::Null).await
+    }
+
+    async fn switch_module(&self, admin: &Login, name: &str, on: bool, settings: Value) -> Value {
+        let mut body = json!({"enabled": on});
+        if !settings.is_null() {
+            body["config"] = settings;
+        }
+        let r = self
+            .put(&format!("/api/config/{name}"), &admin.access, body)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        assert_eq!(r.body["enabled"], on, "{:?}", r.body);
+        r.body
+    }
+
     /// The audit entries (newest first), as the admin sees them.
     pub async fn audit(&self, admin: &Login, query: &str) -> Vec<Value> {
         let r = self
@@ -187,6 +212,34 @@ impl From<&Value> for Login {
             access: body["access_token"].as_str().unwrap().to_owned(),
             refresh: body["refresh_token"].as_str().unwrap().to_owned(),
         }
+    }
+}
+
+/// Sets module `module`'s configuration (`PUT /api/config/{module}`) without switching it.
+pub async fn configure(s: &TestServer, admin: &Login, module: &str, config: Value) {
+    let r = s
+        .put(
+            &format!("/api/config/{module}"),
+            &admin.access,
+            json!({"config": config}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+}
+
+/// Polls `check` every 250 ms until it gives a value, for up to `secs`.
+pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 

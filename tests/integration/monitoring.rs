@@ -14,7 +14,7 @@ use contextbay_proto::v1::{ContainerSample, DiskSample, HostSample, MetricsBatch
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use super::harness::{Login, TestServer, assert_error};
+use super::harness::{TestServer, assert_error, configure, eventually};
 
 /// The webhook token the tests configure in Alertmanager and in ContextBay.
 pub const WEBHOOK_TOKEN: &str = "webhook-0123456789-abcdefghijklmnop";
@@ -204,17 +204,6 @@ pub async fn master() -> TestServer {
     .await
 }
 
-pub async fn configure(s: &TestServer, admin: &Login, module: &str, config: Value) {
-    let r = s
-        .put(
-            &format!("/api/config/{module}"),
-            &admin.access,
-            json!({"config": config}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-}
-
 /// One module's entry in the public `GET /api/modules`.
 pub async fn module_status(s: &TestServer, name: &str) -> Value {
     let modules = s.call(Method::GET, "/api/modules", None, None).await;
@@ -231,22 +220,6 @@ pub fn module_entry(list: &Value, name: &str) -> Value {
         .find(|m| m["name"] == name)
         .unwrap_or_else(|| panic!("no module {name} in {list}"))
         .clone()
-}
-
-/// Polls `check` every 250 ms until it gives a value, for up to `secs`.
-pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
 }
 
 #[actix_web::test]

@@ -15,9 +15,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use super::docker::{Cleanup, IMAGE, docker, engine_available, ensure_image};
 use super::harness::{Login, TestServer};
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+use super::support::ws::{Ws, closed};
 
 /// How a test socket authenticates.
 enum Cred<'a> {
@@ -54,24 +52,6 @@ async fn next(ws: &mut Ws) -> Value {
     })
     .await
     .expect("no frame within 10 s")
-}
-
-/// Reads until the server closes the socket, within 10 s; the close code and reason.
-async fn closed(ws: &mut Ws, what: &str) -> (u16, String) {
-    tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            match ws.next().await {
-                Some(Ok(Message::Close(Some(f)))) => {
-                    return (u16::from(f.code), f.reason.to_string());
-                }
-                Some(Ok(Message::Close(None))) | None => return (0, String::new()),
-                Some(Ok(_)) => continue,
-                Some(Err(e)) => return (0, e.to_string()),
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("{what} was not closed within 10 s"))
 }
 
 async fn assert_policy_close(ws: &mut Ws, what: &str) {

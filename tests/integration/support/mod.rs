@@ -1,0 +1,3 @@
+//! Helpers shared by the test files, beyond starting a master and calling it (`harness`).
+
+pub mod ws;
