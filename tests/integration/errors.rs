@@ -1,4 +1,5 @@
-//! The error shape: 400s that name the problem, JSON 404/405, no leaked internals.
+//! The error shape: 400s that name the problem, JSON 404/405, no leaked internals; and the same
+//! table behind the gRPC statuses workers get.
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -139,6 +140,81 @@ async fn unknown_routes_and_methods_answer_json() {
             .to_str()
             .unwrap()
             .starts_with("text/html")
+    );
+    s.stop().await;
+}
+
+/// gRPC refusals come from the error table: its code, its message, and the stable code string
+/// in `contextbay-error-code` (as `code` in an HTTP error body).
+#[actix_web::test]
+async fn grpc_statuses_come_from_the_error_table() {
+    use contextbay_proto::v1::RegisterRequest;
+    use contextbay_proto::v1::node_service_client::NodeServiceClient;
+
+    fn signed<T>(message: T, credential: &str) -> tonic::Request<T> {
+        let mut req = tonic::Request::new(message);
+        req.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {credential}").parse().unwrap(),
+        );
+        req
+    }
+    fn assert_status(status: &tonic::Status, code: tonic::Code, table_code: &str, message: &str) {
+        assert_eq!(status.code(), code, "{status:?}");
+        assert_eq!(status.message(), message, "{status:?}");
+        assert_eq!(
+            status
+                .metadata()
+                .get("contextbay-error-code")
+                .and_then(|v| v.to_str().ok()),
+            Some(table_code),
+            "{status:?}"
+        );
+    }
+
+    let s = TestServer::start().await;
+    let admin = s.setup().await;
+    let (id, credential) = s.enrolled_node(&admin, "grpc-errors").await;
+    let mut client = NodeServiceClient::connect(s.grpc_url()).await.unwrap();
+
+    let anonymous = client
+        .register(RegisterRequest::default())
+        .await
+        .unwrap_err();
+    assert_status(
+        &anonymous,
+        tonic::Code::Unauthenticated,
+        "unauthenticated",
+        "missing node credential",
+    );
+    let long_name = RegisterRequest {
+        node_id: id.clone(),
+        hostname: "h".repeat(254),
+        ..RegisterRequest::default()
+    };
+    let refused = client
+        .register(signed(long_name, &credential))
+        .await
+        .unwrap_err();
+    assert_status(
+        &refused,
+        tonic::Code::InvalidArgument,
+        "bad_request",
+        "hostname is longer than 253 characters",
+    );
+    let other = RegisterRequest {
+        node_id: "someone-else".into(),
+        ..RegisterRequest::default()
+    };
+    let denied = client
+        .register(signed(other, &credential))
+        .await
+        .unwrap_err();
+    assert_status(
+        &denied,
+        tonic::Code::PermissionDenied,
+        "forbidden",
+        &format!("this credential belongs to node {id}, not someone-else"),
     );
     s.stop().await;
 }

@@ -195,6 +195,32 @@ impl TestServer {
         r.body
     }
 
+    /// A node enrolled without a worker: a host placeholder whose token was traded at
+    /// `/api/enroll`. Returns the node's id and its gRPC credential.
+    pub async fn enrolled_node(&self, admin: &Login, name: &str) -> (String, String) {
+        let host = self
+            .post("/api/hosts", &admin.access, json!({"name": name}))
+            .await;
+        assert_eq!(host.status, StatusCode::CREATED, "{:?}", host.body);
+        let enrolled = self
+            .call(
+                Method::POST,
+                "/api/enroll",
+                None,
+                Some(json!({
+                    "shared_secret": self.config.fleet.enroll_secret,
+                    "enroll_token": host.body["enroll_token"],
+                    "hostname": name,
+                })),
+            )
+            .await;
+        assert!(enrolled.status.is_success(), "{:?}", enrolled.body);
+        (
+            host.body["id"].as_str().unwrap().to_owned(),
+            enrolled.body["credential"].as_str().unwrap().to_owned(),
+        )
+    }
+
     /// The audit entries (newest first), as the admin sees them.
     pub async fn audit(&self, admin: &Login, query: &str) -> Vec<Value> {
         let r = self
