@@ -16,7 +16,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use super::docker::{Cleanup, IMAGE, docker, engine_available, ensure_image};
+use super::support::docker::{Cleanup, IMAGE, docker, engine_available, ensure_image};
 
 /// The project's binary as an image; rebuilt whenever the binary changed.
 const CB_IMAGE: &str = "contextbay-test/cb:latest";

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use super::docker::{Cleanup, IMAGE, docker, engine_available, ensure_image};
 use super::harness::{TestServer, assert_error};
-use super::stacks::Projects;
+use super::support::compose::Projects;
+use super::support::docker::{Cleanup, IMAGE, docker, engine_available, ensure_image};
 
 /// Values with every character a `.env` parser treats specially.
 fn tricky_env() -> BTreeMap<&'static str, &'static str> {

@@ -4,8 +4,8 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use super::docker::{Cleanup, IMAGE, docker, engine_available, ensure_image};
 use super::harness::{Login, TestServer, assert_error};
+use super::support::docker::{Cleanup, IMAGE, docker, engine_available, ensure_image};
 
 /// An enrolled node (no worker needed): a host placeholder whose token was traded at /api/enroll.
 async fn enrolled_node(s: &TestServer, admin: &Login, name: &str) -> String {

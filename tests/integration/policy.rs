@@ -11,8 +11,8 @@ use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::docker::{Cleanup, FusedWorker, IMAGE, docker, engine_available, ensure_image};
 use super::harness::{Login, TestServer, assert_error};
+use super::support::docker::{Cleanup, FusedWorker, IMAGE, docker, engine_available, ensure_image};
 
 /// The policy under test: images from the test registry, binds under `/srv/cb-policy-test`
 /// only, nothing else that reaches the host.

@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use super::docker::{Cleanup, IMAGE, docker, engine_available, ensure_image};
 use super::harness::{Login, TestServer};
+use super::support::docker::{Cleanup, IMAGE, docker, engine_available, ensure_image};
 use super::support::ws::{Ws, closed};
 
 /// How a test socket authenticates.

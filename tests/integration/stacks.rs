@@ -10,73 +10,9 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use super::docker::{Cleanup, FusedWorker, IMAGE, docker, engine_available, ensure_image};
 use super::harness::{Login, TestServer, assert_error};
-
-/// Two services on an internal network, labelled as test objects.
-fn compose_file() -> String {
-    let service = format!(
-        "    image: {IMAGE}\n    command: [\"sh\", \"-c\", \"while true; do sleep 1; done\"]\n    \
-         stop_grace_period: 1s\n    labels:\n      contextbay.test: \"1\"\n    networks: [backend]\n"
-    );
-    format!(
-        "services:\n  web:\n{service}  worker:\n{service}networks:\n  backend:\n    internal: true\n    \
-         labels:\n      contextbay.test: \"1\"\n"
-    )
-}
-
-/// Takes compose projects down when dropped: `docker-compose down -v`, then whatever is left
-/// with the project's label (containers, networks, volumes).
-pub(super) struct Projects {
-    names: Vec<String>,
-    pub(super) dir: tempfile::TempDir,
-}
-
-impl Projects {
-    pub(super) fn new() -> Self {
-        Self {
-            names: Vec::new(),
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    pub(super) fn add(&mut self, name: &str) -> String {
-        self.names.push(name.to_owned());
-        name.to_owned()
-    }
-
-    /// The compose file written for the CLI (the adoption test starts a project with it).
-    pub(super) fn file(&self) -> std::path::PathBuf {
-        let path = self.dir.path().join("docker-compose.yml");
-        std::fs::write(&path, compose_file()).unwrap();
-        path
-    }
-}
-
-impl Drop for Projects {
-    fn drop(&mut self) {
-        let file = self.file();
-        for p in &self.names {
-            let _ = std::process::Command::new("docker-compose")
-                .args(["-p", p, "-f", file.to_str().unwrap_or_default()])
-                .args(["down", "-v", "--remove-orphans", "-t", "1"])
-                .output();
-            let label = format!("label=com.docker.compose.project={p}");
-            if let Ok(ids) = docker(&["ps", "-aq", "--filter", &label]) {
-                for id in ids.lines().filter(|l| !l.is_empty()) {
-                    let _ = docker(&["rm", "-f", "-v", id]);
-                }
-            }
-            for kind in ["network", "volume"] {
-                if let Ok(ids) = docker(&[kind, "ls", "-q", "--filter", &label]) {
-                    for id in ids.lines().filter(|l| !l.is_empty()) {
-                        let _ = docker(&[kind, "rm", id]);
-                    }
-                }
-            }
-        }
-    }
-}
+use super::support::compose::{Projects, compose_file};
+use super::support::docker::{Cleanup, FusedWorker, IMAGE, docker, engine_available, ensure_image};
 
 /// `docker ps` names and states of a project's containers, as the CLI sees them.
 fn cli_states(project: &str) -> Vec<(String, String)> {

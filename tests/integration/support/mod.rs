@@ -1,3 +1,5 @@
 //! Helpers shared by the test files, beyond starting a master and calling it (`harness`).
 
+pub mod compose;
+pub mod docker;
 pub mod ws;
