@@ -1,33 +1,11 @@
 //! Security policies: operators may only tighten a node's policy; local and tcp endpoints follow
 //! a policy of their own or the fleet default, so an operator is not root on the master's engine.
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use super::harness::{Login, TestServer, assert_error};
 use super::support::docker::{Cleanup, IMAGE, docker, engine_available, ensure_image};
-
-/// An enrolled node (no worker needed): a host placeholder whose token was traded at /api/enroll.
-async fn enrolled_node(s: &TestServer, admin: &Login, name: &str) -> String {
-    let host = s
-        .post("/api/hosts", &admin.access, json!({"name": name}))
-        .await;
-    assert_eq!(host.status, StatusCode::CREATED, "{:?}", host.body);
-    let enrolled = s
-        .call(
-            Method::POST,
-            "/api/enroll",
-            None,
-            Some(json!({
-                "shared_secret": s.config.fleet.enroll_secret,
-                "enroll_token": host.body["enroll_token"],
-                "hostname": name,
-            })),
-        )
-        .await;
-    assert!(enrolled.status.is_success(), "{:?}", enrolled.body);
-    host.body["id"].as_str().unwrap().to_owned()
-}
 
 async fn current(s: &TestServer, admin: &Login, path: &str) -> Value {
     s.get(path, &admin.access).await.body
@@ -85,7 +63,7 @@ async fn operators_may_only_tighten_a_node_policy() {
     let s = TestServer::start().await;
     let admin = s.setup().await;
     let operator = s.user(&admin, "tightener", "operator").await;
-    let node = enrolled_node(&s, &admin, "policy-node").await;
+    let (node, _) = s.enrolled_node(&admin, "policy-node").await;
     let path = format!("/api/nodes/{node}/security-policy");
 
     // Admins set anything; the stored policy is what they sent.
