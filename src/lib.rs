@@ -17,7 +17,6 @@ pub mod http;
 pub mod integrations;
 pub mod metrics;
 pub mod modules;
-pub mod monitoring;
 pub mod policy;
 pub mod retention;
 pub mod secrets;

@@ -88,19 +88,6 @@ impl Reachability {
     }
 }
 
-/// The external services a module's routes call: the service, the setting holding its URL, and
-/// whether the module needs it (Grafana is optional for monitoring).
-pub fn services(module: ModuleName) -> &'static [(&'static str, &'static str, bool)] {
-    match module {
-        ModuleName::Monitoring => &[
-            (prometheus::SERVICE, "prometheus_url", true),
-            (grafana::SERVICE, "grafana_url", false),
-        ],
-        ModuleName::Alerting => &[(alertmanager::SERVICE, "alertmanager_url", true)],
-        _ => &[],
-    }
-}
-
 thread_local! {
     static HTTP: std::cell::OnceCell<reqwest::Client> = const { std::cell::OnceCell::new() };
 }
@@ -211,7 +198,10 @@ pub struct ModuleSettings {
 }
 
 impl ModuleSettings {
-    pub async fn load(state: &AppState, module: ModuleName) -> Result<Self, ApiError> {
+    pub async fn load(
+        state: &AppState,
+        module: ModuleName,
+    ) -> Result<Self, crate::store::StoreError> {
         let Some(stored) = state.store.modules().get(module).await? else {
             return Ok(Self::default());
         };

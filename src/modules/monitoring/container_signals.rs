@@ -15,7 +15,6 @@ use std::collections::HashMap;
 
 use contextbay_actors::{Delivery, Subscription};
 use prometheus::{IntCounterVec, IntGaugeVec, Opts};
-use tokio::task::JoinHandle;
 
 use crate::state::AppState;
 
@@ -68,15 +67,26 @@ impl ContainerSignals {
     }
 }
 
-/// Registers the series and starts consuming `container.update` events.
-pub fn spawn(state: &AppState, mut sub: Subscription) -> anyhow::Result<JoinHandle<()>> {
-    let signals = ContainerSignals::new()?;
-    state.metrics.register(Box::new(signals.exits.clone()))?;
-    state
-        .metrics
-        .register(Box::new(signals.unhealthy.clone()))?;
-    let state = state.clone();
-    Ok(tokio::spawn(async move {
+impl ContainerSignals {
+    /// Creates the series and registers them with the master's `/metrics` (once; the consumer
+    /// keeps them across restarts).
+    pub fn register(state: &AppState) -> anyhow::Result<Self> {
+        let signals = Self::new()?;
+        state.metrics.register(Box::new(signals.exits.clone()))?;
+        state
+            .metrics
+            .register(Box::new(signals.unhealthy.clone()))?;
+        Ok(signals)
+    }
+}
+
+/// Consumes `container.update` events into `signals` until the bus closes.
+pub async fn run(
+    state: AppState,
+    signals: ContainerSignals,
+    mut sub: Subscription,
+) -> Result<(), String> {
+    {
         // Node id → hostname, looked up once per node.
         let mut hostnames: HashMap<String, String> = HashMap::new();
         while let Some(delivery) = sub.recv().await {
@@ -103,7 +113,8 @@ pub fn spawn(state: &AppState, mut sub: Subscription) -> anyhow::Result<JoinHand
             let hostname = hostnames.get(node).map_or("", String::as_str);
             signals.observe(node, hostname, container, action);
         }
-    }))
+    }
+    Ok(())
 }
 
 #[cfg(test)]
