@@ -374,7 +374,7 @@ pub struct ServiceHealth {
     pub id: String,
     pub endpoint: String,
     pub status: String,
-    pub detail: Option<String>,
+    pub detail: String,
 }
 crate::event!(
     ServiceHealth,
@@ -529,7 +529,8 @@ crate::event!(HostDeleted, "host.deleted", Viewer, "a host was deleted");
 pub struct HostEnrollAttempt {
     pub host_id: Option<String>,
     pub accepted: bool,
-    pub reason: Option<String>,
+    /// `accepted`, or why it was refused.
+    pub reason: String,
     pub source_ip: Option<String>,
 }
 crate::event!(
@@ -543,7 +544,7 @@ crate::event!(
 pub struct HostEnrolled {
     pub host_id: String,
     pub hostname: String,
-    pub agent_version: String,
+    pub agent_version: Option<String>,
 }
 crate::event!(
     HostEnrolled,
