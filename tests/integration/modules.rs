@@ -300,3 +300,80 @@ async fn every_published_kind_is_declared_and_undeclared_ones_reach_admins_only(
     }
     s.stop().await;
 }
+
+#[actix_web::test]
+async fn module_consumers_are_supervised_and_a_panicking_one_restarts_and_subscribes_again() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use contextbay_actors::Delivery;
+
+    let s = TestServer::start().await;
+    // The monitoring module's consumers run under the task supervisor.
+    let names: Vec<String> = s.state().tasks.list().into_iter().map(|t| t.name).collect();
+    for name in [
+        "monitoring.prometheus_files",
+        "monitoring.container_signals",
+        "monitoring.grafana_annotator",
+        "monitoring.prober",
+    ] {
+        assert!(names.iter().any(|n| n == name), "{name} not in {names:?}");
+    }
+
+    // A consumer registered the way modules do, that panics on one event.
+    let seen = Arc::new(Mutex::new(Vec::<i64>::new()));
+    let runs = Arc::new(AtomicUsize::new(0));
+    contextbay::modules::consume(s.state(), "test.panicky", "test.kind", {
+        let (seen, runs) = (seen.clone(), runs.clone());
+        move |_state, mut sub| {
+            let (seen, runs) = (seen.clone(), runs.clone());
+            async move {
+                runs.fetch_add(1, Ordering::SeqCst);
+                while let Some(delivery) = sub.recv().await {
+                    let Delivery::Event(e) = delivery else {
+                        continue;
+                    };
+                    assert!(e.payload["panic"] != true, "injected panic");
+                    seen.lock().unwrap().push(e.payload["n"].as_i64().unwrap());
+                }
+                Ok(())
+            }
+        }
+    })
+    .await
+    .unwrap();
+    let bus = &s.state().bus;
+    // Subscribed before `consume` returned: the first event is not missed.
+    bus.publish("test.kind", json!({"n": 1})).await.unwrap();
+    bus.publish("test.kind", json!({"panic": true}))
+        .await
+        .unwrap();
+    // After the backoff it runs again with a new subscription and sees what is published then.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !seen.lock().unwrap().contains(&2) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not restarted: {seen:?}"
+        );
+        bus.publish("test.kind", json!({"n": 2})).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen.lock().unwrap()[0], 1);
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+    let task = s
+        .state()
+        .tasks
+        .list()
+        .into_iter()
+        .find(|t| t.name == "test.panicky")
+        .unwrap();
+    assert_eq!(task.restarts, 1);
+    assert!(
+        task.last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("panicked"),
+        "{task:?}"
+    );
+    s.stop().await;
+}

@@ -86,33 +86,31 @@ pub async fn run(
     signals: ContainerSignals,
     mut sub: Subscription,
 ) -> Result<(), String> {
-    {
-        // Node id → hostname, looked up once per node.
-        let mut hostnames: HashMap<String, String> = HashMap::new();
-        while let Some(delivery) = sub.recv().await {
-            let Delivery::Event(event) = delivery else {
-                tracing::warn!("container signals lagged; some container exits were not counted");
-                continue;
+    // Node id → hostname, looked up once per node.
+    let mut hostnames: HashMap<String, String> = HashMap::new();
+    while let Some(delivery) = sub.recv().await {
+        let Delivery::Event(event) = delivery else {
+            tracing::warn!("container signals lagged; some container exits were not counted");
+            continue;
+        };
+        let p = &event.payload;
+        let (Some(node), Some(action)) = (p["node_id"].as_str(), p["action"].as_str()) else {
+            continue;
+        };
+        let container = p["attributes"]["name"]
+            .as_str()
+            .filter(|n| !n.is_empty())
+            .or_else(|| p["id"].as_str().map(|id| id.get(..12).unwrap_or(id)))
+            .unwrap_or("unknown");
+        if !hostnames.contains_key(node) {
+            let hostname = match state.nodes.snapshot(node).await {
+                Ok(Some(live)) => live.hostname,
+                _ => String::new(),
             };
-            let p = &event.payload;
-            let (Some(node), Some(action)) = (p["node_id"].as_str(), p["action"].as_str()) else {
-                continue;
-            };
-            let container = p["attributes"]["name"]
-                .as_str()
-                .filter(|n| !n.is_empty())
-                .or_else(|| p["id"].as_str().map(|id| id.get(..12).unwrap_or(id)))
-                .unwrap_or("unknown");
-            if !hostnames.contains_key(node) {
-                let hostname = match state.nodes.snapshot(node).await {
-                    Ok(Some(live)) => live.hostname,
-                    _ => String::new(),
-                };
-                hostnames.insert(node.to_owned(), hostname);
-            }
-            let hostname = hostnames.get(node).map_or("", String::as_str);
-            signals.observe(node, hostname, container, action);
+            hostnames.insert(node.to_owned(), hostname);
         }
+        let hostname = hostnames.get(node).map_or("", String::as_str);
+        signals.observe(node, hostname, container, action);
     }
     Ok(())
 }

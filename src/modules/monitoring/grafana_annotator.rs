@@ -41,33 +41,31 @@ pub fn annotation(payload: &Value, fallback_ms: i64) -> NewAnnotation {
 }
 
 pub async fn run(state: AppState, mut sub: Subscription) -> Result<(), String> {
-    {
-        while let Some(delivery) = sub.recv().await {
-            let Delivery::Event(event) = delivery else {
-                tracing::warn!("grafana annotator lagged; some alerts have no annotation");
+    while let Some(delivery) = sub.recv().await {
+        let Delivery::Event(event) = delivery else {
+            tracing::warn!("grafana annotator lagged; some alerts have no annotation");
+            continue;
+        };
+        match crate::modules::is_enabled(&state, ModuleName::Monitoring).await {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(err) => {
+                tracing::warn!("grafana annotator: {err}");
                 continue;
-            };
-            match crate::modules::is_enabled(&state, ModuleName::Monitoring).await {
-                Ok(true) => {}
-                Ok(false) => continue,
-                Err(err) => {
-                    tracing::warn!("grafana annotator: {err}");
-                    continue;
-                }
             }
-            let grafana = match super::grafana_if_configured(&state).await {
-                Ok(Some(g)) => g,
-                // Grafana is optional: without it there is nothing to annotate.
-                Ok(None) => continue,
-                Err(err) => {
-                    tracing::warn!("grafana annotator: {err}");
-                    continue;
-                }
-            };
-            let note = annotation(&event.payload, event.ts_ms);
-            if let Err(err) = grafana.annotate(&note).await {
-                tracing::warn!(alert = %event.payload["id"], "grafana annotation failed: {err}");
+        }
+        let grafana = match super::grafana_if_configured(&state).await {
+            Ok(Some(g)) => g,
+            // Grafana is optional: without it there is nothing to annotate.
+            Ok(None) => continue,
+            Err(err) => {
+                tracing::warn!("grafana annotator: {err}");
+                continue;
             }
+        };
+        let note = annotation(&event.payload, event.ts_ms);
+        if let Err(err) = grafana.annotate(&note).await {
+            tracing::warn!(alert = %event.payload["id"], "grafana annotation failed: {err}");
         }
     }
     Ok(())

@@ -19,20 +19,18 @@ pub const PROBE_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Starts the prober; `sub` delivers `module.updated` events.
 pub async fn run(state: AppState, mut sub: Subscription) -> Result<(), String> {
-    {
-        let mut every = tokio::time::interval(PROBE_INTERVAL);
-        every.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = every.tick() => {}
-                delivery = sub.recv() => {
-                    if delivery.is_none() {
-                        break;
-                    }
+    let mut every = tokio::time::interval(PROBE_INTERVAL);
+    every.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            delivery = sub.recv() => {
+                if delivery.is_none() {
+                    break;
                 }
             }
-            probe(&state).await;
         }
+        probe(&state).await;
     }
     Ok(())
 }

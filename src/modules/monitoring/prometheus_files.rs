@@ -285,21 +285,18 @@ pub fn render_rules(rules: &[AlertRule]) -> String {
 /// Rewrites both files at start and whenever the monitoring or alerting module changes (a new
 /// scrape address, Prometheus URL, or the alerting module switched on or off).
 pub async fn run_sync(state: AppState, mut sub: Subscription) -> Result<(), String> {
-    {
-        resync(&state).await;
-        while let Some(delivery) = sub.recv().await {
-            match delivery {
-                Delivery::Event(e) => {
-                    let name = e.payload["name"].as_str().unwrap_or_default();
-                    if name == ModuleName::Monitoring.as_str()
-                        || name == ModuleName::Alerting.as_str()
-                    {
-                        resync(&state).await;
-                    }
+    resync(&state).await;
+    while let Some(delivery) = sub.recv().await {
+        match delivery {
+            Delivery::Event(e) => {
+                let name = e.payload["name"].as_str().unwrap_or_default();
+                if name == ModuleName::Monitoring.as_str() || name == ModuleName::Alerting.as_str()
+                {
+                    resync(&state).await;
                 }
-                // A missed module change: rewrite anyway, it is idempotent.
-                Delivery::Lagged { .. } => resync(&state).await,
             }
+            // A missed module change: rewrite anyway, it is idempotent.
+            Delivery::Lagged { .. } => resync(&state).await,
         }
     }
     Ok(())
