@@ -258,6 +258,19 @@ impl ModuleName {
         MODULES.iter().map(|m| m.name)
     }
 
+    /// The modules the default configuration lists (`modules.<name> = false`): every
+    /// registered one but the test-only example.
+    pub fn configured_by_default() -> impl Iterator<Item = ModuleName> {
+        Self::all().filter(|m| {
+            #[cfg(feature = "example-module")]
+            if *m == example::MODULE.name {
+                return false;
+            }
+            let _ = m;
+            true
+        })
+    }
+
     pub fn as_str(self) -> &'static str {
         self.0
     }
@@ -546,6 +559,44 @@ mod tests {
 
     fn obj(v: Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn every_module_documents_exactly_its_own_routes_and_declares_its_kinds() {
+        for module in MODULES {
+            let doc = serde_json::to_value((module.openapi)()).unwrap();
+            let mut documented: Vec<(String, String)> = doc["paths"]
+                .as_object()
+                .map(|paths| {
+                    paths
+                        .iter()
+                        .flat_map(|(path, item)| {
+                            item.as_object()
+                                .into_iter()
+                                .flat_map(|ops| ops.keys())
+                                .map(move |m| (m.to_uppercase(), path.clone()))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let mut routed: Vec<(String, String)> = (module.routes)()
+                .iter()
+                .map(|r| (r.spec.method.to_string(), r.spec.path.to_owned()))
+                .collect();
+            documented.sort();
+            routed.sort();
+            assert_eq!(documented, routed, "module {}", module.name);
+            for decl in (module.events)() {
+                assert_eq!(
+                    crate::events::required_role(decl.kind),
+                    decl.role,
+                    "{} of module {} is not in the catalogue",
+                    decl.kind,
+                    module.name
+                );
+            }
+        }
+        assert!(ModuleName::all().all(|m| m.module().is_some()));
     }
 
     #[test]
