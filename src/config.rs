@@ -295,7 +295,9 @@ impl Default for Config {
             fleet: FleetConfig::default(),
             docker: DockerConfig::default(),
             metrics: MetricsConfig::default(),
-            modules: ModuleName::ALL.iter().map(|m| (*m, false)).collect(),
+            modules: ModuleName::configured_by_default()
+                .map(|m| (m, false))
+                .collect(),
             dev_mode: false,
         }
     }

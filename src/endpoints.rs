@@ -311,14 +311,11 @@ pub fn spawn_watcher(state: &AppState) -> tokio::task::JoinHandle<()> {
                 if tick.is_multiple_of(PROBE_EVERY) || !health.contains_key(&e.id) {
                     let now = probe_health(&state, e).await;
                     if health.get(&e.id) != Some(&now) {
-                        state.bus.emit(
-                            "endpoint.status",
-                            serde_json::json!({
-                                "id": e.id,
-                                "status": if now.0 { "up" } else { "down" },
-                                "error": now.1,
-                            }),
-                        );
+                        state.events.emit(crate::events::EndpointStatus {
+                            id: e.id.clone(),
+                            status: if now.0 { "up" } else { "down" }.into(),
+                            error: now.1.clone(),
+                        });
                         health.insert(e.id.clone(), now);
                     }
                 }

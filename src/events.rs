@@ -1,293 +1,836 @@
-//! Publishing events: the [`Broadcaster`](contextbay_actors::Broadcaster) delivers them live, and
-//! the kinds worth keeping are written to the store for `/api/activity` and `/api/notifications`.
+//! Events: every kind the master publishes is declared once, with its payload type, the role a
+//! client needs to receive it and what it means. The payload type *is* the declaration
+//! ([`EventKind`]): [`EventLog::publish`] takes the typed payload, so a kind cannot be published
+//! without one. The [`Broadcaster`](contextbay_actors::Broadcaster) delivers events live, and the
+//! kinds worth keeping are written to the store for `/api/activity` and `/api/notifications`.
 //!
-//! Every event type the master publishes is listed in [`KNOWN_EVENTS`] with the role a client
-//! needs to receive it.
+//! The catalogue ([`catalogue`]: the core kinds below plus each module's) is served at
+//! `GET /api/events/schema` and in the OpenAPI document (`x-events`, payload schemas under
+//! `components.schemas`). Delivery fails closed: a kind that is not in the catalogue (a worker
+//! sending something new, say) reaches admins only ([`required_role`]).
 
-use std::sync::Arc;
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
 
 use contextbay_actors::{BroadcasterHandle, Event};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
 
 use crate::auth::Role;
+use crate::policy::SecurityPolicy;
 use crate::store::Store;
 use crate::store::events::StoredEvent;
 
-/// Every event type, who may receive it, and what it means. The one place they are documented.
-pub const KNOWN_EVENTS: &[(&str, Role, &str)] = &[
-    (
-        "user.created",
-        Role::Admin,
-        "a user was created: {id, username, role}",
-    ),
-    (
-        "user.updated",
-        Role::Admin,
-        "a user's role, state or password changed: {id, username, role, disabled}",
-    ),
-    (
-        "user.deleted",
-        Role::Admin,
-        "a user was deleted: {id, username}",
-    ),
-    (
-        "apikey.created",
-        Role::Admin,
-        "an API key was created: {id, user_id, name, role}",
-    ),
-    (
-        "apikey.revoked",
-        Role::Admin,
-        "an API key was revoked: {id, user_id}",
-    ),
-    (
-        "auth.login",
-        Role::Admin,
-        "a user logged in: {user_id, username}",
-    ),
-    (
-        "auth.refresh_reuse",
-        Role::Admin,
-        "a used refresh token was presented again; its session was revoked: {user_id, session_id}",
-    ),
-    (
-        "auth.jwt_rotated",
-        Role::Admin,
-        "the JWT signing key was rotated: {kid, previous_kid}",
-    ),
-    ("setting.updated", Role::Admin, "a setting changed: {key}"),
-    (
-        "module.updated",
-        Role::Admin,
-        "a module was switched or reconfigured: {name, enabled, configured}",
-    ),
-    (
-        "config.imported",
-        Role::Admin,
-        "a configuration import was applied: {report}",
-    ),
-    (
-        "notification",
-        Role::Viewer,
-        "a notification for people: {title, body, level}",
-    ),
-    (
-        "alert.fired",
-        Role::Viewer,
-        "Alertmanager reported a new firing alert: {id, name, severity, status, labels, \
-         annotations, starts_at, ends_at, fingerprint, rule_id, acknowledged_by, resolved_by}",
-    ),
-    (
-        "alert.resolved",
-        Role::Viewer,
-        "an alert resolved (resolved_by null: by Alertmanager; else by that user): same payload \
-         as alert.fired",
-    ),
-    (
-        "alert.acknowledged",
-        Role::Viewer,
-        "someone acknowledged an alert: same payload as alert.fired",
-    ),
-    (
-        "alert_rule.created",
-        Role::Viewer,
-        "an alert rule was created: {id, name}",
-    ),
-    (
-        "alert_rule.updated",
-        Role::Viewer,
-        "an alert rule was changed: {id, name}",
-    ),
-    (
-        "alert_rule.deleted",
-        Role::Viewer,
-        "an alert rule was deleted: {id, name}",
-    ),
-    (
-        "silence.created",
-        Role::Viewer,
-        "an Alertmanager silence was created: {id, matchers, ends_at, created_by}",
-    ),
-    (
-        "silence.deleted",
-        Role::Viewer,
-        "an Alertmanager silence was expired: {id}",
-    ),
-    (
-        "stack.progress",
-        Role::Viewer,
-        "a line of compose output during a stack action: {id, action, line, stream}; the last \
-         one of an action is {id, action, done: true, ok, exit_code}",
-    ),
-    (
-        "stack.update",
-        Role::Viewer,
-        "a stack was created, changed, deleted (status 'deleted') or its status changed: \
-         {id, name, endpoint, status}",
-    ),
-    (
-        "service.health",
-        Role::Viewer,
-        "CB's health snapshot of a service was stored: {id, endpoint, status, detail}",
-    ),
-    (
-        "node.status",
-        Role::Viewer,
-        "a node's status changed (healthy, stale, offline, unknown): {node_id, hostname, status, previous}",
-    ),
-    (
-        "node.registered",
-        Role::Viewer,
-        "a node's worker registered: {node_id, hostname, agent_version, proto_minor}",
-    ),
-    (
-        "node.census",
-        Role::Viewer,
-        "a census of a node was stored: {node_id, census_id}",
-    ),
-    (
-        "node.updated",
-        Role::Viewer,
-        "a node's labels changed: {node_id, labels}",
-    ),
-    (
-        "node.policy_updated",
-        Role::Viewer,
-        "a node's security policy changed: {node_id, policy}",
-    ),
-    (
-        "node.removed",
-        Role::Viewer,
-        "a node was removed: {node_id}",
-    ),
-    (
-        "host.created",
-        Role::Viewer,
-        "a host placeholder was created: {host_id, name}",
-    ),
-    (
-        "host.deleted",
-        Role::Viewer,
-        "a host was deleted: {host_id}",
-    ),
-    (
-        "host.enroll_attempt",
-        Role::Viewer,
-        "an enrollment was attempted: {host_id, accepted, reason, source_ip}",
-    ),
-    (
-        "host.enrolled",
-        Role::Viewer,
-        "a host's worker enrolled: {host_id}",
-    ),
-    (
-        "host.fused",
-        Role::Viewer,
-        "a host is fused (worker registered and its engine answered): {host_id}",
-    ),
-    (
-        "container.update",
-        Role::Viewer,
-        "the engine reported a container change: {id, endpoint, action, state, name, …}",
-    ),
-    (
-        "container.created",
-        Role::Viewer,
-        "a container was created through ContextBay: {id, endpoint}",
-    ),
-    (
-        "container.action",
-        Role::Viewer,
-        "a container action ran: {id, endpoint, action, …}",
-    ),
-    (
-        "container.removed",
-        Role::Viewer,
-        "a container was removed through ContextBay: {id, endpoint}",
-    ),
-    (
-        "container.exec",
-        Role::Admin,
-        "an exec session was opened: {id, endpoint, user, cmd}",
-    ),
-    (
-        "image.update",
-        Role::Viewer,
-        "the engine reported an image change: {id, endpoint, action, …}",
-    ),
-    (
-        "image.pull",
-        Role::Viewer,
-        "progress of an image pull, per layer: {endpoint, image, layer, status, …}",
-    ),
-    (
-        "image.pulled",
-        Role::Viewer,
-        "an image pull finished: {endpoint, image}",
-    ),
-    (
-        "image.pull_failed",
-        Role::Viewer,
-        "an image pull failed: {endpoint, image, error}",
-    ),
-    (
-        "image.removed",
-        Role::Viewer,
-        "an image was removed: {id, endpoint}",
-    ),
-    (
-        "image.pruned",
-        Role::Viewer,
-        "unused images were pruned: {endpoint, reclaimed_bytes, …}",
-    ),
-    (
-        "volume.update",
-        Role::Viewer,
-        "the engine reported a volume change: {id, endpoint, action}",
-    ),
-    (
-        "volume.removed",
-        Role::Viewer,
-        "a volume was removed: {name, endpoint}",
-    ),
-    (
-        "network.update",
-        Role::Viewer,
-        "the engine reported a network change: {id, endpoint, action}",
-    ),
-    (
-        "network.removed",
-        Role::Viewer,
-        "a network was removed: {id, endpoint}",
-    ),
-    (
-        "endpoint.created",
-        Role::Admin,
-        "a Docker endpoint was registered: {id, name, kind}",
-    ),
-    (
-        "endpoint.deleted",
-        Role::Admin,
-        "a Docker endpoint was removed: {id, name}",
-    ),
-    (
-        "endpoint.policy_updated",
-        Role::Admin,
-        "a local or tcp endpoint's security policy changed: {id, policy, default}",
-    ),
-    (
-        "endpoint.status",
-        Role::Admin,
-        "a Docker endpoint's health as last probed: {id, status, error}",
-    ),
-];
-
-/// The role needed to receive an event type. Unknown types (from later modules) need `viewer`.
-pub fn required_role(kind: &str) -> Role {
-    KNOWN_EVENTS
-        .iter()
-        .find(|(k, _, _)| *k == kind)
-        .map_or(Role::Viewer, |(_, r, _)| *r)
+/// A declared event kind: the payload type, its kind (also its bus topic), who may receive it
+/// and what it means. Declare one with [`event!`](crate::event).
+pub trait EventKind: Serialize + ToSchema + Send + 'static {
+    /// `<resource>.<verb>`: the event's `type` and the topic subscribers filter on.
+    const KIND: &'static str;
+    /// The least role that receives it.
+    const ROLE: Role;
+    /// One line: when it is published.
+    const ABOUT: &'static str;
 }
+
+/// Declares a payload type as an event kind: `event!(UserCreated, "user.created", Admin, "…")`.
+#[macro_export]
+macro_rules! event {
+    ($ty:ty, $kind:literal, $role:ident, $about:literal) => {
+        impl $crate::events::EventKind for $ty {
+            const KIND: &'static str = $kind;
+            const ROLE: $crate::auth::Role = $crate::auth::Role::$role;
+            const ABOUT: &'static str = $about;
+        }
+    };
+}
+
+/// One entry of the catalogue.
+#[derive(Clone)]
+pub struct EventDecl {
+    pub kind: &'static str,
+    pub role: Role,
+    pub about: &'static str,
+    /// The payload schema's name in `components.schemas`.
+    pub schema_name: fn() -> Cow<'static, str>,
+    /// The payload schema.
+    pub schema: fn() -> RefOr<Schema>,
+    /// The schemas the payload schema refers to.
+    pub dependencies: fn(&mut Vec<(String, RefOr<Schema>)>),
+}
+
+impl EventDecl {
+    pub fn of<E: EventKind>() -> Self {
+        Self {
+            kind: E::KIND,
+            role: E::ROLE,
+            about: E::ABOUT,
+            schema_name: <E as ToSchema>::name,
+            schema: <E as utoipa::PartialSchema>::schema,
+            dependencies: <E as ToSchema>::schemas,
+        }
+    }
+}
+
+/// The core kinds (modules declare theirs in their descriptor).
+fn core() -> Vec<EventDecl> {
+    vec![
+        EventDecl::of::<UserCreated>(),
+        EventDecl::of::<UserUpdated>(),
+        EventDecl::of::<UserDeleted>(),
+        EventDecl::of::<ApiKeyCreated>(),
+        EventDecl::of::<ApiKeyRevoked>(),
+        EventDecl::of::<AuthLogin>(),
+        EventDecl::of::<AuthRefreshReuse>(),
+        EventDecl::of::<AuthJwtRotated>(),
+        EventDecl::of::<SettingUpdated>(),
+        EventDecl::of::<ModuleUpdated>(),
+        EventDecl::of::<ConfigImported>(),
+        EventDecl::of::<Notification>(),
+        EventDecl::of::<StackProgress>(),
+        EventDecl::of::<StackUpdate>(),
+        EventDecl::of::<ServiceHealth>(),
+        EventDecl::of::<NodeStatus>(),
+        EventDecl::of::<NodeRegistered>(),
+        EventDecl::of::<NodeCensus>(),
+        EventDecl::of::<NodeUpdated>(),
+        EventDecl::of::<NodePolicyUpdated>(),
+        EventDecl::of::<NodeRemoved>(),
+        EventDecl::of::<NodeAgent>(),
+        EventDecl::of::<SecurityEvent>(),
+        EventDecl::of::<DockerEvent>(),
+        EventDecl::of::<HostCreated>(),
+        EventDecl::of::<HostDeleted>(),
+        EventDecl::of::<HostEnrollAttempt>(),
+        EventDecl::of::<HostEnrolled>(),
+        EventDecl::of::<HostFused>(),
+        EventDecl::of::<ContainerUpdate>(),
+        EventDecl::of::<ContainerCreated>(),
+        EventDecl::of::<ContainerAction>(),
+        EventDecl::of::<ContainerRemoved>(),
+        EventDecl::of::<ContainerExec>(),
+        EventDecl::of::<ImageUpdate>(),
+        EventDecl::of::<ImagePull>(),
+        EventDecl::of::<ImagePulled>(),
+        EventDecl::of::<ImagePullFailed>(),
+        EventDecl::of::<ImageRemoved>(),
+        EventDecl::of::<ImagePruned>(),
+        EventDecl::of::<VolumeUpdate>(),
+        EventDecl::of::<VolumeRemoved>(),
+        EventDecl::of::<NetworkUpdate>(),
+        EventDecl::of::<NetworkRemoved>(),
+        EventDecl::of::<EndpointCreated>(),
+        EventDecl::of::<EndpointDeleted>(),
+        EventDecl::of::<EndpointPolicyUpdated>(),
+        EventDecl::of::<EndpointStatus>(),
+    ]
+}
+
+static CATALOGUE: LazyLock<Vec<EventDecl>> = LazyLock::new(|| {
+    let mut all = core();
+    for module in crate::modules::MODULES {
+        all.extend((module.events)());
+    }
+    all
+});
+
+static ROLES: LazyLock<HashMap<&'static str, Role>> =
+    LazyLock::new(|| CATALOGUE.iter().map(|d| (d.kind, d.role)).collect());
+
+/// Every declared kind: the core's, then each module's.
+pub fn catalogue() -> &'static [EventDecl] {
+    &CATALOGUE
+}
+
+/// The role needed to receive an event type. An undeclared type is admin-only (fail closed).
+pub fn required_role(kind: &str) -> Role {
+    ROLES.get(kind).copied().unwrap_or(Role::Admin)
+}
+
+/// Adds the catalogue to an OpenAPI document: each payload schema under `components.schemas`
+/// and `x-events`: `{kind: {role, description, payload: {$ref}}}`.
+pub fn document(doc: &mut utoipa::openapi::OpenApi) {
+    let components = doc.components.get_or_insert_with(Default::default);
+    let mut events = Map::new();
+    for decl in catalogue() {
+        let name = (decl.schema_name)().into_owned();
+        let mut deps = Vec::new();
+        (decl.dependencies)(&mut deps);
+        for (dep, schema) in deps {
+            components.schemas.entry(dep).or_insert(schema);
+        }
+        components
+            .schemas
+            .entry(name.clone())
+            .or_insert_with(decl.schema);
+        events.insert(
+            decl.kind.to_owned(),
+            serde_json::json!({
+                "role": decl.role.as_str(),
+                "description": decl.about,
+                "payload": {"$ref": format!("#/components/schemas/{name}")},
+            }),
+        );
+    }
+    let ext = utoipa::openapi::extensions::ExtensionsBuilder::new()
+        .add("x-events", Value::Object(events))
+        .build();
+    match doc.extensions.as_mut() {
+        Some(existing) => existing.merge(ext),
+        None => doc.extensions = Some(ext),
+    }
+}
+
+// Users, keys, auth.
+
+/// `{id, username, role}`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserCreated {
+    pub id: String,
+    pub username: String,
+    pub role: Role,
+}
+crate::event!(UserCreated, "user.created", Admin, "a user was created");
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserUpdated {
+    pub id: String,
+    pub username: String,
+    pub role: Role,
+    pub disabled: bool,
+}
+crate::event!(
+    UserUpdated,
+    "user.updated",
+    Admin,
+    "a user's role, state or password changed"
+);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserDeleted {
+    pub id: String,
+    pub username: String,
+}
+crate::event!(UserDeleted, "user.deleted", Admin, "a user was deleted");
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyCreated {
+    pub id: String,
+    pub user_id: String,
+    pub name: String,
+    pub role: Role,
+}
+crate::event!(
+    ApiKeyCreated,
+    "apikey.created",
+    Admin,
+    "an API key was created"
+);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyRevoked {
+    pub id: String,
+    pub user_id: String,
+}
+crate::event!(
+    ApiKeyRevoked,
+    "apikey.revoked",
+    Admin,
+    "an API key was revoked"
+);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthLogin {
+    pub user_id: String,
+    pub username: String,
+}
+crate::event!(AuthLogin, "auth.login", Admin, "a user logged in");
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthRefreshReuse {
+    pub user_id: String,
+    pub session_id: String,
+}
+crate::event!(
+    AuthRefreshReuse,
+    "auth.refresh_reuse",
+    Admin,
+    "a used refresh token was presented again; its session was revoked"
+);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthJwtRotated {
+    pub kid: String,
+    pub previous_kid: String,
+}
+crate::event!(
+    AuthJwtRotated,
+    "auth.jwt_rotated",
+    Admin,
+    "the JWT signing key was rotated"
+);
+
+// Settings, modules, configuration.
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SettingUpdated {
+    pub key: String,
+}
+crate::event!(
+    SettingUpdated,
+    "setting.updated",
+    Admin,
+    "a setting changed"
+);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModuleUpdated {
+    pub name: crate::modules::ModuleName,
+    pub enabled: bool,
+    pub configured: bool,
+}
+crate::event!(
+    ModuleUpdated,
+    "module.updated",
+    Admin,
+    "a module was switched or reconfigured"
+);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConfigImported {
+    /// What the import applied, as `POST /api/import` answered.
+    #[schema(value_type = Object)]
+    pub report: Value,
+}
+crate::event!(
+    ConfigImported,
+    "config.imported",
+    Admin,
+    "a configuration import was applied"
+);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Notification {
+    pub title: String,
+    pub body: String,
+    /// `info`, `warning` or `error`.
+    pub level: String,
+    /// The alert it is about, for alert notifications.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alert_id: Option<String>,
+}
+crate::event!(
+    Notification,
+    "notification",
+    Viewer,
+    "a notification for people"
+);
+
+// Stacks and services.
+
+/// A line of compose output, or (`done: true`) the end of the action.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StackProgress {
+    pub id: String,
+    pub action: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub done: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ok: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i64>,
+}
+crate::event!(
+    StackProgress,
+    "stack.progress",
+    Viewer,
+    "a line of compose output during a stack action; the last one of an action has done: true"
+);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StackUpdate {
+    pub id: String,
+    pub name: String,
+    pub endpoint: String,
+    /// The stack's status, `deleted` once it is gone.
+    pub status: String,
+}
+crate::event!(
+    StackUpdate,
+    "stack.update",
+    Viewer,
+    "a stack was created, changed, deleted (status 'deleted') or its status changed"
+);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceHealth {
+    pub id: String,
+    pub endpoint: String,
+    pub status: String,
+    pub detail: String,
+}
+crate::event!(
+    ServiceHealth,
+    "service.health",
+    Viewer,
+    "CB's health snapshot of a service was stored"
+);
+
+// Nodes and hosts.
+
+/// Published by the node actor (`contextbay-actors`), declared here.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NodeStatus {
+    pub node_id: String,
+    pub hostname: String,
+    /// `healthy`, `stale`, `offline` or `unknown`.
+    pub status: String,
+    pub previous: String,
+}
+crate::event!(NodeStatus, "node.status", Viewer, "a node's status changed");
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NodeRegistered {
+    pub node_id: String,
+    pub hostname: String,
+    pub agent_version: String,
+    pub proto_minor: u32,
+}
+crate::event!(
+    NodeRegistered,
+    "node.registered",
+    Viewer,
+    "a node's worker registered"
+);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NodeCensus {
+    pub node_id: String,
+    pub census_id: String,
+}
+crate::event!(
+    NodeCensus,
+    "node.census",
+    Viewer,
+    "a census of a node was stored"
+);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NodeUpdated {
+    pub node_id: String,
+    #[schema(value_type = Object)]
+    pub labels: Map<String, Value>,
+}
+crate::event!(
+    NodeUpdated,
+    "node.updated",
+    Viewer,
+    "a node's labels changed"
+);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NodePolicyUpdated {
+    pub node_id: String,
+    pub policy: SecurityPolicy,
+}
+crate::event!(
+    NodePolicyUpdated,
+    "node.policy_updated",
+    Viewer,
+    "a node's security policy changed"
+);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NodeRemoved {
+    pub node_id: String,
+    pub hostname: Option<String>,
+}
+crate::event!(NodeRemoved, "node.removed", Viewer, "a node was removed");
+
+/// An event a worker reported (`ReportEvents`), as published for the kinds below and for
+/// `container.update` and friends from workers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkerEvent {
+    pub node_id: String,
+    /// The worker's sequence number (monotonic per node).
+    pub seq: u64,
+    /// The object it is about (a container id, say).
+    pub id: String,
+    #[serde(rename = "type")]
+    pub r#type: String,
+    pub action: String,
+    #[schema(value_type = Object)]
+    pub attributes: Map<String, Value>,
+    /// RFC 3339.
+    pub time: String,
+}
+
+/// A worker's own event (start-up, configuration, errors): a [`WorkerEvent`].
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(transparent)]
+pub struct NodeAgent(pub WorkerEvent);
+crate::event!(
+    NodeAgent,
+    "node.agent",
+    Admin,
+    "a worker reported an event about itself"
+);
+
+/// A security event a worker reported (file integrity, audit): a [`WorkerEvent`].
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(transparent)]
+pub struct SecurityEvent(pub WorkerEvent);
+crate::event!(
+    SecurityEvent,
+    "security.event",
+    Admin,
+    "a worker reported a security event"
+);
+
+/// A Docker event of another type than container, image, volume or network (daemon, plugin,
+/// service…): a [`WorkerEvent`].
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(transparent)]
+pub struct DockerEvent(pub WorkerEvent);
+crate::event!(
+    DockerEvent,
+    "docker.event",
+    Admin,
+    "a worker reported another Docker event"
+);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HostCreated {
+    pub host_id: String,
+    pub name: String,
+}
+crate::event!(
+    HostCreated,
+    "host.created",
+    Viewer,
+    "a host placeholder was created"
+);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HostDeleted {
+    pub host_id: String,
+    pub name: String,
+}
+crate::event!(HostDeleted, "host.deleted", Viewer, "a host was deleted");
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HostEnrollAttempt {
+    pub host_id: Option<String>,
+    pub accepted: bool,
+    /// `accepted`, or why it was refused.
+    pub reason: String,
+    pub source_ip: Option<String>,
+}
+crate::event!(
+    HostEnrollAttempt,
+    "host.enroll_attempt",
+    Viewer,
+    "an enrollment was attempted"
+);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HostEnrolled {
+    pub host_id: String,
+    pub hostname: String,
+    pub agent_version: Option<String>,
+}
+crate::event!(
+    HostEnrolled,
+    "host.enrolled",
+    Viewer,
+    "a host's worker enrolled"
+);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HostFused {
+    pub host_id: String,
+    pub hostname: Option<String>,
+}
+crate::event!(
+    HostFused,
+    "host.fused",
+    Viewer,
+    "a host is fused (worker registered and its engine answered)"
+);
+
+// Docker objects.
+
+/// The documented shape of `container.update` and its siblings (spec, WebSocket events):
+/// the object, the endpoint (and node, for agent endpoints) it is on, what happened and, for
+/// containers, the state it is in now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DockerUpdate {
+    pub id: String,
+    pub endpoint: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_id: Option<String>,
+    /// Docker's action (`start`, `die`, `destroy`, `health_status: healthy`…).
+    pub action: String,
+    /// For containers: the state after the event (`running`, `exited`…).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[schema(value_type = Object)]
+    pub attributes: Map<String, Value>,
+    /// RFC 3339.
+    pub time: String,
+}
+
+/// The engine reported a container change: a [`DockerUpdate`].
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(transparent)]
+pub struct ContainerUpdate(pub DockerUpdate);
+crate::event!(
+    ContainerUpdate,
+    "container.update",
+    Viewer,
+    "the engine reported a container change"
+);
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(transparent)]
+pub struct ImageUpdate(pub DockerUpdate);
+crate::event!(
+    ImageUpdate,
+    "image.update",
+    Viewer,
+    "the engine reported an image change"
+);
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(transparent)]
+pub struct VolumeUpdate(pub DockerUpdate);
+crate::event!(
+    VolumeUpdate,
+    "volume.update",
+    Viewer,
+    "the engine reported a volume change"
+);
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(transparent)]
+pub struct NetworkUpdate(pub DockerUpdate);
+crate::event!(
+    NetworkUpdate,
+    "network.update",
+    Viewer,
+    "the engine reported a network change"
+);
+
+/// An object of an endpoint, by id: `{id, endpoint}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContainerCreated {
+    pub id: String,
+    pub endpoint: String,
+}
+crate::event!(
+    ContainerCreated,
+    "container.created",
+    Viewer,
+    "a container was created through ContextBay"
+);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContainerAction {
+    pub id: String,
+    pub endpoint: String,
+    pub action: String,
+}
+crate::event!(
+    ContainerAction,
+    "container.action",
+    Viewer,
+    "a container action ran"
+);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContainerRemoved {
+    pub id: String,
+    pub endpoint: String,
+}
+crate::event!(
+    ContainerRemoved,
+    "container.removed",
+    Viewer,
+    "a container was removed through ContextBay"
+);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContainerExec {
+    pub id: String,
+    pub endpoint: String,
+    pub user: String,
+    pub cmd: Vec<String>,
+}
+crate::event!(
+    ContainerExec,
+    "container.exec",
+    Admin,
+    "an exec session was opened"
+);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImagePull {
+    /// Groups the events of one pull.
+    pub operation: String,
+    pub image: String,
+    pub endpoint: String,
+    pub layer: Option<String>,
+    pub status: String,
+    pub current: Option<i64>,
+    pub total: Option<i64>,
+}
+crate::event!(
+    ImagePull,
+    "image.pull",
+    Viewer,
+    "progress of an image pull, per layer"
+);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImagePulled {
+    pub image: String,
+    pub endpoint: String,
+}
+crate::event!(
+    ImagePulled,
+    "image.pulled",
+    Viewer,
+    "an image pull finished"
+);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImagePullFailed {
+    pub operation: String,
+    pub image: String,
+    pub endpoint: String,
+    pub error: String,
+}
+crate::event!(
+    ImagePullFailed,
+    "image.pull_failed",
+    Viewer,
+    "an image pull failed"
+);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImageRemoved {
+    pub id: String,
+    pub endpoint: String,
+}
+crate::event!(
+    ImageRemoved,
+    "image.removed",
+    Viewer,
+    "an image was removed"
+);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImagePruned {
+    pub endpoint: String,
+    /// How many images were deleted.
+    pub deleted: usize,
+    pub space_reclaimed_bytes: i64,
+}
+crate::event!(
+    ImagePruned,
+    "image.pruned",
+    Viewer,
+    "unused images were pruned"
+);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VolumeRemoved {
+    pub name: String,
+    pub endpoint: String,
+}
+crate::event!(
+    VolumeRemoved,
+    "volume.removed",
+    Viewer,
+    "a volume was removed"
+);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NetworkRemoved {
+    pub id: String,
+    pub endpoint: String,
+}
+crate::event!(
+    NetworkRemoved,
+    "network.removed",
+    Viewer,
+    "a network was removed"
+);
+
+// Docker endpoints.
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EndpointCreated {
+    pub id: String,
+    pub name: String,
+    /// `local`, `tcp` or `agent`.
+    pub kind: String,
+}
+crate::event!(
+    EndpointCreated,
+    "endpoint.created",
+    Admin,
+    "a Docker endpoint was registered"
+);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EndpointDeleted {
+    pub id: String,
+    pub name: String,
+}
+crate::event!(
+    EndpointDeleted,
+    "endpoint.deleted",
+    Admin,
+    "a Docker endpoint was removed"
+);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EndpointPolicyUpdated {
+    pub id: String,
+    pub policy: SecurityPolicy,
+    /// The policy was reset to the configured default.
+    pub default: bool,
+}
+crate::event!(
+    EndpointPolicyUpdated,
+    "endpoint.policy_updated",
+    Admin,
+    "a local or tcp endpoint's security policy changed"
+);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EndpointStatus {
+    pub id: String,
+    /// `up` or `down`.
+    pub status: String,
+    pub error: Option<String>,
+}
+crate::event!(
+    EndpointStatus,
+    "endpoint.status",
+    Admin,
+    "a Docker endpoint's health as last probed"
+);
 
 /// Publishes and records events.
 #[derive(Clone)]
@@ -303,7 +846,30 @@ impl EventLog {
 
     /// Publishes an event and records it for the activity feed; returns it once stored, so a
     /// client that reads `/api/activity` after the response sees it.
-    pub async fn record(
+    pub async fn publish<E: EventKind>(&self, event: E) -> anyhow::Result<Arc<Event>> {
+        self.record(E::KIND, serde_json::to_value(&event)?).await
+    }
+
+    /// [`EventLog::publish`] for a change that has already been committed: a failure to publish
+    /// is logged, not returned, because the change itself succeeded.
+    pub async fn publish_committed<E: EventKind>(&self, event: E) {
+        if let Err(err) = self.publish(event).await {
+            tracing::error!(kind = E::KIND, "recording event: {err:#}");
+        }
+    }
+
+    /// Publishes an event live only (not kept for the activity feed): progress and the like.
+    pub fn emit<E: EventKind>(&self, event: E) {
+        match serde_json::to_value(&event) {
+            Ok(payload) => self.bus.emit(E::KIND, payload),
+            Err(err) => tracing::error!(kind = E::KIND, "serializing event: {err}"),
+        }
+    }
+
+    /// Untyped publishing, kept while other branches still call it (removed at merge). An
+    /// undeclared kind published this way reaches admins only.
+    #[doc(hidden)]
+    pub(crate) async fn record(
         &self,
         kind: &str,
         payload: serde_json::Value,
@@ -321,9 +887,10 @@ impl EventLog {
         Ok(event)
     }
 
-    /// [`EventLog::record`] for a change that has already been committed: a failure to publish
-    /// is logged, not returned, because the change itself succeeded.
-    pub async fn record_committed(&self, kind: &str, payload: serde_json::Value) {
+    /// Untyped [`EventLog::publish_committed`], kept while other branches still call it.
+    #[doc(hidden)]
+    #[allow(dead_code)]
+    pub(crate) async fn record_committed(&self, kind: &str, payload: serde_json::Value) {
         if let Err(err) = self.record(kind, payload).await {
             tracing::error!(%kind, "recording event: {err:#}");
         }
@@ -332,20 +899,35 @@ impl EventLog {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
-    fn every_event_type_is_listed_once() {
+    fn every_event_type_is_declared_once_and_undeclared_ones_are_admin_only() {
         let mut seen = std::collections::BTreeSet::new();
-        for (kind, _, about) in super::KNOWN_EVENTS {
-            assert!(seen.insert(*kind), "{kind} is listed twice");
-            assert!(!about.is_empty(), "{kind} has no description");
+        for decl in catalogue() {
+            assert!(seen.insert(decl.kind), "{} is declared twice", decl.kind);
+            assert!(!decl.about.is_empty(), "{} has no description", decl.kind);
         }
-        assert_eq!(
-            super::required_role("container.exec"),
-            crate::auth::Role::Admin
-        );
-        assert_eq!(
-            super::required_role("node.status"),
-            crate::auth::Role::Viewer
-        );
+        assert_eq!(required_role("container.exec"), Role::Admin);
+        assert_eq!(required_role("node.status"), Role::Viewer);
+        assert_eq!(required_role("alert.fired"), Role::Viewer);
+        assert_eq!(required_role("no.such_kind"), Role::Admin);
+        assert_eq!(required_role("security.event"), Role::Admin);
+    }
+
+    #[test]
+    fn a_payload_serializes_as_its_schema_says() {
+        let e = NodeAgent(WorkerEvent {
+            node_id: "n".into(),
+            seq: 1,
+            id: "c".into(),
+            r#type: "agent".into(),
+            action: "start".into(),
+            attributes: Map::new(),
+            time: "2026-01-01T00:00:00Z".into(),
+        });
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["type"], "agent");
+        assert_eq!(v["node_id"], "n");
     }
 }

@@ -1,7 +1,7 @@
 //! Fleet operations shared by the HTTP and gRPC sides: fusing hosts and collecting censuses.
 
 use contextbay_proto::v1::{command, command_result};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::state::AppState;
 
@@ -23,10 +23,10 @@ pub async fn try_fuse(state: &AppState, node: &str) -> bool {
             }
             state
                 .events
-                .record_committed(
-                    "host.fused",
-                    json!({"host_id": node, "hostname": before.hostname}),
-                )
+                .publish_committed(crate::events::HostFused {
+                    host_id: node.to_owned(),
+                    hostname: before.hostname.clone(),
+                })
                 .await;
             true
         }
@@ -113,10 +113,10 @@ pub async fn refresh_census(
     }
     state
         .events
-        .record_committed(
-            "node.census",
-            json!({"node_id": node, "census_id": snapshot.id}),
-        )
+        .publish_committed(crate::events::NodeCensus {
+            node_id: node.to_owned(),
+            census_id: snapshot.id.clone(),
+        })
         .await;
     Ok(snapshot)
 }

@@ -17,7 +17,6 @@ pub mod http;
 pub mod integrations;
 pub mod metrics;
 pub mod modules;
-pub mod monitoring;
 pub mod policy;
 pub mod request_id;
 pub mod retention;

@@ -35,8 +35,6 @@ pub struct RunningServer {
     endpoint_watcher: tokio::task::JoinHandle<()>,
     grpc: tokio::task::JoinHandle<()>,
     pub grpc_addr: SocketAddr,
-    /// The monitoring and alerting modules' bus consumers (stopped when dropped).
-    monitoring: crate::monitoring::Background,
 }
 
 /// Opens the store, starts the actors and binds the HTTP listener.
@@ -115,7 +113,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
         routes: Arc::new(routes::RouteTable::build()),
         rejections: Arc::new(gate::RejectionSampler::new(Duration::from_secs(60))),
         integrations: crate::integrations::Integrations::new()?,
-        prometheus_files: crate::monitoring::prometheus_files::PrometheusFiles::new(
+        prometheus_files: crate::modules::monitoring::prometheus_files::PrometheusFiles::new(
             &config.storage.data_dir,
         ),
         dummy_hash,
@@ -177,7 +175,8 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
         state.shutdown.clone(),
     )?;
     let recorder = spawn_recorder(&state).await?;
-    let monitoring = crate::monitoring::start(&state).await?;
+    // Modules' background consumers run under `state.tasks` (stopped in `stop`).
+    crate::modules::start_all(&state).await?;
     tracing::info!(%http_addr, %grpc_addr, database = store.engine().as_str(), "contextbay master listening");
     Ok(RunningServer {
         http_addr,
@@ -191,7 +190,6 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
         endpoint_watcher,
         grpc,
         grpc_addr,
-        monitoring,
     })
 }
 
@@ -261,7 +259,6 @@ impl RunningServer {
         if let Err(err) = self.grpc.await {
             tracing::warn!(%err, "gRPC server task");
         }
-        drop(self.monitoring);
         self.state.tasks.stop_all();
         self.state.store.close().await;
         tracing::info!("contextbay master stopped");

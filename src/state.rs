@@ -42,7 +42,7 @@ pub struct AppState {
     /// The outbound HTTP pool of the integration clients (Prometheus, Alertmanager, Grafana, …).
     pub integrations: crate::integrations::Integrations,
     /// The targets and rule files Prometheus reads from the data directory.
-    pub prometheus_files: crate::monitoring::prometheus_files::PrometheusFiles,
+    pub prometheus_files: crate::modules::monitoring::prometheus_files::PrometheusFiles,
     /// A hash of a random password, verified for unknown users so that a login for an unknown
     /// name takes as long as one with a wrong password.
     pub dummy_hash: Arc<str>,

@@ -22,6 +22,7 @@ mod integration {
     mod fleet;
     mod floods;
     mod keys;
+    mod modules;
     mod monitoring;
     mod observability;
     mod permissions;

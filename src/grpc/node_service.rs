@@ -83,11 +83,15 @@ impl NodeService for NodeApi {
             .registered(&node, &r.hostname)
             .await
             .map_err(internal)?;
-        self.state.events.record_committed(
-            "node.registered",
-            json!({"node_id": node, "hostname": r.hostname, "agent_version": r.agent_version, "proto_minor": r.proto_minor}),
-        )
-        .await;
+        self.state
+            .events
+            .publish_committed(crate::events::NodeRegistered {
+                node_id: node.clone(),
+                hostname: r.hostname.clone(),
+                agent_version: r.agent_version.clone(),
+                proto_minor: r.proto_minor,
+            })
+            .await;
         crate::fleet::try_fuse(&self.state, &node).await;
         Ok(Response::new(RegisterResponse {
             node_id: node,

@@ -76,10 +76,11 @@ pub async fn setup(
         .await?;
     state
         .events
-        .record_committed(
-            "user.created",
-            serde_json::json!({"id": user.id, "username": user.username, "role": user.role}),
-        )
+        .publish_committed(crate::events::UserCreated {
+            id: user.id.clone(),
+            username: user.username.clone(),
+            role: user.role,
+        })
         .await;
     start_session(&req, &state, user, actix_web::http::StatusCode::CREATED).await
 }
@@ -152,10 +153,10 @@ pub async fn login(
     state.store.users().touch_login(&user.id).await?;
     state
         .events
-        .record_committed(
-            "auth.login",
-            serde_json::json!({"user_id": user.id, "username": user.username}),
-        )
+        .publish_committed(crate::events::AuthLogin {
+            user_id: user.id.clone(),
+            username: user.username.clone(),
+        })
         .await;
     start_session(&req, &state, user, actix_web::http::StatusCode::OK).await
 }
@@ -292,10 +293,10 @@ pub async fn refresh(
             .await?;
         state
             .events
-            .record_committed(
-                "auth.refresh_reuse",
-                serde_json::json!({"user_id": session.user_id, "session_id": session.id}),
-            )
+            .publish_committed(crate::events::AuthRefreshReuse {
+                user_id: session.user_id.clone(),
+                session_id: session.id.clone(),
+            })
             .await;
         return Err(ApiError::unauthenticated(
             "refresh token reuse detected; the session was revoked, log in again",
@@ -372,10 +373,10 @@ pub async fn rotate_jwt(state: web::Data<AppState>) -> ApiResult<web::Json<Rotat
         .map_err(ApiError::internal)?;
     state
         .events
-        .record_committed(
-            "auth.jwt_rotated",
-            serde_json::json!({"kid": rotation.kid, "previous_kid": rotation.previous_kid}),
-        )
+        .publish_committed(crate::events::AuthJwtRotated {
+            kid: rotation.kid.clone(),
+            previous_kid: rotation.previous_kid.clone(),
+        })
         .await;
     Ok(web::Json(rotation))
 }

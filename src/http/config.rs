@@ -47,7 +47,7 @@ pub struct PutModuleConfig {
 
 fn parse_module(name: &str) -> ApiResult<ModuleName> {
     ModuleName::parse(name).ok_or_else(|| {
-        let known: Vec<_> = ModuleName::ALL.iter().map(|m| m.as_str()).collect();
+        let known: Vec<_> = ModuleName::all().map(ModuleName::as_str).collect();
         ApiError::not_found(format!(
             "unknown module '{name}'; modules are {}",
             known.join(", ")
@@ -126,10 +126,11 @@ pub async fn put(
     let out = view(&state, name, Some(&next));
     state
         .events
-        .record_committed(
-            "module.updated",
-            serde_json::json!({"name": name, "enabled": out.enabled, "configured": out.configured}),
-        )
+        .publish_committed(crate::events::ModuleUpdated {
+            name,
+            enabled: out.enabled,
+            configured: out.configured,
+        })
         .await;
     Ok(web::Json(out))
 }

@@ -296,10 +296,12 @@ pub async fn exec_ws(
     audit.opened(&state, &cmd).await;
     state
         .events
-        .record_committed(
-            "container.exec",
-            json!({"id": id.as_str(), "endpoint": e.id, "user": principal.username, "cmd": cmd}),
-        )
+        .publish_committed(crate::events::ContainerExec {
+            id: id.as_str().to_owned(),
+            endpoint: e.id.clone(),
+            user: principal.username.clone(),
+            cmd: cmd.clone(),
+        })
         .await;
     let mut inbound = stream
         .max_frame_size(MAX_FRAME_BYTES)

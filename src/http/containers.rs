@@ -231,10 +231,10 @@ pub async fn create(
     .await?;
     state
         .events
-        .record_committed(
-            "container.created",
-            json!({"id": created["id"], "endpoint": e.id}),
-        )
+        .publish_committed(crate::events::ContainerCreated {
+            id: created["id"].as_str().unwrap_or_default().to_owned(),
+            endpoint: e.id.clone(),
+        })
         .await;
     Ok(HttpResponse::Created()
         .json(json!({"id": created["id"], "endpoint": EndpointRef::from(&e)})))
@@ -336,10 +336,11 @@ pub async fn action(
     .await?;
     state
         .events
-        .record_committed(
-            "container.action",
-            json!({"id": id, "action": action, "endpoint": e.id}),
-        )
+        .publish_committed(crate::events::ContainerAction {
+            id: id.to_string(),
+            action: action.to_string(),
+            endpoint: e.id.clone(),
+        })
         .await;
     Ok(web::Json(result))
 }
@@ -366,10 +367,10 @@ pub async fn delete(
     .await?;
     state
         .events
-        .record_committed(
-            "container.removed",
-            json!({"id": id.into_inner(), "endpoint": e.id}),
-        )
+        .publish_committed(crate::events::ContainerRemoved {
+            id: id.into_inner(),
+            endpoint: e.id.clone(),
+        })
         .await;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -171,10 +171,11 @@ pub async fn create(
     }
     state
         .events
-        .record_committed(
-            "endpoint.created",
-            serde_json::json!({"id": endpoint.id, "name": endpoint.name, "kind": "tcp"}),
-        )
+        .publish_committed(crate::events::EndpointCreated {
+            id: endpoint.id.clone(),
+            name: endpoint.name.clone(),
+            kind: "tcp".into(),
+        })
         .await;
     Ok(HttpResponse::Created().json(probe(&state, &endpoint).await))
 }
@@ -191,10 +192,10 @@ pub async fn delete(state: web::Data<AppState>, id: web::Path<String>) -> ApiRes
     state.store.endpoints().delete(&e.id).await?;
     state
         .events
-        .record_committed(
-            "endpoint.deleted",
-            serde_json::json!({"id": e.id, "name": e.name}),
-        )
+        .publish_committed(crate::events::EndpointDeleted {
+            id: e.id.clone(),
+            name: e.name.clone(),
+        })
         .await;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -247,10 +248,11 @@ pub async fn put_policy(
         .await?;
     state
         .events
-        .record_committed(
-            "endpoint.policy_updated",
-            serde_json::json!({"id": e.id, "policy": policy, "default": false}),
-        )
+        .publish_committed(crate::events::EndpointPolicyUpdated {
+            id: e.id.clone(),
+            policy: policy.clone(),
+            default: false,
+        })
         .await;
     Ok(web::Json(policy))
 }
@@ -276,10 +278,11 @@ pub async fn delete_policy(
         .await?;
     state
         .events
-        .record_committed(
-            "endpoint.policy_updated",
-            serde_json::json!({"id": e.id, "policy": default, "default": true}),
-        )
+        .publish_committed(crate::events::EndpointPolicyUpdated {
+            id: e.id.clone(),
+            policy: default.clone(),
+            default: true,
+        })
         .await;
     Ok(web::Json(default))
 }

@@ -65,10 +65,12 @@ pub async fn enroll(
     }
     state
         .events
-        .record_committed(
-            "host.enroll_attempt",
-            serde_json::json!({"host_id": attempt.host_id, "accepted": attempt.accepted, "reason": attempt.reason, "source_ip": ip}),
-        )
+        .publish_committed(crate::events::HostEnrollAttempt {
+            host_id: attempt.host_id.clone(),
+            accepted: attempt.accepted,
+            reason: attempt.reason.clone(),
+            source_ip: ip.clone(),
+        })
         .await;
     match result {
         Ok(response) => Ok(HttpResponse::Ok()
@@ -177,10 +179,11 @@ async fn decide(
         .map_err(|e| ("internal", ApiError::from(e)))?;
     state
         .events
-        .record_committed(
-            "host.enrolled",
-            serde_json::json!({"host_id": host_id, "hostname": request.hostname, "agent_version": request.agent_version}),
-        )
+        .publish_committed(crate::events::HostEnrolled {
+            host_id: host_id.clone(),
+            hostname: request.hostname.clone(),
+            agent_version: request.agent_version.clone(),
+        })
         .await;
     Ok(EnrollResponse {
         node_id: host_id,

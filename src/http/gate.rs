@@ -243,13 +243,7 @@ async fn module_enabled(
     state: &AppState,
     module: crate::modules::ModuleName,
 ) -> Result<bool, ApiError> {
-    let configured = state.config.modules.get(&module).copied().unwrap_or(false);
-    Ok(state
-        .store
-        .modules()
-        .enabled_override(module)
-        .await?
-        .unwrap_or(configured))
+    Ok(crate::modules::is_enabled(state, module).await?)
 }
 
 /// A WebSocket handshake: browsers send cookies on cross-origin handshakes too.

@@ -287,10 +287,10 @@ pub async fn create(
         .await?;
     state
         .events
-        .record_committed(
-            "host.created",
-            serde_json::json!({"host_id": host.id, "name": host.name}),
-        )
+        .publish_committed(crate::events::HostCreated {
+            host_id: host.id.clone(),
+            name: host.name.clone(),
+        })
         .await;
     Ok(HttpResponse::Created()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
@@ -419,10 +419,10 @@ pub async fn delete(state: web::Data<AppState>, id: web::Path<String>) -> ApiRes
     state.nodes.remove(&id).await?;
     state
         .events
-        .record_committed(
-            "host.deleted",
-            serde_json::json!({"host_id": id, "name": host.name}),
-        )
+        .publish_committed(crate::events::HostDeleted {
+            host_id: id.to_string(),
+            name: host.name.clone(),
+        })
         .await;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::extract::{Body, Query};
@@ -102,7 +102,15 @@ pub async fn pull(
     let e = endpoints::get(&state, endpoint.as_deref().unwrap_or(endpoints::LOCAL)).await?;
     let operation = crate::store::new_id();
     let publish = |p: &PullProgress| {
-        state.bus.emit("image.pull", json!({"operation": operation, "image": image, "endpoint": e.id, "layer": p.layer, "status": p.status, "current": p.current, "total": p.total}));
+        state.events.emit(crate::events::ImagePull {
+            operation: operation.clone(),
+            image: image.clone(),
+            endpoint: e.id.clone(),
+            layer: p.layer.clone(),
+            status: p.status.clone(),
+            current: p.current,
+            total: p.total,
+        });
     };
     let outcome: Result<Vec<PullProgress>, ApiError> = match (&e.kind[..], &state.docker) {
         // On the local engine progress is streamed as it happens.
@@ -139,7 +147,10 @@ pub async fn pull(
         Ok(layers) => {
             state
                 .events
-                .record_committed("image.pulled", json!({"image": image, "endpoint": e.id}))
+                .publish_committed(crate::events::ImagePulled {
+                    image: image.clone(),
+                    endpoint: e.id.clone(),
+                })
                 .await;
             Ok(web::Json(PullResult {
                 image,
@@ -148,7 +159,12 @@ pub async fn pull(
             }))
         }
         Err(mut err) => {
-            state.bus.emit("image.pull_failed", json!({"operation": operation, "image": image, "endpoint": e.id, "error": err.message}));
+            state.events.emit(crate::events::ImagePullFailed {
+                operation: operation.clone(),
+                image: image.clone(),
+                endpoint: e.id.clone(),
+                error: err.message.clone(),
+            });
             err.message = format!("pull of '{image}' failed: {}", err.message);
             Err(err)
         }
@@ -189,10 +205,10 @@ pub async fn delete(
     .await?;
     state
         .events
-        .record_committed(
-            "image.removed",
-            json!({"id": id.into_inner(), "endpoint": e.id}),
-        )
+        .publish_committed(crate::events::ImageRemoved {
+            id: id.into_inner(),
+            endpoint: e.id.clone(),
+        })
         .await;
     Ok(HttpResponse::Ok().json(out))
 }
@@ -217,7 +233,11 @@ pub async fn prune(
     let report: PruneReport = endpoints::call_as(&state, &e, DockerOp::PruneImages { all }).await?;
     state
         .events
-        .record_committed("image.pruned", json!({"endpoint": e.id, "deleted": report.deleted.len(), "space_reclaimed_bytes": report.space_reclaimed_bytes}))
+        .publish_committed(crate::events::ImagePruned {
+            endpoint: e.id.clone(),
+            deleted: report.deleted.len(),
+            space_reclaimed_bytes: report.space_reclaimed_bytes,
+        })
         .await;
     Ok(web::Json(report))
 }

@@ -127,10 +127,12 @@ pub async fn create(
         .await?;
     state
         .events
-        .record_committed(
-            "apikey.created",
-            serde_json::json!({"id": key.id, "user_id": key.user_id, "name": key.name, "role": key.role}),
-        )
+        .publish_committed(crate::events::ApiKeyCreated {
+            id: key.id.clone(),
+            user_id: key.user_id.clone(),
+            name: key.name.clone(),
+            role: key.role,
+        })
         .await;
     Ok(HttpResponse::Created()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
@@ -157,10 +159,10 @@ pub async fn revoke(
     state.store.api_keys().revoke(&id).await?;
     state
         .events
-        .record_committed(
-            "apikey.revoked",
-            serde_json::json!({"id": key.id, "user_id": key.user_id}),
-        )
+        .publish_committed(crate::events::ApiKeyRevoked {
+            id: key.id.clone(),
+            user_id: key.user_id.clone(),
+        })
         .await;
     Ok(HttpResponse::NoContent().finish())
 }

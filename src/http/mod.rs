@@ -2,9 +2,6 @@
 //! and the role it needs is declared once, in [`routes`].
 
 pub mod activity;
-pub mod alert_rules;
-pub mod alertmanager_webhook;
-pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod census;
@@ -14,27 +11,22 @@ pub mod containers;
 pub mod dashboard;
 pub mod endpoints;
 pub mod enroll;
+pub mod events_schema;
 pub mod extract;
-pub mod fleet_metrics;
 pub mod gate;
-pub mod grafana;
 pub mod health;
 pub mod hosts;
 pub mod images;
 pub mod keys;
 pub mod metrics;
-pub mod metrics_history;
 pub mod modules;
 pub mod networks;
 pub mod nodes;
 pub mod notifications;
 pub mod openapi;
-pub mod prometheus;
-pub mod prometheus_proxy;
 pub mod routes;
 pub mod services;
 pub mod settings;
-pub mod silences;
 pub mod sockets;
 pub mod stacks;
 pub mod system;

@@ -27,12 +27,6 @@ pub struct ModuleList {
     pub items: Vec<ModuleStatus>,
 }
 
-/// Whether a module is on: the live override, else the configuration file.
-pub fn enabled(state: &AppState, name: ModuleName, stored: Option<&StoredModule>) -> bool {
-    let default = state.config.modules.get(&name).copied().unwrap_or(false);
-    stored.and_then(|s| s.enabled).unwrap_or(default)
-}
-
 /// The effective state of a module: switched on or off, and whether it can do its work.
 pub fn status(state: &AppState, name: ModuleName, stored: Option<&StoredModule>) -> ModuleStatus {
     let empty = serde_json::Map::new();
@@ -42,7 +36,7 @@ pub fn status(state: &AppState, name: ModuleName, stored: Option<&StoredModule>)
         .map(|f| format!("{} is not set (PUT /api/config/{name})", f.key))
         .collect();
     let mut configured = problems.is_empty();
-    for &(service, url_key, needed) in crate::integrations::services(name) {
+    for &(service, url_key, needed) in name.services() {
         let Some(url) = config.get(url_key).and_then(|v| v.as_str()) else {
             continue;
         };
@@ -53,7 +47,7 @@ pub fn status(state: &AppState, name: ModuleName, stored: Option<&StoredModule>)
     }
     ModuleStatus {
         name,
-        enabled: enabled(state, name, stored),
+        enabled: crate::modules::enabled(state, name, stored),
         configured,
         problems,
         description: name.description(),
@@ -63,8 +57,7 @@ pub fn status(state: &AppState, name: ModuleName, stored: Option<&StoredModule>)
 #[utoipa::path(get, path = "/api/modules", tag = "modules", responses((status = 200, body = ModuleList)))]
 pub async fn list(state: web::Data<AppState>) -> ApiResult<web::Json<ModuleList>> {
     let stored = state.store.modules().all().await?;
-    let items = ModuleName::ALL
-        .into_iter()
+    let items = ModuleName::all()
         .map(|name| status(&state, name, stored.iter().find(|s| s.name == name)))
         .collect();
     Ok(web::Json(ModuleList { items }))

@@ -74,10 +74,10 @@ pub async fn delete(
     endpoints::call(&state, &e, DockerOp::RemoveNetwork { id: id.clone() }).await?;
     state
         .events
-        .record_committed(
-            "network.removed",
-            json!({"id": id.into_inner(), "endpoint": e.id}),
-        )
+        .publish_committed(crate::events::NetworkRemoved {
+            id: id.into_inner(),
+            endpoint: e.id.clone(),
+        })
         .await;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -286,10 +286,10 @@ pub async fn delete(state: web::Data<AppState>, id: web::Path<String>) -> ApiRes
     state.nodes.remove(&host.id).await?;
     state
         .events
-        .record_committed(
-            "node.removed",
-            json!({"node_id": host.id, "hostname": host.hostname}),
-        )
+        .publish_committed(crate::events::NodeRemoved {
+            node_id: host.id.clone(),
+            hostname: host.hostname.clone(),
+        })
         .await;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -314,10 +314,10 @@ pub async fn put_labels(
     let host = state.store.hosts().set_labels(&host.id, &labels).await?;
     state
         .events
-        .record_committed(
-            "node.updated",
-            json!({"node_id": host.id, "labels": host.labels}),
-        )
+        .publish_committed(crate::events::NodeUpdated {
+            node_id: host.id.clone(),
+            labels: host.labels.clone(),
+        })
         .await;
     let live = state.nodes.snapshot(&host.id).await?;
     Ok(web::Json(view(host, live.as_ref())))
@@ -362,10 +362,10 @@ pub async fn put_policy(
         .await?;
     state
         .events
-        .record_committed(
-            "node.policy_updated",
-            json!({"node_id": host.id, "policy": policy}),
-        )
+        .publish_committed(crate::events::NodePolicyUpdated {
+            node_id: host.id.clone(),
+            policy: policy.clone(),
+        })
         .await;
     Ok(web::Json(policy))
 }

@@ -11,12 +11,11 @@ use utoipa::openapi::{HttpMethod, PathItem};
 
 use super::routes::{Access, RouteTable};
 use super::{
-    activity, alert_rules, alertmanager_webhook, alerts, audit, auth, census, config,
-    container_streams, containers, endpoints, enroll, fleet_metrics, grafana, health, hosts,
-    images, keys, metrics, metrics_history, modules, networks, nodes, notifications, prometheus,
-    prometheus_proxy, services, settings, silences, stacks, system, topology, transfer, users,
-    volumes, ws,
+    activity, audit, auth, census, config, container_streams, containers, endpoints, enroll,
+    events_schema, health, hosts, images, keys, metrics, modules, networks, nodes, notifications,
+    services, settings, stacks, system, topology, transfer, users, volumes, ws,
 };
+use crate::modules::MODULES;
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -52,6 +51,7 @@ use crate::state::AppState;
         notifications::test,
         audit::list,
         activity::list,
+        events_schema::catalogue,
         system::info,
         transfer::export,
         transfer::import,
@@ -113,48 +113,20 @@ use crate::state::AppState;
         endpoints::get_policy,
         endpoints::put_policy,
         endpoints::delete_policy,
-        fleet_metrics::query,
-        fleet_metrics::latest,
-        fleet_metrics::targets,
-        metrics_history::list,
-        metrics_history::save,
-        prometheus_proxy::query,
-        prometheus_proxy::query_form,
-        prometheus_proxy::query_range,
-        prometheus_proxy::query_range_form,
-        prometheus_proxy::series,
-        prometheus_proxy::labels,
-        prometheus_proxy::label_values,
-        prometheus_proxy::metadata,
-        prometheus::targets,
-        prometheus::rules,
-        prometheus::status,
-        grafana::list,
-        grafana::save,
-        grafana::get,
-        grafana::delete,
-        grafana::star,
-        grafana::unstar,
-        grafana::annotate,
-        alerts::list,
-        alerts::acknowledge,
-        alerts::resolve,
-        alert_rules::list,
-        alert_rules::create,
-        alert_rules::update,
-        alert_rules::delete,
-        silences::list,
-        silences::create,
-        silences::delete,
-        alertmanager_webhook::receive,
     ),
     components(schemas(crate::error::ErrorBody))
 )]
 struct ApiDoc;
 
-/// The document, with roles and security requirements filled in from `routes`.
+/// The document: the core paths and each module's, with roles and security requirements filled
+/// in from `routes`, and the event catalogue (payload schemas under `components.schemas`, the
+/// kinds in `x-events`).
 pub fn build(routes: &RouteTable) -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
+    for module in MODULES {
+        doc.merge((module.openapi)());
+    }
+    crate::events::document(&mut doc);
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "bearer",

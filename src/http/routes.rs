@@ -13,15 +13,14 @@ use actix_web::middleware::{Next, from_fn};
 use actix_web::{FromRequest, Handler, HttpResponse, Responder, web};
 
 use super::{
-    activity, alert_rules, alertmanager_webhook, alerts, audit, auth, census, config,
-    container_streams, containers, endpoints, enroll, fleet_metrics, gate, grafana, health, hosts,
-    images, keys, metrics, metrics_history, modules, networks, nodes, notifications, openapi,
-    prometheus, prometheus_proxy, services, settings, silences, stacks, system, topology, transfer,
-    users, volumes, ws,
+    activity, audit, auth, census, config, container_streams, containers, endpoints, enroll,
+    events_schema, gate, health, hosts, images, keys, metrics, modules, networks, nodes,
+    notifications, openapi, services, settings, stacks, system, topology, transfer, users, volumes,
+    ws,
 };
 use crate::auth::Role;
 use crate::error::{ApiError, ErrorCode};
-use crate::modules::ModuleName;
+use crate::modules::{MODULES, ModuleName};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,14 +89,15 @@ impl Route {
     }
 }
 
-const PUBLIC: Access = Access::Public;
-const R: Access = Access::Role(Role::Viewer);
-const W: Access = Access::Role(Role::Operator);
-const A: Access = Access::Role(Role::Admin);
-const MON: ModuleName = ModuleName::Monitoring;
-const ALERT: ModuleName = ModuleName::Alerting;
+pub const PUBLIC: Access = Access::Public;
+/// `r` in the contract: at least viewer.
+pub const R: Access = Access::Role(Role::Viewer);
+/// `w` in the contract: at least operator.
+pub const W: Access = Access::Role(Role::Operator);
+/// `a` in the contract: admin.
+pub const A: Access = Access::Role(Role::Admin);
 
-fn get<F, Args>(path: &'static str, access: Access, h: F) -> Route
+pub fn get<F, Args>(path: &'static str, access: Access, h: F) -> Route
 where
     F: Handler<Args>,
     Args: FromRequest + 'static,
@@ -106,7 +106,7 @@ where
     Route::new(Method::GET, path, access, h)
 }
 
-fn post<F, Args>(path: &'static str, access: Access, h: F) -> Route
+pub fn post<F, Args>(path: &'static str, access: Access, h: F) -> Route
 where
     F: Handler<Args>,
     Args: FromRequest + 'static,
@@ -115,7 +115,7 @@ where
     Route::new(Method::POST, path, access, h)
 }
 
-fn put<F, Args>(path: &'static str, access: Access, h: F) -> Route
+pub fn put<F, Args>(path: &'static str, access: Access, h: F) -> Route
 where
     F: Handler<Args>,
     Args: FromRequest + 'static,
@@ -124,7 +124,7 @@ where
     Route::new(Method::PUT, path, access, h)
 }
 
-fn delete<F, Args>(path: &'static str, access: Access, h: F) -> Route
+pub fn delete<F, Args>(path: &'static str, access: Access, h: F) -> Route
 where
     F: Handler<Args>,
     Args: FromRequest + 'static,
@@ -133,8 +133,18 @@ where
     Route::new(Method::DELETE, path, access, h)
 }
 
-/// Every route, in matching order (fixed paths before templated siblings).
+/// Every route, in matching order (fixed paths before templated siblings): the core routes,
+/// then each module's, stamped with its module.
 pub fn all() -> Vec<Route> {
+    let mut routes = core();
+    for module in MODULES {
+        routes.extend((module.routes)().into_iter().map(|r| r.module(module.name)));
+    }
+    routes
+}
+
+/// The routes that belong to no module.
+fn core() -> Vec<Route> {
     vec![
         // Health & bootstrap
         get("/metrics", PUBLIC, metrics::scrape),
@@ -250,62 +260,6 @@ pub fn all() -> Vec<Route> {
             W,
             endpoints::delete_policy,
         ),
-        // Monitoring (Prometheus + Grafana)
-        get("/api/metrics/query", R, fleet_metrics::query).module(MON),
-        get("/api/metrics/latest", R, fleet_metrics::latest).module(MON),
-        get("/api/metrics/targets", R, fleet_metrics::targets).module(MON),
-        get("/api/metrics/history", R, metrics_history::list).module(MON),
-        post("/api/metrics/history", R, metrics_history::save).module(MON),
-        get("/api/v1/metrics/query", R, prometheus_proxy::query).module(MON),
-        post("/api/v1/metrics/query", R, prometheus_proxy::query_form).module(MON),
-        get(
-            "/api/v1/metrics/query_range",
-            R,
-            prometheus_proxy::query_range,
-        )
-        .module(MON),
-        post(
-            "/api/v1/metrics/query_range",
-            R,
-            prometheus_proxy::query_range_form,
-        )
-        .module(MON),
-        get("/api/v1/metrics/series", R, prometheus_proxy::series).module(MON),
-        get("/api/v1/metrics/labels", R, prometheus_proxy::labels).module(MON),
-        get(
-            "/api/v1/metrics/label/{name}/values",
-            R,
-            prometheus_proxy::label_values,
-        )
-        .module(MON),
-        get("/api/v1/metrics/metadata", R, prometheus_proxy::metadata).module(MON),
-        get("/api/prometheus/targets", R, prometheus::targets).module(MON),
-        get("/api/prometheus/rules", R, prometheus::rules).module(MON),
-        get("/api/prometheus/status", R, prometheus::status).module(MON),
-        get("/api/grafana/dashboards", R, grafana::list).module(MON),
-        post("/api/grafana/dashboards", W, grafana::save).module(MON),
-        get("/api/grafana/dashboards/{uid}", R, grafana::get).module(MON),
-        delete("/api/grafana/dashboards/{uid}", W, grafana::delete).module(MON),
-        post("/api/grafana/dashboards/{uid}/star", R, grafana::star).module(MON),
-        delete("/api/grafana/dashboards/{uid}/star", R, grafana::unstar).module(MON),
-        post("/api/grafana/annotations", W, grafana::annotate).module(MON),
-        // Alerting (Alertmanager-backed)
-        get("/api/alerts", R, alerts::list).module(ALERT),
-        post("/api/alerts/{id}/acknowledge", W, alerts::acknowledge).module(ALERT),
-        post("/api/alerts/{id}/resolve", W, alerts::resolve).module(ALERT),
-        get("/api/alert-rules", R, alert_rules::list).module(ALERT),
-        post("/api/alert-rules", W, alert_rules::create).module(ALERT),
-        put("/api/alert-rules/{id}", W, alert_rules::update).module(ALERT),
-        delete("/api/alert-rules/{id}", W, alert_rules::delete).module(ALERT),
-        get("/api/alertmanager/silences", R, silences::list).module(ALERT),
-        post("/api/alertmanager/silences", W, silences::create).module(ALERT),
-        delete("/api/alertmanager/silences/{id}", W, silences::delete).module(ALERT),
-        post(
-            "/api/webhooks/alertmanager",
-            PUBLIC,
-            alertmanager_webhook::receive,
-        )
-        .module(ALERT),
         // Settings + module config
         get("/api/settings/{key}", A, settings::get),
         put("/api/settings/{key}", A, settings::put),
@@ -316,6 +270,7 @@ pub fn all() -> Vec<Route> {
         post("/api/notifications/test", W, notifications::test),
         get("/api/audit", A, audit::list),
         get("/api/activity", R, activity::list),
+        get("/api/events/schema", R, events_schema::catalogue),
         get("/api/system/info", A, system::info),
         get("/api/export", A, transfer::export),
         post("/api/import", A, transfer::import),

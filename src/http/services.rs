@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::containers::{ContainerView, gather};
@@ -455,10 +455,12 @@ pub async fn put_health(
         .await?;
     state
         .events
-        .record_committed(
-            "service.health",
-            json!({"id": id.as_str(), "endpoint": sid.endpoint, "status": h.status, "detail": h.detail}),
-        )
+        .publish_committed(crate::events::ServiceHealth {
+            id: id.as_str().to_owned(),
+            endpoint: sid.endpoint.clone(),
+            status: h.status.clone(),
+            detail: h.detail.clone(),
+        })
         .await;
     Ok(web::Json(h.into()))
 }

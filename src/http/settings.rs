@@ -127,7 +127,9 @@ pub async fn put(
         .await?;
     state
         .events
-        .record_committed("setting.updated", serde_json::json!({"key": stored.key}))
+        .publish_committed(crate::events::SettingUpdated {
+            key: stored.key.clone(),
+        })
         .await;
     Ok(web::Json(SettingView {
         key: stored.key,

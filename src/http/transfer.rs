@@ -192,7 +192,9 @@ pub async fn import(
     let report = state.store.import(&plan).await?;
     state
         .events
-        .record_committed("config.imported", serde_json::json!({ "report": report }))
+        .publish_committed(crate::events::ConfigImported {
+            report: serde_json::to_value(&report).unwrap_or_default(),
+        })
         .await;
     Ok(web::Json(ImportResult {
         imported: report,

@@ -107,10 +107,11 @@ pub async fn create(state: web::Data<AppState>, body: Body<CreateUser>) -> ApiRe
     let user = state.store.users().create(&username, &hash, role).await?;
     state
         .events
-        .record_committed(
-            "user.created",
-            serde_json::json!({"id": user.id, "username": user.username, "role": user.role}),
-        )
+        .publish_committed(crate::events::UserCreated {
+            id: user.id.clone(),
+            username: user.username.clone(),
+            role: user.role,
+        })
         .await;
     Ok(HttpResponse::Created().json(UserView::from(user)))
 }
@@ -170,10 +171,12 @@ pub async fn update(
         .await?;
     state
         .events
-        .record_committed(
-            "user.updated",
-            serde_json::json!({"id": user.id, "username": user.username, "role": user.role, "disabled": user.disabled}),
-        )
+        .publish_committed(crate::events::UserUpdated {
+            id: user.id.clone(),
+            username: user.username.clone(),
+            role: user.role,
+            disabled: user.disabled,
+        })
         .await;
     Ok(web::Json(user.into()))
 }
@@ -192,10 +195,10 @@ pub async fn delete(
     let user = state.store.users().delete(&id).await?;
     state
         .events
-        .record_committed(
-            "user.deleted",
-            serde_json::json!({"id": user.id, "username": user.username}),
-        )
+        .publish_committed(crate::events::UserDeleted {
+            id: user.id.clone(),
+            username: user.username.clone(),
+        })
         .await;
     Ok(HttpResponse::NoContent().finish())
 }

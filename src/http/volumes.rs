@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::extract::Query;
@@ -93,10 +93,10 @@ pub async fn delete(
     .await?;
     state
         .events
-        .record_committed(
-            "volume.removed",
-            json!({"name": name.into_inner(), "endpoint": e.id}),
-        )
+        .publish_committed(crate::events::VolumeRemoved {
+            name: name.into_inner(),
+            endpoint: e.id.clone(),
+        })
         .await;
     Ok(HttpResponse::NoContent().finish())
 }

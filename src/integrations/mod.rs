@@ -88,19 +88,6 @@ impl Reachability {
     }
 }
 
-/// The external services a module's routes call: the service, the setting holding its URL, and
-/// whether the module needs it (Grafana is optional for monitoring).
-pub fn services(module: ModuleName) -> &'static [(&'static str, &'static str, bool)] {
-    match module {
-        ModuleName::Monitoring => &[
-            (prometheus::SERVICE, "prometheus_url", true),
-            (grafana::SERVICE, "grafana_url", false),
-        ],
-        ModuleName::Alerting => &[(alertmanager::SERVICE, "alertmanager_url", true)],
-        _ => &[],
-    }
-}
-
 thread_local! {
     static HTTP: std::cell::OnceCell<reqwest::Client> = const { std::cell::OnceCell::new() };
 }

@@ -5,8 +5,6 @@
 //! connection and a pool of readers; PostgreSQL uses one pool for both. Queries go through sqlx's
 //! `Any` driver and are written once for both engines.
 
-pub mod alert_rules;
-pub mod alerts;
 pub mod api_keys;
 pub mod audit;
 mod cache;
@@ -14,7 +12,6 @@ pub mod endpoints;
 pub mod events;
 pub mod hosts;
 pub mod jwt_keys;
-pub mod metrics_history;
 pub mod modules;
 mod retention;
 pub mod sessions;
@@ -189,6 +186,14 @@ impl Store {
         self.write.close().await;
     }
 
+    /// The reader pool, for the store queries of modules (`src/modules/<name>/store.rs`).
+    pub(crate) fn read_pool(&self) -> &AnyPool {
+        &self.read
+    }
+    /// The writer pool (one connection on SQLite), for the store queries of modules.
+    pub(crate) fn write_pool(&self) -> &AnyPool {
+        &self.write
+    }
     pub fn users(&self) -> users::Users<'_> {
         users::Users(self)
     }
@@ -218,15 +223,6 @@ impl Store {
     }
     pub fn events(&self) -> events::Events<'_> {
         events::Events(self)
-    }
-    pub fn alert_rules(&self) -> alert_rules::AlertRules<'_> {
-        alert_rules::AlertRules(self)
-    }
-    pub fn alerts(&self) -> alerts::Alerts<'_> {
-        alerts::Alerts(self)
-    }
-    pub fn metrics_history(&self) -> metrics_history::MetricsHistory<'_> {
-        metrics_history::MetricsHistory(self)
     }
     pub fn stacks(&self) -> stacks::Stacks<'_> {
         stacks::Stacks(self)

@@ -15,7 +15,6 @@ use std::collections::HashMap;
 
 use contextbay_actors::{Delivery, Subscription};
 use prometheus::{IntCounterVec, IntGaugeVec, Opts};
-use tokio::task::JoinHandle;
 
 use crate::state::AppState;
 
@@ -68,42 +67,52 @@ impl ContainerSignals {
     }
 }
 
-/// Registers the series and starts consuming `container.update` events.
-pub fn spawn(state: &AppState, mut sub: Subscription) -> anyhow::Result<JoinHandle<()>> {
-    let signals = ContainerSignals::new()?;
-    state.metrics.register(Box::new(signals.exits.clone()))?;
-    state
-        .metrics
-        .register(Box::new(signals.unhealthy.clone()))?;
-    let state = state.clone();
-    Ok(tokio::spawn(async move {
-        // Node id → hostname, looked up once per node.
-        let mut hostnames: HashMap<String, String> = HashMap::new();
-        while let Some(delivery) = sub.recv().await {
-            let Delivery::Event(event) = delivery else {
-                tracing::warn!("container signals lagged; some container exits were not counted");
-                continue;
+impl ContainerSignals {
+    /// Creates the series and registers them with the master's `/metrics` (once; the consumer
+    /// keeps them across restarts).
+    pub fn register(state: &AppState) -> anyhow::Result<Self> {
+        let signals = Self::new()?;
+        state.metrics.register(Box::new(signals.exits.clone()))?;
+        state
+            .metrics
+            .register(Box::new(signals.unhealthy.clone()))?;
+        Ok(signals)
+    }
+}
+
+/// Consumes `container.update` events into `signals` until the bus closes.
+pub async fn run(
+    state: AppState,
+    signals: ContainerSignals,
+    mut sub: Subscription,
+) -> Result<(), String> {
+    // Node id → hostname, looked up once per node.
+    let mut hostnames: HashMap<String, String> = HashMap::new();
+    while let Some(delivery) = sub.recv().await {
+        let Delivery::Event(event) = delivery else {
+            tracing::warn!("container signals lagged; some container exits were not counted");
+            continue;
+        };
+        let p = &event.payload;
+        let (Some(node), Some(action)) = (p["node_id"].as_str(), p["action"].as_str()) else {
+            continue;
+        };
+        let container = p["attributes"]["name"]
+            .as_str()
+            .filter(|n| !n.is_empty())
+            .or_else(|| p["id"].as_str().map(|id| id.get(..12).unwrap_or(id)))
+            .unwrap_or("unknown");
+        if !hostnames.contains_key(node) {
+            let hostname = match state.nodes.snapshot(node).await {
+                Ok(Some(live)) => live.hostname,
+                _ => String::new(),
             };
-            let p = &event.payload;
-            let (Some(node), Some(action)) = (p["node_id"].as_str(), p["action"].as_str()) else {
-                continue;
-            };
-            let container = p["attributes"]["name"]
-                .as_str()
-                .filter(|n| !n.is_empty())
-                .or_else(|| p["id"].as_str().map(|id| id.get(..12).unwrap_or(id)))
-                .unwrap_or("unknown");
-            if !hostnames.contains_key(node) {
-                let hostname = match state.nodes.snapshot(node).await {
-                    Ok(Some(live)) => live.hostname,
-                    _ => String::new(),
-                };
-                hostnames.insert(node.to_owned(), hostname);
-            }
-            let hostname = hostnames.get(node).map_or("", String::as_str);
-            signals.observe(node, hostname, container, action);
+            hostnames.insert(node.to_owned(), hostname);
         }
-    }))
+        let hostname = hostnames.get(node).map_or("", String::as_str);
+        signals.observe(node, hostname, container, action);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

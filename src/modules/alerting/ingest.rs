@@ -6,11 +6,14 @@
 //! its start time, so repeats change nothing and publish nothing.
 
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
-use super::prometheus_files::RULE_ID_LABEL;
+use super::events::{AlertFired, AlertPayload, AlertResolved};
+use super::store::AlertingStore;
+use crate::events::Notification;
+use crate::modules::alerting::store::alerts::{Alert, Change, IncomingAlert};
+use crate::modules::monitoring::prometheus_files::RULE_ID_LABEL;
 use crate::state::AppState;
-use crate::store::alerts::{Alert, Change, IncomingAlert};
 
 /// Alerts accepted in one notification (Alertmanager's `max_alerts` should stay below it).
 pub const MAX_ALERTS: usize = 1000;
@@ -138,24 +141,6 @@ pub fn validate(payload: WebhookPayload) -> Result<Vec<IncomingAlert>, String> {
     Ok(out)
 }
 
-/// The payload of every `alert.*` event.
-pub fn event_payload(alert: &Alert) -> Value {
-    json!({
-        "id": alert.id,
-        "name": alert.name,
-        "severity": alert.severity,
-        "status": alert.status,
-        "labels": alert.labels,
-        "annotations": alert.annotations,
-        "starts_at": crate::http::ts(alert.starts_at),
-        "ends_at": alert.ends_at.map(crate::http::ts),
-        "fingerprint": alert.fingerprint,
-        "rule_id": alert.rule_id,
-        "acknowledged_by": alert.acknowledged_by,
-        "resolved_by": alert.resolved_by,
-    })
-}
-
 fn notification_level(severity: &str) -> &'static str {
     match severity {
         "critical" => "error",
@@ -182,29 +167,29 @@ fn describe(alert: &Alert) -> String {
 
 /// Publishes what changed for people and subscribers.
 pub async fn publish(state: &AppState, change: Change, alert: &Alert) {
-    let (kind, title, level) = match change {
-        Change::Fired => (
-            "alert.fired",
-            format!("Alert firing: {}", alert.name),
-            notification_level(&alert.severity),
-        ),
-        Change::Resolved => (
-            "alert.resolved",
-            format!("Alert resolved: {}", alert.name),
-            "info",
-        ),
+    let payload = AlertPayload::from(alert);
+    let (title, level) = match change {
+        Change::Fired => {
+            state.events.publish_committed(AlertFired(payload)).await;
+            (
+                format!("Alert firing: {}", alert.name),
+                notification_level(&alert.severity),
+            )
+        }
+        Change::Resolved => {
+            state.events.publish_committed(AlertResolved(payload)).await;
+            (format!("Alert resolved: {}", alert.name), "info")
+        }
         Change::Unchanged => return,
     };
     state
         .events
-        .record_committed(kind, event_payload(alert))
-        .await;
-    state
-        .events
-        .record_committed(
-            "notification",
-            json!({"title": title, "body": describe(alert), "level": level, "alert_id": alert.id}),
-        )
+        .publish_committed(Notification {
+            title,
+            body: describe(alert),
+            level: level.to_owned(),
+            alert_id: Some(alert.id.clone()),
+        })
         .await;
 }
 
@@ -233,6 +218,7 @@ pub async fn ingest(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn payload(v: Value) -> WebhookPayload {
         serde_json::from_value(v).unwrap()

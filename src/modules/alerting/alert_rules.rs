@@ -4,17 +4,19 @@
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::extract::Body;
-use super::{parse_id, ts};
+use super::events as ev;
+use super::store::AlertingStore;
 use crate::auth::Principal;
 use crate::error::{ApiResult, ErrorBody};
-use crate::monitoring::alert_rules::{self, RuleDraft};
-use crate::monitoring::prometheus_files::PrometheusApply;
+use crate::http::extract::Body;
+use crate::http::{parse_id, ts};
+use crate::modules::alerting::rules::{self, RuleDraft};
+use crate::modules::alerting::store::rules::AlertRule;
+use crate::modules::monitoring::prometheus_files::PrometheusApply;
 use crate::state::AppState;
-use crate::store::alert_rules::AlertRule;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AlertRuleView {
@@ -131,7 +133,7 @@ pub async fn create(
     body: Body<CreateAlertRule>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
-    let fields = alert_rules::check(
+    let fields = rules::check(
         &state,
         RuleDraft {
             name: b.name,
@@ -144,13 +146,13 @@ pub async fn create(
         },
     )
     .await?;
-    let (rule, prometheus) = alert_rules::create(&state, &fields, &principal.username).await?;
+    let (rule, prometheus) = rules::create(&state, &fields, &principal.username).await?;
     state
         .events
-        .record_committed(
-            "alert_rule.created",
-            json!({"id": rule.id, "name": rule.name}),
-        )
+        .publish_committed(ev::AlertRuleCreated(ev::AlertRuleRef {
+            id: rule.id.clone(),
+            name: rule.name.clone(),
+        }))
         .await;
     Ok(HttpResponse::Created().json(AlertRuleApplied {
         rule: rule.into(),
@@ -170,7 +172,7 @@ pub async fn update(
     let id = parse_id("alert rule", &id)?;
     let b = body.into_inner();
     let current = state.store.alert_rules().get(&id).await?;
-    let fields = alert_rules::check(
+    let fields = rules::check(
         &state,
         RuleDraft {
             name: b.name.unwrap_or(current.name),
@@ -183,13 +185,13 @@ pub async fn update(
         },
     )
     .await?;
-    let (rule, prometheus) = alert_rules::update(&state, &id, &fields, &principal.username).await?;
+    let (rule, prometheus) = rules::update(&state, &id, &fields, &principal.username).await?;
     state
         .events
-        .record_committed(
-            "alert_rule.updated",
-            json!({"id": rule.id, "name": rule.name}),
-        )
+        .publish_committed(ev::AlertRuleUpdated(ev::AlertRuleRef {
+            id: rule.id.clone(),
+            name: rule.name.clone(),
+        }))
         .await;
     Ok(web::Json(AlertRuleApplied {
         rule: rule.into(),
@@ -205,13 +207,13 @@ pub async fn delete(
     id: web::Path<String>,
 ) -> ApiResult<web::Json<AlertRuleDeleted>> {
     let id = parse_id("alert rule", &id)?;
-    let (rule, prometheus) = alert_rules::delete(&state, &id).await?;
+    let (rule, prometheus) = rules::delete(&state, &id).await?;
     state
         .events
-        .record_committed(
-            "alert_rule.deleted",
-            json!({"id": rule.id, "name": rule.name}),
-        )
+        .publish_committed(ev::AlertRuleDeleted(ev::AlertRuleRef {
+            id: rule.id.clone(),
+            name: rule.name.clone(),
+        }))
         .await;
     Ok(web::Json(AlertRuleDeleted {
         id: rule.id,

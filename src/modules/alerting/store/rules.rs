@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{Store, StoreError, StoreResult, conflict_on_unique, new_id, now_ms};
+use crate::store::{Store, StoreError, StoreResult, conflict_on_unique, new_id, now_ms};
 
 /// One alerting rule as ContextBay keeps it.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,7 +95,7 @@ impl AlertRules<'_> {
             rule_columns!(),
             " FROM alert_rules ORDER BY name"
         ))
-        .fetch_all(&self.0.read)
+        .fetch_all(self.0.read_pool())
         .await?
         .into_iter()
         .map(RuleRow::into_rule)
@@ -109,7 +109,7 @@ impl AlertRules<'_> {
             " FROM alert_rules WHERE id = $1"
         ))
         .bind(id)
-        .fetch_optional(&self.0.read)
+        .fetch_optional(self.0.read_pool())
         .await?
         .ok_or(StoreError::NotFound("alert rule"))?
         .into_rule()
@@ -133,7 +133,7 @@ impl AlertRules<'_> {
         .bind(i64::from(fields.enabled))
         .bind(now)
         .bind(by)
-        .execute(&self.0.write)
+        .execute(self.0.write_pool())
         .await
         .map_err(|e| conflict_on_unique(e, duplicate(&fields.name)))?;
         self.get(&id).await
@@ -156,7 +156,7 @@ impl AlertRules<'_> {
         .bind(i64::from(fields.enabled))
         .bind(now_ms())
         .bind(by)
-        .execute(&self.0.write)
+        .execute(self.0.write_pool())
         .await
         .map_err(|e| conflict_on_unique(e, duplicate(&fields.name)))?;
         if done.rows_affected() == 0 {
@@ -190,7 +190,7 @@ impl AlertRules<'_> {
         .bind(rule.created_at)
         .bind(rule.updated_at)
         .bind(&rule.updated_by)
-        .execute(&self.0.write)
+        .execute(self.0.write_pool())
         .await?;
         Ok(())
     }
@@ -198,7 +198,7 @@ impl AlertRules<'_> {
     pub async fn delete(&self, id: &str) -> StoreResult<()> {
         let done = sqlx::query("DELETE FROM alert_rules WHERE id = $1")
             .bind(id)
-            .execute(&self.0.write)
+            .execute(self.0.write_pool())
             .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("alert rule"));

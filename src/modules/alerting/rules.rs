@@ -3,11 +3,12 @@
 
 use serde_json::{Map, Value};
 
-use super::prometheus_files::{PrometheusApply, RULE_ID_LABEL};
-use super::promql_time::parse_duration;
-use crate::error::{ApiError, ApiResult};
+use crate::modules::ModuleError;
+use crate::modules::alerting::store::AlertingStore;
+use crate::modules::alerting::store::rules::{AlertRule, RuleFields};
+use crate::modules::monitoring::prometheus_files::{PrometheusApply, RULE_ID_LABEL};
+use crate::modules::monitoring::promql_time::parse_duration;
 use crate::state::AppState;
-use crate::store::alert_rules::{AlertRule, RuleFields};
 
 pub const SEVERITIES: [&str; 3] = ["critical", "warning", "info"];
 const MAX_NAME: usize = 128;
@@ -120,12 +121,12 @@ pub fn validate(draft: RuleDraft) -> Result<RuleFields, String> {
 
 /// Validates a draft completely: the local checks, then PromQL by Prometheus itself (which must
 /// therefore be configured and reachable).
-pub async fn check(state: &AppState, draft: RuleDraft) -> ApiResult<RuleFields> {
-    let fields = validate(draft).map_err(ApiError::bad_request)?;
-    let prom = super::prometheus(state).await?;
+pub async fn check(state: &AppState, draft: RuleDraft) -> Result<RuleFields, ModuleError> {
+    let fields = validate(draft).map_err(ModuleError::Invalid)?;
+    let prom = crate::modules::monitoring::prometheus(state).await?;
     prom.check_expr(&fields.expr)
         .await?
-        .map_err(|e| ApiError::bad_request(format!("'expr' is not valid PromQL: {e}")))?;
+        .map_err(|e| ModuleError::Invalid(format!("'expr' is not valid PromQL: {e}")))?;
     Ok(fields)
 }
 
@@ -134,8 +135,8 @@ pub async fn check(state: &AppState, draft: RuleDraft) -> ApiResult<RuleFields> 
 async fn refused_because_of_change(
     state: &AppState,
     applied: &PrometheusApply,
-    undo: impl std::future::Future<Output = ApiResult<()>>,
-) -> ApiResult<bool> {
+    undo: impl std::future::Future<Output = Result<(), ModuleError>>,
+) -> Result<bool, ModuleError> {
     if !applied.refused {
         return Ok(false);
     }
@@ -144,8 +145,8 @@ async fn refused_because_of_change(
     Ok(without.reloaded)
 }
 
-fn refused_error(applied: &PrometheusApply) -> ApiError {
-    ApiError::bad_request(format!(
+fn refused_error(applied: &PrometheusApply) -> ModuleError {
+    ModuleError::Invalid(format!(
         "prometheus refused the rule file with this rule ({}); nothing was changed. Check the \
          annotation and label templates",
         applied
@@ -160,7 +161,7 @@ pub async fn create(
     state: &AppState,
     fields: &RuleFields,
     by: &str,
-) -> ApiResult<(AlertRule, PrometheusApply)> {
+) -> Result<(AlertRule, PrometheusApply), ModuleError> {
     let rule = state.store.alert_rules().create(fields, by).await?;
     let applied = state
         .prometheus_files
@@ -189,7 +190,7 @@ pub async fn update(
     id: &str,
     fields: &RuleFields,
     by: &str,
-) -> ApiResult<(AlertRule, PrometheusApply)> {
+) -> Result<(AlertRule, PrometheusApply), ModuleError> {
     let before = state.store.alert_rules().get(id).await?;
     let rule = state.store.alert_rules().update(id, fields, by).await?;
     let applied = state.prometheus_files.sync_rules(state, Some(id)).await;
@@ -206,7 +207,10 @@ pub async fn update(
 }
 
 /// Deletes a rule and has Prometheus drop it.
-pub async fn delete(state: &AppState, id: &str) -> ApiResult<(AlertRule, PrometheusApply)> {
+pub async fn delete(
+    state: &AppState,
+    id: &str,
+) -> Result<(AlertRule, PrometheusApply), ModuleError> {
     let rule = state.store.alert_rules().get(id).await?;
     state.store.alert_rules().delete(id).await?;
     let applied = state.prometheus_files.sync_rules(state, Some(id)).await;

@@ -6,7 +6,6 @@
 
 use contextbay_actors::{Delivery, Subscription};
 use serde_json::Value;
-use tokio::task::JoinHandle;
 
 use crate::integrations::grafana::NewAnnotation;
 use crate::modules::ModuleName;
@@ -21,7 +20,7 @@ pub fn annotation(payload: &Value, fallback_ms: i64) -> NewAnnotation {
         .find_map(|k| payload["annotations"][*k].as_str());
     let time = payload["starts_at"]
         .as_str()
-        .and_then(|t| crate::http::parse_time("starts_at", t).ok())
+        .and_then(|t| super::promql_time::parse_timestamp("starts_at", t).ok())
         .unwrap_or(fallback_ms);
     NewAnnotation {
         dashboard_uid: None,
@@ -41,36 +40,35 @@ pub fn annotation(payload: &Value, fallback_ms: i64) -> NewAnnotation {
     }
 }
 
-pub fn spawn(state: AppState, mut sub: Subscription) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        while let Some(delivery) = sub.recv().await {
-            let Delivery::Event(event) = delivery else {
-                tracing::warn!("grafana annotator lagged; some alerts have no annotation");
+pub async fn run(state: AppState, mut sub: Subscription) -> Result<(), String> {
+    while let Some(delivery) = sub.recv().await {
+        let Delivery::Event(event) = delivery else {
+            tracing::warn!("grafana annotator lagged; some alerts have no annotation");
+            continue;
+        };
+        match crate::modules::is_enabled(&state, ModuleName::Monitoring).await {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(err) => {
+                tracing::warn!("grafana annotator: {err}");
                 continue;
-            };
-            match super::module_enabled(&state, ModuleName::Monitoring).await {
-                Ok(true) => {}
-                Ok(false) => continue,
-                Err(err) => {
-                    tracing::warn!("grafana annotator: {err}");
-                    continue;
-                }
-            }
-            let grafana = match super::grafana_if_configured(&state).await {
-                Ok(Some(g)) => g,
-                // Grafana is optional: without it there is nothing to annotate.
-                Ok(None) => continue,
-                Err(err) => {
-                    tracing::warn!("grafana annotator: {err}");
-                    continue;
-                }
-            };
-            let note = annotation(&event.payload, event.ts_ms);
-            if let Err(err) = grafana.annotate(&note).await {
-                tracing::warn!(alert = %event.payload["id"], "grafana annotation failed: {err}");
             }
         }
-    })
+        let grafana = match super::grafana_if_configured(&state).await {
+            Ok(Some(g)) => g,
+            // Grafana is optional: without it there is nothing to annotate.
+            Ok(None) => continue,
+            Err(err) => {
+                tracing::warn!("grafana annotator: {err}");
+                continue;
+            }
+        };
+        let note = annotation(&event.payload, event.ts_ms);
+        if let Err(err) = grafana.annotate(&note).await {
+            tracing::warn!(alert = %event.payload["id"], "grafana annotation failed: {err}");
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

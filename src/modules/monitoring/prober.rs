@@ -6,33 +6,33 @@
 use std::time::Duration;
 
 use contextbay_actors::Subscription;
-use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
-use super::{alertmanager, grafana_if_configured, module_enabled, prometheus_if_configured};
+use super::{grafana_if_configured, prometheus_if_configured};
 use crate::modules::ModuleName;
+use crate::modules::alerting::alertmanager;
+use crate::modules::is_enabled as module_enabled;
 use crate::state::AppState;
 
 /// How often the services are probed without a module change.
 pub const PROBE_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Starts the prober; `sub` delivers `module.updated` events.
-pub fn spawn(state: AppState, mut sub: Subscription) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(PROBE_INTERVAL);
-        every.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = every.tick() => {}
-                delivery = sub.recv() => {
-                    if delivery.is_none() {
-                        break;
-                    }
+pub async fn run(state: AppState, mut sub: Subscription) -> Result<(), String> {
+    let mut every = tokio::time::interval(PROBE_INTERVAL);
+    every.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            delivery = sub.recv() => {
+                if delivery.is_none() {
+                    break;
                 }
             }
-            probe(&state).await;
         }
-    })
+        probe(&state).await;
+    }
+    Ok(())
 }
 
 /// Probes the services of the modules that are on and configured; the outcome is recorded by

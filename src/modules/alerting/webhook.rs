@@ -18,7 +18,7 @@ use sha2::Sha256;
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::integrations::ModuleSettings;
 use crate::modules::ModuleName;
-use crate::monitoring::alerts::{self, IngestSummary, WebhookPayload};
+use crate::modules::alerting::ingest::{self, IngestSummary, WebhookPayload};
 use crate::secrets::constant_time_eq;
 use crate::state::AppState;
 
@@ -100,9 +100,9 @@ pub async fn receive(
             },
         )
     })?;
-    let incoming = alerts::validate(payload)
+    let incoming = ingest::validate(payload)
         .map_err(|e| ApiError::bad_request(format!("invalid webhook payload: {e}")))?;
-    let summary = alerts::ingest(&state, &incoming).await?;
+    let summary = ingest::ingest(&state, &incoming).await?;
     Ok(web::Json(summary))
 }
 

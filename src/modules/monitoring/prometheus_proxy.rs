@@ -19,10 +19,10 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::ts;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::monitoring::alert_rules::is_label_name;
-use crate::monitoring::promql_time::{parse_step, parse_timestamp};
+use crate::http::ts;
+use crate::modules::alerting::rules::is_label_name;
+use crate::modules::monitoring::promql_time::{parse_step, parse_timestamp};
 use crate::state::AppState;
 
 /// Longest time range a proxied call may cover.
@@ -140,7 +140,7 @@ async fn forward(
     check: fn(&Params) -> Result<(), ApiError>,
 ) -> ApiResult<HttpResponse> {
     check(&Params::read(req, form.as_deref())?)?;
-    let prom = crate::monitoring::prometheus(state).await?;
+    let prom = crate::modules::monitoring::prometheus(state).await?;
     let answer = prom.raw(api_path, req.query_string(), form).await?;
     let mut res =
         HttpResponse::build(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY));

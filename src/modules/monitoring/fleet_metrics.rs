@@ -14,12 +14,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
-use super::extract::Query;
-use super::ts;
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::http::extract::Query;
+use crate::http::ts;
 use crate::integrations::ModuleSettings;
 use crate::modules::ModuleName;
-use crate::monitoring::prometheus_files::{MASTER_LABEL, PrometheusFiles};
+use crate::modules::monitoring::prometheus_files::{MASTER_LABEL, PrometheusFiles};
 use crate::state::AppState;
 
 /// Every metric the cache answers, with its extra label and meaning (the names of `/metrics`).

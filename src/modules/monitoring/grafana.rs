@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::extract::{Body, Query};
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::http::extract::{Body, Query};
 use crate::integrations::grafana::{DashboardSearch, NewAnnotation, SaveDashboard, SavedDashboard};
 use crate::state::AppState;
 use crate::store::now_ms;
@@ -110,7 +110,7 @@ pub async fn list(
     if !(1..=5000).contains(&limit) {
         return Err(ApiError::bad_request("limit must be between 1 and 5000"));
     }
-    let grafana = crate::monitoring::grafana(&state).await?;
+    let grafana = crate::modules::monitoring::grafana(&state).await?;
     let hits = grafana
         .search_dashboards(&DashboardSearch {
             query: q.query,
@@ -172,7 +172,7 @@ pub async fn save(
     if let Some(f) = &folder_uid {
         check_uid(f)?;
     }
-    let grafana = crate::monitoring::grafana(&state).await?;
+    let grafana = crate::modules::monitoring::grafana(&state).await?;
     let saved = grafana
         .save_dashboard(&SaveDashboard {
             dashboard,
@@ -199,7 +199,7 @@ pub async fn get(
     uid: web::Path<String>,
 ) -> ApiResult<web::Json<Value>> {
     check_uid(&uid)?;
-    let grafana = crate::monitoring::grafana(&state).await?;
+    let grafana = crate::modules::monitoring::grafana(&state).await?;
     Ok(web::Json(grafana.dashboard(&uid).await?))
 }
 
@@ -208,7 +208,7 @@ pub async fn get(
     responses((status = 204), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn delete(state: web::Data<AppState>, uid: web::Path<String>) -> ApiResult<HttpResponse> {
     check_uid(&uid)?;
-    let grafana = crate::monitoring::grafana(&state).await?;
+    let grafana = crate::modules::monitoring::grafana(&state).await?;
     grafana.delete_dashboard(&uid).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -235,7 +235,7 @@ pub async fn unstar(
 
 async fn set_star(state: &AppState, uid: &str, starred: bool) -> ApiResult<web::Json<StarState>> {
     check_uid(uid)?;
-    let grafana = crate::monitoring::grafana(state).await?;
+    let grafana = crate::modules::monitoring::grafana(state).await?;
     match grafana.star(uid, starred).await {
         Ok(()) => {}
         // Starring twice / un-starring an unstarred dashboard: the state asked for holds.
@@ -274,18 +274,18 @@ pub async fn annotate(
         check_uid(uid)?;
     }
     let time = match &req.time {
-        Some(t) => super::parse_time("time", t)?,
+        Some(t) => crate::http::parse_time("time", t)?,
         None => now_ms(),
     };
     let time_end = req
         .time_end
         .as_deref()
-        .map(|t| super::parse_time("time_end", t))
+        .map(|t| crate::http::parse_time("time_end", t))
         .transpose()?;
     if time_end.is_some_and(|end| end < time) {
         return Err(ApiError::bad_request("time_end must not be before time"));
     }
-    let grafana = crate::monitoring::grafana(&state).await?;
+    let grafana = crate::modules::monitoring::grafana(&state).await?;
     let id = grafana
         .annotate(&NewAnnotation {
             dashboard_uid: req.dashboard_uid,

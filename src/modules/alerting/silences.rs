@@ -4,15 +4,15 @@
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 
-use super::extract::{Body, Query};
-use super::parse_id;
+use super::events::{SilenceCreated, SilenceDeleted};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::http::extract::{Body, Query};
+use crate::http::parse_id;
 use crate::integrations::alertmanager::{Matcher, NewSilence, Silence};
-use crate::monitoring::promql_time::parse_duration;
+use crate::modules::monitoring::promql_time::parse_duration;
 use crate::state::AppState;
 use crate::store::now_ms;
 
@@ -20,7 +20,7 @@ const MAX_MATCHERS: usize = 32;
 /// Longest silence accepted: a year.
 const MAX_SILENCE_MS: i64 = 365 * 86_400_000;
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MatcherView {
     /// A label name, e.g. `alertname`.
@@ -116,7 +116,7 @@ pub async fn list(
             "state must be active, pending or expired",
         ));
     }
-    let am = crate::monitoring::alertmanager(&state).await?;
+    let am = crate::modules::alerting::alertmanager(&state).await?;
     let mut items: Vec<SilenceView> = am
         .silences()
         .await?
@@ -129,7 +129,7 @@ pub async fn list(
 }
 
 fn rfc3339(ms: i64) -> String {
-    super::ts(ms)
+    crate::http::ts(ms)
 }
 
 /// Silence matching alerts for a while.
@@ -147,7 +147,7 @@ pub async fn create(
         )));
     }
     for (i, m) in b.matchers.iter().enumerate() {
-        if !crate::monitoring::alert_rules::is_label_name(&m.name) {
+        if !crate::modules::alerting::rules::is_label_name(&m.name) {
             return Err(ApiError::bad_request(format!(
                 "matchers[{i}].name must be a label name ([a-zA-Z_][a-zA-Z0-9_]*)"
             )));
@@ -163,11 +163,11 @@ pub async fn create(
         return Err(ApiError::bad_request("comment must be 1 to 1024 bytes"));
     }
     let starts = match &b.starts_at {
-        Some(t) => super::parse_time("starts_at", t)?,
+        Some(t) => crate::http::parse_time("starts_at", t)?,
         None => now_ms(),
     };
     let ends = match (&b.ends_at, &b.duration) {
-        (Some(t), None) => super::parse_time("ends_at", t)?,
+        (Some(t), None) => crate::http::parse_time("ends_at", t)?,
         (None, Some(d)) => {
             let ms =
                 parse_duration(d).map_err(|e| ApiError::bad_request(format!("duration: {e}")))?;
@@ -185,7 +185,7 @@ pub async fn create(
     if ends - starts > MAX_SILENCE_MS {
         return Err(ApiError::bad_request("a silence may last at most 365 days"));
     }
-    let am = crate::monitoring::alertmanager(&state).await?;
+    let am = crate::modules::alerting::alertmanager(&state).await?;
     let id = am
         .create_silence(&NewSilence {
             matchers: b
@@ -207,11 +207,12 @@ pub async fn create(
     let silence = SilenceView::from(am.silence(&id).await?);
     state
         .events
-        .record_committed(
-            "silence.created",
-            json!({"id": silence.id, "matchers": silence.matchers, "ends_at": silence.ends_at,
-                   "created_by": silence.created_by}),
-        )
+        .publish_committed(SilenceCreated {
+            id: silence.id.clone(),
+            matchers: silence.matchers.clone(),
+            ends_at: silence.ends_at.clone(),
+            created_by: silence.created_by.clone(),
+        })
         .await;
     Ok(HttpResponse::Created().json(silence))
 }
@@ -221,11 +222,8 @@ pub async fn create(
     responses((status = 204), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn delete(state: web::Data<AppState>, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let id = parse_id("silence", &id)?;
-    let am = crate::monitoring::alertmanager(&state).await?;
+    let am = crate::modules::alerting::alertmanager(&state).await?;
     am.expire_silence(&id).await?;
-    state
-        .events
-        .record_committed("silence.deleted", json!({"id": id}))
-        .await;
+    state.events.publish_committed(SilenceDeleted { id }).await;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -7,13 +7,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::extract::Query;
-use super::{PageQuery, Paginated, parse_id, ts};
+use super::events::{AlertAcknowledged, AlertResolved};
+use super::store::AlertingStore;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::monitoring::alerts::event_payload;
+use crate::http::extract::Query;
+use crate::http::{PageQuery, Paginated, parse_id, ts};
+use crate::modules::alerting::store::alerts::{Alert, AlertFilter, FIRING, RESOLVED};
 use crate::state::AppState;
-use crate::store::alerts::{Alert, AlertFilter, FIRING, RESOLVED};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AlertView {
@@ -142,7 +143,7 @@ pub async fn acknowledge(
     if before.acknowledged_at.is_none() {
         state
             .events
-            .record_committed("alert.acknowledged", event_payload(&alert))
+            .publish_committed(AlertAcknowledged((&alert).into()))
             .await;
     }
     Ok(web::Json(alert.into()))
@@ -164,7 +165,7 @@ pub async fn resolve(
         .await?;
     state
         .events
-        .record_committed("alert.resolved", event_payload(&alert))
+        .publish_committed(AlertResolved((&alert).into()))
         .await;
     Ok(web::Json(alert.into()))
 }

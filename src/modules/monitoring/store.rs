@@ -1,7 +1,7 @@
 //! Saved PromQL queries, per user.
 
-use super::{Store, StoreResult, new_id, now_ms};
 use crate::secrets::sha256_hex;
+use crate::store::{Store, StoreResult, new_id, now_ms};
 
 /// Entries kept per user; saving beyond it drops the least recently used.
 pub const MAX_PER_USER: i64 = 200;
@@ -39,7 +39,7 @@ impl From<HistoryRow> for HistoryEntry {
     }
 }
 
-pub struct MetricsHistory<'a>(pub(super) &'a Store);
+pub struct MetricsHistory<'a>(&'a Store);
 
 impl MetricsHistory<'_> {
     /// The user's entries, most recently used first.
@@ -50,7 +50,7 @@ impl MetricsHistory<'_> {
         )
         .bind(user_id)
         .bind(limit)
-        .fetch_all(&self.0.read)
+        .fetch_all(self.0.read_pool())
         .await?
         .into_iter()
         .map(HistoryEntry::from)
@@ -66,7 +66,7 @@ impl MetricsHistory<'_> {
     ) -> StoreResult<HistoryEntry> {
         let now = now_ms();
         let hash = sha256_hex(query.as_bytes());
-        let mut tx = self.0.write.begin().await?;
+        let mut tx = self.0.write_pool().begin().await?;
         sqlx::query(
             "INSERT INTO metrics_history (id, user_id, query, query_hash, name, created_at, \
              last_used_at, use_count) VALUES ($1, $2, $3, $4, $5, $6, $6, 1) \
@@ -101,5 +101,16 @@ impl MetricsHistory<'_> {
         .await?;
         tx.commit().await?;
         Ok(entry.into())
+    }
+}
+
+/// The monitoring module's tables, as accessors on [`Store`] (`state.store.metrics_history()`).
+pub trait MonitoringStore {
+    fn metrics_history(&self) -> MetricsHistory<'_>;
+}
+
+impl MonitoringStore for Store {
+    fn metrics_history(&self) -> MetricsHistory<'_> {
+        MetricsHistory(self)
     }
 }

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{Page, Paged, Store, StoreError, StoreResult, new_id, now_ms};
+use crate::store::{Page, Paged, Store, StoreError, StoreResult, new_id, now_ms};
 
 pub const FIRING: &str = "firing";
 pub const RESOLVED: &str = "resolved";
@@ -141,7 +141,7 @@ pub struct Alerts<'a>(pub(super) &'a Store);
 impl Alerts<'_> {
     /// Applies one webhook notification in one transaction and says what changed for each alert.
     pub async fn ingest(&self, incoming: &[IncomingAlert]) -> StoreResult<Vec<(Change, Alert)>> {
-        let mut tx = self.0.write.begin().await?;
+        let mut tx = self.0.write_pool().begin().await?;
         let now = now_ms();
         let mut changed: Vec<(String, Change)> = Vec::with_capacity(incoming.len());
         for a in incoming {
@@ -253,7 +253,7 @@ impl Alerts<'_> {
             " FROM alerts WHERE id = $1"
         ))
         .bind(id)
-        .fetch_optional(&self.0.read)
+        .fetch_optional(self.0.read_pool())
         .await?
         .ok_or(StoreError::NotFound("alert"))?
         .into_alert()
@@ -275,7 +275,7 @@ impl Alerts<'_> {
         .bind(acknowledged)
         .bind(&name)
         .bind(&filter.rule_id)
-        .fetch_one(&self.0.read)
+        .fetch_one(self.0.read_pool())
         .await?;
         let items = sqlx::query_as::<_, AlertRow>(concat!(
             "SELECT ",
@@ -291,7 +291,7 @@ impl Alerts<'_> {
         .bind(&filter.rule_id)
         .bind(page.limit)
         .bind(page.offset)
-        .fetch_all(&self.0.read)
+        .fetch_all(self.0.read_pool())
         .await?
         .into_iter()
         .map(AlertRow::into_alert)
@@ -308,7 +308,7 @@ impl Alerts<'_> {
         .bind(id)
         .bind(now_ms())
         .bind(by)
-        .execute(&self.0.write)
+        .execute(self.0.write_pool())
         .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("alert"));
@@ -328,7 +328,7 @@ impl Alerts<'_> {
         .bind(now)
         .bind(by)
         .bind(FIRING)
-        .execute(&self.0.write)
+        .execute(self.0.write_pool())
         .await?;
         if done.rows_affected() == 0 {
             // Either unknown (404) or already resolved (409).

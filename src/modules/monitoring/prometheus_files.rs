@@ -19,12 +19,12 @@ use contextbay_actors::{Delivery, Subscription};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
-use tokio::task::JoinHandle;
 
 use crate::integrations::ModuleSettings;
 use crate::modules::ModuleName;
+use crate::modules::alerting::store::AlertingStore;
+use crate::modules::alerting::store::rules::AlertRule;
 use crate::state::AppState;
-use crate::store::alert_rules::AlertRule;
 
 /// The label on the master's scrape target; the default rules select on it.
 pub const MASTER_LABEL: (&str, &str) = ("cb_component", "master");
@@ -143,7 +143,7 @@ impl PrometheusFiles {
                 return out;
             }
             Err(err) => {
-                out.error = Some(err.message);
+                out.error = Some(err.to_string());
                 return out;
             }
         };
@@ -175,7 +175,7 @@ impl PrometheusFiles {
     }
 
     async fn rules_to_write(&self, state: &AppState) -> anyhow::Result<Vec<AlertRule>> {
-        if !super::module_enabled(state, ModuleName::Alerting)
+        if !crate::modules::is_enabled(state, ModuleName::Alerting)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?
         {
@@ -284,24 +284,22 @@ pub fn render_rules(rules: &[AlertRule]) -> String {
 
 /// Rewrites both files at start and whenever the monitoring or alerting module changes (a new
 /// scrape address, Prometheus URL, or the alerting module switched on or off).
-pub fn spawn_sync(state: AppState, mut sub: Subscription) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        resync(&state).await;
-        while let Some(delivery) = sub.recv().await {
-            match delivery {
-                Delivery::Event(e) => {
-                    let name = e.payload["name"].as_str().unwrap_or_default();
-                    if name == ModuleName::Monitoring.as_str()
-                        || name == ModuleName::Alerting.as_str()
-                    {
-                        resync(&state).await;
-                    }
+pub async fn run_sync(state: AppState, mut sub: Subscription) -> Result<(), String> {
+    resync(&state).await;
+    while let Some(delivery) = sub.recv().await {
+        match delivery {
+            Delivery::Event(e) => {
+                let name = e.payload["name"].as_str().unwrap_or_default();
+                if name == ModuleName::Monitoring.as_str() || name == ModuleName::Alerting.as_str()
+                {
+                    resync(&state).await;
                 }
-                // A missed module change: rewrite anyway, it is idempotent.
-                Delivery::Lagged { .. } => resync(&state).await,
             }
+            // A missed module change: rewrite anyway, it is idempotent.
+            Delivery::Lagged { .. } => resync(&state).await,
         }
-    })
+    }
+    Ok(())
 }
 
 async fn resync(state: &AppState) {

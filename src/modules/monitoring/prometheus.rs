@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::extract::Query;
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::http::extract::Query;
 use crate::integrations::Health;
 use crate::state::AppState;
 
@@ -54,7 +54,7 @@ pub async fn targets(
             "state must be active, dropped or any",
         ));
     }
-    let prom = crate::monitoring::prometheus(&state).await?;
+    let prom = crate::modules::monitoring::prometheus(&state).await?;
     Ok(web::Json(prom.api("targets", &[("state", wanted)]).await?))
 }
 
@@ -72,7 +72,7 @@ pub async fn rules(
         }
         params.push(("type", kind));
     }
-    let prom = crate::monitoring::prometheus(&state).await?;
+    let prom = crate::modules::monitoring::prometheus(&state).await?;
     Ok(web::Json(prom.api("rules", &params).await?))
 }
 
@@ -81,7 +81,7 @@ pub async fn rules(
 #[utoipa::path(get, path = "/api/prometheus/status", tag = "monitoring",
     responses((status = 200, body = PrometheusStatus), (status = 503, body = ErrorBody)))]
 pub async fn status(state: web::Data<AppState>) -> ApiResult<web::Json<PrometheusStatus>> {
-    let prom = crate::monitoring::prometheus(&state).await?;
+    let prom = crate::modules::monitoring::prometheus(&state).await?;
     let health = prom.health().await;
     let (build, runtime) = if health.healthy {
         let (build, runtime) = tokio::join!(

@@ -5,12 +5,13 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extract::{Body, Query};
-use super::ts;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::http::extract::{Body, Query};
+use crate::http::ts;
+use crate::modules::monitoring::store::HistoryEntry;
+use crate::modules::monitoring::store::MonitoringStore;
 use crate::state::AppState;
-use crate::store::metrics_history::HistoryEntry;
 
 const MAX_QUERY: usize = 4096;
 
