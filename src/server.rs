@@ -79,6 +79,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
         })
         .collect();
     let secs = std::time::Duration::from_secs;
+    let restarts = contextbay_actors::Restarts::new();
     let nodes = NodeRegistry::start(
         seeds,
         NodeTimings {
@@ -88,6 +89,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
             command_timeout: secs(config.fleet.command_timeout_secs),
         },
         bus.clone(),
+        restarts.clone(),
     );
     let passwords = password::PasswordPool::start(
         config.auth.password_hash_threads,
@@ -96,7 +98,6 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
     .context("starting the password hashing threads")?;
     let dummy_hash: Arc<str> = passwords.hash(secrets::random_token(24)).await?.into();
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let restarts = contextbay_actors::Restarts::new();
     let state = AppState {
         config: Arc::clone(&config),
         events: EventLog::new(bus.clone(), store.clone()),

@@ -18,8 +18,8 @@ pub use broadcaster::{
 };
 pub use node::{CommandFailure, NodeLive, NodeStatus, NodeTimings};
 pub use node_registry::{
-    AttachedStream, NodeRegistry, NodeRegistryHandle, NodeSeed, PendingResult, RemoteStream,
-    StreamHandle,
+    AttachedStream, NODE_ACTOR, NodeRegistry, NodeRegistryHandle, NodeSeed, PendingResult,
+    RegistryStats, RemoteStream, StreamHandle,
 };
 pub use supervisor::{Restarts, TaskInfo, TaskState, TaskSupervisor};
 pub use throttle::{Limit, Throttle, ThrottleHandle};
