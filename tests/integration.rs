@@ -29,6 +29,7 @@ mod integration {
     mod settings;
     mod sockets;
     mod stacks;
+    mod supervision;
     mod transfer;
     mod users;
 }
