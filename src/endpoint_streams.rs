@@ -36,7 +36,9 @@ fn opened(result: CommandResult) -> Result<(), EndpointError> {
         Some(command_result::Outcome::Error(err)) => {
             Err(EndpointError::remote(err, result.request_id))
         }
-        None => Err(EndpointError::Unavailable("the worker sent an empty result".into())),
+        None => Err(EndpointError::Unavailable(
+            "the worker sent an empty result".into(),
+        )),
     }
 }
 
@@ -240,7 +242,8 @@ pub async fn compose_on_worker(
 ) -> Result<crate::docker::compose::ComposeOutcome, EndpointError> {
     use crate::docker::compose::{ComposeOutcome, OutputLine};
     let node = node_of(e);
-    let run_json = serde_json::to_vec(&run).map_err(|err| EndpointError::Internal(err.to_string()))?;
+    let run_json =
+        serde_json::to_vec(&run).map_err(|err| EndpointError::Internal(err.to_string()))?;
     let kind = command::Kind::ComposeRun(contextbay_proto::v1::ComposeRun { run_json });
     let (pending, mut stream) = state
         .nodes
@@ -275,7 +278,11 @@ pub async fn compose_on_worker(
     let result = match result {
         Some(Ok(result)) => result,
         Some(Err(f)) => return Err(unavailable(node, &f)),
-        None => return Err(EndpointError::Internal("the compose run ended without a result".into())),
+        None => {
+            return Err(EndpointError::Internal(
+                "the compose run ended without a result".into(),
+            ));
+        }
     };
     match result.outcome {
         Some(command_result::Outcome::OkJson(json)) => {
@@ -297,6 +304,8 @@ pub async fn compose_on_worker(
         Some(command_result::Outcome::Error(err)) => {
             Err(EndpointError::remote(err, result.request_id))
         }
-        None => Err(EndpointError::Unavailable("the worker sent an empty result".into())),
+        None => Err(EndpointError::Unavailable(
+            "the worker sent an empty result".into(),
+        )),
     }
 }

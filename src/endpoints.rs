@@ -275,7 +275,7 @@ const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 ///   `volume.update` or `network.update` (payload `{endpoint, id, type, action, attributes,
 ///   time}`), reconnecting after errors;
 /// - keeps each endpoint's health in the endpoint registry (which publishes `endpoint.status`
-///   when it changes): engines are probed in spawned tasks, a new endpoint at once and the
+///   when it changes, and at the watcher's first check of each endpoint): engines are probed in spawned tasks, a new endpoint at once and the
 ///   others every `PROBE_EVERY` rounds; an agent endpoint is up while its node's worker is
 ///   connected.
 pub async fn watch(state: AppState) -> Result<(), String> {
@@ -289,7 +289,9 @@ pub async fn watch(state: AppState) -> Result<(), String> {
     let mut probed: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut tick = 0u32;
     loop {
-        let list = all(&state).await.map_err(|e| format!("listing endpoints: {e}"))?;
+        let list = all(&state)
+            .await
+            .map_err(|e| format!("listing endpoints: {e}"))?;
         while followers_set.try_join_next().is_some() {}
         while probes.try_join_next().is_some() {}
         followers.retain(|id, task| {
@@ -314,7 +316,8 @@ pub async fn watch(state: AppState) -> Result<(), String> {
                 let task = followers_set.spawn(follow_events(&state, e.id.clone(), engine));
                 followers.insert(e.id.clone(), task);
             }
-            let due = tick.is_multiple_of(PROBE_EVERY) || !probed.contains(&e.id);
+            let first = !probed.contains(&e.id);
+            let due = tick.is_multiple_of(PROBE_EVERY) || first;
             if e.kind == "agent" && !due {
                 // Between version probes an agent endpoint follows its node's connection.
                 follow_node(&state, e).await;
@@ -324,7 +327,13 @@ pub async fn watch(state: AppState) -> Result<(), String> {
                 let id = e.id.clone();
                 let task = probes.spawn(async move {
                     let probe = probe(&state, &e).await;
-                    let _ = state.endpoint_health.report(&e.id, probe).await;
+                    // The first check of an endpoint is announced even when a request checked
+                    // it already, so that a client watching `endpoint.status` hears of it.
+                    let _ = if first {
+                        state.endpoint_health.announce(&e.id, probe).await
+                    } else {
+                        state.endpoint_health.report(&e.id, probe).await
+                    };
                 });
                 probing.insert(id, task);
             }
@@ -355,19 +364,19 @@ pub async fn follow_node(state: &AppState, e: &StoredEndpoint) {
     }
 }
 
-/// Asks endpoint `e`'s engine for its version, now: up with the version, or down and why.
+/// Asks endpoint `e`'s engine for its version, now: up with the version, or down and why. An
+/// agent endpoint is up while its node's worker is connected (as between probes); the probe
+/// through the worker only learns the engine's version, so the status cannot flap.
 pub async fn probe(state: &AppState, e: &StoredEndpoint) -> Probe {
     if e.kind == "agent"
         && let Err(why) = node_connected(state, e).await
     {
         return Probe::down(why);
     }
-    match tokio::time::timeout(PROBE_TIMEOUT, call(state, e, DockerOp::Version)).await {
-        Ok(Ok(v)) => Probe::up(
-            v.get("version")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-        ),
+    let answer = tokio::time::timeout(PROBE_TIMEOUT, call(state, e, DockerOp::Version)).await;
+    match answer {
+        Ok(Ok(v)) => Probe::up(v.get("version").and_then(Value::as_str).map(str::to_owned)),
+        _ if e.kind == "agent" => Probe::up(None),
         Ok(Err(err)) => Probe::down(err.to_string()),
         Err(_) => Probe::down("no answer within 5 s"),
     }
@@ -507,7 +516,9 @@ pub async fn fan_out<T: serde::de::DeserializeOwned>(
         match answer {
             Ok(v) => ok.push((e, v)),
             Err(err) if only.is_some() => return Err(err),
-            Err(err) => errors.push(serde_json::json!({"endpoint": e.id, "error": err.to_string()})),
+            Err(err) => {
+                errors.push(serde_json::json!({"endpoint": e.id, "error": err.to_string()}))
+            }
         }
     }
     Ok((ok, errors))

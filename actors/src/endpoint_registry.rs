@@ -93,6 +93,8 @@ impl Actor for EndpointRegistry {
 struct Report {
     id: String,
     probe: Probe,
+    /// Publish `endpoint.status` even when nothing changed.
+    announce: bool,
 }
 
 impl Handler<Report> for EndpointRegistry {
@@ -106,7 +108,8 @@ impl Handler<Report> for EndpointRegistry {
             docker_version,
         } = msg.probe;
         let previous = self.health.get(&msg.id);
-        let changed = previous.is_none_or(|h| h.status != status || h.error != error);
+        let changed =
+            msg.announce || previous.is_none_or(|h| h.status != status || h.error != error);
         let since_ms = match previous {
             Some(h) if h.status == status => h.since_ms,
             _ => now,
@@ -180,6 +183,21 @@ impl EndpointRegistryHandle {
             .send(Report {
                 id: id.to_owned(),
                 probe,
+                announce: false,
+            })
+            .timeout(REQUEST_TIMEOUT)
+            .await?)
+    }
+
+    /// [`Self::report`], publishing `endpoint.status` even when nothing changed (the watcher's
+    /// first check of an endpoint it starts following).
+    pub async fn announce(&self, id: &str, probe: Probe) -> Result<(), ActorError> {
+        Ok(self
+            .addr
+            .send(Report {
+                id: id.to_owned(),
+                probe,
+                announce: true,
             })
             .timeout(REQUEST_TIMEOUT)
             .await?)
@@ -187,11 +205,7 @@ impl EndpointRegistryHandle {
 
     /// Forgets the health of every endpoint not in `ids`.
     pub async fn retain(&self, ids: Vec<String>) -> Result<(), ActorError> {
-        Ok(self
-            .addr
-            .send(Retain(ids))
-            .timeout(REQUEST_TIMEOUT)
-            .await?)
+        Ok(self.addr.send(Retain(ids)).timeout(REQUEST_TIMEOUT).await?)
     }
 
     /// Every endpoint's known health, by id (endpoints never checked are absent).
@@ -226,6 +240,7 @@ mod tests {
         assert_eq!(all["e2"].error.as_deref(), Some("refused"));
         reg.report("e1", Probe::down("gone")).await.unwrap();
         assert_eq!(reg.all().await.unwrap()["e1"].docker_version, None);
+        reg.announce("e1", Probe::down("gone")).await.unwrap();
         reg.retain(vec!["e1".into()]).await.unwrap();
         assert!(!reg.all().await.unwrap().contains_key("e2"));
         let mut seen = Vec::new();
@@ -238,6 +253,6 @@ mod tests {
                 e.payload["status"].as_str().unwrap_or_default()
             ));
         }
-        assert_eq!(seen, vec!["e1:up", "e2:down", "e1:down"]);
+        assert_eq!(seen, vec!["e1:up", "e2:down", "e1:down", "e1:down"]);
     }
 }

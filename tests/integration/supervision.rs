@@ -116,7 +116,12 @@ fn statuses_of(events: &Mutex<Vec<Value>>, node: &str) -> Vec<String> {
         .unwrap()
         .iter()
         .filter(|e| e["type"] == "node.status" && e["payload"]["node_id"] == node)
-        .map(|e| e["payload"]["status"].as_str().unwrap_or_default().to_owned())
+        .map(|e| {
+            e["payload"]["status"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
         .collect()
 }
 
