@@ -15,7 +15,6 @@ use tokio::io::AsyncWriteExt;
 use crate::docker::Engine;
 use crate::docker::containers::{ExecSession, LogLine, LogQuery};
 use crate::endpoints::{self, EndpointError};
-use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::endpoints::StoredEndpoint;
 
@@ -26,18 +25,20 @@ fn node_of(e: &StoredEndpoint) -> &str {
     e.node_id.as_deref().unwrap_or(&e.id)
 }
 
-fn unavailable(node: &str, f: &CommandFailure) -> ApiError {
-    EndpointError::Unavailable(format!("node {node}: {f}")).into()
+fn unavailable(node: &str, f: &CommandFailure) -> EndpointError {
+    EndpointError::Unavailable(format!("node {node}: {f}"))
 }
 
 /// The opening command's answer: `Ok` when the worker opened the stream.
-fn opened(result: CommandResult) -> Result<(), ApiError> {
+fn opened(result: CommandResult) -> Result<(), EndpointError> {
     match result.outcome {
         Some(command_result::Outcome::OkJson(_)) => Ok(()),
         Some(command_result::Outcome::Error(err)) => {
-            Err(EndpointError::remote(err, result.request_id).into())
+            Err(EndpointError::remote(err, result.request_id))
         }
-        None => Err(EndpointError::Unavailable("the worker sent an empty result".into()).into()),
+        None => Err(EndpointError::Unavailable(
+            "the worker sent an empty result".into(),
+        )),
     }
 }
 
@@ -48,13 +49,13 @@ pub async fn logs(
     id: &str,
     q: &LogQuery,
     follow: bool,
-) -> Result<LogLines, ApiError> {
+) -> Result<LogLines, EndpointError> {
     if let Some(engine) = endpoints::engine(state, e)? {
         // The container must exist before a stream counts as open, so a typo is a plain 404.
         engine
             .inspect_container(id)
             .await
-            .map_err(|err| ApiError::from(EndpointError::from(err)))?;
+            .map_err(EndpointError::from)?;
         let lines = engine.log_stream(id, q, follow);
         return Ok(Box::pin(lines.map(|l| l.map_err(|e| e.to_string()))));
     }
@@ -153,12 +154,12 @@ pub async fn exec(
     cmd: Vec<String>,
     tty: bool,
     size: Option<(u16, u16)>,
-) -> Result<Exec, ApiError> {
+) -> Result<Exec, EndpointError> {
     if let Some(engine) = endpoints::engine(state, e)? {
         let session = engine
             .exec(id, cmd, tty)
             .await
-            .map_err(|err| ApiError::from(EndpointError::from(err)))?;
+            .map_err(EndpointError::from)?;
         if let Some((rows, cols)) = size {
             let _ = engine.resize_exec(&session.exec_id, rows, cols).await;
         }
@@ -238,10 +239,11 @@ pub async fn compose_on_worker(
     e: &StoredEndpoint,
     run: crate::docker::compose::ComposeRun,
     on_line: &mut (dyn FnMut(&crate::docker::compose::OutputLine) + Send),
-) -> Result<crate::docker::compose::ComposeOutcome, ApiError> {
+) -> Result<crate::docker::compose::ComposeOutcome, EndpointError> {
     use crate::docker::compose::{ComposeOutcome, OutputLine};
     let node = node_of(e);
-    let run_json = serde_json::to_vec(&run).map_err(ApiError::internal)?;
+    let run_json =
+        serde_json::to_vec(&run).map_err(|err| EndpointError::Internal(err.to_string()))?;
     let kind = command::Kind::ComposeRun(contextbay_proto::v1::ComposeRun { run_json });
     let (pending, mut stream) = state
         .nodes
@@ -276,14 +278,18 @@ pub async fn compose_on_worker(
     let result = match result {
         Some(Ok(result)) => result,
         Some(Err(f)) => return Err(unavailable(node, &f)),
-        None => return Err(ApiError::internal("the compose run ended without a result")),
+        None => {
+            return Err(EndpointError::Internal(
+                "the compose run ended without a result".into(),
+            ));
+        }
     };
     match result.outcome {
         Some(command_result::Outcome::OkJson(json)) => {
             let outcome: ComposeOutcome = serde_json::from_slice(&json).map_err(|err| {
-                ApiError::from(EndpointError::Unavailable(format!(
+                EndpointError::Unavailable(format!(
                     "the worker sent an invalid compose outcome: {err}"
-                )))
+                ))
             })?;
             Ok(ComposeOutcome { lines, ..outcome })
         }
@@ -296,8 +302,10 @@ pub async fn compose_on_worker(
             Ok(outcome)
         }
         Some(command_result::Outcome::Error(err)) => {
-            Err(EndpointError::remote(err, result.request_id).into())
+            Err(EndpointError::remote(err, result.request_id))
         }
-        None => Err(EndpointError::Unavailable("the worker sent an empty result".into()).into()),
+        None => Err(EndpointError::Unavailable(
+            "the worker sent an empty result".into(),
+        )),
     }
 }

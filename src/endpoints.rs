@@ -6,26 +6,33 @@ use contextbay_proto::v1::{DockerCall, command, command_result};
 use serde::Serialize;
 use serde_json::Value;
 
+use contextbay_actors::Probe;
+
 use crate::docker::Engine;
 use crate::docker::compose::ComposeHost;
 use crate::docker::ops::{DockerOp, execute};
 use crate::docker::remote::TlsMaterial;
-use crate::error::{ApiError, ErrorCode};
 use crate::policy::SecurityPolicy;
 use crate::state::AppState;
 use crate::store::endpoints::StoredEndpoint;
 
 pub const LOCAL: &str = "local";
 
-/// Why an operation failed, with what the engine or worker said.
-#[derive(Debug)]
+/// Why an operation failed, with what the engine or worker said. Mapped once into the error
+/// table (`From<EndpointError> for ApiError` in `http::endpoints`).
+#[derive(Debug, thiserror::Error)]
 pub enum EndpointError {
+    /// No endpoint with this id.
+    #[error("no endpoint '{0}'")]
+    NotFound(String),
     /// The engine answered with an HTTP status (404 no such container, 409 conflict, …).
+    #[error("{}", engine_words(.message))]
     Docker {
         status: Option<u16>,
         message: String,
     },
     /// The worker reported a failure (its structured error, correlated to the request id).
+    #[error("{}", remote_words(.message, *.exit_code, .stderr))]
     Remote {
         message: String,
         code: String,
@@ -35,7 +42,14 @@ pub enum EndpointError {
         request_id: String,
     },
     /// The engine or worker cannot be reached.
+    #[error("{0}")]
     Unavailable(String),
+    /// Something that should not happen (shown to clients as an internal error).
+    #[error("{0}")]
+    Internal(String),
+    /// Reading the endpoint from the store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 impl EndpointError {
@@ -48,6 +62,25 @@ impl EndpointError {
             exit_code: err.exit_code,
             stderr: err.stderr,
             request_id,
+        }
+    }
+
+    /// The HTTP-like status the engine or worker answered with, if any (400, 403, 404, 409…).
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::NotFound(_) => Some(404),
+            Self::Docker { status, .. } => *status,
+            Self::Remote {
+                code,
+                docker_status,
+                ..
+            } => match code.as_str() {
+                "forbidden" => Some(403),
+                "invalid_argument" | "bad_request" => Some(400),
+                "not_found" => Some(404),
+                _ => docker_status.and_then(|s| u16::try_from(s).ok()),
+            },
+            Self::Unavailable(_) | Self::Internal(_) | Self::Store(_) => None,
         }
     }
 }
@@ -64,16 +97,6 @@ impl From<crate::docker::DockerError> for EndpointError {
     }
 }
 
-fn by_status(status: Option<u16>, message: String) -> ApiError {
-    match status {
-        Some(400) => ApiError::bad_request(message),
-        Some(403) => ApiError::forbidden(message),
-        Some(404) => ApiError::not_found(message),
-        Some(409 | 304) => ApiError::conflict(message),
-        _ => ApiError::new(ErrorCode::RemoteFailed, message),
-    }
-}
-
 /// Strips bollard's "docker engine answered 404: " prefix so people read Docker's own words.
 fn engine_words(message: &str) -> String {
     message
@@ -82,40 +105,19 @@ fn engine_words(message: &str) -> String {
         .map_or_else(|| message.to_owned(), |(_, rest)| rest.to_owned())
 }
 
-impl From<EndpointError> for ApiError {
-    fn from(e: EndpointError) -> Self {
-        match e {
-            EndpointError::Docker { status, message } => by_status(status, engine_words(&message)),
-            EndpointError::Remote {
-                message,
-                code,
-                docker_status,
-                exit_code,
-                stderr,
-                request_id,
-            } => {
-                let mut text = engine_words(&message);
-                if let Some(code) = exit_code {
-                    text.push_str(&format!(" (exit code {code})"));
-                }
-                if !stderr.is_empty() {
-                    text.push_str(&format!(
-                        "; stderr: {}",
-                        stderr.chars().take(500).collect::<String>()
-                    ));
-                }
-                tracing::info!(%request_id, %code, "worker reported a failure");
-                let status = match code.as_str() {
-                    "forbidden" => Some(403),
-                    "invalid_argument" | "bad_request" => Some(400),
-                    "not_found" => Some(404),
-                    _ => docker_status.and_then(|s| u16::try_from(s).ok()),
-                };
-                by_status(status, text)
-            }
-            EndpointError::Unavailable(m) => ApiError::new(ErrorCode::ServiceUnavailable, m),
-        }
+/// A worker's failure for people: the engine's words, the exit code and the start of stderr.
+fn remote_words(message: &str, exit_code: Option<i32>, stderr: &str) -> String {
+    let mut text = engine_words(message);
+    if let Some(code) = exit_code {
+        text.push_str(&format!(" (exit code {code})"));
     }
+    if !stderr.is_empty() {
+        text.push_str(&format!(
+            "; stderr: {}",
+            stderr.chars().take(500).collect::<String>()
+        ));
+    }
+    text
 }
 
 /// An endpoint as the API shows it.
@@ -180,12 +182,10 @@ pub async fn ensure_agent(state: &AppState, node_id: &str, hostname: &str) -> an
     Ok(())
 }
 
-pub async fn get(state: &AppState, id: &str) -> Result<StoredEndpoint, ApiError> {
+pub async fn get(state: &AppState, id: &str) -> Result<StoredEndpoint, EndpointError> {
     match state.store.endpoints().get(id).await {
         Ok(e) => Ok(e),
-        Err(crate::store::StoreError::NotFound(_)) => {
-            Err(ApiError::not_found(format!("no endpoint '{id}'")))
-        }
+        Err(crate::store::StoreError::NotFound(_)) => Err(EndpointError::NotFound(id.to_owned())),
         Err(e) => Err(e.into()),
     }
 }
@@ -196,7 +196,7 @@ pub async fn get(state: &AppState, id: &str) -> Result<StoredEndpoint, ApiError>
 pub async fn security_policy(
     state: &AppState,
     e: &StoredEndpoint,
-) -> Result<SecurityPolicy, ApiError> {
+) -> Result<SecurityPolicy, EndpointError> {
     if let Some(node) = &e.node_id {
         let host = state.store.hosts().get(node).await?;
         return Ok(SecurityPolicy::from_stored(&host.security_policy));
@@ -216,7 +216,7 @@ pub async fn security_policy(
     Ok(parsed.unwrap_or_else(|| state.config.docker.default_policy.clone()))
 }
 
-pub async fn all(state: &AppState) -> Result<Vec<StoredEndpoint>, ApiError> {
+pub async fn all(state: &AppState) -> Result<Vec<StoredEndpoint>, EndpointError> {
     Ok(state.store.endpoints().all().await?)
 }
 
@@ -259,93 +259,136 @@ fn tcp_engine(state: &AppState, e: &StoredEndpoint) -> Result<Engine, EndpointEr
     Ok(engine)
 }
 
-/// How often the watcher looks for added or removed endpoints.
+/// How often the watcher looks for added or removed endpoints and follows agent endpoints'
+/// nodes.
 const WATCH_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
-/// How often each `local` and `tcp` endpoint's health is probed (agent endpoints follow their
-/// node's connection, which costs nothing to read).
+/// How often each endpoint's engine is asked for its version, in watcher rounds (agent
+/// endpoints' up/down follows their node's connection every round, which costs nothing).
 const PROBE_EVERY: u32 = 6;
+/// How long a probe may take.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Watches every endpoint for as long as the master runs:
+/// Watches every endpoint for as long as the master runs (supervised as `endpoint-watcher`;
+/// the follower and probe tasks it spawns end with it):
 /// - follows the Docker event stream of each `local` and `tcp` engine (agent endpoints' events
 ///   come from their workers) and publishes each event as `container.update`, `image.update`,
 ///   `volume.update` or `network.update` (payload `{endpoint, id, type, action, attributes,
 ///   time}`), reconnecting after errors;
-/// - tracks each endpoint's health and publishes `endpoint.status` when it changes.
-pub fn spawn_watcher(state: &AppState) -> tokio::task::JoinHandle<()> {
-    let state = state.clone();
-    tokio::spawn(async move {
-        // Owned by this task: aborting the watcher aborts every follower with it.
-        let mut tasks = tokio::task::JoinSet::new();
-        let mut followers: std::collections::HashMap<String, tokio::task::AbortHandle> =
-            std::collections::HashMap::new();
-        let mut health: std::collections::HashMap<String, (bool, Option<String>)> =
-            std::collections::HashMap::new();
-        let mut tick = 0u32;
-        loop {
-            let list = match all(&state).await {
-                Ok(list) => list,
-                Err(err) => {
-                    tracing::warn!(error = %err.message, "listing endpoints");
-                    Vec::new()
-                }
-            };
-            while tasks.try_join_next().is_some() {}
-            followers.retain(|id, task| {
-                let keep = list.iter().any(|e| &e.id == id) && !task.is_finished();
-                if !keep {
-                    task.abort();
-                }
-                keep
-            });
-            health.retain(|id, _| list.iter().any(|e| &e.id == id));
-            for e in &list {
-                if !followers.contains_key(&e.id)
-                    && let Ok(Some(engine)) = engine(&state, e)
-                {
-                    let task = tasks.spawn(follow_events(&state, e.id.clone(), engine));
-                    followers.insert(e.id.clone(), task);
-                }
+/// - keeps each endpoint's health in the endpoint registry (which publishes `endpoint.status`
+///   when it changes, and at the watcher's first check of each endpoint): engines are probed in spawned tasks, a new endpoint at once and the
+///   others every `PROBE_EVERY` rounds; an agent endpoint is up while its node's worker is
+///   connected.
+pub async fn watch(state: AppState) -> Result<(), String> {
+    use std::collections::HashMap;
+    use tokio::task::{AbortHandle, JoinSet};
+    // Owned by this future: when it ends or is aborted, every follower and probe ends with it.
+    let mut followers_set = JoinSet::new();
+    let mut followers: HashMap<String, AbortHandle> = HashMap::new();
+    let mut probes = JoinSet::new();
+    let mut probing: HashMap<String, AbortHandle> = HashMap::new();
+    let mut probed: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut tick = 0u32;
+    loop {
+        let list = all(&state)
+            .await
+            .map_err(|e| format!("listing endpoints: {e}"))?;
+        while followers_set.try_join_next().is_some() {}
+        while probes.try_join_next().is_some() {}
+        followers.retain(|id, task| {
+            let keep = list.iter().any(|e| &e.id == id) && !task.is_finished();
+            if !keep {
+                task.abort();
             }
-            for e in &list {
-                // A new endpoint is probed at once, the others every PROBE_EVERY rounds.
-                if tick.is_multiple_of(PROBE_EVERY) || !health.contains_key(&e.id) {
-                    let now = probe_health(&state, e).await;
-                    if health.get(&e.id) != Some(&now) {
-                        state.events.emit(crate::events::EndpointStatus {
-                            id: e.id.clone(),
-                            status: if now.0 { "up" } else { "down" }.into(),
-                            error: now.1.clone(),
-                        });
-                        health.insert(e.id.clone(), now);
-                    }
-                }
+            keep
+        });
+        probing.retain(|_, task| !task.is_finished());
+        probed.retain(|id| list.iter().any(|e| &e.id == id));
+        let ids = list.iter().map(|e| e.id.clone()).collect();
+        state
+            .endpoint_health
+            .retain(ids)
+            .await
+            .map_err(|e| e.to_string())?;
+        for e in &list {
+            if !followers.contains_key(&e.id)
+                && let Ok(Some(engine)) = engine(&state, e)
+            {
+                let task = followers_set.spawn(follow_events(&state, e.id.clone(), engine));
+                followers.insert(e.id.clone(), task);
             }
-            tick = tick.wrapping_add(1);
-            tokio::time::sleep(WATCH_EVERY).await;
+            let first = !probed.contains(&e.id);
+            let due = tick.is_multiple_of(PROBE_EVERY) || first;
+            if e.kind == "agent" && !due {
+                // Between version probes an agent endpoint follows its node's connection.
+                follow_node(&state, e).await;
+            } else if due && !probing.contains_key(&e.id) {
+                probed.insert(e.id.clone());
+                let (state, e) = (state.clone(), e.clone());
+                let id = e.id.clone();
+                let task = probes.spawn(async move {
+                    let probe = probe(&state, &e).await;
+                    // The first check of an endpoint is announced even when a request checked
+                    // it already, so that a client watching `endpoint.status` hears of it.
+                    let _ = if first {
+                        state.endpoint_health.announce(&e.id, probe).await
+                    } else {
+                        state.endpoint_health.report(&e.id, probe).await
+                    };
+                });
+                probing.insert(id, task);
+            }
         }
-    })
+        tick = tick.wrapping_add(1);
+        tokio::time::sleep(WATCH_EVERY).await;
+    }
 }
 
-/// Whether endpoint `e` answers now, and why not.
-async fn probe_health(state: &AppState, e: &StoredEndpoint) -> (bool, Option<String>) {
-    if e.kind == "agent" {
-        let node = e.node_id.as_deref().unwrap_or(&e.id);
-        return match state.nodes.snapshot(node).await {
-            Ok(Some(live)) if live.connected => (true, None),
-            Ok(_) => (false, Some("the node's worker is not connected".into())),
-            Err(err) => (false, Some(err.to_string())),
-        };
+/// `Ok` while agent endpoint `e`'s node has its worker connected, else why not.
+async fn node_connected(state: &AppState, e: &StoredEndpoint) -> Result<(), String> {
+    let node = e.node_id.as_deref().unwrap_or(&e.id);
+    match state.nodes.snapshot(node).await {
+        Ok(Some(live)) if live.connected => Ok(()),
+        Ok(_) => Err("the node's worker is not connected".into()),
+        Err(err) => Err(err.to_string()),
     }
-    let answer = tokio::time::timeout(
-        std::time::Duration::from_secs(5),
-        call(state, e, DockerOp::Version),
-    )
-    .await;
+}
+
+/// Records agent endpoint `e` as up or down after its node's connection, now (no engine call).
+pub async fn follow_node(state: &AppState, e: &StoredEndpoint) {
+    let probe = match node_connected(state, e).await {
+        Ok(()) => Probe::up(None),
+        Err(why) => Probe::down(why),
+    };
+    if let Err(err) = state.endpoint_health.report(&e.id, probe).await {
+        tracing::warn!(endpoint = %e.id, %err, "recording endpoint health");
+    }
+}
+
+/// Asks endpoint `e`'s engine for its version, now: up with the version, or down and why. An
+/// agent endpoint is up while its node's worker is connected (as between probes); the probe
+/// through the worker only learns the engine's version, so the status cannot flap.
+pub async fn probe(state: &AppState, e: &StoredEndpoint) -> Probe {
+    if e.kind == "agent"
+        && let Err(why) = node_connected(state, e).await
+    {
+        return Probe::down(why);
+    }
+    let answer = tokio::time::timeout(PROBE_TIMEOUT, call(state, e, DockerOp::Version)).await;
     match answer {
-        Ok(Ok(_)) => (true, None),
-        Ok(Err(err)) => (false, Some(ApiError::from(err).message)),
-        Err(_) => (false, Some("no answer within 5 s".into())),
+        Ok(Ok(v)) => Probe::up(v.get("version").and_then(Value::as_str).map(str::to_owned)),
+        _ if e.kind == "agent" => Probe::up(None),
+        Ok(Err(err)) => Probe::down(err.to_string()),
+        Err(_) => Probe::down("no answer within 5 s"),
     }
+}
+
+/// Probes endpoint `e` now and records the result (a new endpoint, or one never checked).
+pub async fn check_now(state: &AppState, e: &StoredEndpoint) -> Probe {
+    let probe = probe(state, e).await;
+    if let Err(err) = state.endpoint_health.report(&e.id, probe.clone()).await {
+        tracing::warn!(endpoint = %e.id, %err, "recording endpoint health");
+    }
+    probe
 }
 
 /// Follows one engine's event stream and publishes what it reports, until dropped.
@@ -393,13 +436,10 @@ fn follow_events(
 
 /// The engine to stream from directly: the master's own for `local`, a connection for `tcp`, and
 /// `None` for `agent` endpoints (reached only through the worker).
-pub fn engine(state: &AppState, e: &StoredEndpoint) -> Result<Option<Engine>, ApiError> {
+pub fn engine(state: &AppState, e: &StoredEndpoint) -> Result<Option<Engine>, EndpointError> {
     match e.kind.as_str() {
         "local" => state.docker.clone().map(Some).ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::ServiceUnavailable,
-                "the master has no local Docker engine",
-            )
+            EndpointError::Unavailable("the master has no local Docker engine".into())
         }),
         "tcp" => Ok(Some(tcp_engine(state, e)?)),
         _ => Ok(None),
@@ -462,7 +502,7 @@ pub async fn fan_out<T: serde::de::DeserializeOwned>(
     state: &AppState,
     only: Option<&str>,
     op: DockerOp,
-) -> Result<(Vec<(StoredEndpoint, T)>, Vec<Value>), ApiError> {
+) -> Result<(Vec<(StoredEndpoint, T)>, Vec<Value>), EndpointError> {
     let targets = match only {
         Some(id) => vec![get(state, id).await?],
         None => all(state).await?,
@@ -476,7 +516,9 @@ pub async fn fan_out<T: serde::de::DeserializeOwned>(
         match answer {
             Ok(v) => ok.push((e, v)),
             Err(err) if only.is_some() => return Err(err),
-            Err(err) => errors.push(serde_json::json!({"endpoint": e.id, "error": err.message})),
+            Err(err) => {
+                errors.push(serde_json::json!({"endpoint": e.id, "error": err.to_string()}))
+            }
         }
     }
     Ok((ok, errors))
@@ -487,12 +529,10 @@ pub async fn call_as<T: serde::de::DeserializeOwned>(
     state: &AppState,
     e: &StoredEndpoint,
     op: DockerOp,
-) -> Result<T, ApiError> {
+) -> Result<T, EndpointError> {
     let v = call(state, e, op).await?;
-    serde_json::from_value(v).map_err(|err| {
-        ApiError::new(
-            ErrorCode::RemoteFailed,
-            format!("unexpected answer from endpoint '{}': {err}", e.name),
-        )
+    serde_json::from_value(v).map_err(|err| EndpointError::Docker {
+        status: None,
+        message: format!("unexpected answer from endpoint '{}': {err}", e.name),
     })
 }

@@ -162,6 +162,13 @@ impl Metrics {
                 stats.restarts,
             );
         }
+        // Node actors (`node`, exported from the start) and every supervised background task,
+        // by its name.
+        self.actor_restarts
+            .with_label_values(&[contextbay_actors::NODE_ACTOR]);
+        for (actor, total) in state.restarts.snapshot() {
+            catch_up(&self.actor_restarts.with_label_values(&[&actor]), total);
+        }
         for (pool, open, idle) in state.store.pool_stats() {
             let idle = i64::try_from(idle).unwrap_or(i64::MAX);
             self.db_connections

@@ -48,21 +48,34 @@ pub async fn prune_logs(store: &Store, config: &AuditConfig) -> StoreResult<Prun
     })
 }
 
-/// Runs [`prune_logs`] at start and then every `prune_interval_secs`, until aborted.
-pub fn spawn(store: Store, config: AuditConfig) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(config.prune_interval_secs));
-        loop {
-            every.tick().await;
-            match prune_logs(&store, &config).await {
-                Ok(p) if p == Pruned::default() => {}
-                Ok(p) => tracing::info!(
-                    audit = p.audit,
-                    enroll_attempts = p.enroll_attempts,
-                    "pruned the audit and enrollment logs"
-                ),
-                Err(err) => tracing::warn!(%err, "pruning the audit and enrollment logs"),
-            }
+/// Runs [`prune_logs`] at start and then every `prune_interval_secs`, for as long as the master
+/// runs (supervised as `log-retention`; a failed round is logged and retried at the next one).
+pub async fn run(store: Store, config: AuditConfig) -> Result<(), String> {
+    let mut every = tokio::time::interval(Duration::from_secs(config.prune_interval_secs));
+    loop {
+        every.tick().await;
+        match prune_logs(&store, &config).await {
+            Ok(p) if p == Pruned::default() => {}
+            Ok(p) => tracing::info!(
+                audit = p.audit,
+                enroll_attempts = p.enroll_attempts,
+                "pruned the audit and enrollment logs"
+            ),
+            Err(err) => tracing::warn!(%err, "pruning the audit and enrollment logs"),
         }
-    })
+    }
+}
+
+/// Prunes stored events beyond `keep` every ten minutes, for as long as the master runs
+/// (supervised as `event-retention`).
+pub async fn run_event_pruner(store: Store, keep: u64) -> Result<(), String> {
+    let mut every = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        every.tick().await;
+        match store.events().prune(keep).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(deleted = n, "pruned old events"),
+            Err(err) => tracing::warn!(%err, "pruning events"),
+        }
+    }
 }

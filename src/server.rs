@@ -10,7 +10,9 @@ use actix_web::dev::ServerHandle;
 use actix_web::middleware::{Compress, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
-use contextbay_actors::{Broadcaster, NodeRegistry, NodeSeed, NodeTimings, Throttle, TopicFilter};
+use contextbay_actors::{
+    Broadcaster, EndpointRegistry, NodeRegistry, NodeSeed, NodeTimings, Throttle, TopicFilter,
+};
 use tokio::sync::watch;
 
 use crate::auth::{password, tokens::TokenService};
@@ -29,10 +31,6 @@ pub struct RunningServer {
     handle: ServerHandle,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     shutdown: watch::Sender<bool>,
-    retention: tokio::task::JoinHandle<()>,
-    log_retention: tokio::task::JoinHandle<()>,
-    recorder: tokio::task::JoinHandle<()>,
-    endpoint_watcher: tokio::task::JoinHandle<()>,
     grpc: tokio::task::JoinHandle<()>,
     pub grpc_addr: SocketAddr,
 }
@@ -77,6 +75,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
         })
         .collect();
     let secs = std::time::Duration::from_secs;
+    let restarts = contextbay_actors::Restarts::new();
     let nodes = NodeRegistry::start(
         seeds,
         NodeTimings {
@@ -86,7 +85,9 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
             command_timeout: secs(config.fleet.command_timeout_secs),
         },
         bus.clone(),
+        restarts.clone(),
     );
+    let endpoint_health = EndpointRegistry::start(bus.clone());
     let passwords = password::PasswordPool::start(
         config.auth.password_hash_threads,
         config.auth.password_hash_queue,
@@ -94,7 +95,6 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
     .context("starting the password hashing threads")?;
     let dummy_hash: Arc<str> = passwords.hash(secrets::random_token(24)).await?.into();
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let restarts = contextbay_actors::Restarts::new();
     let state = AppState {
         config: Arc::clone(&config),
         events: EventLog::new(bus.clone(), store.clone()),
@@ -104,6 +104,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
         bus,
         throttle,
         nodes,
+        endpoint_health,
         docker: local_engine(&config),
         enroll_secret,
         http_port: listener.local_addr()?.port(),
@@ -148,33 +149,35 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
     let handle = server.handle();
     let server = tokio::spawn(server);
 
-    let retention = {
+    // Background consumers run under the task supervisor: a panic or an error restarts them
+    // (with backoff), and `/api/system/info` lists them.
+    {
         let store = store.clone();
         let keep = config.events.retention;
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(Duration::from_secs(600));
-            loop {
-                every.tick().await;
-                match store.events().prune(keep).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::debug!(deleted = n, "pruned old events"),
-                    Err(err) => tracing::warn!(%err, "pruning events"),
-                }
-            }
-        })
-    };
-
-    let log_retention = crate::retention::spawn(store.clone(), config.audit.clone());
-
+        state.tasks.spawn(EVENT_RETENTION, move || {
+            crate::retention::run_event_pruner(store.clone(), keep)
+        });
+    }
+    {
+        let (store, audit) = (store.clone(), config.audit.clone());
+        state.tasks.spawn(LOG_RETENTION, move || {
+            crate::retention::run(store.clone(), audit.clone())
+        });
+    }
     crate::endpoints::ensure_local(&state).await?;
-    let endpoint_watcher = crate::endpoints::spawn_watcher(&state);
+    {
+        let watched = state.clone();
+        state.tasks.spawn(ENDPOINT_WATCHER, move || {
+            crate::endpoints::watch(watched.clone())
+        });
+    }
     let grpc = crate::grpc::spawn(
         state.clone(),
         grpc_listener,
         grpc_tls.as_ref(),
         state.shutdown.clone(),
     )?;
-    let recorder = spawn_recorder(&state).await?;
+    spawn_recorder(&state).await?;
     // Modules' background consumers run under `state.tasks` (stopped in `stop`).
     crate::modules::start_all(&state).await?;
     tracing::info!(%http_addr, %grpc_addr, database = store.engine().as_str(), "contextbay master listening");
@@ -184,10 +187,6 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
         handle,
         server,
         shutdown,
-        retention,
-        log_retention,
-        recorder,
-        endpoint_watcher,
         grpc,
         grpc_addr,
     })
@@ -214,31 +213,64 @@ fn local_engine(config: &Config) -> Option<crate::docker::Engine> {
     }
 }
 
+/// Names of the supervised background tasks started here.
+pub const EVENT_RETENTION: &str = "event-retention";
+pub const LOG_RETENTION: &str = "log-retention";
+pub const ENDPOINT_WATCHER: &str = "endpoint-watcher";
+pub const RECORDER: &str = "event-recorder";
+
 /// Keeps the events that actors publish straight on the bus (node status changes) for the
-/// activity feed; events published through [`EventLog`] are stored by it already.
-async fn spawn_recorder(state: &AppState) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let filter = TopicFilter::parse(["node.status"]).map_err(anyhow::Error::msg)?;
-    let (mut sub, _) = state.bus.subscribe(filter, None).await?;
-    let store = state.store.clone();
-    Ok(tokio::spawn(async move {
-        while let Some(delivery) = sub.recv().await {
-            let contextbay_actors::Delivery::Event(e) = delivery else {
-                tracing::warn!(
-                    "event recorder lagged; some node status changes are not in the activity feed"
-                );
-                continue;
+/// activity feed; events published through [`EventLog`] are stored by it already. Supervised as
+/// `event-recorder`: the first run uses a subscription taken before the master answers, so no
+/// change is missed at start-up; a restarted one subscribes again.
+async fn spawn_recorder(state: &AppState) -> anyhow::Result<()> {
+    let filter = || TopicFilter::parse(["node.status"]).map_err(anyhow::Error::msg);
+    let (first, _) = state.bus.subscribe(filter()?, None).await?;
+    let first = Arc::new(std::sync::Mutex::new(Some(first)));
+    let (bus, store) = (state.bus.clone(), state.store.clone());
+    state.tasks.spawn(RECORDER, move || {
+        let first = first
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let (bus, store) = (bus.clone(), store.clone());
+        async move {
+            let mut sub = match first {
+                Some(sub) => sub,
+                None => {
+                    let filter = filter().map_err(|e| e.to_string())?;
+                    bus.subscribe(filter, None)
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .0
+                }
             };
-            let stored = crate::store::events::StoredEvent {
-                id: i64::try_from(e.id).unwrap_or(i64::MAX),
-                kind: e.kind.clone(),
-                ts: e.ts_ms,
-                payload: e.payload.clone(),
-            };
-            if let Err(err) = store.events().insert(&stored).await {
-                tracing::warn!(%err, "recording event");
-            }
+            record(&mut sub, &store).await;
+            Err("the event bus closed the recorder's subscription".to_owned())
         }
-    }))
+    });
+    Ok(())
+}
+
+/// Stores every event `sub` delivers until it ends.
+async fn record(sub: &mut contextbay_actors::Subscription, store: &Store) {
+    while let Some(delivery) = sub.recv().await {
+        let contextbay_actors::Delivery::Event(e) = delivery else {
+            tracing::warn!(
+                "event recorder lagged; some node status changes are not in the activity feed"
+            );
+            continue;
+        };
+        let stored = crate::store::events::StoredEvent {
+            id: i64::try_from(e.id).unwrap_or(i64::MAX),
+            kind: e.kind.clone(),
+            ts: e.ts_ms,
+            payload: e.payload.clone(),
+        };
+        if let Err(err) = store.events().insert(&stored).await {
+            tracing::warn!(%err, "recording event");
+        }
+    }
 }
 
 impl RunningServer {
@@ -252,10 +284,6 @@ impl RunningServer {
         if let Err(err) = self.server.await {
             tracing::warn!(%err, "http server task");
         }
-        self.retention.abort();
-        self.log_retention.abort();
-        self.recorder.abort();
-        self.endpoint_watcher.abort();
         if let Err(err) = self.grpc.await {
             tracing::warn!(%err, "gRPC server task");
         }

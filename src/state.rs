@@ -26,6 +26,8 @@ pub struct AppState {
     pub bus: BroadcasterHandle,
     pub throttle: ThrottleHandle,
     pub nodes: NodeRegistryHandle,
+    /// Every Docker endpoint's health, kept current by the endpoint watcher.
+    pub endpoint_health: contextbay_actors::EndpointRegistryHandle,
     /// The master's own Docker engine (the `local` endpoint), when it has one.
     pub docker: Option<crate::docker::Engine>,
     /// The fleet's shared enrollment secret.

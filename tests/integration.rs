@@ -31,6 +31,7 @@ mod integration {
     mod settings;
     mod sockets;
     mod stacks;
+    mod supervision;
     mod transfer;
     mod users;
 }

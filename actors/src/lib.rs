@@ -5,6 +5,7 @@
 //! methods that send with a timeout. This crate has no HTTP and no SQL.
 
 pub mod broadcaster;
+pub mod endpoint_registry;
 pub mod node;
 pub mod node_registry;
 pub mod supervisor;
@@ -16,10 +17,13 @@ pub use broadcaster::{
     Broadcaster, BroadcasterHandle, BroadcasterStats, Delivery, Event, Replay, Subscription,
     TopicFilter,
 };
+pub use endpoint_registry::{
+    EndpointHealth, EndpointRegistry, EndpointRegistryHandle, EndpointStatus, Probe,
+};
 pub use node::{CommandFailure, NodeLive, NodeStatus, NodeTimings};
 pub use node_registry::{
-    AttachedStream, NodeRegistry, NodeRegistryHandle, NodeSeed, PendingResult, RemoteStream,
-    StreamHandle,
+    AttachedStream, NODE_ACTOR, NodeRegistry, NodeRegistryHandle, NodeSeed, PendingResult,
+    RegistryStats, RemoteStream, StreamHandle,
 };
 pub use supervisor::{Restarts, TaskInfo, TaskState, TaskSupervisor};
 pub use throttle::{Limit, Throttle, ThrottleHandle};

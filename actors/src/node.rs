@@ -88,8 +88,10 @@ impl std::fmt::Display for CommandFailure {
 }
 
 /// Owns one node's live state: its status, last heartbeat and metrics, its command channel and
-/// the replies it waits for. Started by [`crate::NodeRegistry`]; on restart (supervised) the
-/// value is kept, so the command channel and pending replies survive.
+/// the replies it waits for. Started and watched by [`crate::NodeRegistry`]: when the actor ends,
+/// its `Drop` tells the registry whether it stopped on purpose ([`Shutdown`]) or died (a panic in
+/// a handler ends the actor's task and drops it); the registry restarts it only in the second
+/// case, with what it carried over ([`Carry`]) and the worker's command stream re-attached.
 pub struct NodeActor {
     pub(crate) id: String,
     pub(crate) hostname: String,
@@ -106,6 +108,29 @@ pub struct NodeActor {
     streams: HashMap<String, mpsc::Sender<StreamFrame>>,
     next_request: u64,
     restarts: u64,
+    /// Whom to tell when this actor ends, and as which generation of the node's actor.
+    exit: Option<(Recipient<ChildExited>, u64)>,
+    /// Set by [`Shutdown`]: the end is intended and must not be restarted.
+    intended: bool,
+}
+
+/// What a restarted node actor takes over from the one that died.
+#[derive(Debug, Clone)]
+pub(crate) struct Carry {
+    pub hostname: String,
+    pub status: NodeStatus,
+    pub last_contact: Option<Instant>,
+}
+
+/// A node actor ended (sent from its `Drop`).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct ChildExited {
+    pub id: String,
+    pub generation: u64,
+    /// `true` after [`Shutdown`]; `false` when the actor died (a panic in a handler).
+    pub intended: bool,
+    pub carry: Carry,
 }
 
 /// Frames buffered per open stream between the worker's command stream and its consumer.
@@ -136,7 +161,29 @@ impl NodeActor {
             streams: HashMap::new(),
             next_request: 1,
             restarts: 0,
+            exit: None,
+            intended: false,
         }
+    }
+
+    /// Reports its end to `registry` as generation `generation`, after `restarts` restarts.
+    pub(crate) fn watched_by(
+        mut self,
+        registry: Recipient<ChildExited>,
+        generation: u64,
+        restarts: u64,
+    ) -> Self {
+        self.exit = Some((registry, generation));
+        self.restarts = restarts;
+        self
+    }
+
+    /// Takes over what a previous actor of this node knew.
+    pub(crate) fn carrying(mut self, carry: Carry) -> Self {
+        self.hostname = carry.hostname;
+        self.status = carry.status;
+        self.last_contact = carry.last_contact;
+        self
     }
 
     fn set_status(&mut self, status: NodeStatus) {
@@ -255,10 +302,23 @@ impl Actor for NodeActor {
     }
 }
 
-impl Supervised for NodeActor {
-    fn restarting(&mut self, _ctx: &mut Context<Self>) {
-        self.restarts += 1;
-        tracing::warn!(node = %self.id, restarts = self.restarts, "node actor restarting");
+impl Drop for NodeActor {
+    fn drop(&mut self) {
+        // Runs on every end: after `stopped` for an intended stop, and when the arbiter drops the
+        // actor's task after a panic in a handler (where `stopped` may never run).
+        self.fail_pending(&CommandFailure::Disconnected);
+        if let Some((registry, generation)) = self.exit.take() {
+            registry.do_send(ChildExited {
+                id: self.id.clone(),
+                generation,
+                intended: self.intended,
+                carry: Carry {
+                    hostname: self.hostname.clone(),
+                    status: self.status,
+                    last_contact: self.last_contact,
+                },
+            });
+        }
     }
 }
 
@@ -474,8 +534,25 @@ impl Handler<Shutdown> for NodeActor {
     type Result = ();
 
     fn handle(&mut self, _msg: Shutdown, ctx: &mut Self::Context) {
+        self.intended = true;
         self.commands = None;
         self.fail_pending(&CommandFailure::Disconnected);
         ctx.stop();
+    }
+}
+
+/// Test-only: panic inside a handler, as a bug would.
+#[cfg(any(test, feature = "fault-injection"))]
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct InjectPanic;
+
+#[cfg(any(test, feature = "fault-injection"))]
+impl Handler<InjectPanic> for NodeActor {
+    type Result = ();
+
+    #[allow(clippy::panic)]
+    fn handle(&mut self, _msg: InjectPanic, _ctx: &mut Self::Context) {
+        panic!("injected fault in node actor {}", self.id);
     }
 }

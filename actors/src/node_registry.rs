@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::prelude::*;
 use contextbay_proto::v1::{
@@ -9,13 +10,14 @@ use contextbay_proto::v1::{
     StreamResize, command,
 };
 use futures_util::future::join_all;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::node::{
-    Attach, CommandFailure, Contact, Deliver, Detach, NodeActor, NodeLive, NodeTimings, OpenStream,
-    SendCommand, Shutdown, Snapshot, StreamControl, StreamSink,
+    Attach, Carry, ChildExited, CommandFailure, Contact, Deliver, Detach, NodeActor, NodeLive,
+    NodeTimings, OpenStream, SendCommand, Shutdown, Snapshot, StreamControl, StreamSink,
 };
+use crate::supervisor::Restarts;
 use crate::{ActorError, BroadcasterHandle, REQUEST_TIMEOUT};
 
 /// A node the registry should know, from the store.
@@ -25,24 +27,56 @@ pub struct NodeSeed {
     pub hostname: String,
 }
 
-/// Owns the set of node actors. The store is the source of truth for which nodes exist: the
-/// registry is seeded from it at start, and `add`/`remove` follow enrollments and deletions.
+/// The name node actor restarts are counted under in [`Restarts`].
+pub const NODE_ACTOR: &str = "node";
+
+/// A node actor restarted again within this long waits this long before its next start, so that
+/// an actor that panics at once cannot spin.
+const RESTART_PAUSE: Duration = Duration::from_secs(1);
+
+/// One supervised node actor.
+struct Child {
+    seed: NodeSeed,
+    /// Which start of the actor is current; an exit report from an older one is ignored.
+    generation: u64,
+    /// The current actor; handles that outlive a restart (an attached command stream) follow it.
+    addr: watch::Sender<Addr<NodeActor>>,
+    /// The worker's command stream, re-attached to a restarted actor.
+    stream: Option<(u64, mpsc::Sender<MasterMessage>)>,
+    restarts: u64,
+    last_restart: Option<Instant>,
+}
+
+impl Child {
+    fn addr(&self) -> Addr<NodeActor> {
+        self.addr.borrow().clone()
+    }
+}
+
+/// Owns the set of node actors and supervises them. The store is the source of truth for which
+/// nodes exist: the registry is seeded from it at start, and `add`/`remove` follow enrollments
+/// and deletions. A node actor that dies (a panic in a handler) is started again, with its
+/// status carried over and the worker's command stream re-attached, and counted in [`Restarts`]
+/// as `node`; a removed node's actor is stopped for good and forgotten.
 pub struct NodeRegistry {
-    nodes: HashMap<String, Addr<NodeActor>>,
+    nodes: HashMap<String, Child>,
     started: Instant,
     timings: NodeTimings,
     bus: BroadcasterHandle,
     seeds: Vec<NodeSeed>,
     next_conn: u64,
+    next_generation: u64,
+    restarts: Restarts,
 }
 
 impl NodeRegistry {
     /// Starts the registry (supervised) with the enrolled nodes. The restart grace period counts
-    /// from now.
+    /// from now; node actor restarts are counted in `restarts`.
     pub fn start(
         seeds: Vec<NodeSeed>,
         timings: NodeTimings,
         bus: BroadcasterHandle,
+        restarts: Restarts,
     ) -> NodeRegistryHandle {
         let started = Instant::now();
         let addr = Supervisor::start(move |_| NodeRegistry {
@@ -52,20 +86,76 @@ impl NodeRegistry {
             bus,
             seeds,
             next_conn: 1,
+            next_generation: 1,
+            restarts,
         });
         NodeRegistryHandle { addr }
     }
 
-    fn spawn_node(&mut self, seed: NodeSeed) {
+    /// Starts a node actor for `seed` as a new generation, watched by this registry.
+    fn start_actor(
+        &mut self,
+        seed: &NodeSeed,
+        restarts: u64,
+        carry: Option<Carry>,
+        ctx: &mut Context<Self>,
+    ) -> (Addr<NodeActor>, u64) {
+        let generation = self.next_generation;
+        self.next_generation += 1;
+        let mut actor = NodeActor::new(
+            seed.id.clone(),
+            seed.hostname.clone(),
+            self.started,
+            self.timings,
+            self.bus.clone(),
+        )
+        .watched_by(ctx.address().recipient(), generation, restarts);
+        if let Some(carry) = carry {
+            actor = actor.carrying(carry);
+        }
+        (actor.start(), generation)
+    }
+
+    fn spawn_node(&mut self, seed: NodeSeed, ctx: &mut Context<Self>) {
         if self.nodes.contains_key(&seed.id) {
             return;
         }
-        let (started, timings, bus) = (self.started, self.timings, self.bus.clone());
-        let id = seed.id.clone();
-        let addr = Supervisor::start(move |_| {
-            NodeActor::new(seed.id, seed.hostname, started, timings, bus)
-        });
-        self.nodes.insert(id, addr);
+        let (addr, generation) = self.start_actor(&seed, 0, None, ctx);
+        self.nodes.insert(
+            seed.id.clone(),
+            Child {
+                seed,
+                generation,
+                addr: watch::Sender::new(addr),
+                stream: None,
+                restarts: 0,
+                last_restart: None,
+            },
+        );
+    }
+
+    /// Starts node `id`'s actor again after it died, if it is still the current generation.
+    fn restart(&mut self, id: &str, generation: u64, carry: Carry, ctx: &mut Context<Self>) {
+        let Some(child) = self.nodes.get(id).filter(|c| c.generation == generation) else {
+            return;
+        };
+        let (seed, restarts) = (child.seed.clone(), child.restarts + 1);
+        let (addr, generation) = self.start_actor(&seed, restarts, Some(carry), ctx);
+        let Some(child) = self.nodes.get_mut(id) else {
+            return;
+        };
+        child.generation = generation;
+        child.restarts = restarts;
+        child.last_restart = Some(Instant::now());
+        child.stream = child.stream.take().filter(|(_, tx)| !tx.is_closed());
+        if let Some((conn, tx)) = &child.stream {
+            addr.do_send(Attach {
+                conn: *conn,
+                tx: tx.clone(),
+            });
+        }
+        child.addr.send_replace(addr);
+        tracing::warn!(node = %id, restarts, "node actor restarted");
     }
 }
 
@@ -74,14 +164,46 @@ impl Actor for NodeRegistry {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(16_384);
-        // Node actors keep running across a registry restart; re-seeding only adds missing ones.
         for seed in self.seeds.clone() {
-            self.spawn_node(seed);
+            self.spawn_node(seed, ctx);
         }
     }
 }
 
 impl Supervised for NodeRegistry {}
+
+impl Handler<ChildExited> for NodeRegistry {
+    type Result = ();
+
+    fn handle(&mut self, msg: ChildExited, ctx: &mut Self::Context) {
+        let Some(child) = self.nodes.get(&msg.id) else {
+            // Removed: its end was intended, nothing to do.
+            return;
+        };
+        if child.generation != msg.generation {
+            return;
+        }
+        if msg.intended {
+            self.nodes.remove(&msg.id);
+            return;
+        }
+        tracing::error!(node = %msg.id, "node actor died; restarting it");
+        self.restarts.record(NODE_ACTOR);
+        let generation = msg.generation;
+        // The dead actor's generation is kept until the new one starts, so reports of the
+        // old one arriving meanwhile are still matched and lookups see a closed mailbox.
+        if child
+            .last_restart
+            .is_some_and(|t| t.elapsed() < RESTART_PAUSE * 10)
+        {
+            ctx.run_later(RESTART_PAUSE, move |this, ctx| {
+                this.restart(&msg.id, generation, msg.carry, ctx);
+            });
+        } else {
+            self.restart(&msg.id, generation, msg.carry, ctx);
+        }
+    }
+}
 
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -90,11 +212,11 @@ struct Add(NodeSeed);
 impl Handler<Add> for NodeRegistry {
     type Result = ();
 
-    fn handle(&mut self, msg: Add, _ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: Add, ctx: &mut Self::Context) {
         if !self.seeds.iter().any(|s| s.id == msg.0.id) {
             self.seeds.push(msg.0.clone());
         }
-        self.spawn_node(msg.0);
+        self.spawn_node(msg.0, ctx);
     }
 }
 
@@ -107,9 +229,10 @@ impl Handler<Remove> for NodeRegistry {
 
     fn handle(&mut self, msg: Remove, _ctx: &mut Self::Context) {
         self.seeds.retain(|s| s.id != msg.0);
-        if let Some(addr) = self.nodes.remove(&msg.0) {
-            // Fire-and-forget: the actor drops the worker's command channel and stops.
-            addr.do_send(Shutdown);
+        // Forgetting the child drops the registry's copy of the command channel; the actor drops
+        // its own and stops for good (it is not restarted), so the worker's stream ends.
+        if let Some(child) = self.nodes.remove(&msg.0) {
+            child.addr().do_send(Shutdown);
         }
     }
 }
@@ -122,7 +245,7 @@ impl Handler<Lookup> for NodeRegistry {
     type Result = Option<Addr<NodeActor>>;
 
     fn handle(&mut self, msg: Lookup, _ctx: &mut Self::Context) -> Self::Result {
-        self.nodes.get(&msg.0).cloned()
+        self.nodes.get(&msg.0).map(Child::addr)
     }
 }
 
@@ -134,20 +257,71 @@ impl Handler<All> for NodeRegistry {
     type Result = MessageResult<All>;
 
     fn handle(&mut self, _msg: All, _ctx: &mut Self::Context) -> Self::Result {
-        MessageResult(self.nodes.values().cloned().collect())
+        MessageResult(self.nodes.values().map(Child::addr).collect())
     }
 }
 
+/// Attach a worker's command stream to node `id` (kept for re-attaching after a restart).
 #[derive(Message)]
-#[rtype(result = "u64")]
-struct NextConn;
+#[rtype(result = "Option<(u64, watch::Receiver<Addr<NodeActor>>)>")]
+struct AttachStream {
+    id: String,
+    tx: mpsc::Sender<MasterMessage>,
+}
 
-impl Handler<NextConn> for NodeRegistry {
-    type Result = u64;
+impl Handler<AttachStream> for NodeRegistry {
+    type Result = Option<(u64, watch::Receiver<Addr<NodeActor>>)>;
 
-    fn handle(&mut self, _msg: NextConn, _ctx: &mut Self::Context) -> u64 {
+    fn handle(&mut self, msg: AttachStream, _ctx: &mut Self::Context) -> Self::Result {
+        let child = self.nodes.get_mut(&msg.id)?;
         self.next_conn += 1;
-        self.next_conn
+        let conn = self.next_conn;
+        child.stream = Some((conn, msg.tx.clone()));
+        // Queued before the caller's next message to the node, so that one sees the stream.
+        child.addr().do_send(Attach { conn, tx: msg.tx });
+        Some((conn, child.addr.subscribe()))
+    }
+}
+
+/// The command stream `conn` of node `id` ended: forget it.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct StreamEnded {
+    id: String,
+    conn: u64,
+}
+
+impl Handler<StreamEnded> for NodeRegistry {
+    type Result = ();
+
+    fn handle(&mut self, msg: StreamEnded, _ctx: &mut Self::Context) {
+        if let Some(child) = self.nodes.get_mut(&msg.id)
+            && child.stream.as_ref().is_some_and(|(c, _)| *c == msg.conn)
+        {
+            child.stream = None;
+        }
+    }
+}
+
+/// How many node actors the registry supervises, and how often they were restarted.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct RegistryStats {
+    pub nodes: usize,
+    pub restarts: u64,
+}
+
+#[derive(Message)]
+#[rtype(result = "RegistryStats")]
+struct Stats;
+
+impl Handler<Stats> for NodeRegistry {
+    type Result = MessageResult<Stats>;
+
+    fn handle(&mut self, _msg: Stats, _ctx: &mut Self::Context) -> Self::Result {
+        MessageResult(RegistryStats {
+            nodes: self.nodes.len(),
+            restarts: self.nodes.values().map(|c| c.restarts).sum(),
+        })
     }
 }
 
@@ -158,23 +332,30 @@ pub struct NodeRegistryHandle {
 }
 
 /// A command stream attached to a node; dropping it detaches (on every exit path of the stream).
+/// It follows the node's actor across restarts.
 pub struct AttachedStream {
-    node: Addr<NodeActor>,
+    registry: Addr<NodeRegistry>,
+    id: String,
+    node: watch::Receiver<Addr<NodeActor>>,
     conn: u64,
 }
 
 impl AttachedStream {
+    fn node(&self) -> Addr<NodeActor> {
+        self.node.borrow().clone()
+    }
+
     /// Hands a result from the worker to whoever waits for it.
     pub fn deliver(&self, result: CommandResult) {
         // Fire-and-forget: the stream reader must not wait on the node actor.
-        self.node.do_send(Deliver { result });
+        self.node().do_send(Deliver { result });
     }
 }
 
 impl AttachedStream {
     /// Where frames of `stream_id` go; `None` when no such stream is open (it was closed).
     pub async fn frame_sink(&self, stream_id: &str) -> Option<mpsc::Sender<StreamFrame>> {
-        self.node
+        self.node()
             .send(StreamSink {
                 stream_id: stream_id.to_owned(),
             })
@@ -186,7 +367,7 @@ impl AttachedStream {
 
     /// The worker ended stream `stream_id` (exit code or end of output).
     pub fn stream_ended(&self, stream_id: &str) {
-        self.node.do_send(StreamControl::Close {
+        self.node().do_send(StreamControl::Close {
             stream_id: stream_id.to_owned(),
             tell_worker: false,
         });
@@ -194,7 +375,7 @@ impl AttachedStream {
 
     /// Nobody consumes stream `stream_id` any more: forget it and tell the worker to stop it.
     pub fn abandon_stream(&self, stream_id: &str) {
-        self.node.do_send(StreamControl::Close {
+        self.node().do_send(StreamControl::Close {
             stream_id: stream_id.to_owned(),
             tell_worker: true,
         });
@@ -261,7 +442,11 @@ impl Drop for RemoteStream {
 impl Drop for AttachedStream {
     fn drop(&mut self) {
         // Fire-and-forget: the stream has ended; the actor fails any pending commands.
-        self.node.do_send(Detach { conn: self.conn });
+        self.node().do_send(Detach { conn: self.conn });
+        self.registry.do_send(StreamEnded {
+            id: std::mem::take(&mut self.id),
+            conn: self.conn,
+        });
     }
 }
 
@@ -325,14 +510,36 @@ impl NodeRegistryHandle {
         id: &str,
         tx: mpsc::Sender<MasterMessage>,
     ) -> Result<Option<AttachedStream>, ActorError> {
-        let Some(node) = self.node(id).await? else {
-            return Ok(None);
-        };
-        let conn = self.addr.send(NextConn).timeout(REQUEST_TIMEOUT).await?;
-        node.send(Attach { conn, tx })
+        let attached = self
+            .addr
+            .send(AttachStream {
+                id: id.to_owned(),
+                tx,
+            })
             .timeout(REQUEST_TIMEOUT)
             .await?;
-        Ok(Some(AttachedStream { node, conn }))
+        Ok(attached.map(|(conn, node)| AttachedStream {
+            registry: self.addr.clone(),
+            id: id.to_owned(),
+            node,
+            conn,
+        }))
+    }
+
+    /// How many node actors are supervised and how often they were restarted.
+    pub async fn stats(&self) -> Result<RegistryStats, ActorError> {
+        Ok(self.addr.send(Stats).timeout(REQUEST_TIMEOUT).await?)
+    }
+
+    /// Test-only: makes node `id`'s actor panic in a handler. `false` for an unknown node.
+    #[doc(hidden)]
+    #[cfg(any(test, feature = "fault-injection"))]
+    pub async fn inject_panic(&self, id: &str) -> Result<bool, ActorError> {
+        let Some(node) = self.node(id).await? else {
+            return Ok(false);
+        };
+        node.do_send(crate::node::InjectPanic);
+        Ok(true)
     }
 
     /// Sends a command down the node's stream and waits for its result (or the command timeout).
@@ -464,6 +671,7 @@ mod tests {
             }],
             timings(),
             bus,
+            Restarts::new(),
         );
         let live = reg.snapshot("n1").await.unwrap().unwrap();
         assert_eq!(live.status, NodeStatus::Unknown);
@@ -518,6 +726,7 @@ mod tests {
             }],
             t,
             bus,
+            Restarts::new(),
         );
         let ping = || command::Kind::Ping(contextbay_proto::v1::Ping {});
         assert_eq!(
@@ -590,6 +799,7 @@ mod tests {
             }],
             timings(),
             bus,
+            Restarts::new(),
         );
         let (tx, mut rx) = mpsc::channel(8);
         let attached = reg.attach("n1", tx).await.unwrap().unwrap();
@@ -640,5 +850,134 @@ mod tests {
             matches!(close.kind, Some(command::Kind::StreamClose(ref c)) if c.stream_id == cmd.request_id)
         );
         assert!(attached.frame_sink(&cmd.request_id).await.is_none());
+    }
+
+    async fn eventually<F: AsyncFnMut() -> bool>(mut f: F) -> bool {
+        for _ in 0..200 {
+            if f().await {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    }
+
+    fn ping() -> command::Kind {
+        command::Kind::Ping(contextbay_proto::v1::Ping {})
+    }
+
+    /// Answers every command on `rx` with an empty result, through `attached`.
+    fn answer_all(
+        attached: AttachedStream,
+        mut rx: mpsc::Receiver<MasterMessage>,
+    ) -> tokio::task::JoinHandle<AttachedStream> {
+        tokio::spawn(async move {
+            while let Some(msg) = rx.recv().await {
+                if let Some(contextbay_proto::v1::master_message::Message::Command(cmd)) =
+                    msg.message
+                {
+                    attached.deliver(CommandResult {
+                        request_id: cmd.request_id,
+                        outcome: None,
+                    });
+                }
+            }
+            attached
+        })
+    }
+
+    #[actix::test]
+    async fn a_panicked_node_actor_is_restarted_with_its_stream_and_status() {
+        let bus = Broadcaster::start_supervised(64, 64);
+        let (mut sub, _) = bus
+            .subscribe(TopicFilter::parse(["node.status"]).unwrap(), None)
+            .await
+            .unwrap();
+        let restarts = Restarts::new();
+        let reg = NodeRegistry::start(
+            vec![NodeSeed {
+                id: "n1".into(),
+                hostname: "h1".into(),
+            }],
+            timings(),
+            bus,
+            restarts.clone(),
+        );
+        let (tx, rx) = mpsc::channel(8);
+        let attached = reg.attach("n1", tx).await.unwrap().unwrap();
+        let _worker = answer_all(attached, rx);
+        assert!(reg.command("n1", ping()).await.is_ok());
+        assert_eq!(status_events(&mut sub).await, vec!["healthy"]);
+
+        assert!(reg.inject_panic("n1").await.unwrap());
+        assert!(
+            eventually(async || restarts.get(NODE_ACTOR) == 1).await,
+            "the registry did not notice the panic"
+        );
+        assert!(
+            eventually(async || reg
+                .snapshot("n1")
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|l| l.restarts == 1))
+            .await
+        );
+        let live = reg.snapshot("n1").await.unwrap().unwrap();
+        // Its status is carried over and its worker's stream re-attached: commands still work.
+        assert_eq!(live.status, NodeStatus::Healthy);
+        assert!(live.connected);
+        assert!(reg.command("n1", ping()).await.is_ok());
+        assert!(status_events(&mut sub).await.is_empty());
+        let stats = reg.stats().await.unwrap();
+        assert_eq!((stats.nodes, stats.restarts), (1, 1));
+    }
+
+    #[actix::test]
+    async fn a_removed_node_stops_for_good_and_cuts_its_stream() {
+        tokio::time::pause();
+        let bus = Broadcaster::start_supervised(64, 64);
+        let (mut sub, _) = bus
+            .subscribe(TopicFilter::parse(["node.status"]).unwrap(), None)
+            .await
+            .unwrap();
+        let restarts = Restarts::new();
+        let reg = NodeRegistry::start(
+            vec![NodeSeed {
+                id: "n1".into(),
+                hostname: "h1".into(),
+            }],
+            timings(),
+            bus,
+            restarts.clone(),
+        );
+        let (tx, rx) = mpsc::channel(8);
+        let attached = reg.attach("n1", tx).await.unwrap().unwrap();
+        let worker = answer_all(attached, rx);
+        assert!(reg.command("n1", ping()).await.is_ok());
+        assert_eq!(status_events(&mut sub).await, vec!["healthy"]);
+
+        reg.remove("n1").await.unwrap();
+        // The worker's side sees its command stream end, although it still holds its guard.
+        let attached = tokio::time::timeout(Duration::from_secs(5), worker)
+            .await
+            .expect("the command stream did not end")
+            .unwrap();
+        assert!(reg.snapshot("n1").await.unwrap().is_none());
+        assert_eq!(reg.stats().await.unwrap().nodes, 0);
+        // Long past stale and offline: no status event, no restart.
+        tokio::time::advance(Duration::from_secs(300)).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(status_events(&mut sub).await.is_empty());
+        assert_eq!(restarts.get(NODE_ACTOR), 0);
+        // Results arriving late for the removed node go nowhere and start nothing.
+        attached.deliver(CommandResult::default());
+        drop(attached);
+        assert!(
+            !reg.heartbeat("n1", HeartbeatRequest::default())
+                .await
+                .unwrap()
+        );
+        assert_eq!(reg.stats().await.unwrap().nodes, 0);
     }
 }

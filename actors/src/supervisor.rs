@@ -53,6 +53,17 @@ pub enum TaskState {
     Stopped,
 }
 
+impl TaskState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Backoff => "backoff",
+            Self::Finished => "finished",
+            Self::Stopped => "stopped",
+        }
+    }
+}
+
 /// One supervised task, as `/api/system/info` lists it.
 #[derive(Debug, Clone, Serialize)]
 pub struct TaskInfo {
@@ -73,6 +84,9 @@ struct Entry {
 #[derive(Default)]
 struct Inner {
     tasks: Mutex<BTreeMap<String, Entry>>,
+    /// Test-only: a panic waiting to be injected into a task's current run, by name.
+    #[cfg(any(test, feature = "fault-injection"))]
+    faults: Mutex<BTreeMap<String, Arc<tokio::sync::Notify>>>,
 }
 
 /// Supervises named background tasks. Cheap to clone; [`TaskSupervisor::stop_all`] ends them.
@@ -142,7 +156,7 @@ impl TaskSupervisor {
             let started = Instant::now();
             // The work runs in its own task, so a panic ends that task and not this loop; the
             // guard aborts it if this loop is aborted.
-            let mut work = AbortOnDrop(tokio::spawn(factory()));
+            let mut work = AbortOnDrop(tokio::spawn(self.with_faults(&name, factory())));
             let error = match work.join().await {
                 Ok(Ok(())) => {
                     self.update(&name, |i| i.state = TaskState::Finished);
@@ -165,6 +179,39 @@ impl TaskSupervisor {
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(max);
         }
+    }
+
+    #[cfg(not(any(test, feature = "fault-injection")))]
+    fn with_faults(&self, _name: &str, work: BoxFuture) -> BoxFuture {
+        work
+    }
+
+    /// The run, panicking inside its own task when [`Self::inject_panic`] asks.
+    #[cfg(any(test, feature = "fault-injection"))]
+    fn with_faults(&self, name: &str, work: BoxFuture) -> BoxFuture {
+        let fault = Arc::clone(lock(&self.inner.faults).entry(name.to_owned()).or_default());
+        let name = name.to_owned();
+        Box::pin(async move {
+            tokio::select! {
+                done = work => done,
+                () = fault.notified() => {
+                    #[allow(clippy::panic)]
+                    {
+                        panic!("injected fault in task {name}")
+                    }
+                }
+            }
+        })
+    }
+
+    /// Test-only: makes task `name`'s current (or next) run panic, as a bug in it would.
+    #[doc(hidden)]
+    #[cfg(any(test, feature = "fault-injection"))]
+    pub fn inject_panic(&self, name: &str) {
+        lock(&self.inner.faults)
+            .entry(name.to_owned())
+            .or_default()
+            .notify_one();
     }
 
     fn update(&self, name: &str, f: impl FnOnce(&mut TaskInfo)) {
@@ -282,5 +329,34 @@ mod tests {
             Some(TaskState::Stopped)
         );
         assert_eq!(by_name("done").map(|i| i.restarts), Some(0));
+    }
+
+    #[tokio::test]
+    async fn an_injected_panic_restarts_the_task_with_a_fresh_run() {
+        let restarts = Restarts::new();
+        let sup = TaskSupervisor::new(restarts.clone())
+            .with_backoff(Duration::from_millis(5), Duration::from_millis(20));
+        let runs = Arc::new(AtomicU32::new(0));
+        let counter = Arc::clone(&runs);
+        sup.spawn("consumer", move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            std::future::pending::<Result<(), String>>()
+        });
+        sup.inject_panic("consumer");
+        for _ in 0..200 {
+            if runs.load(Ordering::SeqCst) == 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+        let info = &sup.list()[0];
+        assert_eq!((info.state, info.restarts), (TaskState::Running, 1));
+        assert!(
+            info.last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("injected fault"))
+        );
+        assert_eq!(restarts.get("consumer"), 1);
     }
 }

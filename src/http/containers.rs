@@ -159,7 +159,7 @@ pub async fn locate(
     endpoint: Option<&str>,
 ) -> ApiResult<StoredEndpoint> {
     if let Some(e) = endpoint {
-        return endpoints::get(state, e).await;
+        return Ok(endpoints::get(state, e).await?);
     }
     let (all, _) = gather(state, None, true).await?;
     let mut holders: Vec<&EndpointRef> = all
@@ -176,7 +176,7 @@ pub async fn locate(
         [] => Err(ApiError::not_found(format!(
             "no container '{id}' on any endpoint"
         ))),
-        [one] => endpoints::get(state, &one.id).await,
+        [one] => Ok(endpoints::get(state, &one.id).await?),
         many => Err(ApiError::conflict(format!(
             "'{id}' exists on {} endpoints ({}); name one with ?endpoint=",
             many.len(),

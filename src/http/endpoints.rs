@@ -8,9 +8,10 @@ use utoipa::ToSchema;
 use super::extract::Body;
 use super::ts;
 use crate::auth::Principal;
-use crate::docker::ops::DockerOp;
-use crate::endpoints::{self, EndpointRef};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use contextbay_actors::{EndpointHealth, EndpointStatus};
+
+use crate::endpoints::{self, EndpointError, EndpointRef};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::policy::SecurityPolicy;
 use crate::state::AppState;
 use crate::store::endpoints::StoredEndpoint;
@@ -22,10 +23,12 @@ pub struct EndpointView {
     pub endpoint: EndpointRef,
     pub url: Option<String>,
     pub tls: bool,
-    /// `up` when the engine answered just now, else `down`.
+    /// `up` when the engine answered at its last check, else `down`.
     pub status: &'static str,
     pub docker_version: Option<String>,
     pub error: Option<String>,
+    /// When the endpoint's health was last checked.
+    pub checked_at: Option<String>,
     pub created_at: String,
 }
 
@@ -55,38 +58,66 @@ pub struct TlsFiles {
     pub key: String,
 }
 
-/// Probes an endpoint: version, or the error.
-async fn probe(state: &AppState, e: &StoredEndpoint) -> EndpointView {
-    let version = tokio::time::timeout(
-        std::time::Duration::from_secs(5),
-        endpoints::call(state, e, DockerOp::Version),
-    )
-    .await;
-    let (status, docker_version, error) = match version {
-        Ok(Ok(v)) => (
-            "up",
-            v.get("version").and_then(|x| x.as_str()).map(str::to_owned),
-            None,
-        ),
-        Ok(Err(err)) => ("down", None, Some(ApiError::from(err).message)),
-        Err(_) => ("down", None, Some("no answer within 5 s".to_owned())),
-    };
+/// The single mapping of [`EndpointError`] into the error table.
+impl From<EndpointError> for ApiError {
+    fn from(e: EndpointError) -> Self {
+        if let EndpointError::Remote {
+            request_id, code, ..
+        } = &e
+        {
+            tracing::info!(%request_id, %code, "worker reported a failure");
+        }
+        match e {
+            EndpointError::Store(err) => err.into(),
+            EndpointError::Internal(m) => ApiError::internal(m),
+            EndpointError::Unavailable(m) => ApiError::new(ErrorCode::ServiceUnavailable, m),
+            other => {
+                let message = other.to_string();
+                match other.status() {
+                    Some(400) => ApiError::bad_request(message),
+                    Some(403) => ApiError::forbidden(message),
+                    Some(404) => ApiError::not_found(message),
+                    Some(409 | 304) => ApiError::conflict(message),
+                    _ => ApiError::new(ErrorCode::RemoteFailed, message),
+                }
+            }
+        }
+    }
+}
+
+fn view(e: &StoredEndpoint, health: Option<&EndpointHealth>) -> EndpointView {
     EndpointView {
         endpoint: e.into(),
         url: e.url.clone(),
         tls: e.tls.is_some(),
-        status,
-        docker_version,
-        error,
+        status: health.map_or(EndpointStatus::Down, |h| h.status).as_str(),
+        docker_version: health.and_then(|h| h.docker_version.clone()),
+        error: match health {
+            Some(h) => h.error.clone(),
+            None => Some("not checked yet".to_owned()),
+        },
+        checked_at: health.map(|h| ts(h.checked_at_ms)),
         created_at: ts(e.created_at),
     }
 }
 
+/// Endpoints with their health as the endpoint registry keeps it: engines are probed by the
+/// endpoint watcher, not per request. One never checked yet (the master just started, a node
+/// just fused) is checked once now; an agent endpoint's up/down follows its node's connection.
 #[utoipa::path(get, path = "/api/endpoints", tag = "endpoints", responses((status = 200, body = EndpointList)))]
 pub async fn list(state: web::Data<AppState>) -> ApiResult<web::Json<EndpointList>> {
     let all = endpoints::all(&state).await?;
-    // Probed now; the endpoint watcher publishes `endpoint.status` when health changes.
-    let items = futures_util::future::join_all(all.iter().map(|e| probe(&state, e))).await;
+    let known = state.endpoint_health.all().await?;
+    futures_util::future::join_all(all.iter().map(|e| async {
+        if !known.contains_key(&e.id) {
+            endpoints::check_now(&state, e).await;
+        } else if e.kind == "agent" {
+            endpoints::follow_node(&state, e).await;
+        }
+    }))
+    .await;
+    let health = state.endpoint_health.all().await?;
+    let items = all.iter().map(|e| view(e, health.get(&e.id))).collect();
     Ok(web::Json(EndpointList { items }))
 }
 
@@ -177,7 +208,9 @@ pub async fn create(
             kind: "tcp".into(),
         })
         .await;
-    Ok(HttpResponse::Created().json(probe(&state, &endpoint).await))
+    endpoints::check_now(&state, &endpoint).await;
+    let health = state.endpoint_health.all().await?;
+    Ok(HttpResponse::Created().json(view(&endpoint, health.get(&endpoint.id))))
 }
 
 #[utoipa::path(delete, path = "/api/endpoints/{id}", tag = "endpoints", params(("id" = String, Path)),

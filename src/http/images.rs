@@ -141,6 +141,7 @@ pub async fn pull(
             },
         )
         .await
+        .map_err(ApiError::from)
         .inspect(|layers| layers.iter().for_each(publish)),
     };
     match outcome {

@@ -22,6 +22,32 @@ pub struct SystemInfo {
     pub events_published: u64,
     pub event_subscribers: usize,
     pub last_event_id: u64,
+    /// The supervised background tasks, with their state (`running`, `backoff`, `finished`,
+    /// `stopped`), restarts and last error.
+    pub tasks: Vec<TaskView>,
+    pub actors: ActorsInfo,
+}
+
+/// One supervised background task.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaskView {
+    pub name: String,
+    /// `running`, `backoff` (failed, waiting to restart), `finished` (ended on purpose) or
+    /// `stopped`.
+    pub state: String,
+    pub restarts: u64,
+    pub last_error: Option<String>,
+}
+
+/// The actor registries.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActorsInfo {
+    /// Node actors the node registry supervises (one per enrolled node).
+    pub nodes: usize,
+    /// Restarts of node actors after a crash.
+    pub node_restarts: u64,
+    /// Restart counts by actor or task name (as in `contextbay_actor_restarts_total`).
+    pub restarts: std::collections::BTreeMap<String, u64>,
 }
 
 /// Resident set size from `/proc/self/status` (0 where it cannot be read).
@@ -39,6 +65,18 @@ pub fn rss_bytes() -> u64 {
 #[utoipa::path(get, path = "/api/system/info", tag = "system", responses((status = 200, body = SystemInfo)))]
 pub async fn info(state: web::Data<AppState>) -> ApiResult<web::Json<SystemInfo>> {
     let stats = state.bus.stats().await?;
+    let nodes = state.nodes.stats().await?;
+    let tasks = state
+        .tasks
+        .list()
+        .into_iter()
+        .map(|t| TaskView {
+            name: t.name,
+            state: t.state.as_str().to_owned(),
+            restarts: t.restarts,
+            last_error: t.last_error,
+        })
+        .collect();
     Ok(web::Json(SystemInfo {
         version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: state.started_at.elapsed().as_secs(),
@@ -53,5 +91,11 @@ pub async fn info(state: web::Data<AppState>) -> ApiResult<web::Json<SystemInfo>
         events_published: stats.published,
         event_subscribers: stats.subscribers,
         last_event_id: stats.last_id,
+        tasks,
+        actors: ActorsInfo {
+            nodes: nodes.nodes,
+            node_restarts: nodes.restarts,
+            restarts: state.restarts.snapshot().into_iter().collect(),
+        },
     }))
 }
