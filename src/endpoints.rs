@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::docker::Engine;
 use crate::docker::compose::ComposeHost;
+use crate::docker::events::ObjectUpdate;
 use crate::docker::ops::{DockerOp, execute};
 use crate::docker::remote::TlsMaterial;
 use crate::error::{ApiError, ErrorCode};
@@ -268,8 +269,7 @@ const PROBE_EVERY: u32 = 6;
 /// Watches every endpoint for as long as the master runs:
 /// - follows the Docker event stream of each `local` and `tcp` engine (agent endpoints' events
 ///   come from their workers) and publishes each event as `container.update`, `image.update`,
-///   `volume.update` or `network.update` (payload `{endpoint, id, type, action, attributes,
-///   time}`), reconnecting after errors;
+///   `volume.update` or `network.update` (payload [`ObjectUpdate`]), reconnecting after errors;
 /// - tracks each endpoint's health and publishes `endpoint.status` when it changes.
 pub fn spawn_watcher(state: &AppState) -> tokio::task::JoinHandle<()> {
     let state = state.clone();
@@ -365,23 +365,22 @@ fn follow_events(
             while let Some(item) = events.next().await {
                 match item {
                     Ok(e) => {
-                        let kind = match e.typ.as_str() {
-                            t @ ("container" | "image" | "volume" | "network") => {
-                                format!("{t}.update")
-                            }
-                            _ => continue,
+                        let Some(kind) = ObjectUpdate::event_kind(&e.typ) else {
+                            continue;
                         };
-                        bus.emit(
-                            kind,
-                            serde_json::json!({
-                                "endpoint": endpoint,
-                                "id": e.actor_id,
-                                "type": e.typ,
-                                "action": e.action,
-                                "attributes": e.attributes,
-                                "time": contextbay_actors::rfc3339_from_millis(e.time_unix_ms),
-                            }),
+                        let update = ObjectUpdate::new(
+                            &endpoint,
+                            None,
+                            &e.typ,
+                            &e.actor_id,
+                            &e.action,
+                            e.attributes.into_iter().collect(),
+                            e.time_unix_ms,
                         );
+                        match serde_json::to_value(&update) {
+                            Ok(payload) => bus.emit(kind, payload),
+                            Err(err) => tracing::error!(%err, "serialising an engine event"),
+                        }
                     }
                     Err(err) => {
                         tracing::warn!(%endpoint, %err, "Docker event stream");

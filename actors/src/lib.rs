@@ -5,6 +5,7 @@
 //! methods that send with a timeout. This crate has no HTTP and no SQL.
 
 pub mod broadcaster;
+pub mod inventory;
 pub mod node;
 pub mod node_registry;
 pub mod supervisor;
@@ -15,6 +16,10 @@ use std::time::Duration;
 pub use broadcaster::{
     Broadcaster, BroadcasterHandle, BroadcasterStats, Delivery, Event, Replay, Subscription,
     TopicFilter,
+};
+pub use inventory::{
+    Container, ContainerFilter, ContainerPage, InventoryCensus, InventoryEvent, InventoryIndex,
+    NodeInventory, Object, ObjectKind, PlacedContainer, Stamped,
 };
 pub use node::{CommandFailure, NodeLive, NodeStatus, NodeTimings};
 pub use node_registry::{

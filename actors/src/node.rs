@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::BroadcasterHandle;
+use crate::inventory::{InventoryIndex, NodeInventory};
 
 /// Where a node stands. Nothing is ever done to a node's workloads because of its status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -106,6 +107,9 @@ pub struct NodeActor {
     streams: HashMap<String, mpsc::Sender<StreamFrame>>,
     next_request: u64,
     restarts: u64,
+    /// The node's Docker inventory (see [`crate::inventory`]), published into `inventory_index`.
+    pub(crate) inventory: Arc<NodeInventory>,
+    pub(crate) inventory_index: InventoryIndex,
 }
 
 /// Frames buffered per open stream between the worker's command stream and its consumer.
@@ -120,6 +124,7 @@ impl NodeActor {
         registry_started: Instant,
         timings: NodeTimings,
         bus: BroadcasterHandle,
+        inventory_index: InventoryIndex,
     ) -> Self {
         Self {
             id,
@@ -136,6 +141,8 @@ impl NodeActor {
             streams: HashMap::new(),
             next_request: 1,
             restarts: 0,
+            inventory: Arc::default(),
+            inventory_index,
         }
     }
 

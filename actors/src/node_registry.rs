@@ -16,6 +16,7 @@ use crate::node::{
     Attach, CommandFailure, Contact, Deliver, Detach, NodeActor, NodeLive, NodeTimings, OpenStream,
     SendCommand, Shutdown, Snapshot, StreamControl, StreamSink,
 };
+use crate::inventory::InventoryIndex;
 use crate::{ActorError, BroadcasterHandle, REQUEST_TIMEOUT};
 
 /// A node the registry should know, from the store.
@@ -34,6 +35,7 @@ pub struct NodeRegistry {
     bus: BroadcasterHandle,
     seeds: Vec<NodeSeed>,
     next_conn: u64,
+    inventory: InventoryIndex,
 }
 
 impl NodeRegistry {
@@ -45,6 +47,8 @@ impl NodeRegistry {
         bus: BroadcasterHandle,
     ) -> NodeRegistryHandle {
         let started = Instant::now();
+        let inventory = InventoryIndex::default();
+        let index = inventory.clone();
         let addr = Supervisor::start(move |_| NodeRegistry {
             nodes: HashMap::new(),
             started,
@@ -52,8 +56,9 @@ impl NodeRegistry {
             bus,
             seeds,
             next_conn: 1,
+            inventory: index,
         });
-        NodeRegistryHandle { addr }
+        NodeRegistryHandle { addr, inventory }
     }
 
     fn spawn_node(&mut self, seed: NodeSeed) {
@@ -61,9 +66,10 @@ impl NodeRegistry {
             return;
         }
         let (started, timings, bus) = (self.started, self.timings, self.bus.clone());
+        let inventory = self.inventory.clone();
         let id = seed.id.clone();
         let addr = Supervisor::start(move |_| {
-            NodeActor::new(seed.id, seed.hostname, started, timings, bus)
+            NodeActor::new(seed.id, seed.hostname, started, timings, bus, inventory)
         });
         self.nodes.insert(id, addr);
     }
@@ -107,6 +113,7 @@ impl Handler<Remove> for NodeRegistry {
 
     fn handle(&mut self, msg: Remove, _ctx: &mut Self::Context) {
         self.seeds.retain(|s| s.id != msg.0);
+        self.inventory.forget(&msg.0);
         if let Some(addr) = self.nodes.remove(&msg.0) {
             // Fire-and-forget: the actor drops the worker's command channel and stops.
             addr.do_send(Shutdown);
@@ -155,6 +162,7 @@ impl Handler<NextConn> for NodeRegistry {
 #[derive(Clone)]
 pub struct NodeRegistryHandle {
     addr: Addr<NodeRegistry>,
+    inventory: InventoryIndex,
 }
 
 /// A command stream attached to a node; dropping it detaches (on every exit path of the stream).
@@ -266,6 +274,14 @@ impl Drop for AttachedStream {
 }
 
 impl NodeRegistryHandle {
+    pub(crate) fn inventory_index(&self) -> &InventoryIndex {
+        &self.inventory
+    }
+
+    pub(crate) async fn node_addr(&self, id: &str) -> Result<Option<Addr<NodeActor>>, ActorError> {
+        self.node(id).await
+    }
+
     async fn node(&self, id: &str) -> Result<Option<Addr<NodeActor>>, ActorError> {
         Ok(self
             .addr
