@@ -127,11 +127,18 @@ impl NodeInventory {
             item,
             updated_at_ms: at,
         });
-        self.containers = census
+        let mut containers: BTreeMap<String, Arc<Stamped<Container>>> = census
             .containers
             .into_iter()
             .map(|c| (c.id.clone(), stamp(c)))
             .collect();
+        // Events applied while the census was being taken, after it started, are newer than it.
+        for (id, known) in &self.containers {
+            if known.updated_at_ms > at {
+                containers.insert(id.clone(), Arc::clone(known));
+            }
+        }
+        self.containers = containers;
         let objects = |list: Vec<Object>| {
             list.into_iter()
                 .map(|o| {
@@ -539,13 +546,15 @@ mod tests {
         assert!(inv.apply_event(&event("a", "destroy", None, 1_300)));
         assert!(!inv.containers.contains_key("a"));
 
-        // A census replaces everything, events included.
+        // An event newer than the census being applied survives it.
+        assert!(inv.apply_event(&event("d", "start", Some("running"), 2_500)));
+        // A census replaces everything else, events included.
         inv.apply_census(InventoryCensus {
             taken_at_ms: 2_000,
             containers: vec![container("b", "b", "running")],
             ..Default::default()
         });
-        assert_eq!(inv.containers.keys().collect::<Vec<_>>(), ["b"]);
+        assert_eq!(inv.containers.keys().collect::<Vec<_>>(), ["b", "d"]);
     }
 
     #[test]

@@ -121,6 +121,41 @@ impl ObjectUpdate {
     }
 }
 
+/// A container as the inventory keeps it (the list's fields, round-tripped through JSON).
+pub fn to_inventory(
+    c: &crate::docker::containers::ContainerInfo,
+) -> Result<contextbay_actors::Container, serde_json::Error> {
+    serde_json::from_value(serde_json::to_value(c)?)
+}
+
+/// A container from the inventory as the list shows it. An entry made from events alone lacks
+/// the summary's other fields (ports, networks, mounts): they are empty.
+pub fn from_inventory(
+    c: &contextbay_actors::Container,
+) -> crate::docker::containers::ContainerInfo {
+    fn field<T: serde::de::DeserializeOwned + Default>(c: &contextbay_actors::Container, k: &str) -> T {
+        c.rest
+            .get(k)
+            .cloned()
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default()
+    }
+    crate::docker::containers::ContainerInfo {
+        id: c.id.clone(),
+        name: c.name.clone(),
+        image: c.image.clone(),
+        state: c.state.clone(),
+        status: c.status.clone(),
+        created: c.created,
+        labels: c.labels.clone(),
+        ports: field(c, "ports"),
+        networks: field(c, "networks"),
+        mounts: field(c, "mounts"),
+        compose_project: field(c, "compose_project"),
+        compose_service: field(c, "compose_service"),
+    }
+}
+
 /// A container's state and short status after Docker action `action`; `None` when the action
 /// does not change it (`kill` and `stop` are followed by `die`, which carries the exit code;
 /// exec, attach, health checks and the like change nothing), or ends it (`destroy`).
