@@ -19,6 +19,7 @@ mod integration {
     mod errors;
     mod events;
     mod fleet;
+    mod inventory;
     mod floods;
     mod keys;
     mod monitoring;
