@@ -19,8 +19,8 @@ mod integration {
     mod errors;
     mod events;
     mod fleet;
-    mod inventory;
     mod floods;
+    mod inventory;
     mod keys;
     mod monitoring;
     mod observability;

@@ -123,10 +123,12 @@ impl NodeInventory {
     /// Replaces everything with a census.
     pub fn apply_census(&mut self, census: InventoryCensus) {
         let at = census.taken_at_ms;
-        let stamp = |item| Arc::new(Stamped {
-            item,
-            updated_at_ms: at,
-        });
+        let stamp = |item| {
+            Arc::new(Stamped {
+                item,
+                updated_at_ms: at,
+            })
+        };
         let mut containers: BTreeMap<String, Arc<Stamped<Container>>> = census
             .containers
             .into_iter()
@@ -172,7 +174,10 @@ impl NodeInventory {
             ObjectKind::Network => apply_object_event(&mut self.networks, event),
         };
         if changed {
-            self.updated_at_ms = Some(self.updated_at_ms.map_or(event.time_ms, |u| u.max(event.time_ms)));
+            self.updated_at_ms = Some(
+                self.updated_at_ms
+                    .map_or(event.time_ms, |u| u.max(event.time_ms)),
+            );
         }
         changed
     }
@@ -265,25 +270,39 @@ pub struct InventoryIndex(Arc<RwLock<HashMap<String, Arc<NodeInventory>>>>);
 
 impl InventoryIndex {
     pub(crate) fn publish(&self, node: &str, inventory: Arc<NodeInventory>) {
-        let mut map = self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.insert(node.to_owned(), inventory);
     }
 
     pub(crate) fn forget(&self, node: &str) {
-        let mut map = self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.remove(node);
     }
 
     fn get(&self, node: &str) -> Option<Arc<NodeInventory>> {
-        let map = self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let map = self
+            .0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.get(node).cloned()
     }
 
     /// A consistent copy of the map's entries (cheap: one `Arc` per node), so that readers do
     /// not hold the lock while they scan.
     fn entries(&self) -> Vec<(String, Arc<NodeInventory>)> {
-        let map = self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.iter().map(|(k, v)| (k.clone(), Arc::clone(v))).collect()
+        let map = self
+            .0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.iter()
+            .map(|(k, v)| (k.clone(), Arc::clone(v)))
+            .collect()
     }
 }
 
@@ -309,10 +328,13 @@ impl ContainerFilter {
                 .as_deref()
                 .is_none_or(|n| c.name.to_lowercase().contains(&n.to_lowercase()))
             && self.state.as_deref().is_none_or(|s| c.state == s)
-            && self.label.as_deref().is_none_or(|l| match l.split_once('=') {
-                Some((k, v)) => c.labels.get(k).is_some_and(|x| x == v),
-                None => c.labels.contains_key(l),
-            })
+            && self
+                .label
+                .as_deref()
+                .is_none_or(|l| match l.split_once('=') {
+                    Some((k, v)) => c.labels.get(k).is_some_and(|x| x == v),
+                    None => c.labels.contains_key(l),
+                })
     }
 }
 
@@ -444,7 +466,8 @@ impl NodeRegistryHandle {
         unfilled.sort();
         let total = matching.len();
         let end = offset.saturating_add(limit).min(total);
-        let by_name = |a: &(&str, &Arc<Stamped<Container>>), b: &(&str, &Arc<Stamped<Container>>)| {
+        let by_name = |a: &(&str, &Arc<Stamped<Container>>),
+                       b: &(&str, &Arc<Stamped<Container>>)| {
             a.1.item.name.cmp(&b.1.item.name).then(a.0.cmp(b.0))
         };
         // Only the head up to the page's end needs sorting.
@@ -525,7 +548,10 @@ mod tests {
         assert!(inv.census_at_ms.is_none());
         inv.apply_census(InventoryCensus {
             taken_at_ms: 1_000,
-            containers: vec![container("a", "a", "running"), container("b", "b", "exited")],
+            containers: vec![
+                container("a", "a", "running"),
+                container("b", "b", "exited"),
+            ],
             ..Default::default()
         });
         assert_eq!(inv.containers.len(), 2);
@@ -535,7 +561,10 @@ mod tests {
         assert!(inv.apply_event(&event("c", "create", Some("created"), 1_100)));
         assert!(inv.apply_event(&event("c", "start", Some("running"), 1_200)));
         let c = &inv.containers["c"];
-        assert_eq!((c.item.state.as_str(), c.item.name.as_str()), ("running", "c-name"));
+        assert_eq!(
+            (c.item.state.as_str(), c.item.name.as_str()),
+            ("running", "c-name")
+        );
         assert_eq!(c.updated_at_ms, 1_200);
         assert_eq!(inv.updated_at_ms, Some(1_200));
 
@@ -588,6 +617,84 @@ mod tests {
         e.time_ms = 30;
         assert!(inv.apply_event(&e));
         assert!(inv.networks.is_empty());
+    }
+
+    #[actix::test]
+    async fn the_registry_pages_and_finds_across_nodes_and_forgets_removed_ones() {
+        let bus = crate::Broadcaster::start_supervised(64, 64);
+        let seeds = ["n1", "n2", "n3"]
+            .into_iter()
+            .map(|id| crate::NodeSeed {
+                id: id.into(),
+                hostname: id.into(),
+            })
+            .collect();
+        let timings = crate::NodeTimings {
+            stale_after: std::time::Duration::from_secs(30),
+            offline_after: std::time::Duration::from_secs(90),
+            restart_grace: std::time::Duration::from_secs(120),
+            command_timeout: std::time::Duration::from_secs(5),
+        };
+        let reg = crate::NodeRegistry::start(seeds, timings, bus);
+        for (node, names) in [("n1", ["b", "d"]), ("n2", ["a", "c"])] {
+            let census = InventoryCensus {
+                taken_at_ms: 1_000,
+                containers: names
+                    .iter()
+                    .map(|n| container(&format!("{node}-{n}-0123456789ab"), n, "running"))
+                    .collect(),
+                ..Default::default()
+            };
+            assert!(reg.inventory_census(node, census).await.unwrap());
+        }
+        assert!(
+            !reg.inventory_census("nope", InventoryCensus::default())
+                .await
+                .unwrap()
+        );
+        // Fed through the node's actor; the index is read without messages.
+        assert!(
+            reg.inventory_event(
+                "n2",
+                event("n2-e-0123456789ab", "start", Some("running"), 2_000)
+            )
+            .await
+            .unwrap()
+        );
+
+        let all: ContainerFilter = ContainerFilter {
+            nodes: Some(["n1", "n2", "n3"].into_iter().map(Into::into).collect()),
+            ..Default::default()
+        };
+        let page = reg.containers_page(&all, 2, 1);
+        assert_eq!(page.total, 5);
+        let names: Vec<_> = page
+            .items
+            .iter()
+            .map(|p| (p.node_id.as_str(), p.container.item.name.as_str()))
+            .collect();
+        assert_eq!(names, [("n1", "b"), ("n2", "c")]);
+        assert_eq!(page.unfilled, ["n3"]);
+        let whole = reg.containers_page(&ContainerFilter::default(), 50, 0);
+        let names: Vec<_> = whole
+            .items
+            .iter()
+            .map(|p| p.container.item.name.as_str())
+            .collect();
+        assert_eq!(names, ["a", "b", "c", "d", "n2-e-0123456789ab-name"]);
+
+        assert_eq!(reg.find_container("n1-d-0123456789ab"), ["n1"]);
+        assert_eq!(reg.find_container("n2-e-0123456"), ["n2"]);
+        assert!(
+            reg.find_container("n2-e").is_empty(),
+            "a prefix needs 12 characters"
+        );
+        assert_eq!(reg.find_container("c"), ["n2"]);
+        assert_eq!(reg.inventory("n1").unwrap().census_at_ms, Some(1_000));
+
+        reg.remove("n1").await.unwrap();
+        assert!(reg.inventory("n1").is_none());
+        assert!(reg.find_container("b").is_empty());
     }
 
     #[test]

@@ -12,11 +12,11 @@ use futures_util::future::join_all;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::inventory::InventoryIndex;
 use crate::node::{
     Attach, CommandFailure, Contact, Deliver, Detach, NodeActor, NodeLive, NodeTimings, OpenStream,
     SendCommand, Shutdown, Snapshot, StreamControl, StreamSink,
 };
-use crate::inventory::InventoryIndex;
 use crate::{ActorError, BroadcasterHandle, REQUEST_TIMEOUT};
 
 /// A node the registry should know, from the store.

@@ -888,13 +888,19 @@ pub(super) async fn inventory(opts: &Options) -> anyhow::Result<()> {
     let ramp = Instant::now();
     let hosts = create_hosts(&master, &token, workers).await?;
     let enrolled = enroll_all(&master, &secret, hosts).await?;
-    eprintln!("{workers} hosts created and enrolled in {:.1} s", ramp.elapsed().as_secs_f64());
+    eprintln!(
+        "{workers} hosts created and enrolled in {:.1} s",
+        ramp.elapsed().as_secs_f64()
+    );
     let tally = Arc::new(Tally::default());
     let grpc_url = format!("http://{}", master.grpc_addr);
     let mut tasks = JoinSet::new();
     start_workers(&mut tasks, &grpc_url, &enrolled, opts, &payloads, &tally).await?;
     let healthy_in = wait_all_healthy(&master, &token, workers).await?;
-    eprintln!("all {workers} healthy after {:.1} s", healthy_in.as_secs_f64());
+    eprintln!(
+        "all {workers} healthy after {:.1} s",
+        healthy_in.as_secs_f64()
+    );
 
     // Every census answered, every node fused and its inventory filled.
     let http = http_client(2)?;
@@ -914,7 +920,9 @@ pub(super) async fn inventory(opts: &Options) -> anyhow::Result<()> {
             break;
         }
         if filled_at.elapsed() > Duration::from_secs(600) {
-            bail!("inventories not filled after 10 min: total {total} of {expected}, {errors} endpoint errors");
+            bail!(
+                "inventories not filled after 10 min: total {total} of {expected}, {errors} endpoint errors"
+            );
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
@@ -927,7 +935,12 @@ pub(super) async fn inventory(opts: &Options) -> anyhow::Result<()> {
         .iter()
         .flat_map(|e| (0..per_node).map(|i| simulated_container_id(&e.id, i)))
         .collect();
-    let kinds = ["GET /api/health (baseline)", "GET /api/containers?limit=50", "GET /api/containers?limit=50&offset=<random>", "GET /api/containers/{id}"];
+    let kinds = [
+        "GET /api/health (baseline)",
+        "GET /api/containers?limit=50",
+        "GET /api/containers?limit=50&offset=<random>",
+        "GET /api/containers/{id}",
+    ];
     let mut rounds: Vec<Vec<Option<Percentiles>>> = Vec::new();
     let mut errors = 0u64;
     for round in 0..opts.rounds {
@@ -968,18 +981,31 @@ pub(super) async fn inventory(opts: &Options) -> anyhow::Result<()> {
     let rss = master.rss()?;
     master.stop().await?;
 
-    println!("| request | p50 ms (median of rounds) | p99 ms (median of rounds) | p99 per round | requests | target |\n|---|---|---|---|---|---|");
+    println!(
+        "| request | p50 ms (median of rounds) | p99 ms (median of rounds) | p99 per round | requests | target |\n|---|---|---|---|---|---|"
+    );
     for (k, kind) in kinds.iter().enumerate() {
         let per: Vec<&Percentiles> = rounds.iter().filter_map(|r| r[k].as_ref()).collect();
         let mut p50: Vec<f64> = per.iter().map(|p| p.p50).collect();
         let mut p99: Vec<f64> = per.iter().map(|p| p.p99).collect();
-        let each = p99.iter().map(|v| format!("{v:.1}")).collect::<Vec<_>>().join(" / ");
+        let each = p99
+            .iter()
+            .map(|v| format!("{v:.1}"))
+            .collect::<Vec<_>>()
+            .join(" / ");
         let n: usize = per.iter().map(|p| p.n).sum();
         let (p50, p99) = (super::median(&mut p50), super::median(&mut p99));
-        let target = if k == 0 { String::new() } else { format!("p99 ≤ 50 ms, {}", verdict(p99 <= 50.0)) };
+        let target = if k == 0 {
+            String::new()
+        } else {
+            format!("p99 ≤ 50 ms, {}", verdict(p99 <= 50.0))
+        };
         println!("| `{kind}` | {p50:.1} | {p99:.1} | {each} | {n} | {target} |");
     }
     println!("| errors (non-200 or failed) | {errors} | | | | 0 |");
-    println!("| master VmRSS at the end | {:.1} MiB | | | | |", mib(rss.vm_rss));
+    println!(
+        "| master VmRSS at the end | {:.1} MiB | | | | |",
+        mib(rss.vm_rss)
+    );
     Ok(())
 }

@@ -133,7 +133,10 @@ pub fn to_inventory(
 pub fn from_inventory(
     c: &contextbay_actors::Container,
 ) -> crate::docker::containers::ContainerInfo {
-    fn field<T: serde::de::DeserializeOwned + Default>(c: &contextbay_actors::Container, k: &str) -> T {
+    fn field<T: serde::de::DeserializeOwned + Default>(
+        c: &contextbay_actors::Container,
+        k: &str,
+    ) -> T {
         c.rest
             .get(k)
             .cloned()
@@ -204,14 +207,23 @@ mod tests {
         assert_eq!(json["type"], "container");
         assert_eq!(json["endpoint"], "n1");
         let e = u.inventory_event(5).unwrap();
-        assert_eq!((e.kind, e.state.as_deref()), (ObjectKind::Container, Some("exited")));
+        assert_eq!(
+            (e.kind, e.state.as_deref()),
+            (ObjectKind::Container, Some("exited"))
+        );
         assert!(e.labels.is_none());
     }
 
     #[test]
     fn actions_without_a_state_have_none() {
         let none = BTreeMap::new();
-        for action in ["kill", "stop", "destroy", "exec_start: sh", "health_status: healthy"] {
+        for action in [
+            "kill",
+            "stop",
+            "destroy",
+            "exec_start: sh",
+            "health_status: healthy",
+        ] {
             assert_eq!(container_state_after(action, &none), None, "{action}");
         }
         let u = ObjectUpdate::new("local", None, "network", "n", "create", none, 0);

@@ -287,9 +287,8 @@ pub async fn locate(
     .await;
     for (e, answer) in live.into_iter().zip(answers) {
         if answer.is_ok_and(|list| {
-            list.iter().any(|c| {
-                c.id == id || c.name == id || (id.len() >= 12 && c.id.starts_with(id))
-            })
+            list.iter()
+                .any(|c| c.id == id || c.name == id || (id.len() >= 12 && c.id.starts_with(id)))
         }) {
             holders.push(e);
         }

@@ -154,7 +154,10 @@ async fn agent_containers_come_from_the_inventory_and_follow_docker_events() {
     assert_eq!(item["labels"]["inventory.test"], "yes", "{item:?}");
     assert_eq!(item["endpoint"]["id"], id.as_str());
     assert_eq!(item["endpoint"]["kind"], "agent");
-    assert!(item["fresh_at"].as_str().unwrap().ends_with('Z'), "{item:?}");
+    assert!(
+        item["fresh_at"].as_str().unwrap().ends_with('Z'),
+        "{item:?}"
+    );
     assert_eq!(item["stale"], false);
     // Without a new census.
     let after = s
@@ -192,7 +195,9 @@ async fn agent_containers_come_from_the_inventory_and_follow_docker_events() {
     // Found by id, id prefix and name without `?endpoint=`: the index names the node and only
     // its engine is asked for the detail.
     for key in [full_id.as_str(), &full_id[..12], name.as_str()] {
-        let one = s.get(&format!("/api/containers/{key}"), &admin.access).await;
+        let one = s
+            .get(&format!("/api/containers/{key}"), &admin.access)
+            .await;
         assert_eq!(one.status, StatusCode::OK, "{key}: {:?}", one.body);
         assert_eq!(one.body["id"], full_id.as_str());
         assert_eq!(one.body["endpoint"]["id"], id.as_str());
@@ -280,7 +285,9 @@ async fn container_update_has_one_payload_from_the_local_watcher_and_from_worker
         |b| b["total"] == 2,
     )
     .await;
-    let ambiguous = s.get(&format!("/api/containers/{name}"), &admin.access).await;
+    let ambiguous = s
+        .get(&format!("/api/containers/{name}"), &admin.access)
+        .await;
     assert_error(&ambiguous, StatusCode::CONFLICT, "conflict");
     let message = ambiguous.body["error"].as_str().unwrap();
     assert!(
