@@ -208,26 +208,38 @@ pub async fn list(
         }
     }
     let total = page.total + matching.len();
-    let connected = connected_nodes(&state, &page.items).await;
-    matching.extend(page.items.iter().filter_map(|placed| {
+    // Merged on (name, endpoint) first; only the page's rows become views.
+    let mut rows: Vec<Row<'_>> = matching.into_iter().map(Row::Live).collect();
+    rows.extend(page.items.iter().filter_map(|placed| {
         let e = by_node.get(placed.node_id.as_str())?;
-        Some(ContainerView {
-            container: crate::docker::events::from_inventory(&placed.container.item),
-            endpoint: (*e).into(),
-            fresh_at: Some(contextbay_actors::rfc3339_from_millis(
-                placed.container.updated_at_ms,
-            )),
-            stale: Some(!connected.contains(placed.node_id.as_str())),
-        })
+        Some(Row::Inventory(placed, e))
     }));
-    matching.sort_by(|a, b| {
-        a.container
-            .name
-            .cmp(&b.container.name)
-            .then(a.endpoint.id.cmp(&b.endpoint.id))
-    });
+    rows.sort_by(|a, b| a.key().cmp(&b.key()));
+    let rows: Vec<Row<'_>> = rows.into_iter().skip(offset).take(limit).collect();
+    let connected = connected_nodes(
+        &state,
+        rows.iter().filter_map(|r| match r {
+            Row::Inventory(placed, _) => Some(placed.node_id.as_str()),
+            Row::Live(_) => None,
+        }),
+    )
+    .await;
+    let items = rows
+        .into_iter()
+        .map(|row| match row {
+            Row::Live(view) => view,
+            Row::Inventory(placed, e) => ContainerView {
+                container: crate::docker::events::from_inventory(&placed.container.item),
+                endpoint: e.into(),
+                fresh_at: Some(contextbay_actors::rfc3339_from_millis(
+                    placed.container.updated_at_ms,
+                )),
+                stale: Some(!connected.contains(placed.node_id.as_str())),
+            },
+        })
+        .collect();
     Ok(web::Json(EndpointsPage {
-        items: matching.into_iter().skip(offset).take(limit).collect(),
+        items,
         total,
         limit,
         offset,
@@ -235,9 +247,28 @@ pub async fn list(
     }))
 }
 
-/// Which of the nodes holding `items` have their worker connected now (one question per node).
-async fn connected_nodes(state: &AppState, items: &[PlacedContainer]) -> HashSet<String> {
-    let nodes: HashSet<&str> = items.iter().map(|p| p.node_id.as_str()).collect();
+/// A row of the container list before it becomes a view: asked live, or from an inventory.
+enum Row<'a> {
+    Live(ContainerView),
+    Inventory(&'a PlacedContainer, &'a StoredEndpoint),
+}
+
+impl Row<'_> {
+    /// The list's order: name, then endpoint id.
+    fn key(&self) -> (&str, &str) {
+        match self {
+            Self::Live(v) => (&v.container.name, &v.endpoint.id),
+            Self::Inventory(placed, e) => (&placed.container.item.name, &e.id),
+        }
+    }
+}
+
+/// Which of `nodes` have their worker connected now (one question per distinct node).
+async fn connected_nodes<'a>(
+    state: &AppState,
+    nodes: impl Iterator<Item = &'a str>,
+) -> HashSet<String> {
+    let nodes: HashSet<&str> = nodes.collect();
     let answers =
         futures_util::future::join_all(nodes.iter().map(|n| state.nodes.snapshot(n))).await;
     answers
