@@ -499,7 +499,7 @@ impl NodeRegistryHandle {
         let mut nodes: Vec<String> = entries
             .iter()
             .filter(|(_, inventory)| {
-                inventory.containers.get(key).is_some()
+                inventory.containers.contains_key(key)
                     || inventory.containers.values().any(|c| {
                         c.item.name == key || (key.len() >= 12 && c.item.id.starts_with(key))
                     })

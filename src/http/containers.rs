@@ -209,7 +209,10 @@ pub async fn list(
     }
     let total = page.total + matching.len();
     // Merged on (name, endpoint) first; only the page's rows become views.
-    let mut rows: Vec<Row<'_>> = matching.into_iter().map(Row::Live).collect();
+    let mut rows: Vec<Row<'_>> = matching
+        .into_iter()
+        .map(|v| Row::Live(Box::new(v)))
+        .collect();
     rows.extend(page.items.iter().filter_map(|placed| {
         let e = by_node.get(placed.node_id.as_str())?;
         Some(Row::Inventory(placed, e))
@@ -227,7 +230,7 @@ pub async fn list(
     let items = rows
         .into_iter()
         .map(|row| match row {
-            Row::Live(view) => view,
+            Row::Live(view) => *view,
             Row::Inventory(placed, e) => ContainerView {
                 container: crate::docker::events::from_inventory(&placed.container.item),
                 endpoint: e.into(),
@@ -249,7 +252,7 @@ pub async fn list(
 
 /// A row of the container list before it becomes a view: asked live, or from an inventory.
 enum Row<'a> {
-    Live(ContainerView),
+    Live(Box<ContainerView>),
     Inventory(&'a PlacedContainer, &'a StoredEndpoint),
 }
 
