@@ -371,6 +371,7 @@ fn follow_events(
                         let update = ObjectUpdate::new(
                             &endpoint,
                             None,
+                            None,
                             &e.typ,
                             &e.actor_id,
                             &e.action,

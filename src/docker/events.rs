@@ -35,6 +35,9 @@ pub struct ObjectUpdate {
     pub attributes: BTreeMap<String, String>,
     /// When the engine reported it (RFC 3339).
     pub time: String,
+    /// The worker's sequence number of the event (increasing per node, the key that drops
+    /// replays); `null` for `local` and `tcp` endpoints.
+    pub seq: Option<u64>,
 }
 
 impl ObjectUpdate {
@@ -51,9 +54,11 @@ impl ObjectUpdate {
     }
 
     /// Builds the payload from what an engine reported.
+    #[allow(clippy::too_many_arguments, reason = "the fields of an engine event")]
     pub fn new(
         endpoint: &str,
         node_id: Option<&str>,
+        seq: Option<u64>,
         typ: &str,
         id: &str,
         action: &str,
@@ -87,6 +92,7 @@ impl ObjectUpdate {
             image,
             attributes,
             time: contextbay_actors::rfc3339_from_millis(time_unix_ms),
+            seq,
         }
     }
 
@@ -197,7 +203,16 @@ mod tests {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-        let u = ObjectUpdate::new("n1", Some("n1"), "container", "abc", "die", attributes, 0);
+        let u = ObjectUpdate::new(
+            "n1",
+            Some("n1"),
+            Some(7),
+            "container",
+            "abc",
+            "die",
+            attributes,
+            0,
+        );
         assert_eq!(u.state.as_deref(), Some("exited"));
         assert_eq!(u.status.as_deref(), Some("Exited (137)"));
         assert_eq!(u.name.as_deref(), Some("web"));
@@ -206,6 +221,7 @@ mod tests {
         let json = serde_json::to_value(&u).unwrap();
         assert_eq!(json["type"], "container");
         assert_eq!(json["endpoint"], "n1");
+        assert_eq!(json["seq"], 7);
         let e = u.inventory_event(5).unwrap();
         assert_eq!(
             (e.kind, e.state.as_deref()),
@@ -226,7 +242,7 @@ mod tests {
         ] {
             assert_eq!(container_state_after(action, &none), None, "{action}");
         }
-        let u = ObjectUpdate::new("local", None, "network", "n", "create", none, 0);
+        let u = ObjectUpdate::new("local", None, None, "network", "n", "create", none, 0);
         assert_eq!((u.state, u.image, u.node_id), (None, None, None));
     }
 }

@@ -241,6 +241,7 @@ fn object_update(
         ObjectUpdate::new(
             node,
             Some(node),
+            Some(e.seq),
             &e.r#type,
             &e.actor_id,
             &e.action,

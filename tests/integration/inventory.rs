@@ -86,7 +86,7 @@ fn run_sleeper(c: &Cleanup, name: &str) -> String {
 }
 
 /// The keys of a `container.update` payload: one shape, whoever reported it.
-const UPDATE_KEYS: [&str; 11] = [
+const UPDATE_KEYS: [&str; 12] = [
     "action",
     "attributes",
     "endpoint",
@@ -94,6 +94,7 @@ const UPDATE_KEYS: [&str; 11] = [
     "image",
     "name",
     "node_id",
+    "seq",
     "state",
     "status",
     "time",
@@ -268,6 +269,8 @@ async fn container_update_has_one_payload_from_the_local_watcher_and_from_worker
     assert_eq!(keys(&local), expected, "{local:?}");
     assert_eq!(keys(&agent), expected, "{agent:?}");
     assert_eq!(local["node_id"], Value::Null);
+    assert_eq!(local["seq"], Value::Null);
+    assert!(agent["seq"].is_u64(), "{agent:?}");
     assert_eq!(agent["endpoint"], id.as_str());
     assert_eq!(agent["node_id"], id.as_str());
     for field in ["id", "type", "action", "state", "status", "name", "image"] {

@@ -45,7 +45,7 @@ function ev(type: string, payload: object = {}): LiveEvent {
 /** `container.update` as the master publishes it (src/docker/events.rs), here from node n1's worker. */
 function update(p: { id: string; action: string; type?: string; state?: string; status?: string; attributes?: Record<string, string> }): object {
   const attributes = p.attributes ?? {};
-  return { endpoint: 'n1', node_id: 'n1', type: 'container', state: null, status: null, name: attributes.name ?? null, image: null, time: T0, ...p, attributes };
+  return { endpoint: 'n1', node_id: 'n1', type: 'container', state: null, status: null, name: attributes.name ?? null, image: null, time: T0, seq: 1, ...p, attributes };
 }
 
 const page1: UserListParams = { limit: 2, offset: 0, q: '' };
@@ -403,7 +403,7 @@ describe('containers', () => {
   });
 
   it('the same payload from the local engine patches the local row only, with the state it carries', () => {
-    applyEvent(qc, ev('container.update', { ...update({ id: full, action: 'pause', state: 'paused', status: 'Up (Paused)', attributes: { name: 'web' } }), endpoint: 'local', node_id: null }));
+    applyEvent(qc, ev('container.update', { ...update({ id: full, action: 'pause', state: 'paused', status: 'Up (Paused)', attributes: { name: 'web' } }), endpoint: 'local', node_id: null, seq: null }));
     expect(list().items.map((c) => `${c.endpoint.id}:${c.state}:${c.status}`)).toEqual([
       'n1:running:Up 5 minutes',
       'local:paused:Up (Paused)',

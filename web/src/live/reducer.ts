@@ -12,7 +12,7 @@
 // invalidation. Fleet and Docker events follow src/http/*.rs and the worker's event mapping
 // (src/grpc/node_service.rs): `container.update` has one payload, from the master's own engine
 // and from workers alike (src/docker/events.rs: {id, endpoint, node_id, type, action, state,
-// status, name, image, attributes, time}); its `action` is mapped to an effect by
+// status, name, image, attributes, time, seq}); its `action` is mapped to an effect by
 // lib/dockerEvents.ts. Lists gathered across
 // every endpoint are refetched at most once per burst (invalidateSoon).
 
