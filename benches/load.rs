@@ -6,6 +6,7 @@
 //! cargo bench --bench load -- ws-fanout         # 1,000 WebSocket clients, 10 events/s for 30 s
 //! cargo bench --bench load -- auth-throughput   # GET /api/auth/me (JWT, API key) vs a bare handler
 //! cargo bench --bench load -- fleet             # 1,000 simulated workers over gRPC for 10 min
+//! cargo bench --bench load -- inventory --containers=20  # container list/lookup over 1,000 nodes
 //! cargo bench --bench load -- all
 //! ```
 //!
@@ -81,6 +82,7 @@ fn main() -> ExitCode {
             "ws-fanout" => ws_fanout(&opts).await,
             "auth-throughput" => auth_throughput(&opts).await,
             "fleet" => fleet::fleet(&opts).await,
+            "inventory" => fleet::inventory(&opts).await,
             "all" => {
                 idle_rss(&opts).await?;
                 ws_fanout(&opts).await?;
@@ -98,7 +100,7 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: cargo bench --bench load -- <idle-rss|ws-fanout|auth-throughput|fleet|all> \
+const USAGE: &str = "usage: cargo bench --bench load -- <idle-rss|ws-fanout|auth-throughput|fleet|inventory|all> \
 [--clients=N] [--rate=N] [--seconds=N] [--rounds=N] [--concurrency=N] [--idle=N] \
 [--workers=N] [--interval=N] [--per-channel=N] [--containers=N] [--no-census]";
 

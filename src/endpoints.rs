@@ -10,6 +10,7 @@ use contextbay_actors::Probe;
 
 use crate::docker::Engine;
 use crate::docker::compose::ComposeHost;
+use crate::docker::events::ObjectUpdate;
 use crate::docker::ops::{DockerOp, execute};
 use crate::docker::remote::TlsMaterial;
 use crate::policy::SecurityPolicy;
@@ -397,7 +398,7 @@ fn follow_events(
     endpoint: String,
     engine: Engine,
 ) -> impl std::future::Future<Output = ()> + Send + 'static {
-    let bus = state.bus.clone();
+    let events_out = state.events.clone();
     async move {
         use futures_util::StreamExt;
         loop {
@@ -405,23 +406,20 @@ fn follow_events(
             while let Some(item) = events.next().await {
                 match item {
                     Ok(e) => {
-                        let kind = match e.typ.as_str() {
-                            t @ ("container" | "image" | "volume" | "network") => {
-                                format!("{t}.update")
-                            }
-                            _ => continue,
-                        };
-                        bus.emit(
-                            kind,
-                            serde_json::json!({
-                                "endpoint": endpoint,
-                                "id": e.actor_id,
-                                "type": e.typ,
-                                "action": e.action,
-                                "attributes": e.attributes,
-                                "time": contextbay_actors::rfc3339_from_millis(e.time_unix_ms),
-                            }),
+                        if ObjectUpdate::event_kind(&e.typ).is_none() {
+                            continue;
+                        }
+                        let update = ObjectUpdate::new(
+                            &endpoint,
+                            None,
+                            None,
+                            &e.typ,
+                            &e.actor_id,
+                            &e.action,
+                            e.attributes.into_iter().collect(),
+                            e.time_unix_ms,
                         );
+                        events_out.emit_object_update(update);
                     }
                     Err(err) => {
                         tracing::warn!(%endpoint, %err, "Docker event stream");

@@ -567,32 +567,12 @@ crate::event!(
 
 // Docker objects.
 
-/// The documented shape of `container.update` and its siblings (spec, WebSocket events):
-/// the object, the endpoint (and node, for agent endpoints) it is on, what happened and, for
-/// containers, the state it is in now.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DockerUpdate {
-    pub id: String,
-    pub endpoint: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub node_id: Option<String>,
-    /// Docker's action (`start`, `die`, `destroy`, `health_status: healthy`…).
-    pub action: String,
-    /// For containers: the state after the event (`running`, `exited`…).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub state: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[schema(value_type = Object)]
-    pub attributes: Map<String, Value>,
-    /// RFC 3339.
-    pub time: String,
-}
+pub use crate::docker::events::ObjectUpdate;
 
-/// The engine reported a container change: a [`DockerUpdate`].
+/// The engine reported a container change: an [`ObjectUpdate`].
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(transparent)]
-pub struct ContainerUpdate(pub DockerUpdate);
+pub struct ContainerUpdate(pub ObjectUpdate);
 crate::event!(
     ContainerUpdate,
     "container.update",
@@ -602,7 +582,7 @@ crate::event!(
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(transparent)]
-pub struct ImageUpdate(pub DockerUpdate);
+pub struct ImageUpdate(pub ObjectUpdate);
 crate::event!(
     ImageUpdate,
     "image.update",
@@ -612,7 +592,7 @@ crate::event!(
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(transparent)]
-pub struct VolumeUpdate(pub DockerUpdate);
+pub struct VolumeUpdate(pub ObjectUpdate);
 crate::event!(
     VolumeUpdate,
     "volume.update",
@@ -622,7 +602,7 @@ crate::event!(
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(transparent)]
-pub struct NetworkUpdate(pub DockerUpdate);
+pub struct NetworkUpdate(pub ObjectUpdate);
 crate::event!(
     NetworkUpdate,
     "network.update",
@@ -855,6 +835,19 @@ impl EventLog {
     pub async fn publish_committed<E: EventKind>(&self, event: E) {
         if let Err(err) = self.publish(event).await {
             tracing::error!(kind = E::KIND, "recording event: {err:#}");
+        }
+    }
+
+    /// Publishes what an engine reported about one of its objects live, as `container.update`,
+    /// `image.update`, `volume.update` or `network.update`; other object types (the daemon,
+    /// plugins) are not published.
+    pub fn emit_object_update(&self, update: ObjectUpdate) {
+        match update.kind.as_str() {
+            "container" => self.emit(ContainerUpdate(update)),
+            "image" => self.emit(ImageUpdate(update)),
+            "volume" => self.emit(VolumeUpdate(update)),
+            "network" => self.emit(NetworkUpdate(update)),
+            _ => {}
         }
     }
 

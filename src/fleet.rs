@@ -3,7 +3,17 @@
 use contextbay_proto::v1::{command, command_result};
 use serde_json::Value;
 
+use contextbay_actors::{InventoryCensus, Object};
+
+use crate::docker::containers::ContainerInfo;
+use crate::docker::images::ImageInfo;
+use crate::docker::networks::NetworkInfo;
+use crate::docker::ops::DockerOp;
+use crate::docker::volumes::VolumeInfo;
+use crate::endpoints;
+use crate::error::ApiError;
 use crate::state::AppState;
+use crate::store::endpoints::StoredEndpoint;
 
 /// Fuses the host when both legs have reported in (the worker registered, and its Docker engine
 /// answered through it). Returns whether the host is fused now.
@@ -105,7 +115,8 @@ pub async fn refresh_census(
         .add_census(node, &data)
         .await
         .map_err(CensusError::Store)?;
-    if data.get("docker").is_some_and(|d| !d.is_null()) {
+    let has_docker = data.get("docker").is_some_and(|d| !d.is_null());
+    if has_docker {
         if let Err(err) = state.store.hosts().docker_answered(node).await {
             tracing::error!(%node, "recording the Docker leg: {err}");
         }
@@ -118,5 +129,72 @@ pub async fn refresh_census(
             census_id: snapshot.id.clone(),
         })
         .await;
+    drop(_slot);
+    if has_docker && let Err(err) = refresh_inventory(state, node).await {
+        tracing::warn!(%node, "taking the node's Docker inventory: {}", err.message);
+    }
     Ok(snapshot)
+}
+
+/// Lists the node's containers, images, volumes and networks through its worker and replaces
+/// the node's inventory with them (see `contextbay_actors::inventory`). Docker events reported
+/// after this keep it current.
+pub async fn refresh_inventory(state: &AppState, node: &str) -> Result<(), ApiError> {
+    let endpoint = StoredEndpoint {
+        id: node.to_owned(),
+        name: node.to_owned(),
+        kind: "agent".into(),
+        node_id: Some(node.to_owned()),
+        url: None,
+        tls: None,
+        created_at: 0,
+    };
+    let taken_at_ms = contextbay_actors::now_ms();
+    let (containers, images, volumes, networks) = tokio::try_join!(
+        endpoints::call_as::<Vec<ContainerInfo>>(
+            state,
+            &endpoint,
+            DockerOp::ListContainers { all: true }
+        ),
+        endpoints::call_as::<Vec<ImageInfo>>(state, &endpoint, DockerOp::ListImages),
+        endpoints::call_as::<Vec<VolumeInfo>>(state, &endpoint, DockerOp::ListVolumes),
+        endpoints::call_as::<Vec<NetworkInfo>>(state, &endpoint, DockerOp::ListNetworks),
+    )?;
+    let census = InventoryCensus {
+        taken_at_ms,
+        containers: containers
+            .iter()
+            .filter_map(|c| crate::docker::events::to_inventory(c).ok())
+            .collect(),
+        images: images
+            .into_iter()
+            .map(|i| Object {
+                name: i.tags.first().cloned().unwrap_or_else(|| i.id.clone()),
+                id: i.id.clone(),
+                doc: serde_json::to_value(&i).unwrap_or_default(),
+            })
+            .collect(),
+        volumes: volumes
+            .into_iter()
+            .map(|v| Object {
+                id: v.name.clone(),
+                name: v.name.clone(),
+                doc: serde_json::to_value(&v).unwrap_or_default(),
+            })
+            .collect(),
+        networks: networks
+            .into_iter()
+            .map(|n| Object {
+                id: n.id.clone(),
+                name: n.name.clone(),
+                doc: serde_json::to_value(&n).unwrap_or_default(),
+            })
+            .collect(),
+    };
+    state
+        .nodes
+        .inventory_census(node, census)
+        .await
+        .map_err(|e| ApiError::new(crate::error::ErrorCode::ServiceUnavailable, e.to_string()))?;
+    Ok(())
 }

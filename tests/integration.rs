@@ -21,6 +21,7 @@ mod integration {
     mod events;
     mod fleet;
     mod floods;
+    mod inventory;
     mod keys;
     mod modules;
     mod monitoring;

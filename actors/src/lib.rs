@@ -6,6 +6,7 @@
 
 pub mod broadcaster;
 pub mod endpoint_registry;
+pub mod inventory;
 pub mod node;
 pub mod node_registry;
 pub mod supervisor;
@@ -19,6 +20,10 @@ pub use broadcaster::{
 };
 pub use endpoint_registry::{
     EndpointHealth, EndpointRegistry, EndpointRegistryHandle, EndpointStatus, Probe,
+};
+pub use inventory::{
+    Container, ContainerFilter, ContainerPage, InventoryCensus, InventoryEvent, InventoryIndex,
+    NodeInventory, Object, ObjectKind, PlacedContainer, Stamped,
 };
 pub use node::{CommandFailure, NodeLive, NodeStatus, NodeTimings};
 pub use node_registry::{

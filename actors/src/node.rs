@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::BroadcasterHandle;
+use crate::inventory::{InventoryIndex, NodeInventory};
 
 /// Where a node stands. Nothing is ever done to a node's workloads because of its status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -112,6 +113,9 @@ pub struct NodeActor {
     exit: Option<(Recipient<ChildExited>, u64)>,
     /// Set by [`Shutdown`]: the end is intended and must not be restarted.
     intended: bool,
+    /// The node's Docker inventory (see [`crate::inventory`]), published into `inventory_index`.
+    pub(crate) inventory: Arc<NodeInventory>,
+    pub(crate) inventory_index: InventoryIndex,
 }
 
 /// What a restarted node actor takes over from the one that died.
@@ -145,6 +149,7 @@ impl NodeActor {
         registry_started: Instant,
         timings: NodeTimings,
         bus: BroadcasterHandle,
+        inventory_index: InventoryIndex,
     ) -> Self {
         Self {
             id,
@@ -163,6 +168,8 @@ impl NodeActor {
             restarts: 0,
             exit: None,
             intended: false,
+            inventory: Arc::default(),
+            inventory_index,
         }
     }
 
@@ -183,6 +190,10 @@ impl NodeActor {
         self.hostname = carry.hostname;
         self.status = carry.status;
         self.last_contact = carry.last_contact;
+        // The inventory outlives the actor in the shared index: a restart picks it up there.
+        if let Some(inventory) = self.inventory_index.get(&self.id) {
+            self.inventory = inventory;
+        }
         self
     }
 

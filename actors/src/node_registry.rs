@@ -13,6 +13,7 @@ use futures_util::future::join_all;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+use crate::inventory::InventoryIndex;
 use crate::node::{
     Attach, Carry, ChildExited, CommandFailure, Contact, Deliver, Detach, NodeActor, NodeLive,
     NodeTimings, OpenStream, SendCommand, Shutdown, Snapshot, StreamControl, StreamSink,
@@ -67,6 +68,7 @@ pub struct NodeRegistry {
     next_conn: u64,
     next_generation: u64,
     restarts: Restarts,
+    inventory: InventoryIndex,
 }
 
 impl NodeRegistry {
@@ -79,6 +81,8 @@ impl NodeRegistry {
         restarts: Restarts,
     ) -> NodeRegistryHandle {
         let started = Instant::now();
+        let inventory = InventoryIndex::default();
+        let index = inventory.clone();
         let addr = Supervisor::start(move |_| NodeRegistry {
             nodes: HashMap::new(),
             started,
@@ -88,8 +92,9 @@ impl NodeRegistry {
             next_conn: 1,
             next_generation: 1,
             restarts,
+            inventory: index,
         });
-        NodeRegistryHandle { addr }
+        NodeRegistryHandle { addr, inventory }
     }
 
     /// Starts a node actor for `seed` as a new generation, watched by this registry.
@@ -108,6 +113,7 @@ impl NodeRegistry {
             self.started,
             self.timings,
             self.bus.clone(),
+            self.inventory.clone(),
         )
         .watched_by(ctx.address().recipient(), generation, restarts);
         if let Some(carry) = carry {
@@ -229,6 +235,7 @@ impl Handler<Remove> for NodeRegistry {
 
     fn handle(&mut self, msg: Remove, _ctx: &mut Self::Context) {
         self.seeds.retain(|s| s.id != msg.0);
+        self.inventory.forget(&msg.0);
         // Forgetting the child drops the registry's copy of the command channel; the actor drops
         // its own and stops for good (it is not restarted), so the worker's stream ends.
         if let Some(child) = self.nodes.remove(&msg.0) {
@@ -329,6 +336,7 @@ impl Handler<Stats> for NodeRegistry {
 #[derive(Clone)]
 pub struct NodeRegistryHandle {
     addr: Addr<NodeRegistry>,
+    inventory: InventoryIndex,
 }
 
 /// A command stream attached to a node; dropping it detaches (on every exit path of the stream).
@@ -451,6 +459,14 @@ impl Drop for AttachedStream {
 }
 
 impl NodeRegistryHandle {
+    pub(crate) fn inventory_index(&self) -> &InventoryIndex {
+        &self.inventory
+    }
+
+    pub(crate) async fn node_addr(&self, id: &str) -> Result<Option<Addr<NodeActor>>, ActorError> {
+        self.node(id).await
+    }
+
     async fn node(&self, id: &str) -> Result<Option<Addr<NodeActor>>, ActorError> {
         Ok(self
             .addr

@@ -76,6 +76,9 @@ struct Payloads {
     containers: Vec<ContainerSample>,
     /// `None`: the census fails (`--no-census`).
     census_json: Option<Vec<u8>>,
+    /// `inventory` scenario: the census reports a Docker engine and Docker list calls are
+    /// answered with this many containers per node (none for images, volumes, networks).
+    engine_containers: Option<usize>,
 }
 
 pub(super) async fn fleet(opts: &Options) -> anyhow::Result<()> {
@@ -366,6 +369,7 @@ async fn payloads(containers: usize, with_census: bool) -> anyhow::Result<Payloa
         } else {
             None
         },
+        engine_containers: None,
     })
 }
 
@@ -576,6 +580,25 @@ async fn serve_commands(
             Some(Kind::Ping(_)) => Outcome::OkJson(
                 serde_json::to_vec(&json!({"pong": true, "node_id": node_id})).unwrap_or_default(),
             ),
+            Some(Kind::DockerCall(call)) if payloads.engine_containers.is_some() => {
+                match call.op.as_str() {
+                    "list_containers" => Outcome::OkJson(
+                        serde_json::to_vec(&simulated_containers(
+                            &node_id,
+                            payloads.engine_containers.unwrap_or(0),
+                        ))
+                        .unwrap_or_default(),
+                    ),
+                    "list_images" | "list_volumes" | "list_networks" => {
+                        Outcome::OkJson(b"[]".to_vec())
+                    }
+                    _ => Outcome::Error(CommandError {
+                        message: "unsupported Docker call".into(),
+                        code: "unsupported".into(),
+                        ..Default::default()
+                    }),
+                }
+            }
             Some(Kind::Census(_)) => match &payloads.census_json {
                 Some(json) => Outcome::OkJson(json.clone()),
                 None => Outcome::Error(CommandError {
@@ -789,4 +812,200 @@ async fn sample_rest(
         Percentiles::of_micros(get),
         errors,
     ))
+}
+
+// ------------------------------------------------------------------------------------------------
+// `inventory`: container lists and lookups by id answered from the node inventories.
+
+/// The id of container `i` of simulated node `node` (64 hex digits, unique across the fleet).
+fn simulated_container_id(node: &str, i: usize) -> String {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    node.hash(&mut h);
+    format!("{:016x}{i:048x}", h.finish())
+}
+
+/// What a simulated node's engine lists: `n` running containers with a label and a port.
+fn simulated_containers(node: &str, n: usize) -> serde_json::Value {
+    let short = &node[node.len().saturating_sub(6)..];
+    serde_json::Value::Array(
+        (0..n)
+            .map(|i| {
+                json!({
+                    "id": simulated_container_id(node, i),
+                    "name": format!("app-{short}-{i:02}"),
+                    "image": "registry.example/app:1.2.3",
+                    "state": "running",
+                    "status": "Up 3 hours",
+                    "created": 1_795_000_000,
+                    "labels": {"com.example.tier": if i % 2 == 0 { "web" } else { "worker" }},
+                    "ports": [{"container_port": 8080, "host_port": null, "host_ip": null, "protocol": "tcp"}],
+                    "networks": ["backend"],
+                    "mounts": [],
+                    "compose_project": null,
+                    "compose_service": null,
+                })
+            })
+            .collect(),
+    )
+}
+
+/// `cargo bench --bench load -- inventory --workers=1000 --containers=20`: simulated workers
+/// whose census reports an engine (so each becomes an agent endpoint) and whose engine lists
+/// `--containers` containers. Once every node's inventory is filled, one client measures, back
+/// to back, `GET /api/containers?limit=50` (first page and a random page) and
+/// `GET /api/containers/{id}` for random ids without `?endpoint=`, with `GET /api/health` as the
+/// baseline, over `--rounds` rounds of `--seconds` each; medians over the rounds are printed.
+pub(super) async fn inventory(opts: &Options) -> anyhow::Result<()> {
+    let workers = opts.workers;
+    let per_node = opts.containers;
+    let seconds = opts.seconds.unwrap_or(30);
+    let nofile = rlimit::increase_nofile_limit(65_536).unwrap_or(0);
+    if nofile < (workers as u64) * 3 + 1024 {
+        bail!(
+            "open-files limit {nofile} is too low for {workers} workers; run under `ulimit -n 65536`"
+        );
+    }
+    println!("\n## inventory\n");
+    println!(
+        "{workers} simulated workers × {per_node} containers, heartbeat and metrics every {} s; {} rounds of {seconds} s, one client, requests back to back.\n",
+        opts.interval, opts.rounds
+    );
+    let master = Master::start().await?;
+    let token = master.setup().await?;
+    let secret = std::fs::read_to_string(master.dir.path().join("data").join("enroll_secret"))
+        .context("reading the generated enroll secret")?
+        .trim()
+        .to_owned();
+    let mut p = payloads(0, true).await?;
+    let mut census: serde_json::Value =
+        serde_json::from_slice(p.census_json.as_deref().unwrap_or(b"{}"))?;
+    census["docker"] = json!({"version": "27.0.0-simulated", "api_version": "1.47", "info": {}});
+    p.census_json = Some(serde_json::to_vec(&census)?);
+    p.engine_containers = Some(per_node);
+    let payloads = Arc::new(p);
+
+    let ramp = Instant::now();
+    let hosts = create_hosts(&master, &token, workers).await?;
+    let enrolled = enroll_all(&master, &secret, hosts).await?;
+    eprintln!(
+        "{workers} hosts created and enrolled in {:.1} s",
+        ramp.elapsed().as_secs_f64()
+    );
+    let tally = Arc::new(Tally::default());
+    let grpc_url = format!("http://{}", master.grpc_addr);
+    let mut tasks = JoinSet::new();
+    start_workers(&mut tasks, &grpc_url, &enrolled, opts, &payloads, &tally).await?;
+    let healthy_in = wait_all_healthy(&master, &token, workers).await?;
+    eprintln!(
+        "all {workers} healthy after {:.1} s",
+        healthy_in.as_secs_f64()
+    );
+
+    // Every census answered, every node fused and its inventory filled.
+    let http = http_client(2)?;
+    let expected = workers * per_node;
+    let filled_at = Instant::now();
+    loop {
+        let page: serde_json::Value = http
+            .get(master.url("/api/containers?limit=1"))
+            .bearer_auth(&token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let total = page["total"].as_u64().unwrap_or(0) as usize;
+        let errors = page["errors"].as_array().map_or(0, Vec::len);
+        if total >= expected && errors == 0 {
+            break;
+        }
+        if filled_at.elapsed() > Duration::from_secs(600) {
+            bail!(
+                "inventories not filled after 10 min: total {total} of {expected}, {errors} endpoint errors"
+            );
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    eprintln!(
+        "{expected} containers listed {:.1} s after all were healthy",
+        filled_at.elapsed().as_secs_f64()
+    );
+
+    let ids: Vec<String> = enrolled
+        .iter()
+        .flat_map(|e| (0..per_node).map(|i| simulated_container_id(&e.id, i)))
+        .collect();
+    let kinds = [
+        "GET /api/health (baseline)",
+        "GET /api/containers?limit=50",
+        "GET /api/containers?limit=50&offset=<random>",
+        "GET /api/containers/{id}",
+    ];
+    let mut rounds: Vec<Vec<Option<Percentiles>>> = Vec::new();
+    let mut errors = 0u64;
+    for round in 0..opts.rounds {
+        let mut samples: Vec<Vec<i64>> = vec![Vec::new(); kinds.len()];
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(seconds) {
+            let offset = rand::rng().random_range(0..expected.saturating_sub(50).max(1));
+            let id = &ids[rand::rng().random_range(0..ids.len())];
+            let paths = [
+                "/api/health".to_owned(),
+                "/api/containers?limit=50".to_owned(),
+                format!("/api/containers?limit=50&offset={offset}"),
+                format!("/api/containers/{id}"),
+            ];
+            for (k, path) in paths.iter().enumerate() {
+                let sent = Instant::now();
+                let ok = match http.get(master.url(path)).bearer_auth(&token).send().await {
+                    Ok(resp) if resp.status().is_success() => resp.bytes().await.is_ok(),
+                    Ok(resp) => {
+                        if errors < REPORTED_FAILURES {
+                            eprintln!("{path}: {}", resp.status());
+                        }
+                        false
+                    }
+                    Err(_) => false,
+                };
+                if ok {
+                    samples[k].push(i64::try_from(sent.elapsed().as_micros()).unwrap_or(i64::MAX));
+                } else {
+                    errors += 1;
+                }
+            }
+        }
+        eprintln!("round {} done", round + 1);
+        rounds.push(samples.into_iter().map(Percentiles::of_micros).collect());
+    }
+    tasks.abort_all();
+    let rss = master.rss()?;
+    master.stop().await?;
+
+    println!(
+        "| request | p50 ms (median of rounds) | p99 ms (median of rounds) | p99 per round | requests | target |\n|---|---|---|---|---|---|"
+    );
+    for (k, kind) in kinds.iter().enumerate() {
+        let per: Vec<&Percentiles> = rounds.iter().filter_map(|r| r[k].as_ref()).collect();
+        let mut p50: Vec<f64> = per.iter().map(|p| p.p50).collect();
+        let mut p99: Vec<f64> = per.iter().map(|p| p.p99).collect();
+        let each = p99
+            .iter()
+            .map(|v| format!("{v:.1}"))
+            .collect::<Vec<_>>()
+            .join(" / ");
+        let n: usize = per.iter().map(|p| p.n).sum();
+        let (p50, p99) = (super::median(&mut p50), super::median(&mut p99));
+        let target = if k == 0 {
+            String::new()
+        } else {
+            format!("p99 ≤ 50 ms, {}", verdict(p99 <= 50.0))
+        };
+        println!("| `{kind}` | {p50:.1} | {p99:.1} | {each} | {n} | {target} |");
+    }
+    println!("| errors (non-200 or failed) | {errors} | | | | 0 |");
+    println!(
+        "| master VmRSS at the end | {:.1} MiB | | | | |",
+        mib(rss.vm_rss)
+    );
+    Ok(())
 }

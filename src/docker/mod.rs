@@ -5,6 +5,7 @@ pub mod compose;
 pub mod compose_model;
 pub mod containers;
 pub mod engine;
+pub mod events;
 pub mod images;
 pub mod networks;
 pub mod ops;

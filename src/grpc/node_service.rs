@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 use tonic::{Request, Response, Status, Streaming};
 
 use super::{RpcError, authenticate, check_node_id};
+use crate::docker::events::ObjectUpdate;
 use crate::state::AppState;
 use crate::store::hosts::Registration;
 use crate::store::now_ms;
@@ -187,6 +188,17 @@ impl NodeService for NodeApi {
                 }
                 highest = event.seq;
                 accepted += 1;
+                if let Some((_, update)) = object_update(&node, &event) {
+                    if let Some(change) = update.inventory_event(event.time_unix_ms) {
+                        self.state
+                            .nodes
+                            .inventory_event(&node, change)
+                            .await
+                            .map_err(internal)?;
+                    }
+                    self.state.events.emit_object_update(update);
+                    continue;
+                }
                 let (kind, payload) = bus_event(&node, &event);
                 self.state.bus.emit(kind, payload);
             }
@@ -206,8 +218,39 @@ impl NodeService for NodeApi {
     }
 }
 
-/// Maps a worker event onto the bus: Docker objects to `<object>.update` (`container.update`,
-/// `image.update`, …), security events to `security.event`, agent events to `node.agent`.
+/// A worker's Docker event about a container, image, volume or network: its bus kind
+/// (`container.update`, …) and the one payload those have. The node's agent endpoint has the
+/// node's id.
+fn object_update(
+    node: &str,
+    e: &contextbay_proto::v1::Event,
+) -> Option<(&'static str, ObjectUpdate)> {
+    if EventKind::try_from(e.kind).ok() != Some(EventKind::Docker) {
+        return None;
+    }
+    let kind = ObjectUpdate::event_kind(&e.r#type)?;
+    let attributes = e
+        .attributes
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    Some((
+        kind,
+        ObjectUpdate::new(
+            node,
+            Some(node),
+            Some(e.seq),
+            &e.r#type,
+            &e.actor_id,
+            &e.action,
+            attributes,
+            e.time_unix_ms,
+        ),
+    ))
+}
+
+/// Maps any other worker event onto the bus: Docker events about other objects to
+/// `docker.event`, security events to `security.event`, agent events to `node.agent`.
 fn bus_event(node: &str, e: &contextbay_proto::v1::Event) -> (String, Value) {
     let attributes: Map<String, Value> = e
         .attributes
@@ -215,10 +258,7 @@ fn bus_event(node: &str, e: &contextbay_proto::v1::Event) -> (String, Value) {
         .map(|(k, v)| (k.clone(), Value::String(v.clone())))
         .collect();
     let kind = match EventKind::try_from(e.kind).unwrap_or(EventKind::Unspecified) {
-        EventKind::Docker => match e.r#type.as_str() {
-            t @ ("container" | "image" | "volume" | "network") => format!("{t}.update"),
-            _ => "docker.event".to_owned(),
-        },
+        EventKind::Docker => "docker.event".to_owned(),
         EventKind::Security => "security.event".to_owned(),
         EventKind::Agent | EventKind::Unspecified => "node.agent".to_owned(),
     };

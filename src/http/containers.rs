@@ -1,6 +1,9 @@
 //! `/api/containers`: across every endpoint, with the node's security policy enforced.
 
+use std::collections::{HashMap, HashSet};
+
 use actix_web::{HttpResponse, web};
+use contextbay_actors::{ContainerFilter, PlacedContainer};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -23,6 +26,15 @@ pub struct ContainerView {
     #[serde(flatten)]
     pub container: ContainerInfo,
     pub endpoint: EndpointRef,
+    /// In `GET /api/containers`: when the master last learnt this container's state (RFC 3339):
+    /// the time of the engine's answer for `local` and `tcp` endpoints, asked live; for an
+    /// agent endpoint, the node's inventory (its last census or Docker event about it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fresh_at: Option<String>,
+    /// In `GET /api/containers`: `true` when the answer may be out of date: the item comes from
+    /// the inventory of a node whose worker is not connected now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stale: Option<bool>,
 }
 
 /// A page of containers; endpoints that could not be asked are listed in `errors`.
@@ -122,6 +134,8 @@ pub async fn gather(
             list.into_iter().map(move |c| ContainerView {
                 container: c,
                 endpoint: endpoint.clone(),
+                fresh_at: None,
+                stale: None,
             })
         })
         .collect();
@@ -136,23 +150,143 @@ pub async fn list(
 ) -> ApiResult<web::Json<EndpointsPage<ContainerView>>> {
     let q = query.into_inner();
     let limit = endpoints_page_limit(q.limit)?;
-    let (all, errors) = gather(&state, q.endpoint.as_deref(), q.all.unwrap_or(true)).await?;
-    let mut matching: Vec<ContainerView> = all
-        .into_iter()
-        .filter(|c| matches(&c.container, &q))
+    let offset = q.offset.unwrap_or(0);
+    let all = q.all.unwrap_or(true);
+    let targets = match q.endpoint.as_deref() {
+        Some(id) => vec![endpoints::get(&state, id).await?],
+        None => endpoints::all(&state).await?,
+    };
+    let (agents, live): (Vec<StoredEndpoint>, Vec<StoredEndpoint>) =
+        targets.into_iter().partition(|e| e.kind == "agent");
+
+    // `local` and `tcp` endpoints (a few) are asked live.
+    let asked_at = contextbay_actors::rfc3339_now();
+    let answers = futures_util::future::join_all(live.iter().map(|e| {
+        endpoints::call_as::<Vec<ContainerInfo>>(&state, e, DockerOp::ListContainers { all })
+    }))
+    .await;
+    let mut errors = Vec::new();
+    let mut matching = Vec::new();
+    for (e, answer) in live.iter().zip(answers) {
+        match answer {
+            Ok(list) => matching.extend(list.into_iter().filter(|c| matches(c, &q)).map(|c| {
+                ContainerView {
+                    container: c,
+                    endpoint: e.into(),
+                    fresh_at: Some(asked_at.clone()),
+                    stale: Some(false),
+                }
+            })),
+            Err(err) if q.endpoint.is_some() => return Err(err.into()),
+            Err(err) => errors.push(json!({"endpoint": e.id, "error": ApiError::from(err).message})),
+        }
+    }
+
+    // Agent endpoints are answered from their nodes' inventories: the head of the sorted list up
+    // to this page's end is enough to merge with the live answers.
+    let by_node: HashMap<&str, &StoredEndpoint> = agents
+        .iter()
+        .map(|e| (e.node_id.as_deref().unwrap_or(&e.id), e))
         .collect();
-    matching.sort_by(|a, b| {
-        a.container
-            .name
-            .cmp(&b.container.name)
-            .then(a.endpoint.id.cmp(&b.endpoint.id))
-    });
-    Ok(web::Json(EndpointsPage::new(
-        matching, limit, q.offset, errors,
-    )))
+    let filter = ContainerFilter {
+        name: q.name.clone(),
+        state: q.state.clone(),
+        label: q.label.clone(),
+        running_only: !all,
+        nodes: Some(by_node.keys().map(|n| (*n).to_owned()).collect()),
+    };
+    let page = state
+        .nodes
+        .containers_page(&filter, offset.saturating_add(limit), 0);
+    for node in &page.unfilled {
+        if let Some(e) = by_node.get(node.as_str()) {
+            errors.push(json!({
+                "endpoint": e.id,
+                "error": "no inventory of this node's engine yet (no census since the master started)",
+                "stale": true,
+            }));
+        }
+    }
+    let total = page.total + matching.len();
+    // Merged on (name, endpoint) first; only the page's rows become views.
+    let mut rows: Vec<Row<'_>> = matching
+        .into_iter()
+        .map(|v| Row::Live(Box::new(v)))
+        .collect();
+    rows.extend(page.items.iter().filter_map(|placed| {
+        let e = by_node.get(placed.node_id.as_str())?;
+        Some(Row::Inventory(placed, e))
+    }));
+    rows.sort_by(|a, b| a.key().cmp(&b.key()));
+    let rows: Vec<Row<'_>> = rows.into_iter().skip(offset).take(limit).collect();
+    let connected = connected_nodes(
+        &state,
+        rows.iter().filter_map(|r| match r {
+            Row::Inventory(placed, _) => Some(placed.node_id.as_str()),
+            Row::Live(_) => None,
+        }),
+    )
+    .await;
+    let items = rows
+        .into_iter()
+        .map(|row| match row {
+            Row::Live(view) => *view,
+            Row::Inventory(placed, e) => ContainerView {
+                container: crate::docker::events::from_inventory(&placed.container.item),
+                endpoint: e.into(),
+                fresh_at: Some(contextbay_actors::rfc3339_from_millis(
+                    placed.container.updated_at_ms,
+                )),
+                stale: Some(!connected.contains(placed.node_id.as_str())),
+            },
+        })
+        .collect();
+    Ok(web::Json(EndpointsPage {
+        items,
+        total,
+        limit,
+        offset,
+        errors,
+    }))
 }
 
-/// The endpoint to act on: the one named, else the one holding a container with this id or name.
+/// A row of the container list before it becomes a view: asked live, or from an inventory.
+enum Row<'a> {
+    Live(Box<ContainerView>),
+    Inventory(&'a PlacedContainer, &'a StoredEndpoint),
+}
+
+impl Row<'_> {
+    /// The list's order: name, then endpoint id.
+    fn key(&self) -> (&str, &str) {
+        match self {
+            Self::Live(v) => (&v.container.name, &v.endpoint.id),
+            Self::Inventory(placed, e) => (&placed.container.item.name, &e.id),
+        }
+    }
+}
+
+/// Which of `nodes` have their worker connected now (one question per distinct node).
+async fn connected_nodes<'a>(
+    state: &AppState,
+    nodes: impl Iterator<Item = &'a str>,
+) -> HashSet<String> {
+    let nodes: HashSet<&str> = nodes.collect();
+    let answers =
+        futures_util::future::join_all(nodes.iter().map(|n| state.nodes.snapshot(n))).await;
+    answers
+        .into_iter()
+        .filter_map(|a| match a {
+            Ok(Some(live)) if live.connected => Some(live.id),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The endpoint to act on: the one named, else the one holding a container with this id or name
+/// (an id prefix of at least 12 characters will do). Agent endpoints are found in their nodes'
+/// inventories; `local` and `tcp` endpoints (a few), and agent endpoints whose inventory was
+/// never filled, are asked live.
 pub async fn locate(
     state: &AppState,
     id: &str,
@@ -161,22 +295,43 @@ pub async fn locate(
     if let Some(e) = endpoint {
         return Ok(endpoints::get(state, e).await?);
     }
-    let (all, _) = gather(state, None, true).await?;
-    let mut holders: Vec<&EndpointRef> = all
-        .iter()
-        .filter(|c| {
-            c.container.id == id
-                || c.container.name == id
-                || (id.len() >= 12 && c.container.id.starts_with(id))
-        })
-        .map(|c| &c.endpoint)
-        .collect();
-    holders.dedup_by(|a, b| a.id == b.id);
+    let (agents, live): (Vec<StoredEndpoint>, Vec<StoredEndpoint>) = endpoints::all(state)
+        .await?
+        .into_iter()
+        .partition(|e| e.kind == "agent");
+    let in_inventory = state.nodes.find_container(id);
+    let mut holders = Vec::new();
+    let mut live = live;
+    for e in agents {
+        let node = e.node_id.as_deref().unwrap_or(&e.id);
+        if in_inventory.iter().any(|n| n == node) {
+            holders.push(e);
+        } else if state
+            .nodes
+            .inventory(node)
+            .is_none_or(|i| i.census_at_ms.is_none())
+        {
+            // Never filled (no census yet): ask its engine, as for the others.
+            live.push(e);
+        }
+    }
+    let answers = futures_util::future::join_all(live.iter().map(|e| {
+        endpoints::call_as::<Vec<ContainerInfo>>(state, e, DockerOp::ListContainers { all: true })
+    }))
+    .await;
+    for (e, answer) in live.into_iter().zip(answers) {
+        if answer.is_ok_and(|list| {
+            list.iter()
+                .any(|c| c.id == id || c.name == id || (id.len() >= 12 && c.id.starts_with(id)))
+        }) {
+            holders.push(e);
+        }
+    }
     match holders.as_slice() {
         [] => Err(ApiError::not_found(format!(
             "no container '{id}' on any endpoint"
         ))),
-        [one] => Ok(endpoints::get(state, &one.id).await?),
+        [_] => Ok(holders.remove(0)),
         many => Err(ApiError::conflict(format!(
             "'{id}' exists on {} endpoints ({}); name one with ?endpoint=",
             many.len(),
@@ -260,6 +415,8 @@ pub async fn get(
     Ok(web::Json(ContainerView {
         container: c,
         endpoint: (&e).into(),
+        fresh_at: None,
+        stale: None,
     }))
 }
 

@@ -325,6 +325,10 @@ export interface Container {
   compose_project?: string | null;
   compose_service?: string | null;
   endpoint: EndpointRef;
+  /** In lists: when the master last learnt its state (agent endpoints: the node's inventory). */
+  fresh_at?: string;
+  /** In lists: the node's worker is not connected, so the state may be out of date. */
+  stale?: boolean;
 }
 
 export interface ContainerPage {

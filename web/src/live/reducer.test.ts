@@ -42,6 +42,12 @@ function ev(type: string, payload: object = {}): LiveEvent {
   return { id: nextId++, type, ts: T0, payload: payload as Record<string, unknown> };
 }
 
+/** `container.update` as the master publishes it (src/docker/events.rs), here from node n1's worker. */
+function update(p: { id: string; action: string; type?: string; state?: string; status?: string; attributes?: Record<string, string> }): object {
+  const attributes = p.attributes ?? {};
+  return { endpoint: 'n1', node_id: 'n1', type: 'container', state: null, status: null, name: attributes.name ?? null, image: null, time: T0, seq: 1, ...p, attributes };
+}
+
 const page1: UserListParams = { limit: 2, offset: 0, q: '' };
 const page2: UserListParams = { limit: 2, offset: 2, q: '' };
 const auditParams: AuditParams = { actor: '', action: '', result: '', since: '', until: '', limit: 50, offset: 0 };
@@ -386,7 +392,7 @@ describe('containers', () => {
   const list = () => qc.getQueryData<ContainerPage>(qk.containerList(cParams()))!;
 
   it('container.update (Docker die) patches state and exit code on that endpoint only', () => {
-    applyEvent(qc, ev('container.update', { node_id: 'n1', id: full, action: 'die', type: 'container', attributes: { exitCode: '137', name: 'web' } }));
+    applyEvent(qc, ev('container.update', update({ id: full, action: 'die', state: 'exited', status: 'Exited (137)', attributes: { exitCode: '137', name: 'web' } })));
     expect(list().items.map((c) => `${c.endpoint.id}:${c.state}:${c.status}`)).toEqual([
       'n1:exited:Exited (137)',
       'local:running:Up 5 minutes',
@@ -396,18 +402,27 @@ describe('containers', () => {
     expect(invalidated(qk.containerList(cParams({ state: 'running' })))).toBe(true);
   });
 
+  it('the same payload from the local engine patches the local row only, with the state it carries', () => {
+    applyEvent(qc, ev('container.update', { ...update({ id: full, action: 'pause', state: 'paused', status: 'Up (Paused)', attributes: { name: 'web' } }), endpoint: 'local', node_id: null, seq: null }));
+    expect(list().items.map((c) => `${c.endpoint.id}:${c.state}:${c.status}`)).toEqual([
+      'n1:running:Up 5 minutes',
+      'local:paused:Up (Paused)',
+      'n1:running:Up 5 minutes',
+    ]);
+  });
+
   it('matches a short id and pause/unpause map to paused/running', () => {
-    applyEvent(qc, ev('container.update', { node_id: 'n1', id: 'abcdef123456', action: 'pause', attributes: {} }));
+    applyEvent(qc, ev('container.update', update({ id: 'abcdef123456', action: 'pause', attributes: {} })));
     expect(list().items[0]!.state).toBe('paused');
-    applyEvent(qc, ev('container.update', { node_id: 'n1', id: 'abcdef123456', action: 'unpause', attributes: {} }));
+    applyEvent(qc, ev('container.update', update({ id: 'abcdef123456', action: 'unpause', attributes: {} })));
     expect(list().items[0]!.state).toBe('running');
   });
 
   it('destroy removes the row; exec chatter changes nothing and stays out of the feed', () => {
-    applyEvent(qc, ev('container.update', { node_id: 'n1', id: 'ffff00001111', action: 'exec_start: sh', attributes: {} }));
+    applyEvent(qc, ev('container.update', update({ id: 'ffff00001111', action: 'exec_start: sh', attributes: {} })));
     expect(list().items).toHaveLength(3);
     expect(qc.getQueryData<ItemList<LiveEvent>>(qk.activityList(3))!.items).toHaveLength(0);
-    applyEvent(qc, ev('container.update', { node_id: 'n1', id: 'ffff00001111', action: 'destroy', attributes: {} }));
+    applyEvent(qc, ev('container.update', update({ id: 'ffff00001111', action: 'destroy', attributes: {} })));
     expect(list().items.map((c) => c.name)).toEqual(['web', 'web']);
     expect(list().total).toBe(2);
     // later pages shift: refetched once the burst is over
@@ -417,7 +432,7 @@ describe('containers', () => {
   });
 
   it('create refetches lists once per burst', () => {
-    for (let i = 0; i < 5; i++) applyEvent(qc, ev('container.update', { node_id: 'n1', id: `${i}`.repeat(64), action: 'create', attributes: {} }));
+    for (let i = 0; i < 5; i++) applyEvent(qc, ev('container.update', update({ id: `${i}`.repeat(64), action: 'create', attributes: {} })));
     expect(invalidated(qk.containerList(cParams()))).toBe(false);
     flushInvalidations(qc);
     expect(invalidated(qk.containerList(cParams()))).toBe(true);
@@ -495,10 +510,10 @@ describe('images, volumes, networks, endpoints', () => {
   it('container state changes refresh stacks (coalesced); exec chatter does not', () => {
     const key = qk.stack('s');
     qc.setQueryData(key, { id: 's' });
-    applyEvent(qc, ev('container.update', { node_id: 'n1', id: 'c1', action: 'exec_start: sh' }));
+    applyEvent(qc, ev('container.update', update({ id: 'c1', action: 'exec_start: sh' })));
     flushInvalidations(qc);
     expect(invalidated(key)).toBe(false);
-    applyEvent(qc, ev('container.update', { node_id: 'n1', id: 'c1', action: 'die', attributes: { exitCode: '0' } }));
+    applyEvent(qc, ev('container.update', update({ id: 'c1', action: 'die', attributes: { exitCode: '0' } })));
     flushInvalidations(qc);
     expect(invalidated(key)).toBe(true);
   });

@@ -10,8 +10,10 @@
 // Payload shapes of user/settings events are not pinned down by the spec, so those handlers
 // accept the item itself (`payload: User`) or wrapped (`payload: {user: User}`), and degrade to
 // invalidation. Fleet and Docker events follow src/http/*.rs and the worker's event mapping
-// (src/grpc/node_service.rs): `container.update` is Docker's own event ({node_id, id, action,
-// attributes}), its `action` is mapped to a state by lib/containers.ts. Lists gathered across
+// (src/grpc/node_service.rs): `container.update` has one payload, from the master's own engine
+// and from workers alike (src/docker/events.rs: {id, endpoint, node_id, type, action, state,
+// status, name, image, attributes, time, seq}); its `action` is mapped to an effect by
+// lib/dockerEvents.ts. Lists gathered across
 // every endpoint are refetched at most once per burst (invalidateSoon).
 
 import type { QueryClient, QueryKey } from '@tanstack/react-query';
@@ -412,14 +414,17 @@ function containerDetailsChanged(qc: QueryClient): void {
 }
 
 function onContainerUpdate(qc: QueryClient, payload: Obj): void {
-  const id = idOf(payload, 'id', 'container_id');
+  const id = idOf(payload, 'id');
   const action = str(payload.action);
-  const endpoint = idOf(payload, 'node_id', 'endpoint');
+  const endpoint = str(payload.endpoint);
   if (!id || !action) {
     invalidateSoon(qc, qk.containerLists);
     return;
   }
-  const effect = containerEventEffect(action, isObj(payload.attributes) ? payload.attributes : {});
+  const derived = containerEventEffect(action, isObj(payload.attributes) ? payload.attributes : {});
+  // The master says the state the action leads to (`state`, `status`); the action decides the rest.
+  const state = str(payload.state);
+  const effect = derived.kind === 'state' && state ? { kind: 'state' as const, state, status: str(payload.status) ?? derived.status } : derived;
   switch (effect.kind) {
     case 'none':
       return;
