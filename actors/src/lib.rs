@@ -7,6 +7,7 @@
 pub mod broadcaster;
 pub mod node;
 pub mod node_registry;
+pub mod sessions;
 pub mod supervisor;
 pub mod throttle;
 
@@ -20,6 +21,10 @@ pub use node::{CommandFailure, NodeLive, NodeStatus, NodeTimings};
 pub use node_registry::{
     AttachedStream, NodeRegistry, NodeRegistryHandle, NodeSeed, PendingResult, RemoteStream,
     StreamHandle,
+};
+pub use sessions::{
+    SessionCommand, SessionCounts, SessionInfo, SessionKind, SessionMailbox, SessionRegistry,
+    SessionRegistryHandle, SessionTicket,
 };
 pub use supervisor::{Restarts, TaskInfo, TaskState, TaskSupervisor};
 pub use throttle::{Limit, Throttle, ThrottleHandle};

@@ -19,9 +19,21 @@ pub struct SystemInfo {
     /// Resident memory of the master process.
     pub rss_bytes: u64,
     pub ws_sessions: i64,
+    /// Open WebSocket sessions by kind (`events`, `logs`, `exec`), from the session registry.
+    pub sessions: OpenSessions,
     pub events_published: u64,
     pub event_subscribers: usize,
     pub last_event_id: u64,
+}
+
+/// Open WebSocket sessions, counted by the session registry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OpenSessions {
+    pub total: usize,
+    /// Per kind: `events` (`/api/ws`), `logs`, `exec`; every kind listed.
+    pub by_kind: std::collections::BTreeMap<String, usize>,
+    /// Distinct users with a session open.
+    pub users: usize,
 }
 
 /// Resident set size from `/proc/self/status` (0 where it cannot be read).
@@ -39,6 +51,7 @@ pub fn rss_bytes() -> u64 {
 #[utoipa::path(get, path = "/api/system/info", tag = "system", responses((status = 200, body = SystemInfo)))]
 pub async fn info(state: web::Data<AppState>) -> ApiResult<web::Json<SystemInfo>> {
     let stats = state.bus.stats().await?;
+    let sessions = state.sessions.list().await?;
     Ok(web::Json(SystemInfo {
         version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: state.started_at.elapsed().as_secs(),
@@ -50,6 +63,15 @@ pub async fn info(state: web::Data<AppState>) -> ApiResult<web::Json<SystemInfo>
         pid: std::process::id(),
         rss_bytes: rss_bytes(),
         ws_sessions: state.metrics.ws_sessions.get(),
+        sessions: OpenSessions {
+            total: sessions.total,
+            by_kind: sessions
+                .by_kind
+                .into_iter()
+                .map(|(kind, n)| (kind.as_str().to_owned(), n))
+                .collect(),
+            users: sessions.users,
+        },
         events_published: stats.published,
         event_subscribers: stats.subscribers,
         last_event_id: stats.last_id,

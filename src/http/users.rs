@@ -181,6 +181,9 @@ pub async fn update(
         )
         .await?;
     state
+        .sessions
+        .user_changed(&user.id, Some(user.role.as_str().to_owned()), user.disabled);
+    state
         .events
         .record_committed(
             "user.updated",
@@ -202,6 +205,7 @@ pub async fn delete(
         return Err(ApiError::conflict("you cannot delete your own account"));
     }
     let user = state.store.users().delete(&id).await?;
+    state.sessions.user_changed(&user.id, None, true);
     state
         .events
         .record_committed(
