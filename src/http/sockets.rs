@@ -315,6 +315,13 @@ impl Socket {
         ))
     }
 
+    /// Refuses a socket whose session never started: `{"type":"error"}` with `message`, then 1008
+    /// with `reason`.
+    pub async fn refuse(mut self, message: &str, reason: &str) {
+        let _ = self.out.error(message).await;
+        self.out.close(CloseCode::Policy, reason).await;
+    }
+
     /// Ends a socket whose session never started, with the ending's frames.
     pub async fn end(self, ending: Ending) {
         finish(self.out, ending).await;

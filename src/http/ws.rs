@@ -92,10 +92,7 @@ async fn start(
         None => match first_message_auth(state, &mut socket).await {
             Ok(p) => p,
             Err(message) => {
-                let _ = socket.out().error(&message).await;
-                socket
-                    .end(Ending::Policy("authentication required".into()))
-                    .await;
+                socket.refuse(&message, "authentication required").await;
                 return;
             }
         },
