@@ -13,6 +13,8 @@ pub struct Metrics {
     pub http_requests: IntCounterVec,
     pub http_duration: HistogramVec,
     pub ws_sessions: IntGauge,
+    /// Open WebSocket sessions by kind (`events`, `logs`, `exec`).
+    pub ws_sessions_by_kind: IntGaugeVec,
     events_published: IntCounter,
     events_dropped: IntCounter,
     actor_restarts: IntCounterVec,
@@ -62,6 +64,18 @@ impl Metrics {
             &["route", "method"],
         )?;
         let ws_sessions = IntGauge::new("contextbay_ws_sessions", "Open WebSocket sessions")?;
+        let ws_sessions_by_kind = IntGaugeVec::new(
+            Opts::new(
+                "contextbay_ws_sessions_by_kind",
+                "Open WebSocket sessions by kind (events, logs, exec)",
+            ),
+            &["kind"],
+        )?;
+        for kind in contextbay_actors::SessionKind::ALL {
+            ws_sessions_by_kind
+                .with_label_values(&[kind.as_str()])
+                .set(0);
+        }
         let events_published = IntCounter::new(
             "contextbay_events_published_total",
             "Events published on the bus",
@@ -104,6 +118,7 @@ impl Metrics {
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(ws_sessions.clone()))?;
+        registry.register(Box::new(ws_sessions_by_kind.clone()))?;
         registry.register(Box::new(events_published.clone()))?;
         registry.register(Box::new(events_dropped.clone()))?;
         registry.register(Box::new(actor_restarts.clone()))?;
@@ -133,6 +148,7 @@ impl Metrics {
             http_requests,
             http_duration,
             ws_sessions,
+            ws_sessions_by_kind,
             events_published,
             events_dropped,
             actor_restarts,

@@ -105,6 +105,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
         throttle,
         nodes,
         endpoint_health,
+        sessions: contextbay_actors::SessionRegistry::start_supervised(),
         docker: local_engine(&config),
         enroll_secret,
         http_port: listener.local_addr()?.port(),
@@ -278,6 +279,10 @@ impl RunningServer {
     /// `server.shutdown_timeout_secs`), then the database closes.
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
+        // Every WebSocket session closes with 1001.
+        if let Err(err) = self.state.sessions.shutdown().await {
+            tracing::warn!(%err, "telling WebSocket sessions to close");
+        }
         // Give sessions a moment to write their close frames.
         tokio::time::sleep(Duration::from_millis(100)).await;
         self.handle.stop(true).await;

@@ -4,7 +4,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use contextbay_actors::{
-    BroadcasterHandle, NodeRegistryHandle, Restarts, TaskSupervisor, ThrottleHandle,
+    BroadcasterHandle, NodeRegistryHandle, Restarts, SessionRegistryHandle, TaskSupervisor,
+    ThrottleHandle,
 };
 use tokio::sync::watch;
 
@@ -28,6 +29,8 @@ pub struct AppState {
     pub nodes: NodeRegistryHandle,
     /// Every Docker endpoint's health, kept current by the endpoint watcher.
     pub endpoint_health: contextbay_actors::EndpointRegistryHandle,
+    /// The open WebSocket sessions; revocations, user changes and shutdown are pushed through it.
+    pub sessions: SessionRegistryHandle,
     /// The master's own Docker engine (the `local` endpoint), when it has one.
     pub docker: Option<crate::docker::Engine>,
     /// The fleet's shared enrollment secret.

@@ -635,7 +635,7 @@ mod tests {
             restart_grace: std::time::Duration::from_secs(120),
             command_timeout: std::time::Duration::from_secs(5),
         };
-        let reg = crate::NodeRegistry::start(seeds, timings, bus);
+        let reg = crate::NodeRegistry::start(seeds, timings, bus, crate::Restarts::new());
         for (node, names) in [("n1", ["b", "d"]), ("n2", ["a", "c"])] {
             let census = InventoryCensus {
                 taken_at_ms: 1_000,

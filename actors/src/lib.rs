@@ -9,6 +9,7 @@ pub mod endpoint_registry;
 pub mod inventory;
 pub mod node;
 pub mod node_registry;
+pub mod sessions;
 pub mod supervisor;
 pub mod throttle;
 
@@ -29,6 +30,10 @@ pub use node::{CommandFailure, NodeLive, NodeStatus, NodeTimings};
 pub use node_registry::{
     AttachedStream, NODE_ACTOR, NodeRegistry, NodeRegistryHandle, NodeSeed, PendingResult,
     RegistryStats, RemoteStream, StreamHandle,
+};
+pub use sessions::{
+    SessionCommand, SessionCounts, SessionInfo, SessionKind, SessionMailbox, SessionRegistry,
+    SessionRegistryHandle, SessionTicket,
 };
 pub use supervisor::{Restarts, TaskInfo, TaskState, TaskSupervisor};
 pub use throttle::{Limit, Throttle, ThrottleHandle};

@@ -291,6 +291,7 @@ pub async fn refresh(
             .sessions()
             .revoke(&session.id, "refresh_reuse")
             .await?;
+        state.sessions.revoke_auth_session(&session.id);
         state
             .events
             .publish_committed(crate::events::AuthRefreshReuse {
@@ -336,6 +337,7 @@ pub async fn logout(state: web::Data<AppState>, principal: Principal) -> ApiResu
         ));
     };
     state.store.sessions().revoke(&session_id, "logout").await?;
+    state.sessions.revoke_auth_session(&session_id);
     let mut res = HttpResponse::NoContent().finish();
     for cookie in [
         expired(SESSION_COOKIE, "/"),

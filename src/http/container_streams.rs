@@ -5,27 +5,26 @@
 //! Frames, server → client: `{"type":"log","stream","ts","line"}`; `{"type":"output","data"}`;
 //! `{"type":"exit","code"}`; `{"type":"end"}` (the log stream ended); `{"type":"error","error"}`.
 //! Client → server (exec): `{"type":"input","data"}` (or a binary frame), `{"type":"resize","rows","cols"}`.
-
-use std::time::Duration;
+//!
+//! Each socket is one session (`super::sockets::Socket::run`): revocation, demotion below the
+//! route's role, a disabled user and shutdown close it, pushed by the `SessionRegistry`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use actix_ws::{AggregatedMessage, CloseCode, CloseReason, Session};
+use contextbay_actors::SessionKind;
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::containers::locate;
 use super::extract::Query;
-use super::sockets::{self, Standing};
+use super::sockets::{self, Ending, Flow, Kind, Out, Socket};
 use crate::auth::Principal;
-use crate::docker::containers::LogQuery;
-use crate::endpoint_streams::{self, ExecEvent};
+use crate::docker::containers::{LogLine, LogQuery};
+use crate::endpoint_streams::{self, ExecEvent, LogLines};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
 use crate::store::audit::AuditEntry;
 use crate::store::now_ms;
-
-const MAX_FRAME_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -58,10 +57,6 @@ enum ExecInput {
     Resize { rows: u16, cols: u16 },
 }
 
-async fn send(session: &mut Session, v: serde_json::Value) -> Result<(), ()> {
-    session.text(v.to_string()).await.map_err(|_| ())
-}
-
 /// Follow a container's log over a WebSocket.
 #[utoipa::path(get, path = "/api/containers/{id}/logs/ws", tag = "containers", params(("id" = String, Path), LogsWsQuery),
     responses((status = 101, description = "switching to the WebSocket protocol"), (status = 404, body = ErrorBody)))]
@@ -75,7 +70,8 @@ pub async fn logs_ws(
 ) -> ApiResult<HttpResponse> {
     super::check_docker_ref("container", &id)?;
     let q = query.into_inner();
-    let (response, mut session, stream) = sockets::handshake(&req, body, &state, Some(&principal))?;
+    let (response, socket) =
+        Socket::accept(&req, body, &state, Some(&principal), SessionKind::Logs)?;
     let required = sockets::required_role(&req);
     let e = locate(&state, &id, q.endpoint.as_deref()).await?;
     let log_query = LogQuery {
@@ -85,63 +81,54 @@ pub async fn logs_ws(
         stdout: q.stdout,
         stderr: q.stderr,
     };
-    let mut lines = endpoint_streams::logs(&state, &e, &id, &log_query, true).await?;
-    let mut inbound = stream
-        .max_frame_size(MAX_FRAME_BYTES)
-        .aggregate_continuations();
-    let mut shutdown = state.shutdown.clone();
-    let ping_every = Duration::from_secs(state.config.ws.ping_interval_secs);
+    let lines = endpoint_streams::logs(&state, &e, &id, &log_query, true).await?;
+    let state = state.into_inner();
     actix_web::rt::spawn(async move {
-        let mut ping =
-            tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
-        let mut recheck = sockets::recheck_ticker();
-        let mut principal = principal;
-        loop {
-            tokio::select! {
-                line = lines.next() => match line {
-                    Some(Ok(l)) => {
-                        if send(&mut session, json!({"type": "log", "stream": l.stream, "ts": l.ts, "line": l.line})).await.is_err() {
-                            return;
-                        }
-                    }
-                    Some(Err(err)) => {
-                        let _ = send(&mut session, json!({"type": "error", "error": err})).await;
-                        break;
-                    }
-                    None => {
-                        let _ = send(&mut session, json!({"type": "end"})).await;
-                        break;
-                    }
-                },
-                msg = inbound.next() => match msg {
-                    Some(Ok(AggregatedMessage::Ping(b))) => { let _ = session.pong(&b).await; }
-                    Some(Ok(AggregatedMessage::Close(_))) | None | Some(Err(_)) => return,
-                    Some(Ok(_)) => {}
-                },
-                _ = ping.tick() => { if session.ping(b"").await.is_err() { return; } }
-                _ = recheck.tick() => match sockets::recheck(&state, &principal, required).await {
-                    Standing::Unchanged => {}
-                    Standing::Changed(now) => principal = now,
-                    Standing::Ended(reason) => {
-                        let _ = send(&mut session, json!({"type": "error", "error": reason})).await;
-                        sockets::close_ended(session, reason).await;
-                        return;
-                    }
-                },
-                _ = shutdown.changed() => {
-                    let _ = session.close(Some(CloseReason { code: CloseCode::Away, description: Some("server shutting down".into()) })).await;
-                    return;
-                }
-            }
-        }
-        let _ = session
-            .close(Some(CloseReason {
-                code: CloseCode::Normal,
-                description: None,
-            }))
+        socket
+            .run(&state, principal, required, Logs { lines })
             .await;
     });
     Ok(response)
+}
+
+/// A followed log's part of a session: the lines, until the stream ends.
+struct Logs {
+    lines: LogLines,
+}
+
+impl Kind for Logs {
+    type Item = Option<Result<LogLine, String>>;
+    const KIND: SessionKind = SessionKind::Logs;
+
+    async fn next(&mut self) -> Self::Item {
+        self.lines.next().await
+    }
+
+    async fn on_item(&mut self, item: Self::Item, _: &Principal, out: &mut Out) -> Flow {
+        match item {
+            Some(Ok(l)) => out
+                .json(&json!({"type": "log", "stream": l.stream, "ts": l.ts, "line": l.line}))
+                .await
+                .into(),
+            Some(Err(err)) => {
+                let _ = out.error(&err).await;
+                Flow::End(Ending::Failed(err))
+            }
+            None => {
+                let _ = out.json(&json!({"type": "end"})).await;
+                Flow::End(Ending::Finished("the log stream ended"))
+            }
+        }
+    }
+
+    /// The client has nothing to say on a log socket: text and binary frames are ignored.
+    async fn on_text(&mut self, _: &str, _: &mut Out) -> Flow {
+        Flow::Continue
+    }
+
+    async fn on_binary(&mut self, _: &[u8], _: &mut Out) -> Flow {
+        Flow::Continue
+    }
 }
 
 /// How an exec session ended, for its audit entry.
@@ -151,9 +138,25 @@ enum ExecEnd {
     /// The stream to the process broke off.
     Failed(String),
     ClientClosed,
+    /// The client stopped answering pings.
+    TimedOut,
     /// The caller's credentials or role no longer allow exec.
-    Revoked(&'static str),
+    Revoked(String),
     ShuttingDown,
+}
+
+impl ExecEnd {
+    /// How the exec ended, from how its session ended (`exit`: the exit code, once it exited).
+    fn of(end: &Ending, exit: Option<Option<i64>>) -> Self {
+        match end {
+            Ending::Finished(_) => Self::Exited(exit.flatten()),
+            Ending::Failed(err) => Self::Failed(err.clone()),
+            Ending::ClientClosed | Ending::Broken => Self::ClientClosed,
+            Ending::TimedOut => Self::TimedOut,
+            Ending::Policy(why) => Self::Revoked(why.clone()),
+            Ending::Shutdown => Self::ShuttingDown,
+        }
+    }
 }
 
 /// Who opened an exec session on what, for its two audit entries.
@@ -203,6 +206,10 @@ impl ExecAudit {
             ExecEnd::Failed(err) => (format!("no exit code: the stream failed ({err})"), false),
             ExecEnd::ClientClosed => (
                 "no exit code: the client closed the socket".to_owned(),
+                true,
+            ),
+            ExecEnd::TimedOut => (
+                "no exit code: the client stopped answering".to_owned(),
                 true,
             ),
             ExecEnd::Revoked(why) => (format!("no exit code: closed by the server ({why})"), false),
@@ -265,7 +272,8 @@ pub async fn exec_ws(
     }
     // Nothing reaches the engine before this: a plain GET, or an upgrade from another origin,
     // must not start a process.
-    let (response, mut session, stream) = sockets::handshake(&req, body, &state, Some(&principal))?;
+    let (response, socket) =
+        Socket::accept(&req, body, &state, Some(&principal), SessionKind::Exec)?;
     let required = sockets::required_role(&req);
     let mut audit = ExecAudit {
         actor: principal.clone(),
@@ -275,7 +283,7 @@ pub async fn exec_ws(
     };
     let tty = q.tty.unwrap_or(true);
     let size = q.rows.zip(q.cols);
-    let (e, mut exec) = match open_exec(
+    let (e, exec) = match open_exec(
         &state,
         &id,
         q.endpoint.as_deref(),
@@ -303,90 +311,90 @@ pub async fn exec_ws(
             cmd: cmd.clone(),
         })
         .await;
-    let mut inbound = stream
-        .max_frame_size(MAX_FRAME_BYTES)
-        .aggregate_continuations();
-    let mut shutdown = state.shutdown.clone();
     let state = state.into_inner();
     actix_web::rt::spawn(async move {
-        let mut recheck = sockets::recheck_ticker();
-        let mut principal = principal;
-        let end = loop {
-            tokio::select! {
-                out = exec.next() => match out {
-                    ExecEvent::Output(bytes) => {
-                        let data = String::from_utf8_lossy(&bytes).into_owned();
-                        if send(&mut session, json!({"type": "output", "data": data})).await.is_err() {
-                            break ExecEnd::ClientClosed;
-                        }
-                    }
-                    ExecEvent::Exit(code) => break ExecEnd::Exited(code),
-                    ExecEvent::Failed(err) => {
-                        let _ = send(&mut session, json!({"type": "error", "error": err})).await;
-                        break ExecEnd::Failed(err);
-                    }
-                },
-                msg = inbound.next() => match msg {
-                    Some(Ok(AggregatedMessage::Text(text))) => match serde_json::from_str::<ExecInput>(&text) {
-                        Ok(ExecInput::Input { data }) => {
-                            if let Err(err) = exec.write(data.as_bytes()).await {
-                                break ExecEnd::Failed(err.to_string());
-                            }
-                        }
-                        Ok(ExecInput::Resize { rows, cols }) => exec.resize(rows, cols).await,
-                        Err(err) => { let _ = send(&mut session, json!({"type": "error", "error": format!("invalid message: {err}")})).await; }
-                    },
-                    Some(Ok(AggregatedMessage::Binary(bytes))) => {
-                        if let Err(err) = exec.write(&bytes).await {
-                            break ExecEnd::Failed(err.to_string());
-                        }
-                    }
-                    Some(Ok(AggregatedMessage::Ping(b))) => { let _ = session.pong(&b).await; }
-                    Some(Ok(AggregatedMessage::Pong(_))) => {}
-                    Some(Ok(AggregatedMessage::Close(_))) | None | Some(Err(_)) => break ExecEnd::ClientClosed,
-                },
-                _ = recheck.tick() => match sockets::recheck(&state, &principal, required).await {
-                    Standing::Unchanged => {}
-                    Standing::Changed(now) => principal = now,
-                    Standing::Ended(reason) => break ExecEnd::Revoked(reason),
-                },
-                _ = shutdown.changed() => break ExecEnd::ShuttingDown,
-            }
+        let kind = ExecSession {
+            exec,
+            audit,
+            exit: None,
         };
-        audit.ended(&state, &end).await;
-        match end {
-            ExecEnd::Exited(code) => {
-                let _ = send(&mut session, json!({"type": "exit", "code": code})).await;
-                let _ = session
-                    .close(Some(CloseReason {
-                        code: CloseCode::Normal,
-                        description: None,
-                    }))
-                    .await;
-            }
-            ExecEnd::Failed(_) => {
-                let _ = send(&mut session, json!({"type": "exit", "code": null})).await;
-                let _ = session
-                    .close(Some(CloseReason {
-                        code: CloseCode::Normal,
-                        description: None,
-                    }))
-                    .await;
-            }
-            ExecEnd::ClientClosed => {}
-            ExecEnd::Revoked(reason) => {
-                let _ = send(&mut session, json!({"type": "error", "error": reason})).await;
-                sockets::close_ended(session, reason).await;
-            }
-            ExecEnd::ShuttingDown => {
-                let _ = session
-                    .close(Some(CloseReason {
-                        code: CloseCode::Away,
-                        description: Some("server shutting down".into()),
-                    }))
-                    .await;
-            }
-        }
+        socket.run(&state, principal, required, kind).await;
     });
     Ok(response)
+}
+
+/// An exec's part of a session: the process, its audit and how it exited.
+struct ExecSession {
+    exec: endpoint_streams::Exec,
+    audit: ExecAudit,
+    /// Set when the process exited (with its code when the engine reported one).
+    exit: Option<Option<i64>>,
+}
+
+impl ExecSession {
+    async fn write(&mut self, data: &[u8]) -> Flow {
+        match self.exec.write(data).await {
+            Ok(()) => Flow::Continue,
+            Err(err) => Flow::End(Ending::Failed(err)),
+        }
+    }
+}
+
+impl Kind for ExecSession {
+    type Item = ExecEvent;
+    const KIND: SessionKind = SessionKind::Exec;
+
+    async fn next(&mut self) -> ExecEvent {
+        self.exec.next().await
+    }
+
+    async fn on_item(&mut self, item: ExecEvent, _: &Principal, out: &mut Out) -> Flow {
+        match item {
+            ExecEvent::Output(bytes) => {
+                let data = String::from_utf8_lossy(&bytes).into_owned();
+                out.json(&json!({"type": "output", "data": data}))
+                    .await
+                    .into()
+            }
+            ExecEvent::Exit(code) => {
+                self.exit = Some(code);
+                Flow::End(Ending::Finished("the process exited"))
+            }
+            ExecEvent::Failed(err) => {
+                let _ = out.error(&err).await;
+                Flow::End(Ending::Failed(err))
+            }
+        }
+    }
+
+    async fn on_text(&mut self, text: &str, out: &mut Out) -> Flow {
+        match serde_json::from_str::<ExecInput>(text) {
+            Ok(ExecInput::Input { data }) => self.write(data.as_bytes()).await,
+            Ok(ExecInput::Resize { rows, cols }) => {
+                self.exec.resize(rows, cols).await;
+                Flow::Continue
+            }
+            Err(err) => out.error(&format!("invalid message: {err}")).await.into(),
+        }
+    }
+
+    async fn on_binary(&mut self, bytes: &[u8], _: &mut Out) -> Flow {
+        self.write(bytes).await
+    }
+
+    /// Audits the end; a process that exited (or whose stream failed) reports its code.
+    async fn on_end(&mut self, end: &Ending, state: &AppState, out: &mut Out) {
+        self.audit.ended(state, &ExecEnd::of(end, self.exit)).await;
+        match end {
+            Ending::Finished(_) => {
+                let _ = out
+                    .json(&json!({"type": "exit", "code": self.exit.flatten()}))
+                    .await;
+            }
+            Ending::Failed(_) => {
+                let _ = out.json(&json!({"type": "exit", "code": null})).await;
+            }
+            _ => {}
+        }
+    }
 }

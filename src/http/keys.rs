@@ -157,6 +157,7 @@ pub async fn revoke(
         return Err(ApiError::not_found("API key not found"));
     }
     state.store.api_keys().revoke(&id).await?;
+    state.sessions.revoke_api_key(&id);
     state
         .events
         .publish_committed(crate::events::ApiKeyRevoked {

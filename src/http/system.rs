@@ -19,6 +19,8 @@ pub struct SystemInfo {
     /// Resident memory of the master process.
     pub rss_bytes: u64,
     pub ws_sessions: i64,
+    /// Open WebSocket sessions by kind (`events`, `logs`, `exec`), from the session registry.
+    pub sessions: OpenSessions,
     pub events_published: u64,
     pub event_subscribers: usize,
     pub last_event_id: u64,
@@ -50,6 +52,16 @@ pub struct ActorsInfo {
     pub restarts: std::collections::BTreeMap<String, u64>,
 }
 
+/// Open WebSocket sessions, counted by the session registry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OpenSessions {
+    pub total: usize,
+    /// Per kind: `events` (`/api/ws`), `logs`, `exec`; every kind listed.
+    pub by_kind: std::collections::BTreeMap<String, usize>,
+    /// Distinct users with a session open.
+    pub users: usize,
+}
+
 /// Resident set size from `/proc/self/status` (0 where it cannot be read).
 pub fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -77,6 +89,7 @@ pub async fn info(state: web::Data<AppState>) -> ApiResult<web::Json<SystemInfo>
             last_error: t.last_error,
         })
         .collect();
+    let sessions = state.sessions.list().await?;
     Ok(web::Json(SystemInfo {
         version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: state.started_at.elapsed().as_secs(),
@@ -88,6 +101,15 @@ pub async fn info(state: web::Data<AppState>) -> ApiResult<web::Json<SystemInfo>
         pid: std::process::id(),
         rss_bytes: rss_bytes(),
         ws_sessions: state.metrics.ws_sessions.get(),
+        sessions: OpenSessions {
+            total: sessions.total,
+            by_kind: sessions
+                .by_kind
+                .into_iter()
+                .map(|(kind, n)| (kind.as_str().to_owned(), n))
+                .collect(),
+            users: sessions.users,
+        },
         events_published: stats.published,
         event_subscribers: stats.subscribers,
         last_event_id: stats.last_id,

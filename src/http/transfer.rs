@@ -190,6 +190,7 @@ pub async fn import(
     let mut warnings = Vec::new();
     let plan = plan(&state, &principal, doc, &mut warnings).await?;
     let report = state.store.import(&plan).await?;
+    state.sessions.everyone_changed();
     state
         .events
         .publish_committed(crate::events::ConfigImported {

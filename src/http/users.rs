@@ -170,6 +170,9 @@ pub async fn update(
         )
         .await?;
     state
+        .sessions
+        .user_changed(&user.id, Some(user.role.as_str().to_owned()), user.disabled);
+    state
         .events
         .publish_committed(crate::events::UserUpdated {
             id: user.id.clone(),
@@ -193,6 +196,7 @@ pub async fn delete(
         return Err(ApiError::conflict("you cannot delete your own account"));
     }
     let user = state.store.users().delete(&id).await?;
+    state.sessions.user_changed(&user.id, None, true);
     state
         .events
         .publish_committed(crate::events::UserDeleted {

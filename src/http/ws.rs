@@ -1,10 +1,11 @@
 //! `GET /api/ws`: the live event stream.
 //!
-//! Each connection is owned by one session task (see `docs/decisions.md`): it holds the
-//! subscription, the client's topic filter and its liveness, and is the only writer to the
-//! socket. Every few seconds it re-checks its caller (`super::sockets`): logged out, disabled,
-//! deleted or revoked ends it with close code 1008; a changed role becomes its event filter. The
-//! subscription and the session gauge are drop guards, so every exit path deregisters.
+//! Each connection is one session (`super::sockets::Socket::run`, registered with the
+//! `SessionRegistry`): it holds the subscription, the client's topic filter and its liveness, and
+//! is the only writer to the socket. Revocation, a disabled or deleted user, shutdown and role
+//! changes are pushed to it by the registry: logged out, disabled, deleted or revoked ends it with
+//! close code 1008; a changed role becomes its event filter. The subscription, the registration
+//! and the session gauge are drop guards, so every exit path deregisters.
 //!
 //! Protocol (JSON text frames):
 //! - server → client: events `{id, type, ts, payload}`; `{"type":"hello","last_id","topics"}`;
@@ -16,23 +17,21 @@
 //!   `{"type":"ping"}`.
 
 use super::extract::Query;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
-use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, Session};
-use contextbay_actors::{Delivery, Event, Replay, TopicFilter};
-use futures_util::StreamExt;
+use contextbay_actors::{
+    BroadcasterHandle, Delivery, Event, Replay, SessionKind, Subscription, TopicFilter,
+};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::sockets::{self, Standing};
+use super::sockets::{self, Ending, Flow, Kind, Out, Socket};
+use crate::auth::Principal;
 use crate::auth::credentials::{AuthFailure, Presented, authenticate};
-use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::events::required_role;
 use crate::state::AppState;
-
-const MAX_FRAME_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -67,161 +66,137 @@ pub async fn connect(
         None => TopicFilter::all(),
     };
     let principal = req.extensions().get::<Principal>().cloned();
-    let (response, session, stream) = sockets::handshake(&req, body, &state, principal.as_ref())?;
+    let (response, socket) =
+        Socket::accept(&req, body, &state, principal.as_ref(), SessionKind::Events)?;
     let required = sockets::required_role(&req);
-    let stream = stream
-        .max_frame_size(MAX_FRAME_BYTES)
-        .aggregate_continuations()
-        .max_continuation_size(MAX_FRAME_BYTES);
     let state = state.into_inner();
     let since = query.since;
     actix_web::rt::spawn(async move {
-        let _open = SessionGauge::open(&state);
-        if let Err(reason) = run(&state, principal, required, session, stream, filter, since).await
-        {
-            tracing::debug!(%reason, "websocket session ended");
-        }
+        start(&state, principal, required, socket, filter, since).await;
     });
     Ok(response)
 }
 
-/// Counts the session in `/metrics` for as long as it lives.
-struct SessionGauge(prometheus::IntGauge);
-
-impl SessionGauge {
-    fn open(state: &AppState) -> Self {
-        state.metrics.ws_sessions.inc();
-        Self(state.metrics.ws_sessions.clone())
-    }
-}
-
-impl Drop for SessionGauge {
-    fn drop(&mut self) {
-        self.0.dec();
-    }
-}
-
-async fn run(
+/// Authenticates (by first message when the handshake carried no credentials), subscribes,
+/// greets and replays, then runs the session.
+async fn start(
     state: &AppState,
     principal: Option<Principal>,
-    required: Role,
-    mut session: Session,
-    mut stream: AggregatedMessageStream,
+    required: crate::auth::Role,
+    mut socket: Socket,
     filter: TopicFilter,
     since: Option<u64>,
-) -> Result<(), String> {
-    let mut principal = match principal {
+) {
+    let principal = match principal {
         Some(p) => p,
-        None => match first_message_auth(state, &mut stream).await {
+        None => match first_message_auth(state, &mut socket).await {
             Ok(p) => p,
             Err(message) => {
-                let _ = send(&mut session, &json!({"type": "error", "error": message})).await;
-                let _ = session
-                    .close(Some(CloseReason {
-                        code: CloseCode::Policy,
-                        description: Some("authentication required".into()),
-                    }))
-                    .await;
-                return Err(message);
+                socket.refuse(&message, "authentication required").await;
+                return;
             }
         },
     };
+    let (subscription, replay) = match state.bus.subscribe(filter.clone(), since).await {
+        Ok(subscribed) => subscribed,
+        Err(err) => {
+            socket.end(Ending::Failed(err.to_string())).await;
+            return;
+        }
+    };
+    if let Err(ending) = greet(state, &principal, socket.out(), &filter, replay).await {
+        socket.end(ending).await;
+        return;
+    }
+    let events = Events {
+        subscription,
+        bus: state.bus.clone(),
+    };
+    socket.run(state, principal, required, events).await;
+}
 
-    let (mut subscription, replay) = state
-        .bus
-        .subscribe(filter.clone(), since)
-        .await
-        .map_err(|e| e.to_string())?;
+/// `hello`, then the replay of what the client missed (or `lagged` when it is gone).
+async fn greet(
+    state: &AppState,
+    principal: &Principal,
+    out: &mut Out,
+    filter: &TopicFilter,
+    replay: Option<Replay>,
+) -> Result<(), Ending> {
     let last_id = state.bus.stats().await.map(|s| s.last_id).unwrap_or(0);
-    send(
-        &mut session,
-        &json!({"type": "hello", "last_id": last_id, "topics": filter.patterns(), "user": principal.username}),
-    )
-    .await?;
+    out.json(&json!({"type": "hello", "last_id": last_id, "topics": filter.patterns(), "user": principal.username}))
+        .await?;
     match replay {
         Some(Replay::Events(events)) => {
             for event in events {
-                if visible(&principal, &event) {
-                    send_event(&mut session, &event).await?;
+                if visible(principal, &event) {
+                    send_event(out, &event).await?;
                 }
             }
         }
         Some(Replay::Gap) => {
-            send(
-                &mut session,
-                &json!({"type": "lagged", "missed": null, "resume_from": last_id}),
-            )
-            .await?;
+            out.json(&json!({"type": "lagged", "missed": null, "resume_from": last_id}))
+                .await?;
         }
         None => {}
     }
+    Ok(())
+}
 
-    let ping_every = Duration::from_secs(state.config.ws.ping_interval_secs);
-    let timeout = Duration::from_secs(state.config.ws.client_timeout_secs);
-    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
-    let mut last_heard = Instant::now();
-    let mut shutdown = state.shutdown.clone();
-    let mut recheck = sockets::recheck_ticker();
-    loop {
-        tokio::select! {
-            msg = stream.next() => {
-                let Some(Ok(msg)) = msg else { return Ok(()) };
-                last_heard = Instant::now();
-                match msg {
-                    AggregatedMessage::Text(text) => {
-                        let reply = handle_client_message(&text, &subscription);
-                        send(&mut session, &reply).await?;
-                    }
-                    AggregatedMessage::Ping(bytes) => {
-                        session.pong(&bytes).await.map_err(|e| e.to_string())?;
-                    }
-                    AggregatedMessage::Pong(_) => {}
-                    AggregatedMessage::Binary(_) => {
-                        send(&mut session, &json!({"type": "error", "error": "binary frames are not accepted; send JSON text"})).await?;
-                    }
-                    AggregatedMessage::Close(_) => {
-                        let _ = session.close(None).await;
-                        return Ok(());
-                    }
+/// The event stream's part of a session: its bus subscription and filter.
+struct Events {
+    subscription: Subscription,
+    bus: BroadcasterHandle,
+}
+
+impl Kind for Events {
+    type Item = Option<Delivery>;
+    const KIND: SessionKind = SessionKind::Events;
+
+    async fn next(&mut self) -> Option<Delivery> {
+        self.subscription.recv().await
+    }
+
+    async fn on_item(
+        &mut self,
+        item: Option<Delivery>,
+        principal: &Principal,
+        out: &mut Out,
+    ) -> Flow {
+        match item {
+            Some(Delivery::Event(event)) => {
+                if visible(principal, &event) {
+                    send_event(out, &event).await.into()
+                } else {
+                    Flow::Continue
                 }
             }
-            delivery = subscription.recv() => match delivery {
-                Some(Delivery::Event(event)) => {
-                    if visible(&principal, &event) {
-                        send_event(&mut session, &event).await?;
-                    }
-                }
-                Some(Delivery::Lagged { missed }) => {
-                    let resume_from = state.bus.stats().await.map(|s| s.last_id).unwrap_or(0);
-                    send(&mut session, &json!({"type": "lagged", "missed": missed, "resume_from": resume_from})).await?;
-                }
-                None => return Err("event bus closed".into()),
-            },
-            _ = ping.tick() => {
-                if last_heard.elapsed() > timeout {
-                    let _ = session.close(Some(CloseReason { code: CloseCode::Away, description: Some("client timed out".into()) })).await;
-                    return Err("client timed out".into());
-                }
-                session.ping(b"").await.map_err(|e| e.to_string())?;
+            Some(Delivery::Lagged { missed }) => {
+                let resume_from = self.bus.stats().await.map(|s| s.last_id).unwrap_or(0);
+                out.json(&json!({"type": "lagged", "missed": missed, "resume_from": resume_from}))
+                    .await
+                    .into()
             }
-            _ = recheck.tick() => match sockets::recheck(state, &principal, required).await {
-                Standing::Unchanged => {}
-                // The role filter follows the role: a demoted admin stops receiving admin events.
-                Standing::Changed(now) => {
-                    principal = now;
-                    send(&mut session, &json!({"type": "role", "role": principal.role})).await?;
-                }
-                Standing::Ended(reason) => {
-                    let _ = send(&mut session, &json!({"type": "error", "error": reason})).await;
-                    sockets::close_ended(session, reason).await;
-                    return Err(reason.into());
-                }
-            },
-            _ = shutdown.changed() => {
-                let _ = session.close(Some(CloseReason { code: CloseCode::Away, description: Some("server shutting down".into()) })).await;
-                return Ok(());
-            }
+            None => Flow::End(Ending::Failed("event bus closed".into())),
         }
+    }
+
+    async fn on_text(&mut self, text: &str, out: &mut Out) -> Flow {
+        let reply = handle_client_message(text, &self.subscription);
+        out.json(&reply).await.into()
+    }
+
+    async fn on_binary(&mut self, _bytes: &[u8], out: &mut Out) -> Flow {
+        out.error("binary frames are not accepted; send JSON text")
+            .await
+            .into()
+    }
+
+    /// The role filter follows the role: a demoted admin stops receiving admin events.
+    async fn on_role(&mut self, principal: &Principal, out: &mut Out) -> Flow {
+        out.json(&json!({"type": "role", "role": principal.role}))
+            .await
+            .into()
     }
 }
 
@@ -247,23 +222,9 @@ fn handle_client_message(
 }
 
 /// Waits for `{"type":"auth","token":…}` as the first message.
-async fn first_message_auth(
-    state: &AppState,
-    stream: &mut AggregatedMessageStream,
-) -> Result<Principal, String> {
+async fn first_message_auth(state: &AppState, socket: &mut Socket) -> Result<Principal, String> {
     let wait = Duration::from_secs(state.config.ws.auth_timeout_secs);
-    let first = tokio::time::timeout(wait, async {
-        loop {
-            match stream.next().await {
-                Some(Ok(AggregatedMessage::Text(text))) => return Some(text),
-                Some(Ok(AggregatedMessage::Ping(_) | AggregatedMessage::Pong(_))) => continue,
-                _ => return None,
-            }
-        }
-    })
-    .await
-    .map_err(|_| "authentication required: send {\"type\":\"auth\",\"token\":…} first".to_owned())?
-    .ok_or_else(|| "connection closed before authentication".to_owned())?;
+    let first = socket.first_text(wait).await?;
     let token = match serde_json::from_str::<ClientMessage>(&first) {
         Ok(ClientMessage::Auth { token }) => token,
         _ => return Err(
@@ -298,14 +259,7 @@ fn visible(principal: &Principal, event: &Event) -> bool {
     principal.has(required_role(&event.kind))
 }
 
-async fn send_event(session: &mut Session, event: &Event) -> Result<(), String> {
-    let text = serde_json::to_string(event).map_err(|e| e.to_string())?;
-    session.text(text).await.map_err(|e| e.to_string())
-}
-
-async fn send(session: &mut Session, value: &serde_json::Value) -> Result<(), String> {
-    session
-        .text(value.to_string())
-        .await
-        .map_err(|e| e.to_string())
+async fn send_event(out: &mut Out, event: &Event) -> Result<(), Ending> {
+    let text = serde_json::to_string(event).map_err(|e| Ending::Failed(e.to_string()))?;
+    out.text(text).await
 }

@@ -1,7 +1,9 @@
 //! Long-lived sockets and who may keep them: `/api/ws`, container logs and exec close with 1008
 //! within seconds when their caller is disabled, demoted below the route's role, logged out or
 //! their API key revoked; `/api/ws` follows a role change; exec is audited and starts nothing
-//! before the WebSocket handshake. Also the secrets a reader sees: the install snippet's shared
+//! before the WebSocket handshake. The session registry pushes revocation, user changes and
+//! shutdown to every kind promptly (the re-check poll is only a 30 s backstop), counts open
+//! sessions by kind in `/api/system/info`, and closes a silent client. Also the secrets a reader sees: the install snippet's shared
 //! secret (admins only) and container env in inspect (masked for viewers), and a worker taking
 //! the shared secret from a file.
 
@@ -52,6 +54,46 @@ async fn next(ws: &mut Ws) -> Value {
     })
     .await
     .expect("no frame within 10 s")
+}
+
+/// Reads until the server closes the socket, within 5 s (the poll backstop is 30 s, so only a
+/// pushed change closes it this fast); the close code and reason.
+async fn closed_promptly(ws: &mut Ws, what: &str) -> (u16, String) {
+    let started = Instant::now();
+    let (code, reason) = closed(ws, what).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{what}: closed only after {:?}",
+        started.elapsed()
+    );
+    (code, reason)
+}
+
+async fn assert_policy_close_promptly(ws: &mut Ws, what: &str) {
+    let (code, reason) = closed_promptly(ws, what).await;
+    assert_eq!(code, 1008, "{what}: closed with {code} {reason:?}");
+    assert!(!reason.is_empty(), "{what}: no reason");
+}
+
+/// `/api/system/info`'s open sessions of each kind, once they are `want` (within 5 s).
+async fn wait_sessions(s: &TestServer, admin: &Login, want: [(&str, u64); 3]) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let info = s.get("/api/system/info", &admin.access).await;
+        assert_eq!(info.status, StatusCode::OK, "{:?}", info.body);
+        let sessions = info.body["sessions"].clone();
+        if want
+            .iter()
+            .all(|(kind, n)| sessions["by_kind"][kind] == json!(n))
+        {
+            return sessions;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "sessions are {sessions}, want {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 async fn assert_policy_close(ws: &mut Ws, what: &str) {
@@ -168,6 +210,98 @@ async fn the_event_stream_follows_a_role_change() {
     let event = next(&mut ws).await;
     assert_eq!(event["type"], "host.created", "{event:?}");
     assert_eq!(event["payload"]["name"], "after-demotion");
+    s.stop().await;
+}
+
+/// Logout, key revocation, demotion below the route's role and disabling reach an open `/api/ws`
+/// at once through the session registry; `/api/system/info` counts the sessions and forgets
+/// them once closed; shutdown closes with 1001.
+#[actix_web::test]
+async fn the_registry_pushes_changes_to_event_streams() {
+    let s = TestServer::start().await;
+    let admin = s.setup().await;
+    let none = [("events", 0), ("logs", 0), ("exec", 0)];
+    wait_sessions(&s, &admin, none).await;
+
+    let viewer = s.user(&admin, "pushviewer", "viewer").await;
+    let mut by_login = open(&s, "/api/ws", &Cred::Bearer(&viewer.access)).await;
+    assert_eq!(next(&mut by_login).await["type"], "hello");
+    let (key_id, key) = api_key(&s, &viewer, "viewer").await;
+    let mut by_key = open(&s, "/api/ws", &Cred::Key(&key)).await;
+    assert_eq!(next(&mut by_key).await["type"], "hello");
+    let sessions = wait_sessions(&s, &admin, [("events", 2), ("logs", 0), ("exec", 0)]).await;
+    assert_eq!(sessions["total"], 2);
+    assert_eq!(sessions["users"], 1);
+
+    // Revoking the key closes its socket only.
+    let r = s
+        .delete(&format!("/api/keys/{key_id}"), &viewer.access)
+        .await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+    assert_policy_close_promptly(&mut by_key, "/api/ws of a revoked key").await;
+    wait_sessions(&s, &admin, [("events", 1), ("logs", 0), ("exec", 0)]).await;
+    // Logout closes the login's socket.
+    let r = s
+        .call(Method::POST, "/api/auth/logout", Some(&viewer.access), None)
+        .await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+    assert_policy_close_promptly(&mut by_login, "/api/ws after logout").await;
+
+    // A demoted admin gets the role frame at once; disabled, the socket closes at once.
+    let erin = s.user(&admin, "pusherin", "admin").await;
+    // Subscribed to nothing that happens here: the next frame is the role frame.
+    let mut ws = open(
+        &s,
+        "/api/ws?topics=host.created",
+        &Cred::Bearer(&erin.access),
+    )
+    .await;
+    assert_eq!(next(&mut ws).await["type"], "hello");
+    let started = Instant::now();
+    set_user(&s, &admin, &erin, json!({"role": "viewer"})).await;
+    assert_eq!(
+        next(&mut ws).await,
+        json!({"type": "role", "role": "viewer"})
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    set_user(&s, &admin, &erin, json!({"disabled": true})).await;
+    assert_policy_close_promptly(&mut ws, "/api/ws of a disabled user").await;
+    wait_sessions(&s, &admin, none).await;
+
+    // A socket the client closes is forgotten.
+    let mut ws = open(&s, "/api/ws", &Cred::Bearer(&admin.access)).await;
+    assert_eq!(next(&mut ws).await["type"], "hello");
+    wait_sessions(&s, &admin, [("events", 1), ("logs", 0), ("exec", 0)]).await;
+    ws.close(None).await.unwrap();
+    wait_sessions(&s, &admin, none).await;
+
+    // Shutdown: 1001 with a reason.
+    let mut ws = open(&s, "/api/ws", &Cred::Bearer(&admin.access)).await;
+    assert_eq!(next(&mut ws).await["type"], "hello");
+    let stopping = actix_web::rt::spawn(s.stop());
+    let (code, reason) = closed_promptly(&mut ws, "/api/ws at shutdown").await;
+    assert_eq!(code, 1001, "{reason}");
+    assert!(reason.contains("shutting down"), "{reason}");
+    stopping.await.unwrap();
+}
+
+/// A client that answers nothing, not even pings, is closed with 1001.
+#[actix_web::test]
+async fn a_silent_client_is_closed() {
+    let s = TestServer::start_with(|cfg| {
+        cfg.ws.ping_interval_secs = 1;
+        cfg.ws.client_timeout_secs = 2;
+    })
+    .await;
+    let admin = s.setup().await;
+    let mut ws = open(&s, "/api/ws", &Cred::Bearer(&admin.access)).await;
+    assert_eq!(next(&mut ws).await["type"], "hello");
+    // Not reading: the client library answers pings only while it is read.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (code, reason) = closed(&mut ws, "a silent /api/ws").await;
+    assert_eq!(code, 1001, "{reason}");
+    assert!(reason.contains("timed out"), "{reason}");
+    wait_sessions(&s, &admin, [("events", 0), ("logs", 0), ("exec", 0)]).await;
     s.stop().await;
 }
 
@@ -479,4 +613,82 @@ fn entry<'a>(entries: &'a [Value], action: &str, actor: &str, result: &str) -> &
         "{action} by {actor} ({result}): {entries:?}"
     );
     found[0]
+}
+
+/// All three kinds at once, on the local engine: `/api/system/info` counts them by kind; a demotion
+/// below admin closes exec at once and sends `/api/ws` its new role while logs stays; disabling
+/// closes `/api/ws` and logs at once; shutdown closes every kind with 1001.
+#[actix_web::test]
+async fn every_session_kind_follows_the_registry() {
+    if !engine_available() {
+        return;
+    }
+    ensure_image();
+    let c = Cleanup::new("sessions");
+    let s = TestServer::start_with(|cfg| cfg.docker.local_endpoint = true).await;
+    let admin = s.setup().await;
+    let name = format!("{}-box", c.prefix);
+    let created = s
+        .post(
+            "/api/containers",
+            &admin.access,
+            json!({
+                "endpoint": "local",
+                "image": IMAGE,
+                "name": name,
+                "command": ["sh", "-c", "echo started; sleep 600"],
+                "networks": [c.network],
+                "labels": {"contextbay.test": "1"},
+                "start": true,
+            }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let logs_path = format!("/api/containers/{name}/logs/ws?endpoint=local");
+    let exec_path = format!("/api/containers/{name}/exec/ws?endpoint=local&tty=false&cmd=/bin/sh");
+
+    let open_all = |who: String| {
+        let (s, logs_path, exec_path) = (&s, &logs_path, &exec_path);
+        async move {
+            // Subscribed to nothing that happens here: the next frame is the role frame.
+            let mut events = open(s, "/api/ws?topics=host.created", &Cred::Bearer(&who)).await;
+            assert_eq!(next(&mut events).await["type"], "hello");
+            let mut logs = open(s, logs_path, &Cred::Bearer(&who)).await;
+            assert_eq!(next(&mut logs).await["line"], "started");
+            let exec = open(s, exec_path, &Cred::Bearer(&who)).await;
+            (events, logs, exec)
+        }
+    };
+
+    let carol = s.user(&admin, "carol", "admin").await;
+    let (mut events, mut logs, mut exec) = open_all(carol.access.clone()).await;
+    let sessions = wait_sessions(&s, &admin, [("events", 1), ("logs", 1), ("exec", 1)]).await;
+    assert_eq!(sessions["total"], 3);
+
+    set_user(&s, &admin, &carol, json!({"role": "operator"})).await;
+    assert_policy_close_promptly(&mut exec, "exec of a demoted admin").await;
+    assert_eq!(
+        next(&mut events).await,
+        json!({"type": "role", "role": "operator"})
+    );
+    wait_sessions(&s, &admin, [("events", 1), ("logs", 1), ("exec", 0)]).await;
+    set_user(&s, &admin, &carol, json!({"disabled": true})).await;
+    assert_policy_close_promptly(&mut events, "/api/ws of a disabled user").await;
+    assert_policy_close_promptly(&mut logs, "logs of a disabled user").await;
+    wait_sessions(&s, &admin, [("events", 0), ("logs", 0), ("exec", 0)]).await;
+
+    // Shutdown: every kind closes with 1001.
+    let (mut events, mut logs, mut exec) = open_all(admin.access.clone()).await;
+    wait_sessions(&s, &admin, [("events", 1), ("logs", 1), ("exec", 1)]).await;
+    let stopping = actix_web::rt::spawn(s.stop());
+    for (ws, what) in [
+        (&mut events, "/api/ws"),
+        (&mut logs, "logs"),
+        (&mut exec, "exec"),
+    ] {
+        let (code, reason) = closed_promptly(ws, what).await;
+        assert_eq!(code, 1001, "{what} at shutdown: {code} {reason:?}");
+        assert!(reason.contains("shutting down"), "{what}: {reason}");
+    }
+    stopping.await.unwrap();
 }
