@@ -5,6 +5,7 @@
 //! methods that send with a timeout. This crate has no HTTP and no SQL.
 
 pub mod broadcaster;
+pub mod jobs;
 pub mod node;
 pub mod node_registry;
 pub mod supervisor;
@@ -15,6 +16,9 @@ use std::time::Duration;
 pub use broadcaster::{
     Broadcaster, BroadcasterHandle, BroadcasterStats, Delivery, Event, Replay, Subscription,
     TopicFilter,
+};
+pub use jobs::{
+    Job, JobContext, JobFailure, JobLimits, JobSpec, JobState, JobStore, JobsHandle, SubmitError,
 };
 pub use node::{CommandFailure, NodeLive, NodeStatus, NodeTimings};
 pub use node_registry::{
