@@ -115,8 +115,16 @@ pub const KNOWN_EVENTS: &[(&str, Role, &str)] = &[
     (
         "stack.progress",
         Role::Viewer,
-        "a line of compose output during a stack action: {id, action, line, stream}; the last \
-         one of an action is {id, action, done: true, ok, exit_code}",
+        "a line of compose output during a stack action: {id, operation, action, line, stream} \
+         (operation: the id of the operation running the action); the last one of an action is \
+         {id, operation, action, done: true, ok, exit_code}",
+    ),
+    (
+        "operation.update",
+        Role::Viewer,
+        "a long-running operation changed state or progress: {id, kind, resource, state, \
+         progress, message, error} (state: queued, running, succeeded, failed, cancelled or \
+         interrupted; progress 0-100 or null)",
     ),
     (
         "stack.update",

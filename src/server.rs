@@ -97,6 +97,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
     let dummy_hash: Arc<str> = passwords.hash(secrets::random_token(24)).await?.into();
     let (shutdown, shutdown_rx) = watch::channel(false);
     let restarts = contextbay_actors::Restarts::new();
+    let jobs = crate::jobs::start(store.clone(), bus.clone(), &config.jobs).await;
     let state = AppState {
         config: Arc::clone(&config),
         events: EventLog::new(bus.clone(), store.clone()),
@@ -106,6 +107,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
         bus,
         throttle,
         nodes,
+        jobs,
         docker: local_engine(&config),
         enroll_secret,
         http_port: listener.local_addr()?.port(),
@@ -263,6 +265,7 @@ impl RunningServer {
         }
         drop(self.monitoring);
         self.state.tasks.stop_all();
+        self.state.jobs.shutdown(crate::jobs::SHUTDOWN_WAIT).await;
         self.state.store.close().await;
         tracing::info!("contextbay master stopped");
     }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use contextbay_actors::{
-    BroadcasterHandle, NodeRegistryHandle, Restarts, TaskSupervisor, ThrottleHandle,
+    BroadcasterHandle, JobsHandle, NodeRegistryHandle, Restarts, TaskSupervisor, ThrottleHandle,
 };
 use tokio::sync::watch;
 
@@ -26,6 +26,8 @@ pub struct AppState {
     pub bus: BroadcasterHandle,
     pub throttle: ThrottleHandle,
     pub nodes: NodeRegistryHandle,
+    /// Long-running operations (stack deploy/stop/remove, …), persisted as `jobs` rows.
+    pub jobs: JobsHandle,
     /// The master's own Docker engine (the `local` endpoint), when it has one.
     pub docker: Option<crate::docker::Engine>,
     /// The fleet's shared enrollment secret.

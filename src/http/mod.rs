@@ -29,6 +29,7 @@ pub mod networks;
 pub mod nodes;
 pub mod notifications;
 pub mod openapi;
+pub mod operations;
 pub mod prometheus;
 pub mod prometheus_proxy;
 pub mod routes;

@@ -13,9 +13,9 @@ use super::routes::{Access, RouteTable};
 use super::{
     activity, alert_rules, alertmanager_webhook, alerts, audit, auth, census, config,
     container_streams, containers, endpoints, enroll, fleet_metrics, grafana, health, hosts,
-    images, keys, metrics, metrics_history, modules, networks, nodes, notifications, prometheus,
-    prometheus_proxy, services, settings, silences, stacks, system, topology, transfer, users,
-    volumes, ws,
+    images, keys, metrics, metrics_history, modules, networks, nodes, notifications, operations,
+    prometheus, prometheus_proxy, services, settings, silences, stacks, system, topology, transfer,
+    users, volumes, ws,
 };
 use crate::state::AppState;
 
@@ -93,6 +93,9 @@ use crate::state::AppState;
         stacks::update,
         stacks::delete,
         stacks::action,
+        operations::list,
+        operations::get,
+        operations::cancel,
         services::list,
         services::get,
         services::delete,

@@ -16,8 +16,8 @@ use super::{
     activity, alert_rules, alertmanager_webhook, alerts, audit, auth, census, config,
     container_streams, containers, endpoints, enroll, fleet_metrics, gate, grafana, health, hosts,
     images, keys, metrics, metrics_history, modules, networks, nodes, notifications, openapi,
-    prometheus, prometheus_proxy, services, settings, silences, stacks, system, topology, transfer,
-    users, volumes, ws,
+    operations, prometheus, prometheus_proxy, services, settings, silences, stacks, system,
+    topology, transfer, users, volumes, ws,
 };
 use crate::auth::Role;
 use crate::error::{ApiError, ErrorCode};
@@ -211,6 +211,10 @@ pub fn all() -> Vec<Route> {
         put("/api/stacks/{id}", W, stacks::update),
         delete("/api/stacks/{id}", W, stacks::delete),
         post("/api/stacks/{id}/{action}", W, stacks::action),
+        // Operations (jobs)
+        get("/api/operations", R, operations::list),
+        get("/api/operations/{id}", R, operations::get),
+        post("/api/operations/{id}/cancel", W, operations::cancel),
         // Services (compose)
         get("/api/services", R, services::list),
         get("/api/services/{id}", R, services::get),

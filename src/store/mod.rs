@@ -13,6 +13,7 @@ mod cache;
 pub mod endpoints;
 pub mod events;
 pub mod hosts;
+pub mod jobs;
 pub mod jwt_keys;
 pub mod metrics_history;
 pub mod modules;
@@ -227,6 +228,9 @@ impl Store {
     }
     pub fn metrics_history(&self) -> metrics_history::MetricsHistory<'_> {
         metrics_history::MetricsHistory(self)
+    }
+    pub fn jobs(&self) -> jobs::Jobs<'_> {
+        jobs::Jobs(self)
     }
     pub fn stacks(&self) -> stacks::Stacks<'_> {
         stacks::Stacks(self)

@@ -1,0 +1,90 @@
+//! The master's side of the job registry (`contextbay_actors::jobs`): job rows go to the store,
+//! every change is published as `operation.update`, and a refused submit becomes a `409` that
+//! names the operation holding the resource.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use contextbay_actors::jobs::BoxFuture;
+use contextbay_actors::{BroadcasterHandle, Job, JobLimits, JobStore, JobsHandle, SubmitError};
+use serde_json::{Value, json};
+
+use crate::config::JobsConfig;
+use crate::error::{ApiError, ErrorCode};
+use crate::store::Store;
+
+/// Writes job rows through the store and publishes their changes on the bus.
+struct StoreJobs {
+    store: Store,
+    bus: BroadcasterHandle,
+}
+
+/// The `operation.update` payload: `{id, kind, resource, state, progress, message, error}`.
+pub fn update_payload(job: &Job) -> Value {
+    json!({
+        "id": job.id,
+        "kind": job.kind,
+        "resource": job.resource,
+        "state": job.state.as_str(),
+        "progress": job.progress,
+        "message": job.message,
+        "error": job.error,
+    })
+}
+
+impl JobStore for StoreJobs {
+    fn save(&self, job: Job) -> BoxFuture<Result<(), String>> {
+        let store = self.store.clone();
+        Box::pin(async move { store.jobs().save(&job).await.map_err(|e| e.to_string()) })
+    }
+
+    fn publish(&self, job: &Job) {
+        // `emit` queues in order, so a job's updates arrive in the order they happened.
+        self.bus.emit("operation.update", update_payload(job));
+    }
+
+    fn interrupt_expired(&self, owner: String, now: i64) -> BoxFuture<Result<Vec<Job>, String>> {
+        let store = self.store.clone();
+        Box::pin(async move {
+            store
+                .jobs()
+                .interrupt_expired(&owner, now)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+}
+
+/// Starts this master's job registry under a fresh master id, after marking the operations of
+/// masters that are gone `interrupted`.
+pub async fn start(store: Store, bus: BroadcasterHandle, config: &JobsConfig) -> JobsHandle {
+    let owner = format!("master-{}", uuid::Uuid::new_v4());
+    let limits = JobLimits {
+        max_running: config.max_running,
+        max_per_kind: config.max_per_kind,
+        lease: Duration::from_secs(config.lease_secs),
+    };
+    JobsHandle::start(owner, limits, Arc::new(StoreJobs { store, bus })).await
+}
+
+/// How long a graceful stop waits for interrupted operations to write their rows.
+pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
+
+impl From<SubmitError> for ApiError {
+    fn from(e: SubmitError) -> Self {
+        match e {
+            SubmitError::Busy(job) => ApiError::conflict(format!(
+                "operation {} ({}) is {} on {}; wait for it (GET /api/operations/{}) or cancel it",
+                job.id,
+                job.kind,
+                job.state.as_str(),
+                job.resource,
+                job.id
+            )),
+            SubmitError::Limit { .. } => ApiError::conflict(format!("{e}; try again later")),
+            SubmitError::Unavailable(err) => {
+                ApiError::new(ErrorCode::ServiceUnavailable, err.to_string())
+            }
+        }
+    }
+}
