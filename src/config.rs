@@ -377,8 +377,8 @@ impl Default for EventsConfig {
 impl Default for JobsConfig {
     fn default() -> Self {
         Self {
-            max_running: 32,
-            max_per_kind: 16,
+            max_running: 64,
+            max_per_kind: 32,
             lease_secs: 30,
         }
     }

@@ -20,6 +20,7 @@ mod integration {
     mod events;
     mod fleet;
     mod floods;
+    mod jobs;
     mod keys;
     mod monitoring;
     mod observability;

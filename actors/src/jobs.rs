@@ -153,8 +153,8 @@ pub struct JobLimits {
 impl Default for JobLimits {
     fn default() -> Self {
         Self {
-            max_running: 32,
-            max_per_kind: 16,
+            max_running: 64,
+            max_per_kind: 32,
             lease: Duration::from_secs(30),
         }
     }

@@ -136,6 +136,9 @@ fn declared_roles_match_the_contract() {
         "/api/openapi.json",
         "/api/ws",
         "/api/endpoints/{id}/security-policy",
+        "/api/operations",
+        "/api/operations/{id}",
+        "/api/operations/{id}/cancel",
     ];
     for route in RouteTable::build().all() {
         if extra.contains(&route.path) {
