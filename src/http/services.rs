@@ -403,7 +403,7 @@ pub async fn delete(
     match state.store.stacks().find(&e.id, &sid.project).await? {
         Some(stack) => {
             // An operation of the stack, so it waits for none other to run on it.
-            let removed = crate::stacks::run_to_end(
+            crate::stacks::run_to_end(
                 &state,
                 stack,
                 e.clone(),
@@ -414,15 +414,6 @@ pub async fn delete(
                 Some(principal.username),
             )
             .await?;
-            if !removed.ok {
-                return Err(ApiError::new(
-                    crate::error::ErrorCode::RemoteFailed,
-                    format!(
-                        "`{}` failed (exit code {})",
-                        removed.command, removed.exit_code
-                    ),
-                ));
-            }
         }
         None => {
             for c in &service.containers {

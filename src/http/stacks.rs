@@ -580,7 +580,8 @@ pub async fn delete(
         let action = ComposeAction::Remove {
             volumes: query.volumes,
         };
-        let removed = stacks::run_to_end(
+        // Only a run that succeeded comes back: a failed one is an error (502 for the CLI).
+        stacks::run_to_end(
             &state,
             s.clone(),
             e.clone(),
@@ -589,15 +590,6 @@ pub async fn delete(
             Some(principal.username.clone()),
         )
         .await?;
-        if !removed.ok {
-            return Err(ApiError::new(
-                ErrorCode::RemoteFailed,
-                format!(
-                    "`{}` failed (exit code {})",
-                    removed.command, removed.exit_code
-                ),
-            ));
-        }
     }
     stacks::delete_files(&state, &s, &e).await;
     state.store.stacks().delete(&s.id).await?;

@@ -239,8 +239,9 @@ pub async fn start_action(
     }
 }
 
-/// Runs `action` as an operation and waits for it to end (for callers that answer when the
-/// compose CLI has finished: `DELETE /api/stacks/{id}?force`, `DELETE /api/services/{id}`).
+/// Runs `action` as an operation and waits for it to end; only a run that succeeded is `Ok`
+/// (for callers that answer when the compose CLI has finished: `DELETE /api/stacks/{id}?force`,
+/// `DELETE /api/services/{id}`).
 pub async fn run_to_end(
     state: &AppState,
     s: Stack,
