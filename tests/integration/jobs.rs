@@ -329,6 +329,8 @@ async fn a_master_restart_leaves_running_operations_interrupted() {
         .unwrap();
     s.base = format!("http://{}", again.http_addr);
     s.server = Some(again);
+    // The new master may get the old one's port: no pooled connection to the old one is reused.
+    s.http = reqwest::Client::new();
 
     let ended = s.get(&format!("/api/operations/{op}"), &admin.access).await;
     assert_eq!(ended.status, StatusCode::OK, "{:?}", ended.body);
