@@ -1,16 +1,15 @@
-//! The master's side of the job registry (`contextbay_actors::jobs`): job rows go to the store,
-//! every change is published as `operation.update`, and a refused submit becomes a `409` that
-//! names the operation holding the resource.
+//! The master's side of the job registry (`contextbay_actors::jobs`): job rows go to the store
+//! and every change is published as `operation.update`. (A refused submit becomes a `409` naming
+//! the operation that holds the resource: `http/operations.rs`.)
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use contextbay_actors::jobs::BoxFuture;
-use contextbay_actors::{BroadcasterHandle, Job, JobLimits, JobStore, JobsHandle, SubmitError};
+use contextbay_actors::{BroadcasterHandle, Job, JobLimits, JobStore, JobsHandle};
 use serde_json::{Value, json};
 
 use crate::config::JobsConfig;
-use crate::error::{ApiError, ErrorCode};
 use crate::store::Store;
 
 /// Writes job rows through the store and publishes their changes on the bus.
@@ -69,22 +68,3 @@ pub async fn start(store: Store, bus: BroadcasterHandle, config: &JobsConfig) ->
 
 /// How long a graceful stop waits for interrupted operations to write their rows.
 pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
-
-impl From<SubmitError> for ApiError {
-    fn from(e: SubmitError) -> Self {
-        match e {
-            SubmitError::Busy(job) => ApiError::conflict(format!(
-                "operation {} ({}) is {} on {}; wait for it (GET /api/operations/{}) or cancel it",
-                job.id,
-                job.kind,
-                job.state.as_str(),
-                job.resource,
-                job.id
-            )),
-            SubmitError::Limit { .. } => ApiError::conflict(format!("{e}; try again later")),
-            SubmitError::Unavailable(err) => {
-                ApiError::new(ErrorCode::ServiceUnavailable, err.to_string())
-            }
-        }
-    }
-}

@@ -2,7 +2,7 @@
 //! remove today. An operation answers `202` where it starts; these endpoints follow and cancel it.
 
 use actix_web::web;
-use contextbay_actors::{Job, JobState};
+use contextbay_actors::{Job, JobState, SubmitError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -157,4 +157,24 @@ pub async fn cancel(
         "operation {id} is run by another master ({}); cancel it there",
         job.owner
     )))
+}
+
+/// A refused submit: a `409` naming the operation that holds the resource.
+impl From<SubmitError> for ApiError {
+    fn from(e: SubmitError) -> Self {
+        match e {
+            SubmitError::Busy(job) => ApiError::conflict(format!(
+                "operation {} ({}) is {} on {}; wait for it (GET /api/operations/{}) or cancel it",
+                job.id,
+                job.kind,
+                job.state.as_str(),
+                job.resource,
+                job.id
+            )),
+            SubmitError::Limit { .. } => ApiError::conflict(format!("{e}; try again later")),
+            SubmitError::Unavailable(err) => {
+                ApiError::new(ErrorCode::ServiceUnavailable, err.to_string())
+            }
+        }
+    }
 }

@@ -21,11 +21,37 @@ use crate::docker::containers::ContainerInfo;
 use crate::docker::ops::DockerOp;
 use crate::endpoints::{self, EndpointRef};
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
-use crate::stacks;
+use crate::stacks::{self, StackError};
 use crate::state::AppState;
 use crate::store::endpoints::StoredEndpoint;
 use crate::store::stacks::{NewStack, Stack};
 use contextbay_actors::SubmitError;
+
+/// The stack domain's errors in the error table's terms.
+impl From<StackError> for ApiError {
+    fn from(e: StackError) -> Self {
+        match e {
+            StackError::NotFound(_) => ApiError::not_found(e.to_string()),
+            StackError::Discovered { .. } => ApiError::conflict(e.to_string()),
+            StackError::Invalid(m) => ApiError::bad_request(m),
+            StackError::Refused(m) => ApiError::forbidden(m),
+            StackError::Busy(s) => s.into(),
+            StackError::ComposeFailed { .. } => {
+                ApiError::new(ErrorCode::RemoteFailed, e.to_string())
+            }
+            // A failed compose run (or an endpoint that failed it) is the remote's failure; a
+            // cancelled or interrupted one is a conflict with whoever stopped it.
+            StackError::Ended {
+                state: contextbay_actors::JobState::Failed,
+                ..
+            } => ApiError::new(ErrorCode::RemoteFailed, e.to_string()),
+            StackError::Ended { .. } => ApiError::conflict(e.to_string()),
+            StackError::Unavailable(m) => ApiError::new(ErrorCode::ServiceUnavailable, m),
+            StackError::Store(s) => s.into(),
+            StackError::Endpoint(a) => a,
+        }
+    }
+}
 
 /// One compose service of a stack, as its containers show it.
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -15,7 +15,8 @@ use crate::docker::compose::{self, ComposeAction, ComposeRun, OutputLine};
 use crate::docker::containers::ContainerInfo;
 use crate::docker::ops::DockerOp;
 use crate::endpoints::{self, EndpointError};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
+use crate::policy::HostGuard;
 use crate::state::AppState;
 use crate::store::StoreError;
 use crate::store::endpoints::StoredEndpoint;
@@ -56,9 +57,13 @@ pub enum StackError {
         state: JobState,
         error: String,
     },
+    /// The job registry did not answer.
+    #[error("{0}")]
+    Unavailable(String),
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// From the endpoint layer, which still reports in the error table's terms.
+    /// From the endpoint layer, which still reports in the error table's terms (until it has an
+    /// error type of its own, issue 16).
     #[error("{}", .0.message)]
     Endpoint(ApiError),
 }
@@ -72,30 +77,6 @@ impl From<ApiError> for StackError {
 impl From<EndpointError> for StackError {
     fn from(e: EndpointError) -> Self {
         Self::Endpoint(e.into())
-    }
-}
-
-impl From<StackError> for ApiError {
-    fn from(e: StackError) -> Self {
-        match e {
-            StackError::NotFound(_) => ApiError::not_found(e.to_string()),
-            StackError::Discovered { .. } => ApiError::conflict(e.to_string()),
-            StackError::Invalid(m) => ApiError::bad_request(m),
-            StackError::Refused(m) => ApiError::forbidden(m),
-            StackError::Busy(s) => s.into(),
-            StackError::ComposeFailed { .. } => {
-                ApiError::new(ErrorCode::RemoteFailed, e.to_string())
-            }
-            // A failed compose run (or an endpoint that failed it) is the remote's failure; a
-            // cancelled or interrupted one is a conflict with whoever stopped it.
-            StackError::Ended {
-                state: JobState::Failed,
-                ..
-            } => ApiError::new(ErrorCode::RemoteFailed, e.to_string()),
-            StackError::Ended { .. } => ApiError::conflict(e.to_string()),
-            StackError::Store(s) => s.into(),
-            StackError::Endpoint(a) => a,
-        }
     }
 }
 
@@ -256,7 +237,7 @@ pub async fn run_to_end(
         .jobs
         .wait(&job.id, Duration::from_secs(15 * 60))
         .await
-        .map_err(|err| ApiError::new(ErrorCode::ServiceUnavailable, err.to_string()))?;
+        .map_err(|err| StackError::Unavailable(err.to_string()))?;
     let ended = match ended {
         Some(j) => j,
         None => state.store.jobs().get(&job.id).await?,
@@ -412,7 +393,17 @@ pub async fn delete_files(state: &AppState, s: &Stack, e: &StoredEndpoint) {
 /// and as a pre-check in a scratch directory for a node, whose worker resolves it on its own
 /// host and checks again before running it.
 async fn check_deploy(state: &AppState, e: &StoredEndpoint, run: &ComposeRun) -> StackResult<()> {
-    let (policy, guard) = crate::http::containers::checks_for(state, e).await?;
+    // The policy (everything allowed where there is none) and a guard for the master's data
+    // directory, as for a container (`POST /api/containers`): paths are resolved here only for
+    // the local endpoint, whose engine mounts this machine's files.
+    let policy = endpoints::security_policy(state, e).await?;
+    let data_dir = state.config.storage.data_dir.as_path();
+    let guard = match e.kind.as_str() {
+        "local" => HostGuard::here(&[data_dir]),
+        // A tcp engine may be this very machine.
+        "tcp" => HostGuard::elsewhere(&[data_dir]),
+        _ => HostGuard::elsewhere(&[]),
+    };
     let resolved = match endpoints::engine(state, e)? {
         Some(engine) => Some(engine.resolve_compose(run).await),
         None => {
