@@ -557,7 +557,7 @@ pub struct JobsHandle {
 }
 
 impl JobsHandle {
-    /// Starts the registry as master `owner` on the current arbiter, after marking the jobs of
+    /// Starts the registry as master `owner` on an arbiter of its own, after marking the jobs of
     /// masters whose lease expired `interrupted`.
     pub async fn start(owner: String, limits: JobLimits, store: Arc<dyn JobStore>) -> Self {
         match store.interrupt_expired(owner.clone(), now_ms()).await {
@@ -570,13 +570,16 @@ impl JobsHandle {
             }
             Err(err) => tracing::warn!(%err, "interrupting the jobs of previous masters"),
         }
-        let addr = JobRegistry {
+        let registry = JobRegistry {
             owner: owner.clone(),
             limits,
             store,
             active: HashMap::new(),
-        }
-        .start();
+        };
+        // On a thread of its own: the jobs' work (spawned from the registry) must not compete
+        // with the request path and the fleet's actors, whatever it blocks on.
+        let arbiter = Arbiter::new();
+        let addr = JobRegistry::start_in_arbiter(&arbiter.handle(), |_| registry);
         Self {
             addr,
             owner: owner.into(),
