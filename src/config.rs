@@ -18,6 +18,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub security: SecurityConfig,
     pub events: EventsConfig,
+    pub jobs: JobsConfig,
     pub audit: AuditConfig,
     pub ws: WsConfig,
     pub log: LogConfig,
@@ -119,6 +120,19 @@ pub struct EventsConfig {
     pub subscriber_buffer: usize,
     /// Events kept in the database for `/api/activity` and `/api/notifications`.
     pub retention: u64,
+}
+
+/// Long-running operations (stack deploy/stop/remove, …) run as jobs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobsConfig {
+    /// Operations running at once on this master, in all.
+    pub max_running: usize,
+    /// Operations of one kind (e.g. `stack.deploy`) running at once.
+    pub max_per_kind: usize,
+    /// How long a master holds a running operation without renewing it; a master that is gone
+    /// longer than this has its operations marked `interrupted`.
+    pub lease_secs: u64,
 }
 
 /// An entry of `server.trusted_proxies`: an address (`10.0.0.5`) or a network (`10.0.0.0/8`).
@@ -289,6 +303,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             security: SecurityConfig::default(),
             events: EventsConfig::default(),
+            jobs: JobsConfig::default(),
             audit: AuditConfig::default(),
             ws: WsConfig::default(),
             log: LogConfig::default(),
@@ -357,6 +372,16 @@ impl Default for EventsConfig {
             ring_capacity: 4096,
             subscriber_buffer: 256,
             retention: 10_000,
+        }
+    }
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            max_running: 64,
+            max_per_kind: 32,
+            lease_secs: 30,
         }
     }
 }
@@ -525,6 +550,12 @@ impl Config {
         let e = &self.events;
         if e.ring_capacity == 0 || e.subscriber_buffer < 2 {
             bail!("events.ring_capacity must be positive and events.subscriber_buffer at least 2");
+        }
+        let j = &self.jobs;
+        if j.max_running == 0 || j.max_per_kind == 0 || j.lease_secs < 3 {
+            bail!(
+                "jobs.max_running and jobs.max_per_kind must be positive, jobs.lease_secs at least 3"
+            );
         }
         let w = &self.ws;
         if w.ping_interval_secs == 0 || w.client_timeout_secs <= w.ping_interval_secs {

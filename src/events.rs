@@ -92,6 +92,7 @@ fn core() -> Vec<EventDecl> {
         EventDecl::of::<Notification>(),
         EventDecl::of::<StackProgress>(),
         EventDecl::of::<StackUpdate>(),
+        EventDecl::of::<OperationUpdate>(),
         EventDecl::of::<ServiceHealth>(),
         EventDecl::of::<NodeStatus>(),
         EventDecl::of::<NodeRegistered>(),
@@ -335,6 +336,8 @@ crate::event!(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StackProgress {
     pub id: String,
+    /// The operation (`/api/operations/{id}`) the action runs as.
+    pub operation: String,
     pub action: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<String>,
@@ -367,6 +370,28 @@ crate::event!(
     "stack.update",
     Viewer,
     "a stack was created, changed, deleted (status 'deleted') or its status changed"
+);
+
+/// A long-running operation (`/api/operations/{id}`) changed state or reported progress.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OperationUpdate {
+    pub id: String,
+    /// What it does, e.g. `stack.deploy`.
+    pub kind: String,
+    /// What it acts on, e.g. `stack:<id>`.
+    pub resource: String,
+    /// `queued`, `running`, `succeeded`, `failed`, `cancelled` or `interrupted`.
+    pub state: String,
+    /// 0 to 100, when the work can tell.
+    pub progress: Option<u8>,
+    pub message: Option<String>,
+    pub error: Option<String>,
+}
+crate::event!(
+    OperationUpdate,
+    "operation.update",
+    Viewer,
+    "a long-running operation changed state or reported progress"
 );
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -827,7 +852,20 @@ impl EventLog {
     /// Publishes an event and records it for the activity feed; returns it once stored, so a
     /// client that reads `/api/activity` after the response sees it.
     pub async fn publish<E: EventKind>(&self, event: E) -> anyhow::Result<Arc<Event>> {
-        self.record(E::KIND, serde_json::to_value(&event)?).await
+        let event = self
+            .bus
+            .publish(E::KIND, serde_json::to_value(&event)?)
+            .await?;
+        self.store
+            .events()
+            .insert(&StoredEvent {
+                id: i64::try_from(event.id)?,
+                kind: event.kind.clone(),
+                ts: event.ts_ms,
+                payload: event.payload.clone(),
+            })
+            .await?;
+        Ok(event)
     }
 
     /// [`EventLog::publish`] for a change that has already been committed: a failure to publish
@@ -856,36 +894,6 @@ impl EventLog {
         match serde_json::to_value(&event) {
             Ok(payload) => self.bus.emit(E::KIND, payload),
             Err(err) => tracing::error!(kind = E::KIND, "serializing event: {err}"),
-        }
-    }
-
-    /// Untyped publishing, kept while other branches still call it (removed at merge). An
-    /// undeclared kind published this way reaches admins only.
-    #[doc(hidden)]
-    pub(crate) async fn record(
-        &self,
-        kind: &str,
-        payload: serde_json::Value,
-    ) -> anyhow::Result<Arc<Event>> {
-        let event = self.bus.publish(kind, payload).await?;
-        self.store
-            .events()
-            .insert(&StoredEvent {
-                id: i64::try_from(event.id)?,
-                kind: event.kind.clone(),
-                ts: event.ts_ms,
-                payload: event.payload.clone(),
-            })
-            .await?;
-        Ok(event)
-    }
-
-    /// Untyped [`EventLog::publish_committed`], kept while other branches still call it.
-    #[doc(hidden)]
-    #[allow(dead_code)]
-    pub(crate) async fn record_committed(&self, kind: &str, payload: serde_json::Value) {
-        if let Err(err) = self.record(kind, payload).await {
-            tracing::error!(%kind, "recording event: {err:#}");
         }
     }
 }

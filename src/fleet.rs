@@ -10,8 +10,7 @@ use crate::docker::images::ImageInfo;
 use crate::docker::networks::NetworkInfo;
 use crate::docker::ops::DockerOp;
 use crate::docker::volumes::VolumeInfo;
-use crate::endpoints;
-use crate::error::ApiError;
+use crate::endpoints::{self, EndpointError};
 use crate::state::AppState;
 use crate::store::endpoints::StoredEndpoint;
 
@@ -131,7 +130,7 @@ pub async fn refresh_census(
         .await;
     drop(_slot);
     if has_docker && let Err(err) = refresh_inventory(state, node).await {
-        tracing::warn!(%node, "taking the node's Docker inventory: {}", err.message);
+        tracing::warn!(%node, "taking the node's Docker inventory: {}", err);
     }
     Ok(snapshot)
 }
@@ -139,7 +138,7 @@ pub async fn refresh_census(
 /// Lists the node's containers, images, volumes and networks through its worker and replaces
 /// the node's inventory with them (see `contextbay_actors::inventory`). Docker events reported
 /// after this keep it current.
-pub async fn refresh_inventory(state: &AppState, node: &str) -> Result<(), ApiError> {
+pub async fn refresh_inventory(state: &AppState, node: &str) -> Result<(), EndpointError> {
     let endpoint = StoredEndpoint {
         id: node.to_owned(),
         name: node.to_owned(),
@@ -195,6 +194,6 @@ pub async fn refresh_inventory(state: &AppState, node: &str) -> Result<(), ApiEr
         .nodes
         .inventory_census(node, census)
         .await
-        .map_err(|e| ApiError::new(crate::error::ErrorCode::ServiceUnavailable, e.to_string()))?;
+        .map_err(|e| EndpointError::Unavailable(e.to_string()))?;
     Ok(())
 }

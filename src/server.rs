@@ -95,6 +95,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
     .context("starting the password hashing threads")?;
     let dummy_hash: Arc<str> = passwords.hash(secrets::random_token(24)).await?.into();
     let (shutdown, shutdown_rx) = watch::channel(false);
+    let jobs = crate::jobs::start(store.clone(), bus.clone(), &config.jobs).await;
     let state = AppState {
         config: Arc::clone(&config),
         events: EventLog::new(bus.clone(), store.clone()),
@@ -106,6 +107,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
         nodes,
         endpoint_health,
         sessions: contextbay_actors::SessionRegistry::start_supervised(),
+        jobs,
         docker: local_engine(&config),
         enroll_secret,
         http_port: listener.local_addr()?.port(),
@@ -293,6 +295,7 @@ impl RunningServer {
             tracing::warn!(%err, "gRPC server task");
         }
         self.state.tasks.stop_all();
+        self.state.jobs.shutdown(crate::jobs::SHUTDOWN_WAIT).await;
         self.state.store.close().await;
         tracing::info!("contextbay master stopped");
     }

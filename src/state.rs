@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use contextbay_actors::{
-    BroadcasterHandle, NodeRegistryHandle, Restarts, SessionRegistryHandle, TaskSupervisor,
-    ThrottleHandle,
+    BroadcasterHandle, JobsHandle, NodeRegistryHandle, Restarts, SessionRegistryHandle,
+    TaskSupervisor, ThrottleHandle,
 };
 use tokio::sync::watch;
 
@@ -31,6 +31,8 @@ pub struct AppState {
     pub endpoint_health: contextbay_actors::EndpointRegistryHandle,
     /// The open WebSocket sessions; revocations, user changes and shutdown are pushed through it.
     pub sessions: SessionRegistryHandle,
+    /// Long-running operations (stack deploy/stop/remove, …), persisted as `jobs` rows.
+    pub jobs: JobsHandle,
     /// The master's own Docker engine (the `local` endpoint), when it has one.
     pub docker: Option<crate::docker::Engine>,
     /// The fleet's shared enrollment secret.

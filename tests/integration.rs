@@ -22,6 +22,7 @@ mod integration {
     mod fleet;
     mod floods;
     mod inventory;
+    mod jobs;
     mod keys;
     mod modules;
     mod monitoring;

@@ -21,10 +21,12 @@ const ALLOWED: &[&str] = &[
     "src/state.rs",
 ];
 
-/// Being moved in issue 16; remove when done.
-const BEING_MOVED: &[&str] = &[
-    "src/modules/",
-];
+/// A module (`src/modules/<name>/`) holds its HTTP face next to its domain code: its descriptor
+/// (`mod.rs`, which lists its routes) and its handler files (those that declare operations with
+/// `#[utoipa::path]`) may use the HTTP layer; every other file of the module is domain code.
+fn module_http_face(rel: &str, text: &str) -> bool {
+    rel.starts_with("src/modules/") && (rel.ends_with("/mod.rs") || text.contains("#[utoipa::path"))
+}
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -73,11 +75,17 @@ fn domain_code_does_not_depend_on_http() {
             .unwrap()
             .to_string_lossy()
             .replace('\\', "/");
-        let allowed = HTTP_LAYER.iter().chain(ALLOWED).chain(BEING_MOVED);
-        if allowed.clone().any(|prefix| rel.starts_with(prefix)) {
+        if HTTP_LAYER
+            .iter()
+            .chain(ALLOWED)
+            .any(|prefix| rel.starts_with(prefix))
+        {
             continue;
         }
         let text = std::fs::read_to_string(file).unwrap();
+        if module_http_face(&rel, &text) {
+            continue;
+        }
         for (line, code) in offences(&text) {
             found.push(format!("{rel}:{line}: {}", code.trim()));
         }

@@ -7,6 +7,7 @@
 pub mod broadcaster;
 pub mod endpoint_registry;
 pub mod inventory;
+pub mod jobs;
 pub mod node;
 pub mod node_registry;
 pub mod sessions;
@@ -25,6 +26,9 @@ pub use endpoint_registry::{
 pub use inventory::{
     Container, ContainerFilter, ContainerPage, InventoryCensus, InventoryEvent, InventoryIndex,
     NodeInventory, Object, ObjectKind, PlacedContainer, Stamped,
+};
+pub use jobs::{
+    Job, JobContext, JobFailure, JobLimits, JobSpec, JobState, JobStore, JobsHandle, SubmitError,
 };
 pub use node::{CommandFailure, NodeLive, NodeStatus, NodeTimings};
 pub use node_registry::{

@@ -199,8 +199,7 @@ impl NodeService for NodeApi {
                     self.state.events.emit_object_update(update);
                     continue;
                 }
-                let (kind, payload) = bus_event(&node, &event);
-                self.state.bus.emit(kind, payload);
+                emit_worker_event(&self.state.events, &node, &event);
             }
             if highest > before {
                 hosts
@@ -251,27 +250,28 @@ fn object_update(
 
 /// Maps any other worker event onto the bus: Docker events about other objects to
 /// `docker.event`, security events to `security.event`, agent events to `node.agent`.
-fn bus_event(node: &str, e: &contextbay_proto::v1::Event) -> (String, Value) {
-    let attributes: Map<String, Value> = e
-        .attributes
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-        .collect();
-    let kind = match EventKind::try_from(e.kind).unwrap_or(EventKind::Unspecified) {
-        EventKind::Docker => "docker.event".to_owned(),
-        EventKind::Security => "security.event".to_owned(),
-        EventKind::Agent | EventKind::Unspecified => "node.agent".to_owned(),
+fn emit_worker_event(
+    events: &crate::events::EventLog,
+    node: &str,
+    e: &contextbay_proto::v1::Event,
+) {
+    use crate::events::{DockerEvent, NodeAgent, SecurityEvent, WorkerEvent};
+    let event = WorkerEvent {
+        node_id: node.to_owned(),
+        seq: e.seq,
+        id: e.actor_id.clone(),
+        r#type: e.r#type.clone(),
+        action: e.action.clone(),
+        attributes: e
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect(),
+        time: contextbay_actors::rfc3339_from_millis(e.time_unix_ms),
     };
-    (
-        kind,
-        json!({
-            "node_id": node,
-            "seq": e.seq,
-            "id": e.actor_id,
-            "type": e.r#type,
-            "action": e.action,
-            "attributes": attributes,
-            "time": contextbay_actors::rfc3339_from_millis(e.time_unix_ms),
-        }),
-    )
+    match EventKind::try_from(e.kind).unwrap_or(EventKind::Unspecified) {
+        EventKind::Docker => events.emit(DockerEvent(event)),
+        EventKind::Security => events.emit(SecurityEvent(event)),
+        EventKind::Agent | EventKind::Unspecified => events.emit(NodeAgent(event)),
+    }
 }

@@ -178,7 +178,9 @@ pub async fn list(
                 }
             })),
             Err(err) if q.endpoint.is_some() => return Err(err.into()),
-            Err(err) => errors.push(json!({"endpoint": e.id, "error": ApiError::from(err).message})),
+            Err(err) => {
+                errors.push(json!({"endpoint": e.id, "error": ApiError::from(err).message}))
+            }
         }
     }
 

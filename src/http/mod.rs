@@ -24,6 +24,7 @@ pub mod networks;
 pub mod nodes;
 pub mod notifications;
 pub mod openapi;
+pub mod operations;
 pub mod routes;
 pub mod services;
 pub mod settings;

@@ -77,14 +77,15 @@ pub async fn list(
 pub async fn test(state: web::Data<AppState>, principal: Principal) -> ApiResult<HttpResponse> {
     let event = state
         .events
-        .record(
-            "notification",
-            serde_json::json!({
-                "title": "Test notification",
-                "body": format!("Sent by {} to check that notifications arrive", principal.username),
-                "level": "info",
-            }),
-        )
+        .publish(crate::events::Notification {
+            title: "Test notification".into(),
+            body: format!(
+                "Sent by {} to check that notifications arrive",
+                principal.username
+            ),
+            level: "info".into(),
+            alert_id: None,
+        })
         .await
         .map_err(ApiError::internal)?;
     Ok(HttpResponse::Accepted().json(Queued { id: event.id }))

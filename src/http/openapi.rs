@@ -13,7 +13,7 @@ use super::routes::{Access, RouteTable};
 use super::{
     activity, audit, auth, census, config, container_streams, containers, endpoints, enroll,
     events_schema, health, hosts, images, keys, metrics, modules, networks, nodes, notifications,
-    services, settings, stacks, system, topology, transfer, users, volumes, ws,
+    operations, services, settings, stacks, system, topology, transfer, users, volumes, ws,
 };
 use crate::modules::MODULES;
 use crate::state::AppState;
@@ -93,6 +93,9 @@ use crate::state::AppState;
         stacks::update,
         stacks::delete,
         stacks::action,
+        operations::list,
+        operations::get,
+        operations::cancel,
         services::list,
         services::get,
         services::delete,

@@ -15,8 +15,8 @@ use actix_web::{FromRequest, Handler, HttpResponse, Responder, web};
 use super::{
     activity, audit, auth, census, config, container_streams, containers, endpoints, enroll,
     events_schema, gate, health, hosts, images, keys, metrics, modules, networks, nodes,
-    notifications, openapi, services, settings, stacks, system, topology, transfer, users, volumes,
-    ws,
+    notifications, openapi, operations, services, settings, stacks, system, topology, transfer,
+    users, volumes, ws,
 };
 use crate::auth::Role;
 use crate::error::{ApiError, ErrorCode};
@@ -221,6 +221,10 @@ fn core() -> Vec<Route> {
         put("/api/stacks/{id}", W, stacks::update),
         delete("/api/stacks/{id}", W, stacks::delete),
         post("/api/stacks/{id}/{action}", W, stacks::action),
+        // Operations (jobs)
+        get("/api/operations", R, operations::list),
+        get("/api/operations/{id}", R, operations::get),
+        post("/api/operations/{id}/cancel", W, operations::cancel),
         // Services (compose)
         get("/api/services", R, services::list),
         get("/api/services/{id}", R, services::get),

@@ -13,7 +13,6 @@ use utoipa::ToSchema;
 
 use super::containers::{ContainerView, gather};
 use super::extract::{Body, Query};
-use super::stacks::run_action;
 use super::{EndpointsPage, endpoints_page_limit};
 use crate::docker::compose::{self, ComposeAction};
 use crate::docker::containers::PortInfo;
@@ -376,7 +375,11 @@ pub async fn get(
 #[utoipa::path(delete, path = "/api/services/{id}", tag = "services", params(("id" = String, Path)),
     responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 502, body = ErrorBody)))]
-pub async fn delete(state: web::Data<AppState>, id: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn delete(
+    state: web::Data<AppState>,
+    principal: crate::auth::Principal,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let sid = ServiceId::parse(&id)?;
     let service = find(&state, &id).await?;
     if service.total == 0 {
@@ -399,14 +402,16 @@ pub async fn delete(state: web::Data<AppState>, id: web::Path<String>) -> ApiRes
     }
     match state.store.stacks().find(&e.id, &sid.project).await? {
         Some(stack) => {
-            run_action(
+            // An operation of the stack, so it waits for none other to run on it.
+            crate::stacks::run_to_end(
                 &state,
-                &stack,
-                &e,
+                stack,
+                e.clone(),
                 "remove_service",
                 ComposeAction::RemoveService {
                     service: sid.service.clone(),
                 },
+                Some(principal.username),
             )
             .await?;
         }

@@ -5,7 +5,6 @@
 //! and can be adopted with `POST /api/stacks {"adopt": "<project>", "endpoint": "<id>"}`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -14,18 +13,45 @@ use utoipa::ToSchema;
 
 use super::containers::{ContainerView, gather};
 use super::extract::{Body, Query};
+use super::operations::OperationView;
 use super::{EndpointsPage, endpoints_page_limit};
 use crate::auth::{Principal, Role};
-use crate::docker::compose::{
-    self, ComposeAction, ComposeOutcome, ComposeRun, OutputLine, ProjectFiles,
-};
+use crate::docker::compose::{self, ComposeAction, ProjectFiles};
 use crate::docker::containers::ContainerInfo;
 use crate::docker::ops::DockerOp;
-use crate::endpoints::{self, EndpointError, EndpointRef};
+use crate::endpoints::{self, EndpointRef};
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use crate::stacks::{self, StackError};
 use crate::state::AppState;
 use crate::store::endpoints::StoredEndpoint;
 use crate::store::stacks::{NewStack, Stack};
+use contextbay_actors::SubmitError;
+
+/// The stack domain's errors in the error table's terms.
+impl From<StackError> for ApiError {
+    fn from(e: StackError) -> Self {
+        match e {
+            StackError::NotFound(_) => ApiError::not_found(e.to_string()),
+            StackError::Discovered { .. } => ApiError::conflict(e.to_string()),
+            StackError::Invalid(m) => ApiError::bad_request(m),
+            StackError::Refused(m) => ApiError::forbidden(m),
+            StackError::Busy(s) => s.into(),
+            StackError::ComposeFailed { .. } => {
+                ApiError::new(ErrorCode::RemoteFailed, e.to_string())
+            }
+            // A failed compose run (or an endpoint that failed it) is the remote's failure; a
+            // cancelled or interrupted one is a conflict with whoever stopped it.
+            StackError::Ended {
+                state: contextbay_actors::JobState::Failed,
+                ..
+            } => ApiError::new(ErrorCode::RemoteFailed, e.to_string()),
+            StackError::Ended { .. } => ApiError::conflict(e.to_string()),
+            StackError::Unavailable(m) => ApiError::new(ErrorCode::ServiceUnavailable, m),
+            StackError::Store(s) => s.into(),
+            StackError::Endpoint(a) => a.into(),
+        }
+    }
+}
 
 /// One compose service of a stack, as its containers show it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -131,42 +157,6 @@ pub struct ActionQuery {
     pub volumes: bool,
 }
 
-/// The result of a stack action, after the compose CLI finished.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ActionResult {
-    pub id: String,
-    pub action: String,
-    pub ok: bool,
-    pub exit_code: i32,
-    /// The command line that ran on the host.
-    pub command: String,
-    /// The stack's status afterwards.
-    pub status: String,
-    pub output: Vec<OutputLine>,
-}
-
-fn stack_event(stack: &Stack, status: &str) -> Value {
-    json!({"id": stack.id, "name": stack.name, "endpoint": stack.endpoint, "status": status})
-}
-
-/// `running`, `partial`, `stopped` or `stored` from a project's containers.
-pub fn status_of<'a>(containers: impl IntoIterator<Item = &'a ContainerInfo>) -> String {
-    let (mut total, mut running) = (0, 0);
-    for c in containers {
-        total += 1;
-        if c.state == "running" {
-            running += 1;
-        }
-    }
-    match (total, running) {
-        (0, _) => "stored",
-        (t, r) if t == r => "running",
-        (_, 0) => "stopped",
-        _ => "partial",
-    }
-    .into()
-}
-
 /// The containers of each compose project, by (endpoint id, project).
 pub fn by_project(containers: &[ContainerView]) -> BTreeMap<(String, String), Vec<&ContainerView>> {
     let mut out: BTreeMap<(String, String), Vec<&ContainerView>> = BTreeMap::new();
@@ -214,7 +204,7 @@ fn view(
         name: name.to_owned(),
         endpoint,
         status: if containers.is_some() {
-            status_of(list.iter().copied())
+            stacks::status_of(list.iter().copied())
         } else {
             "unknown".into()
         },
@@ -344,37 +334,6 @@ pub async fn list(
     )))
 }
 
-/// The stored stack `id`, or an error saying what to do (404 unknown; 409 for a discovered id).
-async fn stored(state: &AppState, id: &str) -> ApiResult<Stack> {
-    if let Some((endpoint, project)) = id.split_once(':') {
-        return Err(ApiError::conflict(format!(
-            "'{project}' on endpoint '{endpoint}' is a discovered compose project, not a stored \
-             stack; adopt it first with POST /api/stacks {{\"adopt\": \"{project}\", \"endpoint\": \"{endpoint}\"}}"
-        )));
-    }
-    match state.store.stacks().get(id).await {
-        Ok(s) => Ok(s),
-        Err(crate::store::StoreError::NotFound(_)) => {
-            Err(ApiError::not_found(format!("no stack '{id}'")))
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// The containers of `project` on endpoint `e`.
-async fn project_containers(
-    state: &AppState,
-    e: &StoredEndpoint,
-    project: &str,
-) -> ApiResult<Vec<ContainerInfo>> {
-    let all: Vec<ContainerInfo> =
-        endpoints::call_as(state, e, DockerOp::ListContainers { all: true }).await?;
-    Ok(all
-        .into_iter()
-        .filter(|c| c.compose_project.as_deref() == Some(project))
-        .collect())
-}
-
 fn mask(env: BTreeMap<String, String>, principal: &Principal) -> BTreeMap<String, String> {
     if principal.has(Role::Operator) {
         env
@@ -439,7 +398,7 @@ pub async fn create(
         )));
     }
     // A project of that name already running there would be taken over silently by a deploy.
-    if let Ok(running) = project_containers(&state, &e, &name).await
+    if let Ok(running) = stacks::project_containers(&state, &e, &name).await
         && !running.is_empty()
     {
         return Err(ApiError::conflict(format!(
@@ -463,7 +422,7 @@ pub async fn create(
         .await?;
     state
         .events
-        .record_committed("stack.update", stack_event(&stack, &stack.status))
+        .publish_committed(stacks::stack_event(&stack, &stack.status))
         .await;
     let d = detail(&state, stack, &principal).await?;
     Ok(HttpResponse::Created().json(d))
@@ -515,7 +474,7 @@ async fn adopt(
         })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let status = status_of(&project_containers(state, &e, &project).await?);
+    let status = stacks::status_of(&stacks::project_containers(state, &e, &project).await?);
     let stack = state
         .store
         .stacks()
@@ -536,7 +495,7 @@ async fn adopt(
         .await?;
     state
         .events
-        .record_committed("stack.update", stack_event(&stack, &stack.status))
+        .publish_committed(stacks::stack_event(&stack, &stack.status))
         .await;
     let d = detail(state, stack, principal).await?;
     let mut body = serde_json::to_value(&d).map_err(ApiError::internal)?;
@@ -569,7 +528,7 @@ pub async fn get(
             project_dir: None,
         }));
     }
-    let s = stored(&state, &id).await?;
+    let s = stacks::stored(&state, &id).await?;
     Ok(web::Json(detail(&state, s, &principal).await?))
 }
 
@@ -584,7 +543,7 @@ pub async fn update(
     body: Body<UpdateStack>,
 ) -> ApiResult<web::Json<StackDetail>> {
     let b = body.into_inner();
-    let s = stored(&state, &id).await?;
+    let s = stacks::stored(&state, &id).await?;
     if b.name.as_ref().is_some_and(|n| *n != s.name) {
         return Err(ApiError::bad_request(
             "name: a stack cannot be renamed (its containers belong to the project name); create a new stack",
@@ -602,22 +561,34 @@ pub async fn update(
     let updated = state.store.stacks().update(&s.id, &text, &env).await?;
     state
         .events
-        .record_committed("stack.update", stack_event(&updated, &updated.status))
+        .publish_committed(stacks::stack_event(&updated, &updated.status))
         .await;
     Ok(web::Json(detail(&state, updated, &principal).await?))
 }
 
 #[utoipa::path(delete, path = "/api/stacks/{id}", tag = "stacks", params(("id" = String, Path), DeleteQuery),
     responses((status = 204), (status = 404, body = ErrorBody),
-              (status = 409, body = ErrorBody, description = "it still has containers and force is not set")))]
+              (status = 409, body = ErrorBody, description = "it still has containers and force is not set, or an operation runs on it")))]
 pub async fn delete(
     state: web::Data<AppState>,
+    principal: Principal,
     id: web::Path<String>,
     query: Query<DeleteQuery>,
 ) -> ApiResult<HttpResponse> {
-    let s = stored(&state, &id).await?;
+    let s = stacks::stored(&state, &id).await?;
+    let resource = stacks::resource_of(&s.id);
+    if let Some(running) = state
+        .jobs
+        .active()
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::ServiceUnavailable, e.to_string()))?
+        .into_iter()
+        .find(|j| j.resource == resource)
+    {
+        return Err(SubmitError::Busy(Box::new(running)).into());
+    }
     let e = endpoints::get(&state, &s.endpoint).await?;
-    let left = project_containers(&state, &e, &s.name).await?;
+    let left = stacks::project_containers(&state, &e, &s.name).await?;
     if !left.is_empty() {
         if !query.force {
             return Err(ApiError::conflict(format!(
@@ -629,240 +600,60 @@ pub async fn delete(
                 s.id
             )));
         }
-        run_action(
+        let action = ComposeAction::Remove {
+            volumes: query.volumes,
+        };
+        // Only a run that succeeded comes back: a failed one is an error (502 for the CLI).
+        stacks::run_to_end(
             &state,
-            &s,
-            &e,
+            s.clone(),
+            e.clone(),
             "remove",
-            ComposeAction::Remove {
-                volumes: query.volumes,
-            },
+            action,
+            Some(principal.username.clone()),
         )
         .await?;
     }
-    // The files on the host are only a copy of the stored stack; failing to remove them does
-    // not keep the stack.
-    if let Err(err) = endpoints::call(
-        &state,
-        &e,
-        DockerOp::Compose {
-            run: compose_run(&s, ComposeAction::DeleteFiles),
-        },
-    )
-    .await
-    {
-        tracing::warn!(stack = %s.id, ?err, "removing the stack's files on its host");
-    }
+    stacks::delete_files(&state, &s, &e).await;
     state.store.stacks().delete(&s.id).await?;
     state
         .events
-        .record_committed("stack.update", stack_event(&s, "deleted"))
+        .publish_committed(stacks::stack_event(&s, "deleted"))
         .await;
     Ok(HttpResponse::NoContent().finish())
 }
 
-fn compose_run(s: &Stack, action: ComposeAction) -> ComposeRun {
-    ComposeRun {
-        stack_id: s.id.clone(),
-        project: s.name.clone(),
-        compose: s.compose.clone(),
-        env: s.env.clone(),
-        action,
-        project_dir: s.project_dir.clone(),
-    }
+/// `POST /api/stacks/{id}/{action}`'s answer: the operation that runs the action.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OperationAccepted {
+    pub operation: OperationView,
 }
 
-/// Stacks with a compose run in progress: one run per stack at a time, so two deploys (or a
-/// deploy and a remove) never race on the same project.
-static RUNNING: std::sync::LazyLock<std::sync::Mutex<BTreeSet<String>>> =
-    std::sync::LazyLock::new(Default::default);
-
-/// Holds a stack's run slot until dropped.
-struct RunSlot(String);
-
-impl RunSlot {
-    fn claim(stack_id: &str) -> Option<Self> {
-        let mut running = RUNNING.lock().ok()?;
-        running
-            .insert(stack_id.to_owned())
-            .then(|| Self(stack_id.to_owned()))
-    }
-}
-
-impl Drop for RunSlot {
-    fn drop(&mut self) {
-        if let Ok(mut running) = RUNNING.lock() {
-            running.remove(&self.0);
-        }
-    }
-}
-
-/// Runs `action` on the stack's host, publishing its output as `stack.progress` events as the CLI
-/// writes it (through a worker's `ComposeRun` stream for agent endpoints), then the final
-/// `stack.progress {done}` and a `stack.update` if the status changed. A non-zero exit is a 502.
-pub(super) async fn run_action(
-    state: &AppState,
-    s: &Stack,
-    e: &StoredEndpoint,
-    name: &str,
-    action: ComposeAction,
-) -> ApiResult<(ComposeOutcome, String)> {
-    let _slot = RunSlot::claim(&s.id).ok_or_else(|| {
-        ApiError::conflict(format!(
-            "another action is running on stack '{}'; try again when it has finished",
-            s.name
-        ))
-    })?;
-    let run = compose_run(s, action);
-    if run.action == ComposeAction::Deploy {
-        check_deploy(state, e, &run).await?;
-    }
-    let progress = |line: &OutputLine| {
-        state.bus.emit(
-            "stack.progress",
-            json!({"id": s.id, "action": name, "line": line.line, "stream": line.stream}),
-        );
-    };
-    let outcome = match endpoints::engine(state, e)? {
-        Some(engine) => {
-            let mut publish = |line: &OutputLine| progress(line);
-            engine
-                .compose(&run, &mut publish)
-                .await
-                .map_err(EndpointError::from)?
-        }
-        None => {
-            let mut publish = |line: &OutputLine| progress(line);
-            crate::endpoint_streams::compose_on_worker(state, e, run, &mut publish).await?
-        }
-    };
-    state.bus.emit(
-        "stack.progress",
-        json!({"id": s.id, "action": name, "done": true, "ok": outcome.ok, "exit_code": outcome.exit_code}),
-    );
-    let status = match project_containers(state, e, &s.name).await {
-        Ok(list) => status_of(&list),
-        Err(_) => "unknown".into(),
-    };
-    if status != s.status {
-        state.store.stacks().set_status(&s.id, &status).await?;
-        state
-            .events
-            .record_committed("stack.update", stack_event(s, &status))
-            .await;
-    }
-    if !outcome.ok {
-        let stderr: Vec<&str> = outcome
-            .lines
-            .iter()
-            .filter(|l| l.stream == "stderr")
-            .map(|l| l.line.as_str())
-            .collect();
-        let tail = stderr[stderr.len().saturating_sub(20)..].join("\n");
-        return Err(ApiError::new(
-            ErrorCode::RemoteFailed,
-            format!(
-                "`{}` failed on endpoint '{}' (exit code {}); stderr: {}",
-                outcome.command,
-                e.name,
-                outcome.exit_code,
-                tail.chars().take(2000).collect::<String>()
-            ),
-        ));
-    }
-    Ok((outcome, status))
-}
-
-/// Holds a deploy to the endpoint's security policy, as its containers would be, on the model
-/// compose resolves for it: on this machine for local and tcp endpoints (where the CLI runs),
-/// and as a pre-check in a scratch directory for a node, whose worker resolves it on its own
-/// host and checks again before running it.
-async fn check_deploy(state: &AppState, e: &StoredEndpoint, run: &ComposeRun) -> ApiResult<()> {
-    let (policy, guard) = super::containers::checks_for(state, e).await?;
-    let resolved = match endpoints::engine(state, e)? {
-        Some(engine) => Some(engine.resolve_compose(run).await),
-        None => {
-            let scratch = state.config.storage.data_dir.join("stacks");
-            compose::resolve_for_another_host(&scratch, run)
-                .await
-                .transpose()
-        }
-    };
-    let resolved = match resolved {
-        None => return Ok(()),
-        Some(Ok(resolved)) => resolved,
-        Some(Err(err)) => return Err(EndpointError::from(err).into()),
-    };
-    let dirs: Vec<&std::path::Path> = resolved.dirs.iter().map(PathBuf::as_path).collect();
-    let guard = if e.kind == "local" || e.kind == "tcp" {
-        guard.for_stack(&dirs)
-    } else {
-        // The scratch directory stands for the stack's directory on the node, which is inside
-        // the worker's data directory.
-        let mut guard = guard.for_stack(&dirs);
-        guard.protected.extend(resolved.dirs.first().cloned());
-        guard
-    };
-    match crate::policy::compose_violation(&policy, &guard, &resolved.model) {
-        Some(why) => Err(ApiError::forbidden(why)),
-        None => Ok(()),
-    }
-}
-
-/// deploy (`up -d --remove-orphans`), stop, remove (`down`; `?volumes=true` adds `-v`). Answers
-/// when the compose CLI has finished; output is published meanwhile as `stack.progress`.
+/// deploy (`up -d --remove-orphans`), stop, remove (`down`; `?volumes=true` adds `-v`), as an
+/// operation: answers `202` with it (and its address in `Location`) as soon as it runs (for a
+/// deploy: once the endpoint's security policy accepted it). Output is published as
+/// `stack.progress`, state changes as `operation.update`; the operation's `result` is the
+/// [`ActionResult`] and a non-zero exit of the compose CLI ends it `failed`.
 #[utoipa::path(post, path = "/api/stacks/{id}/{action}", tag = "stacks",
     params(("id" = String, Path), ("action" = String, Path), ActionQuery),
-    responses((status = 200, body = ActionResult), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 502, body = ErrorBody, description = "the compose CLI failed: its exit code and stderr")))]
+    responses((status = 202, body = OperationAccepted, headers(("Location" = String, description = "/api/operations/{operation id}"))),
+              (status = 400, body = ErrorBody), (status = 403, body = ErrorBody, description = "the endpoint's security policy refuses the deploy"),
+              (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "another operation runs on the stack (named in the message)")))]
 pub async fn action(
     state: web::Data<AppState>,
+    principal: Principal,
     path: web::Path<(String, String)>,
     query: Query<ActionQuery>,
-) -> ApiResult<web::Json<ActionResult>> {
+) -> ApiResult<HttpResponse> {
     let (id, name) = path.into_inner();
-    let action = match name.as_str() {
-        "deploy" => ComposeAction::Deploy,
-        "stop" => ComposeAction::Stop,
-        "remove" => ComposeAction::Remove {
-            volumes: query.volumes,
-        },
-        _ => {
-            return Err(ApiError::bad_request(format!(
-                "unknown action '{name}'; use deploy, stop or remove"
-            )));
-        }
-    };
-    if query.volumes && name != "remove" {
-        return Err(ApiError::bad_request(
-            "volumes: only applies to the remove action",
-        ));
-    }
-    let s = stored(&state, &id).await?;
+    let action = stacks::parse_action(&name, query.volumes)?;
+    let s = stacks::stored(&state, &id).await?;
     let e = endpoints::get(&state, &s.endpoint).await?;
-    let (outcome, status) = run_action(&state, &s, &e, &name, action).await?;
-    Ok(web::Json(ActionResult {
-        id: s.id,
-        action: name,
-        ok: outcome.ok,
-        exit_code: outcome.exit_code,
-        command: outcome.command,
-        status,
-        output: outcome.lines,
-    }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn one_run_per_stack_at_a_time() {
-        let first = RunSlot::claim("stack-a").unwrap();
-        assert!(RunSlot::claim("stack-a").is_none());
-        let other = RunSlot::claim("stack-b").unwrap();
-        drop(first);
-        assert!(RunSlot::claim("stack-a").is_some());
-        drop(other);
-    }
+    let job = stacks::start_action(&state, s, e, &name, action, Some(principal.username)).await?;
+    Ok(HttpResponse::Accepted()
+        .insert_header(("Location", format!("/api/operations/{}", job.id)))
+        .json(OperationAccepted {
+            operation: job.into(),
+        }))
 }

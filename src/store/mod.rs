@@ -11,6 +11,7 @@ mod cache;
 pub mod endpoints;
 pub mod events;
 pub mod hosts;
+pub mod jobs;
 pub mod jwt_keys;
 pub mod modules;
 mod retention;
@@ -223,6 +224,9 @@ impl Store {
     }
     pub fn events(&self) -> events::Events<'_> {
         events::Events(self)
+    }
+    pub fn jobs(&self) -> jobs::Jobs<'_> {
+        jobs::Jobs(self)
     }
     pub fn stacks(&self) -> stacks::Stacks<'_> {
         stacks::Stacks(self)

@@ -104,15 +104,11 @@ async fn stack_variables_reach_containers_literally_and_master_variables_do_not(
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
     let id = created.body["id"].as_str().unwrap().to_owned();
-    let deployed = s
-        .post(
-            &format!("/api/stacks/{id}/deploy"),
-            &admin.access,
-            json!({}),
-        )
-        .await;
-    assert_eq!(deployed.status, StatusCode::OK, "{:?}", deployed.body);
-    assert_eq!(deployed.body["ok"], true, "{:?}", deployed.body);
+    let deployed =
+        super::support::operations::act(&s, &admin.access, &format!("/api/stacks/{id}/deploy"))
+            .await;
+    assert_eq!(deployed.status, StatusCode::ACCEPTED, "{:?}", deployed.body);
+    assert_eq!(deployed.body["result"]["ok"], true, "{:?}", deployed.body);
 
     let (env, labels) = inspect(&name);
     // Read from `.env` by the service's env_file: exactly as stored.
@@ -127,14 +123,10 @@ async fn stack_variables_reach_containers_literally_and_master_variables_do_not(
     assert_eq!(labels["leak"], "[]", "{labels:?}");
     assert!(!env.values().any(|v| v.contains(&master_only)), "{env:?}");
 
-    let removed = s
-        .post(
-            &format!("/api/stacks/{id}/remove"),
-            &admin.access,
-            json!({}),
-        )
-        .await;
-    assert_eq!(removed.status, StatusCode::OK, "{:?}", removed.body);
+    let removed =
+        super::support::operations::act(&s, &admin.access, &format!("/api/stacks/{id}/remove"))
+            .await;
+    assert_eq!(removed.body["state"], "succeeded", "{:?}", removed.body);
     s.delete(&format!("/api/stacks/{id}"), &admin.access).await;
     s.stop().await;
 }

@@ -13,8 +13,8 @@ use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use super::support::docker::{Cleanup, FusedWorker, IMAGE, docker, engine_available, ensure_image};
 use super::harness::{Login, TestServer, assert_error};
+use super::support::docker::{Cleanup, FusedWorker, IMAGE, docker, engine_available, ensure_image};
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;

@@ -257,6 +257,9 @@ fn declared_roles_match_the_contract() {
         "/api/events/schema",
         // The test-only example module (docs/modules.md).
         "/api/example/ping",
+        "/api/operations",
+        "/api/operations/{id}",
+        "/api/operations/{id}/cancel",
     ];
     for route in RouteTable::build().all() {
         if extra.contains(&route.path) {

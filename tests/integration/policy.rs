@@ -273,22 +273,17 @@ async fn the_master_checks_the_resolved_model_on_the_local_endpoint() {
         )
         .await;
     let id = stack.body["id"].as_str().unwrap().to_owned();
-    let reply = s
-        .post(
-            &format!("/api/stacks/{id}/deploy"),
-            &admin.access,
-            json!({}),
-        )
-        .await;
-    let removed = s
-        .post(
-            &format!("/api/stacks/{id}/remove?volumes=true"),
-            &admin.access,
-            json!({}),
-        )
-        .await;
-    assert_eq!(reply.status, StatusCode::OK, "{:?}", reply.body);
-    assert_eq!(removed.status, StatusCode::OK, "{:?}", removed.body);
+    let reply =
+        super::support::operations::act(&s, &admin.access, &format!("/api/stacks/{id}/deploy"))
+            .await;
+    let removed = super::support::operations::act(
+        &s,
+        &admin.access,
+        &format!("/api/stacks/{id}/remove?volumes=true"),
+    )
+    .await;
+    assert_eq!(reply.body["state"], "succeeded", "{:?}", reply.body);
+    assert_eq!(removed.body["state"], "succeeded", "{:?}", removed.body);
     s.stop().await;
 }
 

@@ -10,9 +10,10 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use super::harness::{Login, TestServer, assert_error};
+use super::harness::{Login, Reply, TestServer, assert_error};
 use super::support::compose::{Projects, compose_file};
 use super::support::docker::{Cleanup, FusedWorker, IMAGE, docker, engine_available, ensure_image};
+use super::support::operations::act;
 
 /// `docker ps` names and states of a project's containers, as the CLI sees them.
 fn cli_states(project: &str) -> Vec<(String, String)> {
@@ -125,14 +126,17 @@ async fn deploy_flow(
         .await;
     assert_error(&dup, StatusCode::CONFLICT, "conflict");
 
-    let deployed = s
-        .post(
-            &format!("/api/stacks/{id}/deploy"),
-            &admin.access,
-            json!({}),
-        )
-        .await;
-    assert_eq!(deployed.status, StatusCode::OK, "{:?}", deployed.body);
+    let deployed = act(s, &admin.access, &format!("/api/stacks/{id}/deploy")).await;
+    assert_eq!(deployed.status, StatusCode::ACCEPTED, "{:?}", deployed.body);
+    assert_eq!(deployed.body["state"], "succeeded", "{:?}", deployed.body);
+    assert_eq!(deployed.body["kind"], "stack.deploy");
+    assert_eq!(deployed.body["resource"], format!("stack:{id}"));
+    assert_eq!(deployed.body["created_by"], "admin");
+    let operation = deployed.body["id"].as_str().unwrap().to_owned();
+    let deployed = Reply {
+        body: deployed.body["result"].clone(),
+        ..deployed
+    };
     assert_eq!(deployed.body["ok"], true);
     assert_eq!(deployed.body["exit_code"], 0);
     assert_eq!(deployed.body["status"], "running");
@@ -147,6 +151,22 @@ async fn deploy_flow(
     let (lines, done, updates) = until_done(&mut ws, &id).await;
     assert!(!lines.is_empty(), "no progress lines");
     assert!(lines.iter().all(|l| l["payload"]["action"] == "deploy"));
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["payload"]["operation"] == operation.as_str())
+    );
+    assert_eq!(done["payload"]["operation"], operation.as_str());
+    // Listed among the stack's operations.
+    let ops = s
+        .get(
+            &format!("/api/operations?resource=stack:{id}&state=succeeded"),
+            &admin.access,
+        )
+        .await;
+    assert_eq!(ops.status, StatusCode::OK, "{:?}", ops.body);
+    assert_eq!(ops.body["total"], 1, "{:?}", ops.body);
+    assert_eq!(ops.body["items"][0]["id"], operation.as_str());
     assert!(
         lines
             .iter()
@@ -249,11 +269,10 @@ async fn deploy_flow(
     let busy = s.delete(&format!("/api/stacks/{id}"), &admin.access).await;
     assert_error(&busy, StatusCode::CONFLICT, "conflict");
 
-    let stopped = s
-        .post(&format!("/api/stacks/{id}/stop"), &admin.access, json!({}))
-        .await;
-    assert_eq!(stopped.status, StatusCode::OK, "{:?}", stopped.body);
-    assert_eq!(stopped.body["status"], "stopped");
+    let stopped = act(s, &admin.access, &format!("/api/stacks/{id}/stop")).await;
+    assert_eq!(stopped.status, StatusCode::ACCEPTED, "{:?}", stopped.body);
+    assert_eq!(stopped.body["state"], "succeeded", "{:?}", stopped.body);
+    assert_eq!(stopped.body["result"]["status"], "stopped");
     let (_, done, _) = until_done(&mut ws, &id).await;
     assert_eq!(done["payload"]["action"], "stop");
     assert_eq!(
@@ -264,15 +283,15 @@ async fn deploy_flow(
         ]
     );
 
-    let removed = s
-        .post(
-            &format!("/api/stacks/{id}/remove?volumes=true"),
-            &admin.access,
-            json!({}),
-        )
-        .await;
-    assert_eq!(removed.status, StatusCode::OK, "{:?}", removed.body);
-    assert_eq!(removed.body["status"], "stored");
+    let removed = act(
+        s,
+        &admin.access,
+        &format!("/api/stacks/{id}/remove?volumes=true"),
+    )
+    .await;
+    assert_eq!(removed.status, StatusCode::ACCEPTED, "{:?}", removed.body);
+    assert_eq!(removed.body["state"], "succeeded", "{:?}", removed.body);
+    assert_eq!(removed.body["result"]["status"], "stored");
     assert!(cli_states(&name).is_empty());
     assert!(docker(&["network", "inspect", &format!("{name}_backend")]).is_err());
 
@@ -404,7 +423,8 @@ async fn stacks_on_the_local_endpoint() {
         "bad_request",
     );
 
-    // A failing compose run is a 502 with the exit code and compose's own words.
+    // A failing compose run ends its operation failed, with the exit code and compose's own
+    // words, and the output in its result.
     let broken = s
         .put(
             &format!("/api/stacks/{id}"),
@@ -413,14 +433,11 @@ async fn stacks_on_the_local_endpoint() {
         )
         .await;
     assert_eq!(broken.status, StatusCode::OK, "{:?}", broken.body);
-    let failed = s
-        .post(
-            &format!("/api/stacks/{id}/deploy"),
-            &admin.access,
-            json!({}),
-        )
-        .await;
-    assert_error(&failed, StatusCode::BAD_GATEWAY, "remote_failed");
+    let failed = act(&s, &admin.access, &format!("/api/stacks/{id}/deploy")).await;
+    assert_eq!(failed.status, StatusCode::ACCEPTED, "{:?}", failed.body);
+    assert_eq!(failed.body["state"], "failed", "{:?}", failed.body);
+    assert_eq!(failed.body["result"]["ok"], false, "{:?}", failed.body);
+    assert_eq!(failed.body["result"]["exit_code"], 1, "{:?}", failed.body);
     let message = failed.body["error"].as_str().unwrap();
     assert!(message.contains("exit code 1"), "{message}");
     assert!(message.contains("missing"), "{message}");
@@ -543,21 +560,17 @@ async fn a_compose_project_started_with_the_cli_is_discovered_and_adopted() {
         .unwrap()
     };
     let before = ids();
-    let redeployed = s
-        .post(
-            &format!("/api/stacks/{id}/deploy"),
-            &admin.access,
-            json!({}),
-        )
-        .await;
-    assert_eq!(redeployed.status, StatusCode::OK, "{:?}", redeployed.body);
-    assert_eq!(redeployed.body["status"], "running");
-    assert_eq!(ids(), before, "{:?}", redeployed.body["output"]);
-    let stopped = s
-        .post(&format!("/api/stacks/{id}/stop"), &admin.access, json!({}))
-        .await;
-    assert_eq!(stopped.status, StatusCode::OK, "{:?}", stopped.body);
-    assert_eq!(stopped.body["status"], "stopped");
+    let redeployed = act(&s, &admin.access, &format!("/api/stacks/{id}/deploy")).await;
+    assert_eq!(
+        redeployed.body["state"], "succeeded",
+        "{:?}",
+        redeployed.body
+    );
+    assert_eq!(redeployed.body["result"]["status"], "running");
+    assert_eq!(ids(), before, "{:?}", redeployed.body["result"]["output"]);
+    let stopped = act(&s, &admin.access, &format!("/api/stacks/{id}/stop")).await;
+    assert_eq!(stopped.body["state"], "succeeded", "{:?}", stopped.body);
+    assert_eq!(stopped.body["result"]["status"], "stopped");
     assert!(cli_states(&name).iter().all(|(_, st)| st == "exited"));
     let gone = s
         .delete(&format!("/api/services/local:{name}:worker"), &admin.access)
@@ -567,14 +580,8 @@ async fn a_compose_project_started_with_the_cli_is_discovered_and_adopted() {
         cli_states(&name),
         vec![("web".to_owned(), "exited".to_owned())]
     );
-    let removed = s
-        .post(
-            &format!("/api/stacks/{id}/remove"),
-            &admin.access,
-            json!({}),
-        )
-        .await;
-    assert_eq!(removed.status, StatusCode::OK, "{:?}", removed.body);
+    let removed = act(&s, &admin.access, &format!("/api/stacks/{id}/remove")).await;
+    assert_eq!(removed.body["state"], "succeeded", "{:?}", removed.body);
     assert!(cli_states(&name).is_empty());
     s.stop().await;
 }

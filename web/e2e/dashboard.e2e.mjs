@@ -988,8 +988,16 @@ networks:
     await settled(page, 'page-stack');
     await page.locator('[data-testid="stack-state"][data-status="stored"]').waitFor();
 
-    // Deploy: output streams in from stack.progress before the request answers.
-    await page.getByTestId('stack-deploy').click();
+    // Deploy: the master answers 202 with the operation at once; output streams in from
+    // stack.progress and the page follows the operation until it ends.
+    const [accepted] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith(`/api/stacks/${stacks.createdId}/deploy`) && r.request().method() === 'POST'),
+      page.getByTestId('stack-deploy').click(),
+    ]);
+    assert.equal(accepted.status(), 202, `deploy answered ${accepted.status()}: ${await accepted.text()}`);
+    const operation = (await accepted.json()).operation;
+    assert.equal(operation.kind, 'stack.deploy');
+    assert.equal(accepted.headers()['location'], `/api/operations/${operation.id}`);
     await page.getByTestId('stack-run').waitFor();
     await page.locator('[data-testid="stack-run"][data-state="ok"]').waitFor({ timeout: 60_000 });
     await waitForText(page.getByTestId('stack-run-output'), 'done');

@@ -2,4 +2,5 @@
 
 pub mod compose;
 pub mod docker;
+pub mod operations;
 pub mod ws;

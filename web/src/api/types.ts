@@ -511,3 +511,29 @@ export interface StackActionResult {
   status: string;
   output: StackOutputLine[];
 }
+
+export type OperationState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
+
+/** A long-running operation (`/api/operations/{id}`), e.g. a stack action. */
+export interface Operation<R = unknown> {
+  id: string;
+  kind: string;
+  resource: string;
+  state: OperationState;
+  progress: number | null;
+  message: string | null;
+  /** A stack action's {@link StackActionResult}, also when it failed after running. */
+  result: R | null;
+  error: string | null;
+  created_by: string | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  owner: string;
+  lease_until: string;
+}
+
+/** `POST /api/stacks/{id}/{action}` answers `202` with the operation that runs it. */
+export interface OperationAccepted<R = unknown> {
+  operation: Operation<R>;
+}

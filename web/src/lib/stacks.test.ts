@@ -4,6 +4,7 @@ import {
   composeError,
   deployLabel,
   failRun,
+  finishOperation,
   finishRun,
   formatEnv,
   parseEnv,
@@ -12,6 +13,7 @@ import {
   stackActions,
   startRun,
 } from './stacks';
+import type { Operation, StackActionResult } from '../api/types';
 
 const stack = (over: Partial<{ discovered: boolean; status: string; containers: number; running: number }> = {}) => ({
   discovered: false,
@@ -119,5 +121,45 @@ describe('run log from stack.progress', () => {
   it('a failed request keeps the lines and says why', () => {
     const r = failRun(applyStackProgress(startRun('deploy'), 's', { id: 's', action: 'deploy', line: 'pulling' }), 'deploy', 'exit code 1');
     expect(r).toMatchObject({ done: true, ok: false, error: 'exit code 1', lines: [{ line: 'pulling', stream: 'stdout' }] });
+  });
+
+  const op = (over: Partial<Operation<StackActionResult>>): Operation<StackActionResult> => ({
+    id: 'op',
+    kind: 'stack.deploy',
+    resource: 'stack:s',
+    state: 'succeeded',
+    progress: null,
+    message: null,
+    result: null,
+    error: null,
+    created_by: 'admin',
+    created_at: '2026-01-01T00:00:00.000Z',
+    started_at: null,
+    finished_at: null,
+    owner: 'master-1',
+    lease_until: '2026-01-01T00:00:30.000Z',
+    ...over,
+  });
+  const result = (ok: boolean): StackActionResult => ({
+    id: 's',
+    action: 'deploy',
+    ok,
+    exit_code: ok ? 0 : 1,
+    command: 'docker-compose -p web up -d',
+    status: ok ? 'running' : 'stored',
+    output: [{ line: 'b', stream: 'stderr' }],
+  });
+
+  it('the operation that ran the action completes the run', () => {
+    const partial = applyStackProgress(startRun('deploy'), 's', { id: 's', action: 'deploy', line: 'a' });
+    const ok = finishOperation(partial, 'deploy', op({ result: result(true) }));
+    expect(ok).toMatchObject({ done: true, ok: true, exitCode: 0, error: null });
+    const failed = finishOperation(partial, 'deploy', op({ state: 'failed', result: result(false), error: 'exit code 1' }));
+    expect(failed).toMatchObject({ done: true, ok: false, exitCode: 1, error: 'exit code 1' });
+    expect(failed.lines.map((l) => l.line)).toEqual(['a']);
+    const cancelled = finishOperation(partial, 'deploy', op({ state: 'cancelled', error: 'cancelled' }));
+    expect(cancelled).toMatchObject({ done: true, ok: false, error: 'cancelled', lines: [{ line: 'a', stream: 'stdout' }] });
+    const interrupted = finishOperation(null, 'stop', op({ state: 'interrupted' }));
+    expect(interrupted).toMatchObject({ action: 'stop', done: true, ok: false, error: 'the operation was interrupted' });
   });
 });

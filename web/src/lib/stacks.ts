@@ -2,7 +2,7 @@
 // KEY=VALUE text, name rules (as the master checks them) and the run log fed by
 // `stack.progress` events.
 
-import type { Stack, StackAction, StackOutputLine } from '../api/types';
+import type { Operation, Stack, StackAction, StackActionResult, StackOutputLine } from '../api/types';
 import type { Tone } from '../components/ui';
 
 export const STACK_STATUSES = ['running', 'partial', 'stopped', 'stored', 'unknown'] as const;
@@ -159,4 +159,14 @@ export function finishRun(run: StackRun | null, action: string, result: { ok: bo
 export function failRun(run: StackRun | null, action: string, error: string): StackRun {
   const base = run ?? startRun(action);
   return { ...base, done: true, ok: false, error };
+}
+
+/**
+ * The operation running the action ended: its result (when the CLI ran) completes the run; an
+ * operation that failed, was cancelled or interrupted shows its error.
+ */
+export function finishOperation(run: StackRun | null, action: string, op: Operation<StackActionResult>): StackRun {
+  const base = op.result ? finishRun(run, action, op.result) : (run ?? startRun(action));
+  if (op.state === 'succeeded') return base;
+  return { ...base, done: true, ok: false, error: op.error ?? `the operation was ${op.state}` };
 }

@@ -541,6 +541,7 @@ const NOT_AUDITED = new Set([
   'image.pull',
   'image.pull_failed',
   'stack.progress',
+  'operation.update',
   'endpoint.status',
   'alert.fired',
 ]);
@@ -550,7 +551,7 @@ const NOISY_DOCKER_ACTIONS = /^(exec_|attach|detach|resize|top|archive-path|extr
 
 /** Whether the event belongs in the activity feed (progress ticks and probes do not). */
 export function isFeedWorthy(ev: LiveEvent): boolean {
-  if (ev.type === 'image.pull' || ev.type === 'stack.progress' || ev.type === 'endpoint.status') return false;
+  if (ev.type === 'image.pull' || ev.type === 'stack.progress' || ev.type === 'operation.update' || ev.type === 'endpoint.status') return false;
   if (ev.type.endsWith('.update') && typeof ev.payload?.action === 'string' && NOISY_DOCKER_ACTIONS.test(ev.payload.action)) {
     return false;
   }
@@ -709,7 +710,9 @@ export function applyEvent(qc: QueryClient, raw: LiveEvent): void {
       invalidate(qc, qk.stacks);
       break;
     case 'stack.progress':
-      // Output lines are for the page that shows the stack (useLiveEvents); nothing is cached.
+    case 'operation.update':
+      // Output lines are for the page that shows the stack (useLiveEvents), which follows its
+      // operation itself; nothing is cached.
       break;
     default:
       if (resource === 'alert') invalidate(qc, qk.alerts);

@@ -7,7 +7,7 @@ import { useEffect, useLayoutEffect, useMemo, useRef, useState, type FormEvent }
 import { Link, useLocation, useNavigate, useParams } from 'react-router';
 import { errorMessage, isApiError } from '../../api/client';
 import { qk } from '../../api/keys';
-import { stackRequests, useStack } from '../../api/stacks';
+import { stackRequests, useStack, waitForOperation } from '../../api/stacks';
 import type { StackAction, StackDetail } from '../../api/types';
 import { useCan } from '../../auth/session';
 import { ConfirmDialog } from '../../components/Dialog';
@@ -21,7 +21,7 @@ import {
   composeError,
   deployLabel,
   failRun,
-  finishRun,
+  finishOperation,
   formatEnv,
   parseEnv,
   projectNameError,
@@ -418,12 +418,19 @@ function ExistingStackPage({ id }: { id: string }) {
   });
 
   const act = useMutation({
-    mutationFn: ({ action, volumes }: { action: StackAction; volumes?: boolean }) => stackRequests.action(stackId, action, volumes),
+    // The master answers 202 with the operation at once; it runs on whether or not this page
+    // stays open, and is followed here until it ends.
+    mutationFn: async ({ action, volumes }: { action: StackAction; volumes?: boolean }) => {
+      const { operation } = await stackRequests.action(stackId, action, volumes);
+      return waitForOperation(operation.id);
+    },
     onMutate: ({ action }) => setRun(startRun(action)),
-    onSuccess: (r, { action }) => {
-      setRun((cur) => finishRun(cur, action, r));
+    onSuccess: (op, { action }) => {
+      setRun((cur) => finishOperation(cur, action, op));
       void qc.invalidateQueries({ queryKey: qk.stacks });
-      toast.success(`${STACK_ACTION_LABEL[action]}: ${stack.data?.name ?? ''}`, `Status: ${r.status}`);
+      if (op.state === 'succeeded') {
+        toast.success(`${STACK_ACTION_LABEL[action]}: ${stack.data?.name ?? ''}`, `Status: ${op.result?.status ?? 'unknown'}`);
+      }
     },
     onError: (e, { action }) => {
       setRun((cur) => failRun(cur, action, errorMessage(e)));
