@@ -1,0 +1,6 @@
+// Every dashboard module, registered once (see ./types.ts). Adding a module: a folder with an
+// index.ts exporting its descriptor, and one line here.
+
+import type { ModuleDescriptor } from './types';
+
+export const MODULES: readonly ModuleDescriptor[] = [];
