@@ -1,98 +1,58 @@
 // Alert rules (loaded into Prometheus): list, and for operators create, edit and delete.
 
 import { useQueryClient } from '@tanstack/react-query';
-import { useState, type ReactNode } from 'react';
+import { useState } from 'react';
 import { useCan } from '../../auth/session';
 import { ConfirmDialog } from '../../components/Dialog';
 import { Icon } from '../../components/Icon';
+import { ResourceTable, useTableParams, type Column } from '../../components/ResourceTable';
 import { useToast } from '../../components/Toaster';
-import { Badge, EmptyState, ErrorState, Loading, PageHeader, Pagination } from '../../components/ui';
-import { offsetOf, useUrlParams } from '../../lib/useUrlParams';
-import { alertingKeys, DEFAULT_LIMIT, deleteRule, pageQuery, useAlertRules, type AlertRule } from './api';
+import { Badge, PageHeader } from '../../components/ui';
+import { alertingKeys, deleteRule, pageQuery, useAlertRules, type AlertRule } from './api';
 import { SEVERITY_TONE } from './alerting';
 import RuleEditor from './RuleEditor';
 import './alerting.css';
 
-const KEYS = ['q', 'offset'] as const;
+const COLUMNS: Column<AlertRule>[] = [
+  {
+    key: 'name',
+    header: 'Name',
+    sortValue: (r) => r.name,
+    cell: (r) => (
+      <>
+        <strong>{r.name}</strong>
+        {r.builtin ? (
+          <>
+            {' '}
+            <Badge tone="info">built-in</Badge>
+          </>
+        ) : null}
+        {r.annotations.summary ? <div className="muted small">{r.annotations.summary}</div> : null}
+      </>
+    ),
+  },
+  {
+    key: 'expr',
+    header: 'Expression',
+    cell: (r) => (
+      <code className="mono-cell rule-expr" title={r.expr}>
+        {r.expr}
+      </code>
+    ),
+  },
+  { key: 'for', header: 'For', cell: (r) => r.for },
+  { key: 'severity', header: 'Severity', sortValue: (r) => r.severity, cell: (r) => <Badge tone={SEVERITY_TONE[r.severity] ?? 'neutral'}>{r.severity}</Badge> },
+  { key: 'enabled', header: 'State', sortValue: (r) => r.enabled, cell: (r) => (r.enabled ? <Badge tone="ok">enabled</Badge> : <Badge tone="neutral">disabled</Badge>) },
+];
 
 export default function AlertRulesPage() {
   const canOperate = useCan('operator');
   const toast = useToast();
   const qc = useQueryClient();
-  const [p, update] = useUrlParams(KEYS);
-  const offset = offsetOf(p.offset);
-  const list = useAlertRules(pageQuery(DEFAULT_LIMIT, offset));
+  const state = useTableParams();
+  const list = useAlertRules(pageQuery(state.params));
   const [editing, setEditing] = useState<AlertRule | 'new' | null>(null);
   const [deleting, setDeleting] = useState<AlertRule | null>(null);
-
-  const needle = p.q.trim().toLowerCase();
-  const items = (list.data?.items ?? []).filter((r) => !needle || r.name.toLowerCase().includes(needle) || r.expr.toLowerCase().includes(needle));
-  let body: ReactNode;
-  if (list.isPending) body = <Loading />;
-  else if (list.isError) body = <ErrorState error={list.error} onRetry={() => void list.refetch()} />;
-  else if (items.length === 0)
-    body = (
-      <EmptyState icon="shield" title={needle ? 'No matching rules' : 'No alert rules'} testId="rules-empty">
-        <p>{needle ? 'Nothing matches the filter.' : 'Rules are PromQL conditions Prometheus evaluates; a rule that holds fires an alert.'}</p>
-      </EmptyState>
-    );
-  else
-    body = (
-      <div className="table-wrap">
-        <table className="table" data-testid="rules-table">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Expression</th>
-              <th scope="col">For</th>
-              <th scope="col">Severity</th>
-              <th scope="col">State</th>
-              {canOperate ? (
-                <th scope="col" className="actions-col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              ) : null}
-            </tr>
-          </thead>
-          <tbody>
-            {items.map((r) => (
-              <tr key={r.id} data-testid="rule-row" data-name={r.name}>
-                <td>
-                  <strong>{r.name}</strong>
-                  {r.builtin ? (
-                    <>
-                      {' '}
-                      <Badge tone="info">built-in</Badge>
-                    </>
-                  ) : null}
-                  {r.annotations.summary ? <div className="muted small">{r.annotations.summary}</div> : null}
-                </td>
-                <td>
-                  <code className="mono-cell rule-expr" title={r.expr}>
-                    {r.expr}
-                  </code>
-                </td>
-                <td>{r.for}</td>
-                <td>
-                  <Badge tone={SEVERITY_TONE[r.severity] ?? 'neutral'}>{r.severity}</Badge>
-                </td>
-                <td>{r.enabled ? <Badge tone="ok">enabled</Badge> : <Badge tone="neutral">disabled</Badge>}</td>
-                {canOperate ? (
-                  <td className="actions-col">
-                    <button type="button" className="icon-btn icon-btn-sm" aria-label={`Edit rule ${r.name}`} title="Edit" onClick={() => setEditing(r)} data-testid="rule-edit">
-                      <Icon name="edit" size={15} />
-                    </button>
-                    <button type="button" className="icon-btn icon-btn-sm icon-btn-danger" aria-label={`Delete rule ${r.name}`} title="Delete" onClick={() => setDeleting(r)} data-testid="rule-delete">
-                      <Icon name="trash" size={15} />
-                    </button>
-                  </td>
-                ) : null}
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
-    );
 
   return (
     <div className="page" data-testid="page-alert-rules">
@@ -107,17 +67,21 @@ export default function AlertRulesPage() {
           ) : null
         }
       />
-      <div className="toolbar toolbar-wrap">
-        <div className="search">
-          <Icon name="search" size={16} />
-          <input type="search" placeholder="Name or expression…" aria-label="Filter rules" value={p.q} onChange={(e) => update({ q: e.target.value })} />
-        </div>
-        {list.data && typeof list.data.total === 'number' ? <span className="muted small">{list.data.total} rules</span> : null}
-      </div>
-      {body}
-      {list.data && list.data.total > (list.data.items?.length ?? 0) ? (
-        <Pagination offset={offset} limit={list.data.limit ?? DEFAULT_LIMIT} total={list.data.total} onChange={(o) => update({ offset: o ? String(o) : '' })} />
-      ) : null}
+      <ResourceTable
+        query={list}
+        state={state}
+        columns={COLUMNS}
+        rowKey={(r) => r.id}
+        rowProps={(r) => ({ 'data-testid': 'rule-row', 'data-name': r.name })}
+        actions={[
+          { label: (r) => `Edit rule ${r.name}`, icon: 'edit', testId: 'rule-edit', onClick: setEditing },
+          { label: (r) => `Delete rule ${r.name}`, icon: 'trash', danger: true, testId: 'rule-delete', onClick: setDeleting },
+        ]}
+        filter={{ label: 'Filter rules', placeholder: 'Name or expression…', text: (r) => `${r.name} ${r.expr}` }}
+        empty={{ icon: 'shield', title: 'No alert rules', body: <p>A rule is a PromQL condition; while it holds, it fires an alert.</p> }}
+        noun="rules"
+        testId="rules-table"
+      />
       {editing ? <RuleEditor rule={editing === 'new' ? null : editing} onClose={() => setEditing(null)} /> : null}
       {deleting ? (
         <ConfirmDialog

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../../api/client';
-import { errorField, matchersForAlert, matcherText, ruleBody, ruleForm, silenceBody } from './alerting';
+import { errorField, matchersForAlert, matcherText, ruleBody, ruleForm, silenceBody, withField } from './alerting';
 
 const FIELDS = ['name', 'expr', 'for', 'severity', 'labels', 'annotations'] as const;
 
@@ -30,6 +30,20 @@ describe('server errors on fields', () => {
   it('keeps errors about the whole request at the form level', () => {
     expect(errorField(new ApiError(409, 'prometheus refused the rule file', 'conflict'), FIELDS)).toBeNull();
     expect(errorField(new ApiError(400, "'bogus' is unknown", 'invalid'), FIELDS)).toBeNull();
+  });
+});
+
+describe('withField', () => {
+  it('names the field a message starts with, keeps a field the server named and other errors as they are', () => {
+    const named = withField(new ApiError(400, "'expr' is not valid PromQL: parse error", 'invalid', 'req-1'), FIELDS);
+    expect(named).toBeInstanceOf(ApiError);
+    expect((named as ApiError).field).toBe('expr');
+    expect((named as ApiError).message).toBe("'expr' is not valid PromQL: parse error");
+    expect((named as ApiError).requestId).toBe('req-1');
+    const server = new ApiError(400, 'too long', 'invalid', null, null, 'annotations.summary');
+    expect(withField(server, FIELDS)).toBe(server);
+    const conflict = new ApiError(409, 'prometheus refused the rule file', 'conflict');
+    expect(withField(conflict, FIELDS)).toBe(conflict);
   });
 });
 

@@ -1,7 +1,7 @@
 // Pure helpers of the alerting pages: the rule editor's form, silences prefilled from an alert,
 // and which form field a server error is about. Unit-tested in alerting.test.ts.
 
-import { isApiError } from '../../api/client';
+import { ApiError, isApiError } from '../../api/client';
 import { parseKeyValueLines } from '../../lib/containers';
 import type { Alert, AlertRule, AlertRuleBody, Matcher } from './api';
 
@@ -125,4 +125,15 @@ export function silenceBody(f: SilenceForm): { body: { matchers: Matcher[]; dura
   if (!comment) errors.comment = 'say why (Alertmanager requires a comment)';
   if (Object.keys(errors).length) return { body: null, errors };
   return { body: { matchers: matchers.map((m) => ({ ...m, name: m.name.trim() })), duration, comment }, errors };
+}
+
+/**
+ * The error with its `field` filled from the message when the server did not name one (the
+ * alerting module words its validation errors `'expr' is not valid PromQL: …`), so the form
+ * pattern can show it on that field. Other errors pass unchanged.
+ */
+export function withField<F extends string>(e: unknown, fields: readonly F[]): unknown {
+  if (!isApiError(e) || e.field) return e;
+  const field = errorField(e, fields);
+  return field ? new ApiError(e.status, e.message, e.code, e.requestId, e.retryAfter, field) : e;
 }

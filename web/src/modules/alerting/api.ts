@@ -92,13 +92,17 @@ export const alertingKeys = {
   alerts: (p: Query) => ['alerts', 'list', p] as const,
   rules: (p: Query) => ['alerting', 'rules', p] as const,
   silences: (p: Query) => ['alerting', 'silences', p] as const,
+  alertsAll: ['alerts'] as const,
   rulesAll: ['alerting', 'rules'] as const,
   silencesAll: ['alerting', 'silences'] as const,
 };
 
-/** Paging parameters, left out at their defaults (limit 50, offset 0). */
-export function pageQuery(limit: number, offset: number): Query {
-  return { limit: limit === DEFAULT_LIMIT ? undefined : limit, offset: offset > 0 ? offset : undefined };
+/**
+ * Paging parameters of the page object, left out at their defaults (limit 50, offset 0): the
+ * request for the first page is then the same whether or not the list is paginated.
+ */
+export function pageQuery(p: { limit: number; offset: number }): Query {
+  return { limit: p.limit === DEFAULT_LIMIT ? undefined : p.limit, offset: p.offset > 0 ? p.offset : undefined };
 }
 
 export function useAlerts(p: Query) {
