@@ -373,7 +373,7 @@ describe('monitoring and alerting pages against the real master, Prometheus and 
     );
     const s = await fetch(`${alertmanager.url}/api/v2/silence/${id}`).then((r) => r.json());
     assert.equal(s.status.state, 'expired');
-    await page.getByTestId('silences-state-expired').click();
+    await page.getByTestId('chip-state-expired').click();
     await page.locator(`[data-testid="silence-row"][data-id="${id}"]`).waitFor();
     await screenshot(page, 'm61-silence-expired');
   });

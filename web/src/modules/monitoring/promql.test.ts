@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fleetPanels } from './fleet';
-import { alignSeries, instantRows, matrixSeries, rangeError, rangeFromParam, rangeToParam, resolveRange, seriesName, stepFor, type PromAnswer } from './promql';
+import { alignSeries, instantRows, matrixSeries, queryWindow, rangeError, rangeFromParam, rangeToParam, resolveRange, seriesName, stepFor, type PromAnswer } from './promql';
 
 describe('ranges', () => {
   it('resolves a preset to a window ending now', () => {
@@ -11,14 +11,24 @@ describe('ranges', () => {
     expect(rangeError(100, 100)).toMatch(/after the start/);
     expect(rangeError(200, 100)).toMatch(/after the start/);
     expect(rangeError(NaN, 100)).toMatch(/both/);
-    expect(rangeError(0, 32 * 86_400)).toMatch(/31 days/);
-    expect(rangeError(0, 31 * 86_400)).toBeNull();
+    expect(rangeError(0, 30 * 86_400 + 1)).toMatch(/30 days/);
+    expect(rangeError(0, 30 * 86_400)).toBeNull();
+    const w = queryWindow(0, 30 * 86_400);
+    expect(w.end - w.start).toBeLessThanOrEqual(31 * 86_400);
   });
   it('round-trips through the URL and falls back on nonsense', () => {
     expect(rangeFromParam(rangeToParam({ preset: '6h' }))).toEqual({ preset: '6h' });
     expect(rangeFromParam(rangeToParam({ start: 1000, end: 5000 }))).toEqual({ start: 1000, end: 5000 });
     expect(rangeFromParam('5000-1000')).toEqual({ preset: '1h' });
     expect(rangeFromParam('yesterday')).toEqual({ preset: '1h' });
+  });
+  it('makes the end an evaluation time, moving the start back by less than a step', () => {
+    const w = queryWindow(1_000_000 - 21_600, 1_000_000);
+    expect(w.step).toBe(91);
+    expect(w.end).toBe(1_000_000);
+    expect((w.end - w.start) % w.step).toBe(0);
+    expect(1_000_000 - 21_600 - w.start).toBeLessThan(w.step);
+    expect(w.start).toBeLessThanOrEqual(1_000_000 - 21_600);
   });
   it('keeps the point count near the target and the step at least one second', () => {
     expect(stepFor(0, 60)).toBe(1);

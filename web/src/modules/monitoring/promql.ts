@@ -28,8 +28,11 @@ export type PresetId = (typeof RANGE_PRESETS)[number]['id'];
 /** A range as the pickers hold it: a preset ending now, or fixed ends (epoch seconds). */
 export type TimeRange = { preset: PresetId } | { start: number; end: number };
 
-/** The proxy's limit on a query_range span (31 days). */
-export const MAX_RANGE_SECONDS = 31 * 86_400;
+/**
+ * The longest custom range: the proxy refuses spans over 31 days, and queryWindow may move the
+ * start back by up to a step.
+ */
+export const MAX_RANGE_SECONDS = 30 * 86_400;
 /** Points per series the charts ask for; the proxy allows far more, a chart shows no more. */
 export const TARGET_POINTS = 240;
 
@@ -51,13 +54,24 @@ export function resolveRange(range: TimeRange, now: number = Date.now() / 1000):
 export function rangeError(start: number, end: number): string | null {
   if (!Number.isFinite(start) || !Number.isFinite(end)) return 'give both a start and an end';
   if (end <= start) return 'the end must be after the start';
-  if (end - start > MAX_RANGE_SECONDS) return 'the range may be at most 31 days';
+  if (end - start > MAX_RANGE_SECONDS) return 'the range may be at most 30 days';
   return null;
 }
 
 /** Whole-second step giving about `points` points over the range (at least 1 s). */
 export function stepFor(start: number, end: number, points = TARGET_POINTS): number {
   return Math.max(1, Math.ceil((end - start) / Math.max(1, points - 1)));
+}
+
+/**
+ * The window to query: Prometheus evaluates at `start`, `start + step`, … up to `end`, so the
+ * start is moved back to make `end` itself an evaluation time. Otherwise the newest point can
+ * lie up to a step before `end` (and a fleet that started reporting within the last step shows
+ * nothing at all over a long range).
+ */
+export function queryWindow(start: number, end: number, points = TARGET_POINTS): { start: number; end: number; step: number } {
+  const step = stepFor(start, end, points);
+  return { start: end - step * Math.ceil((end - start) / step), end, step };
 }
 
 /** Range text for the URL: the preset id, or `<start>-<end>` in epoch seconds. */
