@@ -284,6 +284,9 @@ describe('monitoring and alerting pages against the real master, Prometheus and 
   flow('alert rules: PromQL refused on its field, a rule created and loaded by Prometheus', async () => {
     await page.getByTestId('nav-alert-rules').click();
     await page.getByTestId('page-alert-rules').waitFor();
+    // One nav entry is the current page.
+    assert.equal(await page.getByTestId('nav-alert-rules').getAttribute('aria-current'), 'page');
+    assert.equal(await page.getByTestId('nav-alerts').getAttribute('aria-current'), null);
     await page.getByTestId('rule-new').click();
     const dialog = page.getByTestId('rule-dialog');
     // Checked in the page: nothing is sent.

@@ -2,6 +2,7 @@
 // editor, and Alertmanager's silences. Registered in ../index.ts; shown only while the module is on.
 
 import { lazy } from 'react';
+import { Navigate } from 'react-router';
 import type { ModuleDescriptor } from '../types';
 import { alertingKeys } from './api';
 
@@ -12,12 +13,14 @@ const SilencesPage = lazy(() => import('./SilencesPage'));
 export const alerting: ModuleDescriptor = {
   name: 'alerting',
   routes: [
-    { path: 'alerting', element: <AlertsPage /> },
+    // Entry paths that are not prefixes of one another, so one nav entry is active at a time.
+    { path: 'alerting', element: <Navigate to="/alerting/alerts" replace /> },
+    { path: 'alerting/alerts', element: <AlertsPage /> },
     { path: 'alerting/rules', element: <AlertRulesPage /> },
     { path: 'alerting/silences', element: <SilencesPage /> },
   ],
   nav: [
-    { to: '/alerting', label: 'Alerts', icon: 'bell', testId: 'nav-alerts' },
+    { to: '/alerting/alerts', label: 'Alerts', icon: 'bell', testId: 'nav-alerts' },
     { to: '/alerting/rules', label: 'Alert rules', icon: 'shield', testId: 'nav-alert-rules' },
     { to: '/alerting/silences', label: 'Silences', icon: 'pause', testId: 'nav-silences' },
   ],

@@ -54,7 +54,7 @@ export default function ChartPanel({
           No data in this range.
         </div>
       ) : (
-        <TimeSeriesChart series={series} unit={unit} testId={`${testId}-chart`} />
+        <TimeSeriesChart series={series} unit={unit} range={[start, end]} testId={`${testId}-chart`} />
       )}
       <details className="chart-panel-expr">
         <summary className="muted small">PromQL</summary>

@@ -36,11 +36,14 @@ export default function TimeSeriesChart({
   series,
   unit = 'number',
   height = 220,
+  range,
   testId = 'timeseries-chart',
 }: {
   series: readonly ChartSeries[];
   unit?: Unit | 'number';
   height?: number;
+  /** The queried window (epoch seconds): the x axis spans it even where there are no points. */
+  range?: readonly [number, number];
   testId?: string;
 }) {
   const [theme] = useTheme();
@@ -57,7 +60,7 @@ export default function TimeSeriesChart({
     const opts: uPlot.Options = {
       width: Math.max(200, el.clientWidth),
       height,
-      scales: { x: { time: true }, y: unit === 'percent' ? { range: (_u, _min, max) => [0, Math.max(100, max)] } : {} },
+      scales: { x: range ? { time: true, range: () => [range[0], range[1]] } : { time: true }, y: unit === 'percent' ? { range: (_u, _min, max) => [0, Math.max(100, max)] } : {} },
       legend: { show: true },
       cursor: { drag: { x: false, y: false } },
       axes: [
@@ -82,7 +85,7 @@ export default function TimeSeriesChart({
       ro.disconnect();
       u.destroy();
     };
-  }, [theme, unit, height, data, series]);
+  }, [theme, unit, height, data, series, range?.[0], range?.[1]]);
 
   const points = data[0].length;
   return (

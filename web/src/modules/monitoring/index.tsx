@@ -2,6 +2,7 @@
 // targets. Registered in ../index.ts; shown only while the module is on.
 
 import { lazy } from 'react';
+import { Navigate } from 'react-router';
 import type { ModuleDescriptor } from '../types';
 
 const FleetChartsPage = lazy(() => import('./FleetChartsPage'));
@@ -11,12 +12,14 @@ const TargetsPage = lazy(() => import('./TargetsPage'));
 export const monitoring: ModuleDescriptor = {
   name: 'monitoring',
   routes: [
-    { path: 'monitoring', element: <FleetChartsPage /> },
+    // Entry paths that are not prefixes of one another, so one nav entry is active at a time.
+    { path: 'monitoring', element: <Navigate to="/monitoring/fleet" replace /> },
+    { path: 'monitoring/fleet', element: <FleetChartsPage /> },
     { path: 'monitoring/query', element: <QueryPage /> },
     { path: 'monitoring/targets', element: <TargetsPage /> },
   ],
   nav: [
-    { to: '/monitoring', label: 'Metrics', icon: 'graph', testId: 'nav-monitoring' },
+    { to: '/monitoring/fleet', label: 'Metrics', icon: 'graph', testId: 'nav-monitoring' },
     { to: '/monitoring/query', label: 'Query', icon: 'search', testId: 'nav-query' },
     { to: '/monitoring/targets', label: 'Targets', icon: 'plug', testId: 'nav-targets' },
   ],
