@@ -228,12 +228,12 @@ describe('monitoring and alerting pages against the real master, Prometheus and 
         throw new Error(`${e.message}\nworker ${worker.exited() ? 'exited' : 'running'}:\n${worker.log().slice(-2000)}`);
       }
     }
-    await screenshot(page, 'm20-fleet-charts-1h');
 
     // Range pickers: presets keep the data; a custom range is validated before it is queried.
     await page.getByTestId('range-15m').click();
     await page.waitForURL((u) => u.searchParams.get('range') === '15m');
     await panelWithData(page, 'panel-node-cpu');
+    await screenshot(page, 'm20-fleet-charts-15m');
     await page.getByTestId('range-6h').click();
     await page.waitForURL((u) => u.searchParams.get('range') === '6h');
     await panelWithData(page, 'panel-node-cpu');
