@@ -152,7 +152,7 @@ export interface ResourceTableProps<T> {
   rowProps?: (row: T) => Record<string, string | undefined>;
   actions?: RowAction<T>[];
   /** A filter box; `text` is what it matches (client side). Omit `text` when the API filters by `q`. */
-  filter?: { label: string; placeholder?: string; text?: (row: T) => string };
+  filter?: { label: string; placeholder?: string; text?: (row: T) => string; testId?: string };
   /** Filter chips: each sets a URL parameter (the page passes it to its query or filters). */
   chips?: FilterChip[];
   /** More toolbar controls (selects, buttons) after the filter. */
@@ -293,7 +293,14 @@ export function ResourceTable<T>(props: ResourceTableProps<T>) {
           {filter ? (
             <div className="search">
               <Icon name="search" size={16} />
-              <input type="search" placeholder={filter.placeholder} aria-label={filter.label} value={params.q} onChange={(e) => update({ q: e.target.value })} />
+              <input
+                type="search"
+                placeholder={filter.placeholder}
+                aria-label={filter.label}
+                value={params.q}
+                onChange={(e) => update({ q: e.target.value })}
+                data-testid={filter.testId}
+              />
             </div>
           ) : null}
           {chips?.length ? (
