@@ -51,9 +51,11 @@ export interface ContainerListParams {
   label: string;
 }
 
-/** Lists gathered across endpoints, optionally narrowed to one. */
+/** Lists gathered across endpoints, optionally narrowed to one, a page at a time. */
 export interface EndpointFilter {
   endpoint: string;
+  limit?: number;
+  offset?: number;
 }
 
 export const qk = {

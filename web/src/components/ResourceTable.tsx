@@ -26,6 +26,7 @@ import {
   visibleActions,
   type SortValue,
 } from '../lib/table';
+import { useDebouncedInput } from '../lib/useUrlParams';
 import { EndpointErrors } from './data';
 import { Icon, type IconName } from './Icon';
 import { EmptyState, ErrorState, Loading, Pagination } from './ui';
@@ -63,7 +64,11 @@ export interface Column<T> {
 export interface RowAction<T> {
   /** Accessible name, e.g. `Remove volume data`. */
   label: (row: T) => string;
-  icon: IconName;
+  icon?: IconName;
+  /** Visible text: the action renders as a small button with it instead of an icon button. */
+  text?: (row: T) => ReactNode;
+  /** Replaces the button's classes (default `icon-btn icon-btn-sm`, or `btn btn-sm` with text). */
+  className?: string;
   onClick: (row: T) => void;
   /** The least role that sees the action (default operator). */
   role?: Role;
@@ -152,7 +157,7 @@ export interface ResourceTableProps<T> {
   rowProps?: (row: T) => Record<string, string | undefined>;
   actions?: RowAction<T>[];
   /** A filter box; `text` is what it matches (client side). Omit `text` when the API filters by `q`. */
-  filter?: { label: string; placeholder?: string; text?: (row: T) => string };
+  filter?: { label: string; placeholder?: string; text?: (row: T) => string; testId?: string };
   /** Filter chips: each sets a URL parameter (the page passes it to its query or filters). */
   chips?: FilterChip[];
   /** More toolbar controls (selects, buttons) after the filter. */
@@ -166,6 +171,37 @@ export interface ResourceTableProps<T> {
   /** Whether a row's key is the selected one (highlighted). */
   selected?: (row: T) => boolean;
   onRowClick?: (row: T) => void;
+}
+
+/**
+ * The filter box. Filtering here (client side) applies at once; a filter the API applies (`q`
+ * sent with the request) reaches the URL once the typing pauses, so not every key is a request.
+ */
+function FilterBox({
+  filter,
+  value,
+  onChange,
+  debounce,
+}: {
+  filter: { label: string; placeholder?: string; testId?: string };
+  value: string;
+  onChange: (q: string) => void;
+  debounce: boolean;
+}) {
+  const [text, setText] = useDebouncedInput(value, onChange);
+  return (
+    <div className="search">
+      <Icon name="search" size={16} />
+      <input
+        type="search"
+        placeholder={filter.placeholder}
+        aria-label={filter.label}
+        value={debounce ? text : value}
+        onChange={(e) => (debounce ? setText(e.target.value) : onChange(e.target.value))}
+        data-testid={filter.testId}
+      />
+    </div>
+  );
 }
 
 export function ResourceTable<T>(props: ResourceTableProps<T>) {
@@ -262,9 +298,9 @@ export function ResourceTable<T>(props: ResourceTableProps<T>) {
                           <button
                             type="button"
                             key={a.label(row)}
-                            className={`icon-btn icon-btn-sm${a.danger ? ' icon-btn-danger' : ''}`}
-                            aria-label={a.label(row)}
-                            title={a.title ?? a.label(row)}
+                            className={a.className ?? (a.text ? `btn btn-sm${a.danger ? ' btn-danger-ghost' : ''}` : `icon-btn icon-btn-sm${a.danger ? ' icon-btn-danger' : ''}`)}
+                            aria-label={a.text ? undefined : a.label(row)}
+                            title={a.text ? a.title : (a.title ?? a.label(row))}
                             data-testid={a.testId}
                             disabled={a.disabled?.(row)}
                             onClick={(e) => {
@@ -272,7 +308,8 @@ export function ResourceTable<T>(props: ResourceTableProps<T>) {
                               a.onClick(row);
                             }}
                           >
-                            <Icon name={a.icon} size={15} />
+                            {a.icon ? <Icon name={a.icon} size={a.text ? 16 : 15} /> : null}
+                            {a.text ? <> {a.text(row)}</> : null}
                           </button>
                         ))}
                       </div>
@@ -290,12 +327,7 @@ export function ResourceTable<T>(props: ResourceTableProps<T>) {
     <div className="resource-table" data-testid={testId ? `${testId}-block` : undefined}>
       {filter || chips || toolbar ? (
         <div className="toolbar toolbar-wrap">
-          {filter ? (
-            <div className="search">
-              <Icon name="search" size={16} />
-              <input type="search" placeholder={filter.placeholder} aria-label={filter.label} value={params.q} onChange={(e) => update({ q: e.target.value })} />
-            </div>
-          ) : null}
+          {filter ? <FilterBox filter={filter} value={params.q} onChange={(q) => update({ q })} debounce={!filter.text} /> : null}
           {chips?.length ? (
             <div className="chips filter-chips" role="group" aria-label="Filters">
               {chips.map((c) => {
@@ -326,7 +358,7 @@ export function ResourceTable<T>(props: ResourceTableProps<T>) {
       ) : null}
       <EndpointErrors errors={data?.errors} />
       {body}
-      {!query.isPending && !query.isError && (total > params.limit || params.offset > 0) ? (
+      {!query.isPending && !query.isError && (serverPaged ? total > 0 : total > params.limit || params.offset > 0) ? (
         <Pagination offset={params.offset} limit={params.limit} total={total} onChange={(offset) => update({ offset })} testId={testId ? `${testId}-pagination` : 'pagination'} />
       ) : null}
     </div>

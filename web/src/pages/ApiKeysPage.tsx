@@ -128,7 +128,7 @@ function CreateKeyDialog({ onClose }: { onClose: () => void }) {
   );
 }
 
-function Expiry({ value }: { value: string | null }) {
+function Expiry({ value }: { value: string | null | undefined }) {
   if (!value) return <span className="muted">never</span>;
   const t = parseTime(value);
   if (t !== null && t < Date.now()) return <Badge tone="bad">expired</Badge>;
@@ -193,7 +193,7 @@ export default function ApiKeysPage() {
                   <RelativeTime value={k.created_at} />
                 </td>
                 <td>
-                  <RelativeTime value={k.last_used_at} fallback="never" />
+                  <RelativeTime value={k.last_used_at ?? null} fallback="never" />
                 </td>
                 <td>
                   <Expiry value={k.expires_at} />
