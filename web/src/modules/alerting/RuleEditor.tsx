@@ -7,7 +7,7 @@ import { Dialog } from '../../components/Dialog';
 import { FormError, FormField, useForm } from '../../components/Form';
 import { useToast } from '../../components/Toaster';
 import { Switch } from '../../components/ui';
-import { alertingKeys, createRule, updateRule, type AlertRule, type PrometheusApply } from './api';
+import { alertingKeys, createRule, updateRule, type AlertRule, type AlertRuleApplied } from './api';
 import { ruleBody, ruleForm, SEVERITIES, withField, type RuleField, type RuleForm } from './alerting';
 
 const FIELDS: readonly RuleField[] = ['name', 'expr', 'for', 'severity', 'labels', 'annotations'];
@@ -28,10 +28,10 @@ export default function RuleEditor({ rule, onClose }: { rule: AlertRule | null; 
       }
     },
     onSuccess: (result) => {
-      const saved = result as AlertRule & { prometheus: PrometheusApply };
+      const saved = result as AlertRuleApplied;
       const p = saved.prometheus;
-      if (p.refused || p.reloaded === false) {
-        toast.show('warning', `Rule ${saved.name} saved`, `Prometheus did not load it: ${p.error ?? 'see its status'}`);
+      if (!p.reloaded || p.loaded === false) {
+        toast.show('warning', `Rule ${saved.name} saved`, `Prometheus has not loaded it: ${p.error ?? 'see the targets page for its status'}`);
       } else toast.success(`Rule ${saved.name} ${rule ? 'saved' : 'created'}`);
       void qc.invalidateQueries({ queryKey: alertingKeys.rulesAll });
       onClose();

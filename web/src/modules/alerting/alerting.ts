@@ -86,8 +86,11 @@ export function errorField<F extends string>(e: unknown, fields: readonly F[]): 
 }
 
 /** `name="value"` the way Alertmanager prints a matcher. */
-export function matcherText(m: Matcher): string {
-  const op = m.is_regex ? (m.is_equal ? '=~' : '!~') : m.is_equal ? '=' : '!=';
+export function matcherText(m: Pick<Matcher, 'name' | 'value'> & Partial<Matcher>): string {
+  // Alertmanager's defaults: an exact, positive match.
+  const regex = m.is_regex ?? false;
+  const equal = m.is_equal ?? true;
+  const op = regex ? (equal ? '=~' : '!~') : equal ? '=' : '!=';
   return `${m.name}${op}"${m.value}"`;
 }
 

@@ -5,45 +5,27 @@
 
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { api, type Query } from '../../api/client';
+import type { components } from '../../api/schema';
 import type { Page } from '../../api/types';
 
 export const DEFAULT_LIMIT = 50;
 
-export interface Alert {
-  id: string;
-  name: string;
-  severity: string;
-  status: 'firing' | 'resolved' | string;
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
-  starts_at: string;
-  ends_at: string | null;
-  fingerprint: string;
-  generator_url: string | null;
-  rule_id: string | null;
-  acknowledged: boolean;
-  acknowledged_at: string | null;
-  acknowledged_by: string | null;
-  resolved_at: string | null;
-  resolved_by: string | null;
-  received_at: string;
-  updated_at: string;
-}
+type Schemas = components['schemas'];
 
-export interface AlertRule {
-  id: string;
-  name: string;
-  expr: string;
-  for: string;
-  severity: string;
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
-  enabled: boolean;
-  builtin: boolean;
-  created_at: string;
-  updated_at: string;
-  updated_by: string | null;
-}
+/**
+ * The document gives labels and annotations only as `object`: they are string maps (Prometheus
+ * label sets), spelled out here; everything else is the generated schema.
+ */
+type StringMaps<T> = Omit<T, 'labels' | 'annotations'> & { labels: Record<string, string>; annotations: Record<string, string> };
+
+export type Alert = StringMaps<Schemas['AlertView']>;
+export type AlertRule = StringMaps<Schemas['AlertRuleView']>;
+export type PrometheusApply = Schemas['PrometheusApply'];
+export type AlertRuleApplied = AlertRule & { prometheus: PrometheusApply };
+export type AlertRuleDeleted = Schemas['AlertRuleDeleted'];
+/** A matcher as the editor holds it: both flags always set. */
+export type Matcher = Required<Schemas['MatcherView']>;
+export type Silence = Schemas['SilenceView'];
 
 /** What the rule editor sends (create: all; update: the same fields, replacing the rule's). */
 export interface AlertRuleBody {
@@ -54,31 +36,6 @@ export interface AlertRuleBody {
   labels: Record<string, string>;
   annotations: Record<string, string>;
   enabled: boolean;
-}
-
-export interface PrometheusApply {
-  reloaded?: boolean;
-  refused?: boolean;
-  error?: string | null;
-  [k: string]: unknown;
-}
-
-export interface Matcher {
-  name: string;
-  value: string;
-  is_regex: boolean;
-  is_equal: boolean;
-}
-
-export interface Silence {
-  id: string;
-  state: 'active' | 'pending' | 'expired' | string;
-  matchers: Matcher[];
-  starts_at: string;
-  ends_at: string;
-  created_by: string;
-  comment: string;
-  updated_at: string;
 }
 
 export interface NewSilence {
@@ -131,9 +88,9 @@ export function useSilences(p: Query) {
 
 export const acknowledgeAlert = (id: string) => api.post<Alert>(`/api/alerts/${encodeURIComponent(id)}/acknowledge`);
 export const resolveAlert = (id: string) => api.post<Alert>(`/api/alerts/${encodeURIComponent(id)}/resolve`);
-export const createRule = (body: AlertRuleBody) => api.post<AlertRule & { prometheus: PrometheusApply }>('/api/alert-rules', body);
+export const createRule = (body: AlertRuleBody) => api.post<AlertRuleApplied>('/api/alert-rules', body);
 export const updateRule = (id: string, body: AlertRuleBody) =>
-  api.put<AlertRule & { prometheus: PrometheusApply }>(`/api/alert-rules/${encodeURIComponent(id)}`, body);
-export const deleteRule = (id: string) => api.del<{ id: string; name: string; prometheus: PrometheusApply }>(`/api/alert-rules/${encodeURIComponent(id)}`);
+  api.put<AlertRuleApplied>(`/api/alert-rules/${encodeURIComponent(id)}`, body);
+export const deleteRule = (id: string) => api.del<AlertRuleDeleted>(`/api/alert-rules/${encodeURIComponent(id)}`);
 export const createSilence = (body: NewSilence) => api.post<Silence>('/api/alertmanager/silences', body);
 export const expireSilence = (id: string) => api.del(`/api/alertmanager/silences/${encodeURIComponent(id)}`);

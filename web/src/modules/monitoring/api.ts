@@ -3,6 +3,7 @@
 
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { api, isApiError } from '../../api/client';
+import type { components } from '../../api/schema';
 import type { PromAnswer } from './promql';
 
 export const monitoringKeys = {
@@ -66,13 +67,17 @@ export function useTargets() {
   });
 }
 
-export interface PrometheusStatus {
-  health: { healthy: boolean; error?: string | null; [k: string]: unknown };
+/**
+ * Prometheus' build and runtime information are passed on as it gives them (`object` in the
+ * document). `health` is spelled out: in the document it refers to the schema `Health`, which is
+ * the name of two types (/api/health's answer and a service probe's result) and resolves to the
+ * wrong one.
+ */
+export type PrometheusStatus = Omit<components['schemas']['PrometheusStatus'], 'build' | 'runtime' | 'health'> & {
+  health: { service: string; healthy: boolean; detail?: string; latency_ms: number };
   build?: { version?: string; [k: string]: unknown } | null;
   runtime?: { reloadConfigSuccess?: boolean; lastConfigTime?: string; [k: string]: unknown } | null;
-  rule_file: string;
-  targets_file: string;
-}
+};
 
 export function usePrometheusStatus() {
   return useQuery({
@@ -82,14 +87,7 @@ export function usePrometheusStatus() {
   });
 }
 
-export interface GrafanaDashboard {
-  uid: string;
-  title: string;
-  url: string;
-  tags: string[];
-  starred: boolean;
-  folder_title?: string | null;
-}
+export type GrafanaDashboard = components['schemas']['DashboardView'];
 
 /**
  * Grafana's dashboards, or `null` while Grafana is not configured (the route answers 503
