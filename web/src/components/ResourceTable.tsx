@@ -162,7 +162,7 @@ export interface ResourceTableProps<T> {
   chips?: FilterChip[];
   /** More toolbar controls (selects, buttons) after the filter. */
   toolbar?: ReactNode;
-  empty: { icon?: IconName; title: string; filteredTitle?: string; body?: ReactNode; action?: ReactNode };
+  empty: { icon?: IconName; title: string; filteredTitle?: string; body?: ReactNode; filteredBody?: ReactNode; action?: ReactNode; testId?: string };
   /** Refetch the list when a live event matches (events the cache reducer does not patch). */
   live?: { queryKey: QueryKey; match: (ev: LiveEvent) => boolean };
   /** Noun for the count, e.g. `volumes`. */
@@ -171,6 +171,10 @@ export interface ResourceTableProps<T> {
   /** Whether a row's key is the selected one (highlighted). */
   selected?: (row: T) => boolean;
   onRowClick?: (row: T) => void;
+  /** More classes of the <table>, e.g. `table-dense`. */
+  tableClassName?: string;
+  /** Filters of the page's own (outside the table) are active: the empty state says so. */
+  filtered?: boolean;
 }
 
 /**
@@ -226,21 +230,21 @@ export function ResourceTable<T>(props: ResourceTableProps<T>) {
   }, [data, filter, params.q, params.offset, params.limit, sortColumn, sort?.desc, serverPaged]);
 
   const showActions = anyActionFor(actions, role);
-  const filtered = Boolean(params.q) || Boolean(chips?.some((c) => params.extra[c.param] === c.value));
+  const filtered = Boolean(props.filtered) || Boolean(params.q) || Boolean(chips?.some((c) => params.extra[c.param] === c.value));
 
   let body: ReactNode;
   if (query.isPending) body = <Loading />;
   else if (query.isError) body = <ErrorState error={query.error} onRetry={() => void query.refetch()} />;
   else if (rows.length === 0)
     body = (
-      <EmptyState icon={empty.icon} title={filtered ? (empty.filteredTitle ?? 'Nothing matches') : empty.title} testId={testId ? `${testId}-empty` : 'empty-state'} action={filtered ? undefined : empty.action}>
-        {filtered ? <p>Nothing matches the filter.</p> : empty.body}
+      <EmptyState icon={empty.icon} title={filtered ? (empty.filteredTitle ?? 'Nothing matches') : empty.title} testId={empty.testId ?? (testId ? `${testId}-empty` : 'empty-state')} action={filtered ? undefined : empty.action}>
+        {filtered ? (empty.filteredBody ?? <p>Nothing matches the filter.</p>) : empty.body}
       </EmptyState>
     );
   else
     body = (
       <div className="table-wrap">
-        <table className="table" data-testid={testId}>
+        <table className={props.tableClassName ? `table ${props.tableClassName}` : 'table'} data-testid={testId}>
           <thead>
             <tr>
               {columns.map((c) => (
