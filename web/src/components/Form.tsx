@@ -12,8 +12,12 @@ import { useCallback, useId, useMemo, useRef, useState, type ChangeEvent, type R
 import { errorMessage, isApiError } from '../api/client';
 import { Field } from './ui';
 
-/** Messages by field name (or dotted path). */
-export type FieldErrors = Record<string, string>;
+/** Messages by field name (or dotted path); undefined entries mean no error. */
+export type FieldErrors = Record<string, string | undefined>;
+
+function defined(errors: FieldErrors): Record<string, string> {
+  return Object.fromEntries(Object.entries(errors).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1] !== ''));
+}
 
 export interface UseFormOptions<V> {
   initial: V;
@@ -29,7 +33,7 @@ export interface FormState<V> {
   setValue: <K extends keyof V>(name: K, value: V[K]) => void;
   setValues: (patch: Partial<V>) => void;
   /** Errors by field (client checks first, then the server's). */
-  errors: FieldErrors;
+  errors: Record<string, string>;
   /** An error not about a field the form shows. */
   formError: unknown;
   submitting: boolean;
@@ -61,8 +65,8 @@ export function routeServerError(error: unknown, fields: readonly string[]): { f
 
 export function useForm<V extends object>(opts: UseFormOptions<V>): FormState<V> {
   const [values, setAll] = useState<V>(opts.initial);
-  const [clientErrors, setClientErrors] = useState<FieldErrors>({});
-  const [serverErrors, setServerErrors] = useState<FieldErrors>({});
+  const [clientErrors, setClientErrors] = useState<Record<string, string>>({});
+  const [serverErrors, setServerErrors] = useState<Record<string, string>>({});
   const [formError, setFormError] = useState<unknown>(null);
   const [submitting, setSubmitting] = useState(false);
   const [submitted, setSubmitted] = useState(false);
@@ -89,7 +93,7 @@ export function useForm<V extends object>(opts: UseFormOptions<V>): FormState<V>
       const { validate, onSubmit, onSuccess } = optsRef.current;
       setSubmitted(true);
       const current = valuesRef.current;
-      const found = validate ? validate(current) : {};
+      const found = defined(validate ? validate(current) : {});
       setClientErrors(found);
       setServerErrors({});
       setFormError(null);

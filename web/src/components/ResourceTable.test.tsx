@@ -1,4 +1,5 @@
 // @vitest-environment jsdom
+import { act } from 'react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { click, render, type, type Rendered } from '../test/render';
 import { ResourceTable, useTableParams, type Column, type ListData, type ListQuery, type RowAction } from './ResourceTable';
@@ -147,5 +148,55 @@ describe('ResourceTable', () => {
   it('lists the endpoints that did not answer', async () => {
     r = await render(<Table query={q({ items: vols(1), total: 1, limit: 50, offset: 0, errors: [{ endpoint: 'ep-2', error: 'timed out' }] })} />);
     expect(r.container.querySelector('[data-testid="endpoint-errors"]')?.textContent).toContain('ep-2: timed out');
+  });
+
+  it('filters on another URL parameter, debounced when the API filters', async () => {
+    vi.useFakeTimers();
+    try {
+      function ByName() {
+        const state = useTableParams(['name']);
+        return (
+          <ResourceTable
+            query={q({ items: vols(2), total: 2, limit: 50, offset: 0 })}
+            state={state}
+            columns={columns}
+            rowKey={(v) => v.name}
+            filter={{ label: 'Filter by name', param: 'name' }}
+            empty={{ title: 'none' }}
+          />
+        );
+      }
+      r = await render(<ByName />, { url: '/?offset=50' });
+      await type(r.container.querySelector('input[aria-label="Filter by name"]'), 'web');
+      expect(r.location()).toBe('/?offset=50');
+      await act(async () => {
+        vi.advanceTimersByTime(300);
+      });
+      expect(r.location()).toBe('/?name=web');
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('shows custom row actions from their role', async () => {
+    function Custom() {
+      const state = useTableParams();
+      return (
+        <ResourceTable
+          query={q({ items: vols(1) })}
+          state={state}
+          columns={columns}
+          rowKey={(v) => v.name}
+          renderActions={{ role: 'operator', render: (v) => <a data-testid="manage">{v.name}</a> }}
+          empty={{ title: 'none' }}
+        />
+      );
+    }
+    r = await render(<Custom />, { role: 'viewer' });
+    expect(r.container.querySelector('[data-testid="manage"]')).toBeNull();
+    expect(r.container.querySelector('th.actions-col')).toBeNull();
+    r.unmount();
+    r = await render(<Custom />, { role: 'operator' });
+    expect(r.container.querySelector('[data-testid="manage"]')?.textContent).toBe('vol-000');
   });
 });

@@ -26,6 +26,7 @@ import {
   visibleActions,
   type SortValue,
 } from '../lib/table';
+import { hasRole } from '../lib/roles';
 import { useDebouncedInput } from '../lib/useUrlParams';
 import { EndpointErrors } from './data';
 import { Icon, type IconName } from './Icon';
@@ -157,12 +158,31 @@ export interface ResourceTableProps<T> {
   rowProps?: (row: T) => Record<string, string | undefined>;
   actions?: RowAction<T>[];
   /** A filter box; `text` is what it matches (client side). Omit `text` when the API filters by `q`. */
-  filter?: { label: string; placeholder?: string; text?: (row: T) => string; testId?: string };
+  filter?: {
+    label: string;
+    placeholder?: string;
+    text?: (row: T) => string;
+    testId?: string;
+    /** The URL parameter it writes (default `q`; another one must be among the `extra` keys). */
+    param?: string;
+  };
+  /** Custom row actions (e.g. a component with its own menu), shown from `role` (default operator). */
+  renderActions?: { role?: Role; render: (row: T) => ReactNode };
   /** Filter chips: each sets a URL parameter (the page passes it to its query or filters). */
   chips?: FilterChip[];
   /** More toolbar controls (selects, buttons) after the filter. */
   toolbar?: ReactNode;
-  empty: { icon?: IconName; title: string; filteredTitle?: string; body?: ReactNode; action?: ReactNode };
+  empty: {
+    icon?: IconName;
+    title: string;
+    filteredTitle?: string;
+    body?: ReactNode;
+    filteredBody?: ReactNode;
+    action?: ReactNode;
+    filteredAction?: ReactNode;
+    testId?: string;
+    filteredTestId?: string;
+  };
   /** Refetch the list when a live event matches (events the cache reducer does not patch). */
   live?: { queryKey: QueryKey; match: (ev: LiveEvent) => boolean };
   /** Noun for the count, e.g. `volumes`. */
@@ -171,6 +191,10 @@ export interface ResourceTableProps<T> {
   /** Whether a row's key is the selected one (highlighted). */
   selected?: (row: T) => boolean;
   onRowClick?: (row: T) => void;
+  /** More classes of the <table>, e.g. `table-dense`. */
+  tableClassName?: string;
+  /** Filters of the page's own (outside the table) are active: the empty state says so. */
+  filtered?: boolean;
 }
 
 /**
@@ -212,6 +236,8 @@ export function ResourceTable<T>(props: ResourceTableProps<T>) {
 
   useOptionalLiveEvents(live ? (ev) => (live.match(ev) ? void qc.invalidateQueries({ queryKey: live.queryKey }) : undefined) : null);
 
+  const filterParam = filter?.param ?? 'q';
+  const filterValue = filterParam === 'q' ? params.q : (params.extra[filterParam] ?? '');
   const sort = parseSort(params.sort);
   const sortColumn = sort ? columns.find((c) => c.key === sort.key && c.sortValue) : undefined;
   const data = query.data;
@@ -219,28 +245,34 @@ export function ResourceTable<T>(props: ResourceTableProps<T>) {
 
   const { rows, total } = useMemo(() => {
     const items = data?.items ?? [];
-    const filtered = filter?.text ? filterRows(items, params.q, filter.text) : items;
+    const filtered = filter?.text ? filterRows(items, filterValue, filter.text) : items;
     const sorted = sortColumn ? sortRows(filtered, sortColumn.sortValue, sort?.desc ?? false) : filtered;
     if (serverPaged) return { rows: sorted, total: data?.total ?? 0 };
     return { rows: pageSlice(sorted, clampOffset(params.offset, params.limit, sorted.length), params.limit), total: sorted.length };
-  }, [data, filter, params.q, params.offset, params.limit, sortColumn, sort?.desc, serverPaged]);
+  }, [data, filter, filterValue, params.offset, params.limit, sortColumn, sort?.desc, serverPaged]);
 
-  const showActions = anyActionFor(actions, role);
-  const filtered = Boolean(params.q) || Boolean(chips?.some((c) => params.extra[c.param] === c.value));
+  const custom = props.renderActions && hasRole(role, props.renderActions.role ?? 'operator') ? props.renderActions.render : null;
+  const showActions = anyActionFor(actions, role) || custom !== null;
+  const filtered = Boolean(props.filtered) || Boolean(filterValue) || Boolean(chips?.some((c) => params.extra[c.param] === c.value));
 
   let body: ReactNode;
   if (query.isPending) body = <Loading />;
   else if (query.isError) body = <ErrorState error={query.error} onRetry={() => void query.refetch()} />;
   else if (rows.length === 0)
     body = (
-      <EmptyState icon={empty.icon} title={filtered ? (empty.filteredTitle ?? 'Nothing matches') : empty.title} testId={testId ? `${testId}-empty` : 'empty-state'} action={filtered ? undefined : empty.action}>
-        {filtered ? <p>Nothing matches the filter.</p> : empty.body}
+      <EmptyState
+        icon={filtered ? 'search' : empty.icon}
+        title={filtered ? (empty.filteredTitle ?? 'Nothing matches') : empty.title}
+        testId={(filtered ? empty.filteredTestId : undefined) ?? empty.testId ?? (testId ? `${testId}-empty` : 'empty-state')}
+        action={filtered ? empty.filteredAction : empty.action}
+      >
+        {filtered ? (empty.filteredBody ?? <p>Nothing matches the filter.</p>) : empty.body}
       </EmptyState>
     );
   else
     body = (
       <div className="table-wrap">
-        <table className="table" data-testid={testId}>
+        <table className={props.tableClassName ? `table ${props.tableClassName}` : 'table'} data-testid={testId}>
           <thead>
             <tr>
               {columns.map((c) => (
@@ -294,6 +326,7 @@ export function ResourceTable<T>(props: ResourceTableProps<T>) {
                   {showActions ? (
                     <td className="actions-col">
                       <div className="row-actions">
+                        {custom ? custom(row) : null}
                         {rowActions.map((a) => (
                           <button
                             type="button"
@@ -327,7 +360,7 @@ export function ResourceTable<T>(props: ResourceTableProps<T>) {
     <div className="resource-table" data-testid={testId ? `${testId}-block` : undefined}>
       {filter || chips || toolbar ? (
         <div className="toolbar toolbar-wrap">
-          {filter ? <FilterBox filter={filter} value={params.q} onChange={(q) => update({ q })} debounce={!filter.text} /> : null}
+          {filter ? <FilterBox filter={filter} value={filterValue} onChange={(q) => update({ [filterParam]: q })} debounce={!filter.text} /> : null}
           {chips?.length ? (
             <div className="chips filter-chips" role="group" aria-label="Filters">
               {chips.map((c) => {

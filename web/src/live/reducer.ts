@@ -142,8 +142,10 @@ function onApiKeyRevoked(qc: QueryClient, payload: Obj): void {
     invalidate(qc, qk.apiKeys);
     return;
   }
-  updateAll<ItemList<ApiKey>>(qc, qk.apiKeys, (old) =>
-    old.items.some((k) => k.id === id) ? { ...old, items: old.items.filter((k) => k.id !== id) } : old,
+  updateAll<Partial<Page<ApiKey>> & ItemList<ApiKey>>(qc, qk.apiKeys, (old) =>
+    old.items.some((k) => k.id === id)
+      ? { ...old, items: old.items.filter((k) => k.id !== id), ...(typeof old.total === 'number' ? { total: Math.max(0, old.total - 1) } : {}) }
+      : old,
   );
 }
 
