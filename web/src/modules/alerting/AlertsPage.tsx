@@ -78,16 +78,16 @@ export default function AlertsPage() {
   const actions: RowAction<Alert>[] = [
     {
       label: (a) => `Acknowledge ${a.name}`,
-      icon: 'check',
+      text: () => 'Acknowledge',
       testId: 'alert-acknowledge',
       hidden: (a) => a.acknowledged,
       disabled: () => act.isPending,
       onClick: (a) => act.mutate({ alert: a, action: 'acknowledge' }),
     },
-    { label: (a) => `Silence ${a.name}`, icon: 'pause', testId: 'alert-silence', hidden: (a) => a.status !== 'firing', onClick: setSilencing },
+    { label: (a) => `Silence ${a.name}`, text: () => 'Silence', testId: 'alert-silence', hidden: (a) => a.status !== 'firing', onClick: setSilencing },
     {
       label: (a) => `Resolve ${a.name}`,
-      icon: 'stop',
+      text: () => 'Resolve',
       testId: 'alert-resolve',
       hidden: (a) => a.status !== 'firing',
       disabled: () => act.isPending,

@@ -83,7 +83,7 @@ export default function SilencesPage() {
         columns={COLUMNS}
         rowKey={(s) => s.id}
         rowProps={(s) => ({ 'data-testid': 'silence-row', 'data-id': s.id, 'data-state': s.state })}
-        actions={[{ label: () => 'Expire silence', icon: 'stop', testId: 'silence-expire', danger: true, hidden: (s) => s.state === 'expired', onClick: setExpiring }]}
+        actions={[{ label: () => 'Expire silence', text: () => 'Expire', testId: 'silence-expire', hidden: (s) => s.state === 'expired', onClick: setExpiring }]}
         chips={(['active', 'pending', 'expired'] as const).map((s) => ({ param: 'state', value: s, label: s }))}
         empty={{ icon: 'pause', title: 'No silences', body: <p>A silence mutes matching alerts for a while. Create one here or from a firing alert.</p> }}
         noun="silences"
