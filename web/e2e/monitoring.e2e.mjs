@@ -4,7 +4,7 @@
 // metrics. Each page is exercised and screenshotted: the modules' pages appear only once the
 // modules are on; fleet charts with data over several ranges; a PromQL query as chart and table
 // and Prometheus' error; targets up; an alert rule refused by Prometheus (error on its field),
-// created, then deleted; its alert firing live, acknowledged, silenced from the alert; the
+// created, edited, then deleted; its alert firing live, acknowledged, silenced from the alert; the
 // silence expired; what a viewer may do; Grafana links hidden while Grafana is not configured.
 //
 //   npm run e2e            (from web/; needs ../target/debug/contextbay with the dashboard embedded)
@@ -281,7 +281,7 @@ describe('monitoring and alerting pages against the real master, Prometheus and 
     await screenshot(page, 'm31-query-error');
   });
 
-  flow('alert rules: PromQL refused on its field, a rule created and loaded by Prometheus', async () => {
+  flow('alert rules: PromQL refused on its field, a rule created, loaded by Prometheus and edited', async () => {
     await page.getByTestId('nav-alert-rules').click();
     await page.getByTestId('page-alert-rules').waitFor();
     // One nav entry is the current page.
@@ -316,6 +316,17 @@ describe('monitoring and alerting pages against the real master, Prometheus and 
       const r = await api(master.base, 'GET', '/api/prometheus/rules', { token: adminToken });
       return JSON.stringify(r.json).includes(RULE);
     });
+
+    // Edited: the editor opens with the rule's values; the new summary reaches the list.
+    await row.getByTestId('rule-edit').click();
+    await dialog.waitFor();
+    assert.equal(await page.getByTestId('rule-expr').inputValue(), 'vector(1)');
+    assert.equal(await page.getByTestId('rule-severity').inputValue(), 'critical');
+    await page.getByTestId('rule-annotations').fill('summary=always firing (edited)');
+    const [updated] = await Promise.all([page.waitForResponse((r) => r.url().includes('/api/alert-rules/') && r.request().method() === 'PUT'), page.getByTestId('rule-submit').click()]);
+    assert.equal(updated.status(), 200, await updated.text());
+    await dialog.waitFor({ state: 'detached' });
+    await waitForText(row, 'always firing (edited)');
     await screenshot(page, 'm41-rules');
   });
 
