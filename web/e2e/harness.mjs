@@ -81,8 +81,9 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
 /**
  * Starts `contextbay serve` on free ports with a fresh data dir. The working directory is the
  * temp dir (so no `config/local.toml` of the checkout applies) and `CB_*` variables are dropped.
+ * `dashboard: false` skips the check that the binary embeds the dashboard (API-only uses).
  */
-export async function startMaster() {
+export async function startMaster({ dashboard = true } = {}) {
   const root = mkdtempSync(join(tmpdir(), 'cb-e2e-'));
   const dataDir = join(root, 'data');
   const port = await freePort();
@@ -128,13 +129,13 @@ export async function startMaster() {
   }
 
   // A binary built before web/dist existed serves a placeholder page instead of the dashboard.
-  const index = await (await fetch(`${base}/`)).text();
-  if (!index.includes('<script')) {
+  const index = dashboard ? await (await fetch(`${base}/`)).text() : '';
+  if (dashboard && !index.includes('<script')) {
     child.kill('SIGKILL');
     throw new Error(`${BINARY} was built without the dashboard; ${REBUILD_HINT}`);
   }
   const distIndex = join(WEB_DIR, 'dist', 'index.html');
-  if (existsSync(distIndex) && readFileSync(distIndex, 'utf8') !== index) {
+  if (dashboard && existsSync(distIndex) && readFileSync(distIndex, 'utf8') !== index) {
     console.warn(`warning: the dashboard embedded in ${BINARY} differs from web/dist; run \`cargo build\` to test the current build`);
   }
 
@@ -417,4 +418,148 @@ export function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** The path of a service binary: `$envVar` when set, else `name` on PATH; null when missing. */
+export function serviceBinary(name, envVar) {
+  const given = process.env[envVar];
+  if (given) return existsSync(given) ? given : null;
+  for (const dir of (process.env.PATH ?? '').split(':').filter(Boolean)) {
+    const p = join(dir, name);
+    if (existsSync(p)) return p;
+  }
+  return null;
+}
+
+/** Starts a service process with its log kept in memory; resolves once `readyUrl` answers 200. */
+async function startService(what, program, args, readyUrl, root) {
+  const child = spawn(program, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  let log = '';
+  const keep = (chunk) => {
+    log += chunk.toString();
+    if (log.length > 200_000) log = log.slice(-100_000);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`${what} exited during start-up (${child.exitCode ?? child.signalCode}):\n${log}`);
+    }
+    try {
+      if ((await fetch(readyUrl)).ok) break;
+    } catch {
+      /* not yet */
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`${what} did not become ready within 30 s:\n${log}`);
+    }
+    await sleep(100);
+  }
+  return {
+    log: () => log,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      children.delete(child);
+      mkdirSync(RESULTS_DIR, { recursive: true });
+      writeFileSync(join(RESULTS_DIR, `${what}.log`), log);
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Why Prometheus and Alertmanager cannot be started, or null. */
+export function monitoringProblem() {
+  const problems = [];
+  if (!serviceBinary('prometheus', 'CONTEXTBAY_TEST_PROMETHEUS')) {
+    problems.push('prometheus is not installed (apt-get install -y prometheus, or set CONTEXTBAY_TEST_PROMETHEUS)');
+  }
+  if (!serviceBinary('prometheus-alertmanager', 'CONTEXTBAY_TEST_ALERTMANAGER')) {
+    problems.push(
+      'prometheus-alertmanager is not installed (apt-get install -y prometheus-alertmanager, or set CONTEXTBAY_TEST_ALERTMANAGER)',
+    );
+  }
+  return problems.length ? problems.join('\n') : null;
+}
+
+/**
+ * Prometheus on a free loopback port with a throw-away data dir, scraping `master` through the
+ * file_sd file the master writes under its data dir and loading its rule file, scraping and
+ * evaluating every second, with the lifecycle API on (the master reloads it after rule changes);
+ * alerts go to `alertmanager` (`host:port`) when given. As tests/integration/monitoring.rs does.
+ */
+export async function startPrometheus(master, { alertmanager } = {}) {
+  const program = serviceBinary('prometheus', 'CONTEXTBAY_TEST_PROMETHEUS');
+  if (!program) throw new Error(monitoringProblem());
+  const root = mkdtempSync(join(tmpdir(), 'cb-e2e-prometheus-'));
+  const files = join(master.dataDir, 'prometheus');
+  const alerting = alertmanager
+    ? `alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ["${alertmanager}"]\n`
+    : '';
+  writeFileSync(
+    join(root, 'prometheus.yml'),
+    `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n` +
+      `rule_files:\n  - "${join(files, 'rules')}/*.yml"\n${alerting}` +
+      `scrape_configs:\n  - job_name: contextbay\n    file_sd_configs:\n      - files: ["${join(files, 'targets')}/*.json"]\n`,
+  );
+  const port = await freePort();
+  const addr = `127.0.0.1:${port}`;
+  const service = await startService(
+    'prometheus',
+    program,
+    [
+      `--config.file=${join(root, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(root, 'data')}`,
+      `--web.listen-address=${addr}`,
+      '--web.enable-lifecycle',
+      // Re-send firing alerts every 3 s: the first send after a reload can fall into the seconds
+      // in which Prometheus re-discovers its Alertmanagers and be dropped.
+      '--rules.alert.resend-delay=3s',
+      '--log.level=warn',
+    ],
+    `http://${addr}/-/ready`,
+    root,
+  );
+  return { ...service, url: `http://${addr}`, addr };
+}
+
+/**
+ * Alertmanager on a free loopback port with a throw-away data dir and no gossip, whose one
+ * receiver is `master`'s webhook with the bearer `token`, grouping by alert name with 1 s waits.
+ */
+export async function startAlertmanager(master, { token }) {
+  const program = serviceBinary('prometheus-alertmanager', 'CONTEXTBAY_TEST_ALERTMANAGER');
+  if (!program) throw new Error(monitoringProblem());
+  const root = mkdtempSync(join(tmpdir(), 'cb-e2e-alertmanager-'));
+  writeFileSync(
+    join(root, 'alertmanager.yml'),
+    `route:\n  receiver: contextbay\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\n` +
+      `receivers:\n  - name: contextbay\n    webhook_configs:\n      - url: "${master.base}/api/webhooks/alertmanager"\n` +
+      `        send_resolved: true\n        http_config:\n          authorization:\n            type: Bearer\n` +
+      `            credentials: "${token}"\n`,
+  );
+  const port = await freePort();
+  const addr = `127.0.0.1:${port}`;
+  const service = await startService(
+    'alertmanager',
+    program,
+    [
+      `--config.file=${join(root, 'alertmanager.yml')}`,
+      `--storage.path=${join(root, 'data')}`,
+      `--web.listen-address=${addr}`,
+      '--cluster.listen-address=',
+      '--log.level=warn',
+    ],
+    `http://${addr}/-/ready`,
+    root,
+  );
+  return { ...service, url: `http://${addr}`, addr };
 }

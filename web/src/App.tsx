@@ -2,6 +2,7 @@ import { lazy, type ReactNode } from 'react';
 import { createBrowserRouter, Navigate, RouterProvider, useRouteError } from 'react-router';
 import { Boot, RequireAuth, RequireRole } from './auth/session';
 import { ErrorState } from './components/ui';
+import { moduleRoutes } from './modules/registry';
 import LoginPage from './pages/LoginPage';
 import SetupPage from './pages/SetupPage';
 import { Layout } from './shell/Layout';
@@ -81,6 +82,8 @@ const router = createBrowserRouter([
               { path: 'admin/settings', element: admin(<SettingsPage />) },
               { path: 'admin/system', element: admin(<SystemPage />) },
               { path: 'admin/endpoints', element: admin(<EndpointsPage />) },
+              // Each module's pages, shown only while the module is on (modules/index.ts).
+              ...moduleRoutes(),
               { path: '*', element: <NotFoundPage /> },
             ],
           },

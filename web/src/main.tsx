@@ -6,7 +6,7 @@ import { qk } from './api/keys';
 import { App } from './App';
 import { ToastProvider } from './components/Toaster';
 import { applyTheme, watchSystemTheme } from './lib/theme';
-import './styles/app.css';
+import './styles/index.css';
 
 applyTheme();
 watchSystemTheme();

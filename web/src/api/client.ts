@@ -24,6 +24,11 @@ export class ApiError extends Error {
   readonly requestId: string | null;
   /** Seconds from a `Retry-After` header (429), when present. */
   readonly retryAfter: number | null;
+  /**
+   * The input the error is about (body field, query or path parameter), as the error body's
+   * `field` names it: a name or a dotted path such as `ports[0].host`.
+   */
+  readonly field: string | null;
 
   constructor(
     status: number,
@@ -31,6 +36,7 @@ export class ApiError extends Error {
     code = 'error',
     requestId: string | null = null,
     retryAfter: number | null = null,
+    field: string | null = null,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -38,6 +44,7 @@ export class ApiError extends Error {
     this.code = code;
     this.requestId = requestId;
     this.retryAfter = retryAfter;
+    this.field = field;
   }
 
   get isUnauthorized(): boolean {
@@ -198,6 +205,7 @@ export class ApiClient {
       typeof obj.code === 'string' ? obj.code : `http_${res.status}`,
       typeof obj.request_id === 'string' ? obj.request_id : res.headers.get('x-request-id'),
       parseRetryAfter(res.headers.get('retry-after')),
+      typeof obj.field === 'string' && obj.field ? obj.field : null,
     );
   }
 }

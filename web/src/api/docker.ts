@@ -4,7 +4,7 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useCan } from '../auth/session';
 import { api } from './client';
-import { qk, type ContainerListParams } from './keys';
+import { qk, type ContainerListParams, type EndpointFilter } from './keys';
 import type {
   Container,
   ContainerPage,
@@ -12,7 +12,7 @@ import type {
   DockerImage,
   DockerNetwork,
   FleetNode,
-  GatheredList,
+  GatheredPage,
   ItemList,
   LogLine,
   NetworkTopology,
@@ -56,26 +56,29 @@ export function useContainerLogs(endpoint: string, id: string, tail: number, ena
   });
 }
 
-export function useImages(endpoint: string) {
+/** A page of the list (`limit`/`offset`; without them the API's default first page). */
+export function useImages(f: EndpointFilter) {
   return useQuery({
-    queryKey: qk.imageList({ endpoint }),
-    queryFn: ({ signal }) => api.get<GatheredList<DockerImage>>('/api/images', { query: { endpoint }, signal }),
+    queryKey: qk.imageList(f),
+    queryFn: ({ signal }) => api.get<GatheredPage<DockerImage>>('/api/images', { query: { ...f }, signal }),
     placeholderData: keepPreviousData,
   });
 }
 
-export function useVolumes(endpoint: string) {
+/** A page of the list (`limit`/`offset`; without them the API's default first page). */
+export function useVolumes(f: EndpointFilter) {
   return useQuery({
-    queryKey: qk.volumeList({ endpoint }),
-    queryFn: ({ signal }) => api.get<GatheredList<Volume>>('/api/volumes', { query: { endpoint }, signal }),
+    queryKey: qk.volumeList(f),
+    queryFn: ({ signal }) => api.get<GatheredPage<Volume>>('/api/volumes', { query: { ...f }, signal }),
     placeholderData: keepPreviousData,
   });
 }
 
-export function useNetworks(endpoint: string) {
+/** A page of the list (`limit`/`offset`; without them the API's default first page). */
+export function useNetworks(f: EndpointFilter) {
   return useQuery({
-    queryKey: qk.networkList({ endpoint }),
-    queryFn: ({ signal }) => api.get<GatheredList<DockerNetwork>>('/api/networks', { query: { endpoint }, signal }),
+    queryKey: qk.networkList(f),
+    queryFn: ({ signal }) => api.get<GatheredPage<DockerNetwork>>('/api/networks', { query: { ...f }, signal }),
     placeholderData: keepPreviousData,
   });
 }

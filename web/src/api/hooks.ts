@@ -3,7 +3,7 @@
 
 import { keepPreviousData, useQuery, type QueryClient } from '@tanstack/react-query';
 import { api, isApiError } from './client';
-import { qk, type AuditParams, type UserListParams } from './keys';
+import { qk, type AuditParams, type PageParams, type UserListParams } from './keys';
 import type {
   ApiKey,
   AuditEntry,
@@ -74,8 +74,13 @@ export function useUserList(p: UserListParams) {
   });
 }
 
-export function useApiKeys() {
-  return useQuery({ queryKey: qk.apiKeys, queryFn: () => api.get<ItemList<ApiKey>>('/api/keys') });
+/** The signed-in user's API keys, a page at a time. */
+export function useApiKeys(p: PageParams) {
+  return useQuery({
+    queryKey: qk.apiKeyList(p),
+    queryFn: ({ signal }) => api.get<Page<ApiKey>>('/api/keys', { query: { ...p }, signal }),
+    placeholderData: keepPreviousData,
+  });
 }
 
 export function useModules() {

@@ -51,9 +51,11 @@ export interface ContainerListParams {
   label: string;
 }
 
-/** Lists gathered across endpoints, optionally narrowed to one. */
+/** Lists gathered across endpoints, optionally narrowed to one, a page at a time. */
 export interface EndpointFilter {
   endpoint: string;
+  limit?: number;
+  offset?: number;
 }
 
 export const qk = {
@@ -64,6 +66,7 @@ export const qk = {
   userList: (p: UserListParams) => ['users', 'list', p] as const,
   user: (id: string) => ['users', 'detail', id] as const,
   apiKeys: ['keys'] as const,
+  apiKeyList: (p: PageParams) => ['keys', 'list', p] as const,
   modules: ['modules'] as const,
   moduleConfig: (name: string) => ['config', name] as const,
   settings: ['settings'] as const,

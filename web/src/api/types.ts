@@ -1,26 +1,20 @@
-// Wire types of the ContextBay REST API (shared/spec/API.md). Field names match the JSON.
+// Names for the API's wire types. They are the schemas of the generated OpenAPI document
+// (./schema.d.ts, from `npm run api:gen`), not written by hand; only what the document leaves
+// generic (the page object, live events, settings by value type) is spelled out here.
 
-export type Role = 'admin' | 'operator' | 'viewer';
+import type { components } from './schema';
 
-export interface User {
-  id: string;
-  username: string;
-  role: Role;
-  disabled: boolean;
-  created_at: string;
-  updated_at: string;
-  last_login_at: string | null;
-}
+type Schemas = components['schemas'];
+
+export type Role = Schemas['Role'];
+
+export type User = Schemas['UserView'];
 
 export interface Me extends User {
   auth_method: 'cookie' | 'jwt' | 'api_key';
 }
 
-export interface Health {
-  status: string;
-  version: string;
-  setup_required: boolean;
-}
+export type Health = Schemas['Health'];
 
 export interface AuthResponse {
   user: User;
@@ -30,6 +24,10 @@ export interface AuthResponse {
   expires_in: number;
 }
 
+/**
+ * The page object every list endpoint answers (`limit` 1–500, default 50; `offset` ≥ 0). The one
+ * place it is spelled out: the document names one schema per list.
+ */
 export interface Page<T> {
   items: T[];
   total: number;
@@ -37,52 +35,30 @@ export interface Page<T> {
   offset: number;
 }
 
+/** A page of a list gathered from several endpoints: also the endpoints that did not answer. */
+export interface GatheredPage<T> extends Page<T> {
+  errors: EndpointFailure[];
+}
+
+/** Parameters of a paginated request. */
+export interface PageParams {
+  limit?: number;
+  offset?: number;
+}
+
 export interface ItemList<T> {
   items: T[];
 }
 
-export interface ApiKey {
-  id: string;
-  name: string;
-  prefix: string;
-  role: Role;
-  created_at: string;
-  last_used_at: string | null;
-  expires_at: string | null;
-}
+export type ApiKey = Schemas['ApiKeyView'];
 
-export interface CreatedApiKey extends ApiKey {
-  /** The full secret; the server returns it exactly once. */
-  key: string;
-}
+export type CreatedApiKey = Schemas['CreatedApiKey'];
 
-export interface ModuleInfo {
-  name: string;
-  enabled: boolean;
-  /** Settings present and the services the module needs reachable. */
-  configured: boolean;
-  /** Missing settings and unreachable services, one line each. */
-  problems?: string[];
-  description: string;
-}
+export type ModuleInfo = Schemas['ModuleStatus'];
 
-/** A configuration key a module accepts (served by the master with its config). */
-export interface ModuleField {
-  key: string;
-  kind: 'url' | 'text' | 'secret' | 'bool' | 'integer' | string;
-  required: boolean;
-  help: string;
-}
+export type ModuleField = Schemas['FieldView'];
 
-export interface ModuleConfig {
-  module: string;
-  enabled: boolean;
-  configured: boolean;
-  problems?: string[];
-  /** Secrets come back as `"********"`; sending that back keeps the stored value. */
-  config: Record<string, unknown>;
-  fields?: ModuleField[];
-}
+export type ModuleConfig = Schemas['ModuleConfigView'];
 
 /** How the master shows a stored secret. */
 export const REDACTED = '********';
@@ -93,18 +69,7 @@ export interface Setting<V = unknown> {
   updated_at: string;
 }
 
-export interface AuditEntry {
-  id: string | number;
-  ts: string;
-  actor: string;
-  actor_id: string | null;
-  action: string;
-  target: string | null;
-  result: 'success' | 'failure';
-  status: number;
-  request_id: string;
-  source_ip: string | null;
-}
+export type AuditEntry = Schemas['AuditView'];
 
 /** An event as delivered by `/api/activity` and by `/api/ws`. */
 export interface LiveEvent<P = Record<string, unknown>> {
@@ -116,28 +81,9 @@ export interface LiveEvent<P = Record<string, unknown>> {
 
 export type NotificationLevel = 'info' | 'warning' | 'error';
 
-export interface NotificationItem {
-  id: string | number;
-  ts: string;
-  title: string;
-  body: string;
-  level: NotificationLevel;
-}
+export type NotificationItem = Schemas['NotificationView'];
 
-export interface SystemInfo {
-  version: string;
-  uptime_seconds: number;
-  database: string;
-  data_dir: string;
-  hostname: string;
-  rss_bytes: number;
-  ws_sessions: number;
-  events_published: number;
-  /** Served by the master beyond the brief's shape; optional. */
-  pid?: number;
-  event_subscribers?: number;
-  last_event_id?: number;
-}
+export type SystemInfo = Schemas['SystemInfo'];
 
 /**
  * Docker-side resources (nodes, containers, …) are not specified in detail yet. The pages
@@ -150,42 +96,16 @@ export type FuseStage = 'pending' | 'enrolled' | 'fused';
 /** What a host still lacks on its way to being fused. */
 export type FuseMissing = 'enrollment' | 'worker_registration' | 'docker_engine';
 
-export interface FuseState {
-  state: FuseStage | string;
-  worker_registered: boolean;
-  docker_answered: boolean;
-  fused: boolean;
-  missing: (FuseMissing | string)[];
-}
+export type FuseState = Schemas['FuseState'];
 
-export interface TokenInfo {
-  expires_at: string | null;
-  /** Seconds left; 0 once expired or used. */
-  ttl_seconds: number;
-  used: boolean;
-}
+export type TokenInfo = Schemas['TokenInfo'];
 
 export type Labels = Record<string, string>;
 
-export interface Host {
-  id: string;
-  name: string;
-  labels: Labels;
-  fuse: FuseState;
-  token: TokenInfo | null;
-  hostname: string | null;
-  agent_version: string | null;
-  enrolled_at: string | null;
-  fused_at: string | null;
-  created_at: string;
-  /** With `<ENROLL_TOKEN>` in place of the token, except right after it was minted. */
-  install_snippet: string;
-}
+/** `labels` is only `object` in the document; they are string → string. */
+export type Host = Omit<Schemas['HostView'], 'labels'> & { labels: Labels };
 
-export interface HostWithToken extends Host {
-  /** The one-time enroll token; only its hash is stored. */
-  enroll_token: string;
-}
+export type HostWithToken = Host & { enroll_token: string };
 
 export type EnrollReason =
   | 'accepted'
@@ -197,14 +117,7 @@ export type EnrollReason =
   | 'rate_limited'
   | 'bad_request';
 
-export interface EnrollAttempt {
-  id: string;
-  ts: string;
-  source_ip: string | null;
-  hostname: string | null;
-  accepted: boolean;
-  reason: EnrollReason | string;
-}
+export type EnrollAttempt = Schemas['AttemptView'];
 
 export interface DiskSample {
   mount: string;
@@ -230,64 +143,24 @@ export interface NodeMetrics {
   containers: { id: string; name: string; cpu_percent: number; memory_used_bytes: number; memory_limit_bytes: number }[];
 }
 
-export interface FleetNode {
-  id: string;
-  name: string;
-  hostname: string | null;
-  status: NodeStatus | string;
-  /** The worker's command stream is open. */
-  connected: boolean;
-  labels: Labels;
-  agent_version: string | null;
-  proto_minor: number | null;
-  hardware: Record<string, unknown>;
-  fuse: FuseState;
-  enrolled_at: string | null;
-  last_seen_at: string | null;
-  metrics: NodeMetrics | null;
-}
+/** `labels` and `metrics` are only `object` in the document: their shapes are spelled out here. */
+export type FleetNode = Omit<Schemas['NodeView'], 'labels' | 'metrics'> & { labels: Labels; metrics?: NodeMetrics | null };
 
-export interface FleetStatus {
-  total: number;
+/** `by_status` and `worst` are only `object` in the document. */
+export type FleetStatus = Omit<Schemas['FleetStatus'], 'by_status' | 'worst'> & {
   by_status: Partial<Record<NodeStatus, number>> & Record<string, number>;
-  cpu_cores: number;
-  memory_total_bytes: number;
-  memory_used_bytes: number;
-  containers_running: number;
   worst: Record<string, { node_id: string; hostname: string; value: number }[]>;
-}
+};
 
-export interface SecurityPolicy {
-  allow_exec: boolean;
-  allow_privileged: boolean;
-  allowed_bind_prefixes: string[];
-  allowed_images: string[];
-}
+export type SecurityPolicy = Schemas['SecurityPolicy'];
 
-export interface Census {
-  id: string;
-  node_id: string;
-  ts: string;
-  data?: Record<string, unknown>;
-}
+export type Census = Schemas['CensusView'];
 
-export interface CensusDiff {
-  from: Census;
-  to: Census;
-  added: { path: string; value: unknown }[];
-  removed: { path: string; value: unknown }[];
-  changed: { path: string; from: unknown; to: unknown }[];
-}
+export type CensusDiff = Schemas['CensusDiff'];
 
 // -- Docker side (src/http/{containers,images,volumes,networks,endpoints}.rs) --------------
 
-export interface EndpointRef {
-  id: string;
-  name: string;
-  /** `local`, `agent` or `tcp`. */
-  kind: string;
-  node_id?: string | null;
-}
+export type EndpointRef = Schemas['EndpointRef'];
 
 /** An endpoint that could not be asked while gathering a list. */
 export interface EndpointFailure {
@@ -295,205 +168,61 @@ export interface EndpointFailure {
   error: string;
 }
 
-export interface PortInfo {
-  container_port: number;
-  host_port: number | null;
-  host_ip: string | null;
-  protocol: string;
-}
+export type PortInfo = Schemas['PortInfo'];
 
-export interface MountInfo {
-  kind: string;
-  source: string;
-  target: string;
-}
+export type MountInfo = Schemas['MountInfo'];
 
-export interface Container {
-  id: string;
-  name: string;
-  image: string;
-  /** `created`, `running`, `paused`, `restarting`, `exited`, `removing`, `dead`. */
-  state: string;
-  /** Docker's human status, e.g. `Up 5 minutes`. */
-  status: string;
-  /** Unix seconds. */
-  created: number;
-  labels: Labels;
-  ports: PortInfo[];
-  networks: string[];
-  mounts: MountInfo[];
-  compose_project?: string | null;
-  compose_service?: string | null;
-  endpoint: EndpointRef;
-  /** In lists: when the master last learnt its state (agent endpoints: the node's inventory). */
-  fresh_at?: string;
-  /** In lists: the node's worker is not connected, so the state may be out of date. */
-  stale?: boolean;
-}
+export type Container = Schemas['ContainerView'];
 
-export interface ContainerPage {
-  items: Container[];
-  total: number;
-  limit: number;
-  offset: number;
-  errors: EndpointFailure[];
-}
+export type ContainerPage = GatheredPage<Container>;
 
 export type ContainerAction = 'start' | 'stop' | 'restart' | 'pause' | 'unpause' | 'kill';
 
-export interface LogLine {
-  /** `stdout` or `stderr`. */
-  stream: string;
-  ts: string | null;
-  line: string;
-}
+export type LogLine = Schemas['LogLine'];
 
-export interface PortSpec {
-  container_port: number;
-  host_port?: number;
-  protocol?: 'tcp' | 'udp';
-}
+export type PortSpec = Schemas['PortSpec'];
 
-export interface MountSpec {
-  type: 'bind' | 'volume';
-  source: string;
-  target: string;
-  read_only: boolean;
-}
+export type MountSpec = Schemas['MountSpec'];
 
-export interface CreateContainerBody {
-  endpoint?: string;
-  image: string;
-  name?: string;
-  command: string[];
-  env: Record<string, string>;
-  ports: PortSpec[];
-  mounts: MountSpec[];
-  networks: string[];
-  restart_policy?: string;
-  labels: Record<string, string>;
-  start: boolean;
-}
+export type CreateContainerBody = Schemas['CreateContainer'];
 
-export interface DockerImage {
-  id: string;
-  tags: string[];
-  size_bytes: number;
-  /** Unix seconds. */
-  created: number;
-  /** Containers using it (-1 when the engine does not say). */
-  containers: number;
-  labels: Labels;
-  endpoint: EndpointRef;
-}
+export type DockerImage = Schemas['ImageView'];
 
-export interface PullProgress {
-  layer: string | null;
-  status: string;
-  current: number | null;
-  total: number | null;
-}
+export type PullProgress = Schemas['PullProgress'];
 
-export interface PullResult {
-  image: string;
-  endpoint: EndpointRef;
-  layers: PullProgress[];
-}
+export type PullResult = Schemas['PullResult'];
 
-export interface PruneReport {
-  deleted: string[];
-  space_reclaimed_bytes: number;
-}
+export type PruneReport = Schemas['PruneReport'];
 
-export interface Volume {
-  name: string;
-  driver: string;
-  mountpoint: string;
-  labels: Labels;
-  /** Names of the containers (running or not) that mount it. */
-  used_by: string[];
-  endpoint: EndpointRef;
-}
+export type Volume = Schemas['VolumeView'];
 
-export interface DockerNetwork {
-  id: string;
-  name: string;
-  driver: string;
-  scope: string;
-  internal: boolean;
-  labels: Labels;
-  /** Names of attached containers. */
-  containers: string[];
-  endpoint: EndpointRef;
-}
+export type DockerNetwork = Schemas['NetworkView'];
 
-/** Lists gathered across endpoints. */
-export interface GatheredList<T> {
-  items: T[];
-  errors: EndpointFailure[];
-}
 
+/** The document gives nodes, edges and errors only as `object`s; their shapes are spelled out here. */
 export interface NetworkTopology {
   nodes: ({ id: string; type: 'endpoint' | 'network' | 'container' | string; label: string } & Record<string, unknown>)[];
   edges: { from: string; to: string }[];
   errors: EndpointFailure[];
 }
 
-export interface DockerEndpoint extends EndpointRef {
-  url: string | null;
-  tls: boolean;
-  /** `up` when the engine answered just now, else `down`. */
-  status: 'up' | 'down' | string;
-  docker_version: string | null;
-  error: string | null;
-  created_at: string;
-}
+export type DockerEndpoint = Schemas['EndpointView'];
 
 // -- stacks (compose projects) -------------------------------------------------------------
 
 /** `running`, `partial`, `stopped`, `stored` (no containers), `unknown` (endpoint unreachable). */
 export type StackStatus = 'running' | 'partial' | 'stopped' | 'stored' | 'unknown';
 
-export interface StackService {
-  name: string;
-  containers: number;
-  running: number;
-}
+export type StackService = Schemas['StackServiceView'];
 
-/** A stored (or adopted) stack, or a compose project discovered on an endpoint (`<endpoint>:<project>`). */
-export interface Stack {
-  id: string;
-  name: string;
-  endpoint: EndpointRef;
-  status: StackStatus | string;
-  discovered: boolean;
-  adopted: boolean;
-  services: StackService[];
-  containers: number;
-  running: number;
-  working_dir: string | null;
-  config_files: string[];
-  /** Epoch milliseconds (stored stacks only). */
-  created_at: number | null;
-  updated_at: number | null;
-}
+export type Stack = Schemas['StackView'];
 
-export interface StackDetail extends Stack {
-  /** Null for a discovered project (adopt it to read its file). */
-  compose: string | null;
-  /** Values masked (`********`) for viewers. */
-  env: Record<string, string>;
-  /** Only in the answer to an adoption. */
+/** `adoption` (only in the answer to `POST /api/stacks/adopt`) is not in the document yet. */
+export type StackDetail = Schemas['StackDetail'] & {
   adoption?: { reconstructed: boolean; note: string | null; working_dir: string | null; config_files: string[] };
-}
+};
 
-export interface StackPage {
-  items: Stack[];
-  total: number;
-  limit: number;
-  offset: number;
-  errors: EndpointFailure[];
-}
+export type StackPage = GatheredPage<Stack>;
 
 export type StackAction = 'deploy' | 'stop' | 'remove';
 

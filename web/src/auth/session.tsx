@@ -54,6 +54,14 @@ export function useCurrentUser(): Me {
   return me;
 }
 
+/** The signed-in user's role, or null outside a session (e.g. in isolated renders). */
+export function useRole(): Role | null {
+  return useContext(MeContext)?.role ?? null;
+}
+
+/** Provides a signed-in user to a subtree (the app does it in <RequireAuth>; tests directly). */
+export const MeProvider = MeContext.Provider;
+
 /** Whether the signed-in user has at least `role` (for hiding controls). */
 export function useCan(role: Role): boolean {
   return hasRole(useContext(MeContext)?.role, role);

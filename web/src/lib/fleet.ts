@@ -132,6 +132,6 @@ export function lastContact(n: Pick<FleetNode, 'last_seen_at' | 'metrics'>): str
   const a = n.last_seen_at ? Date.parse(n.last_seen_at) : NaN;
   const b = n.metrics?.time ? Date.parse(n.metrics.time) : NaN;
   if (Number.isNaN(a)) return Number.isNaN(b) ? null : (n.metrics?.time ?? null);
-  return !Number.isNaN(b) && b > a ? (n.metrics?.time ?? null) : n.last_seen_at;
+  return !Number.isNaN(b) && b > a ? (n.metrics?.time ?? null) : (n.last_seen_at ?? null);
 }
 

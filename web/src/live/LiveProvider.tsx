@@ -4,7 +4,9 @@ import { useQueryClient } from '@tanstack/react-query';
 import { createContext, useContext, useEffect, useMemo, useRef, useSyncExternalStore, type ReactNode } from 'react';
 import { fetchMe } from '../api/hooks';
 import { qk } from '../api/keys';
-import type { LiveEvent } from '../api/types';
+import type { ItemList, LiveEvent, ModuleInfo } from '../api/types';
+import { MODULES } from '../modules';
+import { dispatchModuleEvent, enabledNames } from '../modules/registry';
 import { LiveClient, liveUrl, type LiveSnapshot } from './events';
 import { applyEvent, resyncAll } from './reducer';
 
@@ -26,6 +28,8 @@ export function LiveProvider({ children }: { children: ReactNode }) {
       url: (since) => liveUrl(since),
       onEvent: (ev) => {
         applyEvent(qc, ev);
+        // The modules' own handlers, for the modules that are on (as last known).
+        if (MODULES.length) dispatchModuleEvent(MODULES, enabledNames(qc.getQueryData<ItemList<ModuleInfo>>(qk.modules)?.items), ev, qc);
         for (const l of listeners.current) l(ev);
       },
       onResync: () => resyncAll(qc),
@@ -87,6 +91,20 @@ export function useLiveEvents(handler: Listener): void {
     ref.current = handler;
   });
   useEffect(() => addListener((ev) => ref.current(ev)), [addListener]);
+}
+
+/**
+ * Like `useLiveEvents`, but a no-op outside a <LiveProvider> (shared components rendered on
+ * their own, e.g. in tests).
+ */
+export function useOptionalLiveEvents(handler: Listener | null): void {
+  const ctx = useContext(LiveContext);
+  const ref = useRef(handler);
+  useEffect(() => {
+    ref.current = handler;
+  });
+  const addListener = ctx?.addListener;
+  useEffect(() => (addListener ? addListener((ev) => ref.current?.(ev)) : undefined), [addListener]);
 }
 
 export function useLiveClient(): LiveClient {

@@ -10,7 +10,7 @@ import type {
   EndpointRef,
   FleetNode,
   FleetStatus,
-  GatheredList,
+  GatheredPage,
   ItemList,
   LiveEvent,
   Me,
@@ -87,15 +87,17 @@ describe('users', () => {
     expect(qc.getQueryData<Page<User>>(qk.userList(page2))!.items[0]!.id).toBe('c');
   });
 
-  it('accepts the user wrapped as payload.user', () => {
+  it('does not guess at a payload that is not the declared one (wrapped, partial): it refetches', () => {
     applyEvent(qc, ev('user.updated', { user: user('c', { role: 'operator' }) }));
-    expect(qc.getQueryData<Page<User>>(qk.userList(page2))!.items[0]!.role).toBe('operator');
+    expect(qc.getQueryData<Page<User>>(qk.userList(page2))!.items[0]!.role).toBe('viewer');
+    expect(invalidated(qk.userList(page2))).toBe(true);
+    expect(invalidated(qk.me)).toBe(true);
   });
 
-  it('a partial payload patches what it knows and invalidates the rest', () => {
+  it('a partial payload is not patched in: the lists refetch', () => {
     applyEvent(qc, ev('user.updated', { id: 'b', role: 'operator' }));
     const p = qc.getQueryData<Page<User>>(qk.userList(page1))!;
-    expect(p.items[1]).toMatchObject({ id: 'b', role: 'operator', username: 'user-b' });
+    expect(p.items[1]).toMatchObject({ id: 'b', role: 'viewer', username: 'user-b' });
     expect(invalidated(qk.userList(page1))).toBe(true);
   });
 
@@ -186,12 +188,12 @@ describe('settings and modules', () => {
 
   it('module.updated toggles the module in the list and invalidates its config', () => {
     const mods: ModuleInfo[] = [
-      { name: 'monitoring', enabled: false, configured: false, description: '' },
-      { name: 'alerting', enabled: false, configured: true, description: '' },
+      { name: 'monitoring', enabled: false, configured: false, description: '', problems: [] },
+      { name: 'alerting', enabled: false, configured: true, description: '', problems: [] },
     ];
     qc.setQueryData<ItemList<ModuleInfo>>(qk.modules, { items: mods });
     qc.setQueryData(qk.moduleConfig('alerting'), { module: 'alerting', enabled: false, configured: true, config: {} });
-    applyEvent(qc, ev('module.updated', { name: 'alerting', enabled: true }));
+    applyEvent(qc, ev('module.updated', { name: 'alerting', enabled: true, configured: true }));
     const items = qc.getQueryData<ItemList<ModuleInfo>>(qk.modules)!.items;
     expect(items.find((m) => m.name === 'alerting')!.enabled).toBe(true);
     expect(items.find((m) => m.name === 'monitoring')!.enabled).toBe(false);
@@ -199,9 +201,16 @@ describe('settings and modules', () => {
     expect(invalidated(qk.moduleConfig('alerting'))).toBe(true);
   });
 
-  it('module.updated naming an unknown module (or as `module`) refetches the list', () => {
+  it('module.updated naming an unknown module refetches the list', () => {
     qc.setQueryData<ItemList<ModuleInfo>>(qk.modules, { items: [] });
-    applyEvent(qc, ev('module.updated', { module: 'backups', enabled: true }));
+    applyEvent(qc, ev('module.updated', { name: 'backups', enabled: true, configured: true }));
+    expect(invalidated(qk.modules)).toBe(true);
+  });
+
+  it('module.updated without its declared fields refetches the list', () => {
+    qc.setQueryData<ItemList<ModuleInfo>>(qk.modules, { items: [{ name: 'alerting', enabled: false, configured: true, description: '', problems: [] }] });
+    applyEvent(qc, ev('module.updated', { module: 'alerting', enabled: true }));
+    expect(qc.getQueryData<ItemList<ModuleInfo>>(qk.modules)!.items[0]!.enabled).toBe(false);
     expect(invalidated(qk.modules)).toBe(true);
   });
 });
@@ -233,7 +242,7 @@ describe('activity feed and notifications', () => {
     const n = notificationFromEvent({ id: 9, type: 'notification', ts: T0, payload: { level: 'bogus' } });
     expect(n).toEqual({ id: 9, ts: T0, title: 'Notification', body: '', level: 'info' });
     const m = notificationFromEvent({ id: 9, type: 'notification', ts: T0, payload: { id: 'n1', title: 'x', ts: '2026-02-02T00:00:00Z' } });
-    expect(m.id).toBe('n1');
+    expect(m.id).toBe(9); // notifications are listed under their event id (the payload declares none)
     expect(m.ts).toBe('2026-02-02T00:00:00Z');
   });
 
@@ -462,25 +471,32 @@ describe('images, volumes, networks, endpoints', () => {
   });
 
   it('volume.removed and network.removed drop the item without a refetch of volumes', () => {
-    qc.setQueryData<GatheredList<Volume>>(qk.volumeList({ endpoint: '' }), {
+    qc.setQueryData<GatheredPage<Volume>>(qk.volumeList({ endpoint: '' }), {
       items: [
         { name: 'data', driver: 'local', mountpoint: '/x', labels: {}, used_by: [], endpoint: LOCAL },
         { name: 'data', driver: 'local', mountpoint: '/x', labels: {}, used_by: [], endpoint: AGENT },
       ],
+      total: 7,
+      limit: 2,
+      offset: 0,
       errors: [],
     });
     applyEvent(qc, ev('volume.removed', { name: 'data', endpoint: 'local' }));
-    const vols = qc.getQueryData<GatheredList<Volume>>(qk.volumeList({ endpoint: '' }))!;
+    const vols = qc.getQueryData<GatheredPage<Volume>>(qk.volumeList({ endpoint: '' }))!;
     expect(vols.items.map((v) => v.endpoint.id)).toEqual(['n1']);
+    expect(vols.total).toBe(6);
     expect(invalidated(qk.volumeList({ endpoint: '' }))).toBe(false);
 
-    qc.setQueryData<GatheredList<DockerNetwork>>(qk.networkList({ endpoint: '' }), {
+    qc.setQueryData<GatheredPage<DockerNetwork>>(qk.networkList({ endpoint: '' }), {
       items: [{ id: 'a'.repeat(64), name: 'front', driver: 'bridge', scope: 'local', internal: false, labels: {}, containers: [], endpoint: LOCAL }],
+      total: 1,
+      limit: 50,
+      offset: 0,
       errors: [],
     });
     qc.setQueryData(qk.networkTopology({ endpoint: '' }), { nodes: [], edges: [], errors: [] });
     applyEvent(qc, ev('network.removed', { id: 'front', endpoint: 'local' }));
-    expect(qc.getQueryData<GatheredList<DockerNetwork>>(qk.networkList({ endpoint: '' }))!.items).toHaveLength(0);
+    expect(qc.getQueryData<GatheredPage<DockerNetwork>>(qk.networkList({ endpoint: '' }))!.items).toHaveLength(0);
     expect(invalidated(qk.networkTopology({ endpoint: '' }))).toBe(true);
   });
 

@@ -7,9 +7,9 @@
 //    screen and marks the others stale;
 //  - every event is also prepended to the cached activity feed.
 //
-// Payload shapes of user/settings events are not pinned down by the spec, so those handlers
-// accept the item itself (`payload: User`) or wrapped (`payload: {user: User}`), and degrade to
-// invalidation. Fleet and Docker events follow src/http/*.rs and the worker's event mapping
+// Payloads are read as the event catalogue declares them (`x-events` in the OpenAPI document,
+// generated into api/events.gen.ts): a payload that does not have its declared shape is not
+// guessed at; the affected queries are refetched instead. Fleet and Docker events follow src/http/*.rs and the worker's event mapping
 // (src/grpc/node_service.rs): `container.update` has one payload, from the master's own engine
 // and from workers alike (src/docker/events.rs: {id, endpoint, node_id, type, action, state,
 // status, name, image, attributes, time, seq}); its `action` is mapped to an effect by
@@ -27,7 +27,7 @@ import type {
   EndpointRef,
   FleetNode,
   FleetStatus,
-  GatheredList,
+  GatheredPage,
   Host,
   ItemList,
   Labels,
@@ -43,6 +43,7 @@ import type {
   User,
   Volume,
 } from '../api/types';
+import type { EventKind, EventPayloads } from '../api/events.gen';
 import { containerEventEffect, stateAfterAction } from '../lib/dockerEvents';
 
 type Obj = Record<string, unknown>;
@@ -58,10 +59,17 @@ function str(v: unknown): string | undefined {
   return typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : undefined;
 }
 
-/** `payload.<name>` when it is an object, else the payload itself. */
-function unwrap(payload: Obj, name: string): Obj {
-  const inner = payload[name];
-  return isObj(inner) ? inner : payload;
+type Primitive = 'string' | 'boolean' | 'number';
+
+/**
+ * The payload as its kind declares it, or null when a required field is missing or of another
+ * type (checked for the fields listed: those the handler relies on).
+ */
+function declared<K extends EventKind>(payload: Obj, _kind: K, fields: Partial<Record<keyof EventPayloads[K], Primitive>>): EventPayloads[K] | null {
+  for (const [name, type] of Object.entries(fields) as [string, Primitive][]) {
+    if (typeof payload[name] !== type) return null;
+  }
+  return payload as unknown as EventPayloads[K];
 }
 
 function idOf(payload: Obj, ...names: string[]): string | undefined {
@@ -70,19 +78,6 @@ function idOf(payload: Obj, ...names: string[]): string | undefined {
     if (v) return v;
   }
   return undefined;
-}
-
-function asFullUser(p: Obj): User | null {
-  if (
-    typeof p.id === 'string' &&
-    typeof p.username === 'string' &&
-    typeof p.role === 'string' &&
-    ROLES.includes(p.role as Role) &&
-    typeof p.disabled === 'boolean'
-  ) {
-    return p as unknown as User;
-  }
-  return null;
 }
 
 /** Runs `fn` on the data of every cached query under `prefix` that has data. */
@@ -102,37 +97,30 @@ function invalidate(qc: QueryClient, key: QueryKey): void {
 // -- users --------------------------------------------------------------------------------
 
 function onUserUpdated(qc: QueryClient, payload: Obj): void {
-  const p = unwrap(payload, 'user');
-  const id = idOf(p, 'id', 'user_id');
-  if (!id) {
+  const p = declared(payload, 'user.updated', { id: 'string', username: 'string', role: 'string', disabled: 'boolean' });
+  if (!p || !ROLES.includes(p.role)) {
     invalidate(qc, qk.users);
     invalidate(qc, qk.me);
     return;
   }
-  const full = asFullUser(p);
-  const patch: Partial<User> = full ?? {
-    ...(typeof p.username === 'string' ? { username: p.username } : {}),
-    ...(typeof p.role === 'string' && ROLES.includes(p.role as Role) ? { role: p.role as Role } : {}),
-    ...(typeof p.disabled === 'boolean' ? { disabled: p.disabled } : {}),
-    ...(typeof p.updated_at === 'string' ? { updated_at: p.updated_at } : {}),
-  };
+  const { id } = p;
+  const patch: Partial<User> = { username: p.username, role: p.role, disabled: p.disabled };
   updateAll<Page<User>>(qc, qk.userLists, (old) => {
     if (!old.items.some((u) => u.id === id)) return old;
     return { ...old, items: old.items.map((u) => (u.id === id ? { ...u, ...patch } : u)) };
   });
   updateAll<User>(qc, qk.user(id), (old) => ({ ...old, ...patch }));
-  if (!full) invalidate(qc, qk.users);
 
   const me = qc.getQueryData<Me>(qk.me);
   if (me && me.id === id) {
     qc.setQueryData<Me>(qk.me, { ...me, ...patch, auth_method: me.auth_method });
     // A disabled account loses its session; let the server say so.
-    if (patch.disabled || !full) invalidate(qc, qk.me);
+    if (patch.disabled) invalidate(qc, qk.me);
   }
 }
 
 function onUserDeleted(qc: QueryClient, payload: Obj): void {
-  const id = idOf(unwrap(payload, 'user'), 'id', 'user_id');
+  const id = declared(payload, 'user.deleted', { id: 'string' })?.id;
   if (id) {
     updateAll<Page<User>>(qc, qk.userLists, (old) => {
       if (!old.items.some((u) => u.id === id)) return old;
@@ -149,13 +137,15 @@ function onUserDeleted(qc: QueryClient, payload: Obj): void {
 // -- API keys -----------------------------------------------------------------------------
 
 function onApiKeyRevoked(qc: QueryClient, payload: Obj): void {
-  const id = idOf(unwrap(payload, 'key'), 'id', 'key_id');
+  const id = declared(payload, 'apikey.revoked', { id: 'string' })?.id;
   if (!id) {
     invalidate(qc, qk.apiKeys);
     return;
   }
-  updateAll<ItemList<ApiKey>>(qc, qk.apiKeys, (old) =>
-    old.items.some((k) => k.id === id) ? { ...old, items: old.items.filter((k) => k.id !== id) } : old,
+  updateAll<Partial<Page<ApiKey>> & ItemList<ApiKey>>(qc, qk.apiKeys, (old) =>
+    old.items.some((k) => k.id === id)
+      ? { ...old, items: old.items.filter((k) => k.id !== id), ...(typeof old.total === 'number' ? { total: Math.max(0, old.total - 1) } : {}) }
+      : old,
   );
 }
 
@@ -180,12 +170,12 @@ function onSettingUpdated(qc: QueryClient, payload: Obj, ev: LiveEvent): void {
 }
 
 function onModuleUpdated(qc: QueryClient, payload: Obj): void {
-  const p = unwrap(payload, 'module');
-  const name = idOf(p, 'name', 'module');
-  if (!name) {
+  const p = declared(payload, 'module.updated', { name: 'string', enabled: 'boolean', configured: 'boolean' });
+  if (!p) {
     invalidate(qc, qk.modules);
     return;
   }
+  const { name } = p;
   let found = false;
   updateAll<ItemList<ModuleInfo>>(qc, qk.modules, (old) => {
     if (!old.items.some((m) => m.name === name)) return old;
@@ -194,16 +184,12 @@ function onModuleUpdated(qc: QueryClient, payload: Obj): void {
       ...old,
       items: old.items.map((m) =>
         m.name === name
-          ? {
-              ...m,
-              ...(typeof p.enabled === 'boolean' ? { enabled: p.enabled } : {}),
-              ...(typeof p.configured === 'boolean' ? { configured: p.configured } : {}),
-            }
+          ? { ...m, enabled: p.enabled, configured: p.configured }
           : m,
       ),
     };
   });
-  if (!found || typeof p.enabled !== 'boolean') invalidate(qc, qk.modules);
+  if (!found) invalidate(qc, qk.modules);
   invalidate(qc, qk.moduleConfig(name));
 }
 
@@ -234,7 +220,7 @@ export function notificationFromEvent(ev: LiveEvent): NotificationItem {
   const level = typeof p.level === 'string' && LEVELS.includes(p.level as NotificationLevel) ? (p.level as NotificationLevel) : 'info';
   return {
     // `/api/notifications` lists notification events under their event id.
-    id: typeof p.id === 'string' || typeof p.id === 'number' ? p.id : ev.id,
+    id: typeof p.id === 'number' ? p.id : ev.id,
     ts: str(p.ts) ?? ev.ts,
     title: str(p.title) ?? 'Notification',
     body: typeof p.body === 'string' ? p.body : '',
@@ -478,12 +464,14 @@ function removeGathered<T extends { endpoint: EndpointRef }>(
   match: (item: T) => boolean,
 ): boolean {
   let found = false;
-  updateAll<GatheredList<T>>(qc, prefix, (old) => {
+  updateAll<GatheredPage<T>>(qc, prefix, (old) => {
     if (!Array.isArray(old.items)) return old;
     const hit = (i: T) => isObj(i) && match(i) && (!endpoint || !isObj(i.endpoint) || i.endpoint.id === endpoint);
     if (!old.items.some(hit)) return old;
     found = true;
-    return { ...old, items: old.items.filter((i) => !hit(i)) };
+    const items = old.items.filter((i) => !hit(i));
+    const removed = old.items.length - items.length;
+    return typeof old.total === 'number' ? { ...old, items, total: Math.max(0, old.total - removed) } : { ...old, items };
   });
   return found;
 }

@@ -1,14 +1,16 @@
-import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { useState, type ReactNode } from 'react';
+import { useQueryClient } from '@tanstack/react-query';
+import { useState } from 'react';
 import { api } from '../api/client';
 import { useApiKeys } from '../api/hooks';
 import { qk } from '../api/keys';
-import type { ApiKey, CreatedApiKey, ItemList, Role } from '../api/types';
+import type { ApiKey, CreatedApiKey, Page, Role } from '../api/types';
 import { useCurrentUser } from '../auth/session';
 import { ConfirmDialog, Dialog } from '../components/Dialog';
+import { FormError, FormField, useForm } from '../components/Form';
 import { Icon } from '../components/Icon';
+import { pageQuery, ResourceTable, useTableParams, type Column, type RowAction } from '../components/ResourceTable';
 import { useToast } from '../components/Toaster';
-import { CopyButton, EmptyState, ErrorState, Field, InlineError, Loading, PageHeader, RelativeTime, RoleBadge, Badge } from '../components/ui';
+import { CopyButton, PageHeader, RelativeTime, RoleBadge, Badge } from '../components/ui';
 import { parseTime } from '../lib/format';
 import { ROLE_HELP, ROLE_LABEL, rolesUpTo } from '../lib/roles';
 
@@ -20,28 +22,34 @@ const EXPIRY_CHOICES: { label: string; days: number | null }[] = [
   { label: 'Never', days: null },
 ];
 
+interface NewKey {
+  name: string;
+  role: Role;
+  /** Days, or `never`. */
+  expiry: string;
+}
+
 function CreateKeyDialog({ onClose }: { onClose: () => void }) {
   const me = useCurrentUser();
   const qc = useQueryClient();
   const roles = rolesUpTo(me.role);
-  const [name, setName] = useState('');
-  const [role, setRole] = useState<Role>(roles[roles.length - 1] ?? 'viewer');
-  const [expiry, setExpiry] = useState<string>('30');
-  const [touched, setTouched] = useState(false);
   const [created, setCreated] = useState<CreatedApiKey | null>(null);
 
-  const create = useMutation({
-    mutationFn: () => {
-      const body: { name: string; role: Role; expires_in_days?: number } = { name: name.trim(), role };
-      if (expiry !== 'never') body.expires_in_days = Number(expiry);
+  const form = useForm<NewKey>({
+    initial: { name: '', role: roles[roles.length - 1] ?? 'viewer', expiry: '30' },
+    validate: (v) => (v.name.trim() ? {} : { name: 'Give the key a name, e.g. “ci-deploy”.' }),
+    onSubmit: (v) => {
+      const body: { name: string; role: Role; expires_in_days?: number } = { name: v.name.trim(), role: v.role };
+      if (v.expiry !== 'never') body.expires_in_days = Number(v.expiry);
       return api.post<CreatedApiKey>('/api/keys', body);
     },
-    onSuccess: (k) => {
+    onSuccess: (result) => {
+      const k = result as CreatedApiKey;
       setCreated(k);
       // Never keep the secret in the cache: store the key without it.
       const { key: _secret, ...listed } = k;
-      qc.setQueryData<ItemList<ApiKey>>(qk.apiKeys, (old) =>
-        old && !old.items.some((x) => x.id === listed.id) ? { ...old, items: [listed, ...old.items] } : old,
+      qc.setQueriesData<Page<ApiKey>>({ queryKey: qk.apiKeys }, (old) =>
+        old && !old.items.some((x) => x.id === listed.id) ? { ...old, items: [listed, ...old.items], total: old.total + 1 } : old,
       );
       void qc.invalidateQueries({ queryKey: qk.apiKeys });
     },
@@ -79,56 +87,55 @@ function CreateKeyDialog({ onClose }: { onClose: () => void }) {
     );
   }
 
-  const nameError = touched && !name.trim() ? 'Give the key a name, e.g. “ci-deploy”.' : null;
-
   return (
     <Dialog
       title="Create API key"
       onClose={onClose}
-      busy={create.isPending}
+      busy={form.submitting}
       testId="create-apikey-dialog"
-      onSubmit={() => {
-        setTouched(true);
-        if (name.trim()) create.mutate();
-      }}
+      onSubmit={() => void form.handleSubmit()}
       footer={
         <>
-          <button type="button" className="btn" onClick={onClose} disabled={create.isPending}>
+          <button type="button" className="btn" onClick={onClose} disabled={form.submitting}>
             Cancel
           </button>
-          <button type="submit" className="btn btn-primary" disabled={create.isPending} data-testid="create-apikey-submit">
-            {create.isPending ? 'Creating…' : 'Create key'}
+          <button type="submit" className="btn btn-primary" disabled={form.submitting} data-testid="create-apikey-submit">
+            {form.submitting ? 'Creating…' : 'Create key'}
           </button>
         </>
       }
     >
-      <Field label="Name" htmlFor="ak-name" error={nameError} hint="What uses this key, so you know what breaks if you revoke it.">
-        <input id="ak-name" value={name} onChange={(e) => setName(e.target.value)} data-testid="create-apikey-name" autoComplete="off" data-autofocus />
-      </Field>
-      <Field label="Role" htmlFor="ak-role" hint="A key can have at most your own role.">
-        <select id="ak-role" value={role} onChange={(e) => setRole(e.target.value as Role)} data-testid="create-apikey-role">
-          {roles.map((r) => (
-            <option key={r} value={r}>
-              {ROLE_LABEL[r]} — {ROLE_HELP[r]}
-            </option>
-          ))}
-        </select>
-      </Field>
-      <Field label="Expires after" htmlFor="ak-expiry">
-        <select id="ak-expiry" value={expiry} onChange={(e) => setExpiry(e.target.value)} data-testid="create-apikey-expiry">
-          {EXPIRY_CHOICES.map((c) => (
-            <option key={c.label} value={c.days === null ? 'never' : String(c.days)}>
-              {c.label}
-            </option>
-          ))}
-        </select>
-      </Field>
-      <InlineError error={create.error} />
+      <FormField form={form} name="name" label="Name" hint="What uses this key, so you know what breaks if you revoke it.">
+        {(p) => <input {...p} data-testid="create-apikey-name" autoComplete="off" data-autofocus />}
+      </FormField>
+      <FormField form={form} name="role" label="Role" hint="A key can have at most your own role.">
+        {(p) => (
+          <select {...p} data-testid="create-apikey-role">
+            {roles.map((r) => (
+              <option key={r} value={r}>
+                {ROLE_LABEL[r]} — {ROLE_HELP[r]}
+              </option>
+            ))}
+          </select>
+        )}
+      </FormField>
+      <FormField form={form} name="expires_in_days" label="Expires after">
+        {(p) => (
+          <select {...p} value={form.values.expiry} onChange={(e) => form.setValue('expiry', e.target.value)} data-testid="create-apikey-expiry">
+            {EXPIRY_CHOICES.map((c) => (
+              <option key={c.label} value={c.days === null ? 'never' : String(c.days)}>
+                {c.label}
+              </option>
+            ))}
+          </select>
+        )}
+      </FormField>
+      <FormError form={form} />
     </Dialog>
   );
 }
 
-function Expiry({ value }: { value: string | null }) {
+function Expiry({ value }: { value: string | null | undefined }) {
   if (!value) return <span className="muted">never</span>;
   const t = parseTime(value);
   if (t !== null && t < Date.now()) return <Badge tone="bad">expired</Badge>;
@@ -136,79 +143,47 @@ function Expiry({ value }: { value: string | null }) {
 }
 
 export default function ApiKeysPage() {
-  const keys = useApiKeys();
+  const table = useTableParams();
+  const keys = useApiKeys(pageQuery(table.params));
   const qc = useQueryClient();
   const toast = useToast();
   const [creating, setCreating] = useState(false);
   const [revoking, setRevoking] = useState<ApiKey | null>(null);
 
-  let body: ReactNode;
-  if (keys.isPending) body = <Loading />;
-  else if (keys.isError) body = <ErrorState error={keys.error} onRetry={() => void keys.refetch()} />;
-  else if (keys.data.items.length === 0)
-    body = (
-      <EmptyState
-        icon="key"
-        title="No API keys yet"
-        testId="apikeys-empty"
-        action={
+  const columns: Column<ApiKey>[] = [
+    { key: 'name', header: 'Name', sortValue: (k) => k.name, cell: (k) => <strong>{k.name}</strong> },
+    { key: 'prefix', header: 'Key', cell: (k) => <code className="mono-cell">{k.prefix}…</code> },
+    { key: 'role', header: 'Role', sortValue: (k) => k.role, cell: (k) => <RoleBadge role={k.role} /> },
+    { key: 'created', header: 'Created', sortValue: (k) => k.created_at, cell: (k) => <RelativeTime value={k.created_at} /> },
+    { key: 'last_used', header: 'Last used', sortValue: (k) => k.last_used_at, cell: (k) => <RelativeTime value={k.last_used_at} fallback="never" /> },
+    { key: 'expires', header: 'Expires', sortValue: (k) => k.expires_at, cell: (k) => <Expiry value={k.expires_at} /> },
+  ];
+  // Everyone manages their own keys.
+  const actions: RowAction<ApiKey>[] = [
+    { label: (k) => `Revoke ${k.name}`, role: 'viewer', text: () => 'Revoke', danger: true, testId: 'apikey-revoke', onClick: setRevoking },
+  ];
+  const body = (
+    <ResourceTable
+      query={keys}
+      state={table}
+      columns={columns}
+      rowKey={(k) => k.id}
+      rowProps={(k) => ({ 'data-testid': 'apikey-row', 'data-name': k.name })}
+      actions={actions}
+      empty={{
+        icon: 'key',
+        title: 'No API keys yet',
+        body: <p>API keys let scripts, CI and other tools call the ContextBay API as you, with a role up to your own.</p>,
+        action: (
           <button type="button" className="btn btn-primary" onClick={() => setCreating(true)}>
             <Icon name="plus" size={16} /> Create API key
           </button>
-        }
-      >
-        <p>API keys let scripts, CI and other tools call the ContextBay API as you, with a role up to your own.</p>
-      </EmptyState>
-    );
-  else
-    body = (
-      <div className="table-wrap">
-        <table className="table" data-testid="apikeys-table">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Key</th>
-              <th scope="col">Role</th>
-              <th scope="col">Created</th>
-              <th scope="col">Last used</th>
-              <th scope="col">Expires</th>
-              <th scope="col" className="actions-col">
-                <span className="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {keys.data.items.map((k) => (
-              <tr key={k.id} data-testid="apikey-row" data-name={k.name}>
-                <td>
-                  <strong>{k.name}</strong>
-                </td>
-                <td>
-                  <code className="mono-cell">{k.prefix}…</code>
-                </td>
-                <td>
-                  <RoleBadge role={k.role} />
-                </td>
-                <td>
-                  <RelativeTime value={k.created_at} />
-                </td>
-                <td>
-                  <RelativeTime value={k.last_used_at} fallback="never" />
-                </td>
-                <td>
-                  <Expiry value={k.expires_at} />
-                </td>
-                <td className="actions-col">
-                  <button type="button" className="btn btn-sm btn-danger-ghost" onClick={() => setRevoking(k)} data-testid="apikey-revoke">
-                    Revoke
-                  </button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
-    );
+        ),
+      }}
+      noun="keys"
+      testId="apikeys-table"
+    />
+  );
 
   return (
     <div className="page" data-testid="page-apikeys">
@@ -241,8 +216,10 @@ export default function ApiKeysPage() {
           onClose={() => setRevoking(null)}
           onConfirm={async () => {
             await api.del(`/api/keys/${encodeURIComponent(revoking.id)}`);
-            qc.setQueryData<ItemList<ApiKey>>(qk.apiKeys, (old) =>
-              old ? { ...old, items: old.items.filter((x) => x.id !== revoking.id) } : old,
+            qc.setQueriesData<Page<ApiKey>>({ queryKey: qk.apiKeys }, (old) =>
+              old && old.items.some((x) => x.id === revoking.id)
+                ? { ...old, items: old.items.filter((x) => x.id !== revoking.id), total: Math.max(0, old.total - 1) }
+                : old,
             );
             toast.success(`API key ${revoking.name} revoked`);
           }}

@@ -9,6 +9,8 @@ import { Loading } from '../components/ui';
 import { LiveProvider, useLiveEvents } from '../live/LiveProvider';
 import { notificationFromEvent } from '../live/reducer';
 import { hasRole } from '../lib/roles';
+import { MODULES } from '../modules';
+import { moduleNav, useEnabledModules } from '../modules/registry';
 import { setInstanceDefaultTheme } from '../lib/theme';
 import { DEFAULT_INSTANCE_NAME, InstanceNameContext } from './instance';
 import { LiveIndicator } from './LiveIndicator';
@@ -62,10 +64,12 @@ export const NAV: NavSection[] = [
 function Sidebar({ onNavigate }: { onNavigate: () => void }) {
   const me = useCurrentUser();
   const health = useHealth();
+  const fromModules = moduleNav(MODULES, useEnabledModules());
   return (
     <nav className="sidebar-nav" aria-label="Main">
       {NAV.map((section) => {
-        const items = section.items.filter((i) => !i.role || hasRole(me.role, i.role));
+        const all = [...section.items, ...(fromModules.get(section.title) ?? [])];
+        const items = all.filter((i) => !i.role || hasRole(me.role, i.role));
         if (items.length === 0) return null;
         return (
           <div className="nav-section" key={section.title}>

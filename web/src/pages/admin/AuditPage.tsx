@@ -1,12 +1,14 @@
-import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { useSearchParams } from 'react-router';
 import { useAudit } from '../../api/hooks';
 import type { AuditParams } from '../../api/keys';
+import type { AuditEntry } from '../../api/types';
 import { Icon } from '../../components/Icon';
-import { Badge, EmptyState, ErrorState, Loading, PageHeader, Pagination, RelativeTime } from '../../components/ui';
+import { pageQuery, ResourceTable, useTableParams, type Column } from '../../components/ResourceTable';
+import { Badge, PageHeader, RelativeTime } from '../../components/ui';
+import { limitOf, offsetOf } from '../../lib/table';
 import { formatDateTime, localInputToRfc3339, rfc3339ToLocalInput } from '../../lib/format';
 
-const LIMIT = 50;
 const FILTERS = ['actor', 'action', 'result', 'since', 'until'] as const;
 
 function paramsFrom(sp: URLSearchParams): AuditParams {
@@ -16,8 +18,8 @@ function paramsFrom(sp: URLSearchParams): AuditParams {
     result: sp.get('result') === 'success' || sp.get('result') === 'failure' ? (sp.get('result') as 'success' | 'failure') : '',
     since: sp.get('since') ?? '',
     until: sp.get('until') ?? '',
-    limit: LIMIT,
-    offset: Math.max(0, Number(sp.get('offset') ?? 0) || 0),
+    limit: limitOf(sp.get('limit')),
+    offset: offsetOf(sp.get('offset')),
   };
 }
 
@@ -28,7 +30,8 @@ function methodOf(action: string): string | null {
 
 export default function AuditPage() {
   const [sp, setSp] = useSearchParams();
-  const params = paramsFrom(sp);
+  const table = useTableParams();
+  const params = { ...paramsFrom(sp), ...pageQuery(table.params) };
   const audit = useAudit(params);
 
   // The form edits a draft; Apply writes it to the URL (shareable, back-button friendly).
@@ -65,95 +68,88 @@ export default function AuditPage() {
     setSp(new URLSearchParams());
   };
 
-  const setOffset = (o: number) =>
-    setSp((p) => {
-      const n = new URLSearchParams(p);
-      if (o > 0) n.set('offset', String(o));
-      else n.delete('offset');
-      return n;
-    });
-
   const filtered = FILTERS.some((f) => params[f]);
 
-  let body: ReactNode;
-  if (audit.isPending) body = <Loading />;
-  else if (audit.isError) body = <ErrorState error={audit.error} onRetry={() => void audit.refetch()} />;
-  else if (audit.data.items.length === 0)
-    body = (
-      <EmptyState icon="list" title={filtered ? 'No entries match these filters' : 'No audit entries yet'} testId="audit-empty">
-        {filtered ? <p>Try a wider time range or fewer filters.</p> : <p>Every change made through the API is recorded here.</p>}
-      </EmptyState>
-    );
-  else
-    body = (
-      <>
-        <div className="table-wrap">
-          <table className="table table-dense" data-testid="audit-table">
-            <thead>
-              <tr>
-                <th scope="col">Time</th>
-                <th scope="col">Actor</th>
-                <th scope="col">Action</th>
-                <th scope="col">Target</th>
-                <th scope="col">Result</th>
-                <th scope="col">Source IP</th>
-                <th scope="col">Request</th>
-              </tr>
-            </thead>
-            <tbody>
-              {audit.data.items.map((a) => {
-                const method = methodOf(a.action);
-                return (
-                  <tr key={a.id} data-testid="audit-row">
-                    <td className="nowrap" title={formatDateTime(a.ts)}>
-                      <RelativeTime value={a.ts} />
-                    </td>
-                    <td>
-                      <button
-                        type="button"
-                        className="link-btn"
-                        title={`Show only ${a.actor}`}
-                        onClick={() => {
-                          setDraft((d) => ({ ...d, actor: a.actor }));
-                          setSp((p) => {
-                            const n = new URLSearchParams(p);
-                            n.set('actor', a.actor);
-                            n.delete('offset');
-                            return n;
-                          });
-                        }}
-                      >
-                        {a.actor || '—'}
-                      </button>
-                    </td>
-                    <td className="nowrap">
-                      {method ? <span className={`method method-${method.toLowerCase()}`}>{method}</span> : null}
-                      <code className="mono-cell">{method ? a.action.slice(method.length + 1) : a.action}</code>
-                    </td>
-                    <td>
-                      <code className="mono-cell">{a.target ?? '—'}</code>
-                    </td>
-                    <td>
-                      <Badge tone={a.result === 'success' ? 'ok' : 'bad'} dot>
-                        {a.result} · {a.status}
-                      </Badge>
-                    </td>
-                    <td className="nowrap">{a.source_ip ?? '—'}</td>
-                    <td>
-                      <code className="mono-cell muted" title={a.request_id}>
-                        {/* Request ids are UUIDv7: the head is a timestamp shared by a minute of requests, the tail tells them apart. */}
-                        {a.request_id ? (a.request_id.length > 8 ? `…${a.request_id.slice(-8)}` : a.request_id) : '—'}
-                      </code>
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
-        <Pagination offset={params.offset} limit={LIMIT} total={audit.data.total} onChange={setOffset} />
-      </>
-    );
+  const showActor = (actor: string) => {
+    setDraft((d) => ({ ...d, actor }));
+    setSp((p) => {
+      const n = new URLSearchParams(p);
+      n.set('actor', actor);
+      n.delete('offset');
+      return n;
+    });
+  };
+  const columns: Column<AuditEntry>[] = [
+    { key: 'ts', header: 'Time', className: 'nowrap', sortValue: (a) => a.ts, cell: (a) => <span title={formatDateTime(a.ts)}><RelativeTime value={a.ts} /></span> },
+    {
+      key: 'actor',
+      header: 'Actor',
+      sortValue: (a) => a.actor,
+      cell: (a) => (
+        <button type="button" className="link-btn" title={`Show only ${a.actor}`} onClick={() => showActor(a.actor)}>
+          {a.actor || '—'}
+        </button>
+      ),
+    },
+    {
+      key: 'action',
+      header: 'Action',
+      className: 'nowrap',
+      sortValue: (a) => a.action,
+      cell: (a) => {
+        const method = methodOf(a.action);
+        return (
+          <>
+            {method ? <span className={`method method-${method.toLowerCase()}`}>{method}</span> : null}
+            <code className="mono-cell">{method ? a.action.slice(method.length + 1) : a.action}</code>
+          </>
+        );
+      },
+    },
+    { key: 'target', header: 'Target', sortValue: (a) => a.target, cell: (a) => <code className="mono-cell">{a.target ?? '—'}</code> },
+    {
+      key: 'result',
+      header: 'Result',
+      sortValue: (a) => a.status,
+      cell: (a) => (
+        <Badge tone={a.result === 'success' ? 'ok' : 'bad'} dot>
+          {a.result} · {a.status}
+        </Badge>
+      ),
+    },
+    { key: 'source_ip', header: 'Source IP', className: 'nowrap', sortValue: (a) => a.source_ip, cell: (a) => a.source_ip ?? '—' },
+    {
+      key: 'request',
+      header: 'Request',
+      cell: (a) => (
+        <code className="mono-cell muted" title={a.request_id}>
+          {/* Request ids are UUIDv7: the head is a timestamp shared by a minute of requests, the tail tells them apart. */}
+          {a.request_id ? (a.request_id.length > 8 ? `…${a.request_id.slice(-8)}` : a.request_id) : '—'}
+        </code>
+      ),
+    },
+  ];
+
+  const body = (
+    <ResourceTable
+      query={audit}
+      state={table}
+      columns={columns}
+      rowKey={(a) => String(a.id)}
+      rowProps={() => ({ 'data-testid': 'audit-row' })}
+      filtered={filtered}
+      tableClassName="table-dense"
+      empty={{
+        icon: 'list',
+        title: 'No audit entries yet',
+        filteredTitle: 'No entries match these filters',
+        body: <p>Every change made through the API is recorded here.</p>,
+        filteredBody: <p>Try a wider time range or fewer filters.</p>,
+        testId: 'audit-empty',
+      }}
+      testId="audit-table"
+    />
+  );
 
   return (
     <div className="page" data-testid="page-audit">

@@ -1,19 +1,18 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { useEffect, useState, type ReactNode } from 'react';
-import { useSearchParams } from 'react-router';
+import { useState } from 'react';
 import { api } from '../../api/client';
 import { useUserList } from '../../api/hooks';
 import { qk } from '../../api/keys';
 import type { Page, Role, User } from '../../api/types';
 import { useCurrentUser } from '../../auth/session';
 import { ConfirmDialog, Dialog } from '../../components/Dialog';
+import { FormError, FormField, useForm } from '../../components/Form';
 import { Icon } from '../../components/Icon';
+import { pageQuery, ResourceTable, useTableParams, type Column, type RowAction } from '../../components/ResourceTable';
 import { useToast } from '../../components/Toaster';
-import { Badge, EmptyState, ErrorState, Field, InlineError, Loading, PageHeader, Pagination, RelativeTime, RoleBadge } from '../../components/ui';
+import { Badge, Field, InlineError, PageHeader, RelativeTime, RoleBadge } from '../../components/ui';
 import { ROLE_HELP, ROLE_LABEL, ROLES } from '../../lib/roles';
 import { MIN_PASSWORD } from '../../lib/validation';
-
-const LIMIT = 50;
 
 function RoleSelect({ id, value, onChange, testId }: { id: string; value: Role; onChange: (r: Role) => void; testId?: string }) {
   return (
@@ -27,73 +26,57 @@ function RoleSelect({ id, value, onChange, testId }: { id: string; value: Role; 
   );
 }
 
+interface NewUser {
+  username: string;
+  password: string;
+  role: Role;
+}
+
 function CreateUserDialog({ onClose }: { onClose: () => void }) {
   const qc = useQueryClient();
   const toast = useToast();
-  const [username, setUsername] = useState('');
-  const [password, setPassword] = useState('');
-  const [role, setRole] = useState<Role>('viewer');
-  const [touched, setTouched] = useState(false);
-
-  const create = useMutation({
-    mutationFn: () => api.post<User>('/api/users', { username: username.trim(), password, role }),
+  const form = useForm<NewUser>({
+    initial: { username: '', password: '', role: 'viewer' },
+    validate: (v) => ({
+      ...(v.username.trim() ? {} : { username: 'Enter a username.' }),
+      ...(v.password.length >= MIN_PASSWORD ? {} : { password: `At least ${MIN_PASSWORD} characters.` }),
+    }),
+    onSubmit: (v) => api.post<User>('/api/users', { username: v.username.trim(), password: v.password, role: v.role }),
     onSuccess: (u) => {
       void qc.invalidateQueries({ queryKey: qk.userLists });
-      toast.success(`User ${u.username} created`);
+      toast.success(`User ${(u as User).username} created`);
       onClose();
     },
   });
-
-  const usernameError = touched && !username.trim() ? 'Enter a username.' : null;
-  const passwordError = touched && password.length < MIN_PASSWORD ? `At least ${MIN_PASSWORD} characters.` : null;
 
   return (
     <Dialog
       title="Create user"
       onClose={onClose}
-      busy={create.isPending}
+      busy={form.submitting}
       testId="create-user-dialog"
-      onSubmit={() => {
-        setTouched(true);
-        if (username.trim() && password.length >= MIN_PASSWORD) create.mutate();
-      }}
+      onSubmit={() => void form.handleSubmit()}
       footer={
         <>
-          <button type="button" className="btn" onClick={onClose} disabled={create.isPending}>
+          <button type="button" className="btn" onClick={onClose} disabled={form.submitting}>
             Cancel
           </button>
-          <button type="submit" className="btn btn-primary" disabled={create.isPending} data-testid="create-user-submit">
-            {create.isPending ? 'Creating…' : 'Create user'}
+          <button type="submit" className="btn btn-primary" disabled={form.submitting} data-testid="create-user-submit">
+            {form.submitting ? 'Creating…' : 'Create user'}
           </button>
         </>
       }
     >
-      <Field label="Username" htmlFor="cu-username" error={usernameError}>
-        <input
-          id="cu-username"
-          data-testid="create-user-username"
-          autoComplete="off"
-          autoCapitalize="none"
-          spellCheck={false}
-          value={username}
-          onChange={(e) => setUsername(e.target.value)}
-          data-autofocus
-        />
-      </Field>
-      <Field label="Initial password" htmlFor="cu-password" error={passwordError} hint={`At least ${MIN_PASSWORD} characters; share it securely.`}>
-        <input
-          id="cu-password"
-          data-testid="create-user-password"
-          type="password"
-          autoComplete="new-password"
-          value={password}
-          onChange={(e) => setPassword(e.target.value)}
-        />
-      </Field>
-      <Field label="Role" htmlFor="cu-role">
-        <RoleSelect id="cu-role" value={role} onChange={setRole} testId="create-user-role" />
-      </Field>
-      <InlineError error={create.error} />
+      <FormField form={form} name="username" label="Username">
+        {(p) => <input {...p} data-testid="create-user-username" autoComplete="off" autoCapitalize="none" spellCheck={false} data-autofocus />}
+      </FormField>
+      <FormField form={form} name="password" label="Initial password" hint={`At least ${MIN_PASSWORD} characters; share it securely.`}>
+        {(p) => <input {...p} data-testid="create-user-password" type="password" autoComplete="new-password" />}
+      </FormField>
+      <FormField form={form} name="role" label="Role">
+        {(p) => <RoleSelect id={p.id} value={form.values.role} onChange={(r) => form.setValue('role', r)} testId="create-user-role" />}
+      </FormField>
+      <FormError form={form} />
     </Dialog>
   );
 }
@@ -179,33 +162,12 @@ export default function UsersPage() {
   const me = useCurrentUser();
   const qc = useQueryClient();
   const toast = useToast();
-  const [params, setParams] = useSearchParams();
-  const q = params.get('q') ?? '';
-  const offset = Math.max(0, Number(params.get('offset') ?? 0) || 0);
-  const [search, setSearch] = useState(q);
+  const table = useTableParams();
   const [creating, setCreating] = useState(false);
   const [editing, setEditing] = useState<User | null>(null);
   const [deleting, setDeleting] = useState<User | null>(null);
 
-  // Debounce the search box into the URL.
-  useEffect(() => {
-    if (search === q) return;
-    const t = window.setTimeout(() => {
-      setParams(
-        (p) => {
-          const n = new URLSearchParams(p);
-          if (search) n.set('q', search);
-          else n.delete('q');
-          n.delete('offset');
-          return n;
-        },
-        { replace: true },
-      );
-    }, 250);
-    return () => window.clearTimeout(t);
-  }, [search, q, setParams]);
-
-  const list = useUserList({ limit: LIMIT, offset, q });
+  const list = useUserList({ ...pageQuery(table.params), q: table.params.q });
 
   const toggleDisabled = useMutation({
     mutationFn: (u: User) => api.put<User>(`/api/users/${encodeURIComponent(u.id)}`, { disabled: !u.disabled }),
@@ -216,99 +178,50 @@ export default function UsersPage() {
     onError: (e) => toast.error('Could not update the user', e instanceof Error ? e.message : String(e)),
   });
 
-  const setOffset = (o: number) =>
-    setParams((p) => {
-      const n = new URLSearchParams(p);
-      if (o > 0) n.set('offset', String(o));
-      else n.delete('offset');
-      return n;
-    });
-
-  let body: ReactNode;
-  if (list.isPending) body = <Loading />;
-  else if (list.isError) body = <ErrorState error={list.error} onRetry={() => void list.refetch()} />;
-  else if (list.data.items.length === 0)
-    body = q ? (
-      <EmptyState icon="search" title="No matching users">
-        <p>Nobody matches “{q}”.</p>
-      </EmptyState>
-    ) : (
-      <EmptyState icon="users" title="No users yet" />
-    );
-  else
-    body = (
-      <>
-        <div className="table-wrap">
-          <table className="table" data-testid="users-table">
-            <thead>
-              <tr>
-                <th scope="col">Username</th>
-                <th scope="col">Role</th>
-                <th scope="col">Status</th>
-                <th scope="col">Last sign-in</th>
-                <th scope="col">Created</th>
-                <th scope="col" className="actions-col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.data.items.map((u) => {
-                const isSelf = u.id === me.id;
-                return (
-                  <tr key={u.id} data-testid="user-row" data-username={u.username}>
-                    <td>
-                      <strong>{u.username}</strong>
-                      {isSelf ? <span className="muted small"> (you)</span> : null}
-                    </td>
-                    <td>
-                      <RoleBadge role={u.role} />
-                    </td>
-                    <td>{u.disabled ? <Badge tone="bad" dot>Disabled</Badge> : <Badge tone="ok" dot>Active</Badge>}</td>
-                    <td>
-                      <RelativeTime value={u.last_login_at} fallback="never" />
-                    </td>
-                    <td>
-                      <RelativeTime value={u.created_at} />
-                    </td>
-                    <td className="actions-col">
-                      <div className="row-actions">
-                        <button type="button" className="btn btn-sm" onClick={() => setEditing(u)} data-testid="user-edit" aria-label={`Edit ${u.username}`}>
-                          <Icon name="edit" size={16} /> Edit
-                        </button>
-                        {!isSelf ? (
-                          <>
-                            <button
-                              type="button"
-                              className="btn btn-sm"
-                              onClick={() => toggleDisabled.mutate(u)}
-                              disabled={toggleDisabled.isPending && toggleDisabled.variables?.id === u.id}
-                              data-testid="user-toggle-disabled"
-                            >
-                              {u.disabled ? 'Enable' : 'Disable'}
-                            </button>
-                            <button
-                              type="button"
-                              className="btn btn-sm btn-danger-ghost"
-                              onClick={() => setDeleting(u)}
-                              data-testid="user-delete"
-                              aria-label={`Delete ${u.username}`}
-                            >
-                              <Icon name="trash" size={16} />
-                            </button>
-                          </>
-                        ) : null}
-                      </div>
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
-        <Pagination offset={offset} limit={LIMIT} total={list.data.total} onChange={setOffset} />
-      </>
-    );
+  const columns: Column<User>[] = [
+    {
+      key: 'username',
+      header: 'Username',
+      sortValue: (u) => u.username,
+      cell: (u) => (
+        <>
+          <strong>{u.username}</strong>
+          {u.id === me.id ? <span className="muted small"> (you)</span> : null}
+        </>
+      ),
+    },
+    { key: 'role', header: 'Role', sortValue: (u) => ROLES.indexOf(u.role), cell: (u) => <RoleBadge role={u.role} /> },
+    {
+      key: 'status',
+      header: 'Status',
+      sortValue: (u) => u.disabled,
+      cell: (u) => (u.disabled ? <Badge tone="bad" dot>Disabled</Badge> : <Badge tone="ok" dot>Active</Badge>),
+    },
+    { key: 'last_login', header: 'Last sign-in', sortValue: (u) => u.last_login_at, cell: (u) => <RelativeTime value={u.last_login_at} fallback="never" /> },
+    { key: 'created', header: 'Created', sortValue: (u) => u.created_at, cell: (u) => <RelativeTime value={u.created_at} /> },
+  ];
+  const actions: RowAction<User>[] = [
+    { label: (u) => `Edit ${u.username}`, role: 'admin', icon: 'edit', text: () => 'Edit', testId: 'user-edit', onClick: setEditing },
+    {
+      label: (u) => `${u.disabled ? 'Enable' : 'Disable'} ${u.username}`,
+      role: 'admin',
+      text: (u) => (u.disabled ? 'Enable' : 'Disable'),
+      testId: 'user-toggle-disabled',
+      hidden: (u) => u.id === me.id,
+      disabled: (u) => toggleDisabled.isPending && toggleDisabled.variables?.id === u.id,
+      onClick: (u) => toggleDisabled.mutate(u),
+    },
+    {
+      label: (u) => `Delete ${u.username}`,
+      role: 'admin',
+      icon: 'trash',
+      className: 'btn btn-sm btn-danger-ghost',
+      title: 'Delete',
+      testId: 'user-delete',
+      hidden: (u) => u.id === me.id,
+      onClick: setDeleting,
+    },
+  ];
 
   return (
     <div className="page" data-testid="page-users">
@@ -321,22 +234,18 @@ export default function UsersPage() {
           </button>
         }
       />
-      <div className="toolbar">
-        <div className="search">
-          <Icon name="search" size={16} />
-          <input
-            type="search"
-            placeholder="Search users…"
-            aria-label="Search users"
-            value={search}
-            onChange={(e) => setSearch(e.target.value)}
-            data-testid="users-search"
-          />
-        </div>
-        {list.data ? <span className="muted small">{list.data.total.toLocaleString()} users</span> : null}
-        {list.isFetching && !list.isPending ? <span className="spinner spinner-sm" aria-label="Refreshing" /> : null}
-      </div>
-      {body}
+      <ResourceTable
+        query={list}
+        state={table}
+        columns={columns}
+        rowKey={(u) => u.id}
+        rowProps={(u) => ({ 'data-testid': 'user-row', 'data-username': u.username })}
+        actions={actions}
+        filter={{ label: 'Search users', placeholder: 'Search users…', testId: 'users-search' }}
+        empty={{ icon: 'users', title: 'No users yet', filteredTitle: 'No matching users' }}
+        noun="users"
+        testId="users-table"
+      />
       {creating ? <CreateUserDialog onClose={() => setCreating(false)} /> : null}
       {editing ? <EditUserDialog user={editing} isSelf={editing.id === me.id} onClose={() => setEditing(null)} /> : null}
       {deleting ? (

@@ -223,7 +223,7 @@ export function ContainerLogs({ endpoint, id, name, running }: { endpoint: strin
   }, [running, follower, snap.status]);
 
   const snapshotLines = useMemo<BufferedLine[]>(
-    () => (once.data?.items ?? []).map((l, i) => ({ seq: i + 1, kind: 'line', stream: l.stream, ts: l.ts, text: l.line })),
+    () => (once.data?.items ?? []).map((l, i) => ({ seq: i + 1, kind: 'line', stream: l.stream, ts: l.ts ?? null, text: l.line })),
     [once.data],
   );
   const all = follow ? snap.lines : snapshotLines;

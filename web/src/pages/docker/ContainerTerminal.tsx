@@ -1,6 +1,7 @@
 // An interactive shell in a container (admins only): xterm.js on /exec/ws. Loaded on demand, so
 // xterm.js and its stylesheet are only fetched when someone opens the Terminal tab.
 
+import './terminal.css';
 import { FitAddon } from '@xterm/addon-fit';
 import { Terminal, type ITheme } from '@xterm/xterm';
 import '@xterm/xterm/css/xterm.css';

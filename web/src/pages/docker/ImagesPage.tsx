@@ -2,25 +2,22 @@
 // runs), prune with the space reclaimed, remove.
 
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { useMemo, useState, type ReactNode } from 'react';
+import { useState } from 'react';
 import { api } from '../../api/client';
 import { useImages } from '../../api/docker';
 import { qk } from '../../api/keys';
 import type { DockerImage, PruneReport, PullResult } from '../../api/types';
 import { useCan } from '../../auth/session';
-import { EndpointErrors } from '../../components/data';
 import { ConfirmDialog, Dialog } from '../../components/Dialog';
 import { Icon } from '../../components/Icon';
+import { pageQuery, ResourceTable, useTableParams, type Column, type RowAction } from '../../components/ResourceTable';
 import { useToast } from '../../components/Toaster';
-import { EmptyState, ErrorState, Field, InlineError, Loading, PageHeader, RelativeTime } from '../../components/ui';
+import { Field, InlineError, PageHeader, RelativeTime } from '../../components/ui';
 import { useLiveEvents } from '../../live/LiveProvider';
 import { shortId } from '../../lib/containers';
 import { formatBytes } from '../../lib/format';
 import { applyPullEvent, initialPull, layerPercent, pullSummary, type PullState } from '../../lib/pull';
-import { useUrlParams } from '../../lib/useUrlParams';
 import { EndpointSelect } from './ContainersPage';
-
-const KEYS = ['endpoint', 'q'] as const;
 
 function PullPanel({ onClose }: { onClose: () => void }) {
   const qc = useQueryClient();
@@ -176,79 +173,56 @@ function PruneDialog({ onClose }: { onClose: () => void }) {
 export default function ImagesPage() {
   const canOperate = useCan('operator');
   const toast = useToast();
-  const [p, update] = useUrlParams(KEYS);
-  const list = useImages(p.endpoint);
+  const table = useTableParams(['endpoint']);
+  const endpoint = table.params.extra.endpoint ?? '';
+  const list = useImages({ endpoint, ...pageQuery(table.params) });
   const [pulling, setPulling] = useState(false);
   const [pruning, setPruning] = useState(false);
   const [removing, setRemoving] = useState<DockerImage | null>(null);
   const [force, setForce] = useState(false);
-  const items = useMemo(() => {
-    const all = list.data?.items ?? [];
-    const n = p.q.toLowerCase();
-    return n ? all.filter((i) => i.tags.some((t) => t.toLowerCase().includes(n)) || i.id.includes(n)) : all;
-  }, [list.data, p.q]);
-
-  let body: ReactNode;
-  if (list.isPending) body = <Loading />;
-  else if (list.isError) body = <ErrorState error={list.error} onRetry={() => void list.refetch()} />;
-  else if (items.length === 0)
-    body = (
-      <EmptyState icon="image" title={p.q ? 'No matching images' : 'No images yet'} testId="images-empty">
-        <p>{p.q ? 'No tag matches the filter.' : 'Images on the master’s engine and on fused nodes appear here.'}</p>
-      </EmptyState>
-    );
-  else
-    body = (
-      <div className="table-wrap">
-        <table className="table" data-testid="images-table">
-          <thead>
-            <tr>
-              <th scope="col">Repository / tag</th>
-              <th scope="col">ID</th>
-              <th scope="col">Endpoint</th>
-              <th scope="col" className="num">
-                Size
-              </th>
-              <th scope="col">Created</th>
-              <th scope="col" className="num">
-                Containers
-              </th>
-              {canOperate ? (
-                <th scope="col" className="actions-col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              ) : null}
-            </tr>
-          </thead>
-          <tbody>
-            {items.map((i) => (
-              <tr key={`${i.endpoint.id}/${i.id}`} data-testid="image-row">
-                <td>
-                  {i.tags.length ? <code className="mono-cell">{i.tags[0]}</code> : <span className="muted">&lt;none&gt;</span>}
-                  {i.tags.length > 1 ? <span className="muted small" title={i.tags.slice(1).join(', ')}> +{i.tags.length - 1}</span> : null}
-                </td>
-                <td>
-                  <code className="mono-cell">{shortId(i.id)}</code>
-                </td>
-                <td>{i.endpoint.name}</td>
-                <td className="num">{formatBytes(i.size_bytes)}</td>
-                <td className="nowrap">
-                  <RelativeTime value={i.created ? new Date(i.created * 1000).toISOString() : null} />
-                </td>
-                <td className="num">{i.containers >= 0 ? i.containers : '—'}</td>
-                {canOperate ? (
-                  <td className="actions-col">
-                    <button type="button" className="icon-btn icon-btn-sm icon-btn-danger" aria-label={`Remove image ${i.tags[0] ?? shortId(i.id)}`} title="Remove" onClick={() => { setForce(false); setRemoving(i); }} data-testid="image-remove">
-                      <Icon name="trash" size={15} />
-                    </button>
-                  </td>
-                ) : null}
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
-    );
+  const columns: Column<DockerImage>[] = [
+    {
+      key: 'tag',
+      header: 'Repository / tag',
+      sortValue: (i) => i.tags[0] ?? '',
+      cell: (i) => (
+        <>
+          {i.tags.length ? <code className="mono-cell">{i.tags[0]}</code> : <span className="muted">&lt;none&gt;</span>}
+          {i.tags.length > 1 ? <span className="muted small" title={i.tags.slice(1).join(', ')}> +{i.tags.length - 1}</span> : null}
+        </>
+      ),
+    },
+    { key: 'id', header: 'ID', cell: (i) => <code className="mono-cell">{shortId(i.id)}</code> },
+    { key: 'endpoint', header: 'Endpoint', sortValue: (i) => i.endpoint.name, cell: (i) => i.endpoint.name },
+    { key: 'size', header: 'Size', className: 'num', sortValue: (i) => i.size_bytes, cell: (i) => formatBytes(i.size_bytes) },
+    {
+      key: 'created',
+      header: 'Created',
+      className: 'nowrap',
+      sortValue: (i) => i.created,
+      cell: (i) => <RelativeTime value={i.created ? new Date(i.created * 1000).toISOString() : null} />,
+    },
+    {
+      key: 'containers',
+      header: 'Containers',
+      className: 'num',
+      sortValue: (i) => (i.containers >= 0 ? i.containers : null),
+      cell: (i) => (i.containers >= 0 ? i.containers : '—'),
+    },
+  ];
+  const actions: RowAction<DockerImage>[] = [
+    {
+      label: (i) => `Remove image ${i.tags[0] ?? shortId(i.id)}`,
+      title: 'Remove',
+      icon: 'trash',
+      danger: true,
+      testId: 'image-remove',
+      onClick: (i) => {
+        setForce(false);
+        setRemoving(i);
+      },
+    },
+  ];
 
   return (
     <div className="page" data-testid="page-images">
@@ -269,20 +243,24 @@ export default function ImagesPage() {
         }
       />
       {pulling ? <PullPanel onClose={() => setPulling(false)} /> : null}
-      <div className="toolbar toolbar-wrap">
-        <div className="search">
-          <Icon name="search" size={16} />
-          <input type="search" placeholder="Tag or id…" aria-label="Filter images" value={p.q} onChange={(e) => update({ q: e.target.value })} data-testid="images-search" />
-        </div>
-        <label className="inline-field">
-          <span>Endpoint</span>
-          <EndpointSelect value={p.endpoint} onChange={(v) => update({ endpoint: v })} />
-        </label>
-        {list.data ? <span className="muted small">{items.length} images</span> : null}
-        {list.isFetching && !list.isPending ? <span className="spinner spinner-sm" aria-label="Refreshing" /> : null}
-      </div>
-      <EndpointErrors errors={list.data?.errors} />
-      {body}
+      <ResourceTable
+        query={list}
+        state={table}
+        columns={columns}
+        rowKey={(i) => `${i.endpoint.id}/${i.id}`}
+        rowProps={() => ({ 'data-testid': 'image-row' })}
+        actions={actions}
+        filter={{ label: 'Filter images', placeholder: 'Tag or id…', testId: 'images-search', text: (i) => `${i.tags.join(' ')} ${i.id}` }}
+        toolbar={
+          <label className="inline-field">
+            <span>Endpoint</span>
+            <EndpointSelect value={endpoint} onChange={(v) => table.update({ endpoint: v })} />
+          </label>
+        }
+        empty={{ icon: 'image', title: 'No images yet', filteredTitle: 'No matching images', body: <p>Images on the master’s engine and on fused nodes appear here.</p> }}
+        noun="images"
+        testId="images-table"
+      />
       {pruning ? <PruneDialog onClose={() => setPruning(false)} /> : null}
       {removing ? (
         <ConfirmDialog

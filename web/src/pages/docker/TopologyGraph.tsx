@@ -1,6 +1,7 @@
 // The network topology (endpoint → network → container) drawn with cytoscape. This module and
 // cytoscape load only when the Topology view opens.
 
+import './topology.css';
 import cytoscape, { type Core, type ElementDefinition } from 'cytoscape';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { useNavigate } from 'react-router';

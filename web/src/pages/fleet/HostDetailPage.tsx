@@ -1,6 +1,7 @@
 // One host on its way to being fused: the one-time token and install command, the fuse state
 // and the enroll attempts, all updated live from host.* / node.* events.
 
+import './add-host.css';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState, type ReactNode } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';

@@ -1,7 +1,7 @@
 // Hosts: placeholders with their enroll token and fuse state (pending ones included).
 
 import { useQueryClient } from '@tanstack/react-query';
-import { lazy, Suspense, useState, type ReactNode } from 'react';
+import { lazy, Suspense, useState } from 'react';
 import { Link } from 'react-router';
 import { api } from '../../api/client';
 import { useHostList } from '../../api/fleet';
@@ -12,15 +12,12 @@ import { LabelChips, StateBadge } from '../../components/data';
 import { ConfirmDialog } from '../../components/Dialog';
 import { Icon } from '../../components/Icon';
 import { useToast } from '../../components/Toaster';
-import { Badge, EmptyState, ErrorState, Loading, PageHeader, Pagination, RelativeTime } from '../../components/ui';
+import { pageQuery, ResourceTable, useTableParams, type Column, type RowAction } from '../../components/ResourceTable';
+import { Badge, PageHeader, RelativeTime } from '../../components/ui';
 import { FUSE_TONE } from '../../lib/fleet';
-import { offsetOf, useUrlParams } from '../../lib/useUrlParams';
 
 // The dialog (and its label editor) loads when it opens, not with the page.
 const AddHostDialog = lazy(() => import('./AddHostDialog').then((m) => ({ default: m.AddHostDialog })));
-
-const LIMIT = 50;
-const KEYS = ['offset'] as const;
 
 export function TokenCell({ host }: { host: Host }) {
   const t = host.token;
@@ -38,9 +35,8 @@ export default function HostsPage() {
   const isAdmin = useCan('admin');
   const qc = useQueryClient();
   const toast = useToast();
-  const [p, update] = useUrlParams(KEYS);
-  const offset = offsetOf(p.offset);
-  const list = useHostList({ limit: LIMIT, offset });
+  const table = useTableParams();
+  const list = useHostList(pageQuery(table.params));
   const [adding, setAdding] = useState(false);
   const [deleting, setDeleting] = useState<Host | null>(null);
 
@@ -50,72 +46,61 @@ export default function HostsPage() {
     </button>
   ) : null;
 
-  let body: ReactNode;
-  if (list.isPending) body = <Loading />;
-  else if (list.isError) body = <ErrorState error={list.error} onRetry={() => void list.refetch()} />;
-  else if (list.data.items.length === 0)
-    body = (
-      <EmptyState icon="server" title="No hosts yet" testId="hosts-empty">
-        <p>A host is a machine you want ContextBay to manage. Adding one gives you the command that installs and enrolls its worker.</p>
-      </EmptyState>
-    );
-  else
-    body = (
-      <>
-        <div className="table-wrap">
-          <table className="table" data-testid="hosts-table">
-            <thead>
-              <tr>
-                <th scope="col">Host</th>
-                <th scope="col">Fuse state</th>
-                <th scope="col">Hostname</th>
-                <th scope="col">Enroll token</th>
-                <th scope="col">Labels</th>
-                <th scope="col">Created</th>
-                {isAdmin ? (
-                  <th scope="col" className="actions-col">
-                    <span className="sr-only">Actions</span>
-                  </th>
-                ) : null}
-              </tr>
-            </thead>
-            <tbody>
-              {list.data.items.map((h) => (
-                <tr key={h.id} data-testid="host-row" data-name={h.name}>
-                  <td>
-                    <Link to={`/hosts/${encodeURIComponent(h.id)}`} className="row-link">
-                      <strong>{h.name}</strong>
-                    </Link>
-                  </td>
-                  <td>
-                    <StateBadge value={h.fuse.state} tones={FUSE_TONE} />
-                    {!h.fuse.fused && h.fuse.missing.length ? <div className="muted small">missing {h.fuse.missing.join(', ').replace(/_/g, ' ')}</div> : null}
-                  </td>
-                  <td>{h.hostname ?? <span className="muted">—</span>}</td>
-                  <td>
-                    <TokenCell host={h} />
-                  </td>
-                  <td>
-                    <LabelChips labels={h.labels} max={3} />
-                  </td>
-                  <td>
-                    <RelativeTime value={h.created_at} />
-                  </td>
-                  {isAdmin ? (
-                    <td className="actions-col">
-                      <button type="button" className="btn btn-sm btn-danger-ghost" onClick={() => setDeleting(h)} aria-label={`Delete host ${h.name}`} data-testid="host-delete">
-                        <Icon name="trash" size={16} />
-                      </button>
-                    </td>
-                  ) : null}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-        <Pagination offset={offset} limit={LIMIT} total={list.data.total} onChange={(o) => update({ offset: o ? String(o) : '' })} />
-      </>
-    );
+  const columns: Column<Host>[] = [
+    {
+      key: 'name',
+      header: 'Host',
+      sortValue: (h) => h.name,
+      cell: (h) => (
+        <Link to={`/hosts/${encodeURIComponent(h.id)}`} className="row-link">
+          <strong>{h.name}</strong>
+        </Link>
+      ),
+    },
+    {
+      key: 'fuse',
+      header: 'Fuse state',
+      sortValue: (h) => h.fuse.state,
+      cell: (h) => (
+        <>
+          <StateBadge value={h.fuse.state} tones={FUSE_TONE} />
+          {!h.fuse.fused && h.fuse.missing.length ? <div className="muted small">missing {h.fuse.missing.join(', ').replace(/_/g, ' ')}</div> : null}
+        </>
+      ),
+    },
+    { key: 'hostname', header: 'Hostname', sortValue: (h) => h.hostname, cell: (h) => h.hostname ?? <span className="muted">—</span> },
+    { key: 'token', header: 'Enroll token', cell: (h) => <TokenCell host={h} /> },
+    { key: 'labels', header: 'Labels', cell: (h) => <LabelChips labels={h.labels} max={3} /> },
+    { key: 'created', header: 'Created', sortValue: (h) => h.created_at, cell: (h) => <RelativeTime value={h.created_at} /> },
+  ];
+  const actions: RowAction<Host>[] = [
+    {
+      label: (h) => `Delete host ${h.name}`,
+      role: 'admin',
+      icon: 'trash',
+      className: 'btn btn-sm btn-danger-ghost',
+      title: 'Delete',
+      testId: 'host-delete',
+      onClick: setDeleting,
+    },
+  ];
+  const body = (
+    <ResourceTable
+      query={list}
+      state={table}
+      columns={columns}
+      rowKey={(h) => h.id}
+      rowProps={(h) => ({ 'data-testid': 'host-row', 'data-name': h.name })}
+      actions={actions}
+      empty={{
+        icon: 'server',
+        title: 'No hosts yet',
+        testId: 'hosts-empty',
+        body: <p>A host is a machine you want ContextBay to manage. Adding one gives you the command that installs and enrolls its worker.</p>,
+      }}
+      testId="hosts-table"
+    />
+  );
 
   return (
     <div className="page" data-testid="page-hosts">

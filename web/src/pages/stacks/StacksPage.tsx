@@ -2,22 +2,19 @@
 // (adoptable). Status follows the containers live (container.* and stack.update events).
 
 import { useMutation } from '@tanstack/react-query';
-import { useCallback, useState, type ReactNode } from 'react';
+import { useState } from 'react';
 import { Link, useNavigate } from 'react-router';
 import { stackRequests, useStackList } from '../../api/stacks';
 import type { Stack } from '../../api/types';
 import { useCan } from '../../auth/session';
 import { ConfirmDialog } from '../../components/Dialog';
-import { EndpointErrors, StateBadge } from '../../components/data';
+import { StateBadge } from '../../components/data';
 import { Icon } from '../../components/Icon';
 import { useToast } from '../../components/Toaster';
-import { Badge, EmptyState, ErrorState, Loading, PageHeader, Pagination, RelativeTime } from '../../components/ui';
+import { pageQuery, ResourceTable, useTableParams, type Column } from '../../components/ResourceTable';
+import { Badge, PageHeader, RelativeTime } from '../../components/ui';
 import { STACK_STATUS_HINT, STACK_STATUS_TONE, STACK_STATUSES } from '../../lib/stacks';
-import { offsetOf, useDebouncedInput, useUrlParams } from '../../lib/useUrlParams';
 import { EndpointSelect } from '../docker/ContainersPage';
-
-const LIMIT = 50;
-const KEYS = ['endpoint', 'name', 'status', 'source', 'offset'] as const;
 
 export const stackPath = (id: string) => `/stacks/${encodeURIComponent(id)}`;
 
@@ -85,16 +82,30 @@ export function AdoptButton({ s, compact }: { s: Stack; compact?: boolean }) {
   );
 }
 
-function Row({ s, canOperate }: { s: Stack; canOperate: boolean }) {
-  return (
-    <tr data-testid="stack-row" data-name={s.name} data-endpoint={s.endpoint.id} data-status={s.status} data-discovered={s.discovered || undefined}>
-      <td>
+const COLUMNS: Column<Stack>[] = [
+  {
+    key: 'name',
+    header: 'Name',
+    sortValue: (s) => s.name,
+    cell: (s) => (
+      <>
         <Link to={stackPath(s.id)} className="row-link">
           <strong>{s.name}</strong>
         </Link>
-        {s.working_dir ? <div className="muted small mono" title="Working directory on the host">{s.working_dir}</div> : null}
-      </td>
-      <td>
+        {s.working_dir ? (
+          <div className="muted small mono" title="Working directory on the host">
+            {s.working_dir}
+          </div>
+        ) : null}
+      </>
+    ),
+  },
+  {
+    key: 'status',
+    header: 'Status',
+    sortValue: (s) => s.status,
+    cell: (s) => (
+      <>
         <span data-testid="stack-status" title={STACK_STATUS_HINT[s.status]}>
           <StateBadge value={s.status} tones={STACK_STATUS_TONE} />
         </span>
@@ -103,102 +114,33 @@ function Row({ s, canOperate }: { s: Stack; canOperate: boolean }) {
             {s.running}/{s.containers} running
           </div>
         ) : null}
-      </td>
-      <td>
-        <ServiceSummary s={s} />
-      </td>
-      <td>
-        <span title={`${s.endpoint.kind} endpoint ${s.endpoint.id}`}>{s.endpoint.name}</span>
-      </td>
-      <td>
-        <StackSource s={s} />
-      </td>
-      <td className="nowrap">{s.updated_at ? <RelativeTime value={new Date(s.updated_at).toISOString()} /> : <span className="muted">—</span>}</td>
-      {canOperate ? (
-        <td className="actions-col">
-          {s.discovered ? (
-            <AdoptButton s={s} compact />
-          ) : (
-            <Link to={stackPath(s.id)} className="btn btn-sm" aria-label={`Manage ${s.name}`}>
-              Manage
-            </Link>
-          )}
-        </td>
-      ) : null}
-    </tr>
-  );
-}
+      </>
+    ),
+  },
+  { key: 'services', header: 'Services', sortValue: (s) => s.services.length, cell: (s) => <ServiceSummary s={s} /> },
+  {
+    key: 'endpoint',
+    header: 'Endpoint',
+    sortValue: (s) => s.endpoint.name,
+    cell: (s) => <span title={`${s.endpoint.kind} endpoint ${s.endpoint.id}`}>{s.endpoint.name}</span>,
+  },
+  { key: 'source', header: 'Source', sortValue: (s) => (s.discovered ? 2 : s.adopted ? 1 : 0), cell: (s) => <StackSource s={s} /> },
+  {
+    key: 'updated',
+    header: 'Updated',
+    className: 'nowrap',
+    sortValue: (s) => s.updated_at,
+    cell: (s) => (s.updated_at ? <RelativeTime value={new Date(s.updated_at).toISOString()} /> : <span className="muted">—</span>),
+  },
+];
 
 export default function StacksPage() {
   const canOperate = useCan('operator');
-  const [p, update] = useUrlParams(KEYS);
-  const offset = offsetOf(p.offset);
-  const list = useStackList({ limit: LIMIT, offset, endpoint: p.endpoint, name: p.name, status: p.status, source: p.source });
-  const commitName = useCallback((v: string) => update({ name: v }), [update]);
-  const [name, setName] = useDebouncedInput(p.name, commitName);
-  const filtering = !!(p.endpoint || p.name || p.status || p.source);
-
-  let body: ReactNode;
-  if (list.isPending) body = <Loading />;
-  else if (list.isError) body = <ErrorState error={list.error} onRetry={() => void list.refetch()} />;
-  else if (list.data.items.length === 0)
-    body = filtering ? (
-      <EmptyState
-        icon="search"
-        title="No matching stacks"
-        testId="stacks-no-match"
-        action={
-          <button type="button" className="btn" onClick={() => update({ endpoint: '', name: '', status: '', source: '' })}>
-            Clear filters
-          </button>
-        }
-      />
-    ) : (
-      <EmptyState
-        icon="layers"
-        title="No stacks yet"
-        testId="stacks-empty"
-        action={
-          canOperate ? (
-            <Link to="/stacks/new" className="btn btn-primary" data-testid="create-stack-empty">
-              <Icon name="plus" size={16} /> New stack
-            </Link>
-          ) : null
-        }
-      >
-        <p>Compose projects stored here, and those found running on the fleet’s endpoints, appear here.</p>
-      </EmptyState>
-    );
-  else
-    body = (
-      <>
-        <div className="table-wrap">
-          <table className="table" data-testid="stacks-table">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Status</th>
-                <th scope="col">Services</th>
-                <th scope="col">Endpoint</th>
-                <th scope="col">Source</th>
-                <th scope="col">Updated</th>
-                {canOperate ? (
-                  <th scope="col" className="actions-col">
-                    <span className="sr-only">Actions</span>
-                  </th>
-                ) : null}
-              </tr>
-            </thead>
-            <tbody>
-              {list.data.items.map((s) => (
-                <Row key={`${s.endpoint.id}/${s.id}`} s={s} canOperate={canOperate} />
-              ))}
-            </tbody>
-          </table>
-        </div>
-        <Pagination offset={offset} limit={LIMIT} total={list.data.total} onChange={(o) => update({ offset: o ? String(o) : '' })} />
-      </>
-    );
+  const table = useTableParams(['endpoint', 'name', 'status', 'source']);
+  const p = { endpoint: '', name: '', status: '', source: '', ...table.params.extra };
+  const update = table.update;
+  const list = useStackList({ ...pageQuery(table.params), endpoint: p.endpoint, name: p.name, status: p.status, source: p.source });
+  const filtering = !!(p.endpoint || p.status);
 
   return (
     <div className="page" data-testid="page-stacks">
@@ -213,43 +155,76 @@ export default function StacksPage() {
           ) : null
         }
       />
-      <div className="toolbar toolbar-wrap">
-        <div className="search">
-          <Icon name="search" size={16} />
-          <input type="search" placeholder="Name…" aria-label="Filter by name" value={name} onChange={(e) => setName(e.target.value)} data-testid="stacks-search" />
-        </div>
-        <label className="inline-field">
-          <span>Endpoint</span>
-          <EndpointSelect value={p.endpoint} onChange={(v) => update({ endpoint: v, offset: '' })} testId="stacks-endpoint" />
-        </label>
-        <label className="inline-field">
-          <span>Status</span>
-          <select value={p.status} onChange={(e) => update({ status: e.target.value, offset: '' })} data-testid="stacks-status">
-            <option value="">Any</option>
-            {STACK_STATUSES.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label className="inline-field">
-          <span>Source</span>
-          <select value={p.source} onChange={(e) => update({ source: e.target.value, offset: '' })} data-testid="stacks-source">
-            <option value="">All</option>
-            <option value="stored">Stored and adopted</option>
-            <option value="discovered">Discovered</option>
-          </select>
-        </label>
-        {list.data ? (
-          <span className="muted small">
-            {list.data.total.toLocaleString()} stack{list.data.total === 1 ? '' : 's'}
-          </span>
-        ) : null}
-        {list.isFetching && !list.isPending ? <span className="spinner spinner-sm" aria-label="Refreshing" /> : null}
-      </div>
-      <EndpointErrors errors={list.data?.errors} />
-      {body}
+      <ResourceTable
+        query={list}
+        state={table}
+        columns={COLUMNS}
+        rowKey={(s) => `${s.endpoint.id}/${s.id}`}
+        rowProps={(s) => ({
+          'data-testid': 'stack-row',
+          'data-name': s.name,
+          'data-endpoint': s.endpoint.id,
+          'data-status': s.status,
+          'data-discovered': s.discovered ? 'true' : undefined,
+        })}
+        renderActions={{
+          role: 'operator',
+          render: (s) =>
+            s.discovered ? (
+              <AdoptButton s={s} compact />
+            ) : (
+              <Link to={stackPath(s.id)} className="btn btn-sm" aria-label={`Manage ${s.name}`}>
+                Manage
+              </Link>
+            ),
+        }}
+        filter={{ label: 'Filter by name', placeholder: 'Name…', param: 'name', testId: 'stacks-search' }}
+        chips={[
+          { param: 'source', value: 'stored', label: 'Stored and adopted' },
+          { param: 'source', value: 'discovered', label: 'Discovered' },
+        ]}
+        filtered={filtering}
+        toolbar={
+          <>
+            <label className="inline-field">
+              <span>Endpoint</span>
+              <EndpointSelect value={p.endpoint} onChange={(v) => update({ endpoint: v })} testId="stacks-endpoint" />
+            </label>
+            <label className="inline-field">
+              <span>Status</span>
+              <select value={p.status} onChange={(e) => update({ status: e.target.value })} data-testid="stacks-status">
+                <option value="">Any</option>
+                {STACK_STATUSES.map((s) => (
+                  <option key={s} value={s}>
+                    {s}
+                  </option>
+                ))}
+              </select>
+            </label>
+          </>
+        }
+        empty={{
+          icon: 'layers',
+          title: 'No stacks yet',
+          testId: 'stacks-empty',
+          body: <p>Compose projects stored here, and those found running on the fleet’s endpoints, appear here.</p>,
+          action: canOperate ? (
+            <Link to="/stacks/new" className="btn btn-primary" data-testid="create-stack-empty">
+              <Icon name="plus" size={16} /> New stack
+            </Link>
+          ) : null,
+          filteredTitle: 'No matching stacks',
+          filteredTestId: 'stacks-no-match',
+          filteredBody: null,
+          filteredAction: (
+            <button type="button" className="btn" onClick={() => update({ endpoint: '', name: '', status: '', source: '' })}>
+              Clear filters
+            </button>
+          ),
+        }}
+        noun="stacks"
+        testId="stacks-table"
+      />
     </div>
   );
 }

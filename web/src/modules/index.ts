@@ -1,0 +1,11 @@
+// Every dashboard module, registered once (see ./types.ts). Adding a module: a folder with an
+// index.ts exporting its descriptor, and one line here.
+
+import { alerting } from './alerting';
+import { monitoring } from './monitoring';
+import type { ModuleDescriptor } from './types';
+
+export const MODULES: readonly ModuleDescriptor[] = [
+  monitoring,
+  alerting,
+];
