@@ -286,6 +286,80 @@ describe('dashboard against the real master', { skip: missing ? `prerequisites m
     assert.equal(roles[OPERATOR.username], 'operator');
   });
 
+  flow('the shared list table sorts, filters and pages with its state in the URL', async () => {
+    const page = adminPage;
+    const names = async () => page.locator('[data-testid="user-row"]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-username')));
+    await page.goto(`${uiBase}/admin/users`);
+    await settled(page, 'users-table');
+    const all = await names();
+    assert.ok(all.length >= 3, `users listed: ${all.join(', ')}`);
+    const collate = (a, b) => a.localeCompare(b, undefined, { numeric: true, sensitivity: 'base' });
+
+    await page.getByTestId('sort-username').click();
+    await page.waitForFunction(() => new URL(location.href).searchParams.get('sort') === 'username');
+    assert.deepEqual(await names(), [...all].sort(collate));
+    await page.getByTestId('sort-username').click();
+    await page.waitForFunction(() => new URL(location.href).searchParams.get('sort') === '-username');
+    assert.deepEqual(await names(), [...all].sort(collate).reverse());
+
+    // One row a page: the server pages (limit/offset), the footer says where we are.
+    await page.goto(`${uiBase}/admin/users?limit=1`);
+    await settled(page, 'users-table');
+    assert.equal((await names()).length, 1);
+    const footer = page.getByTestId('users-table-pagination');
+    await waitForText(footer, `1–1 of ${all.length}`);
+    await page.getByRole('button', { name: 'Next page' }).click();
+    await waitForText(footer, `2–2 of ${all.length}`);
+    assert.equal(new URL(page.url()).searchParams.get('offset'), '1');
+
+    // The search is sent to the API (debounced) and lands in the URL; no match says so.
+    await page.goto(`${uiBase}/admin/users`);
+    await settled(page, 'users-table');
+    await page.getByTestId('users-search').fill(VIEWER.username);
+    await page.waitForFunction((u) => new URL(location.href).searchParams.get('q') === u, VIEWER.username);
+    await page.waitForFunction((u) => {
+      const rows = [...document.querySelectorAll('[data-testid="user-row"]')];
+      return rows.length === 1 && rows[0].getAttribute('data-username') === u;
+    }, VIEWER.username);
+    await page.getByTestId('users-search').fill('no-such-user-e2e');
+    await page.getByTestId('users-table-empty').waitFor();
+    await screenshot(page, '10b-users-no-match');
+  });
+
+  flow('the form pattern shows client checks on their field and the server’s refusal in the form', async () => {
+    const page = adminPage;
+    await page.goto(`${uiBase}/admin/users`);
+    await settled(page, 'page-users');
+    await page.getByTestId('create-user').click();
+    const dialog = page.getByTestId('create-user-dialog');
+    await dialog.waitFor();
+    // Nothing sent yet: the username is required, said under the field and marked invalid.
+    await page.getByTestId('create-user-submit').click();
+    const username = page.getByTestId('create-user-username');
+    assert.equal(await username.getAttribute('aria-invalid'), 'true');
+    const describedBy = await username.getAttribute('aria-describedby');
+    await waitForText(page.locator(`[id="${describedBy}"]`), 'Enter a username.');
+    // The server refuses a name that exists: its message is shown, on the field the error body
+    // names when it names one, else at the top of the form.
+    await username.fill(VIEWER.username);
+    await page.getByTestId('create-user-password').fill('another-long-password');
+    await page.getByTestId('create-user-submit').click();
+    await page.waitForFunction(
+      () =>
+        document.querySelector('[data-testid="create-user-dialog"] [data-testid="form-error"]') ||
+        document.querySelector('[data-testid="create-user-dialog"] .field-invalid .field-error'),
+      null,
+      { timeout: TIMEOUT },
+    );
+    const shown = await dialog.evaluate(
+      (d) => (d.querySelector('[data-testid="form-error"]') ?? d.querySelector('.field-invalid .field-error'))?.textContent ?? '',
+    );
+    assert.match(shown, /exist|taken|already/i);
+    await screenshot(page, '10c-create-user-refused');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+  });
+
   flow('an API key is shown exactly once, with a working copy button', async () => {
     const page = adminPage;
     await page.getByTestId('nav-keys').click();

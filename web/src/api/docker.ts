@@ -3,7 +3,8 @@
 
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useCan } from '../auth/session';
-import { api } from './client';
+import { api, type Query } from './client';
+import { DEFAULT_LIMIT } from '../lib/table';
 import { qk, type ContainerListParams, type EndpointFilter } from './keys';
 import type {
   Container,
@@ -21,6 +22,14 @@ import type {
 } from './types';
 
 const enc = encodeURIComponent;
+
+/** A gathered list's query: `limit`/`offset` only when they differ from the API's defaults. */
+export function gatheredQuery(f: EndpointFilter): Query {
+  const q: Query = { endpoint: f.endpoint };
+  if (f.limit !== undefined && f.limit !== DEFAULT_LIMIT) q.limit = f.limit;
+  if (f.offset) q.offset = f.offset;
+  return q;
+}
 
 export function useContainerList(p: ContainerListParams) {
   return useQuery({
@@ -60,7 +69,7 @@ export function useContainerLogs(endpoint: string, id: string, tail: number, ena
 export function useImages(f: EndpointFilter) {
   return useQuery({
     queryKey: qk.imageList(f),
-    queryFn: ({ signal }) => api.get<GatheredPage<DockerImage>>('/api/images', { query: { ...f }, signal }),
+    queryFn: ({ signal }) => api.get<GatheredPage<DockerImage>>('/api/images', { query: gatheredQuery(f), signal }),
     placeholderData: keepPreviousData,
   });
 }
@@ -69,7 +78,7 @@ export function useImages(f: EndpointFilter) {
 export function useVolumes(f: EndpointFilter) {
   return useQuery({
     queryKey: qk.volumeList(f),
-    queryFn: ({ signal }) => api.get<GatheredPage<Volume>>('/api/volumes', { query: { ...f }, signal }),
+    queryFn: ({ signal }) => api.get<GatheredPage<Volume>>('/api/volumes', { query: gatheredQuery(f), signal }),
     placeholderData: keepPreviousData,
   });
 }
@@ -78,7 +87,7 @@ export function useVolumes(f: EndpointFilter) {
 export function useNetworks(f: EndpointFilter) {
   return useQuery({
     queryKey: qk.networkList(f),
-    queryFn: ({ signal }) => api.get<GatheredPage<DockerNetwork>>('/api/networks', { query: { ...f }, signal }),
+    queryFn: ({ signal }) => api.get<GatheredPage<DockerNetwork>>('/api/networks', { query: gatheredQuery(f), signal }),
     placeholderData: keepPreviousData,
   });
 }

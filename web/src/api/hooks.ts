@@ -3,6 +3,7 @@
 
 import { keepPreviousData, useQuery, type QueryClient } from '@tanstack/react-query';
 import { api, isApiError } from './client';
+import { typed } from './typed';
 import { qk, type AuditParams, type PageParams, type UserListParams } from './keys';
 import type {
   ApiKey,
@@ -20,7 +21,7 @@ import type {
   User,
 } from './types';
 
-export const fetchHealth = () => api.get<Health>('/api/health');
+export const fetchHealth = (): Promise<Health> => typed.get('/api/health');
 
 export function useHealth() {
   return useQuery({ queryKey: qk.health, queryFn: fetchHealth, staleTime: 60_000 });
@@ -29,7 +30,7 @@ export function useHealth() {
 /** The signed-in user, or `null` when there is no (refreshable) session. */
 export async function fetchMe(): Promise<Me | null> {
   try {
-    return await api.get<Me>('/api/auth/me');
+    return await typed.get('/api/auth/me');
   } catch (e) {
     if (isApiError(e) && e.status === 401) return null;
     throw e;
@@ -68,8 +69,7 @@ export function useSetting<V = unknown>(key: string, enabled = true) {
 export function useUserList(p: UserListParams) {
   return useQuery({
     queryKey: qk.userList(p),
-    queryFn: ({ signal }) =>
-      api.get<Page<User>>('/api/users', { query: { ...p }, signal }),
+    queryFn: ({ signal }): Promise<Page<User>> => typed.get('/api/users', { query: { ...p }, signal }),
     placeholderData: keepPreviousData,
   });
 }
@@ -84,7 +84,7 @@ export function useApiKeys(p: PageParams) {
 }
 
 export function useModules() {
-  return useQuery({ queryKey: qk.modules, queryFn: () => api.get<ItemList<ModuleInfo>>('/api/modules') });
+  return useQuery({ queryKey: qk.modules, queryFn: (): Promise<ItemList<ModuleInfo>> => typed.get('/api/modules') });
 }
 
 export function useModuleConfig(name: string, enabled = true) {
@@ -98,7 +98,7 @@ export function useModuleConfig(name: string, enabled = true) {
 export function useAudit(p: AuditParams) {
   return useQuery({
     queryKey: qk.auditList(p),
-    queryFn: ({ signal }) => api.get<Page<AuditEntry>>('/api/audit', { query: { ...p }, signal }),
+    queryFn: ({ signal }): Promise<Page<AuditEntry>> => typed.get('/api/audit', { query: { ...p, result: p.result || undefined }, signal }),
     placeholderData: keepPreviousData,
   });
 }
@@ -121,5 +121,5 @@ export function useNotifications(limit: number) {
 }
 
 export function useSystemInfo() {
-  return useQuery({ queryKey: qk.systemInfo, queryFn: () => api.get<SystemInfo>('/api/system/info') });
+  return useQuery({ queryKey: qk.systemInfo, queryFn: (): Promise<SystemInfo> => typed.get('/api/system/info') });
 }

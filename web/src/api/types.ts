@@ -10,9 +10,7 @@ export type Role = Schemas['Role'];
 
 export type User = Schemas['UserView'];
 
-export interface Me extends User {
-  auth_method: 'cookie' | 'jwt' | 'api_key';
-}
+export type Me = Schemas['Me'];
 
 export type Health = Schemas['Health'];
 

@@ -105,4 +105,26 @@ describe('the form pattern', () => {
     expect(submitted).toEqual([{ name: 'web', image: '' }]);
     expect(errorOf(r, 'name')).toBeNull();
   });
+
+  it('shows client checks while typing with liveValidation', async () => {
+    function Live() {
+      const form = useForm({
+        initial: { name: '', image: '' },
+        liveValidation: true,
+        validate: (v): FieldErrors => ({ name: v.name.length === 1 ? 'Too short' : undefined }),
+        onSubmit: () => undefined,
+      });
+      return (
+        <FormField form={form} name="name" label="Name">
+          {(p) => <input {...p} />}
+        </FormField>
+      );
+    }
+    r = await render(<Live />);
+    expect(errorOf(r, 'name')).toBeNull();
+    await type(input(r, 'name'), 'a');
+    expect(errorOf(r, 'name')).toBe('Too short');
+    await type(input(r, 'name'), 'ab');
+    expect(errorOf(r, 'name')).toBeNull();
+  });
 });

@@ -26,6 +26,8 @@ export interface UseFormOptions<V> {
   onSubmit: (values: V) => unknown;
   /** Called with what `onSubmit` resolved to. */
   onSuccess?: (result: unknown, values: V) => void;
+  /** Show the client checks while typing, not only after a submit was tried. */
+  liveValidation?: boolean;
 }
 
 export interface FormState<V> {
@@ -121,7 +123,9 @@ export function useForm<V extends object>(opts: UseFormOptions<V>): FormState<V>
     setSubmitted(false);
   }, []);
 
-  const errors = useMemo(() => ({ ...serverErrors, ...(submitted ? clientErrors : {}) }), [serverErrors, clientErrors, submitted]);
+  const { validate, liveValidation } = opts;
+  const live = useMemo(() => (liveValidation && validate ? defined(validate(values)) : {}), [liveValidation, validate, values]);
+  const errors = useMemo(() => ({ ...serverErrors, ...(submitted ? clientErrors : {}), ...live }), [serverErrors, clientErrors, submitted, live]);
   const errorFor = useCallback(
     (name: string) => {
       const hit = Object.entries(errors).find(([k]) => pathUnder(k, name));

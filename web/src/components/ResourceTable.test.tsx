@@ -1,6 +1,10 @@
 // @vitest-environment jsdom
+import { useQuery } from '@tanstack/react-query';
 import { act } from 'react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { LiveEvent } from '../api/types';
+import { LiveClient } from '../live/events';
+import { LiveContext } from '../live/LiveProvider';
 import { click, render, type, type Rendered } from '../test/render';
 import { ResourceTable, useTableParams, type Column, type ListData, type ListQuery, type RowAction } from './ResourceTable';
 
@@ -198,5 +202,47 @@ describe('ResourceTable', () => {
     r.unmount();
     r = await render(<Custom />, { role: 'operator' });
     expect(r.container.querySelector('[data-testid="manage"]')?.textContent).toBe('vol-000');
+  });
+
+  it('refetches the list when a matching live event arrives', async () => {
+    const listeners = new Set<(ev: LiveEvent) => void>();
+    const live = {
+      client: new LiveClient({ url: () => 'ws://unused', onEvent: () => undefined, onResync: () => undefined }),
+      addListener: (l: (ev: LiveEvent) => void) => {
+        listeners.add(l);
+        return () => listeners.delete(l);
+      },
+    };
+    let fetches = 0;
+    function Live() {
+      const state = useTableParams();
+      const query = useQuery({ queryKey: ['vols', 'list'], queryFn: async () => (fetches++, { items: vols(1) }) });
+      return (
+        <ResourceTable
+          query={query}
+          state={state}
+          columns={columns}
+          rowKey={(v) => v.name}
+          live={{ queryKey: ['vols'], match: (ev) => ev.type === 'volume.update' }}
+          empty={{ title: 'none' }}
+        />
+      );
+    }
+    r = await render(
+      <LiveContext.Provider value={live}>
+        <Live />
+      </LiveContext.Provider>,
+    );
+    await act(async () => undefined);
+    expect(fetches).toBe(1);
+    const emit = async (type: string) =>
+      act(async () => {
+        for (const l of listeners) l({ id: 1, type, ts: 'x', payload: {} });
+        await new Promise((res) => setTimeout(res, 0));
+      });
+    await emit('network.update');
+    expect(fetches).toBe(1);
+    await emit('volume.update');
+    expect(fetches).toBe(2);
   });
 });

@@ -110,3 +110,12 @@ describe('row actions by role', () => {
     expect(anyActionFor([], 'admin')).toBe(false);
   });
 });
+
+describe('gathered list queries', () => {
+  it('send limit and offset only when they are not the defaults', async () => {
+    const { gatheredQuery } = await import('../api/docker');
+    expect(gatheredQuery({ endpoint: '' })).toEqual({ endpoint: '' });
+    expect(gatheredQuery({ endpoint: 'local', limit: 50, offset: 0 })).toEqual({ endpoint: 'local' });
+    expect(gatheredQuery({ endpoint: '', limit: 20, offset: 40 })).toEqual({ endpoint: '', limit: 20, offset: 40 });
+  });
+});

@@ -12,12 +12,13 @@ import { applyEvent, resyncAll } from './reducer';
 
 type Listener = (ev: LiveEvent) => void;
 
-interface LiveContextValue {
+export interface LiveContextValue {
   client: LiveClient;
   addListener: (l: Listener) => () => void;
 }
 
-const LiveContext = createContext<LiveContextValue | null>(null);
+/** Exported for tests, which provide listeners without a connection; the app uses <LiveProvider>. */
+export const LiveContext = createContext<LiveContextValue | null>(null);
 
 export function LiveProvider({ children }: { children: ReactNode }) {
   const qc = useQueryClient();

@@ -10,7 +10,7 @@ import { FormError, FormField, useForm } from '../../components/Form';
 import { Icon } from '../../components/Icon';
 import { pageQuery, ResourceTable, useTableParams, type Column, type RowAction } from '../../components/ResourceTable';
 import { useToast } from '../../components/Toaster';
-import { Badge, Field, InlineError, PageHeader, RelativeTime, RoleBadge } from '../../components/ui';
+import { Badge, PageHeader, RelativeTime, RoleBadge } from '../../components/ui';
 import { ROLE_HELP, ROLE_LABEL, ROLES } from '../../lib/roles';
 import { MIN_PASSWORD } from '../../lib/validation';
 
@@ -81,73 +81,82 @@ function CreateUserDialog({ onClose }: { onClose: () => void }) {
   );
 }
 
+interface UserEdit {
+  role: Role;
+  disabled: boolean;
+  password: string;
+}
+
 function EditUserDialog({ user, isSelf, onClose }: { user: User; isSelf: boolean; onClose: () => void }) {
   const qc = useQueryClient();
   const toast = useToast();
-  const [role, setRole] = useState<Role>(user.role);
-  const [disabled, setDisabled] = useState(user.disabled);
-  const [password, setPassword] = useState('');
-
-  const passwordError = password && password.length < MIN_PASSWORD ? `At least ${MIN_PASSWORD} characters.` : null;
-
-  const save = useMutation({
-    mutationFn: () => {
+  const form = useForm<UserEdit>({
+    initial: { role: user.role, disabled: user.disabled, password: '' },
+    liveValidation: true,
+    validate: (v) => ({ password: v.password && v.password.length < MIN_PASSWORD ? `At least ${MIN_PASSWORD} characters.` : undefined }),
+    onSubmit: (v) => {
       const body: Partial<{ role: Role; disabled: boolean; password: string }> = {};
-      if (role !== user.role) body.role = role;
-      if (disabled !== user.disabled) body.disabled = disabled;
-      if (password) body.password = password;
+      if (v.role !== user.role) body.role = v.role;
+      if (v.disabled !== user.disabled) body.disabled = v.disabled;
+      if (v.password) body.password = v.password;
       return api.put<User>(`/api/users/${encodeURIComponent(user.id)}`, body);
     },
-    onSuccess: (u) => {
+    onSuccess: (result) => {
+      const u = result as User;
       updateUserInLists(qc, u);
       toast.success(`User ${u.username} updated`);
       onClose();
     },
   });
-
-  const unchanged = role === user.role && disabled === user.disabled && !password;
+  const v = form.values;
+  const unchanged = v.role === user.role && v.disabled === user.disabled && !v.password;
+  const passwordTooShort = Boolean(v.password) && v.password.length < MIN_PASSWORD;
+  form.register('disabled');
 
   return (
     <Dialog
       title={`Edit ${user.username}`}
       onClose={onClose}
-      busy={save.isPending}
+      busy={form.submitting}
       testId="edit-user-dialog"
       onSubmit={() => {
-        if (!passwordError && !unchanged) save.mutate();
+        if (!unchanged) void form.handleSubmit();
       }}
       footer={
         <>
-          <button type="button" className="btn" onClick={onClose} disabled={save.isPending}>
+          <button type="button" className="btn" onClick={onClose} disabled={form.submitting}>
             Cancel
           </button>
-          <button type="submit" className="btn btn-primary" disabled={save.isPending || unchanged || !!passwordError} data-testid="edit-user-submit">
-            {save.isPending ? 'Saving…' : 'Save changes'}
+          <button type="submit" className="btn btn-primary" disabled={form.submitting || unchanged || passwordTooShort} data-testid="edit-user-submit">
+            {form.submitting ? 'Saving…' : 'Save changes'}
           </button>
         </>
       }
     >
-      <Field label="Role" htmlFor="eu-role" hint={isSelf ? 'You cannot change your own role.' : undefined}>
-        <select id="eu-role" value={role} onChange={(e) => setRole(e.target.value as Role)} disabled={isSelf} data-testid="edit-user-role" data-autofocus>
-          {ROLES.map((r) => (
-            <option key={r} value={r}>
-              {ROLE_LABEL[r]} — {ROLE_HELP[r]}
-            </option>
-          ))}
-        </select>
-      </Field>
+      <FormField form={form} name="role" label="Role" hint={isSelf ? 'You cannot change your own role.' : undefined}>
+        {(p) => (
+          <select {...p} disabled={isSelf || p.disabled} data-testid="edit-user-role" data-autofocus>
+            {ROLES.map((r) => (
+              <option key={r} value={r}>
+                {ROLE_LABEL[r]} — {ROLE_HELP[r]}
+              </option>
+            ))}
+          </select>
+        )}
+      </FormField>
       <div className="field">
         <label className="checkbox">
-          <input type="checkbox" checked={disabled} onChange={(e) => setDisabled(e.target.checked)} disabled={isSelf} data-testid="edit-user-disabled" />
+          <input type="checkbox" checked={v.disabled} onChange={(e) => form.setValue('disabled', e.target.checked)} disabled={isSelf} data-testid="edit-user-disabled" />
           <span>
             Disabled <span className="muted">— the user cannot sign in and their sessions and keys stop working</span>
           </span>
         </label>
+        {form.errorFor('disabled') ? <p className="field-error">{form.errorFor('disabled')}</p> : null}
       </div>
-      <Field label="New password" htmlFor="eu-password" error={passwordError} hint="Leave empty to keep the current password.">
-        <input id="eu-password" type="password" autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} data-testid="edit-user-password" />
-      </Field>
-      <InlineError error={save.error} />
+      <FormField form={form} name="password" label="New password" hint="Leave empty to keep the current password.">
+        {(p) => <input {...p} type="password" autoComplete="new-password" data-testid="edit-user-password" />}
+      </FormField>
+      <FormError form={form} />
     </Dialog>
   );
 }
