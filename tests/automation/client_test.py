@@ -6,9 +6,9 @@ master here: no hand-written HTTP. Every call is made with `raise_on_unexpected_
 a status the document does not declare for an operation fails the script, and every answer is
 parsed into the generated model the document declares for it.
 
-    CONTEXTBAY_API_KEY=cb_… python client_test.py --base-url http://127.0.0.1:8080 \
-        --endpoint local --image contextbay-test/busybox:latest --network NET --name NAME \
-        --node NODE
+    CONTEXTBAY_API_KEY=cb_… PYTHONPATH=<generated client> python client_test.py \
+        --base-url http://127.0.0.1:8080 --document openapi.json --endpoint local \
+        --image contextbay-test/busybox:latest --network NET --name NAME --node NODE
 
 Exits 0 when every step passed; any failure raises (exit 1) with the step that failed.
 """
