@@ -14,6 +14,7 @@ mod integration {
     mod adversarial;
     mod alerting;
     mod auth;
+    mod automation;
     mod chaos;
     mod compose_security;
     pub mod docker;

@@ -246,7 +246,7 @@ pub fn validate_labels(labels: &Map<String, Value>) -> ApiResult<()> {
     Ok(())
 }
 
-#[utoipa::path(get, path = "/api/hosts", tag = "hosts", params(super::PageQuery),
+#[utoipa::path(get, path = "/api/hosts", tag = "hosts", params(PageQuery),
     responses((status = 200, body = Paginated<HostView>)))]
 pub async fn list(
     state: web::Data<AppState>,

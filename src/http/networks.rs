@@ -82,7 +82,7 @@ pub async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[utoipa::path(get, path = "/api/networks/{id}/inspect", tag = "networks", params(("id" = String, Path), NetworkQuery),
+#[utoipa::path(get, path = "/api/networks/{id}/inspect", tag = "networks", operation_id = "inspect_network", params(("id" = String, Path), NetworkQuery),
     responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
 pub async fn inspect(
     state: web::Data<AppState>,
