@@ -133,6 +133,11 @@ pub struct JobsConfig {
     /// How long a master holds a running operation without renewing it; a master that is gone
     /// longer than this has its operations marked `interrupted`.
     pub lease_secs: u64,
+    /// Finished operations are deleted this many days after they finished (0: kept by age).
+    pub retention_days: u64,
+    /// At most this many finished operations are kept, the newest (0: no limit). Pruned with
+    /// the logs, every `audit.prune_interval_secs`.
+    pub max_rows: u64,
 }
 
 /// An entry of `server.trusted_proxies`: an address (`10.0.0.5`) or a network (`10.0.0.0/8`).
@@ -382,6 +387,8 @@ impl Default for JobsConfig {
             max_running: 64,
             max_per_kind: 32,
             lease_secs: 30,
+            retention_days: 30,
+            max_rows: 10_000,
         }
     }
 }

@@ -162,9 +162,9 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
         });
     }
     {
-        let (store, audit) = (store.clone(), config.audit.clone());
+        let (store, audit, jobs) = (store.clone(), config.audit.clone(), config.jobs.clone());
         state.tasks.spawn(LOG_RETENTION, move || {
-            crate::retention::run(store.clone(), audit.clone())
+            crate::retention::run(store.clone(), audit.clone(), jobs.clone())
         });
     }
     crate::endpoints::ensure_local(&state).await?;

@@ -195,4 +195,17 @@ impl Jobs<'_> {
         }
         Ok(out)
     }
+
+    /// Deletes finished jobs (done, failed, cancelled, interrupted) that finished before
+    /// `before_ms` (when given) and those beyond the newest `max_rows` finished ones (when given).
+    /// Queued and running jobs are never deleted. Returns how many went.
+    pub async fn prune(&self, before_ms: Option<i64>, max_rows: Option<u64>) -> StoreResult<u64> {
+        super::retention::prune(
+            self.0,
+            super::retention::Log::FinishedJobs,
+            before_ms,
+            max_rows,
+        )
+        .await
+    }
 }

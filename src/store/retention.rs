@@ -1,14 +1,17 @@
-//! Pruning of the append-only logs (audit entries, enrollment attempts) by age and row count.
+//! Pruning of the append-only logs (audit entries, enrollment attempts) and of finished
+//! operations (jobs) by age and row count.
 
 use sqlx::Row;
 
 use super::{Store, StoreResult};
 
-/// The logs that [`prune`] may cut; each names its table, which has `id` and `ts` columns.
+/// The logs that [`prune`] may cut; each names its table, which has `id` and `ts` columns
+/// (for jobs: `finished_at`, and only finished jobs are ever cut).
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Log {
     Audit,
     EnrollAttempts,
+    FinishedJobs,
 }
 
 /// The statements [`prune`] runs on one table.
@@ -52,6 +55,19 @@ impl Log {
         match self {
             Log::Audit => statements!("audit_log"),
             Log::EnrollAttempts => statements!("enroll_attempts"),
+            // A queued or running job has no `finished_at`; the state check keeps it so even if
+            // a row were inconsistent.
+            Log::FinishedJobs => Statements {
+                first_out: "SELECT finished_at AS ts, id FROM jobs \
+                            WHERE finished_at IS NOT NULL AND state NOT IN ('queued', 'running') \
+                            ORDER BY finished_at DESC, id DESC LIMIT 1 OFFSET $1",
+                older: "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs \
+                        WHERE finished_at IS NOT NULL AND state NOT IN ('queued', 'running') \
+                        AND finished_at < $1 LIMIT $2)",
+                up_to: "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs \
+                        WHERE finished_at IS NOT NULL AND state NOT IN ('queued', 'running') \
+                        AND (finished_at < $1 OR (finished_at = $1 AND id <= $2)) LIMIT $3)",
+            },
         }
     }
 }
