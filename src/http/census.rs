@@ -131,7 +131,7 @@ pub struct ListCensus {
     /// 1 to 500, default 50.
     #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<i64>,
-    #[param(minimum = 0, default = 0)]
+    #[param(minimum = 0, maximum = 1_000_000_000_000_000_i64, default = 0)]
     pub offset: Option<i64>,
 }
 

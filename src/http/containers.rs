@@ -53,7 +53,7 @@ pub struct ListContainers {
     pub all: Option<bool>,
     #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<usize>,
-    #[param(minimum = 0, default = 0)]
+    #[param(minimum = 0, maximum = 1_000_000_000_000_000_i64, default = 0)]
     pub offset: Option<usize>,
 }
 
@@ -152,7 +152,7 @@ pub async fn list(
 ) -> ApiResult<web::Json<EndpointsPage<ContainerView>>> {
     let q = query.into_inner();
     let limit = endpoints_page_limit(q.limit)?;
-    let offset = q.offset.unwrap_or(0);
+    let offset = super::endpoints_page_offset(q.offset)?;
     let all = q.all.unwrap_or(true);
     let targets = match q.endpoint.as_deref() {
         Some(id) => vec![endpoints::get(&state, id).await?],

@@ -28,7 +28,7 @@ pub struct ImageQuery {
     pub name: Option<String>,
     #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<usize>,
-    #[param(minimum = 0, default = 0)]
+    #[param(minimum = 0, maximum = 1_000_000_000_000_000_i64, default = 0)]
     pub offset: Option<usize>,
 }
 
@@ -39,6 +39,7 @@ pub async fn list(
     query: Query<ImageQuery>,
 ) -> ApiResult<web::Json<EndpointsPage<ImageView>>> {
     let limit = endpoints_page_limit(query.limit)?;
+    let offset = super::endpoints_page_offset(query.offset)?;
     let (answers, errors) = endpoints::fan_out::<Vec<ImageInfo>>(
         &state,
         query.endpoint.as_deref(),
@@ -68,7 +69,7 @@ pub async fn list(
     Ok(web::Json(EndpointsPage::new(
         items,
         limit,
-        query.offset,
+        Some(offset),
         errors,
     )))
 }

@@ -97,6 +97,26 @@ pub fn query_config() -> web::QueryConfig {
     })
 }
 
+/// The largest `offset` of a list (far beyond any list, and exact in every client's numbers).
+pub const MAX_OFFSET: i64 = 1_000_000_000_000_000;
+
+fn offset_out_of_range() -> ApiError {
+    ApiError::invalid_field(
+        "offset",
+        format!("offset must be between 0 and {MAX_OFFSET}"),
+    )
+}
+
+/// `?offset=` of an endpoint-wide list: at most [`MAX_OFFSET`], default 0.
+pub fn endpoints_page_offset(offset: Option<usize>) -> Result<usize, ApiError> {
+    let offset = offset.unwrap_or(0);
+    if i64::try_from(offset).is_ok_and(|o| o <= MAX_OFFSET) {
+        Ok(offset)
+    } else {
+        Err(offset_out_of_range())
+    }
+}
+
 /// `?limit=&offset=` with bounds: the paging parameters of every list, with the same names,
 /// defaults and limits (lists with filters repeat these two fields with the same attributes).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -107,7 +127,7 @@ pub struct PageQuery {
     #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<i64>,
     /// Default 0.
-    #[param(minimum = 0, default = 0)]
+    #[param(minimum = 0, maximum = 1_000_000_000_000_000_i64, default = 0)]
     pub offset: Option<i64>,
 }
 
@@ -121,11 +141,8 @@ impl PageQuery {
                 "limit must be between 1 and 500",
             ));
         }
-        if offset < 0 {
-            return Err(ApiError::invalid_field(
-                "offset",
-                "offset must not be negative",
-            ));
+        if !(0..=MAX_OFFSET).contains(&offset) {
+            return Err(offset_out_of_range());
         }
         Ok(Page { limit, offset })
     }

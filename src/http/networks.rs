@@ -32,7 +32,7 @@ pub struct ListNetworks {
     pub endpoint: Option<String>,
     #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<usize>,
-    #[param(minimum = 0, default = 0)]
+    #[param(minimum = 0, maximum = 1_000_000_000_000_000_i64, default = 0)]
     pub offset: Option<usize>,
 }
 
@@ -59,6 +59,7 @@ pub async fn list(
     query: Query<ListNetworks>,
 ) -> ApiResult<web::Json<EndpointsPage<NetworkView>>> {
     let limit = endpoints_page_limit(query.limit)?;
+    let offset = super::endpoints_page_offset(query.offset)?;
     let (mut items, errors) = gather(&state, query.endpoint.as_deref()).await?;
     items.sort_by(|a, b| {
         (&a.endpoint.id, &a.network.name, &a.network.id).cmp(&(
@@ -70,7 +71,7 @@ pub async fn list(
     Ok(web::Json(EndpointsPage::new(
         items,
         limit,
-        query.offset,
+        Some(offset),
         errors,
     )))
 }

@@ -83,7 +83,7 @@ pub fn view(host: Host, live: Option<&NodeLive>) -> NodeView {
 pub struct ListNodes {
     #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<i64>,
-    #[param(minimum = 0, default = 0)]
+    #[param(minimum = 0, maximum = 1_000_000_000_000_000_i64, default = 0)]
     pub offset: Option<i64>,
     /// Substring of the name or hostname.
     pub q: Option<String>,

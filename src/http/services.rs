@@ -87,7 +87,7 @@ pub struct ListServices {
     pub state: Option<String>,
     #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<usize>,
-    #[param(minimum = 0, default = 0)]
+    #[param(minimum = 0, maximum = 1_000_000_000_000_000_i64, default = 0)]
     pub offset: Option<usize>,
 }
 
@@ -313,6 +313,7 @@ pub async fn list(
 ) -> ApiResult<web::Json<EndpointsPage<ServiceView>>> {
     let q = query.into_inner();
     let limit = endpoints_page_limit(q.limit)?;
+    let offset = super::endpoints_page_offset(q.offset)?;
     let (all, errors) = all_services(&state, q.endpoint.as_deref()).await?;
     let matching: Vec<ServiceView> = all
         .into_iter()
@@ -325,7 +326,10 @@ pub async fn list(
         })
         .collect();
     Ok(web::Json(EndpointsPage::new(
-        matching, limit, q.offset, errors,
+        matching,
+        limit,
+        Some(offset),
+        errors,
     )))
 }
 

@@ -27,7 +27,7 @@ pub struct VolumeQuery {
     pub name: Option<String>,
     #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<usize>,
-    #[param(minimum = 0, default = 0)]
+    #[param(minimum = 0, maximum = 1_000_000_000_000_000_i64, default = 0)]
     pub offset: Option<usize>,
 }
 
@@ -38,6 +38,7 @@ pub async fn list(
     query: Query<VolumeQuery>,
 ) -> ApiResult<web::Json<EndpointsPage<VolumeView>>> {
     let limit = endpoints_page_limit(query.limit)?;
+    let offset = super::endpoints_page_offset(query.offset)?;
     let (answers, errors) = endpoints::fan_out::<Vec<VolumeInfo>>(
         &state,
         query.endpoint.as_deref(),
@@ -62,7 +63,7 @@ pub async fn list(
     Ok(web::Json(EndpointsPage::new(
         items,
         limit,
-        query.offset,
+        Some(offset),
         errors,
     )))
 }
