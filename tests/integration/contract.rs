@@ -294,6 +294,7 @@ async fn every_core_list_answers_the_page_object() {
         "/api/census".to_owned(),
         "/api/audit".to_owned(),
         "/api/operations".to_owned(),
+        "/api/notifications".to_owned(),
         "/api/endpoints".to_owned(),
         "/api/containers".to_owned(),
         "/api/stacks".to_owned(),
