@@ -66,19 +66,26 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
             if bytes.len() > limit {
                 return Err(too_large(limit));
             }
-            let de = &mut serde_json::Deserializer::from_slice(&bytes);
-            serde_path_to_error::deserialize(de).map(Body).map_err(|e| {
-                let path = e.path().to_string();
-                let detail = e.into_inner();
-                ApiError::new(
-                    ErrorCode::InvalidJson,
-                    if path == "." {
+            let mut value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+                ApiError::new(ErrorCode::InvalidJson, format!("invalid JSON body: {e}"))
+            })?;
+            integral_numbers_as_integers(&mut value);
+            serde_path_to_error::deserialize(value)
+                .map(Body)
+                .map_err(|e| {
+                    let path = e.path().to_string();
+                    let detail = e.into_inner().to_string();
+                    let message = if path == "." {
                         format!("invalid JSON body: {detail}")
                     } else {
                         format!("invalid JSON body at '{path}': {detail}")
-                    },
-                )
-            })
+                    };
+                    let err = ApiError::new(ErrorCode::InvalidJson, message);
+                    match field_at_fault(&path, &detail) {
+                        Some(field) => err.with_field(field),
+                        None => err,
+                    }
+                })
         })
     }
 }
@@ -112,17 +119,121 @@ impl<T: DeserializeOwned> FromRequest for Query<T> {
                 .map(Query)
                 .map_err(|e| {
                     let path = e.path().to_string();
-                    let detail = e.into_inner();
-                    ApiError::bad_request(if path == "." {
+                    let detail = e.into_inner().to_string();
+                    let err = ApiError::bad_request(if path == "." {
                         format!("invalid query string: {detail}")
                     } else {
                         format!("invalid query parameter '{path}': {detail}")
-                    })
+                    });
+                    match field_at_fault(&path, &detail) {
+                        Some(field) => err.with_field(field),
+                        None => err,
+                    }
                 }),
         )
     }
 }
 
+/// Writes numbers without a fraction (`1785.0`) as integers, recursively. JSON Schema counts them
+/// as integers, so a client may send them where the document says `integer`; serde's integer
+/// types refuse them as floats. Beyond 2^53 a float is not exact and is left as it is.
+fn integral_numbers_as_integers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f.abs() <= EXACT
+            {
+                #[expect(
+                    clippy::cast_possible_truncation,
+                    reason = "an integral value within ±2^53 converts exactly"
+                )]
+                let i = f as i64;
+                *value = Value::from(i);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_numbers_as_integers),
+        Value::Object(fields) => fields.values_mut().for_each(integral_numbers_as_integers),
+        _ => {}
+    }
+}
+
+/// The input field a deserialization error is about: serde's path to the value that failed
+/// (`ports[0].host`, which for an unknown field ends with that field), or, for a missing field
+/// (reported at the enclosing object), that object's path joined with the field's name. `None` for the whole input
+/// (malformed JSON, wrong top-level type).
+fn field_at_fault(path: &str, detail: &str) -> Option<String> {
+    let named = ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|prefix| detail.strip_prefix(prefix))
+        .and_then(|rest| rest.split('`').next())
+        .filter(|name| !name.is_empty());
+    match (path, named) {
+        (".", Some(name)) => Some(name.to_owned()),
+        (".", None) => None,
+        // An unknown field's path already ends with it; a missing one's is the object's.
+        (path, Some(name)) if path == name || path.ends_with(&format!(".{name}")) => {
+            Some(path.to_owned())
+        }
+        (path, Some(name)) => Some(format!("{path}.{name}")),
+        (path, None) => Some(path.to_owned()),
+    }
+}
+
 fn form_urlencoded_parse(query: &str) -> form_urlencoded::Parse<'_> {
     form_urlencoded::parse(query.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{field_at_fault, integral_numbers_as_integers};
+
+    #[test]
+    fn integral_numbers_become_integers() {
+        let mut v = serde_json::json!({"a": 1785.0, "b": [2.5, -3.0], "c": 1e300, "d": "4.0"});
+        integral_numbers_as_integers(&mut v);
+        assert_eq!(
+            v,
+            serde_json::json!({"a": 1785, "b": [2.5, -3], "c": 1e300, "d": "4.0"})
+        );
+        assert!(v["a"].is_i64());
+    }
+
+    #[test]
+    fn the_field_at_fault_is_the_path_or_the_named_field() {
+        assert_eq!(
+            field_at_fault(".", "expected value at line 1 column 1"),
+            None
+        );
+        assert_eq!(
+            field_at_fault(".", "missing field `username` at line 1 column 2").as_deref(),
+            Some("username")
+        );
+        assert_eq!(
+            field_at_fault(
+                "spec.bogus",
+                "unknown field `bogus`, expected one of `image`"
+            )
+            .as_deref(),
+            Some("spec.bogus")
+        );
+        assert_eq!(
+            field_at_fault("colour", "unknown field `colour`, expected `name`").as_deref(),
+            Some("colour")
+        );
+        assert_eq!(
+            field_at_fault("spec", "missing field `image`").as_deref(),
+            Some("spec.image")
+        );
+        assert_eq!(
+            field_at_fault("ports[0].host", "invalid type: string \"x\", expected u16").as_deref(),
+            Some("ports[0].host")
+        );
+        assert_eq!(
+            field_at_fault("limit", "invalid digit found in string").as_deref(),
+            Some("limit")
+        );
+    }
 }

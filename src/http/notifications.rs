@@ -20,16 +20,14 @@ pub struct NotificationView {
     pub level: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct NotificationList {
-    pub items: Vec<NotificationView>,
-}
-
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListNotifications {
     /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<i64>,
+    #[param(minimum = 0, maximum = 1_000_000_000_000_000_i64, default = 0)]
+    pub offset: Option<i64>,
     /// Only notifications older than this id.
     pub before: Option<i64>,
 }
@@ -41,24 +39,22 @@ pub struct Queued {
 }
 
 #[utoipa::path(get, path = "/api/notifications", tag = "notifications", params(ListNotifications),
-    responses((status = 200, body = NotificationList)))]
+    responses((status = 200, body = super::Paginated<NotificationView>)))]
 pub async fn list(
     state: web::Data<AppState>,
     query: Query<ListNotifications>,
-) -> ApiResult<web::Json<NotificationList>> {
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::bad_request("limit must be between 1 and 500"));
-    }
-    let events = state
+) -> ApiResult<web::Json<super::Paginated<NotificationView>>> {
+    let page = super::PageQuery::page(query.limit, query.offset)?;
+    let result = state
         .store
         .events()
-        .list(Some("notification"), query.before, limit)
+        .page_of_kind("notification", query.before, page)
         .await?;
     let text =
         |v: &serde_json::Value, k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_owned();
-    Ok(web::Json(NotificationList {
-        items: events
+    Ok(web::Json(super::Paginated {
+        items: result
+            .items
             .into_iter()
             .map(|e| NotificationView {
                 id: e.id,
@@ -68,6 +64,9 @@ pub async fn list(
                 level: text(&e.payload, "level"),
             })
             .collect(),
+        total: result.total,
+        limit: page.limit,
+        offset: page.offset,
     }))
 }
 

@@ -4,12 +4,13 @@
 use actix_web::{HttpResponse, web};
 use utoipa::OpenApi;
 use utoipa::openapi::extensions::ExtensionsBuilder;
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
-use utoipa::openapi::{HttpMethod, PathItem};
+use utoipa::openapi::{ContentBuilder, HttpMethod, PathItem, Ref, RefOr, ResponseBuilder};
 
-use super::routes::{Access, RouteTable};
+use super::routes::{Access, RouteSpec, RouteTable};
 use super::{
     activity, audit, auth, census, config, container_streams, containers, endpoints, enroll,
     events_schema, health, hosts, images, keys, metrics, modules, networks, nodes, notifications,
@@ -130,7 +131,6 @@ pub fn build(routes: &RouteTable) -> utoipa::openapi::OpenApi {
         doc.merge((module.openapi)());
     }
     crate::events::document(&mut doc);
-    describe_responses(&mut doc);
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "bearer",
@@ -172,8 +172,184 @@ pub fn build(routes: &RouteTable) -> utoipa::openapi::OpenApi {
         }
         op.extensions = Some(ext.build());
         op.security = Some(security);
+        op.operation_id = Some(operation_id(spec.path, op));
+        if op.responses.responses.contains_key("101") {
+            add_websocket_handshake(op);
+        }
+        add_generic_responses(op, spec);
+        describe_responses(op);
     }
     doc
+}
+
+/// Gives every response a description (OpenAPI requires one; utoipa leaves it empty when the
+/// handler's declaration has none): the status' reason phrase.
+fn describe_responses(op: &mut Operation) {
+    for (status, response) in &mut op.responses.responses {
+        if let RefOr::T(response) = response
+            && response.description.is_empty()
+        {
+            response.description = status
+                .parse::<u16>()
+                .ok()
+                .and_then(|s| actix_web::http::StatusCode::from_u16(s).ok())
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or("response")
+                .to_owned();
+        }
+    }
+}
+
+/// A unique `operationId` for generated clients: the resource (the path's first segment under
+/// `/api`, two under `/api/v1`) and the handler's name (`users_list`, `alert_rules_create`,
+/// `v1_metrics_query`); the handler's name alone when it already names the resource (`health`).
+/// utoipa's default, the handler's name alone, repeats (`list`, `get`, `delete` everywhere).
+fn operation_id(path: &str, op: &Operation) -> String {
+    let handler = op.operation_id.as_deref().unwrap_or("operation");
+    let mut segments = path
+        .strip_prefix("/api/")
+        .unwrap_or_else(|| path.trim_start_matches('/'))
+        .split('/');
+    let mut resource = segments.next().unwrap_or_default().to_owned();
+    if resource == "v1"
+        && let Some(next) = segments.next()
+    {
+        resource = format!("v1_{next}");
+    }
+    let resource = resource.replace(['-', '.'], "_");
+    if handler.contains(resource.as_str()) {
+        handler.to_owned()
+    } else {
+        format!("{resource}_{handler}")
+    }
+}
+
+/// The statuses every request to `spec` may get before or around its handler, each with the
+/// error body, added where the handler's own declaration does not already name them:
+/// - 400 when the operation takes parameters or a body: the extractors refuse a malformed or
+///   out-of-range parameter, an unknown query parameter, a body that is not JSON, does not fit
+///   the schema or is over `server.max_body_bytes` (`invalid_json`, `payload_too_large`; both
+///   are 400s in the error table);
+/// - 401 and 403 unless the route is public: missing or invalid credentials; a role below the
+///   route's, or a cookie-authenticated mutation or handshake from another origin (so even an
+///   admin can get a 403);
+/// - 404 for a route of a module (`module_disabled` while it is off), for a route with path
+///   parameters (the resource named does not exist) and for one with an `endpoint` parameter;
+/// - 500 for every operation: a database or internal failure (`internal`, no details).
+fn add_generic_responses(op: &mut Operation, spec: &RouteSpec) {
+    let has_input = op.parameters.as_ref().is_some_and(|p| !p.is_empty())
+        || op.request_body.is_some()
+        || spec.path.contains('{');
+    if has_input {
+        add_error(
+            op,
+            "400",
+            "invalid input: a malformed or out-of-range parameter, or a body that is not valid \
+             JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); \
+             `field` names the input at fault when there is one",
+        );
+    }
+    if let Access::Role(_) = spec.access {
+        add_error(
+            op,
+            "401",
+            "missing, invalid or expired credentials (`unauthenticated`)",
+        );
+        add_error(
+            op,
+            "403",
+            "the caller's role is below the one this operation requires, or a \
+             cookie-authenticated request came from another origin (`forbidden`)",
+        );
+    }
+    if spec.module.is_some() {
+        add_error(
+            op,
+            "404",
+            "the module is switched off (`module_disabled`), or what the path names does not \
+             exist (`not_found`)",
+        );
+    } else if spec.path.contains('{') || takes_endpoint(op) {
+        add_error(
+            op,
+            "404",
+            "what the path or the `endpoint` parameter names does not exist (`not_found`)",
+        );
+    }
+    add_error(
+        op,
+        "500",
+        "an internal failure; the details are in the server log under the request id (`internal`)",
+    );
+}
+
+/// The request headers of a WebSocket handshake (RFC 6455 4.1), which a WebSocket route
+/// requires: without them it answers 400.
+fn add_websocket_handshake(op: &mut Operation) {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let header = |name: &str, schema: ObjectBuilder, description: &str| {
+        ParameterBuilder::new()
+            .name(name)
+            .parameter_in(ParameterIn::Header)
+            .required(utoipa::openapi::Required::True)
+            .description(Some(description))
+            .schema(Some(schema.schema_type(Type::String)))
+            .build()
+    };
+    let params = op.parameters.get_or_insert_with(Vec::new);
+    params.extend([
+        RefOr::T(header(
+            "Upgrade",
+            ObjectBuilder::new().enum_values(Some(["websocket"])),
+            "`websocket`",
+        )),
+        RefOr::T(header(
+            "Connection",
+            ObjectBuilder::new().enum_values(Some(["Upgrade"])),
+            "`Upgrade`",
+        )),
+        RefOr::T(header(
+            "Sec-WebSocket-Version",
+            ObjectBuilder::new().enum_values(Some(["13"])),
+            "`13`",
+        )),
+        RefOr::T(header(
+            "Sec-WebSocket-Key",
+            ObjectBuilder::new().pattern(Some("^[A-Za-z0-9+/]{22}==$")),
+            "16 random bytes in base64",
+        )),
+    ]);
+}
+
+/// The operation takes an `endpoint` query parameter, which names a Docker endpoint that may
+/// not exist.
+fn takes_endpoint(op: &Operation) -> bool {
+    op.parameters.as_ref().is_some_and(|params| {
+        params.iter().any(|p| {
+            matches!(p, RefOr::T(p) if p.name == "endpoint"
+                && p.parameter_in == utoipa::openapi::path::ParameterIn::Query)
+        })
+    })
+}
+
+/// Declares `status` with the error body unless the operation already declares it.
+fn add_error(op: &mut Operation, status: &str, description: &str) {
+    if op.responses.responses.contains_key(status) {
+        return;
+    }
+    let response = ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build();
+    op.responses
+        .responses
+        .insert(status.to_owned(), RefOr::T(response));
 }
 
 fn operation_mut<'a>(
@@ -198,35 +374,6 @@ fn operation_mut<'a>(
     }
 }
 
-/// Gives every response a description, which OpenAPI requires (client generators reject the
-/// document without one): the status's reason phrase where the annotation gave none.
-fn describe_responses(doc: &mut utoipa::openapi::OpenApi) {
-    for item in doc.paths.paths.values_mut() {
-        let ops = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ];
-        for op in ops.into_iter().flatten() {
-            for (status, response) in &mut op.responses.responses {
-                if let utoipa::openapi::RefOr::T(response) = response
-                    && response.description.is_empty()
-                {
-                    response.description = status
-                        .parse::<u16>()
-                        .ok()
-                        .and_then(|code| actix_web::http::StatusCode::from_u16(code).ok())
-                        .and_then(|code| code.canonical_reason())
-                        .unwrap_or("response")
-                        .to_owned();
-                }
-            }
-        }
-    }
-}
-
 /// This document.
 #[utoipa::path(get, path = "/api/openapi.json", tag = "system", responses((status = 200, description = "OpenAPI 3.1 document")))]
 pub async fn document(state: web::Data<AppState>) -> HttpResponse {
@@ -244,6 +391,7 @@ mod tests {
         let json = serde_json::to_value(&doc).unwrap();
         assert!(json["openapi"].as_str().unwrap().starts_with("3.1"));
         let mut documented = 0;
+        let mut ids = std::collections::HashSet::new();
         for (path, item) in json["paths"].as_object().unwrap() {
             for (method, op) in item.as_object().unwrap() {
                 let spec = table
@@ -251,6 +399,8 @@ mod tests {
                     .iter()
                     .find(|s| s.path == path && s.method.as_str().eq_ignore_ascii_case(method))
                     .unwrap_or_else(|| panic!("{method} {path} is documented but not routed"));
+                let id = op["operationId"].as_str().unwrap().to_owned();
+                assert!(ids.insert(id.clone()), "operationId {id} is not unique");
                 let role = op["x-required-role"].as_str().unwrap();
                 match spec.access {
                     Access::Public => assert_eq!(role, "public"),

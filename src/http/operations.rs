@@ -8,7 +8,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::extract::Query;
-use super::{PageQuery, Paginated, parse_id, ts};
+use super::{PageQuery, Paginated, parse_path_id, ts};
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::state::AppState;
 use crate::store::jobs::JobFilter;
@@ -69,10 +69,13 @@ pub struct ListOperations {
     /// Exact resource, e.g. `stack:<id>`.
     pub resource: Option<String>,
     /// `queued`, `running`, `succeeded`, `failed`, `cancelled` or `interrupted`.
+    #[param(pattern = "^(queued|running|succeeded|failed|cancelled|interrupted)$")]
     pub state: Option<String>,
     /// Exact kind, e.g. `stack.deploy`.
     pub kind: Option<String>,
+    #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<i64>,
+    #[param(minimum = 0, maximum = 1_000_000_000_000_000_i64, default = 0)]
     pub offset: Option<i64>,
 }
 
@@ -122,26 +125,26 @@ async fn find(state: &AppState, id: &str) -> ApiResult<Job> {
     Ok(state.store.jobs().get(id).await?)
 }
 
-#[utoipa::path(get, path = "/api/operations/{id}", tag = "operations", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/operations/{id}", tag = "operations", params(("id" = String, Path, format = Uuid)),
     responses((status = 200, body = OperationView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<OperationView>> {
-    let id = parse_id("operation", &id)?;
+    let id = parse_path_id("operation", &id)?;
     Ok(web::Json(find(&state, &id).await?.into()))
 }
 
 /// Cancels a running operation: its work is stopped (a compose CLI is killed) and it ends
 /// `cancelled`. Answers with the operation once it has ended (or still ending after 10 s).
-#[utoipa::path(post, path = "/api/operations/{id}/cancel", tag = "operations", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/operations/{id}/cancel", tag = "operations", params(("id" = String, Path, format = Uuid)),
     responses((status = 200, body = OperationView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody, description = "it has ended already, or another master runs it")))]
 pub async fn cancel(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<OperationView>> {
-    let id = parse_id("operation", &id)?;
+    let id = parse_path_id("operation", &id)?;
     let wait = std::time::Duration::from_secs(10);
     if let Some(job) = state.jobs.cancel(&id, wait).await.map_err(unavailable)? {
         return Ok(web::Json(job.into()));

@@ -108,7 +108,9 @@ pub struct ListStacks {
     pub status: Option<String>,
     /// Only discovered (true) or only stored (false) stacks.
     pub discovered: Option<bool>,
+    #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<usize>,
+    #[param(minimum = 0, maximum = 1_000_000_000_000_000_i64, default = 0)]
     pub offset: Option<usize>,
 }
 
@@ -319,6 +321,7 @@ pub async fn list(
 ) -> ApiResult<web::Json<EndpointsPage<StackView>>> {
     let q = query.into_inner();
     let limit = endpoints_page_limit(q.limit)?;
+    let offset = super::endpoints_page_offset(q.offset)?;
     let (all, errors) = all_stacks(&state, q.endpoint.as_deref()).await?;
     let mut matching: Vec<StackView> = all
         .into_iter()
@@ -330,7 +333,10 @@ pub async fn list(
         .collect();
     matching.sort_by(|a, b| a.name.cmp(&b.name).then(a.endpoint.id.cmp(&b.endpoint.id)));
     Ok(web::Json(EndpointsPage::new(
-        matching, limit, q.offset, errors,
+        matching,
+        limit,
+        Some(offset),
+        errors,
     )))
 }
 

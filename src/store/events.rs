@@ -32,6 +32,46 @@ impl Events<'_> {
         Ok(())
     }
 
+    /// A page of the events of exactly `kind` older than the event id `before` (when given),
+    /// newest first, with their total.
+    pub async fn page_of_kind(
+        &self,
+        kind: &str,
+        before: Option<i64>,
+        page: super::Page,
+    ) -> StoreResult<super::Paged<StoredEvent>> {
+        let total: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM events WHERE kind = $1 AND ($2 IS NULL OR id < $2)",
+        )
+        .bind(kind)
+        .bind(before)
+        .fetch_one(&self.0.read)
+        .await?;
+        let rows = sqlx::query_as::<_, EventRow>(
+            "SELECT id, kind, ts, payload FROM events WHERE kind = $1 AND ($2 IS NULL OR id < $2) \
+             ORDER BY id DESC LIMIT $3 OFFSET $4",
+        )
+        .bind(kind)
+        .bind(before)
+        .bind(page.limit)
+        .bind(page.offset)
+        .fetch_all(&self.0.read)
+        .await?;
+        let items = rows
+            .into_iter()
+            .map(|r| {
+                Ok(StoredEvent {
+                    payload: serde_json::from_str(&r.payload)
+                        .map_err(|e| StoreError::Other(anyhow::anyhow!("stored event: {e}")))?,
+                    id: r.id,
+                    kind: r.kind,
+                    ts: r.ts,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(super::Paged { items, total })
+    }
+
     /// Newest first; `kind` exact or `prefix.*`; `before` an event id for paging back.
     pub async fn list(
         &self,

@@ -1329,8 +1329,8 @@ async fn swarm_services_of_an_endpoint_in_swarm_mode() {
     assert_error(
         &s.get(&format!("/api/services/{endpoint}:a:b:c"), &admin.access)
             .await,
-        StatusCode::BAD_REQUEST,
-        "bad_request",
+        StatusCode::NOT_FOUND,
+        "not_found",
     );
     s.stop().await;
 }
