@@ -151,6 +151,18 @@ pub fn required_role(kind: &str) -> Role {
     ROLES.get(kind).copied().unwrap_or(Role::Admin)
 }
 
+/// The event kinds `role` may see: `None` for all of them (an admin also sees undeclared kinds),
+/// otherwise the declared kinds whose role it has.
+pub fn visible_kinds(role: Role) -> Option<Vec<&'static str>> {
+    (role < Role::Admin).then(|| {
+        catalogue()
+            .iter()
+            .filter(|decl| decl.role <= role)
+            .map(|decl| decl.kind)
+            .collect()
+    })
+}
+
 /// Adds the catalogue to an OpenAPI document: each payload schema under `components.schemas`
 /// and `x-events`: `{kind: {role, description, payload: {$ref}}}`.
 pub fn document(doc: &mut utoipa::openapi::OpenApi) {

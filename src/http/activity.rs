@@ -5,10 +5,10 @@ use actix_web::web;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::ts;
+use super::{PageQuery, Paginated, ts};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::events::required_role;
+use crate::events::visible_kinds;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -21,18 +21,18 @@ pub struct EventView {
     pub payload: serde_json::Value,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EventList {
-    pub items: Vec<EventView>,
-}
-
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListActivity {
     /// 1 to 500, default 50.
     #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<i64>,
-    /// Only events older than this id (paging back).
+    /// Default 0.
+    #[param(minimum = 0, maximum = 1_000_000_000_000_000_i64, default = 0)]
+    pub offset: Option<i64>,
+    /// Only events older than this id: a stable cursor for paging back while new events arrive.
+    #[param(minimum = 0)]
     pub before: Option<i64>,
     /// An event type (`user.created`) or a prefix (`user.*`).
     #[param(pattern = r"^\s*(\*|[a-z0-9._-]{1,64}(\.\*)?)\s*$")]
@@ -40,36 +40,50 @@ pub struct ListActivity {
     pub kind: Option<String>,
 }
 
+/// Newest first, only the kinds the caller's role may see (the event catalogue's roles; an
+/// undeclared kind is admin-only), as a page object whose `total` counts what the caller sees.
 #[utoipa::path(get, path = "/api/activity", tag = "events", params(ListActivity),
-    responses((status = 200, body = EventList)))]
+    responses((status = 200, body = Paginated<EventView>)))]
 pub async fn list(
     state: web::Data<AppState>,
     principal: Principal,
     query: Query<ListActivity>,
-) -> ApiResult<web::Json<EventList>> {
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::bad_request("limit must be between 1 and 500"));
-    }
+) -> ApiResult<web::Json<Paginated<EventView>>> {
+    let page = PageQuery::page(query.limit, query.offset)?;
     if let Some(kind) = &query.kind {
-        contextbay_actors::TopicFilter::parse([kind]).map_err(ApiError::bad_request)?;
+        contextbay_actors::TopicFilter::parse([kind])
+            .map_err(|e| ApiError::invalid_field("type", e))?;
     }
-    // Over-fetch so that filtering by role still fills a page in the common case.
+    if query.before.is_some_and(|b| b < 0) {
+        return Err(ApiError::invalid_field(
+            "before",
+            "before must be an event id (0 or more)",
+        ));
+    }
+    let visible = visible_kinds(principal.role);
     let events = state
         .store
         .events()
-        .list(query.kind.as_deref(), query.before, (limit * 4).min(2000))
+        .page(
+            visible.as_deref(),
+            query.kind.as_deref().map(str::trim),
+            query.before,
+            page,
+        )
         .await?;
-    let items = events
-        .into_iter()
-        .filter(|e| principal.has(required_role(&e.kind)))
-        .take(usize::try_from(limit).unwrap_or(50))
-        .map(|e| EventView {
-            id: e.id,
-            kind: e.kind,
-            ts: ts(e.ts),
-            payload: e.payload,
-        })
-        .collect();
-    Ok(web::Json(EventList { items }))
+    Ok(web::Json(Paginated {
+        items: events
+            .items
+            .into_iter()
+            .map(|e| EventView {
+                id: e.id,
+                kind: e.kind,
+                ts: ts(e.ts),
+                payload: e.payload,
+            })
+            .collect(),
+        total: events.total,
+        limit: page.limit,
+        offset: page.offset,
+    }))
 }

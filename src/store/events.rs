@@ -1,6 +1,8 @@
 //! Events kept for the activity feed and notifications.
 
-use super::{Store, StoreError, StoreResult};
+use sqlx::AssertSqlSafe;
+
+use super::{Page, Paged, Store, StoreError, StoreResult};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredEvent {
@@ -72,13 +74,16 @@ impl Events<'_> {
         Ok(super::Paged { items, total })
     }
 
-    /// Newest first; `kind` exact or `prefix.*`; `before` an event id for paging back.
-    pub async fn list(
+    /// A page of events, newest first: `kind` exact or `prefix.*`, `before` an event id (only
+    /// older ones), and only the kinds in `visible` when it is given (a caller's role sees the
+    /// kinds the catalogue grants it).
+    pub async fn page(
         &self,
+        visible: Option<&[&'static str]>,
         kind: Option<&str>,
         before: Option<i64>,
-        limit: i64,
-    ) -> StoreResult<Vec<StoredEvent>> {
+        page: Page,
+    ) -> StoreResult<Paged<StoredEvent>> {
         let (exact, prefix) = match kind {
             Some(k) => match k.strip_suffix(".*") {
                 Some(p) => (None, Some(format!("{p}.%"))),
@@ -86,18 +91,50 @@ impl Events<'_> {
             },
             None => (None, None),
         };
-        let rows = sqlx::query_as::<_, EventRow>(
-            "SELECT id, kind, ts, payload FROM events \
-             WHERE ($1 IS NULL OR kind = $1) AND ($2 IS NULL OR kind LIKE $2) \
-             AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4",
-        )
-        .bind(exact)
-        .bind(prefix)
-        .bind(before)
-        .bind(limit)
-        .fetch_all(&self.0.read)
-        .await?;
-        rows.into_iter()
+        let mut filter = String::from(
+            "WHERE ($1 IS NULL OR kind = $1) AND ($2 IS NULL OR kind LIKE $2) \
+             AND ($3 IS NULL OR id < $3)",
+        );
+        if visible.is_some_and(<[_]>::is_empty) {
+            return Ok(Paged {
+                items: Vec::new(),
+                total: 0,
+            });
+        }
+        let visible = visible.unwrap_or_default();
+        if !visible.is_empty() {
+            let placeholders: Vec<String> =
+                (0..visible.len()).map(|i| format!("${}", i + 4)).collect();
+            filter.push_str(&format!(" AND kind IN ({})", placeholders.join(", ")));
+        }
+        // Only generated placeholders are added to the statement: the kinds are bound.
+        let next = visible.len() + 4;
+        let count_sql = format!("SELECT COUNT(*) FROM events {filter}");
+        let mut count = sqlx::query_as::<_, (i64,)>(AssertSqlSafe(count_sql))
+            .bind(exact.clone())
+            .bind(prefix.clone())
+            .bind(before);
+        for kind in visible {
+            count = count.bind(*kind);
+        }
+        let (total,) = count.fetch_one(&self.0.read).await?;
+        let rows_sql = format!(
+            "SELECT id, kind, ts, payload FROM events {filter} ORDER BY id DESC LIMIT ${next} OFFSET ${}",
+            next + 1
+        );
+        let mut rows = sqlx::query_as::<_, EventRow>(AssertSqlSafe(rows_sql))
+            .bind(exact)
+            .bind(prefix)
+            .bind(before);
+        for kind in visible {
+            rows = rows.bind(*kind);
+        }
+        let items = rows
+            .bind(page.limit)
+            .bind(page.offset)
+            .fetch_all(&self.0.read)
+            .await?
+            .into_iter()
             .map(|r| {
                 Ok(StoredEvent {
                     payload: serde_json::from_str(&r.payload)
@@ -107,7 +144,8 @@ impl Events<'_> {
                     ts: r.ts,
                 })
             })
-            .collect()
+            .collect::<StoreResult<_>>()?;
+        Ok(Paged { items, total })
     }
 
     /// Keeps the newest `keep` events; returns how many were deleted.

@@ -350,6 +350,22 @@ async fn activity_and_notifications_are_built_on_events() {
             .status,
         StatusCode::BAD_REQUEST
     );
+    // A page object whose total counts what the caller may see: the viewer's one notification,
+    // not the admin-only user events around it.
+    assert_eq!(viewer_feed.body["total"], 1, "{:?}", viewer_feed.body);
+    assert_eq!(viewer_feed.body["limit"], 50);
+    assert_eq!(viewer_feed.body["offset"], 0);
+    let admin_total = admin_feed.body["total"].as_i64().unwrap();
+    assert!(admin_total >= 3, "{:?}", admin_feed.body);
+    let second = s.get("/api/activity?limit=1&offset=1", &admin.access).await;
+    assert_eq!(second.body["total"], admin_total);
+    assert_eq!(
+        second.body["items"][0]["id"],
+        admin_feed.body["items"][1]["id"]
+    );
+    let beyond = s.get("/api/activity?offset=1000", &viewer.access).await;
+    assert_eq!(beyond.body["items"].as_array().unwrap().len(), 0);
+    assert_eq!(beyond.body["total"], 1);
     s.stop().await;
 }
 

@@ -25,12 +25,49 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["EventList"];
+                    };
+                };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
             };
@@ -65,6 +102,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -73,7 +111,26 @@ export interface paths {
                         "application/json": components["schemas"]["Rotation"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Forbidden */
                 403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -106,12 +163,49 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["AlertRuleList"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
             };
@@ -131,6 +225,7 @@ export interface paths {
                 };
             };
             responses: {
+                /** @description Created */
                 201: {
                     headers: {
                         [name: string]: unknown;
@@ -139,6 +234,7 @@ export interface paths {
                         "application/json": components["schemas"]["AlertRuleApplied"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -147,6 +243,34 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Conflict */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -155,6 +279,16 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Service Unavailable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -195,6 +329,7 @@ export interface paths {
                 };
             };
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -203,6 +338,7 @@ export interface paths {
                         "application/json": components["schemas"]["AlertRuleApplied"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -211,6 +347,25 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -219,6 +374,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description Conflict */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -227,6 +383,16 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Service Unavailable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -250,6 +416,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -258,7 +425,44 @@ export interface paths {
                         "application/json": components["schemas"]["AlertRuleDeleted"];
                     };
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -293,6 +497,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -301,6 +506,7 @@ export interface paths {
                         "application/json": components["schemas"]["SilenceList"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -309,6 +515,43 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Service Unavailable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -334,6 +577,7 @@ export interface paths {
                 };
             };
             responses: {
+                /** @description Created */
                 201: {
                     headers: {
                         [name: string]: unknown;
@@ -342,6 +586,7 @@ export interface paths {
                         "application/json": components["schemas"]["SilenceView"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -350,6 +595,43 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Service Unavailable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -388,12 +670,41 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description No Content */
                 204: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content?: never;
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -402,6 +713,16 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Service Unavailable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -447,6 +768,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -455,7 +777,44 @@ export interface paths {
                         "application/json": components["schemas"]["Paginated_AlertView"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -494,6 +853,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -502,7 +862,44 @@ export interface paths {
                         "application/json": components["schemas"]["AlertView"];
                     };
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -539,6 +936,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -547,6 +945,34 @@ export interface paths {
                         "application/json": components["schemas"]["AlertView"];
                     };
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -555,7 +981,17 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description Conflict */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -591,6 +1027,7 @@ export interface paths {
                     result?: string | null;
                     /** @description RFC 3339 or Unix milliseconds. */
                     since?: string | null;
+                    /** @description RFC 3339 or Unix milliseconds. */
                     until?: string | null;
                 };
                 header?: never;
@@ -599,6 +1036,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -607,7 +1045,35 @@ export interface paths {
                         "application/json": components["schemas"]["Paginated_AuditView"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -648,6 +1114,7 @@ export interface paths {
                 };
             };
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -656,6 +1123,16 @@ export interface paths {
                         "application/json": components["schemas"]["TokenResponse"];
                     };
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Unauthorized */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -666,6 +1143,15 @@ export interface paths {
                 };
                 /** @description too many failures; see Retry-After */
                 429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -700,13 +1186,15 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description No Content */
                 204: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content?: never;
                 };
-                400: {
+                /** @description Unauthorized */
+                401: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -714,7 +1202,17 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                401: {
+                /** @description the caller authenticated with an API key, not a login session */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -747,6 +1245,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -755,7 +1254,26 @@ export interface paths {
                         "application/json": components["schemas"]["Me"];
                     };
                 };
+                /** @description Unauthorized */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -800,6 +1318,7 @@ export interface paths {
                 };
             };
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -808,7 +1327,26 @@ export interface paths {
                         "application/json": components["schemas"]["TokenResponse"];
                     };
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Unauthorized */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -847,6 +1385,7 @@ export interface paths {
                 };
             };
             responses: {
+                /** @description Created */
                 201: {
                     headers: {
                         [name: string]: unknown;
@@ -855,6 +1394,7 @@ export interface paths {
                         "application/json": components["schemas"]["TokenResponse"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -863,7 +1403,17 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description Conflict */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -886,6 +1436,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** Census snapshots (without their data), newest first, a page at a time. */
         get: {
             parameters: {
                 query?: {
@@ -893,6 +1444,7 @@ export interface paths {
                     limit?: number | null;
                     /** @description Only this node's snapshots. */
                     node?: string | null;
+                    offset?: number | null;
                 };
                 header?: never;
                 path?: never;
@@ -900,12 +1452,49 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["CensusList"];
+                        "application/json": components["schemas"]["Paginated_CensusView"];
+                    };
+                };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
             };
@@ -936,6 +1525,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -944,7 +1534,44 @@ export interface paths {
                         "application/json": components["schemas"]["ModuleConfigView"];
                     };
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -969,6 +1596,7 @@ export interface paths {
                 };
             };
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -977,6 +1605,7 @@ export interface paths {
                         "application/json": components["schemas"]["ModuleConfigView"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -985,7 +1614,35 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1031,6 +1688,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -1039,7 +1697,44 @@ export interface paths {
                         "application/json": components["schemas"]["EndpointsPage_ContainerView"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description what the path or the `endpoint` parameter names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1063,6 +1758,7 @@ export interface paths {
                 };
             };
             responses: {
+                /** @description Created */
                 201: {
                     headers: {
                         [name: string]: unknown;
@@ -1071,6 +1767,7 @@ export interface paths {
                         "application/json": Record<string, never>;
                     };
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1079,7 +1776,26 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Forbidden */
                 403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1116,6 +1832,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -1124,7 +1841,44 @@ export interface paths {
                         "application/json": components["schemas"]["ContainerView"];
                     };
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1153,12 +1907,41 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description No Content */
                 204: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content?: never;
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -1167,7 +1950,17 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description Conflict */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1207,6 +2000,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -1215,6 +2009,7 @@ export interface paths {
                         "application/json": Record<string, never>;
                     };
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1223,6 +2018,25 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -1233,6 +2047,15 @@ export interface paths {
                 };
                 /** @description already in that state */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1267,7 +2090,16 @@ export interface paths {
                     /** @description Allocate a TTY (default true). */
                     tty?: boolean | null;
                 };
-                header?: never;
+                header: {
+                    /** @description `Upgrade` */
+                    Connection: "Upgrade";
+                    /** @description 16 random bytes in base64 */
+                    "Sec-WebSocket-Key": string;
+                    /** @description `13` */
+                    "Sec-WebSocket-Version": "13";
+                    /** @description `websocket` */
+                    Upgrade: "websocket";
+                };
                 path: {
                     id: string;
                 };
@@ -1282,6 +2114,25 @@ export interface paths {
                     };
                     content?: never;
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Forbidden */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1290,7 +2141,17 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description Not Found */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1333,6 +2194,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -1341,7 +2203,44 @@ export interface paths {
                         "application/json": Record<string, never>;
                     };
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1385,6 +2284,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -1393,7 +2293,44 @@ export interface paths {
                         "application/json": components["schemas"]["LogsView"];
                     };
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1429,7 +2366,16 @@ export interface paths {
                     tail?: number | null;
                     timestamps?: boolean;
                 };
-                header?: never;
+                header: {
+                    /** @description `Upgrade` */
+                    Connection: "Upgrade";
+                    /** @description 16 random bytes in base64 */
+                    "Sec-WebSocket-Key": string;
+                    /** @description `13` */
+                    "Sec-WebSocket-Version": "13";
+                    /** @description `websocket` */
+                    Upgrade: "websocket";
+                };
                 path: {
                     id: string;
                 };
@@ -1444,7 +2390,44 @@ export interface paths {
                     };
                     content?: never;
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1481,12 +2464,58 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["StatsView"];
+                    };
+                };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description what the path or the `endpoint` parameter names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
             };
@@ -1513,19 +2542,61 @@ export interface paths {
          */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description 1 to 500, default 50. */
+                    limit?: number;
+                    /** @description Default 0. */
+                    offset?: number;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["EndpointList"];
+                        "application/json": components["schemas"]["Paginated_EndpointView"];
+                    };
+                };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
             };
@@ -1545,6 +2616,7 @@ export interface paths {
                 };
             };
             responses: {
+                /** @description Created */
                 201: {
                     headers: {
                         [name: string]: unknown;
@@ -1553,6 +2625,7 @@ export interface paths {
                         "application/json": components["schemas"]["EndpointView"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1561,7 +2634,35 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Conflict */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1598,12 +2699,41 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description No Content */
                 204: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content?: never;
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -1612,7 +2742,17 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description Conflict */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1649,6 +2789,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -1657,7 +2798,44 @@ export interface paths {
                         "application/json": components["schemas"]["SecurityPolicy"];
                     };
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1686,6 +2864,7 @@ export interface paths {
                 };
             };
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -1694,6 +2873,7 @@ export interface paths {
                         "application/json": components["schemas"]["SecurityPolicy"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1702,6 +2882,16 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Forbidden */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1710,6 +2900,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description Not Found */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -1718,7 +2909,17 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description Conflict */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1744,6 +2945,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -1752,6 +2954,25 @@ export interface paths {
                         "application/json": components["schemas"]["SecurityPolicy"];
                     };
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Forbidden */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1760,6 +2981,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description Not Found */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -1768,7 +2990,17 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description Conflict */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1805,6 +3037,7 @@ export interface paths {
                 };
             };
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -1813,6 +3046,7 @@ export interface paths {
                         "application/json": components["schemas"]["EnrollResponse"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1830,7 +3064,17 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description Too Many Requests */
                 429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1866,12 +3110,40 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["EventCatalogue"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
             };
@@ -1903,12 +3175,49 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["ExportDocument"];
+                    };
+                };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
             };
@@ -1944,6 +3253,7 @@ export interface paths {
                 };
             };
             responses: {
+                /** @description Created */
                 201: {
                     headers: {
                         [name: string]: unknown;
@@ -1952,6 +3262,7 @@ export interface paths {
                         "application/json": components["schemas"]["AnnotationCreated"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1960,6 +3271,43 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Service Unavailable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2001,6 +3349,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -2009,6 +3358,7 @@ export interface paths {
                         "application/json": components["schemas"]["DashboardList"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2017,6 +3367,43 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Service Unavailable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2042,6 +3429,7 @@ export interface paths {
                 };
             };
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -2050,6 +3438,7 @@ export interface paths {
                         "application/json": components["schemas"]["SavedDashboard"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2058,6 +3447,34 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Conflict */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -2066,6 +3483,16 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Service Unavailable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2108,6 +3535,34 @@ export interface paths {
                     };
                     content?: never;
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -2116,6 +3571,16 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Service Unavailable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2140,12 +3605,41 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description No Content */
                 204: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content?: never;
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -2154,6 +3648,16 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Service Unavailable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2190,6 +3694,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -2198,6 +3703,34 @@ export interface paths {
                         "application/json": components["schemas"]["StarState"];
                     };
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -2206,6 +3739,16 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Service Unavailable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2228,6 +3771,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -2236,6 +3780,34 @@ export interface paths {
                         "application/json": components["schemas"]["StarState"];
                     };
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -2244,6 +3816,16 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Service Unavailable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2275,12 +3857,22 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["Health"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
             };
@@ -2302,24 +3894,61 @@ export interface paths {
         };
         get: {
             parameters: {
-                query?: never;
-                header?: never;
-                path: {
+                query?: {
                     /** @description 1 to 500, default 50. */
-                    limit: number | null;
+                    limit?: number;
                     /** @description Default 0. */
-                    offset: number | null;
+                    offset?: number;
                 };
+                header?: never;
+                path?: never;
                 cookie?: never;
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["Paginated_HostView"];
+                    };
+                };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
             };
@@ -2339,6 +3968,7 @@ export interface paths {
                 };
             };
             responses: {
+                /** @description Created */
                 201: {
                     headers: {
                         [name: string]: unknown;
@@ -2347,6 +3977,7 @@ export interface paths {
                         "application/json": components["schemas"]["HostWithToken"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2355,7 +3986,35 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Conflict */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2389,6 +4048,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -2397,7 +4057,44 @@ export interface paths {
                         "application/json": components["schemas"]["HostView"];
                     };
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2421,13 +4118,51 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description No Content */
                 204: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content?: never;
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2449,9 +4184,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** The host's enroll attempts, newest first, a page at a time. */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description 1 to 500, default 50. */
+                    limit?: number;
+                    /** @description Default 0. */
+                    offset?: number;
+                };
                 header?: never;
                 path: {
                     id: string;
@@ -2460,15 +4201,53 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["AttemptList"];
+                        "application/json": components["schemas"]["Paginated_AttemptView"];
                     };
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2510,6 +4289,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -2518,7 +4298,53 @@ export interface paths {
                         "application/json": components["schemas"]["HostView"];
                     };
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description what the path or the `endpoint` parameter names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Conflict */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2555,6 +4381,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -2563,6 +4390,34 @@ export interface paths {
                         "application/json": components["schemas"]["HostWithToken"];
                     };
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -2571,7 +4426,17 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description Conflict */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2608,6 +4473,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -2616,7 +4482,53 @@ export interface paths {
                         "application/json": components["schemas"]["HostView"];
                     };
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description what the path or the `endpoint` parameter names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Conflict */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2639,12 +4551,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** Images of every endpoint (or of `endpoint`), by endpoint then image id, a page at a time. */
         get: {
             parameters: {
                 query?: {
                     endpoint?: string | null;
+                    limit?: number | null;
                     /** @description Substring of a tag. */
                     name?: string | null;
+                    offset?: number | null;
                 };
                 header?: never;
                 path?: never;
@@ -2652,12 +4567,58 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["ImageList"];
+                        "application/json": components["schemas"]["EndpointsPage_ImageView"];
+                    };
+                };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description what the path or the `endpoint` parameter names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
             };
@@ -2694,6 +4655,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -2702,6 +4664,34 @@ export interface paths {
                         "application/json": Record<string, never>;
                     };
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -2710,7 +4700,17 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description Conflict */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2747,12 +4747,49 @@ export interface paths {
                 };
             };
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["PruneReport"];
+                    };
+                };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
             };
@@ -2786,6 +4823,7 @@ export interface paths {
                 };
             };
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -2794,6 +4832,7 @@ export interface paths {
                         "application/json": components["schemas"]["PullResult"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2802,6 +4841,34 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Bad Gateway */
                 502: {
                     headers: {
                         [name: string]: unknown;
@@ -2841,6 +4908,7 @@ export interface paths {
                 };
             };
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -2849,6 +4917,7 @@ export interface paths {
                         "application/json": components["schemas"]["ImportResult"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2857,7 +4926,35 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Conflict */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2880,24 +4977,59 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** The caller's own API keys, a page at a time. */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description 1 to 500, default 50. */
+                    limit?: number;
+                    /** @description Default 0. */
+                    offset?: number;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["ApiKeyList"];
+                        "application/json": components["schemas"]["Paginated_ApiKeyView"];
                     };
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Unauthorized */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2921,6 +5053,7 @@ export interface paths {
                 };
             };
             responses: {
+                /** @description Created */
                 201: {
                     headers: {
                         [name: string]: unknown;
@@ -2929,6 +5062,7 @@ export interface paths {
                         "application/json": components["schemas"]["CreatedApiKey"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2937,7 +5071,26 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Forbidden */
                 403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2975,13 +5128,51 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description No Content */
                 204: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content?: never;
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3016,6 +5207,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -3024,7 +5216,44 @@ export interface paths {
                         "application/json": components["schemas"]["HistoryList"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3049,6 +5278,7 @@ export interface paths {
                 };
             };
             responses: {
+                /** @description Created */
                 201: {
                     headers: {
                         [name: string]: unknown;
@@ -3057,7 +5287,44 @@ export interface paths {
                         "application/json": components["schemas"]["HistoryView"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3093,6 +5360,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -3101,7 +5369,44 @@ export interface paths {
                         "application/json": components["schemas"]["LatestList"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3144,6 +5449,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -3152,7 +5458,44 @@ export interface paths {
                         "application/json": components["schemas"]["CacheAnswer"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3187,12 +5530,49 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["ScrapeTargets"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
             };
@@ -3221,12 +5601,22 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["ModuleList"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
             };
@@ -3246,10 +5636,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** Networks of every endpoint (or of `endpoint`), by endpoint then name, a page at a time. */
         get: {
             parameters: {
                 query?: {
                     endpoint?: string | null;
+                    limit?: number | null;
+                    offset?: number | null;
                 };
                 header?: never;
                 path?: never;
@@ -3257,12 +5650,58 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["NetworkList"];
+                        "application/json": components["schemas"]["EndpointsPage_NetworkView"];
+                    };
+                };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description what the path or the `endpoint` parameter names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
             };
@@ -3299,12 +5738,41 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description No Content */
                 204: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content?: never;
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -3313,7 +5781,17 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description Conflict */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3348,6 +5826,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -3356,7 +5835,44 @@ export interface paths {
                         "application/json": Record<string, never>;
                     };
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3393,12 +5909,58 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["NetworkTopology"];
+                    };
+                };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description what the path or the `endpoint` parameter names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
             };
@@ -3436,6 +5998,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -3444,7 +6007,35 @@ export interface paths {
                         "application/json": components["schemas"]["Paginated_NodeView"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3480,6 +6071,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -3488,7 +6080,44 @@ export interface paths {
                         "application/json": components["schemas"]["NodeView"];
                     };
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3515,13 +6144,51 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description No Content */
                 204: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content?: never;
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3554,6 +6221,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -3562,7 +6230,44 @@ export interface paths {
                         "application/json": components["schemas"]["CensusView"];
                     };
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3585,6 +6290,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description Created */
                 201: {
                     headers: {
                         [name: string]: unknown;
@@ -3593,6 +6299,34 @@ export interface paths {
                         "application/json": components["schemas"]["CensusView"];
                     };
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -3601,6 +6335,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description Conflict */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -3609,6 +6344,16 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Bad Gateway */
                 502: {
                     headers: {
                         [name: string]: unknown;
@@ -3617,6 +6362,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description Service Unavailable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -3652,6 +6398,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -3660,7 +6407,44 @@ export interface paths {
                         "application/json": components["schemas"]["CensusDiff"];
                     };
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3701,6 +6485,7 @@ export interface paths {
                 };
             };
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -3709,6 +6494,7 @@ export interface paths {
                         "application/json": components["schemas"]["NodeView"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -3717,7 +6503,35 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3752,6 +6566,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -3760,7 +6575,44 @@ export interface paths {
                         "application/json": components["schemas"]["SecurityPolicy"];
                     };
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3789,6 +6641,7 @@ export interface paths {
                 };
             };
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -3797,6 +6650,7 @@ export interface paths {
                         "application/json": components["schemas"]["SecurityPolicy"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -3805,6 +6659,16 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Forbidden */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3813,7 +6677,17 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description Not Found */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3846,12 +6720,40 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["FleetStatus"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
             };
@@ -3878,6 +6780,7 @@ export interface paths {
                     before?: number | null;
                     /** @description 1 to 500, default 50. */
                     limit?: number | null;
+                    offset?: number | null;
                 };
                 header?: never;
                 path?: never;
@@ -3885,12 +6788,49 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["NotificationList"];
+                        "application/json": components["schemas"]["Paginated_NotificationView"];
+                    };
+                };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
             };
@@ -3922,6 +6862,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description Accepted */
                 202: {
                     headers: {
                         [name: string]: unknown;
@@ -3930,7 +6871,26 @@ export interface paths {
                         "application/json": components["schemas"]["Queued"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Forbidden */
                 403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3970,6 +6930,15 @@ export interface paths {
                     };
                     content?: never;
                 };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
             };
         };
         put?: never;
@@ -4006,6 +6975,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -4014,7 +6984,35 @@ export interface paths {
                         "application/json": components["schemas"]["Paginated_OperationView"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4050,6 +7048,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -4058,6 +7057,7 @@ export interface paths {
                         "application/json": components["schemas"]["OperationView"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4066,7 +7066,35 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4108,6 +7136,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -4116,6 +7145,7 @@ export interface paths {
                         "application/json": components["schemas"]["OperationView"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4124,6 +7154,25 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -4134,6 +7183,15 @@ export interface paths {
                 };
                 /** @description it has ended already, or another master runs it */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4176,6 +7234,7 @@ export interface paths {
                     };
                     content?: never;
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4184,6 +7243,43 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Service Unavailable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -4222,6 +7318,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -4230,6 +7327,43 @@ export interface paths {
                         "application/json": components["schemas"]["PrometheusStatus"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Service Unavailable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -4275,6 +7409,7 @@ export interface paths {
                     };
                     content?: never;
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4283,6 +7418,43 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Service Unavailable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -4327,6 +7499,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -4335,7 +7508,44 @@ export interface paths {
                         "application/json": components["schemas"]["EndpointsPage_ServiceView"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description what the path or the `endpoint` parameter names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4371,6 +7581,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -4379,6 +7590,7 @@ export interface paths {
                         "application/json": components["schemas"]["ServiceView"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4387,7 +7599,35 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4414,12 +7654,14 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description No Content */
                 204: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content?: never;
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4428,6 +7670,25 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -4436,6 +7697,16 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Bad Gateway */
                 502: {
                     headers: {
                         [name: string]: unknown;
@@ -4475,6 +7746,7 @@ export interface paths {
                 };
             };
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -4483,6 +7755,7 @@ export interface paths {
                         "application/json": components["schemas"]["HealthView"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4491,7 +7764,35 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4527,6 +7828,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -4535,7 +7837,44 @@ export interface paths {
                         "application/json": components["schemas"]["SettingView"];
                     };
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4560,6 +7899,7 @@ export interface paths {
                 };
             };
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -4568,6 +7908,7 @@ export interface paths {
                         "application/json": components["schemas"]["SettingView"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4576,7 +7917,35 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4619,6 +7988,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -4627,7 +7997,44 @@ export interface paths {
                         "application/json": components["schemas"]["EndpointsPage_StackView"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description what the path or the `endpoint` parameter names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4651,6 +8058,7 @@ export interface paths {
                 };
             };
             responses: {
+                /** @description Created */
                 201: {
                     headers: {
                         [name: string]: unknown;
@@ -4659,6 +8067,7 @@ export interface paths {
                         "application/json": components["schemas"]["StackDetail"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4667,6 +8076,25 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -4675,7 +8103,17 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description Conflict */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4709,6 +8147,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -4717,7 +8156,44 @@ export interface paths {
                         "application/json": components["schemas"]["StackDetail"];
                     };
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4746,6 +8222,7 @@ export interface paths {
                 };
             };
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -4754,6 +8231,7 @@ export interface paths {
                         "application/json": components["schemas"]["StackDetail"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -4762,7 +8240,35 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4789,12 +8295,41 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description No Content */
                 204: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content?: never;
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -4805,6 +8340,15 @@ export interface paths {
                 };
                 /** @description it still has containers and force is not set, or an operation runs on it */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4850,6 +8394,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description Accepted */
                 202: {
                     headers: {
                         /** @description /api/operations/{operation id} */
@@ -4860,7 +8405,17 @@ export interface paths {
                         "application/json": components["schemas"]["OperationAccepted"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4877,6 +8432,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description Not Found */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -4887,6 +8443,15 @@ export interface paths {
                 };
                 /** @description another operation runs on the stack (named in the message) */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4918,12 +8483,40 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["SystemInfo"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
             };
@@ -4952,12 +8545,40 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["Topology"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
             };
@@ -4991,6 +8612,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -4999,7 +8621,35 @@ export interface paths {
                         "application/json": components["schemas"]["Paginated_UserView"];
                     };
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Forbidden */
                 403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -5023,6 +8673,7 @@ export interface paths {
                 };
             };
             responses: {
+                /** @description Created */
                 201: {
                     headers: {
                         [name: string]: unknown;
@@ -5031,6 +8682,7 @@ export interface paths {
                         "application/json": components["schemas"]["UserView"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -5039,7 +8691,35 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Conflict */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -5073,6 +8753,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -5081,7 +8762,44 @@ export interface paths {
                         "application/json": components["schemas"]["UserView"];
                     };
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -5107,6 +8825,7 @@ export interface paths {
                 };
             };
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -5115,6 +8834,7 @@ export interface paths {
                         "application/json": components["schemas"]["UserView"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -5123,6 +8843,25 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -5133,6 +8872,15 @@ export interface paths {
                 };
                 /** @description would leave no enabled admin */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -5154,12 +8902,41 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description No Content */
                 204: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content?: never;
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -5168,7 +8945,17 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description Conflict */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -5210,6 +8997,7 @@ export interface paths {
                     };
                     content?: never;
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -5218,6 +9006,43 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Service Unavailable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -5260,6 +9085,7 @@ export interface paths {
                     };
                     content?: never;
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -5268,6 +9094,43 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Service Unavailable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -5310,6 +9173,43 @@ export interface paths {
                     };
                     content?: never;
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Service Unavailable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -5352,6 +9252,7 @@ export interface paths {
                     };
                     content?: never;
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -5360,6 +9261,43 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Service Unavailable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -5392,6 +9330,7 @@ export interface paths {
                     };
                     content?: never;
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -5400,6 +9339,43 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Service Unavailable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -5440,6 +9416,7 @@ export interface paths {
                     };
                     content?: never;
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -5448,6 +9425,43 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Service Unavailable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -5480,6 +9494,7 @@ export interface paths {
                     };
                     content?: never;
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -5488,6 +9503,43 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Service Unavailable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -5528,6 +9580,7 @@ export interface paths {
                     };
                     content?: never;
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -5536,6 +9589,43 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Service Unavailable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -5561,11 +9651,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** Volumes of every endpoint (or of `endpoint`), by endpoint then name, a page at a time. */
         get: {
             parameters: {
                 query?: {
                     endpoint?: string | null;
+                    limit?: number | null;
+                    /** @description Substring of the volume's name. */
                     name?: string | null;
+                    offset?: number | null;
                 };
                 header?: never;
                 path?: never;
@@ -5573,12 +9667,58 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["VolumeList"];
+                        "application/json": components["schemas"]["EndpointsPage_VolumeView"];
+                    };
+                };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description what the path or the `endpoint` parameter names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
             };
@@ -5616,12 +9756,41 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description No Content */
                 204: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content?: never;
                 };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -5630,7 +9799,17 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description Conflict */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -5669,6 +9848,7 @@ export interface paths {
                 };
             };
             responses: {
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -5677,6 +9857,7 @@ export interface paths {
                         "application/json": components["schemas"]["IngestSummary"];
                     };
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -5685,6 +9866,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description Unauthorized */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -5693,6 +9875,25 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Service Unavailable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -5725,10 +9926,19 @@ export interface paths {
                      *     no longer available.
                      */
                     since?: number | null;
-                    /** @description Comma-separated topic patterns (`node.*,alert.fired`); default all. */
+                    /** @description Comma-separated topic patterns (`node.*,alert.fired`), at most 64; default all. */
                     topics?: string | null;
                 };
-                header?: never;
+                header: {
+                    /** @description `Upgrade` */
+                    Connection: "Upgrade";
+                    /** @description 16 random bytes in base64 */
+                    "Sec-WebSocket-Key": string;
+                    /** @description `13` */
+                    "Sec-WebSocket-Version": "13";
+                    /** @description `websocket` */
+                    Upgrade: "websocket";
+                };
                 path?: never;
                 cookie?: never;
             };
@@ -5741,6 +9951,7 @@ export interface paths {
                     };
                     content?: never;
                 };
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -5749,7 +9960,26 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description Unauthorized */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -5783,6 +10013,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description Prometheus text exposition of the master's metrics */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -5793,6 +10024,15 @@ export interface paths {
                 };
                 /** @description metrics.bearer_token is set and the request does not carry it */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -5936,9 +10176,6 @@ export interface components {
             role: components["schemas"]["Role"];
             user_id: string;
         };
-        ApiKeyList: {
-            items: components["schemas"]["ApiKeyView"][];
-        };
         ApiKeyRevoked: {
             id: string;
             user_id: string;
@@ -5952,9 +10189,6 @@ export interface components {
             /** @description The first characters of the key. */
             prefix: string;
             role: components["schemas"]["Role"];
-        };
-        AttemptList: {
-            items: components["schemas"]["AttemptView"][];
         };
         AttemptView: {
             accepted: boolean;
@@ -6022,9 +10256,6 @@ export interface components {
             /** @description `{path, value}` present only in the older census. */
             removed: Record<string, never>[];
             to: components["schemas"]["CensusView"];
-        };
-        CensusList: {
-            items: components["schemas"]["CensusView"][];
         };
         CensusView: {
             /**
@@ -6190,6 +10421,7 @@ export interface components {
              * @description 1 to 3650; omit for a key that does not expire.
              */
             expires_in_days?: number | null;
+            /** @description 1 to 100 characters, not only spaces (leading and trailing spaces are dropped). */
             name: string;
             role?: components["schemas"]["Role"] | null;
         };
@@ -6202,14 +10434,20 @@ export interface components {
             key: string;
         };
         CreateEndpoint: {
+            /** @description 1 to 64 characters: letters, digits, `.`, `_`, `-`. */
             name: string;
             security_policy?: components["schemas"]["SecurityPolicy"] | null;
             tls?: components["schemas"]["TlsFiles"] | null;
-            /** @description `tcp://host:2376` or `https://host:2376` (TLS, needs `tls`), or `http://host:2375`. */
+            /**
+             * @description `tcp://host:2376` or `https://host:2376` (TLS, needs `tls`), or `http://host:2375`
+             *     (without `tls`); at most 512 characters.
+             */
             url: string;
         };
         CreateHost: {
-            labels?: Record<string, never> | null;
+            labels?: {
+                [key: string]: string;
+            };
             /** @description 1 to 64 characters: letters, digits, `.`, `_`, `-`. */
             name: string;
         };
@@ -6244,12 +10482,16 @@ export interface components {
             name?: string | null;
         };
         CreateUser: {
+            /** @description At least 10 characters, at most 1024 bytes. */
             password: string;
             role: components["schemas"]["Role"];
+            /** @description 3 to 64 characters: letters, digits, `.`, `_`, `-`, `@`. */
             username: string;
         };
         Credentials: {
+            /** @description At least 10 characters, at most 1024 bytes. */
             password: string;
+            /** @description 3 to 64 characters: letters, digits, `.`, `_`, `-`, `@`. */
             username: string;
         };
         DashboardList: {
@@ -6280,8 +10522,12 @@ export interface components {
             id: string;
             name: string;
         };
-        EndpointList: {
-            items: components["schemas"]["EndpointView"][];
+        /** @description An endpoint that did not answer while a list was gathered from several. */
+        EndpointFailure: {
+            /** @description The endpoint's id. */
+            endpoint: string;
+            /** @description Why it did not answer. */
+            error: string;
         };
         EndpointPolicyUpdated: {
             /** @description The policy was reset to the configured default. */
@@ -6298,12 +10544,12 @@ export interface components {
             node_id?: string | null;
         };
         /**
-         * @description A page of a list gathered from every endpoint (containers, stacks, services), with the
-         *     endpoints that did not answer.
+         * @description A page of a list gathered from every endpoint (containers, stacks, services, images,
+         *     volumes, networks), with the endpoints that did not answer.
          */
         EndpointsPage_ContainerView: {
-            /** @description `{endpoint, error}` for endpoints that did not answer. */
-            errors: Record<string, never>[];
+            /** @description The endpoints that did not answer (their items are missing from the page). */
+            errors: components["schemas"]["EndpointFailure"][];
             items: (components["schemas"]["ContainerInfo"] & {
                 endpoint: components["schemas"]["EndpointRef"];
                 /**
@@ -6323,12 +10569,40 @@ export interface components {
             total: number;
         };
         /**
-         * @description A page of a list gathered from every endpoint (containers, stacks, services), with the
-         *     endpoints that did not answer.
+         * @description A page of a list gathered from every endpoint (containers, stacks, services, images,
+         *     volumes, networks), with the endpoints that did not answer.
+         */
+        EndpointsPage_ImageView: {
+            /** @description The endpoints that did not answer (their items are missing from the page). */
+            errors: components["schemas"]["EndpointFailure"][];
+            items: (components["schemas"]["ImageInfo"] & {
+                endpoint: components["schemas"]["EndpointRef"];
+            })[];
+            limit: number;
+            offset: number;
+            total: number;
+        };
+        /**
+         * @description A page of a list gathered from every endpoint (containers, stacks, services, images,
+         *     volumes, networks), with the endpoints that did not answer.
+         */
+        EndpointsPage_NetworkView: {
+            /** @description The endpoints that did not answer (their items are missing from the page). */
+            errors: components["schemas"]["EndpointFailure"][];
+            items: (components["schemas"]["NetworkInfo"] & {
+                endpoint: components["schemas"]["EndpointRef"];
+            })[];
+            limit: number;
+            offset: number;
+            total: number;
+        };
+        /**
+         * @description A page of a list gathered from every endpoint (containers, stacks, services, images,
+         *     volumes, networks), with the endpoints that did not answer.
          */
         EndpointsPage_ServiceView: {
-            /** @description `{endpoint, error}` for endpoints that did not answer. */
-            errors: Record<string, never>[];
+            /** @description The endpoints that did not answer (their items are missing from the page). */
+            errors: components["schemas"]["EndpointFailure"][];
             items: {
                 containers: components["schemas"]["ServiceContainer"][];
                 endpoint: components["schemas"]["EndpointRef"];
@@ -6360,12 +10634,12 @@ export interface components {
             total: number;
         };
         /**
-         * @description A page of a list gathered from every endpoint (containers, stacks, services), with the
-         *     endpoints that did not answer.
+         * @description A page of a list gathered from every endpoint (containers, stacks, services, images,
+         *     volumes, networks), with the endpoints that did not answer.
          */
         EndpointsPage_StackView: {
-            /** @description `{endpoint, error}` for endpoints that did not answer. */
-            errors: Record<string, never>[];
+            /** @description The endpoints that did not answer (their items are missing from the page). */
+            errors: components["schemas"]["EndpointFailure"][];
             items: {
                 adopted: boolean;
                 config_files: string[];
@@ -6391,6 +10665,20 @@ export interface components {
                 /** @description From the containers' labels (where the project was started from). */
                 working_dir?: string | null;
             }[];
+            limit: number;
+            offset: number;
+            total: number;
+        };
+        /**
+         * @description A page of a list gathered from every endpoint (containers, stacks, services, images,
+         *     volumes, networks), with the endpoints that did not answer.
+         */
+        EndpointsPage_VolumeView: {
+            /** @description The endpoints that did not answer (their items are missing from the page). */
+            errors: components["schemas"]["EndpointFailure"][];
+            items: (components["schemas"]["VolumeInfo"] & {
+                endpoint: components["schemas"]["EndpointRef"];
+            })[];
             limit: number;
             offset: number;
             total: number;
@@ -6432,6 +10720,11 @@ export interface components {
             code: components["schemas"]["ErrorCode"];
             /** @description What went wrong, for people. */
             error: string;
+            /**
+             * @description The input field at fault, when the error is about one: a body field as a path
+             *     (`name`, `ports[0].host`), or the name of a query or path parameter.
+             */
+            field?: string | null;
             /** @description The request id, also in the `x-request-id` header and the server log. */
             request_id: string;
         };
@@ -6643,10 +10936,6 @@ export interface components {
             size_bytes: number;
             tags: string[];
         };
-        ImageList: {
-            errors: Record<string, never>[];
-            items: components["schemas"]["ImageView"][];
-        };
         ImagePruned: {
             /** @description How many images were deleted. */
             deleted: number;
@@ -6817,10 +11106,6 @@ export interface components {
             name: string;
             scope: string;
         };
-        NetworkList: {
-            errors: Record<string, never>[];
-            items: components["schemas"]["NetworkView"][];
-        };
         NetworkRemoved: {
             endpoint: string;
             id: string;
@@ -6895,9 +11180,6 @@ export interface components {
             /** @description `info`, `warning` or `error`. */
             level: string;
             title: string;
-        };
-        NotificationList: {
-            items: components["schemas"]["NotificationView"][];
         };
         NotificationView: {
             body: string;
@@ -7045,6 +11327,46 @@ export interface components {
             total: number;
         };
         /** @description A page of results as every list endpoint returns it. */
+        Paginated_ApiKeyView: {
+            items: {
+                created_at: string;
+                expires_at?: string | null;
+                id: string;
+                last_used_at?: string | null;
+                name: string;
+                /** @description The first characters of the key. */
+                prefix: string;
+                role: components["schemas"]["Role"];
+            }[];
+            /** Format: int64 */
+            limit: number;
+            /** Format: int64 */
+            offset: number;
+            /** Format: int64 */
+            total: number;
+        };
+        /** @description A page of results as every list endpoint returns it. */
+        Paginated_AttemptView: {
+            items: {
+                accepted: boolean;
+                hostname?: string | null;
+                id: string;
+                /**
+                 * @description `accepted`, `token_expired`, `token_reused`, `token_revoked`, `bad_secret`,
+                 *     `unknown_host`, `rate_limited`, `bad_request`.
+                 */
+                reason: string;
+                source_ip?: string | null;
+                ts: string;
+            }[];
+            /** Format: int64 */
+            limit: number;
+            /** Format: int64 */
+            offset: number;
+            /** Format: int64 */
+            total: number;
+        };
+        /** @description A page of results as every list endpoint returns it. */
         Paginated_AuditView: {
             items: {
                 action: string;
@@ -7059,6 +11381,45 @@ export interface components {
                 target: string;
                 ts: string;
             }[];
+            /** Format: int64 */
+            limit: number;
+            /** Format: int64 */
+            offset: number;
+            /** Format: int64 */
+            total: number;
+        };
+        /** @description A page of results as every list endpoint returns it. */
+        Paginated_CensusView: {
+            items: {
+                /**
+                 * @description OS, kernel, CPU, memory, filesystems, interfaces, listening ports, packages, Docker,
+                 *     services, as the worker found them. Absent in lists.
+                 */
+                data?: Record<string, never> | null;
+                id: string;
+                node_id: string;
+                ts: string;
+            }[];
+            /** Format: int64 */
+            limit: number;
+            /** Format: int64 */
+            offset: number;
+            /** Format: int64 */
+            total: number;
+        };
+        /** @description A page of results as every list endpoint returns it. */
+        Paginated_EndpointView: {
+            items: (components["schemas"]["EndpointRef"] & {
+                /** @description When the endpoint's health was last checked. */
+                checked_at?: string | null;
+                created_at: string;
+                docker_version?: string | null;
+                error?: string | null;
+                /** @description `up` when the engine answered at its last check, else `down`. */
+                status: string;
+                tls: boolean;
+                url?: string | null;
+            })[];
             /** Format: int64 */
             limit: number;
             /** Format: int64 */
@@ -7112,6 +11473,24 @@ export interface components {
                 proto_minor?: number | null;
                 /** @description `unknown`, `healthy`, `stale` or `offline`. */
                 status: string;
+            }[];
+            /** Format: int64 */
+            limit: number;
+            /** Format: int64 */
+            offset: number;
+            /** Format: int64 */
+            total: number;
+        };
+        /** @description A page of results as every list endpoint returns it. */
+        Paginated_NotificationView: {
+            items: {
+                body: string;
+                /** Format: int64 */
+                id: number;
+                /** @description `info`, `warning` or `error`. */
+                level: string;
+                title: string;
+                ts: string;
             }[];
             /** Format: int64 */
             limit: number;
@@ -7257,7 +11636,9 @@ export interface components {
             status: string;
         };
         PutLabels: {
-            labels: Record<string, never>;
+            labels: {
+                [key: string]: string;
+            };
         };
         PutModuleConfig: {
             /** @description Keys to set; `null` removes a key. */
@@ -7606,6 +11987,7 @@ export interface components {
         };
         UpdateUser: {
             disabled?: boolean | null;
+            /** @description At least 10 characters, at most 1024 bytes. */
             password?: string | null;
             role?: components["schemas"]["Role"] | null;
         };
@@ -7646,10 +12028,6 @@ export interface components {
             name: string;
             /** @description Names of the containers (running or not) that mount it. */
             used_by: string[];
-        };
-        VolumeList: {
-            errors: Record<string, never>[];
-            items: components["schemas"]["VolumeView"][];
         };
         VolumeRemoved: {
             endpoint: string;
