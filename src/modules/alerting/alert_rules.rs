@@ -11,8 +11,9 @@ use super::events as ev;
 use super::store::AlertingStore;
 use crate::auth::Principal;
 use crate::error::{ApiResult, ErrorBody};
-use crate::http::extract::Body;
-use crate::http::{parse_id, ts};
+use crate::http::extract::{Body, Query};
+use crate::http::{PageQuery, Paginated, parse_id, ts};
+use crate::modules::page_of;
 use crate::modules::alerting::rules::{self, RuleDraft};
 use crate::modules::alerting::store::rules::AlertRule;
 use crate::modules::monitoring::prometheus_files::PrometheusApply;
@@ -58,11 +59,6 @@ impl From<AlertRule> for AlertRuleView {
             updated_by: r.updated_by,
         }
     }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AlertRuleList {
-    pub items: Vec<AlertRuleView>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -114,19 +110,24 @@ pub struct UpdateAlertRule {
     pub enabled: Option<bool>,
 }
 
-/// Every alert rule, by name.
-#[utoipa::path(get, path = "/api/alert-rules", tag = "alerting",
-    responses((status = 200, body = AlertRuleList)))]
-pub async fn list(state: web::Data<AppState>) -> ApiResult<web::Json<AlertRuleList>> {
+/// Alert rules, by name.
+#[utoipa::path(get, path = "/api/alert-rules", tag = "alerting", params(PageQuery),
+    responses((status = 200, body = Paginated<AlertRuleView>), (status = 400, body = ErrorBody)))]
+pub async fn list(
+    state: web::Data<AppState>,
+    query: Query<PageQuery>,
+) -> ApiResult<web::Json<Paginated<AlertRuleView>>> {
+    let page = PageQuery::page(query.limit, query.offset)?;
     let rules = state.store.alert_rules().list().await?;
-    Ok(web::Json(AlertRuleList {
-        items: rules.into_iter().map(AlertRuleView::from).collect(),
-    }))
+    Ok(web::Json(page_of(
+        rules.into_iter().map(AlertRuleView::from).collect(),
+        page,
+    )))
 }
 
 /// Create a rule; Prometheus checks its PromQL, then loads it.
 #[utoipa::path(post, path = "/api/alert-rules", tag = "alerting", request_body = CreateAlertRule,
-    responses((status = 201, body = AlertRuleApplied), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 201, body = AlertRuleApplied), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody, description = "A rule with this name exists"), (status = 502, body = ErrorBody, description = "Prometheus failed"), (status = 503, body = ErrorBody, description = "Prometheus is not configured or not reachable")))]
 pub async fn create(
     state: web::Data<AppState>,
     principal: Principal,
@@ -161,8 +162,8 @@ pub async fn create(
 }
 
 /// Change a rule; the fields not sent keep their values.
-#[utoipa::path(put, path = "/api/alert-rules/{id}", tag = "alerting", params(("id" = String, Path)), request_body = UpdateAlertRule,
-    responses((status = 200, body = AlertRuleApplied), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[utoipa::path(put, path = "/api/alert-rules/{id}", tag = "alerting", params(("id" = uuid::Uuid, Path, description = "The rule's id")), request_body = UpdateAlertRule,
+    responses((status = 200, body = AlertRuleApplied), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "A rule with this name exists"), (status = 502, body = ErrorBody, description = "Prometheus failed"), (status = 503, body = ErrorBody, description = "Prometheus is not configured or not reachable")))]
 pub async fn update(
     state: web::Data<AppState>,
     principal: Principal,
@@ -200,8 +201,8 @@ pub async fn update(
 }
 
 /// Delete a rule; Prometheus drops it (its alerts resolve).
-#[utoipa::path(delete, path = "/api/alert-rules/{id}", tag = "alerting", params(("id" = String, Path)),
-    responses((status = 200, body = AlertRuleDeleted), (status = 404, body = ErrorBody)))]
+#[utoipa::path(delete, path = "/api/alert-rules/{id}", tag = "alerting", params(("id" = uuid::Uuid, Path, description = "The rule's id")),
+    responses((status = 200, body = AlertRuleDeleted), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete(
     state: web::Data<AppState>,
     id: web::Path<String>,

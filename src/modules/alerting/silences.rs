@@ -10,7 +10,8 @@ use super::events::{SilenceCreated, SilenceDeleted};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::extract::{Body, Query};
-use crate::http::parse_id;
+use crate::http::{PageQuery, Paginated, parse_id};
+use crate::modules::page_of;
 use crate::integrations::alertmanager::{Matcher, NewSilence, Silence};
 use crate::modules::monitoring::promql_time::parse_duration;
 use crate::state::AppState;
@@ -75,16 +76,37 @@ impl From<Silence> for SilenceView {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SilenceList {
-    pub items: Vec<SilenceView>,
+/// The state of a silence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SilenceState {
+    Active,
+    Pending,
+    Expired,
+}
+
+impl SilenceState {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Pending => "pending",
+            Self::Expired => "expired",
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListSilences {
     /// `active`, `pending` or `expired`; default all.
-    pub state: Option<String>,
+    #[param(inline)]
+    pub state: Option<SilenceState>,
+    /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<i64>,
+    /// Default 0.
+    #[param(minimum = 0)]
+    pub offset: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -102,30 +124,31 @@ pub struct CreateSilence {
     pub comment: String,
 }
 
-/// Silences Alertmanager holds.
+/// Silences Alertmanager holds, latest start first (then by id).
 #[utoipa::path(get, path = "/api/alertmanager/silences", tag = "alerting", params(ListSilences),
-    responses((status = 200, body = SilenceList), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = Paginated<SilenceView>), (status = 400, body = ErrorBody),
+        (status = 502, body = ErrorBody, description = "Alertmanager failed or sent an answer ContextBay could not read"),
+        (status = 503, body = ErrorBody, description = "Alertmanager is not configured or not reachable")))]
 pub async fn list(
     state: web::Data<AppState>,
     query: Query<ListSilences>,
-) -> ApiResult<web::Json<SilenceList>> {
-    if let Some(s) = &query.state
-        && !["active", "pending", "expired"].contains(&s.as_str())
-    {
-        return Err(ApiError::bad_request(
-            "state must be active, pending or expired",
-        ));
-    }
+) -> ApiResult<web::Json<Paginated<SilenceView>>> {
+    let page = PageQuery::page(query.limit, query.offset)?;
+    let wanted = query.state.map(SilenceState::as_str);
     let am = crate::modules::alerting::alertmanager(&state).await?;
     let mut items: Vec<SilenceView> = am
         .silences()
         .await?
         .into_iter()
-        .filter(|s| query.state.as_deref().is_none_or(|w| s.status.state == w))
+        .filter(|s| wanted.is_none_or(|w| s.status.state == w))
         .map(SilenceView::from)
         .collect();
-    items.sort_by(|a, b| b.starts_at.cmp(&a.starts_at));
-    Ok(web::Json(SilenceList { items }))
+    items.sort_by(|a, b| {
+        b.starts_at
+            .cmp(&a.starts_at)
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    Ok(web::Json(page_of(items, page)))
 }
 
 fn rfc3339(ms: i64) -> String {
@@ -134,7 +157,9 @@ fn rfc3339(ms: i64) -> String {
 
 /// Silence matching alerts for a while.
 #[utoipa::path(post, path = "/api/alertmanager/silences", tag = "alerting", request_body = CreateSilence,
-    responses((status = 201, body = SilenceView), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 201, body = SilenceView), (status = 400, body = ErrorBody),
+        (status = 502, body = ErrorBody, description = "Alertmanager failed or sent an answer ContextBay could not read"),
+        (status = 503, body = ErrorBody, description = "Alertmanager is not configured or not reachable")))]
 pub async fn create(
     state: web::Data<AppState>,
     principal: Principal,
@@ -218,8 +243,10 @@ pub async fn create(
 }
 
 /// Expire a silence.
-#[utoipa::path(delete, path = "/api/alertmanager/silences/{id}", tag = "alerting", params(("id" = String, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[utoipa::path(delete, path = "/api/alertmanager/silences/{id}", tag = "alerting", params(("id" = uuid::Uuid, Path, description = "The silence's id (Alertmanager's)")),
+    responses((status = 204, description = "Expired"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 502, body = ErrorBody, description = "Alertmanager failed or sent an answer ContextBay could not read"),
+        (status = 503, body = ErrorBody, description = "Alertmanager is not configured or not reachable")))]
 pub async fn delete(state: web::Data<AppState>, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let id = parse_id("silence", &id)?;
     let am = crate::modules::alerting::alertmanager(&state).await?;

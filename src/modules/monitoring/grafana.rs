@@ -9,6 +9,8 @@ use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::extract::{Body, Query};
+use crate::http::{PageQuery, Paginated};
+use crate::modules::page_of;
 use crate::integrations::grafana::{DashboardSearch, NewAnnotation, SaveDashboard, SavedDashboard};
 use crate::state::AppState;
 use crate::store::now_ms;
@@ -21,9 +23,17 @@ pub struct ListDashboards {
     pub tag: Option<String>,
     /// Only dashboards starred by the service account.
     pub starred: Option<bool>,
-    /// 1 to 5000, default 100.
-    pub limit: Option<u32>,
+    /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<i64>,
+    /// Default 0.
+    #[param(minimum = 0)]
+    pub offset: Option<i64>,
 }
+
+/// The most dashboards asked of Grafana's search (its own default ceiling); the page is cut
+/// from those.
+const SEARCH_LIMIT: u32 = 5000;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DashboardView {
@@ -35,11 +45,6 @@ pub struct DashboardView {
     pub starred: bool,
     pub folder_uid: Option<String>,
     pub folder_title: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DashboardList {
-    pub items: Vec<DashboardView>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -98,29 +103,28 @@ fn check_uid(uid: &str) -> ApiResult<()> {
     Ok(())
 }
 
-/// Dashboards in Grafana, provisioned and user-made.
+/// Dashboards in Grafana, provisioned and user-made, by title (then uid). Grafana is asked for
+/// the first 5,000 matches; the page is cut from those.
 #[utoipa::path(get, path = "/api/grafana/dashboards", tag = "monitoring", params(ListDashboards),
-    responses((status = 200, body = DashboardList), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = Paginated<DashboardView>), (status = 400, body = ErrorBody),
+        (status = 502, body = ErrorBody, description = "Grafana failed or sent an answer ContextBay could not read"),
+        (status = 503, body = ErrorBody, description = "Grafana is not configured or not reachable")))]
 pub async fn list(
     state: web::Data<AppState>,
     query: Query<ListDashboards>,
-) -> ApiResult<web::Json<DashboardList>> {
+) -> ApiResult<web::Json<Paginated<DashboardView>>> {
     let q = query.into_inner();
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=5000).contains(&limit) {
-        return Err(ApiError::bad_request("limit must be between 1 and 5000"));
-    }
+    let page = PageQuery::page(q.limit, q.offset)?;
     let grafana = crate::modules::monitoring::grafana(&state).await?;
     let hits = grafana
         .search_dashboards(&DashboardSearch {
             query: q.query,
             tag: q.tag,
             starred: q.starred,
-            limit,
+            limit: SEARCH_LIMIT,
         })
         .await?;
-    Ok(web::Json(DashboardList {
-        items: hits
+    let mut items: Vec<DashboardView> = hits
             .into_iter()
             .map(|h| DashboardView {
                 url: if h.url.starts_with('/') {
@@ -135,8 +139,9 @@ pub async fn list(
                 folder_uid: h.folder_uid.filter(|f| !f.is_empty()),
                 folder_title: h.folder_title.filter(|f| !f.is_empty()),
             })
-            .collect(),
-    }))
+            .collect();
+    items.sort_by(|a, b| a.title.cmp(&b.title).then_with(|| a.uid.cmp(&b.uid)));
+    Ok(web::Json(page_of(items, page)))
 }
 
 /// Create or update a dashboard.

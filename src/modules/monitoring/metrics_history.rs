@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::extract::{Body, Query};
-use crate::http::ts;
+use crate::http::{PageQuery, Paginated, ts};
 use crate::modules::monitoring::store::HistoryEntry;
 use crate::modules::monitoring::store::MonitoringStore;
 use crate::state::AppState;
@@ -38,18 +38,6 @@ impl From<HistoryEntry> for HistoryView {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct HistoryList {
-    pub items: Vec<HistoryView>,
-}
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ListHistory {
-    /// 1 to 200, default 50.
-    pub limit: Option<i64>,
-}
-
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SaveQuery {
@@ -59,25 +47,25 @@ pub struct SaveQuery {
     pub name: Option<String>,
 }
 
-/// Your saved queries, most recently used first.
-#[utoipa::path(get, path = "/api/metrics/history", tag = "monitoring", params(ListHistory),
-    responses((status = 200, body = HistoryList), (status = 400, body = ErrorBody)))]
+/// Your saved queries, most recently used first (a user keeps at most 200).
+#[utoipa::path(get, path = "/api/metrics/history", tag = "monitoring", params(PageQuery),
+    responses((status = 200, body = Paginated<HistoryView>), (status = 400, body = ErrorBody)))]
 pub async fn list(
     state: web::Data<AppState>,
     principal: Principal,
-    query: Query<ListHistory>,
-) -> ApiResult<web::Json<HistoryList>> {
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::bad_request("limit must be between 1 and 200"));
-    }
+    query: Query<PageQuery>,
+) -> ApiResult<web::Json<Paginated<HistoryView>>> {
+    let page = PageQuery::page(query.limit, query.offset)?;
     let items = state
         .store
         .metrics_history()
-        .list(&principal.user_id, limit)
+        .list(&principal.user_id, page)
         .await?;
-    Ok(web::Json(HistoryList {
-        items: items.into_iter().map(HistoryView::from).collect(),
+    Ok(web::Json(Paginated {
+        items: items.items.into_iter().map(HistoryView::from).collect(),
+        total: items.total,
+        limit: page.limit,
+        offset: page.offset,
     }))
 }
 
