@@ -201,6 +201,18 @@ pub async fn is_enabled(state: &AppState, module: ModuleName) -> Result<bool, St
         .unwrap_or(configured))
 }
 
+/// The characters a "not blank" text may not consist of only, and that are trimmed from it: the
+/// same four in the code and in the documented pattern `[^ \t\n\r]` (so every regular
+/// expression engine agrees with the check).
+pub fn is_blank_char(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r')
+}
+
+/// `text` without leading and trailing blanks ([`is_blank_char`]).
+pub fn trim_blank(text: &str) -> &str {
+    text.trim_matches(is_blank_char)
+}
+
 /// One page of a list a module holds whole (already sorted, stably, by the caller), as every
 /// list route answers it: `offset` past the end gives an empty page with the total.
 pub fn page_of<T>(all: Vec<T>, page: crate::store::Page) -> crate::http::Paginated<T> {

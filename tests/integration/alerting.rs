@@ -389,6 +389,13 @@ async fn alert_rules_are_validated_and_defaults_are_shipped() {
             "NodeOffline"
         ]
     );
+    assert_eq!(rules.body["total"], 5);
+    let last = s
+        .get("/api/alert-rules?limit=2&offset=4", &operator.access)
+        .await;
+    assert_eq!(last.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(last.body["items"][0]["name"], "NodeOffline");
+    assert_eq!((last.body["total"].as_i64(), last.body["limit"].as_i64(), last.body["offset"].as_i64()), (Some(5), Some(2), Some(4)));
     assert!(
         rules.body["items"]
             .as_array()
@@ -402,7 +409,7 @@ async fn alert_rules_are_validated_and_defaults_are_shipped() {
         let r = s
             .get("/api/prometheus/rules?type=alert", &operator.access)
             .await;
-        let groups = r.body["groups"].as_array()?.clone();
+        let groups = r.body["items"].as_array()?.clone();
         let group = groups.into_iter().find(|g| g["name"] == "contextbay")?;
         (group["rules"].as_array()?.len() == 5).then_some(group)
     })
@@ -664,7 +671,7 @@ async fn alerts_flow_from_prometheus_through_alertmanager_to_websocket_clients()
     assert_eq!(r.body["prometheus"]["loaded"], true, "{:?}", r.body);
     let always_rule = r.body["id"].as_str().unwrap().to_owned();
     let rules = s.get("/api/prometheus/rules", &admin.access).await;
-    let group = rules.body["groups"]
+    let group = rules.body["items"]
         .as_array()
         .unwrap()
         .iter()

@@ -366,9 +366,22 @@ async fn prometheus_scrapes_the_master_and_the_proxy_passes_answers_through() {
     let t = s
         .get("/api/prometheus/targets?state=active", &admin.access)
         .await;
-    let active = t.body["activeTargets"].as_array().unwrap();
+    assert_eq!(t.status, StatusCode::OK, "{:?}", t.body);
+    assert_eq!(t.body["total"], 1, "{:?}", t.body);
+    assert_eq!((t.body["limit"].as_i64(), t.body["offset"].as_i64()), (Some(50), Some(0)));
+    let active = t.body["items"].as_array().unwrap();
+    assert_eq!(active[0]["state"], "active", "{:?}", t.body);
     assert_eq!(active[0]["health"], "up", "{:?}", t.body);
-    assert_eq!(active[0]["labels"]["cb_component"], "master");
+    assert_eq!(active[0]["last_error"], "", "{:?}", t.body);
+    assert_eq!(active[0]["target"]["labels"]["cb_component"], "master");
+    let dropped = s
+        .get("/api/prometheus/targets?state=dropped", &admin.access)
+        .await;
+    assert_eq!(dropped.body["total"], 0, "{:?}", dropped.body);
+    let bad = s
+        .get("/api/prometheus/targets?state=gone", &admin.access)
+        .await;
+    assert_error(&bad, StatusCode::BAD_REQUEST, "bad_request");
     let st = s.get("/api/prometheus/status", &admin.access).await;
     assert_eq!(st.status, StatusCode::OK);
     assert_eq!(st.body["health"]["healthy"], true, "{:?}", st.body);
@@ -687,8 +700,26 @@ async fn cache_routes_answer_from_the_node_registry() {
         .await;
     assert_error(&r, StatusCode::NOT_FOUND, "not_found");
     let r = s.get("/api/metrics/targets", &viewer.access).await;
-    assert_eq!(r.body["nodes"].as_array().unwrap().len(), 2);
-    assert_eq!(r.body["nodes"][0]["hostname"], "alpha");
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 2);
+    assert_eq!(r.body["total"], 2);
+    assert_eq!(r.body["items"][0]["hostname"], "alpha");
+    // Paged like every list: the second node alone.
+    let r = s
+        .get("/api/metrics/targets?limit=1&offset=1", &viewer.access)
+        .await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(r.body["items"][0]["hostname"], "beta");
+    assert_eq!((r.body["total"].as_i64(), r.body["limit"].as_i64(), r.body["offset"].as_i64()), (Some(2), Some(1), Some(1)));
+    let r = s
+        .get("/api/metrics/latest?limit=1", &viewer.access)
+        .await;
+    assert_eq!(r.body["total"], 2, "{:?}", r.body);
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(r.body["items"][0]["hostname"], "alpha");
+    let r = s
+        .get("/api/metrics/latest?limit=501", &viewer.access)
+        .await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "bad_request");
     // The same samples are on /metrics for Prometheus.
     let text = s
         .http
@@ -722,6 +753,17 @@ async fn cache_routes_answer_from_the_node_registry() {
     assert_eq!(items[0]["query"], "rate(x[5m])");
     assert_eq!(items[0]["use_count"], 2);
     assert_eq!(items[1]["query"], "up");
+    assert_eq!(mine.body["total"], 2);
+    let second = s
+        .get("/api/metrics/history?limit=1&offset=1", &viewer.access)
+        .await;
+    assert_eq!(second.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(second.body["items"][0]["query"], "up");
+    assert_eq!(second.body["total"], 2);
+    let r = s
+        .get("/api/metrics/history?offset=-1", &viewer.access)
+        .await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "bad_request");
     let theirs = s.get("/api/metrics/history", &admin.access).await;
     assert_eq!(theirs.body["items"].as_array().unwrap().len(), 1);
     let r = s

@@ -29,10 +29,11 @@ pub struct AlertRuleView {
     #[serde(rename = "for")]
     pub for_duration: String,
     /// `critical`, `warning` or `info` (the `severity` label).
+    #[schema(value_type = Severity)]
     pub severity: String,
-    #[schema(value_type = Object)]
+    #[schema(value_type = std::collections::BTreeMap<String, String>)]
     pub labels: Map<String, Value>,
-    #[schema(value_type = Object)]
+    #[schema(value_type = std::collections::BTreeMap<String, String>)]
     pub annotations: Map<String, Value>,
     pub enabled: bool,
     /// Shipped with ContextBay (editable and deletable like any other).
@@ -75,37 +76,97 @@ pub struct AlertRuleDeleted {
     pub prometheus: PrometheusApply,
 }
 
+/// The severity of a rule's alerts (its `severity` label).
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Critical,
+    Warning,
+    Info,
+}
+
+/// Label names as a rule's labels and annotations take them: Prometheus label names not
+/// starting with `__`.
+const ENTRY_NAME: &str = "^(_|[a-zA-Z][a-zA-Z0-9_]*|_[a-zA-Z0-9][a-zA-Z0-9_]*)$";
+
+/// A map of names to text values, `null` allowed (as the code checks it in `rules::validate`).
+fn string_map_schema(max_value: usize, what: &str) -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+            Type::Object,
+            Type::Null,
+        ]))
+        .description(Some(what))
+        .max_properties(Some(rules::MAX_ENTRIES))
+        .property_names(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(ENTRY_NAME)),
+        ))
+        .additional_properties(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(max_value)),
+        ))
+        .build()
+}
+
+fn labels_schema() -> utoipa::openapi::Object {
+    string_map_schema(
+        rules::MAX_LABEL_VALUE,
+        "Extra labels of the alerts (not `alertname`, `severity` or `contextbay_rule_id`, which \
+         ContextBay sets).",
+    )
+}
+
+fn annotations_schema() -> utoipa::openapi::Object {
+    string_map_schema(
+        rules::MAX_ANNOTATION_VALUE,
+        "`summary` and `description` are shown in notifications; Prometheus templates allowed.",
+    )
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAlertRule {
+    /// The alert name (`alertname`).
+    #[schema(max_length = 128, pattern = "^[a-zA-Z_][a-zA-Z0-9_]*$")]
     pub name: String,
+    /// PromQL, checked by Prometheus (not blank; saved without leading and trailing blanks).
+    #[schema(min_length = 1, max_length = 4096, pattern = r"[^ \t\n\r]")]
     pub expr: String,
-    /// Default `0s`.
+    /// Default `0s`; a Prometheus duration, largest unit first, at most `7d`.
     #[serde(rename = "for")]
+    #[schema(min_length = 1, max_length = 32, pattern = "^([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?$")]
     pub for_duration: Option<String>,
     /// Default `warning`.
+    #[schema(value_type = Option<Severity>)]
     pub severity: Option<String>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = labels_schema)]
     pub labels: Option<Map<String, Value>>,
-    /// `summary` and `description` are shown in notifications; Prometheus templates allowed.
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = annotations_schema)]
     pub annotations: Option<Map<String, Value>>,
     /// Default `true`.
     pub enabled: Option<bool>,
 }
 
-/// Fields to change; the others keep their values.
+/// Fields to change; the others (and those sent as `null`) keep their values.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateAlertRule {
+    #[schema(max_length = 128, pattern = "^[a-zA-Z_][a-zA-Z0-9_]*$")]
     pub name: Option<String>,
+    #[schema(min_length = 1, max_length = 4096, pattern = r"[^ \t\n\r]")]
     pub expr: Option<String>,
     #[serde(rename = "for")]
+    #[schema(min_length = 1, max_length = 32, pattern = "^([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?$")]
     pub for_duration: Option<String>,
+    #[schema(value_type = Option<Severity>)]
     pub severity: Option<String>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = labels_schema)]
     pub labels: Option<Map<String, Value>>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = annotations_schema)]
     pub annotations: Option<Map<String, Value>>,
     pub enabled: Option<bool>,
 }

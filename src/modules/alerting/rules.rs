@@ -11,11 +11,13 @@ use crate::modules::monitoring::promql_time::parse_duration;
 use crate::state::AppState;
 
 pub const SEVERITIES: [&str; 3] = ["critical", "warning", "info"];
-const MAX_NAME: usize = 128;
-const MAX_EXPR: usize = 4096;
-const MAX_ENTRIES: usize = 32;
-const MAX_LABEL_VALUE: usize = 1024;
-const MAX_ANNOTATION_VALUE: usize = 4096;
+pub const MAX_NAME: usize = 128;
+pub const MAX_EXPR: usize = 4096;
+pub const MAX_ENTRIES: usize = 32;
+pub const MAX_LABEL_VALUE: usize = 1024;
+pub const MAX_ANNOTATION_VALUE: usize = 4096;
+/// Label names ContextBay sets on a rule's alerts itself.
+pub const RESERVED_LABELS: [&str; 3] = ["alertname", "severity", RULE_ID_LABEL];
 /// Longest `for:` accepted (Prometheus has no limit; a week is beyond any useful alert).
 const MAX_FOR_MS: u64 = 7 * 86_400_000;
 
@@ -63,8 +65,10 @@ fn string_map(
         let Some(s) = v.as_str() else {
             return Err(format!("'{field}.{k}' must be a string"));
         };
-        if s.len() > max_value {
-            return Err(format!("'{field}.{k}' is longer than {max_value} bytes"));
+        if s.chars().count() > max_value {
+            return Err(format!(
+                "'{field}.{k}' is longer than {max_value} characters"
+            ));
         }
     }
     Ok(map)
@@ -72,18 +76,19 @@ fn string_map(
 
 /// Checks everything that can be checked without Prometheus.
 pub fn validate(draft: RuleDraft) -> Result<RuleFields, String> {
-    let name = draft.name.trim().to_owned();
+    let name = draft.name;
     if name.is_empty() || name.len() > MAX_NAME || !is_label_name(&name) {
         return Err(format!(
             "'name' must be 1 to {MAX_NAME} characters of [a-zA-Z0-9_], not starting with a digit"
         ));
     }
-    let expr = draft.expr.trim().to_owned();
-    if expr.is_empty() || expr.len() > MAX_EXPR {
+    if draft.expr.chars().count() > MAX_EXPR || crate::modules::trim_blank(&draft.expr).is_empty()
+    {
         return Err(format!(
-            "'expr' must be a PromQL expression of 1 to {MAX_EXPR} bytes"
+            "'expr' must be a PromQL expression of 1 to {MAX_EXPR} characters, not blank"
         ));
     }
+    let expr = crate::modules::trim_blank(&draft.expr).to_owned();
     let for_duration = draft.for_duration.unwrap_or_else(|| "0s".into());
     let ms = parse_duration(&for_duration).map_err(|e| format!("'for': {e}"))?;
     if ms > MAX_FOR_MS {
@@ -100,7 +105,7 @@ pub fn validate(draft: RuleDraft) -> Result<RuleFields, String> {
         "labels",
         draft.labels.unwrap_or_default(),
         MAX_LABEL_VALUE,
-        &["alertname", "severity", RULE_ID_LABEL],
+        &RESERVED_LABELS,
     )?;
     let annotations = string_map(
         "annotations",

@@ -11,7 +11,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::extract::{Body, Query};
 use crate::http::{PageQuery, Paginated, parse_id};
-use crate::modules::page_of;
+use crate::modules::{page_of, trim_blank};
 use crate::integrations::alertmanager::{Matcher, NewSilence, Silence};
 use crate::modules::monitoring::promql_time::parse_duration;
 use crate::state::AppState;
@@ -25,7 +25,9 @@ const MAX_SILENCE_MS: i64 = 365 * 86_400_000;
 #[serde(deny_unknown_fields)]
 pub struct MatcherView {
     /// A label name, e.g. `alertname`.
+    #[schema(pattern = "^[a-zA-Z_][a-zA-Z0-9_]*$")]
     pub name: String,
+    #[schema(max_length = 1024)]
     pub value: String,
     /// `value` is a regular expression (RE2, anchored).
     #[serde(default)]
@@ -41,8 +43,10 @@ fn yes() -> bool {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SilenceView {
+    #[schema(format = Uuid)]
     pub id: String,
     /// `active`, `pending` or `expired`.
+    #[schema(value_type = SilenceState)]
     pub state: String,
     pub matchers: Vec<MatcherView>,
     pub starts_at: String,
@@ -113,6 +117,7 @@ pub struct ListSilences {
 #[serde(deny_unknown_fields)]
 pub struct CreateSilence {
     /// Alerts whose labels match all of these are silenced.
+    #[schema(min_items = 1, max_items = 32)]
     pub matchers: Vec<MatcherView>,
     /// RFC 3339 or Unix milliseconds; default now.
     pub starts_at: Option<String>,
@@ -120,7 +125,8 @@ pub struct CreateSilence {
     pub ends_at: Option<String>,
     /// How long from `starts_at`, e.g. `2h`. Give this or `ends_at`.
     pub duration: Option<String>,
-    /// Why (required by Alertmanager).
+    /// Why (required by Alertmanager; not blank, saved without leading and trailing blanks).
+    #[schema(min_length = 1, max_length = 1024, pattern = r"[^ \t\n\r]")]
     pub comment: String,
 }
 
@@ -177,15 +183,17 @@ pub async fn create(
                 "matchers[{i}].name must be a label name ([a-zA-Z_][a-zA-Z0-9_]*)"
             )));
         }
-        if m.value.len() > 1024 {
+        if m.value.chars().count() > 1024 {
             return Err(ApiError::bad_request(format!(
-                "matchers[{i}].value is longer than 1024 bytes"
+                "matchers[{i}].value is longer than 1024 characters"
             )));
         }
     }
-    let comment = b.comment.trim();
-    if comment.is_empty() || comment.len() > 1024 {
-        return Err(ApiError::bad_request("comment must be 1 to 1024 bytes"));
+    let comment = trim_blank(&b.comment);
+    if comment.is_empty() || b.comment.chars().count() > 1024 {
+        return Err(ApiError::bad_request(
+            "comment must be 1 to 1024 characters, not blank",
+        ));
     }
     let starts = match &b.starts_at {
         Some(t) => crate::http::parse_time("starts_at", t)?,

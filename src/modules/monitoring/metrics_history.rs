@@ -10,6 +10,7 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::extract::{Body, Query};
 use crate::http::{PageQuery, Paginated, ts};
 use crate::modules::monitoring::store::HistoryEntry;
+use crate::modules::trim_blank;
 use crate::modules::monitoring::store::MonitoringStore;
 use crate::state::AppState;
 
@@ -41,9 +42,11 @@ impl From<HistoryEntry> for HistoryView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SaveQuery {
-    /// The PromQL expression.
+    /// The PromQL expression (not blank; saved without leading and trailing blanks).
+    #[schema(min_length = 1, max_length = 4096, pattern = r"[^ \t\n\r]")]
     pub query: String,
-    /// An optional label for it.
+    /// An optional label for it (blank: none).
+    #[schema(max_length = 100)]
     pub name: Option<String>,
 }
 
@@ -78,16 +81,16 @@ pub async fn save(
     body: Body<SaveQuery>,
 ) -> ApiResult<HttpResponse> {
     let SaveQuery { query, name } = body.into_inner();
-    let query = query.trim();
-    if query.is_empty() || query.len() > MAX_QUERY {
+    if query.chars().count() > MAX_QUERY || trim_blank(&query).is_empty() {
         return Err(ApiError::bad_request(format!(
-            "query must be 1 to {MAX_QUERY} bytes"
+            "query must be 1 to {MAX_QUERY} characters, not blank"
         )));
     }
-    let name = name.as_deref().map(str::trim).filter(|n| !n.is_empty());
-    if name.is_some_and(|n| n.chars().count() > 100) {
+    let query = trim_blank(&query);
+    if name.as_ref().is_some_and(|n| n.chars().count() > 100) {
         return Err(ApiError::bad_request("name must be at most 100 characters"));
     }
+    let name = name.as_deref().map(trim_blank).filter(|n| !n.is_empty());
     let entry = state
         .store
         .metrics_history()
