@@ -124,8 +124,26 @@ impl Alertmanager {
                 |r| r,
             )
             .await?;
-        self.endpoint.check(res).await?;
-        Ok(())
+        // Alertmanager (0.25) answers 500 for an unknown id and for an expired silence: they
+        // are the caller's mistake (404, 409), not Alertmanager failing.
+        match self.endpoint.check(res).await {
+            Err(IntegrationError::Remote {
+                service,
+                status: 500,
+                message,
+            }) if message.contains("not found") || message.contains("already expired") => {
+                Err(IntegrationError::Remote {
+                    service,
+                    status: if message.contains("not found") {
+                        404
+                    } else {
+                        409
+                    },
+                    message,
+                })
+            }
+            other => other.map(|_| ()),
+        }
     }
 
     /// `GET /-/healthy`.

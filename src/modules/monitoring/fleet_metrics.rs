@@ -79,10 +79,19 @@ pub const CACHED_METRICS: &[(&str, Option<&str>, &str)] = &[
     ),
 ];
 
+/// The names of [`CACHED_METRICS`], as an enumeration.
+fn cached_metric_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(CACHED_METRICS.iter().map(|(name, _, _)| *name)))
+        .build()
+}
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct CacheQuery {
     /// A metric name as on `/metrics`, e.g. `contextbay_node_cpu_percent`.
+    #[param(schema_with = cached_metric_schema)]
     pub metric: String,
     /// Node id or hostname.
     pub node: Option<String>,

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::extract::{Body, Query};
 use crate::http::{PageQuery, Paginated};
-use crate::modules::page_of;
+use crate::modules::{page_of, trim_blank};
 use crate::integrations::grafana::{DashboardSearch, NewAnnotation, SaveDashboard, SavedDashboard};
 use crate::state::AppState;
 use crate::store::now_ms;
@@ -47,19 +47,72 @@ pub struct DashboardView {
     pub folder_title: Option<String>,
 }
 
+/// Grafana uids as the code checks them ([`check_uid`]).
+const UID_PATTERN: &str = "^[a-zA-Z0-9_-]{1,40}$";
+
+/// The dashboard model as `save` checks it: an object with a title that is not blank, and a
+/// `uid`, when it is a string, that is a Grafana uid.
+fn dashboard_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some(
+            "Grafana's dashboard JSON model; needs a `title`. With a `uid` (and `overwrite` or \
+             the current `version`) it updates that dashboard.",
+        ))
+        .property(
+            "title",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(r"[^ \t\n\r]")),
+        )
+        .required("title")
+        .property(
+            "uid",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(UID_PATTERN)),
+        )
+        .build()
+}
+
+/// Annotation tags: at most 32, each 1 to 100 characters.
+fn tags_schema() -> utoipa::openapi::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(100)),
+        )
+        .max_items(Some(32))
+        .build()
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SaveDashboardRequest {
-    /// Grafana's dashboard JSON model; needs a `title`. With a `uid` (and `overwrite` or the
-    /// current `version`) it updates that dashboard.
-    #[schema(value_type = Object)]
+    #[schema(schema_with = dashboard_schema)]
     pub dashboard: Value,
+    #[schema(pattern = "^[a-zA-Z0-9_-]{1,40}$")]
     pub folder_uid: Option<String>,
     /// Commit message for the dashboard's version history.
     pub message: Option<String>,
     /// Replace a dashboard with the same uid or title regardless of version.
     #[serde(default)]
     pub overwrite: bool,
+}
+
+/// A dashboard as Grafana gives it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct GrafanaDashboard {
+    /// The JSON model.
+    #[schema(value_type = Object)]
+    pub dashboard: Value,
+    /// Grafana's metadata (`url`, `folderUid`, `version`, …).
+    #[schema(value_type = Object)]
+    pub meta: Value,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -71,10 +124,14 @@ pub struct StarState {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnnotationRequest {
+    /// Not blank; sent without leading and trailing blanks.
+    #[schema(min_length = 1, max_length = 10000, pattern = r"[^ \t\n\r]")]
     pub text: String,
     #[serde(default)]
+    #[schema(schema_with = tags_schema)]
     pub tags: Vec<String>,
     /// Attach to this dashboard (else an organization annotation, shown by tag).
+    #[schema(pattern = "^[a-zA-Z0-9_-]{1,40}$")]
     pub dashboard_uid: Option<String>,
     pub panel_id: Option<i64>,
     /// RFC 3339 or Unix milliseconds; default now.
@@ -88,10 +145,10 @@ pub struct AnnotationCreated {
     pub id: i64,
 }
 
-/// Grafana uids: at most 40 of `[a-zA-Z0-9_-]`.
+/// Grafana uids: at most 40 of `[a-zA-Z0-9_-]` ([`UID_PATTERN`]).
 fn check_uid(uid: &str) -> ApiResult<()> {
     if uid.is_empty()
-        || uid.len() > 40
+        || uid.chars().count() > 40
         || !uid
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
@@ -146,7 +203,8 @@ pub async fn list(
 
 /// Create or update a dashboard.
 #[utoipa::path(post, path = "/api/grafana/dashboards", tag = "monitoring", request_body = SaveDashboardRequest,
-    responses((status = 200, body = SavedDashboard), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = SavedDashboard), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 502, body = ErrorBody, description = "Grafana failed or sent an answer ContextBay could not read"),
+        (status = 503, body = ErrorBody, description = "Grafana is not configured or not reachable")))]
 pub async fn save(
     state: web::Data<AppState>,
     body: Body<SaveDashboardRequest>,
@@ -163,7 +221,7 @@ pub async fn save(
     if model
         .get("title")
         .and_then(Value::as_str)
-        .is_none_or(|t| t.trim().is_empty())
+        .is_none_or(|t| trim_blank(t).is_empty())
     {
         return Err(ApiError::bad_request("'dashboard.title' is required"));
     }
@@ -197,20 +255,29 @@ pub async fn save(
 }
 
 /// A dashboard's JSON model and Grafana's metadata (`{dashboard, meta}`).
-#[utoipa::path(get, path = "/api/grafana/dashboards/{uid}", tag = "monitoring", params(("uid" = String, Path)),
-    responses((status = 200, description = "`{dashboard, meta}` as Grafana gives it"), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/grafana/dashboards/{uid}", tag = "monitoring", params(("uid" = String, Path, pattern = "^[a-zA-Z0-9_-]{1,40}$", description = "The dashboard's uid")),
+    responses((status = 200, body = GrafanaDashboard), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody, description = "Grafana failed or sent an answer ContextBay could not read"),
+        (status = 503, body = ErrorBody, description = "Grafana is not configured or not reachable")))]
 pub async fn get(
     state: web::Data<AppState>,
     uid: web::Path<String>,
-) -> ApiResult<web::Json<Value>> {
+) -> ApiResult<web::Json<GrafanaDashboard>> {
     check_uid(&uid)?;
     let grafana = crate::modules::monitoring::grafana(&state).await?;
-    Ok(web::Json(grafana.dashboard(&uid).await?))
+    let answer = grafana.dashboard(&uid).await?;
+    let dashboard = serde_json::from_value(answer).map_err(|e| {
+        crate::integrations::IntegrationError::BadAnswer {
+            service: crate::integrations::grafana::SERVICE,
+            detail: format!("a dashboard without its model or metadata: {e}"),
+        }
+    })?;
+    Ok(web::Json(dashboard))
 }
 
 /// Delete a dashboard.
-#[utoipa::path(delete, path = "/api/grafana/dashboards/{uid}", tag = "monitoring", params(("uid" = String, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[utoipa::path(delete, path = "/api/grafana/dashboards/{uid}", tag = "monitoring", params(("uid" = String, Path, pattern = "^[a-zA-Z0-9_-]{1,40}$", description = "The dashboard's uid")),
+    responses((status = 204, description = "Deleted"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody, description = "Grafana failed or sent an answer ContextBay could not read"),
+        (status = 503, body = ErrorBody, description = "Grafana is not configured or not reachable")))]
 pub async fn delete(state: web::Data<AppState>, uid: web::Path<String>) -> ApiResult<HttpResponse> {
     check_uid(&uid)?;
     let grafana = crate::modules::monitoring::grafana(&state).await?;
@@ -219,8 +286,9 @@ pub async fn delete(state: web::Data<AppState>, uid: web::Path<String>) -> ApiRe
 }
 
 /// Star a dashboard (for the service account).
-#[utoipa::path(post, path = "/api/grafana/dashboards/{uid}/star", tag = "monitoring", params(("uid" = String, Path)),
-    responses((status = 200, body = StarState), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/grafana/dashboards/{uid}/star", tag = "monitoring", params(("uid" = String, Path, pattern = "^[a-zA-Z0-9_-]{1,40}$", description = "The dashboard's uid")),
+    responses((status = 200, body = StarState), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody, description = "Grafana failed or sent an answer ContextBay could not read"),
+        (status = 503, body = ErrorBody, description = "Grafana is not configured or not reachable")))]
 pub async fn star(
     state: web::Data<AppState>,
     uid: web::Path<String>,
@@ -229,8 +297,9 @@ pub async fn star(
 }
 
 /// Remove the star.
-#[utoipa::path(delete, path = "/api/grafana/dashboards/{uid}/star", tag = "monitoring", params(("uid" = String, Path)),
-    responses((status = 200, body = StarState), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[utoipa::path(delete, path = "/api/grafana/dashboards/{uid}/star", tag = "monitoring", params(("uid" = String, Path, pattern = "^[a-zA-Z0-9_-]{1,40}$", description = "The dashboard's uid")),
+    responses((status = 200, body = StarState), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody, description = "Grafana failed or sent an answer ContextBay could not read"),
+        (status = 503, body = ErrorBody, description = "Grafana is not configured or not reachable")))]
 pub async fn unstar(
     state: web::Data<AppState>,
     uid: web::Path<String>,
@@ -260,17 +329,25 @@ async fn set_star(state: &AppState, uid: &str, starred: bool) -> ApiResult<web::
 
 /// Push an annotation (alerts that fire are annotated automatically).
 #[utoipa::path(post, path = "/api/grafana/annotations", tag = "monitoring", request_body = AnnotationRequest,
-    responses((status = 201, body = AnnotationCreated), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 201, body = AnnotationCreated), (status = 400, body = ErrorBody), (status = 502, body = ErrorBody, description = "Grafana failed or sent an answer ContextBay could not read"),
+        (status = 503, body = ErrorBody, description = "Grafana is not configured or not reachable")))]
 pub async fn annotate(
     state: web::Data<AppState>,
     body: Body<AnnotationRequest>,
 ) -> ApiResult<HttpResponse> {
     let req = body.into_inner();
-    let text = req.text.trim();
-    if text.is_empty() || text.len() > 10_000 {
-        return Err(ApiError::bad_request("text must be 1 to 10000 bytes"));
+    let text = trim_blank(&req.text);
+    if text.is_empty() || req.text.chars().count() > 10_000 {
+        return Err(ApiError::bad_request(
+            "text must be 1 to 10000 characters, not blank",
+        ));
     }
-    if req.tags.len() > 32 || req.tags.iter().any(|t| t.is_empty() || t.len() > 100) {
+    if req.tags.len() > 32
+        || req
+            .tags
+            .iter()
+            .any(|t| t.is_empty() || t.chars().count() > 100)
+    {
         return Err(ApiError::bad_request(
             "tags: at most 32, each 1 to 100 characters",
         ));

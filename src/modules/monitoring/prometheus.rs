@@ -62,8 +62,6 @@ pub struct RulesQuery {
 /// A scrape target as Prometheus reports it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PrometheusTarget {
-    /// `active` (scraped) or `dropped` (removed by relabelling).
-    #[schema(inline)]
     pub state: ActiveOrDropped,
     /// `up`, `down` or `unknown`; `null` for a dropped target.
     pub health: Option<String>,
@@ -77,7 +75,7 @@ pub struct PrometheusTarget {
     pub target: Value,
 }
 
-/// Whether Prometheus scrapes a target.
+/// Whether Prometheus scrapes a target (`active`) or relabelling dropped it (`dropped`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ActiveOrDropped {

@@ -165,7 +165,6 @@ pub struct PrometheusAnswer {
     pub status: String,
     /// What the endpoint gives (a query's `resultType` and `result`, a list of series, label
     /// names or values, metadata by metric).
-    #[schema(value_type = Object)]
     pub data: Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warnings: Option<Vec<String>>,
@@ -221,7 +220,7 @@ pub struct RangeQueryForm {
 }
 
 /// Instant query (`query`, `time`, `timeout`), answered as Prometheus answers it.
-#[utoipa::path(get, path = "/api/v1/metrics/query", tag = "monitoring", params(("query" = String, Query, description = "A PromQL expression"), ("time" = Option<String>, Query, description = "Evaluation time: RFC 3339 or Unix seconds; default now"), ("timeout" = Option<String>, Query, description = "Evaluation timeout, a Prometheus duration")),
+#[utoipa::path(get, path = "/api/v1/metrics/query", tag = "monitoring", params(("query" = String, Query, description = "A PromQL expression"), ("time" = Option<String>, Query, pattern = "^([+-]?[0-9]{1,12}(\\.[0-9]{1,9})?|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$", description = "Evaluation time: RFC 3339 or Unix seconds; default now"), ("timeout" = Option<String>, Query, min_length = 1, pattern = "^(([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?|[0-9]{1,9}(\\.[0-9]{1,3})?)$", description = "Evaluation timeout, a Prometheus duration")),
     responses((status = 200, body = PrometheusAnswer, description = "Prometheus' answer, unchanged"),
         (status = 400, body = ProxyError, description = "Refused by ContextBay's limits (`ErrorBody`) or by Prometheus (`bad_data`)"),
         (status = 422, body = PrometheusError, description = "Prometheus could not evaluate the expression"),
@@ -247,7 +246,7 @@ pub async fn query_form(
 }
 
 /// Range query (`query`, `start`, `end`, `step`) within the limits above.
-#[utoipa::path(get, path = "/api/v1/metrics/query_range", tag = "monitoring", params(("query" = String, Query, description = "A PromQL expression"), ("start" = String, Query, description = "RFC 3339 or Unix seconds"), ("end" = String, Query, description = "RFC 3339 or Unix seconds, at most 31 days after `start`"), ("step" = String, Query, description = "A Prometheus duration or seconds; at most 11,000 points per series"), ("timeout" = Option<String>, Query, description = "Evaluation timeout, a Prometheus duration")),
+#[utoipa::path(get, path = "/api/v1/metrics/query_range", tag = "monitoring", params(("query" = String, Query, description = "A PromQL expression"), ("start" = String, Query, pattern = "^([+-]?[0-9]{1,12}(\\.[0-9]{1,9})?|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$", description = "RFC 3339 or Unix seconds"), ("end" = String, Query, pattern = "^([+-]?[0-9]{1,12}(\\.[0-9]{1,9})?|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$", description = "RFC 3339 or Unix seconds, at most 31 days after `start`"), ("step" = String, Query, description = "A Prometheus duration or seconds; at most 11,000 points per series"), ("timeout" = Option<String>, Query, min_length = 1, pattern = "^(([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?|[0-9]{1,9}(\\.[0-9]{1,3})?)$", description = "Evaluation timeout, a Prometheus duration")),
     responses((status = 200, body = PrometheusAnswer, description = "Prometheus' answer, unchanged"),
         (status = 400, body = ProxyError, description = "Refused by ContextBay's limits (`ErrorBody`) or by Prometheus (`bad_data`)"),
         (status = 422, body = PrometheusError, description = "Prometheus could not evaluate the expression"),
@@ -273,7 +272,7 @@ pub async fn query_range_form(
 }
 
 /// Series matching `match[]` selectors.
-#[utoipa::path(get, path = "/api/v1/metrics/series", tag = "monitoring", params(("match[]" = Vec<String>, Query, explode, description = "Series selectors (at least one)"), ("start" = Option<String>, Query, description = "RFC 3339 or Unix seconds"), ("end" = Option<String>, Query, description = "RFC 3339 or Unix seconds, at most 31 days after `start`")),
+#[utoipa::path(get, path = "/api/v1/metrics/series", tag = "monitoring", params(("match[]" = Vec<String>, Query, explode, description = "Series selectors (at least one)"), ("start" = Option<String>, Query, pattern = "^([+-]?[0-9]{1,12}(\\.[0-9]{1,9})?|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$", description = "RFC 3339 or Unix seconds"), ("end" = Option<String>, Query, pattern = "^([+-]?[0-9]{1,12}(\\.[0-9]{1,9})?|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$", description = "RFC 3339 or Unix seconds, at most 31 days after `start`")),
     responses((status = 200, body = PrometheusAnswer, description = "Prometheus' answer, unchanged"),
         (status = 400, body = ProxyError, description = "Refused by ContextBay's limits (`ErrorBody`) or by Prometheus (`bad_data`)"),
         (status = 422, body = PrometheusError, description = "Prometheus could not evaluate the expression"),
@@ -283,7 +282,7 @@ pub async fn series(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<H
 }
 
 /// Label names.
-#[utoipa::path(get, path = "/api/v1/metrics/labels", tag = "monitoring", params(("match[]" = Option<Vec<String>>, Query, explode, description = "Series selectors"), ("start" = Option<String>, Query, description = "RFC 3339 or Unix seconds"), ("end" = Option<String>, Query, description = "RFC 3339 or Unix seconds, at most 31 days after `start`")),
+#[utoipa::path(get, path = "/api/v1/metrics/labels", tag = "monitoring", params(("match[]" = Option<Vec<String>>, Query, explode, description = "Series selectors"), ("start" = Option<String>, Query, pattern = "^([+-]?[0-9]{1,12}(\\.[0-9]{1,9})?|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$", description = "RFC 3339 or Unix seconds"), ("end" = Option<String>, Query, pattern = "^([+-]?[0-9]{1,12}(\\.[0-9]{1,9})?|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$", description = "RFC 3339 or Unix seconds, at most 31 days after `start`")),
     responses((status = 200, body = PrometheusAnswer, description = "Prometheus' answer, unchanged"),
         (status = 400, body = ProxyError, description = "Refused by ContextBay's limits (`ErrorBody`) or by Prometheus (`bad_data`)"),
         (status = 422, body = PrometheusError, description = "Prometheus could not evaluate the expression"),
@@ -294,7 +293,7 @@ pub async fn labels(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<H
 
 /// Values of one label.
 #[utoipa::path(get, path = "/api/v1/metrics/label/{name}/values", tag = "monitoring",
-    params(("name" = String, Path, pattern = "^[a-zA-Z_][a-zA-Z0-9_]*$", description = "A label name"), ("match[]" = Option<Vec<String>>, Query, explode, description = "Series selectors"), ("start" = Option<String>, Query, description = "RFC 3339 or Unix seconds"), ("end" = Option<String>, Query, description = "RFC 3339 or Unix seconds, at most 31 days after `start`")),
+    params(("name" = String, Path, pattern = "^[a-zA-Z_][a-zA-Z0-9_]*$", description = "A label name"), ("match[]" = Option<Vec<String>>, Query, explode, description = "Series selectors"), ("start" = Option<String>, Query, pattern = "^([+-]?[0-9]{1,12}(\\.[0-9]{1,9})?|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$", description = "RFC 3339 or Unix seconds"), ("end" = Option<String>, Query, pattern = "^([+-]?[0-9]{1,12}(\\.[0-9]{1,9})?|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$", description = "RFC 3339 or Unix seconds, at most 31 days after `start`")),
     responses((status = 200, body = PrometheusAnswer, description = "Prometheus' answer, unchanged"),
         (status = 400, body = ProxyError, description = "Refused by ContextBay's limits (`ErrorBody`) or by Prometheus (`bad_data`)"),
         (status = 422, body = PrometheusError, description = "Prometheus could not evaluate the expression"),
