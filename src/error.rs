@@ -1,6 +1,7 @@
 //! One error type for every transport: the error table. Each [`ErrorCode`] knows its HTTP status,
 //! its gRPC code and a stable string; HTTP bodies are
-//! `{"error": "...", "code": "...", "request_id": "..."}`, gRPC statuses carry the same message
+//! `{"error": "...", "code": "...", "request_id": "..."}` (plus `"field"` when one input field is
+//! at fault), gRPC statuses carry the same message
 //! and the stable string in the `contextbay-error-code` metadata.
 //!
 //! Domain code does not build [`ApiError`]s: it returns its own `thiserror` enums, and each is
@@ -94,6 +95,9 @@ pub struct ApiError {
     pub message: String,
     /// Seconds for a `Retry-After` header (429, 503).
     pub retry_after: Option<u64>,
+    /// The one input field at fault, when there is one: a body field as a path
+    /// (`ports[0].host`), or a query or path parameter's name.
+    pub field: Option<String>,
 }
 
 /// The JSON error body.
@@ -105,6 +109,10 @@ pub struct ErrorBody {
     pub code: ErrorCode,
     /// The request id, also in the `x-request-id` header and the server log.
     pub request_id: String,
+    /// The input field at fault, when the error is about one: a body field as a path
+    /// (`name`, `ports[0].host`), or the name of a query or path parameter.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 impl ApiError {
@@ -113,7 +121,20 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            field: None,
         }
+    }
+
+    /// A 400 about one input field, named in the body's `field`.
+    pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::bad_request(message).with_field(field)
+    }
+
+    /// The same error, naming the input field at fault.
+    #[must_use]
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -141,6 +162,7 @@ impl ApiError {
             code: ErrorCode::RateLimited,
             message: format!("too many attempts; retry in {retry_after_secs} s"),
             retry_after: Some(retry_after_secs),
+            field: None,
         }
     }
 
@@ -176,6 +198,7 @@ impl ResponseError for ApiError {
             error: self.message.clone(),
             code: self.code,
             request_id: crate::request_id::request_id(),
+            field: self.field.clone(),
         })
     }
 }

@@ -148,7 +148,7 @@ pub async fn list(
     let node = query
         .node
         .as_deref()
-        .map(|n| super::parse_id("node", n))
+        .map(|n| super::parse_id("node", n).map_err(|e| e.with_field("node")))
         .transpose()?;
     let items = state
         .store

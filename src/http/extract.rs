@@ -69,15 +69,17 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
             let de = &mut serde_json::Deserializer::from_slice(&bytes);
             serde_path_to_error::deserialize(de).map(Body).map_err(|e| {
                 let path = e.path().to_string();
-                let detail = e.into_inner();
-                ApiError::new(
-                    ErrorCode::InvalidJson,
-                    if path == "." {
-                        format!("invalid JSON body: {detail}")
-                    } else {
-                        format!("invalid JSON body at '{path}': {detail}")
-                    },
-                )
+                let detail = e.into_inner().to_string();
+                let message = if path == "." {
+                    format!("invalid JSON body: {detail}")
+                } else {
+                    format!("invalid JSON body at '{path}': {detail}")
+                };
+                let err = ApiError::new(ErrorCode::InvalidJson, message);
+                match field_at_fault(&path, &detail) {
+                    Some(field) => err.with_field(field),
+                    None => err,
+                }
             })
         })
     }
@@ -112,17 +114,68 @@ impl<T: DeserializeOwned> FromRequest for Query<T> {
                 .map(Query)
                 .map_err(|e| {
                     let path = e.path().to_string();
-                    let detail = e.into_inner();
-                    ApiError::bad_request(if path == "." {
+                    let detail = e.into_inner().to_string();
+                    let err = ApiError::bad_request(if path == "." {
                         format!("invalid query string: {detail}")
                     } else {
                         format!("invalid query parameter '{path}': {detail}")
-                    })
+                    });
+                    match field_at_fault(&path, &detail) {
+                        Some(field) => err.with_field(field),
+                        None => err,
+                    }
                 }),
         )
     }
 }
 
+/// The input field a deserialization error is about: serde's path to the value that failed
+/// (`ports[0].host`), or, for a missing or unknown field (reported at the enclosing object), that
+/// object's path joined with the field named in serde's message. `None` for the whole input
+/// (malformed JSON, wrong top-level type).
+fn field_at_fault(path: &str, detail: &str) -> Option<String> {
+    let named = ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|prefix| detail.strip_prefix(prefix))
+        .and_then(|rest| rest.split('`').next())
+        .filter(|name| !name.is_empty());
+    match (path, named) {
+        (".", Some(name)) => Some(name.to_owned()),
+        (".", None) => None,
+        (path, Some(name)) => Some(format!("{path}.{name}")),
+        (path, None) => Some(path.to_owned()),
+    }
+}
+
 fn form_urlencoded_parse(query: &str) -> form_urlencoded::Parse<'_> {
     form_urlencoded::parse(query.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field_at_fault;
+
+    #[test]
+    fn the_field_at_fault_is_the_path_or_the_named_field() {
+        assert_eq!(
+            field_at_fault(".", "expected value at line 1 column 1"),
+            None
+        );
+        assert_eq!(
+            field_at_fault(".", "missing field `username` at line 1 column 2").as_deref(),
+            Some("username")
+        );
+        assert_eq!(
+            field_at_fault("spec", "unknown field `bogus`, expected one of `image`").as_deref(),
+            Some("spec.bogus")
+        );
+        assert_eq!(
+            field_at_fault("ports[0].host", "invalid type: string \"x\", expected u16").as_deref(),
+            Some("ports[0].host")
+        );
+        assert_eq!(
+            field_at_fault("limit", "invalid digit found in string").as_deref(),
+            Some("limit")
+        );
+    }
 }

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::extract::{Body, Query};
-use super::{PageQuery, Paginated, parse_id, ts};
+use super::{PageQuery, Paginated, parse_path_id, ts};
 use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::secrets::{random_token, sha256_hex};
@@ -304,7 +304,7 @@ pub async fn get(
     principal: Principal,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<HostView>> {
-    let id = parse_id("host", &id)?;
+    let id = parse_path_id("host", &id)?;
     Ok(web::Json(view(
         &state,
         state.store.hosts().get(&id).await?,
@@ -321,7 +321,7 @@ pub async fn fuse(
     principal: Principal,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<HostView>> {
-    let id = parse_id("host", &id)?;
+    let id = parse_path_id("host", &id)?;
     let host = state.store.hosts().get(&id).await?;
     let fs = fuse_state(&host);
     if !fs.fused && !crate::fleet::try_fuse(&state, &id).await {
@@ -345,7 +345,7 @@ pub async fn retry_fuse(
     principal: Principal,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<HostView>> {
-    let id = parse_id("host", &id)?;
+    let id = parse_path_id("host", &id)?;
     let host = state.store.hosts().get(&id).await?;
     if !host.enrolled {
         return Err(ApiError::conflict(
@@ -378,7 +378,7 @@ pub async fn regenerate_token(
     principal: Principal,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let id = parse_id("host", &id)?;
+    let id = parse_path_id("host", &id)?;
     if state.store.hosts().get(&id).await?.enrolled {
         return Err(ApiError::conflict(
             "the host is enrolled; remove its node (DELETE /api/nodes/{id}) before enrolling it again",
@@ -401,7 +401,7 @@ pub async fn enroll_attempts(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<AttemptList>> {
-    let id = parse_id("host", &id)?;
+    let id = parse_path_id("host", &id)?;
     state.store.hosts().get(&id).await?;
     let items = state.store.hosts().attempts(&id, 200).await?;
     Ok(web::Json(AttemptList {
@@ -413,7 +413,7 @@ pub async fn enroll_attempts(
 #[utoipa::path(delete, path = "/api/hosts/{id}", tag = "hosts", params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 pub async fn delete(state: web::Data<AppState>, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    let id = parse_id("host", &id)?;
+    let id = parse_path_id("host", &id)?;
     let host = state.store.hosts().get(&id).await?;
     state.store.hosts().delete(&id).await?;
     state.nodes.remove(&id).await?;

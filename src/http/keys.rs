@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{parse_id, ts};
+use super::{parse_path_id, ts};
 use crate::auth::credentials::API_KEY_PREFIX;
 use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -150,7 +150,7 @@ pub async fn revoke(
     principal: Principal,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let id = parse_id("API key", &id)?;
+    let id = parse_path_id("API key", &id)?;
     let key = state.store.api_keys().get(&id).await?;
     // Someone else's key is reported as missing, so ids cannot be probed.
     if key.user_id != principal.user_id && !principal.has(Role::Admin) {

@@ -112,10 +112,16 @@ impl PageQuery {
         let limit = limit.unwrap_or(50);
         let offset = offset.unwrap_or(0);
         if !(1..=500).contains(&limit) {
-            return Err(ApiError::bad_request("limit must be between 1 and 500"));
+            return Err(ApiError::invalid_field(
+                "limit",
+                "limit must be between 1 and 500",
+            ));
         }
         if offset < 0 {
-            return Err(ApiError::bad_request("offset must not be negative"));
+            return Err(ApiError::invalid_field(
+                "offset",
+                "offset must not be negative",
+            ));
         }
         Ok(Page { limit, offset })
     }
@@ -148,7 +154,10 @@ pub struct EndpointsPage<T> {
 pub fn endpoints_page_limit(limit: Option<usize>) -> Result<usize, ApiError> {
     let limit = limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
-        return Err(ApiError::bad_request("limit must be between 1 and 500"));
+        return Err(ApiError::invalid_field(
+            "limit",
+            "limit must be between 1 and 500",
+        ));
     }
     Ok(limit)
 }
@@ -243,6 +252,11 @@ pub fn parse_id(kind: &str, raw: &str) -> Result<String, ApiError> {
     uuid::Uuid::parse_str(raw)
         .map(|u| u.to_string())
         .map_err(|_| ApiError::bad_request(format!("invalid {kind} id '{raw}': expected a UUID")))
+}
+
+/// Parses the `{id}` path parameter as a UUID: a 400 naming it (`field: "id"`).
+pub fn parse_path_id(kind: &str, raw: &str) -> Result<String, ApiError> {
+    parse_id(kind, raw).map_err(|e| e.with_field("id"))
 }
 
 /// Checks a Docker object reference from a path (an id or a name: letters, digits, `_`, `.`, `-`,

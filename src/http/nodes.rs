@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use super::extract::{Body, Query};
 use super::hosts::{FuseState, fuse_state, validate_labels};
-use super::{Paginated, parse_id, ts};
+use super::{Paginated, parse_path_id, ts};
 use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
@@ -250,7 +250,7 @@ pub async fn fleet_status(state: web::Data<AppState>) -> ApiResult<web::Json<Fle
 }
 
 async fn node(state: &AppState, raw: &str) -> ApiResult<Host> {
-    let id = parse_id("node", raw)?;
+    let id = parse_path_id("node", raw)?;
     let host = state
         .store
         .hosts()

@@ -4,12 +4,13 @@
 use actix_web::{HttpResponse, web};
 use utoipa::OpenApi;
 use utoipa::openapi::extensions::ExtensionsBuilder;
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
-use utoipa::openapi::{HttpMethod, PathItem};
+use utoipa::openapi::{ContentBuilder, HttpMethod, PathItem, Ref, RefOr, ResponseBuilder};
 
-use super::routes::{Access, RouteTable};
+use super::routes::{Access, RouteSpec, RouteTable};
 use super::{
     activity, audit, auth, census, config, container_streams, containers, endpoints, enroll,
     events_schema, health, hosts, images, keys, metrics, modules, networks, nodes, notifications,
@@ -171,8 +172,87 @@ pub fn build(routes: &RouteTable) -> utoipa::openapi::OpenApi {
         }
         op.extensions = Some(ext.build());
         op.security = Some(security);
+        add_generic_responses(op, spec);
     }
     doc
+}
+
+/// The statuses every request to `spec` may get before or around its handler, each with the
+/// error body, added where the handler's own declaration does not already name them:
+/// - 400 when the operation takes parameters or a body: the extractors refuse a malformed or
+///   out-of-range parameter, an unknown query parameter, a body that is not JSON, does not fit
+///   the schema or is over `server.max_body_bytes` (`invalid_json`, `payload_too_large`; both
+///   are 400s in the error table);
+/// - 401 and 403 unless the route is public: missing or invalid credentials; a role below the
+///   route's, or a cookie-authenticated mutation or handshake from another origin (so even an
+///   admin can get a 403);
+/// - 404 for a route of a module (`module_disabled` while it is off) and for a route with path
+///   parameters (the resource named does not exist);
+/// - 500 for every operation: a database or internal failure (`internal`, no details).
+fn add_generic_responses(op: &mut Operation, spec: &RouteSpec) {
+    let has_input = op.parameters.as_ref().is_some_and(|p| !p.is_empty())
+        || op.request_body.is_some()
+        || spec.path.contains('{');
+    if has_input {
+        add_error(
+            op,
+            "400",
+            "invalid input: a malformed or out-of-range parameter, or a body that is not valid \
+             JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); \
+             `field` names the input at fault when there is one",
+        );
+    }
+    if let Access::Role(_) = spec.access {
+        add_error(
+            op,
+            "401",
+            "missing, invalid or expired credentials (`unauthenticated`)",
+        );
+        add_error(
+            op,
+            "403",
+            "the caller's role is below the one this operation requires, or a \
+             cookie-authenticated request came from another origin (`forbidden`)",
+        );
+    }
+    if spec.module.is_some() {
+        add_error(
+            op,
+            "404",
+            "the module is switched off (`module_disabled`), or what the path names does not \
+             exist (`not_found`)",
+        );
+    } else if spec.path.contains('{') {
+        add_error(
+            op,
+            "404",
+            "what the path names does not exist (`not_found`)",
+        );
+    }
+    add_error(
+        op,
+        "500",
+        "an internal failure; the details are in the server log under the request id (`internal`)",
+    );
+}
+
+/// Declares `status` with the error body unless the operation already declares it.
+fn add_error(op: &mut Operation, status: &str, description: &str) {
+    if op.responses.responses.contains_key(status) {
+        return;
+    }
+    let response = ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build();
+    op.responses
+        .responses
+        .insert(status.to_owned(), RefOr::T(response));
 }
 
 fn operation_mut<'a>(

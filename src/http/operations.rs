@@ -8,7 +8,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::extract::Query;
-use super::{PageQuery, Paginated, parse_id, ts};
+use super::{PageQuery, Paginated, parse_path_id, ts};
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::state::AppState;
 use crate::store::jobs::JobFilter;
@@ -128,7 +128,7 @@ pub async fn get(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<OperationView>> {
-    let id = parse_id("operation", &id)?;
+    let id = parse_path_id("operation", &id)?;
     Ok(web::Json(find(&state, &id).await?.into()))
 }
 
@@ -141,7 +141,7 @@ pub async fn cancel(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<OperationView>> {
-    let id = parse_id("operation", &id)?;
+    let id = parse_path_id("operation", &id)?;
     let wait = std::time::Duration::from_secs(10);
     if let Some(job) = state.jobs.cancel(&id, wait).await.map_err(unavailable)? {
         return Ok(web::Json(job.into()));

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Paginated, parse_id, ts};
+use super::{Paginated, parse_path_id, ts};
 use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
@@ -122,7 +122,7 @@ pub async fn get(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<UserView>> {
-    let id = parse_id("user", &id)?;
+    let id = parse_path_id("user", &id)?;
     Ok(web::Json(state.store.users().get(&id).await?.into()))
 }
 
@@ -136,7 +136,7 @@ pub async fn update(
     id: web::Path<String>,
     body: Body<UpdateUser>,
 ) -> ApiResult<web::Json<UserView>> {
-    let id = parse_id("user", &id)?;
+    let id = parse_path_id("user", &id)?;
     let UpdateUser {
         role,
         password,
@@ -191,7 +191,7 @@ pub async fn delete(
     principal: Principal,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let id = parse_id("user", &id)?;
+    let id = parse_path_id("user", &id)?;
     if id == principal.user_id {
         return Err(ApiError::conflict("you cannot delete your own account"));
     }
