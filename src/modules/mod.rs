@@ -233,6 +233,9 @@ pub enum ModuleError {
     /// A request the module refuses (400).
     #[error("{0}")]
     Invalid(String),
+    /// A request the module refuses because of one input field (400 naming it).
+    #[error("{message}")]
+    InvalidField { field: String, message: String },
     /// A resource of the module that does not exist (404).
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -246,6 +249,7 @@ impl From<ModuleError> for ApiError {
     fn from(err: ModuleError) -> Self {
         match err {
             ModuleError::Invalid(message) => ApiError::bad_request(message),
+            ModuleError::InvalidField { field, message } => ApiError::invalid_field(field, message),
             ModuleError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
             ModuleError::Integration(e) => e.into(),
             ModuleError::Store(e) => e.into(),

@@ -395,7 +395,14 @@ async fn alert_rules_are_validated_and_defaults_are_shipped() {
         .await;
     assert_eq!(last.body["items"].as_array().unwrap().len(), 1);
     assert_eq!(last.body["items"][0]["name"], "NodeOffline");
-    assert_eq!((last.body["total"].as_i64(), last.body["limit"].as_i64(), last.body["offset"].as_i64()), (Some(5), Some(2), Some(4)));
+    assert_eq!(
+        (
+            last.body["total"].as_i64(),
+            last.body["limit"].as_i64(),
+            last.body["offset"].as_i64()
+        ),
+        (Some(5), Some(2), Some(4))
+    );
     assert!(
         rules.body["items"]
             .as_array()

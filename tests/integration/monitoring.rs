@@ -368,7 +368,10 @@ async fn prometheus_scrapes_the_master_and_the_proxy_passes_answers_through() {
         .await;
     assert_eq!(t.status, StatusCode::OK, "{:?}", t.body);
     assert_eq!(t.body["total"], 1, "{:?}", t.body);
-    assert_eq!((t.body["limit"].as_i64(), t.body["offset"].as_i64()), (Some(50), Some(0)));
+    assert_eq!(
+        (t.body["limit"].as_i64(), t.body["offset"].as_i64()),
+        (Some(50), Some(0))
+    );
     let active = t.body["items"].as_array().unwrap();
     assert_eq!(active[0]["state"], "active", "{:?}", t.body);
     assert_eq!(active[0]["health"], "up", "{:?}", t.body);
@@ -709,16 +712,19 @@ async fn cache_routes_answer_from_the_node_registry() {
         .await;
     assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
     assert_eq!(r.body["items"][0]["hostname"], "beta");
-    assert_eq!((r.body["total"].as_i64(), r.body["limit"].as_i64(), r.body["offset"].as_i64()), (Some(2), Some(1), Some(1)));
-    let r = s
-        .get("/api/metrics/latest?limit=1", &viewer.access)
-        .await;
+    assert_eq!(
+        (
+            r.body["total"].as_i64(),
+            r.body["limit"].as_i64(),
+            r.body["offset"].as_i64()
+        ),
+        (Some(2), Some(1), Some(1))
+    );
+    let r = s.get("/api/metrics/latest?limit=1", &viewer.access).await;
     assert_eq!(r.body["total"], 2, "{:?}", r.body);
     assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
     assert_eq!(r.body["items"][0]["hostname"], "alpha");
-    let r = s
-        .get("/api/metrics/latest?limit=501", &viewer.access)
-        .await;
+    let r = s.get("/api/metrics/latest?limit=501", &viewer.access).await;
     assert_error(&r, StatusCode::BAD_REQUEST, "bad_request");
     // The same samples are on /metrics for Prometheus.
     let text = s

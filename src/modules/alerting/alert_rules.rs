@@ -12,11 +12,11 @@ use super::store::AlertingStore;
 use crate::auth::Principal;
 use crate::error::{ApiResult, ErrorBody};
 use crate::http::extract::{Body, Query};
-use crate::http::{PageQuery, Paginated, parse_id, ts};
-use crate::modules::page_of;
+use crate::http::{PageQuery, Paginated, parse_path_id, ts};
 use crate::modules::alerting::rules::{self, RuleDraft};
 use crate::modules::alerting::store::rules::AlertRule;
 use crate::modules::monitoring::prometheus_files::PrometheusApply;
+use crate::modules::page_of;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -138,7 +138,11 @@ pub struct CreateAlertRule {
     pub expr: String,
     /// Default `0s`; a Prometheus duration, largest unit first, at most `7d`.
     #[serde(rename = "for")]
-    #[schema(min_length = 1, max_length = 32, pattern = "^([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?$")]
+    #[schema(
+        min_length = 1,
+        max_length = 32,
+        pattern = "^([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?$"
+    )]
     pub for_duration: Option<String>,
     /// Default `warning`.
     #[schema(value_type = Option<Severity>)]
@@ -160,7 +164,11 @@ pub struct UpdateAlertRule {
     #[schema(min_length = 1, max_length = 4096, pattern = r"[^ \t\n\r]")]
     pub expr: Option<String>,
     #[serde(rename = "for")]
-    #[schema(min_length = 1, max_length = 32, pattern = "^([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?$")]
+    #[schema(
+        min_length = 1,
+        max_length = 32,
+        pattern = "^([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?$"
+    )]
     pub for_duration: Option<String>,
     #[schema(value_type = Option<Severity>)]
     pub severity: Option<String>,
@@ -231,7 +239,7 @@ pub async fn update(
     id: web::Path<String>,
     body: Body<UpdateAlertRule>,
 ) -> ApiResult<web::Json<AlertRuleApplied>> {
-    let id = parse_id("alert rule", &id)?;
+    let id = parse_path_id("alert rule", &id)?;
     let b = body.into_inner();
     let current = state.store.alert_rules().get(&id).await?;
     let fields = rules::check(
@@ -268,7 +276,7 @@ pub async fn delete(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<AlertRuleDeleted>> {
-    let id = parse_id("alert rule", &id)?;
+    let id = parse_path_id("alert rule", &id)?;
     let (rule, prometheus) = rules::delete(&state, &id).await?;
     state
         .events

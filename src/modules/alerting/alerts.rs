@@ -12,7 +12,7 @@ use super::store::AlertingStore;
 use crate::auth::Principal;
 use crate::error::{ApiResult, ErrorBody};
 use crate::http::extract::Query;
-use crate::http::{PageQuery, Paginated, parse_id, ts};
+use crate::http::{PageQuery, Paginated, parse_id, parse_path_id, ts};
 use crate::modules::alerting::store::alerts::{Alert, AlertFilter, FIRING, RESOLVED};
 use crate::state::AppState;
 
@@ -123,7 +123,7 @@ pub async fn list(
     let rule_id = q
         .rule_id
         .as_deref()
-        .map(|r| parse_id("alert rule", r))
+        .map(|r| parse_id("alert rule", r).map_err(|e| e.with_field("rule_id")))
         .transpose()?;
     let filter = AlertFilter {
         status: q.status.map(|s| s.as_str().to_owned()),
@@ -149,7 +149,7 @@ pub async fn acknowledge(
     principal: Principal,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<AlertView>> {
-    let id = parse_id("alert", &id)?;
+    let id = parse_path_id("alert", &id)?;
     let before = state.store.alerts().get(&id).await?;
     let alert = state
         .store
@@ -173,7 +173,7 @@ pub async fn resolve(
     principal: Principal,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<AlertView>> {
-    let id = parse_id("alert", &id)?;
+    let id = parse_path_id("alert", &id)?;
     let alert = state
         .store
         .alerts()

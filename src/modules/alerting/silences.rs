@@ -10,10 +10,10 @@ use super::events::{SilenceCreated, SilenceDeleted};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::extract::{Body, Query};
-use crate::http::{PageQuery, Paginated, parse_id};
-use crate::modules::{page_of, trim_blank};
+use crate::http::{PageQuery, Paginated, parse_path_id};
 use crate::integrations::alertmanager::{Matcher, NewSilence, Silence};
 use crate::modules::monitoring::promql_time::parse_duration;
+use crate::modules::{page_of, trim_blank};
 use crate::state::AppState;
 use crate::store::now_ms;
 
@@ -149,11 +149,7 @@ pub async fn list(
         .filter(|s| wanted.is_none_or(|w| s.status.state == w))
         .map(SilenceView::from)
         .collect();
-    items.sort_by(|a, b| {
-        b.starts_at
-            .cmp(&a.starts_at)
-            .then_with(|| a.id.cmp(&b.id))
-    });
+    items.sort_by(|a, b| b.starts_at.cmp(&a.starts_at).then_with(|| a.id.cmp(&b.id)));
     Ok(web::Json(page_of(items, page)))
 }
 
@@ -173,37 +169,45 @@ pub async fn create(
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
     if b.matchers.is_empty() || b.matchers.len() > MAX_MATCHERS {
-        return Err(ApiError::bad_request(format!(
-            "matchers: 1 to {MAX_MATCHERS} are required"
-        )));
+        return Err(ApiError::invalid_field(
+            "matchers",
+            format!("matchers: 1 to {MAX_MATCHERS} are required"),
+        ));
     }
     for (i, m) in b.matchers.iter().enumerate() {
         if !crate::modules::alerting::rules::is_label_name(&m.name) {
-            return Err(ApiError::bad_request(format!(
-                "matchers[{i}].name must be a label name ([a-zA-Z_][a-zA-Z0-9_]*)"
-            )));
+            return Err(ApiError::invalid_field(
+                format!("matchers[{i}].name"),
+                format!("matchers[{i}].name must be a label name ([a-zA-Z_][a-zA-Z0-9_]*)"),
+            ));
         }
         if m.value.chars().count() > 1024 {
-            return Err(ApiError::bad_request(format!(
-                "matchers[{i}].value is longer than 1024 characters"
-            )));
+            return Err(ApiError::invalid_field(
+                format!("matchers[{i}].value"),
+                format!("matchers[{i}].value is longer than 1024 characters"),
+            ));
         }
     }
     let comment = trim_blank(&b.comment);
     if comment.is_empty() || b.comment.chars().count() > 1024 {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::invalid_field(
+            "comment",
             "comment must be 1 to 1024 characters, not blank",
         ));
     }
     let starts = match &b.starts_at {
-        Some(t) => crate::http::parse_time("starts_at", t)?,
+        Some(t) => {
+            crate::http::parse_time("starts_at", t).map_err(|e| e.with_field("starts_at"))?
+        }
         None => now_ms(),
     };
     let ends = match (&b.ends_at, &b.duration) {
-        (Some(t), None) => crate::http::parse_time("ends_at", t)?,
+        (Some(t), None) => {
+            crate::http::parse_time("ends_at", t).map_err(|e| e.with_field("ends_at"))?
+        }
         (None, Some(d)) => {
-            let ms =
-                parse_duration(d).map_err(|e| ApiError::bad_request(format!("duration: {e}")))?;
+            let ms = parse_duration(d)
+                .map_err(|e| ApiError::invalid_field("duration", format!("duration: {e}")))?;
             starts.saturating_add(i64::try_from(ms).unwrap_or(i64::MAX))
         }
         _ => {
@@ -216,7 +220,14 @@ pub async fn create(
         ));
     }
     if ends - starts > MAX_SILENCE_MS {
-        return Err(ApiError::bad_request("a silence may last at most 365 days"));
+        return Err(ApiError::invalid_field(
+            if b.duration.is_some() {
+                "duration"
+            } else {
+                "ends_at"
+            },
+            "a silence may last at most 365 days",
+        ));
     }
     let am = crate::modules::alerting::alertmanager(&state).await?;
     let id = am
@@ -257,7 +268,7 @@ pub async fn create(
         (status = 502, body = ErrorBody, description = "Alertmanager failed or sent an answer ContextBay could not read"),
         (status = 503, body = ErrorBody, description = "Alertmanager is not configured or not reachable")))]
 pub async fn delete(state: web::Data<AppState>, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    let id = parse_id("silence", &id)?;
+    let id = parse_path_id("silence", &id)?;
     let am = crate::modules::alerting::alertmanager(&state).await?;
     am.expire_silence(&id).await?;
     state.events.publish_committed(SilenceDeleted { id }).await;

@@ -17,12 +17,12 @@ use utoipa::ToSchema;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::extract::Query;
 use crate::http::{PageQuery, Paginated, ts};
-use crate::modules::page_of;
-use std::collections::BTreeMap;
 use crate::integrations::ModuleSettings;
 use crate::modules::ModuleName;
 use crate::modules::monitoring::prometheus_files::{MASTER_LABEL, PrometheusFiles};
+use crate::modules::page_of;
 use crate::state::AppState;
+use std::collections::BTreeMap;
 
 /// Every metric the cache answers, with its extra label and meaning (the names of `/metrics`).
 pub const CACHED_METRICS: &[(&str, Option<&str>, &str)] = &[

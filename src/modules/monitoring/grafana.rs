@@ -10,8 +10,8 @@ use utoipa::ToSchema;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::extract::{Body, Query};
 use crate::http::{PageQuery, Paginated};
-use crate::modules::{page_of, trim_blank};
 use crate::integrations::grafana::{DashboardSearch, NewAnnotation, SaveDashboard, SavedDashboard};
+use crate::modules::{page_of, trim_blank};
 use crate::state::AppState;
 use crate::store::now_ms;
 
@@ -182,21 +182,21 @@ pub async fn list(
         })
         .await?;
     let mut items: Vec<DashboardView> = hits
-            .into_iter()
-            .map(|h| DashboardView {
-                url: if h.url.starts_with('/') {
-                    grafana.url(&h.url)
-                } else {
-                    h.url
-                },
-                uid: h.uid,
-                title: h.title,
-                tags: h.tags,
-                starred: h.is_starred,
-                folder_uid: h.folder_uid.filter(|f| !f.is_empty()),
-                folder_title: h.folder_title.filter(|f| !f.is_empty()),
-            })
-            .collect();
+        .into_iter()
+        .map(|h| DashboardView {
+            url: if h.url.starts_with('/') {
+                grafana.url(&h.url)
+            } else {
+                h.url
+            },
+            uid: h.uid,
+            title: h.title,
+            tags: h.tags,
+            starred: h.is_starred,
+            folder_uid: h.folder_uid.filter(|f| !f.is_empty()),
+            folder_title: h.folder_title.filter(|f| !f.is_empty()),
+        })
+        .collect();
     items.sort_by(|a, b| a.title.cmp(&b.title).then_with(|| a.uid.cmp(&b.uid)));
     Ok(web::Json(page_of(items, page)))
 }

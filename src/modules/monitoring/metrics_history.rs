@@ -10,8 +10,8 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::extract::{Body, Query};
 use crate::http::{PageQuery, Paginated, ts};
 use crate::modules::monitoring::store::HistoryEntry;
-use crate::modules::trim_blank;
 use crate::modules::monitoring::store::MonitoringStore;
+use crate::modules::trim_blank;
 use crate::state::AppState;
 
 const MAX_QUERY: usize = 4096;
@@ -82,13 +82,17 @@ pub async fn save(
 ) -> ApiResult<HttpResponse> {
     let SaveQuery { query, name } = body.into_inner();
     if query.chars().count() > MAX_QUERY || trim_blank(&query).is_empty() {
-        return Err(ApiError::bad_request(format!(
-            "query must be 1 to {MAX_QUERY} characters, not blank"
-        )));
+        return Err(ApiError::invalid_field(
+            "query",
+            format!("query must be 1 to {MAX_QUERY} characters, not blank"),
+        ));
     }
     let query = trim_blank(&query);
     if name.as_ref().is_some_and(|n| n.chars().count() > 100) {
-        return Err(ApiError::bad_request("name must be at most 100 characters"));
+        return Err(ApiError::invalid_field(
+            "name",
+            "name must be at most 100 characters",
+        ));
     }
     let name = name.as_deref().map(trim_blank).filter(|n| !n.is_empty());
     let entry = state

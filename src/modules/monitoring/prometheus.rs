@@ -124,7 +124,11 @@ fn bad_answer(detail: impl Into<String>) -> ApiError {
 }
 
 /// The targets of one of Prometheus' lists (`activeTargets`, `droppedTargets`).
-fn targets_of(data: &Value, key: &str, state: ActiveOrDropped) -> Result<Vec<PrometheusTarget>, ApiError> {
+fn targets_of(
+    data: &Value,
+    key: &str,
+    state: ActiveOrDropped,
+) -> Result<Vec<PrometheusTarget>, ApiError> {
     let list = match data.get(key) {
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::Array(list)) => list,
@@ -168,7 +172,11 @@ pub async fn targets(
         items.extend(targets_of(&data, "activeTargets", ActiveOrDropped::Active)?);
     }
     if wanted != TargetState::Active {
-        items.extend(targets_of(&data, "droppedTargets", ActiveOrDropped::Dropped)?);
+        items.extend(targets_of(
+            &data,
+            "droppedTargets",
+            ActiveOrDropped::Dropped,
+        )?);
     }
     // Stable: Prometheus' own order within equal keys is kept.
     items.sort_by(|a, b| {
@@ -211,7 +219,11 @@ pub async fn rules(
             let rules = match g.get("rules") {
                 None | Some(Value::Null) => Vec::new(),
                 Some(Value::Array(rules)) => rules.clone(),
-                Some(_) => return Err(bad_answer(format!("the rules of group '{name}' are not a list"))),
+                Some(_) => {
+                    return Err(bad_answer(format!(
+                        "the rules of group '{name}' are not a list"
+                    )));
+                }
             };
             Ok(PrometheusRuleGroup {
                 interval: g.get("interval").and_then(Value::as_f64),
