@@ -120,10 +120,22 @@ pub struct CreateSilence {
     #[schema(min_items = 1, max_items = 32)]
     pub matchers: Vec<MatcherView>,
     /// RFC 3339 or Unix milliseconds; default now.
+    #[schema(
+        pattern = "^([+-]?[0-9]{1,15}|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$"
+    )]
     pub starts_at: Option<String>,
-    /// RFC 3339 or Unix milliseconds. Give this or `duration`.
+    /// RFC 3339 or Unix milliseconds, in the future. Give this or `duration`.
+    #[schema(
+        pattern = "^([+-]?[0-9]{1,15}|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$"
+    )]
     pub ends_at: Option<String>,
-    /// How long from `starts_at`, e.g. `2h`. Give this or `ends_at`.
+    /// How long from `starts_at` (a Prometheus duration, e.g. `2h`; at most 365 days). Give
+    /// this or `ends_at`.
+    #[schema(
+        min_length = 1,
+        max_length = 32,
+        pattern = "^([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?$"
+    )]
     pub duration: Option<String>,
     /// Why (required by Alertmanager; not blank, saved without leading and trailing blanks).
     #[schema(min_length = 1, max_length = 1024, pattern = r"[^ \t\n\r]")]
@@ -211,7 +223,10 @@ pub async fn create(
             starts.saturating_add(i64::try_from(ms).unwrap_or(i64::MAX))
         }
         _ => {
-            return Err(ApiError::bad_request("give either ends_at or duration"));
+            return Err(ApiError::invalid_field(
+                "ends_at",
+                "give either ends_at or duration",
+            ));
         }
     };
     if ends <= starts || ends <= now_ms() {

@@ -91,7 +91,7 @@ fn cached_metric_schema() -> utoipa::openapi::Object {
 #[serde(deny_unknown_fields)]
 pub struct CacheQuery {
     /// A metric name as on `/metrics`, e.g. `contextbay_node_cpu_percent`.
-    #[param(schema_with = cached_metric_schema)]
+    #[param(schema_with = cached_metric_schema, required = true)]
     pub metric: String,
     /// Node id or hostname.
     pub node: Option<String>,

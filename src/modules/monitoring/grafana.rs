@@ -70,7 +70,10 @@ fn dashboard_schema() -> utoipa::openapi::Object {
         .property(
             "uid",
             ObjectBuilder::new()
-                .schema_type(Type::String)
+                .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+                    Type::String,
+                    Type::Null,
+                ]))
                 .pattern(Some(UID_PATTERN)),
         )
         .build()
@@ -135,8 +138,14 @@ pub struct AnnotationRequest {
     pub dashboard_uid: Option<String>,
     pub panel_id: Option<i64>,
     /// RFC 3339 or Unix milliseconds; default now.
+    #[schema(
+        pattern = "^([+-]?[0-9]{1,15}|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$"
+    )]
     pub time: Option<String>,
-    /// For a region: its end.
+    /// For a region: its end (RFC 3339 or Unix milliseconds, not before `time`).
+    #[schema(
+        pattern = "^([+-]?[0-9]{1,15}|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$"
+    )]
     pub time_end: Option<String>,
 }
 
@@ -223,10 +232,20 @@ pub async fn save(
         .and_then(Value::as_str)
         .is_none_or(|t| trim_blank(t).is_empty())
     {
-        return Err(ApiError::bad_request("'dashboard.title' is required"));
+        return Err(ApiError::invalid_field(
+            "dashboard.title",
+            "'dashboard.title' is required and must not be blank",
+        ));
     }
-    if let Some(uid) = model.get("uid").and_then(Value::as_str) {
-        check_uid(uid)?;
+    match model.get("uid") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(uid)) => check_uid(uid).map_err(|e| e.with_field("dashboard.uid"))?,
+        Some(_) => {
+            return Err(ApiError::invalid_field(
+                "dashboard.uid",
+                "'dashboard.uid' must be a string",
+            ));
+        }
     }
     // A new dashboard has no numeric id; one copied from elsewhere must not carry its old id.
     if !overwrite && model.get("uid").is_none() {
