@@ -457,12 +457,16 @@ async fn alert_rules_are_validated_and_defaults_are_shipped() {
         )
         .await;
     assert_error(&r, StatusCode::BAD_REQUEST, "bad_request");
+    assert_eq!(r.body["field"], "expr");
     for (body, field) in [
         (
             json!({"name": "Bad", "expr": "up", "for": "5 minutes"}),
-            "'for'",
+            "for",
         ),
-        (json!({"name": "bad name", "expr": "up"}), "'name'"),
+        (json!({"name": "bad name", "expr": "up"}), "name"),
+        // Names are taken as sent: blanks around one are not trimmed away.
+        (json!({"name": " Bad", "expr": "up"}), "name"),
+        (json!({"name": "Bad", "expr": " \t"}), "expr"),
         (
             json!({"name": "Bad", "expr": "up", "severity": "fatal"}),
             "severity",
@@ -483,6 +487,7 @@ async fn alert_rules_are_validated_and_defaults_are_shipped() {
             "{field}: {:?}",
             r.body
         );
+        assert_eq!(r.body["field"], field, "{:?}", r.body);
     }
     let r = s
         .post(
@@ -728,6 +733,16 @@ async fn alerts_flow_from_prometheus_through_alertmanager_to_websocket_clients()
     let listed = s
         .get("/api/alertmanager/silences?state=active", &admin.access)
         .await;
+    assert_eq!(
+        (
+            listed.body["limit"].as_i64(),
+            listed.body["offset"].as_i64()
+        ),
+        (Some(50), Some(0)),
+        "{:?}",
+        listed.body
+    );
+    assert!(listed.body["total"].as_i64() >= Some(1));
     assert!(
         listed.body["items"]
             .as_array()
@@ -780,6 +795,21 @@ async fn alerts_flow_from_prometheus_through_alertmanager_to_websocket_clients()
         )
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
+    // Alertmanager answers 500 to expiring it again and to an unknown id: 409 and 404 here.
+    let again = s
+        .delete(
+            &format!("/api/alertmanager/silences/{silence}"),
+            &admin.access,
+        )
+        .await;
+    assert_error(&again, StatusCode::CONFLICT, "conflict");
+    let unknown = s
+        .delete(
+            "/api/alertmanager/silences/3f2c1e4a-9b7d-4c6e-8a1f-0d2b3c4e5f60",
+            &admin.access,
+        )
+        .await;
+    assert_error(&unknown, StatusCode::NOT_FOUND, "not_found");
     let (released, _) = wait_event(&mut ws, 45, "alert.fired", |p| p["name"] == "CbSilenced")
         .await
         .unwrap();
@@ -866,6 +896,19 @@ async fn silences_are_validated_before_alertmanager_is_asked() {
     }
     let r = s
         .delete("/api/alertmanager/silences/xyz", &admin.access)
+        .await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "bad_request");
+    assert_eq!(r.body["field"], "id");
+    let r = s
+        .post(
+            "/api/alertmanager/silences",
+            &admin.access,
+            json!({"matchers": [{"name": "a b", "value": "x"}], "duration": "1h", "comment": "x"}),
+        )
+        .await;
+    assert_eq!(r.body["field"], "matchers[0].name", "{:?}", r.body);
+    let r = s
+        .get("/api/alertmanager/silences?state=gone", &admin.access)
         .await;
     assert_error(&r, StatusCode::BAD_REQUEST, "bad_request");
     // Valid, but Alertmanager is not there.

@@ -780,6 +780,7 @@ async fn cache_routes_answer_from_the_node_registry() {
         )
         .await;
     assert_error(&r, StatusCode::BAD_REQUEST, "bad_request");
+    assert_eq!(r.body["field"], "query");
     let r = s
         .post(
             "/api/metrics/history",
@@ -919,6 +920,20 @@ async fn grafana_client_against_its_documented_api() {
         format!("{}/d/fleet/fleet", grafana.uri())
     );
     assert_eq!(list.body["items"][1]["folder_uid"], Value::Null);
+    assert_eq!(list.body["total"], 2, "{:?}", list.body);
+    let second = s
+        .get("/api/grafana/dashboards?limit=1&offset=1", &viewer.access)
+        .await;
+    assert_eq!(second.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(second.body["items"][0]["uid"], list.body["items"][1]["uid"]);
+    assert_eq!(
+        (
+            second.body["total"].as_i64(),
+            second.body["limit"].as_i64(),
+            second.body["offset"].as_i64()
+        ),
+        (Some(2), Some(1), Some(1))
+    );
 
     let created = s
         .post(
@@ -955,6 +970,17 @@ async fn grafana_client_against_its_documented_api() {
         )
         .await;
     assert_error(&untitled, StatusCode::BAD_REQUEST, "bad_request");
+    assert_eq!(untitled.body["field"], "dashboard.title");
+    // A uid that is not a string was passed on unchecked; it is refused, naming the field.
+    let odd_uid = s
+        .post(
+            "/api/grafana/dashboards",
+            &operator.access,
+            json!({"dashboard": {"title": "x", "uid": {}}}),
+        )
+        .await;
+    assert_error(&odd_uid, StatusCode::BAD_REQUEST, "bad_request");
+    assert_eq!(odd_uid.body["field"], "dashboard.uid");
     let forbidden = s
         .post(
             "/api/grafana/dashboards",
@@ -966,6 +992,7 @@ async fn grafana_client_against_its_documented_api() {
 
     let one = s.get("/api/grafana/dashboards/fleet", &viewer.access).await;
     assert_eq!(one.body["meta"]["provisioned"], true);
+    assert!(one.body["dashboard"].is_object(), "{:?}", one.body);
     let missing = s
         .get("/api/grafana/dashboards/missing", &viewer.access)
         .await;
