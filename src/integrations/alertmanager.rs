@@ -124,24 +124,18 @@ impl Alertmanager {
                 |r| r,
             )
             .await?;
-        // Alertmanager (0.25) answers 500 for an unknown id and for an expired silence: they
-        // are the caller's mistake (404, 409), not Alertmanager failing.
+        // Alertmanager (0.25) answers 500 for an unknown id: the caller's mistake (404), not
+        // Alertmanager failing. Expiring an expired silence succeeds.
         match self.endpoint.check(res).await {
             Err(IntegrationError::Remote {
                 service,
                 status: 500,
                 message,
-            }) if message.contains("not found") || message.contains("already expired") => {
-                Err(IntegrationError::Remote {
-                    service,
-                    status: if message.contains("not found") {
-                        404
-                    } else {
-                        409
-                    },
-                    message,
-                })
-            }
+            }) if message.contains("not found") => Err(IntegrationError::Remote {
+                service,
+                status: 404,
+                message,
+            }),
             other => other.map(|_| ()),
         }
     }

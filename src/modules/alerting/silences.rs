@@ -276,10 +276,9 @@ pub async fn create(
     Ok(HttpResponse::Created().json(silence))
 }
 
-/// Expire a silence.
+/// Expire a silence (again: nothing changes).
 #[utoipa::path(delete, path = "/api/alertmanager/silences/{id}", tag = "alerting", params(("id" = uuid::Uuid, Path, description = "The silence's id (Alertmanager's)")),
     responses((status = 204, description = "Expired"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "The silence has expired already"),
         (status = 502, body = ErrorBody, description = "Alertmanager failed or sent an answer ContextBay could not read"),
         (status = 503, body = ErrorBody, description = "Alertmanager is not configured or not reachable")))]
 pub async fn delete(state: web::Data<AppState>, id: web::Path<String>) -> ApiResult<HttpResponse> {
