@@ -16,6 +16,7 @@ mod integration {
     mod auth;
     mod chaos;
     mod compose_security;
+    mod contract;
     pub mod docker;
     mod errors;
     mod events;

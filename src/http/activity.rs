@@ -30,10 +30,12 @@ pub struct EventList {
 #[serde(deny_unknown_fields)]
 pub struct ListActivity {
     /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<i64>,
     /// Only events older than this id (paging back).
     pub before: Option<i64>,
     /// An event type (`user.created`) or a prefix (`user.*`).
+    #[param(pattern = r"^\s*(\*|[a-z0-9._-]{1,64}(\.\*)?)\s*$")]
     #[serde(rename = "type")]
     pub kind: Option<String>,
 }

@@ -49,11 +49,21 @@ pub struct ListAudit {
     /// Substring of the action, e.g. `/api/users` or `DELETE`.
     pub action: Option<String>,
     /// `success` or `failure`.
+    #[param(pattern = "^(success|failure)$")]
     pub result: Option<String>,
     /// RFC 3339 or Unix milliseconds.
+    #[param(
+        pattern = r"^(-?[0-9]{1,18}|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$"
+    )]
     pub since: Option<String>,
+    /// RFC 3339 or Unix milliseconds.
+    #[param(
+        pattern = r"^(-?[0-9]{1,18}|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$"
+    )]
     pub until: Option<String>,
+    #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<i64>,
+    #[param(minimum = 0, default = 0)]
     pub offset: Option<i64>,
 }
 

@@ -22,7 +22,11 @@ use crate::store::users::User;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
+    /// 3 to 64 characters: letters, digits, `.`, `_`, `-`, `@`.
+    #[schema(pattern = r"^[A-Za-z0-9._@-]{3,64}$")]
     pub username: String,
+    /// At least 10 characters, at most 1024 bytes.
+    #[schema(min_length = 10)]
     pub password: String,
 }
 
@@ -329,10 +333,11 @@ pub async fn refresh(
 
 /// End the current session: its refresh token and every access token issued for it stop working.
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
-    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 204), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody, description = "the caller authenticated with an API key, not a login session")))]
 pub async fn logout(state: web::Data<AppState>, principal: Principal) -> ApiResult<HttpResponse> {
     let Some(session_id) = principal.session_id else {
-        return Err(ApiError::bad_request(
+        return Err(ApiError::forbidden(
             "logout ends a login session; revoke an API key with DELETE /api/keys/{id}",
         ));
     };

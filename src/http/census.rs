@@ -38,12 +38,7 @@ impl From<CensusSnapshot> for CensusView {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CensusList {
-    pub items: Vec<CensusView>,
-}
-
-#[utoipa::path(get, path = "/api/nodes/{id}/census", tag = "census", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/nodes/{id}/census", tag = "census", params(("id" = String, Path, format = Uuid)),
     responses((status = 200, body = CensusView), (status = 404, body = ErrorBody)))]
 pub async fn latest(
     state: web::Data<AppState>,
@@ -61,7 +56,7 @@ pub async fn latest(
 }
 
 /// Take a fresh census now (waits for the worker).
-#[utoipa::path(post, path = "/api/nodes/{id}/census", tag = "census", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/nodes/{id}/census", tag = "census", params(("id" = String, Path, format = Uuid)),
     responses((status = 201, body = CensusView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
               (status = 502, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn trigger(state: web::Data<AppState>, id: web::Path<String>) -> ApiResult<HttpResponse> {
@@ -98,7 +93,7 @@ pub struct CensusDiff {
 }
 
 /// The latest census against the one before it.
-#[utoipa::path(get, path = "/api/nodes/{id}/census/diff", tag = "census", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/nodes/{id}/census/diff", tag = "census", params(("id" = String, Path, format = Uuid)),
     responses((status = 200, body = CensusDiff), (status = 404, body = ErrorBody)))]
 pub async fn diff(
     state: web::Data<AppState>,
@@ -131,32 +126,37 @@ pub async fn diff(
 #[serde(deny_unknown_fields)]
 pub struct ListCensus {
     /// Only this node's snapshots.
+    #[param(format = Uuid)]
     pub node: Option<String>,
     /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<i64>,
+    #[param(minimum = 0, default = 0)]
+    pub offset: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/api/census", tag = "census", params(ListCensus), responses((status = 200, body = CensusList)))]
+/// Census snapshots (without their data), newest first, a page at a time.
+#[utoipa::path(get, path = "/api/census", tag = "census", params(ListCensus), responses((status = 200, body = super::Paginated<CensusView>)))]
 pub async fn list(
     state: web::Data<AppState>,
     query: Query<ListCensus>,
-) -> ApiResult<web::Json<CensusList>> {
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::bad_request("limit must be between 1 and 500"));
-    }
+) -> ApiResult<web::Json<super::Paginated<CensusView>>> {
+    let page = super::PageQuery::page(query.limit, query.offset)?;
     let node = query
         .node
         .as_deref()
         .map(|n| super::parse_id("node", n).map_err(|e| e.with_field("node")))
         .transpose()?;
-    let items = state
+    let result = state
         .store
         .hosts()
-        .census(node.as_deref(), limit, false)
+        .census_page(node.as_deref(), page)
         .await?;
-    Ok(web::Json(CensusList {
-        items: items.into_iter().map(CensusView::from).collect(),
+    Ok(web::Json(super::Paginated {
+        items: result.items.into_iter().map(CensusView::from).collect(),
+        total: result.total,
+        limit: page.limit,
+        offset: page.offset,
     }))
 }
 

@@ -58,7 +58,7 @@ enum ExecInput {
 }
 
 /// Follow a container's log over a WebSocket.
-#[utoipa::path(get, path = "/api/containers/{id}/logs/ws", tag = "containers", params(("id" = String, Path), LogsWsQuery),
+#[utoipa::path(get, path = "/api/containers/{id}/logs/ws", tag = "containers", params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.-]{1,128}$"), LogsWsQuery),
     responses((status = 101, description = "switching to the WebSocket protocol"), (status = 404, body = ErrorBody)))]
 pub async fn logs_ws(
     req: HttpRequest,
@@ -248,7 +248,7 @@ async fn open_exec(
 }
 
 /// An interactive shell in the container (admin; the node's policy must allow exec).
-#[utoipa::path(get, path = "/api/containers/{id}/exec/ws", tag = "containers", params(("id" = String, Path), ExecQuery),
+#[utoipa::path(get, path = "/api/containers/{id}/exec/ws", tag = "containers", params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.-]{1,128}$"), ExecQuery),
     responses((status = 101, description = "switching to the WebSocket protocol"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn exec_ws(
     req: HttpRequest,

@@ -51,7 +51,9 @@ pub struct ListContainers {
     pub state: Option<String>,
     /// Include stopped containers (default true).
     pub all: Option<bool>,
+    #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<usize>,
+    #[param(minimum = 0, default = 0)]
     pub offset: Option<usize>,
 }
 
@@ -397,7 +399,7 @@ pub async fn create(
         .json(json!({"id": created["id"], "endpoint": EndpointRef::from(&e)})))
 }
 
-#[utoipa::path(get, path = "/api/containers/{id}", tag = "containers", params(("id" = String, Path), EndpointQuery),
+#[utoipa::path(get, path = "/api/containers/{id}", tag = "containers", params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.-]{1,128}$"), EndpointQuery),
     responses((status = 200, body = ContainerView), (status = 404, body = ErrorBody)))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -424,7 +426,7 @@ pub async fn get(
 
 /// Docker's inspect document. Viewers see the names of `Config.Env` but not the values, as
 /// with a stack's env (an env value is where secrets live, whether it came from a stack or not).
-#[utoipa::path(get, path = "/api/containers/{id}/inspect", tag = "containers", params(("id" = String, Path), EndpointQuery),
+#[utoipa::path(get, path = "/api/containers/{id}/inspect", tag = "containers", params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.-]{1,128}$"), EndpointQuery),
     responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
 pub async fn inspect(
     state: web::Data<AppState>,
@@ -468,7 +470,7 @@ fn mask_env(doc: &mut Value) {
 
 /// start, stop, restart, pause, unpause, kill.
 #[utoipa::path(post, path = "/api/containers/{id}/{action}", tag = "containers",
-    params(("id" = String, Path), ("action" = String, Path), EndpointQuery),
+    params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.-]{1,128}$"), ("action" = String, Path), EndpointQuery),
     responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody, description = "already in that state")))]
 pub async fn action(
@@ -504,7 +506,7 @@ pub async fn action(
     Ok(web::Json(result))
 }
 
-#[utoipa::path(delete, path = "/api/containers/{id}", tag = "containers", params(("id" = String, Path), RemoveQuery),
+#[utoipa::path(delete, path = "/api/containers/{id}", tag = "containers", params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.-]{1,128}$"), RemoveQuery),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn delete(
     state: web::Data<AppState>,
@@ -540,7 +542,7 @@ pub struct LogsView {
 }
 
 /// The last lines of the container's log.
-#[utoipa::path(get, path = "/api/containers/{id}/logs", tag = "containers", params(("id" = String, Path), LogsParams),
+#[utoipa::path(get, path = "/api/containers/{id}/logs", tag = "containers", params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.-]{1,128}$"), LogsParams),
     responses((status = 200, body = LogsView), (status = 404, body = ErrorBody)))]
 pub async fn logs(
     state: web::Data<AppState>,

@@ -32,16 +32,15 @@ pub struct EndpointView {
     pub created_at: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EndpointList {
-    pub items: Vec<EndpointView>,
-}
-
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateEndpoint {
+    /// 1 to 64 characters: letters, digits, `.`, `_`, `-`.
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
     pub name: String,
-    /// `tcp://host:2376` or `https://host:2376` (TLS, needs `tls`), or `http://host:2375`.
+    /// `tcp://host:2376` or `https://host:2376` (TLS, needs `tls`), or `http://host:2375`
+    /// (without `tls`); at most 512 characters.
+    #[schema(pattern = r"^(tcp|https?)://[^\s@]+$", max_length = 512)]
     pub url: String,
     pub tls: Option<TlsFiles>,
     /// The endpoint's own security policy; omitted: it follows `[docker] default_policy`.
@@ -104,8 +103,13 @@ fn view(e: &StoredEndpoint, health: Option<&EndpointHealth>) -> EndpointView {
 /// Endpoints with their health as the endpoint registry keeps it: engines are probed by the
 /// endpoint watcher, not per request. One never checked yet (the master just started, a node
 /// just fused) is checked once now; an agent endpoint's up/down follows its node's connection.
-#[utoipa::path(get, path = "/api/endpoints", tag = "endpoints", responses((status = 200, body = EndpointList)))]
-pub async fn list(state: web::Data<AppState>) -> ApiResult<web::Json<EndpointList>> {
+#[utoipa::path(get, path = "/api/endpoints", tag = "endpoints", params(super::PageQuery),
+    responses((status = 200, body = super::Paginated<EndpointView>)))]
+pub async fn list(
+    state: web::Data<AppState>,
+    query: super::extract::Query<super::PageQuery>,
+) -> ApiResult<web::Json<super::Paginated<EndpointView>>> {
+    let page = super::PageQuery::page(query.limit, query.offset)?;
     let all = endpoints::all(&state).await?;
     let known = state.endpoint_health.all().await?;
     futures_util::future::join_all(all.iter().map(|e| async {
@@ -118,7 +122,7 @@ pub async fn list(state: web::Data<AppState>) -> ApiResult<web::Json<EndpointLis
     .await;
     let health = state.endpoint_health.all().await?;
     let items = all.iter().map(|e| view(e, health.get(&e.id))).collect();
-    Ok(web::Json(EndpointList { items }))
+    Ok(web::Json(super::Paginated::of_all(items, page)))
 }
 
 /// Register a remote engine (`tcp`).

@@ -66,9 +66,29 @@ pub struct HostWithToken {
 #[serde(deny_unknown_fields)]
 pub struct CreateHost {
     /// 1 to 64 characters: letters, digits, `.`, `_`, `-`.
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
     pub name: String,
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = labels_schema)]
     pub labels: Option<Map<String, Value>>,
+}
+
+/// Labels as [`validate_labels`] accepts them: keys of 1 to 63 characters of `a-z`, `0-9`,
+/// `.`, `_`, `/`, `-`; string values of at most 255 characters.
+pub fn labels_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property_names(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(r"^[a-z0-9._/-]{1,63}$")),
+        ))
+        .additional_properties(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(255)),
+        ))
+        .build()
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -81,11 +101,6 @@ pub struct AttemptView {
     /// `accepted`, `token_expired`, `token_reused`, `token_revoked`, `bad_secret`,
     /// `unknown_host`, `rate_limited`, `bad_request`.
     pub reason: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AttemptList {
-    pub items: Vec<AttemptView>,
 }
 
 impl From<EnrollAttempt> for AttemptView {
@@ -297,7 +312,7 @@ pub async fn create(
         .json(with_token(&state, host, token, &principal)))
 }
 
-#[utoipa::path(get, path = "/api/hosts/{id}", tag = "hosts", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/hosts/{id}", tag = "hosts", params(("id" = String, Path, format = Uuid)),
     responses((status = 200, body = HostView), (status = 404, body = ErrorBody)))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -314,7 +329,7 @@ pub async fn get(
 
 /// Fuse by hand; 409 naming the missing leg when the worker or its Docker engine has not
 /// reported in.
-#[utoipa::path(post, path = "/api/hosts/{id}/fuse", tag = "hosts", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/hosts/{id}/fuse", tag = "hosts", params(("id" = String, Path, format = Uuid)),
     responses((status = 200, body = HostView), (status = 409, body = ErrorBody)))]
 pub async fn fuse(
     state: web::Data<AppState>,
@@ -338,7 +353,7 @@ pub async fn fuse(
 }
 
 /// Ask the worker again for its Docker engine (a census), then fuse.
-#[utoipa::path(post, path = "/api/hosts/{id}/retry-fuse", tag = "hosts", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/hosts/{id}/retry-fuse", tag = "hosts", params(("id" = String, Path, format = Uuid)),
     responses((status = 200, body = HostView), (status = 409, body = ErrorBody)))]
 pub async fn retry_fuse(
     state: web::Data<AppState>,
@@ -371,7 +386,7 @@ pub async fn retry_fuse(
 }
 
 /// Mint a fresh enroll token; the previous one stops working.
-#[utoipa::path(post, path = "/api/hosts/{id}/regenerate-token", tag = "hosts", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/hosts/{id}/regenerate-token", tag = "hosts", params(("id" = String, Path, format = Uuid)),
     responses((status = 200, body = HostWithToken), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn regenerate_token(
     state: web::Data<AppState>,
@@ -395,22 +410,28 @@ pub async fn regenerate_token(
         .json(with_token(&state, host, token, &principal)))
 }
 
-#[utoipa::path(get, path = "/api/hosts/{id}/enroll-attempts", tag = "hosts", params(("id" = String, Path)),
-    responses((status = 200, body = AttemptList), (status = 404, body = ErrorBody)))]
+/// The host's enroll attempts, newest first, a page at a time.
+#[utoipa::path(get, path = "/api/hosts/{id}/enroll-attempts", tag = "hosts", params(("id" = String, Path, format = Uuid), PageQuery),
+    responses((status = 200, body = Paginated<AttemptView>), (status = 404, body = ErrorBody)))]
 pub async fn enroll_attempts(
     state: web::Data<AppState>,
     id: web::Path<String>,
-) -> ApiResult<web::Json<AttemptList>> {
+    query: Query<PageQuery>,
+) -> ApiResult<web::Json<Paginated<AttemptView>>> {
     let id = parse_path_id("host", &id)?;
+    let page = PageQuery::page(query.limit, query.offset)?;
     state.store.hosts().get(&id).await?;
-    let items = state.store.hosts().attempts(&id, 200).await?;
-    Ok(web::Json(AttemptList {
-        items: items.into_iter().map(AttemptView::from).collect(),
+    let result = state.store.hosts().attempts_page(&id, page).await?;
+    Ok(web::Json(Paginated {
+        items: result.items.into_iter().map(AttemptView::from).collect(),
+        total: result.total,
+        limit: page.limit,
+        offset: page.offset,
     }))
 }
 
 /// Remove the host: its node credential is revoked and a connected worker is cut off.
-#[utoipa::path(delete, path = "/api/hosts/{id}", tag = "hosts", params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/api/hosts/{id}", tag = "hosts", params(("id" = String, Path, format = Uuid)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 pub async fn delete(state: web::Data<AppState>, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let id = parse_path_id("host", &id)?;

@@ -3,10 +3,10 @@
 use actix_web::{HttpResponse, web};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::extract::{Body, Query};
+use super::{EndpointsPage, endpoints_page_limit};
 use crate::docker::images::{ImageInfo, PruneReport, PullProgress};
 use crate::docker::ops::DockerOp;
 use crate::endpoints::{self, EndpointRef};
@@ -20,26 +20,25 @@ pub struct ImageView {
     pub endpoint: EndpointRef,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ImageList {
-    pub items: Vec<ImageView>,
-    #[schema(value_type = Vec<Object>)]
-    pub errors: Vec<Value>,
-}
-
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ImageQuery {
     pub endpoint: Option<String>,
     /// Substring of a tag.
     pub name: Option<String>,
+    #[param(minimum = 1, maximum = 500, default = 50)]
+    pub limit: Option<usize>,
+    #[param(minimum = 0, default = 0)]
+    pub offset: Option<usize>,
 }
 
-#[utoipa::path(get, path = "/api/images", tag = "images", params(ImageQuery), responses((status = 200, body = ImageList)))]
+/// Images of every endpoint (or of `endpoint`), by endpoint then image id, a page at a time.
+#[utoipa::path(get, path = "/api/images", tag = "images", params(ImageQuery), responses((status = 200, body = EndpointsPage<ImageView>)))]
 pub async fn list(
     state: web::Data<AppState>,
     query: Query<ImageQuery>,
-) -> ApiResult<web::Json<ImageList>> {
+) -> ApiResult<web::Json<EndpointsPage<ImageView>>> {
+    let limit = endpoints_page_limit(query.limit)?;
     let (answers, errors) = endpoints::fan_out::<Vec<ImageInfo>>(
         &state,
         query.endpoint.as_deref(),
@@ -63,8 +62,15 @@ pub async fn list(
                 })
                 .collect::<Vec<_>>()
         })
-        .collect();
-    Ok(web::Json(ImageList { items, errors }))
+        .collect::<Vec<_>>();
+    let mut items = items;
+    items.sort_by(|a, b| (&a.endpoint.id, &a.image.id).cmp(&(&b.endpoint.id, &b.image.id)));
+    Ok(web::Json(EndpointsPage::new(
+        items,
+        limit,
+        query.offset,
+        errors,
+    )))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{parse_path_id, ts};
+use super::{Paginated, parse_path_id, ts};
 use crate::auth::credentials::API_KEY_PREFIX;
 use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -48,35 +48,37 @@ pub struct CreatedApiKey {
     pub key: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ApiKeyList {
-    pub items: Vec<ApiKeyView>,
-}
-
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKey {
+    /// 1 to 100 characters, not only spaces (leading and trailing spaces are dropped).
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
     /// At most the caller's role; defaults to it.
     pub role: Option<Role>,
     /// 1 to 3650; omit for a key that does not expire.
+    #[schema(minimum = 1, maximum = 3650)]
     pub expires_in_days: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/api/keys", tag = "api-keys",
-    responses((status = 200, body = ApiKeyList), (status = 401, body = ErrorBody)))]
+/// The caller's own API keys, a page at a time.
+#[utoipa::path(get, path = "/api/keys", tag = "api-keys", params(super::PageQuery),
+    responses((status = 200, body = Paginated<ApiKeyView>), (status = 401, body = ErrorBody)))]
 pub async fn list(
     state: web::Data<AppState>,
     principal: Principal,
-) -> ApiResult<web::Json<ApiKeyList>> {
+    query: super::extract::Query<super::PageQuery>,
+) -> ApiResult<web::Json<Paginated<ApiKeyView>>> {
+    let page = super::PageQuery::page(query.limit, query.offset)?;
     let keys = state
         .store
         .api_keys()
         .list_for_user(&principal.user_id)
         .await?;
-    Ok(web::Json(ApiKeyList {
-        items: keys.into_iter().map(ApiKeyView::from).collect(),
-    }))
+    Ok(web::Json(Paginated::of_all(
+        keys.into_iter().map(ApiKeyView::from).collect(),
+        page,
+    )))
 }
 
 #[utoipa::path(post, path = "/api/keys", tag = "api-keys", request_body = CreateApiKey,
@@ -91,8 +93,10 @@ pub async fn create(
         role,
         expires_in_days,
     } = body.into_inner();
+    // The limit applies to the name as sent (the document's maxLength), then spaces are dropped.
+    let too_long = name.chars().count() > 100;
     let name = name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 100 {
+    if name.is_empty() || too_long {
         return Err(ApiError::bad_request("name must be 1 to 100 characters"));
     }
     let role = role.unwrap_or(principal.role);
@@ -143,7 +147,7 @@ pub async fn create(
 }
 
 /// Revoke one of your keys (admins may revoke anyone's).
-#[utoipa::path(delete, path = "/api/keys/{id}", tag = "api-keys", params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/api/keys/{id}", tag = "api-keys", params(("id" = String, Path, format = Uuid)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 pub async fn revoke(
     state: web::Data<AppState>,

@@ -11,7 +11,7 @@ use crate::secrets::{constant_time_eq, sha256_hex};
 use crate::state::AppState;
 
 #[utoipa::path(get, path = "/metrics", tag = "system",
-    responses((status = 200, content_type = "text/plain; version=0.0.4", body = String),
+    responses((status = 200, content_type = "text/plain; version=0.0.4", body = String, description = "Prometheus text exposition of the master's metrics"),
               (status = 401, body = ErrorBody, description = "metrics.bearer_token is set and the request does not carry it")))]
 pub async fn scrape(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<HttpResponse> {
     let expected = &state.config.metrics.bearer_token;

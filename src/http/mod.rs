@@ -97,13 +97,17 @@ pub fn query_config() -> web::QueryConfig {
     })
 }
 
-/// `?limit=&offset=` with bounds.
+/// `?limit=&offset=` with bounds: the paging parameters of every list, with the same names,
+/// defaults and limits (lists with filters repeat these two fields with the same attributes).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<i64>,
     /// Default 0.
+    #[param(minimum = 0, default = 0)]
     pub offset: Option<i64>,
 }
 
@@ -136,16 +140,41 @@ pub struct Paginated<T> {
     pub offset: i64,
 }
 
-/// A page of a list gathered from every endpoint (containers, stacks, services), with the
-/// endpoints that did not answer.
+impl<T> Paginated<T> {
+    /// The page `page` of a whole list held in memory (a short one: a user's keys, the
+    /// endpoints), in the list's order.
+    pub fn of_all(all: Vec<T>, page: Page) -> Self {
+        let total = i64::try_from(all.len()).unwrap_or(i64::MAX);
+        let skip = usize::try_from(page.offset).unwrap_or(usize::MAX);
+        let take = usize::try_from(page.limit).unwrap_or(0);
+        Self {
+            items: all.into_iter().skip(skip).take(take).collect(),
+            total,
+            limit: page.limit,
+            offset: page.offset,
+        }
+    }
+}
+
+/// An endpoint that did not answer while a list was gathered from several.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct EndpointFailure {
+    /// The endpoint's id.
+    pub endpoint: String,
+    /// Why it did not answer.
+    pub error: String,
+}
+
+/// A page of a list gathered from every endpoint (containers, stacks, services, images,
+/// volumes, networks), with the endpoints that did not answer.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct EndpointsPage<T> {
     pub items: Vec<T>,
     pub total: usize,
     pub limit: usize,
     pub offset: usize,
-    /// `{endpoint, error}` for endpoints that did not answer.
-    #[schema(value_type = Vec<Object>)]
+    /// The endpoints that did not answer (their items are missing from the page).
+    #[schema(value_type = Vec<EndpointFailure>)]
     pub errors: Vec<serde_json::Value>,
 }
 
@@ -194,7 +223,12 @@ pub fn parse_time(name: &str, value: &str) -> Result<i64, ApiError> {
     }
     time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
         .map(|t| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX))
-        .map_err(|_| ApiError::bad_request(format!("{name} must be RFC 3339 or Unix milliseconds")))
+        .map_err(|_| {
+            ApiError::invalid_field(
+                name,
+                format!("{name} must be RFC 3339 or Unix milliseconds"),
+            )
+        })
 }
 
 /// The client address as the TCP peer sees it.
@@ -247,11 +281,14 @@ fn parse_hop(hop: &str) -> Option<std::net::IpAddr> {
         .or_else(|| hop.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
 }
 
-/// Parses a path id as a UUID, with a 400 that names it.
+/// Parses an id as a UUID in its hyphenated form (OpenAPI's `format: uuid`; the braced, URN
+/// and simple forms are refused), with a 400 that names it.
 pub fn parse_id(kind: &str, raw: &str) -> Result<String, ApiError> {
-    uuid::Uuid::parse_str(raw)
+    (raw.len() == 36)
+        .then(|| uuid::Uuid::parse_str(raw).ok())
+        .flatten()
         .map(|u| u.to_string())
-        .map_err(|_| ApiError::bad_request(format!("invalid {kind} id '{raw}': expected a UUID")))
+        .ok_or_else(|| ApiError::bad_request(format!("invalid {kind} id '{raw}': expected a UUID")))
 }
 
 /// Parses the `{id}` path parameter as a UUID: a 400 naming it (`field: "id"`).

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::extract::Query;
+use super::{EndpointsPage, endpoints_page_limit};
 use crate::docker::networks::NetworkInfo;
 use crate::docker::ops::DockerOp;
 use crate::endpoints::{self, EndpointRef};
@@ -19,17 +20,20 @@ pub struct NetworkView {
     pub endpoint: EndpointRef,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct NetworkList {
-    pub items: Vec<NetworkView>,
-    #[schema(value_type = Vec<Object>)]
-    pub errors: Vec<Value>,
-}
-
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkQuery {
     pub endpoint: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListNetworks {
+    pub endpoint: Option<String>,
+    #[param(minimum = 1, maximum = 500, default = 50)]
+    pub limit: Option<usize>,
+    #[param(minimum = 0, default = 0)]
+    pub offset: Option<usize>,
 }
 
 async fn gather(state: &AppState, only: Option<&str>) -> ApiResult<(Vec<NetworkView>, Vec<Value>)> {
@@ -48,17 +52,31 @@ async fn gather(state: &AppState, only: Option<&str>) -> ApiResult<(Vec<NetworkV
     Ok((items, errors))
 }
 
-#[utoipa::path(get, path = "/api/networks", tag = "networks", params(NetworkQuery), responses((status = 200, body = NetworkList)))]
+/// Networks of every endpoint (or of `endpoint`), by endpoint then name, a page at a time.
+#[utoipa::path(get, path = "/api/networks", tag = "networks", params(ListNetworks), responses((status = 200, body = EndpointsPage<NetworkView>)))]
 pub async fn list(
     state: web::Data<AppState>,
-    query: Query<NetworkQuery>,
-) -> ApiResult<web::Json<NetworkList>> {
-    let (items, errors) = gather(&state, query.endpoint.as_deref()).await?;
-    Ok(web::Json(NetworkList { items, errors }))
+    query: Query<ListNetworks>,
+) -> ApiResult<web::Json<EndpointsPage<NetworkView>>> {
+    let limit = endpoints_page_limit(query.limit)?;
+    let (mut items, errors) = gather(&state, query.endpoint.as_deref()).await?;
+    items.sort_by(|a, b| {
+        (&a.endpoint.id, &a.network.name, &a.network.id).cmp(&(
+            &b.endpoint.id,
+            &b.network.name,
+            &b.network.id,
+        ))
+    });
+    Ok(web::Json(EndpointsPage::new(
+        items,
+        limit,
+        query.offset,
+        errors,
+    )))
 }
 
 /// Remove a network; 409 while containers are attached.
-#[utoipa::path(delete, path = "/api/networks/{id}", tag = "networks", params(("id" = String, Path), NetworkQuery),
+#[utoipa::path(delete, path = "/api/networks/{id}", tag = "networks", params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.-]{1,128}$"), NetworkQuery),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn delete(
     state: web::Data<AppState>,
@@ -82,7 +100,7 @@ pub async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[utoipa::path(get, path = "/api/networks/{id}/inspect", tag = "networks", params(("id" = String, Path), NetworkQuery),
+#[utoipa::path(get, path = "/api/networks/{id}/inspect", tag = "networks", params(("id" = String, Path, pattern = r"^[A-Za-z0-9_.-]{1,128}$"), NetworkQuery),
     responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
 pub async fn inspect(
     state: web::Data<AppState>,

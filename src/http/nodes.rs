@@ -81,13 +81,17 @@ pub fn view(host: Host, live: Option<&NodeLive>) -> NodeView {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListNodes {
+    #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<i64>,
+    #[param(minimum = 0, default = 0)]
     pub offset: Option<i64>,
     /// Substring of the name or hostname.
     pub q: Option<String>,
     /// `unknown`, `healthy`, `stale` or `offline`.
+    #[param(pattern = "^(unknown|healthy|stale|offline)$")]
     pub status: Option<String>,
     /// `key=value`: only nodes with this label.
+    #[param(pattern = "=")]
     pub label: Option<String>,
 }
 
@@ -265,7 +269,7 @@ async fn node(state: &AppState, raw: &str) -> ApiResult<Host> {
     Ok(host)
 }
 
-#[utoipa::path(get, path = "/api/nodes/{id}", tag = "nodes", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/nodes/{id}", tag = "nodes", params(("id" = String, Path, format = Uuid)),
     responses((status = 200, body = NodeView), (status = 404, body = ErrorBody)))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -278,7 +282,7 @@ pub async fn get(
 
 /// Remove the node: its credential is revoked, its worker cut off, and the host waits for a new
 /// token. Nothing on the host is stopped.
-#[utoipa::path(delete, path = "/api/nodes/{id}", tag = "nodes", params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/api/nodes/{id}", tag = "nodes", params(("id" = String, Path, format = Uuid)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 pub async fn delete(state: web::Data<AppState>, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let host = node(&state, &id).await?;
@@ -297,11 +301,11 @@ pub async fn delete(state: web::Data<AppState>, id: web::Path<String>) -> ApiRes
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PutLabels {
-    #[schema(value_type = Object)]
+    #[schema(schema_with = super::hosts::labels_schema)]
     pub labels: Map<String, Value>,
 }
 
-#[utoipa::path(put, path = "/api/nodes/{id}/labels", tag = "nodes", params(("id" = String, Path)), request_body = PutLabels,
+#[utoipa::path(put, path = "/api/nodes/{id}/labels", tag = "nodes", params(("id" = String, Path, format = Uuid)), request_body = PutLabels,
     responses((status = 200, body = NodeView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn put_labels(
     state: web::Data<AppState>,
@@ -325,7 +329,7 @@ pub async fn put_labels(
 
 pub use crate::policy::SecurityPolicy;
 
-#[utoipa::path(get, path = "/api/nodes/{id}/security-policy", tag = "nodes", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/nodes/{id}/security-policy", tag = "nodes", params(("id" = String, Path, format = Uuid)),
     responses((status = 200, body = SecurityPolicy), (status = 404, body = ErrorBody)))]
 pub async fn get_policy(
     state: web::Data<AppState>,
@@ -339,7 +343,7 @@ pub async fn get_policy(
 
 /// Replace the node's policy. Operators may only tighten it; a change that allows more
 /// (see [`SecurityPolicy::loosened_fields`]) needs an admin, else 403 naming the fields.
-#[utoipa::path(put, path = "/api/nodes/{id}/security-policy", tag = "nodes", params(("id" = String, Path)), request_body = SecurityPolicy,
+#[utoipa::path(put, path = "/api/nodes/{id}/security-policy", tag = "nodes", params(("id" = String, Path, format = Uuid)), request_body = SecurityPolicy,
     responses((status = 200, body = SecurityPolicy), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn put_policy(
     state: web::Data<AppState>,

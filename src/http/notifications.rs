@@ -29,6 +29,7 @@ pub struct NotificationList {
 #[serde(deny_unknown_fields)]
 pub struct ListNotifications {
     /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<i64>,
     /// Only notifications older than this id.
     pub before: Option<i64>,

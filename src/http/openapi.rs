@@ -172,9 +172,56 @@ pub fn build(routes: &RouteTable) -> utoipa::openapi::OpenApi {
         }
         op.extensions = Some(ext.build());
         op.security = Some(security);
+        op.operation_id = Some(operation_id(spec.path, op));
+        if op.responses.responses.contains_key("101") {
+            add_websocket_handshake(op);
+        }
         add_generic_responses(op, spec);
+        describe_responses(op);
     }
     doc
+}
+
+/// Gives every response a description (OpenAPI requires one; utoipa leaves it empty when the
+/// handler's declaration has none): the status' reason phrase.
+fn describe_responses(op: &mut Operation) {
+    for (status, response) in &mut op.responses.responses {
+        if let RefOr::T(response) = response
+            && response.description.is_empty()
+        {
+            response.description = status
+                .parse::<u16>()
+                .ok()
+                .and_then(|s| actix_web::http::StatusCode::from_u16(s).ok())
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or("response")
+                .to_owned();
+        }
+    }
+}
+
+/// A unique `operationId` for generated clients: the resource (the path's first segment under
+/// `/api`, two under `/api/v1`) and the handler's name (`users_list`, `alert_rules_create`,
+/// `v1_metrics_query`); the handler's name alone when it already names the resource (`health`).
+/// utoipa's default, the handler's name alone, repeats (`list`, `get`, `delete` everywhere).
+fn operation_id(path: &str, op: &Operation) -> String {
+    let handler = op.operation_id.as_deref().unwrap_or("operation");
+    let mut segments = path
+        .strip_prefix("/api/")
+        .unwrap_or_else(|| path.trim_start_matches('/'))
+        .split('/');
+    let mut resource = segments.next().unwrap_or_default().to_owned();
+    if resource == "v1"
+        && let Some(next) = segments.next()
+    {
+        resource = format!("v1_{next}");
+    }
+    let resource = resource.replace(['-', '.'], "_");
+    if handler.contains(resource.as_str()) {
+        handler.to_owned()
+    } else {
+        format!("{resource}_{handler}")
+    }
 }
 
 /// The statuses every request to `spec` may get before or around its handler, each with the
@@ -186,8 +233,8 @@ pub fn build(routes: &RouteTable) -> utoipa::openapi::OpenApi {
 /// - 401 and 403 unless the route is public: missing or invalid credentials; a role below the
 ///   route's, or a cookie-authenticated mutation or handshake from another origin (so even an
 ///   admin can get a 403);
-/// - 404 for a route of a module (`module_disabled` while it is off) and for a route with path
-///   parameters (the resource named does not exist);
+/// - 404 for a route of a module (`module_disabled` while it is off), for a route with path
+///   parameters (the resource named does not exist) and for one with an `endpoint` parameter;
 /// - 500 for every operation: a database or internal failure (`internal`, no details).
 fn add_generic_responses(op: &mut Operation, spec: &RouteSpec) {
     let has_input = op.parameters.as_ref().is_some_and(|p| !p.is_empty())
@@ -222,11 +269,11 @@ fn add_generic_responses(op: &mut Operation, spec: &RouteSpec) {
             "the module is switched off (`module_disabled`), or what the path names does not \
              exist (`not_found`)",
         );
-    } else if spec.path.contains('{') {
+    } else if spec.path.contains('{') || takes_endpoint(op) {
         add_error(
             op,
             "404",
-            "what the path names does not exist (`not_found`)",
+            "what the path or the `endpoint` parameter names does not exist (`not_found`)",
         );
     }
     add_error(
@@ -234,6 +281,56 @@ fn add_generic_responses(op: &mut Operation, spec: &RouteSpec) {
         "500",
         "an internal failure; the details are in the server log under the request id (`internal`)",
     );
+}
+
+/// The request headers of a WebSocket handshake (RFC 6455 4.1), which a WebSocket route
+/// requires: without them it answers 400.
+fn add_websocket_handshake(op: &mut Operation) {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let header = |name: &str, schema: ObjectBuilder, description: &str| {
+        ParameterBuilder::new()
+            .name(name)
+            .parameter_in(ParameterIn::Header)
+            .required(utoipa::openapi::Required::True)
+            .description(Some(description))
+            .schema(Some(schema.schema_type(Type::String)))
+            .build()
+    };
+    let params = op.parameters.get_or_insert_with(Vec::new);
+    params.extend([
+        RefOr::T(header(
+            "Upgrade",
+            ObjectBuilder::new().enum_values(Some(["websocket"])),
+            "`websocket`",
+        )),
+        RefOr::T(header(
+            "Connection",
+            ObjectBuilder::new().enum_values(Some(["Upgrade"])),
+            "`Upgrade`",
+        )),
+        RefOr::T(header(
+            "Sec-WebSocket-Version",
+            ObjectBuilder::new().enum_values(Some(["13"])),
+            "`13`",
+        )),
+        RefOr::T(header(
+            "Sec-WebSocket-Key",
+            ObjectBuilder::new().pattern(Some("^[A-Za-z0-9+/]{22}==$")),
+            "16 random bytes in base64",
+        )),
+    ]);
+}
+
+/// The operation takes an `endpoint` query parameter, which names a Docker endpoint that may
+/// not exist.
+fn takes_endpoint(op: &Operation) -> bool {
+    op.parameters.as_ref().is_some_and(|params| {
+        params.iter().any(|p| {
+            matches!(p, RefOr::T(p) if p.name == "endpoint"
+                && p.parameter_in == utoipa::openapi::path::ParameterIn::Query)
+        })
+    })
 }
 
 /// Declares `status` with the error body unless the operation already declares it.
@@ -294,6 +391,7 @@ mod tests {
         let json = serde_json::to_value(&doc).unwrap();
         assert!(json["openapi"].as_str().unwrap().starts_with("3.1"));
         let mut documented = 0;
+        let mut ids = std::collections::HashSet::new();
         for (path, item) in json["paths"].as_object().unwrap() {
             for (method, op) in item.as_object().unwrap() {
                 let spec = table
@@ -301,6 +399,8 @@ mod tests {
                     .iter()
                     .find(|s| s.path == path && s.method.as_str().eq_ignore_ascii_case(method))
                     .unwrap_or_else(|| panic!("{method} {path} is documented but not routed"));
+                let id = op["operationId"].as_str().unwrap().to_owned();
+                assert!(ids.insert(id.clone()), "operationId {id} is not unique");
                 let role = op["x-required-role"].as_str().unwrap();
                 match spec.access {
                     Access::Public => assert_eq!(role, "public"),

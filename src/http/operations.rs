@@ -69,10 +69,13 @@ pub struct ListOperations {
     /// Exact resource, e.g. `stack:<id>`.
     pub resource: Option<String>,
     /// `queued`, `running`, `succeeded`, `failed`, `cancelled` or `interrupted`.
+    #[param(pattern = "^(queued|running|succeeded|failed|cancelled|interrupted)$")]
     pub state: Option<String>,
     /// Exact kind, e.g. `stack.deploy`.
     pub kind: Option<String>,
+    #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<i64>,
+    #[param(minimum = 0, default = 0)]
     pub offset: Option<i64>,
 }
 
@@ -122,7 +125,7 @@ async fn find(state: &AppState, id: &str) -> ApiResult<Job> {
     Ok(state.store.jobs().get(id).await?)
 }
 
-#[utoipa::path(get, path = "/api/operations/{id}", tag = "operations", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/operations/{id}", tag = "operations", params(("id" = String, Path, format = Uuid)),
     responses((status = 200, body = OperationView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -134,7 +137,7 @@ pub async fn get(
 
 /// Cancels a running operation: its work is stopped (a compose CLI is killed) and it ends
 /// `cancelled`. Answers with the operation once it has ended (or still ending after 10 s).
-#[utoipa::path(post, path = "/api/operations/{id}/cancel", tag = "operations", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/operations/{id}/cancel", tag = "operations", params(("id" = String, Path, format = Uuid)),
     responses((status = 200, body = OperationView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody, description = "it has ended already, or another master runs it")))]
 pub async fn cancel(

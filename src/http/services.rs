@@ -85,7 +85,9 @@ pub struct ListServices {
     pub name: Option<String>,
     /// Only services with at least one container in this state.
     pub state: Option<String>,
+    #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<usize>,
+    #[param(minimum = 0, default = 0)]
     pub offset: Option<usize>,
 }
 
@@ -93,8 +95,10 @@ pub struct ListServices {
 #[serde(deny_unknown_fields)]
 pub struct PutHealth {
     /// `healthy`, `degraded`, `unhealthy` or `unknown`.
+    #[schema(pattern = "^(healthy|degraded|unhealthy|unknown)$")]
     pub status: String,
     /// Free text, up to 4096 characters.
+    #[schema(max_length = 4096)]
     #[serde(default)]
     pub detail: String,
 }
@@ -109,9 +113,10 @@ struct ServiceId {
 
 impl ServiceId {
     fn parse(id: &str) -> ApiResult<Self> {
+        // Whatever the path holds, a malformed id names no service: 404, like an unknown one.
         let bad = || {
-            ApiError::bad_request(format!(
-                "invalid service id '{id}'; expected <endpoint>:<project>:<service> or <endpoint>:<swarm service id>"
+            ApiError::not_found(format!(
+                "no service '{id}'; service ids are <endpoint>:<project>:<service> or <endpoint>:<swarm service id>"
             ))
         };
         let parts: Vec<&str> = id.split(':').collect();

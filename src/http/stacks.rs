@@ -108,7 +108,9 @@ pub struct ListStacks {
     pub status: Option<String>,
     /// Only discovered (true) or only stored (false) stacks.
     pub discovered: Option<bool>,
+    #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<usize>,
+    #[param(minimum = 0, default = 0)]
     pub offset: Option<usize>,
 }
 

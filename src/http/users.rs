@@ -39,7 +39,11 @@ impl From<User> for UserView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
+    /// 3 to 64 characters: letters, digits, `.`, `_`, `-`, `@`.
+    #[schema(pattern = r"^[A-Za-z0-9._@-]{3,64}$")]
     pub username: String,
+    /// At least 10 characters, at most 1024 bytes.
+    #[schema(min_length = 10)]
     pub password: String,
     pub role: Role,
 }
@@ -48,6 +52,8 @@ pub struct CreateUser {
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
     pub role: Option<Role>,
+    /// At least 10 characters, at most 1024 bytes.
+    #[schema(min_length = 10)]
     pub password: Option<String>,
     pub disabled: Option<bool>,
 }
@@ -55,7 +61,9 @@ pub struct UpdateUser {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListUsers {
+    #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<i64>,
+    #[param(minimum = 0, default = 0)]
     pub offset: Option<i64>,
     /// Substring of the username.
     pub q: Option<String>,
@@ -116,7 +124,7 @@ pub async fn create(state: web::Data<AppState>, body: Body<CreateUser>) -> ApiRe
     Ok(HttpResponse::Created().json(UserView::from(user)))
 }
 
-#[utoipa::path(get, path = "/api/users/{id}", tag = "users", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/users/{id}", tag = "users", params(("id" = String, Path, format = Uuid)),
     responses((status = 200, body = UserView), (status = 404, body = ErrorBody)))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -127,7 +135,7 @@ pub async fn get(
 }
 
 /// Change role, password or disabled state. A new password or disabling ends the user's sessions.
-#[utoipa::path(put, path = "/api/users/{id}", tag = "users", params(("id" = String, Path)), request_body = UpdateUser,
+#[utoipa::path(put, path = "/api/users/{id}", tag = "users", params(("id" = String, Path, format = Uuid)), request_body = UpdateUser,
     responses((status = 200, body = UserView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody, description = "would leave no enabled admin")))]
 pub async fn update(
@@ -143,9 +151,9 @@ pub async fn update(
         disabled,
     } = body.into_inner();
     if role.is_none() && password.is_none() && disabled.is_none() {
-        return Err(ApiError::bad_request(
-            "nothing to update: send role, password or disabled",
-        ));
+        // Nothing to change: the user as it is (404 when there is none).
+        let user = state.store.users().get(&id).await?;
+        return Ok(web::Json(user.into()));
     }
     if id == principal.user_id && disabled == Some(true) {
         return Err(ApiError::conflict("you cannot disable your own account"));
@@ -184,7 +192,7 @@ pub async fn update(
     Ok(web::Json(user.into()))
 }
 
-#[utoipa::path(delete, path = "/api/users/{id}", tag = "users", params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/api/users/{id}", tag = "users", params(("id" = String, Path, format = Uuid)),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn delete(
     state: web::Data<AppState>,

@@ -2,10 +2,10 @@
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::extract::Query;
+use super::{EndpointsPage, endpoints_page_limit};
 use crate::docker::ops::DockerOp;
 use crate::docker::volumes::VolumeInfo;
 use crate::endpoints::{self, EndpointRef};
@@ -19,25 +19,25 @@ pub struct VolumeView {
     pub endpoint: EndpointRef,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct VolumeList {
-    pub items: Vec<VolumeView>,
-    #[schema(value_type = Vec<Object>)]
-    pub errors: Vec<Value>,
-}
-
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct VolumeQuery {
     pub endpoint: Option<String>,
+    /// Substring of the volume's name.
     pub name: Option<String>,
+    #[param(minimum = 1, maximum = 500, default = 50)]
+    pub limit: Option<usize>,
+    #[param(minimum = 0, default = 0)]
+    pub offset: Option<usize>,
 }
 
-#[utoipa::path(get, path = "/api/volumes", tag = "volumes", params(VolumeQuery), responses((status = 200, body = VolumeList)))]
+/// Volumes of every endpoint (or of `endpoint`), by endpoint then name, a page at a time.
+#[utoipa::path(get, path = "/api/volumes", tag = "volumes", params(VolumeQuery), responses((status = 200, body = EndpointsPage<VolumeView>)))]
 pub async fn list(
     state: web::Data<AppState>,
     query: Query<VolumeQuery>,
-) -> ApiResult<web::Json<VolumeList>> {
+) -> ApiResult<web::Json<EndpointsPage<VolumeView>>> {
+    let limit = endpoints_page_limit(query.limit)?;
     let (answers, errors) = endpoints::fan_out::<Vec<VolumeInfo>>(
         &state,
         query.endpoint.as_deref(),
@@ -56,8 +56,15 @@ pub async fn list(
                 })
                 .collect::<Vec<_>>()
         })
-        .collect();
-    Ok(web::Json(VolumeList { items, errors }))
+        .collect::<Vec<_>>();
+    let mut items = items;
+    items.sort_by(|a, b| (&a.endpoint.id, &a.volume.name).cmp(&(&b.endpoint.id, &b.volume.name)));
+    Ok(web::Json(EndpointsPage::new(
+        items,
+        limit,
+        query.offset,
+        errors,
+    )))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -69,7 +76,7 @@ pub struct RemoveVolumeQuery {
 }
 
 /// Remove a volume; 409 while a container uses it.
-#[utoipa::path(delete, path = "/api/volumes/{name}", tag = "volumes", params(("name" = String, Path), RemoveVolumeQuery),
+#[utoipa::path(delete, path = "/api/volumes/{name}", tag = "volumes", params(("name" = String, Path, pattern = r"^[A-Za-z0-9_.-]{1,128}$"), RemoveVolumeQuery),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn delete(
     state: web::Data<AppState>,

@@ -39,7 +39,10 @@ pub struct WsQuery {
     /// Resume after this event id: missed events are replayed, or `lagged` is sent when they are
     /// no longer available.
     pub since: Option<u64>,
-    /// Comma-separated topic patterns (`node.*,alert.fired`); default all.
+    /// Comma-separated topic patterns (`node.*,alert.fired`), at most 64; default all.
+    #[param(
+        pattern = r"^\s*(\*|[a-z0-9._-]{1,64}(\.\*)?)\s*(,\s*(\*|[a-z0-9._-]{1,64}(\.\*)?)\s*){0,63}$"
+    )]
     pub topics: Option<String>,
 }
 

@@ -407,6 +407,43 @@ impl Hosts<'_> {
     }
 
     /// The host's attempts plus, with `include_unattributed`, those no host could be named for.
+    /// A page of a host's enroll attempts, newest first, with their total.
+    pub async fn attempts_page(
+        &self,
+        host_id: &str,
+        page: super::Page,
+    ) -> StoreResult<super::Paged<EnrollAttempt>> {
+        let total: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM enroll_attempts WHERE host_id = $1")
+                .bind(host_id)
+                .fetch_one(&self.0.read)
+                .await?;
+        let rows = sqlx::query(
+            "SELECT id, host_id, ts, source_ip, hostname, accepted, reason FROM enroll_attempts \
+             WHERE host_id = $1 ORDER BY ts DESC, id DESC LIMIT $2 OFFSET $3",
+        )
+        .bind(host_id)
+        .bind(page.limit)
+        .bind(page.offset)
+        .fetch_all(&self.0.read)
+        .await?;
+        let items = rows
+            .into_iter()
+            .map(|r| {
+                Ok(EnrollAttempt {
+                    id: r.try_get("id")?,
+                    host_id: r.try_get("host_id")?,
+                    ts: r.try_get("ts")?,
+                    source_ip: r.try_get("source_ip")?,
+                    hostname: r.try_get("hostname")?,
+                    accepted: r.try_get::<i64, _>("accepted")? != 0,
+                    reason: r.try_get("reason")?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(super::Paged { items, total })
+    }
+
     pub async fn attempts(&self, host_id: &str, limit: i64) -> StoreResult<Vec<EnrollAttempt>> {
         let rows = sqlx::query(
             "SELECT id, host_id, ts, source_ip, hostname, accepted, reason FROM enroll_attempts \
@@ -567,6 +604,40 @@ impl Hosts<'_> {
     }
 
     /// Newest first; `node_id` None for every node.
+    /// A page of census snapshots (without their data), newest first, with their total.
+    pub async fn census_page(
+        &self,
+        node_id: Option<&str>,
+        page: super::Page,
+    ) -> StoreResult<super::Paged<CensusSnapshot>> {
+        let total: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM census WHERE ($1 IS NULL OR node_id = $1)")
+                .bind(node_id)
+                .fetch_one(&self.0.read)
+                .await?;
+        let rows = sqlx::query(
+            "SELECT id, node_id, ts FROM census WHERE ($1 IS NULL OR node_id = $1) \
+             ORDER BY ts DESC, id DESC LIMIT $2 OFFSET $3",
+        )
+        .bind(node_id)
+        .bind(page.limit)
+        .bind(page.offset)
+        .fetch_all(&self.0.read)
+        .await?;
+        let items = rows
+            .into_iter()
+            .map(|r| {
+                Ok(CensusSnapshot {
+                    id: r.try_get("id")?,
+                    node_id: r.try_get("node_id")?,
+                    ts: r.try_get("ts")?,
+                    data: serde_json::Value::Null,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(super::Paged { items, total })
+    }
+
     pub async fn census(
         &self,
         node_id: Option<&str>,
