@@ -213,20 +213,6 @@ pub fn trim_blank(text: &str) -> &str {
     text.trim_matches(is_blank_char)
 }
 
-/// One page of a list a module holds whole (already sorted, stably, by the caller), as every
-/// list route answers it: `offset` past the end gives an empty page with the total.
-pub fn page_of<T>(all: Vec<T>, page: crate::store::Page) -> crate::http::Paginated<T> {
-    let total = i64::try_from(all.len()).unwrap_or(i64::MAX);
-    let skip = usize::try_from(page.offset).unwrap_or(usize::MAX);
-    let take = usize::try_from(page.limit).unwrap_or(0);
-    crate::http::Paginated {
-        items: all.into_iter().skip(skip).take(take).collect(),
-        total,
-        limit: page.limit,
-        offset: page.offset,
-    }
-}
-
 /// Why a module's domain code failed; mapped once into the error table.
 #[derive(Debug, thiserror::Error)]
 pub enum ModuleError {

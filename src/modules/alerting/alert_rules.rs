@@ -16,7 +16,6 @@ use crate::http::{PageQuery, Paginated, parse_path_id, ts};
 use crate::modules::alerting::rules::{self, RuleDraft};
 use crate::modules::alerting::store::rules::AlertRule;
 use crate::modules::monitoring::prometheus_files::PrometheusApply;
-use crate::modules::page_of;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -188,7 +187,7 @@ pub async fn list(
 ) -> ApiResult<web::Json<Paginated<AlertRuleView>>> {
     let page = PageQuery::page(query.limit, query.offset)?;
     let rules = state.store.alert_rules().list().await?;
-    Ok(web::Json(page_of(
+    Ok(web::Json(Paginated::of_all(
         rules.into_iter().map(AlertRuleView::from).collect(),
         page,
     )))

@@ -104,10 +104,10 @@ pub struct ListAlerts {
     #[param(value_type = Option<uuid::Uuid>)]
     pub rule_id: Option<String>,
     /// 1 to 500, default 50.
-    #[param(minimum = 1, maximum = 500)]
+    #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<i64>,
     /// Default 0.
-    #[param(minimum = 0)]
+    #[param(minimum = 0, default = 0)]
     pub offset: Option<i64>,
 }
 

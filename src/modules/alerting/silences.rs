@@ -13,7 +13,7 @@ use crate::http::extract::{Body, Query};
 use crate::http::{PageQuery, Paginated, parse_path_id};
 use crate::integrations::alertmanager::{Matcher, NewSilence, Silence};
 use crate::modules::monitoring::promql_time::parse_duration;
-use crate::modules::{page_of, trim_blank};
+use crate::modules::trim_blank;
 use crate::state::AppState;
 use crate::store::now_ms;
 
@@ -106,10 +106,10 @@ pub struct ListSilences {
     #[param(inline)]
     pub state: Option<SilenceState>,
     /// 1 to 500, default 50.
-    #[param(minimum = 1, maximum = 500)]
+    #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<i64>,
     /// Default 0.
-    #[param(minimum = 0)]
+    #[param(minimum = 0, default = 0)]
     pub offset: Option<i64>,
 }
 
@@ -162,7 +162,7 @@ pub async fn list(
         .map(SilenceView::from)
         .collect();
     items.sort_by(|a, b| b.starts_at.cmp(&a.starts_at).then_with(|| a.id.cmp(&b.id)));
-    Ok(web::Json(page_of(items, page)))
+    Ok(web::Json(Paginated::of_all(items, page)))
 }
 
 fn rfc3339(ms: i64) -> String {

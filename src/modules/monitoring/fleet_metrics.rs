@@ -20,7 +20,6 @@ use crate::http::{PageQuery, Paginated, ts};
 use crate::integrations::ModuleSettings;
 use crate::modules::ModuleName;
 use crate::modules::monitoring::prometheus_files::{MASTER_LABEL, PrometheusFiles};
-use crate::modules::page_of;
 use crate::state::AppState;
 use std::collections::BTreeMap;
 
@@ -125,10 +124,10 @@ pub struct LatestQuery {
     /// Node id or hostname; default every node.
     pub node: Option<String>,
     /// 1 to 500, default 50.
-    #[param(minimum = 1, maximum = 500)]
+    #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<i64>,
     /// Default 0.
-    #[param(minimum = 0)]
+    #[param(minimum = 0, default = 0)]
     pub offset: Option<i64>,
 }
 
@@ -136,10 +135,10 @@ pub struct LatestQuery {
 #[serde(deny_unknown_fields)]
 pub struct TargetsQuery {
     /// 1 to 500, default 50 (of `items`, the nodes).
-    #[param(minimum = 1, maximum = 500)]
+    #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<i64>,
     /// Default 0.
-    #[param(minimum = 0)]
+    #[param(minimum = 0, default = 0)]
     pub offset: Option<i64>,
 }
 
@@ -371,7 +370,7 @@ pub async fn latest(
     {
         return Err(ApiError::not_found(format!("no node '{node}'")));
     }
-    Ok(web::Json(page_of(items, page)))
+    Ok(web::Json(Paginated::of_all(items, page)))
 }
 
 /// The scrape targets ContextBay writes for Prometheus, and the nodes behind them.
@@ -407,7 +406,7 @@ pub async fn targets(
         targets: vec![address],
         labels: master(),
     }];
-    let nodes = page_of(nodes, page);
+    let nodes = Paginated::of_all(nodes, page);
     Ok(web::Json(ScrapeTargets {
         items: nodes.items,
         total: nodes.total,

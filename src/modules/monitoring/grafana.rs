@@ -11,7 +11,7 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::extract::{Body, Query};
 use crate::http::{PageQuery, Paginated};
 use crate::integrations::grafana::{DashboardSearch, NewAnnotation, SaveDashboard, SavedDashboard};
-use crate::modules::{page_of, trim_blank};
+use crate::modules::trim_blank;
 use crate::state::AppState;
 use crate::store::now_ms;
 
@@ -24,10 +24,10 @@ pub struct ListDashboards {
     /// Only dashboards starred by the service account.
     pub starred: Option<bool>,
     /// 1 to 500, default 50.
-    #[param(minimum = 1, maximum = 500)]
+    #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<i64>,
     /// Default 0.
-    #[param(minimum = 0)]
+    #[param(minimum = 0, default = 0)]
     pub offset: Option<i64>,
 }
 
@@ -207,7 +207,7 @@ pub async fn list(
         })
         .collect();
     items.sort_by(|a, b| a.title.cmp(&b.title).then_with(|| a.uid.cmp(&b.uid)));
-    Ok(web::Json(page_of(items, page)))
+    Ok(web::Json(Paginated::of_all(items, page)))
 }
 
 /// Create or update a dashboard.

@@ -10,7 +10,6 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::extract::Query;
 use crate::http::{PageQuery, Paginated};
 use crate::integrations::{Health, IntegrationError};
-use crate::modules::page_of;
 use crate::state::AppState;
 
 /// Which targets: those Prometheus scrapes, those relabelling dropped, or both.
@@ -29,10 +28,10 @@ pub struct TargetsQuery {
     #[param(inline)]
     pub state: Option<TargetState>,
     /// 1 to 500, default 50.
-    #[param(minimum = 1, maximum = 500)]
+    #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<i64>,
     /// Default 0.
-    #[param(minimum = 0)]
+    #[param(minimum = 0, default = 0)]
     pub offset: Option<i64>,
 }
 
@@ -52,10 +51,10 @@ pub struct RulesQuery {
     #[param(rename = "type", inline)]
     pub kind: Option<RuleKind>,
     /// 1 to 500, default 50 (rule groups).
-    #[param(minimum = 1, maximum = 500)]
+    #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<i64>,
     /// Default 0.
-    #[param(minimum = 0)]
+    #[param(minimum = 0, default = 0)]
     pub offset: Option<i64>,
 }
 
@@ -182,7 +181,7 @@ pub async fn targets(
     items.sort_by(|a, b| {
         (a.state, &a.scrape_pool, &a.scrape_url).cmp(&(b.state, &b.scrape_pool, &b.scrape_url))
     });
-    Ok(web::Json(page_of(items, page)))
+    Ok(web::Json(Paginated::of_all(items, page)))
 }
 
 /// Recording and alerting rules Prometheus has loaded, with their state and active alerts, by
@@ -234,7 +233,7 @@ pub async fn rules(
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
     items.sort_by(|a, b| a.file.cmp(&b.file).then_with(|| a.name.cmp(&b.name)));
-    Ok(web::Json(page_of(items, page)))
+    Ok(web::Json(Paginated::of_all(items, page)))
 }
 
 /// Health, build and runtime information. Answers 200 with `health.healthy = false` when
