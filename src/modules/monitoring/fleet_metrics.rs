@@ -78,19 +78,28 @@ pub const CACHED_METRICS: &[(&str, Option<&str>, &str)] = &[
     ),
 ];
 
-/// The names of [`CACHED_METRICS`], as an enumeration.
-fn cached_metric_schema() -> utoipa::openapi::Object {
-    utoipa::openapi::schema::ObjectBuilder::new()
-        .schema_type(utoipa::openapi::schema::Type::String)
-        .enum_values(Some(CACHED_METRICS.iter().map(|(name, _, _)| *name)))
-        .build()
+/// The names of [`CACHED_METRICS`], for the document (a unit test keeps the two equal).
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CachedMetric {
+    ContextbayNodeUp,
+    ContextbayNodeCpuPercent,
+    ContextbayNodeMemoryUsedBytes,
+    ContextbayNodeMemoryTotalBytes,
+    ContextbayNodeLoad1,
+    ContextbayNodeDiskUsedBytes,
+    ContextbayNodeDiskTotalBytes,
+    ContextbayNodeNetworkReceiveBytes,
+    ContextbayNodeNetworkTransmitBytes,
+    ContextbayContainerCpuPercent,
+    ContextbayContainerMemoryUsedBytes,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct CacheQuery {
     /// A metric name as on `/metrics`, e.g. `contextbay_node_cpu_percent`.
-    #[param(schema_with = cached_metric_schema, required = true)]
+    #[param(value_type = CachedMetric, inline)]
     pub metric: String,
     /// Node id or hostname.
     pub node: Option<String>,
@@ -416,4 +425,38 @@ pub async fn targets(
         groups,
         labels: master(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use CachedMetric as M;
+
+    #[test]
+    fn the_documented_metric_names_are_the_cached_ones() {
+        let documented: Vec<Value> = [
+            M::ContextbayNodeUp,
+            M::ContextbayNodeCpuPercent,
+            M::ContextbayNodeMemoryUsedBytes,
+            M::ContextbayNodeMemoryTotalBytes,
+            M::ContextbayNodeLoad1,
+            M::ContextbayNodeDiskUsedBytes,
+            M::ContextbayNodeDiskTotalBytes,
+            M::ContextbayNodeNetworkReceiveBytes,
+            M::ContextbayNodeNetworkTransmitBytes,
+            M::ContextbayContainerCpuPercent,
+            M::ContextbayContainerMemoryUsedBytes,
+        ]
+        .iter()
+        .map(|m| serde_json::to_value(m).unwrap())
+        .collect();
+        let cached: Vec<Value> = CACHED_METRICS
+            .iter()
+            .map(|(name, _, _)| Value::String((*name).to_owned()))
+            .collect();
+        assert_eq!(documented, cached);
+        let schema =
+            serde_json::to_value(<CachedMetric as utoipa::PartialSchema>::schema()).unwrap();
+        assert_eq!(schema["enum"], Value::Array(cached));
+    }
 }

@@ -199,12 +199,17 @@ pub struct InstantQueryForm {
     /// A PromQL expression.
     #[schema(min_length = 1)]
     pub query: String,
-    /// RFC 3339 or Unix seconds; default now.
+    /// RFC 3339 or Unix seconds; default (or empty) now.
     #[schema(
-        pattern = "^([+-]?[0-9]{1,12}(\\.[0-9]{1,9})?|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$"
+        nullable = false,
+        pattern = "^(|[+-]?[0-9]{1,12}(\\.[0-9]{1,9})?|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$"
     )]
     pub time: Option<String>,
-    /// Evaluation timeout, a Prometheus duration.
+    /// Evaluation timeout, a Prometheus duration (empty: Prometheus' default).
+    #[schema(
+        nullable = false,
+        pattern = "^(([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?|[0-9]{1,9}(\\.[0-9]{1,3})?)$"
+    )]
     pub timeout: Option<String>,
 }
 
@@ -225,13 +230,21 @@ pub struct RangeQueryForm {
     )]
     pub end: String,
     /// A Prometheus duration or seconds; at most 11,000 points per series.
+    #[schema(
+        min_length = 1,
+        pattern = "^(([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?|[0-9]{1,9}(\\.[0-9]{1,3})?)$"
+    )]
     pub step: String,
-    /// Evaluation timeout, a Prometheus duration.
+    /// Evaluation timeout, a Prometheus duration (empty: Prometheus' default).
+    #[schema(
+        nullable = false,
+        pattern = "^(([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?|[0-9]{1,9}(\\.[0-9]{1,3})?)$"
+    )]
     pub timeout: Option<String>,
 }
 
 /// Instant query (`query`, `time`, `timeout`), answered as Prometheus answers it.
-#[utoipa::path(get, path = "/api/v1/metrics/query", tag = "monitoring", params(("query" = String, Query, min_length = 1, description = "A PromQL expression"), ("time" = Option<String>, Query, pattern = "^([+-]?[0-9]{1,12}(\\.[0-9]{1,9})?|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$", description = "Evaluation time: RFC 3339 or Unix seconds; default now"), ("timeout" = Option<String>, Query, min_length = 1, pattern = "^(([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?|[0-9]{1,9}(\\.[0-9]{1,3})?)$", description = "Evaluation timeout, a Prometheus duration")),
+#[utoipa::path(get, path = "/api/v1/metrics/query", tag = "monitoring", params(("query" = String, Query, min_length = 1, description = "A PromQL expression"), ("time" = Option<String>, Query, pattern = "^(|[+-]?[0-9]{1,12}(\\.[0-9]{1,9})?|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$", description = "Evaluation time: RFC 3339 or Unix seconds; default (or empty) now"), ("timeout" = Option<String>, Query, pattern = "^(([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?|[0-9]{1,9}(\\.[0-9]{1,3})?)$", description = "Evaluation timeout, a Prometheus duration")),
     responses((status = 200, body = PrometheusAnswer, description = "Prometheus' answer, unchanged"),
         (status = 400, body = ProxyError, description = "Refused by ContextBay's limits (`ErrorBody`) or by Prometheus (`bad_data`)"),
         (status = 422, body = PrometheusError, description = "Prometheus could not evaluate the expression"),
@@ -257,7 +270,7 @@ pub async fn query_form(
 }
 
 /// Range query (`query`, `start`, `end`, `step`) within the limits above.
-#[utoipa::path(get, path = "/api/v1/metrics/query_range", tag = "monitoring", params(("query" = String, Query, min_length = 1, description = "A PromQL expression"), ("start" = String, Query, pattern = "^([+-]?[0-9]{1,12}(\\.[0-9]{1,9})?|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$", description = "RFC 3339 or Unix seconds"), ("end" = String, Query, pattern = "^([+-]?[0-9]{1,12}(\\.[0-9]{1,9})?|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$", description = "RFC 3339 or Unix seconds, at most 31 days after `start`"), ("step" = String, Query, min_length = 1, pattern = "^(([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?|[0-9]{1,9}(\\.[0-9]{1,3})?)$", description = "A Prometheus duration or seconds; at most 11,000 points per series"), ("timeout" = Option<String>, Query, min_length = 1, pattern = "^(([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?|[0-9]{1,9}(\\.[0-9]{1,3})?)$", description = "Evaluation timeout, a Prometheus duration")),
+#[utoipa::path(get, path = "/api/v1/metrics/query_range", tag = "monitoring", params(("query" = String, Query, min_length = 1, description = "A PromQL expression"), ("start" = String, Query, pattern = "^([+-]?[0-9]{1,12}(\\.[0-9]{1,9})?|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$", description = "RFC 3339 or Unix seconds"), ("end" = String, Query, pattern = "^([+-]?[0-9]{1,12}(\\.[0-9]{1,9})?|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$", description = "RFC 3339 or Unix seconds, at most 31 days after `start`"), ("step" = String, Query, min_length = 1, pattern = "^(([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?|[0-9]{1,9}(\\.[0-9]{1,3})?)$", description = "A Prometheus duration or seconds; at most 11,000 points per series"), ("timeout" = Option<String>, Query, pattern = "^(([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?|[0-9]{1,9}(\\.[0-9]{1,3})?)$", description = "Evaluation timeout, a Prometheus duration")),
     responses((status = 200, body = PrometheusAnswer, description = "Prometheus' answer, unchanged"),
         (status = 400, body = ProxyError, description = "Refused by ContextBay's limits (`ErrorBody`) or by Prometheus (`bad_data`)"),
         (status = 422, body = PrometheusError, description = "Prometheus could not evaluate the expression"),
