@@ -204,6 +204,7 @@ impl ModuleSettings {
 
 /// What a health probe found.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = ServiceHealth)]
 pub struct Health {
     pub service: &'static str,
     pub healthy: bool,

@@ -201,12 +201,27 @@ pub async fn is_enabled(state: &AppState, module: ModuleName) -> Result<bool, St
         .unwrap_or(configured))
 }
 
+/// The characters a "not blank" text may not consist of only, and that are trimmed from it: the
+/// same four in the code and in the documented pattern `[^ \t\n\r]` (so every regular
+/// expression engine agrees with the check).
+pub fn is_blank_char(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r')
+}
+
+/// `text` without leading and trailing blanks ([`is_blank_char`]).
+pub fn trim_blank(text: &str) -> &str {
+    text.trim_matches(is_blank_char)
+}
+
 /// Why a module's domain code failed; mapped once into the error table.
 #[derive(Debug, thiserror::Error)]
 pub enum ModuleError {
     /// A request the module refuses (400).
     #[error("{0}")]
     Invalid(String),
+    /// A request the module refuses because of one input field (400 naming it).
+    #[error("{message}")]
+    InvalidField { field: String, message: String },
     /// A resource of the module that does not exist (404).
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -220,6 +235,7 @@ impl From<ModuleError> for ApiError {
     fn from(err: ModuleError) -> Self {
         match err {
             ModuleError::Invalid(message) => ApiError::bad_request(message),
+            ModuleError::InvalidField { field, message } => ApiError::invalid_field(field, message),
             ModuleError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
             ModuleError::Integration(e) => e.into(),
             ModuleError::Store(e) => e.into(),

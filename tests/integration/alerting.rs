@@ -389,6 +389,20 @@ async fn alert_rules_are_validated_and_defaults_are_shipped() {
             "NodeOffline"
         ]
     );
+    assert_eq!(rules.body["total"], 5);
+    let last = s
+        .get("/api/alert-rules?limit=2&offset=4", &operator.access)
+        .await;
+    assert_eq!(last.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(last.body["items"][0]["name"], "NodeOffline");
+    assert_eq!(
+        (
+            last.body["total"].as_i64(),
+            last.body["limit"].as_i64(),
+            last.body["offset"].as_i64()
+        ),
+        (Some(5), Some(2), Some(4))
+    );
     assert!(
         rules.body["items"]
             .as_array()
@@ -402,7 +416,7 @@ async fn alert_rules_are_validated_and_defaults_are_shipped() {
         let r = s
             .get("/api/prometheus/rules?type=alert", &operator.access)
             .await;
-        let groups = r.body["groups"].as_array()?.clone();
+        let groups = r.body["items"].as_array()?.clone();
         let group = groups.into_iter().find(|g| g["name"] == "contextbay")?;
         (group["rules"].as_array()?.len() == 5).then_some(group)
     })
@@ -443,12 +457,16 @@ async fn alert_rules_are_validated_and_defaults_are_shipped() {
         )
         .await;
     assert_error(&r, StatusCode::BAD_REQUEST, "bad_request");
+    assert_eq!(r.body["field"], "expr");
     for (body, field) in [
         (
             json!({"name": "Bad", "expr": "up", "for": "5 minutes"}),
-            "'for'",
+            "for",
         ),
-        (json!({"name": "bad name", "expr": "up"}), "'name'"),
+        (json!({"name": "bad name", "expr": "up"}), "name"),
+        // Names are taken as sent: blanks around one are not trimmed away.
+        (json!({"name": " Bad", "expr": "up"}), "name"),
+        (json!({"name": "Bad", "expr": " \t"}), "expr"),
         (
             json!({"name": "Bad", "expr": "up", "severity": "fatal"}),
             "severity",
@@ -469,6 +487,7 @@ async fn alert_rules_are_validated_and_defaults_are_shipped() {
             "{field}: {:?}",
             r.body
         );
+        assert_eq!(r.body["field"], field, "{:?}", r.body);
     }
     let r = s
         .post(
@@ -664,7 +683,7 @@ async fn alerts_flow_from_prometheus_through_alertmanager_to_websocket_clients()
     assert_eq!(r.body["prometheus"]["loaded"], true, "{:?}", r.body);
     let always_rule = r.body["id"].as_str().unwrap().to_owned();
     let rules = s.get("/api/prometheus/rules", &admin.access).await;
-    let group = rules.body["groups"]
+    let group = rules.body["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -714,6 +733,16 @@ async fn alerts_flow_from_prometheus_through_alertmanager_to_websocket_clients()
     let listed = s
         .get("/api/alertmanager/silences?state=active", &admin.access)
         .await;
+    assert_eq!(
+        (
+            listed.body["limit"].as_i64(),
+            listed.body["offset"].as_i64()
+        ),
+        (Some(50), Some(0)),
+        "{:?}",
+        listed.body
+    );
+    assert!(listed.body["total"].as_i64() >= Some(1));
     assert!(
         listed.body["items"]
             .as_array()
@@ -766,6 +795,21 @@ async fn alerts_flow_from_prometheus_through_alertmanager_to_websocket_clients()
         )
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
+    // Expiring it again changes nothing; Alertmanager answers 500 to an unknown id: 404 here.
+    let again = s
+        .delete(
+            &format!("/api/alertmanager/silences/{silence}"),
+            &admin.access,
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::NO_CONTENT, "{:?}", again.body);
+    let unknown = s
+        .delete(
+            "/api/alertmanager/silences/3f2c1e4a-9b7d-4c6e-8a1f-0d2b3c4e5f60",
+            &admin.access,
+        )
+        .await;
+    assert_error(&unknown, StatusCode::NOT_FOUND, "not_found");
     let (released, _) = wait_event(&mut ws, 45, "alert.fired", |p| p["name"] == "CbSilenced")
         .await
         .unwrap();
@@ -852,6 +896,19 @@ async fn silences_are_validated_before_alertmanager_is_asked() {
     }
     let r = s
         .delete("/api/alertmanager/silences/xyz", &admin.access)
+        .await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "bad_request");
+    assert_eq!(r.body["field"], "id");
+    let r = s
+        .post(
+            "/api/alertmanager/silences",
+            &admin.access,
+            json!({"matchers": [{"name": "a b", "value": "x"}], "duration": "1h", "comment": "x"}),
+        )
+        .await;
+    assert_eq!(r.body["field"], "matchers[0].name", "{:?}", r.body);
+    let r = s
+        .get("/api/alertmanager/silences?state=gone", &admin.access)
         .await;
     assert_error(&r, StatusCode::BAD_REQUEST, "bad_request");
     // Valid, but Alertmanager is not there.

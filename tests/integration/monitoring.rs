@@ -366,9 +366,25 @@ async fn prometheus_scrapes_the_master_and_the_proxy_passes_answers_through() {
     let t = s
         .get("/api/prometheus/targets?state=active", &admin.access)
         .await;
-    let active = t.body["activeTargets"].as_array().unwrap();
+    assert_eq!(t.status, StatusCode::OK, "{:?}", t.body);
+    assert_eq!(t.body["total"], 1, "{:?}", t.body);
+    assert_eq!(
+        (t.body["limit"].as_i64(), t.body["offset"].as_i64()),
+        (Some(50), Some(0))
+    );
+    let active = t.body["items"].as_array().unwrap();
+    assert_eq!(active[0]["state"], "active", "{:?}", t.body);
     assert_eq!(active[0]["health"], "up", "{:?}", t.body);
-    assert_eq!(active[0]["labels"]["cb_component"], "master");
+    assert_eq!(active[0]["last_error"], "", "{:?}", t.body);
+    assert_eq!(active[0]["target"]["labels"]["cb_component"], "master");
+    let dropped = s
+        .get("/api/prometheus/targets?state=dropped", &admin.access)
+        .await;
+    assert_eq!(dropped.body["total"], 0, "{:?}", dropped.body);
+    let bad = s
+        .get("/api/prometheus/targets?state=gone", &admin.access)
+        .await;
+    assert_error(&bad, StatusCode::BAD_REQUEST, "bad_request");
     let st = s.get("/api/prometheus/status", &admin.access).await;
     assert_eq!(st.status, StatusCode::OK);
     assert_eq!(st.body["health"]["healthy"], true, "{:?}", st.body);
@@ -687,8 +703,29 @@ async fn cache_routes_answer_from_the_node_registry() {
         .await;
     assert_error(&r, StatusCode::NOT_FOUND, "not_found");
     let r = s.get("/api/metrics/targets", &viewer.access).await;
-    assert_eq!(r.body["nodes"].as_array().unwrap().len(), 2);
-    assert_eq!(r.body["nodes"][0]["hostname"], "alpha");
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 2);
+    assert_eq!(r.body["total"], 2);
+    assert_eq!(r.body["items"][0]["hostname"], "alpha");
+    // Paged like every list: the second node alone.
+    let r = s
+        .get("/api/metrics/targets?limit=1&offset=1", &viewer.access)
+        .await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(r.body["items"][0]["hostname"], "beta");
+    assert_eq!(
+        (
+            r.body["total"].as_i64(),
+            r.body["limit"].as_i64(),
+            r.body["offset"].as_i64()
+        ),
+        (Some(2), Some(1), Some(1))
+    );
+    let r = s.get("/api/metrics/latest?limit=1", &viewer.access).await;
+    assert_eq!(r.body["total"], 2, "{:?}", r.body);
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(r.body["items"][0]["hostname"], "alpha");
+    let r = s.get("/api/metrics/latest?limit=501", &viewer.access).await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "bad_request");
     // The same samples are on /metrics for Prometheus.
     let text = s
         .http
@@ -722,6 +759,17 @@ async fn cache_routes_answer_from_the_node_registry() {
     assert_eq!(items[0]["query"], "rate(x[5m])");
     assert_eq!(items[0]["use_count"], 2);
     assert_eq!(items[1]["query"], "up");
+    assert_eq!(mine.body["total"], 2);
+    let second = s
+        .get("/api/metrics/history?limit=1&offset=1", &viewer.access)
+        .await;
+    assert_eq!(second.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(second.body["items"][0]["query"], "up");
+    assert_eq!(second.body["total"], 2);
+    let r = s
+        .get("/api/metrics/history?offset=-1", &viewer.access)
+        .await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "bad_request");
     let theirs = s.get("/api/metrics/history", &admin.access).await;
     assert_eq!(theirs.body["items"].as_array().unwrap().len(), 1);
     let r = s
@@ -732,6 +780,7 @@ async fn cache_routes_answer_from_the_node_registry() {
         )
         .await;
     assert_error(&r, StatusCode::BAD_REQUEST, "bad_request");
+    assert_eq!(r.body["field"], "query");
     let r = s
         .post(
             "/api/metrics/history",
@@ -871,6 +920,20 @@ async fn grafana_client_against_its_documented_api() {
         format!("{}/d/fleet/fleet", grafana.uri())
     );
     assert_eq!(list.body["items"][1]["folder_uid"], Value::Null);
+    assert_eq!(list.body["total"], 2, "{:?}", list.body);
+    let second = s
+        .get("/api/grafana/dashboards?limit=1&offset=1", &viewer.access)
+        .await;
+    assert_eq!(second.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(second.body["items"][0]["uid"], list.body["items"][1]["uid"]);
+    assert_eq!(
+        (
+            second.body["total"].as_i64(),
+            second.body["limit"].as_i64(),
+            second.body["offset"].as_i64()
+        ),
+        (Some(2), Some(1), Some(1))
+    );
 
     let created = s
         .post(
@@ -907,6 +970,17 @@ async fn grafana_client_against_its_documented_api() {
         )
         .await;
     assert_error(&untitled, StatusCode::BAD_REQUEST, "bad_request");
+    assert_eq!(untitled.body["field"], "dashboard.title");
+    // A uid that is not a string was passed on unchecked; it is refused, naming the field.
+    let odd_uid = s
+        .post(
+            "/api/grafana/dashboards",
+            &operator.access,
+            json!({"dashboard": {"title": "x", "uid": {}}}),
+        )
+        .await;
+    assert_error(&odd_uid, StatusCode::BAD_REQUEST, "bad_request");
+    assert_eq!(odd_uid.body["field"], "dashboard.uid");
     let forbidden = s
         .post(
             "/api/grafana/dashboards",
@@ -918,6 +992,7 @@ async fn grafana_client_against_its_documented_api() {
 
     let one = s.get("/api/grafana/dashboards/fleet", &viewer.access).await;
     assert_eq!(one.body["meta"]["provisioned"], true);
+    assert!(one.body["dashboard"].is_object(), "{:?}", one.body);
     let missing = s
         .get("/api/grafana/dashboards/missing", &viewer.access)
         .await;

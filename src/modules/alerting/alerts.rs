@@ -10,9 +10,9 @@ use utoipa::ToSchema;
 use super::events::{AlertAcknowledged, AlertResolved};
 use super::store::AlertingStore;
 use crate::auth::Principal;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiResult, ErrorBody};
 use crate::http::extract::Query;
-use crate::http::{PageQuery, Paginated, parse_id, ts};
+use crate::http::{PageQuery, Paginated, parse_id, parse_path_id, ts};
 use crate::modules::alerting::store::alerts::{Alert, AlertFilter, FIRING, RESOLVED};
 use crate::state::AppState;
 
@@ -72,20 +72,42 @@ impl From<Alert> for AlertView {
     }
 }
 
+/// The state of an alert.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertStatus {
+    Firing,
+    Resolved,
+}
+
+impl AlertStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Firing => FIRING,
+            Self::Resolved => RESOLVED,
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListAlerts {
     /// `firing` or `resolved`.
-    pub status: Option<String>,
+    #[param(inline)]
+    pub status: Option<AlertStatus>,
     /// A severity label value (`critical`, `warning`, `info`, …).
     pub severity: Option<String>,
     pub acknowledged: Option<bool>,
     /// Substring of the alert name.
     pub q: Option<String>,
     /// Only alerts raised by this rule.
+    #[param(value_type = Option<uuid::Uuid>)]
     pub rule_id: Option<String>,
     /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<i64>,
+    /// Default 0.
+    #[param(minimum = 0, default = 0)]
     pub offset: Option<i64>,
 }
 
@@ -98,19 +120,13 @@ pub async fn list(
 ) -> ApiResult<web::Json<Paginated<AlertView>>> {
     let q = query.into_inner();
     let page = PageQuery::page(q.limit, q.offset)?;
-    if let Some(s) = &q.status
-        && s != FIRING
-        && s != RESOLVED
-    {
-        return Err(ApiError::bad_request("status must be firing or resolved"));
-    }
     let rule_id = q
         .rule_id
         .as_deref()
-        .map(|r| parse_id("alert rule", r))
+        .map(|r| parse_id("alert rule", r).map_err(|e| e.with_field("rule_id")))
         .transpose()?;
     let filter = AlertFilter {
-        status: q.status,
+        status: q.status.map(|s| s.as_str().to_owned()),
         severity: q.severity,
         acknowledged: q.acknowledged,
         name: q.q.filter(|n| !n.is_empty()),
@@ -126,14 +142,14 @@ pub async fn list(
 }
 
 /// Mark an alert as seen. Acknowledging again keeps the first acknowledgement.
-#[utoipa::path(post, path = "/api/alerts/{id}/acknowledge", tag = "alerting", params(("id" = String, Path)),
-    responses((status = 200, body = AlertView), (status = 404, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/alerts/{id}/acknowledge", tag = "alerting", params(("id" = uuid::Uuid, Path, description = "The alert's id")),
+    responses((status = 200, body = AlertView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn acknowledge(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<AlertView>> {
-    let id = parse_id("alert", &id)?;
+    let id = parse_path_id("alert", &id)?;
     let before = state.store.alerts().get(&id).await?;
     let alert = state
         .store
@@ -150,14 +166,14 @@ pub async fn acknowledge(
 }
 
 /// Resolve a firing alert by hand (Alertmanager is not told; a new firing is a new alert).
-#[utoipa::path(post, path = "/api/alerts/{id}/resolve", tag = "alerting", params(("id" = String, Path)),
-    responses((status = 200, body = AlertView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/alerts/{id}/resolve", tag = "alerting", params(("id" = uuid::Uuid, Path, description = "The alert's id")),
+    responses((status = 200, body = AlertView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn resolve(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<String>,
 ) -> ApiResult<web::Json<AlertView>> {
-    let id = parse_id("alert", &id)?;
+    let id = parse_path_id("alert", &id)?;
     let alert = state
         .store
         .alerts()

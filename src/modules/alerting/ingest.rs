@@ -20,27 +20,35 @@ pub const MAX_ALERTS: usize = 1000;
 
 /// The webhook body, as Alertmanager documents it for `version: "4"`. Fields ContextBay does not
 /// use are accepted and ignored, so newer Alertmanagers keep working.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookPayload {
+    /// `4`.
     pub version: String,
     #[serde(default)]
     pub group_key: String,
     #[serde(default)]
     pub truncated_alerts: u64,
+    /// `firing` or `resolved`.
     pub status: String,
     #[serde(default)]
     pub receiver: String,
+    #[schema(max_items = 1000)]
     pub alerts: Vec<WebhookAlert>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookAlert {
+    /// `firing` or `resolved`.
     pub status: String,
+    /// Needs `alertname`.
+    #[schema(value_type = std::collections::BTreeMap<String, String>)]
     pub labels: Map<String, Value>,
     #[serde(default)]
+    #[schema(value_type = std::collections::BTreeMap<String, String>)]
     pub annotations: Map<String, Value>,
+    /// RFC 3339.
     pub starts_at: String,
     #[serde(default)]
     pub ends_at: Option<String>,

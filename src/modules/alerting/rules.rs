@@ -11,11 +11,13 @@ use crate::modules::monitoring::promql_time::parse_duration;
 use crate::state::AppState;
 
 pub const SEVERITIES: [&str; 3] = ["critical", "warning", "info"];
-const MAX_NAME: usize = 128;
-const MAX_EXPR: usize = 4096;
-const MAX_ENTRIES: usize = 32;
-const MAX_LABEL_VALUE: usize = 1024;
-const MAX_ANNOTATION_VALUE: usize = 4096;
+pub const MAX_NAME: usize = 128;
+pub const MAX_EXPR: usize = 4096;
+pub const MAX_ENTRIES: usize = 32;
+pub const MAX_LABEL_VALUE: usize = 1024;
+pub const MAX_ANNOTATION_VALUE: usize = 4096;
+/// Label names ContextBay sets on a rule's alerts itself.
+pub const RESERVED_LABELS: [&str; 3] = ["alertname", "severity", RULE_ID_LABEL];
 /// Longest `for:` accepted (Prometheus has no limit; a week is beyond any useful alert).
 const MAX_FOR_MS: u64 = 7 * 86_400_000;
 
@@ -40,67 +42,105 @@ pub fn is_label_name(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// Why a draft is refused, and the field at fault (a dotted path such as `labels.team`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub field: String,
+    pub message: String,
+}
+
+impl Invalid {
+    fn at(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
 fn string_map(
     field: &str,
     map: Map<String, Value>,
     max_value: usize,
     reserved: &[&str],
-) -> Result<Map<String, Value>, String> {
+) -> Result<Map<String, Value>, Invalid> {
     if map.len() > MAX_ENTRIES {
-        return Err(format!("'{field}' may have at most {MAX_ENTRIES} entries"));
+        return Err(Invalid::at(
+            field,
+            format!("'{field}' may have at most {MAX_ENTRIES} entries"),
+        ));
     }
     for (k, v) in &map {
         if !is_label_name(k) || k.starts_with("__") {
-            return Err(format!(
-                "'{field}.{k}': names must match [a-zA-Z_][a-zA-Z0-9_]* and not start with __"
+            return Err(Invalid::at(
+                format!("{field}.{k}"),
+                format!(
+                    "'{field}.{k}': names must match [a-zA-Z_][a-zA-Z0-9_]* and not start with __"
+                ),
             ));
         }
         if reserved.contains(&k.as_str()) {
-            return Err(format!(
-                "'{field}.{k}' is set by ContextBay and cannot be given"
+            return Err(Invalid::at(
+                format!("{field}.{k}"),
+                format!("'{field}.{k}' is set by ContextBay and cannot be given"),
             ));
         }
         let Some(s) = v.as_str() else {
-            return Err(format!("'{field}.{k}' must be a string"));
+            return Err(Invalid::at(
+                format!("{field}.{k}"),
+                format!("'{field}.{k}' must be a string"),
+            ));
         };
-        if s.len() > max_value {
-            return Err(format!("'{field}.{k}' is longer than {max_value} bytes"));
+        if s.chars().count() > max_value {
+            return Err(Invalid::at(
+                format!("{field}.{k}"),
+                format!("'{field}.{k}' is longer than {max_value} characters"),
+            ));
         }
     }
     Ok(map)
 }
 
 /// Checks everything that can be checked without Prometheus.
-pub fn validate(draft: RuleDraft) -> Result<RuleFields, String> {
-    let name = draft.name.trim().to_owned();
+pub fn validate(draft: RuleDraft) -> Result<RuleFields, Invalid> {
+    let name = draft.name;
     if name.is_empty() || name.len() > MAX_NAME || !is_label_name(&name) {
-        return Err(format!(
-            "'name' must be 1 to {MAX_NAME} characters of [a-zA-Z0-9_], not starting with a digit"
+        return Err(Invalid::at(
+            "name",
+            format!(
+                "'name' must be 1 to {MAX_NAME} characters of [a-zA-Z0-9_], not starting with a \
+                 digit"
+            ),
         ));
     }
-    let expr = draft.expr.trim().to_owned();
-    if expr.is_empty() || expr.len() > MAX_EXPR {
-        return Err(format!(
-            "'expr' must be a PromQL expression of 1 to {MAX_EXPR} bytes"
+    if draft.expr.chars().count() > MAX_EXPR || crate::modules::trim_blank(&draft.expr).is_empty() {
+        return Err(Invalid::at(
+            "expr",
+            format!("'expr' must be a PromQL expression of 1 to {MAX_EXPR} characters, not blank"),
         ));
     }
+    let expr = crate::modules::trim_blank(&draft.expr).to_owned();
     let for_duration = draft.for_duration.unwrap_or_else(|| "0s".into());
-    let ms = parse_duration(&for_duration).map_err(|e| format!("'for': {e}"))?;
+    let ms =
+        parse_duration(&for_duration).map_err(|e| Invalid::at("for", format!("'for': {e}")))?;
     if ms > MAX_FOR_MS {
-        return Err("'for' must be at most 7d".into());
+        return Err(Invalid::at("for", "'for' must be at most 7d"));
     }
     let severity = draft.severity.unwrap_or_else(|| "warning".into());
     if !SEVERITIES.contains(&severity.as_str()) {
-        return Err(format!(
-            "'severity' must be one of {}, not '{severity}'",
-            SEVERITIES.join(", ")
+        return Err(Invalid::at(
+            "severity",
+            format!(
+                "'severity' must be one of {}, not '{severity}'",
+                SEVERITIES.join(", ")
+            ),
         ));
     }
     let labels = string_map(
         "labels",
         draft.labels.unwrap_or_default(),
         MAX_LABEL_VALUE,
-        &["alertname", "severity", RULE_ID_LABEL],
+        &RESERVED_LABELS,
     )?;
     let annotations = string_map(
         "annotations",
@@ -122,11 +162,17 @@ pub fn validate(draft: RuleDraft) -> Result<RuleFields, String> {
 /// Validates a draft completely: the local checks, then PromQL by Prometheus itself (which must
 /// therefore be configured and reachable).
 pub async fn check(state: &AppState, draft: RuleDraft) -> Result<RuleFields, ModuleError> {
-    let fields = validate(draft).map_err(ModuleError::Invalid)?;
+    let fields = validate(draft).map_err(|e| ModuleError::InvalidField {
+        field: e.field,
+        message: e.message,
+    })?;
     let prom = crate::modules::monitoring::prometheus(state).await?;
     prom.check_expr(&fields.expr)
         .await?
-        .map_err(|e| ModuleError::Invalid(format!("'expr' is not valid PromQL: {e}")))?;
+        .map_err(|e| ModuleError::InvalidField {
+            field: "expr".into(),
+            message: format!("'expr' is not valid PromQL: {e}"),
+        })?;
     Ok(fields)
 }
 
@@ -240,7 +286,7 @@ mod tests {
         assert_eq!(f.for_duration, "0s");
         assert_eq!(f.severity, "warning");
         assert!(f.enabled);
-        let bad = |d: RuleDraft| validate(d).unwrap_err();
+        let bad = |d: RuleDraft| validate(d).unwrap_err().message;
         assert!(
             bad(RuleDraft {
                 name: "1x".into(),
@@ -289,6 +335,10 @@ mod tests {
         };
         assert!(bad(labels(json!({"severity": "x"}))).contains("set by ContextBay"));
         assert!(bad(labels(json!({"__x": "y"}))).contains("labels.__x"));
+        assert_eq!(
+            validate(labels(json!({"__x": "y"}))).unwrap_err().field,
+            "labels.__x"
+        );
         assert!(bad(labels(json!({"team": 1}))).contains("must be a string"));
         assert!(bad(labels(json!({"bad-name": "x"}))).contains("labels.bad-name"));
         let ok = validate(RuleDraft {

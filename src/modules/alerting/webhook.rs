@@ -54,7 +54,7 @@ fn authenticated(
 
 /// Receive an Alertmanager notification.
 #[utoipa::path(post, path = "/api/webhooks/alertmanager", tag = "alerting",
-    request_body(content = Object, description = "Alertmanager webhook payload, version 4"),
+    request_body(content = WebhookPayload, description = "Alertmanager webhook payload, version 4"),
     responses((status = 200, body = IngestSummary), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn receive(
     state: web::Data<AppState>,

@@ -16,11 +16,12 @@ use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::extract::Query;
-use crate::http::ts;
+use crate::http::{PageQuery, Paginated, ts};
 use crate::integrations::ModuleSettings;
 use crate::modules::ModuleName;
 use crate::modules::monitoring::prometheus_files::{MASTER_LABEL, PrometheusFiles};
 use crate::state::AppState;
+use std::collections::BTreeMap;
 
 /// Every metric the cache answers, with its extra label and meaning (the names of `/metrics`).
 pub const CACHED_METRICS: &[(&str, Option<&str>, &str)] = &[
@@ -77,10 +78,28 @@ pub const CACHED_METRICS: &[(&str, Option<&str>, &str)] = &[
     ),
 ];
 
+/// The names of [`CACHED_METRICS`], for the document (a unit test keeps the two equal).
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CachedMetric {
+    ContextbayNodeUp,
+    ContextbayNodeCpuPercent,
+    ContextbayNodeMemoryUsedBytes,
+    ContextbayNodeMemoryTotalBytes,
+    ContextbayNodeLoad1,
+    ContextbayNodeDiskUsedBytes,
+    ContextbayNodeDiskTotalBytes,
+    ContextbayNodeNetworkReceiveBytes,
+    ContextbayNodeNetworkTransmitBytes,
+    ContextbayContainerCpuPercent,
+    ContextbayContainerMemoryUsedBytes,
+}
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct CacheQuery {
     /// A metric name as on `/metrics`, e.g. `contextbay_node_cpu_percent`.
+    #[param(value_type = CachedMetric, inline)]
     pub metric: String,
     /// Node id or hostname.
     pub node: Option<String>,
@@ -113,6 +132,23 @@ pub struct CacheAnswer {
 pub struct LatestQuery {
     /// Node id or hostname; default every node.
     pub node: Option<String>,
+    /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500, default = 50)]
+    pub limit: Option<i64>,
+    /// Default 0.
+    #[param(minimum = 0, default = 0)]
+    pub offset: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TargetsQuery {
+    /// 1 to 500, default 50 (of `items`, the nodes).
+    #[param(minimum = 1, maximum = 500, default = 50)]
+    pub limit: Option<i64>,
+    /// Default 0.
+    #[param(minimum = 0, default = 0)]
+    pub offset: Option<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -126,11 +162,6 @@ pub struct LatestNode {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct LatestList {
-    pub items: Vec<LatestNode>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
 pub struct TargetNode {
     pub node: String,
     pub hostname: String,
@@ -138,18 +169,27 @@ pub struct TargetNode {
     pub last_sample_at: Option<String>,
 }
 
+/// A page of the nodes behind the scrape target, with the target itself.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ScrapeTargets {
+    /// The nodes whose samples the master's `/metrics` exports, by hostname.
+    pub items: Vec<TargetNode>,
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
     /// The file_sd file ContextBay writes; point a `file_sd_configs` entry at it.
     pub file: String,
-    /// What the file holds.
-    #[schema(value_type = Object)]
-    pub groups: Value,
+    /// What the file holds: file_sd target groups.
+    pub groups: Vec<TargetGroup>,
     /// The label every ContextBay target carries.
-    #[schema(value_type = Object)]
-    pub labels: Value,
-    /// The nodes whose samples the master's `/metrics` exports.
-    pub nodes: Vec<TargetNode>,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A file_sd target group.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TargetGroup {
+    pub targets: Vec<String>,
+    pub labels: BTreeMap<String, String>,
 }
 
 fn matches_node(live: &NodeLive, wanted: Option<&str>) -> bool {
@@ -307,13 +347,15 @@ fn sample_json(batch: &MetricsBatch) -> Value {
     })
 }
 
-/// The newest sample of every node (or of one).
+/// The newest sample of every node (or of one), by hostname.
 #[utoipa::path(get, path = "/api/metrics/latest", tag = "monitoring", params(LatestQuery),
-    responses((status = 200, body = LatestList), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = Paginated<LatestNode>), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "No node with this id or hostname")))]
 pub async fn latest(
     state: web::Data<AppState>,
     query: Query<LatestQuery>,
-) -> ApiResult<web::Json<LatestList>> {
+) -> ApiResult<web::Json<Paginated<LatestNode>>> {
+    let page = PageQuery::page(query.limit, query.offset)?;
     let mut items: Vec<LatestNode> = state
         .nodes
         .snapshots()
@@ -337,13 +379,17 @@ pub async fn latest(
     {
         return Err(ApiError::not_found(format!("no node '{node}'")));
     }
-    Ok(web::Json(LatestList { items }))
+    Ok(web::Json(Paginated::of_all(items, page)))
 }
 
 /// The scrape targets ContextBay writes for Prometheus, and the nodes behind them.
-#[utoipa::path(get, path = "/api/metrics/targets", tag = "monitoring",
-    responses((status = 200, body = ScrapeTargets)))]
-pub async fn targets(state: web::Data<AppState>) -> ApiResult<web::Json<ScrapeTargets>> {
+#[utoipa::path(get, path = "/api/metrics/targets", tag = "monitoring", params(TargetsQuery),
+    responses((status = 200, body = ScrapeTargets), (status = 400, body = ErrorBody)))]
+pub async fn targets(
+    state: web::Data<AppState>,
+    query: Query<TargetsQuery>,
+) -> ApiResult<web::Json<ScrapeTargets>> {
+    let page = PageQuery::page(query.limit, query.offset)?;
     let settings = ModuleSettings::load(&state, ModuleName::Monitoring).await?;
     let address = PrometheusFiles::scrape_address(&state, &settings);
     let mut nodes: Vec<TargetNode> = state
@@ -363,10 +409,54 @@ pub async fn targets(state: web::Data<AppState>) -> ApiResult<web::Json<ScrapeTa
             .cmp(&b.hostname)
             .then_with(|| a.node.cmp(&b.node))
     });
+    let master = || BTreeMap::from([(MASTER_LABEL.0.to_owned(), MASTER_LABEL.1.to_owned())]);
+    // What `PrometheusFiles::target_groups` writes.
+    let groups = vec![TargetGroup {
+        targets: vec![address],
+        labels: master(),
+    }];
+    let nodes = Paginated::of_all(nodes, page);
     Ok(web::Json(ScrapeTargets {
+        items: nodes.items,
+        total: nodes.total,
+        limit: nodes.limit,
+        offset: nodes.offset,
         file: state.prometheus_files.targets_path().display().to_string(),
-        groups: PrometheusFiles::target_groups(&address),
-        labels: json!({MASTER_LABEL.0: MASTER_LABEL.1}),
-        nodes,
+        groups,
+        labels: master(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use CachedMetric as M;
+
+    #[test]
+    fn the_documented_metric_names_are_the_cached_ones() {
+        let documented: Vec<Value> = [
+            M::ContextbayNodeUp,
+            M::ContextbayNodeCpuPercent,
+            M::ContextbayNodeMemoryUsedBytes,
+            M::ContextbayNodeMemoryTotalBytes,
+            M::ContextbayNodeLoad1,
+            M::ContextbayNodeDiskUsedBytes,
+            M::ContextbayNodeDiskTotalBytes,
+            M::ContextbayNodeNetworkReceiveBytes,
+            M::ContextbayNodeNetworkTransmitBytes,
+            M::ContextbayContainerCpuPercent,
+            M::ContextbayContainerMemoryUsedBytes,
+        ]
+        .iter()
+        .map(|m| serde_json::to_value(m).unwrap())
+        .collect();
+        let cached: Vec<Value> = CACHED_METRICS
+            .iter()
+            .map(|(name, _, _)| Value::String((*name).to_owned()))
+            .collect();
+        assert_eq!(documented, cached);
+        let schema =
+            serde_json::to_value(<CachedMetric as utoipa::PartialSchema>::schema()).unwrap();
+        assert_eq!(schema["enum"], Value::Array(cached));
+    }
 }

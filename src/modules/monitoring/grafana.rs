@@ -9,7 +9,9 @@ use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::extract::{Body, Query};
+use crate::http::{PageQuery, Paginated};
 use crate::integrations::grafana::{DashboardSearch, NewAnnotation, SaveDashboard, SavedDashboard};
+use crate::modules::trim_blank;
 use crate::state::AppState;
 use crate::store::now_ms;
 
@@ -21,9 +23,17 @@ pub struct ListDashboards {
     pub tag: Option<String>,
     /// Only dashboards starred by the service account.
     pub starred: Option<bool>,
-    /// 1 to 5000, default 100.
-    pub limit: Option<u32>,
+    /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500, default = 50)]
+    pub limit: Option<i64>,
+    /// Default 0.
+    #[param(minimum = 0, default = 0)]
+    pub offset: Option<i64>,
 }
+
+/// The most dashboards asked of Grafana's search (its own default ceiling); the page is cut
+/// from those.
+const SEARCH_LIMIT: u32 = 5000;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DashboardView {
@@ -37,24 +47,75 @@ pub struct DashboardView {
     pub folder_title: Option<String>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DashboardList {
-    pub items: Vec<DashboardView>,
+/// Grafana uids as the code checks them ([`check_uid`]).
+const UID_PATTERN: &str = "^[a-zA-Z0-9_-]{1,40}$";
+
+/// The dashboard model as `save` checks it: an object with a title that is not blank, and a
+/// `uid`, when it is a string, that is a Grafana uid.
+fn dashboard_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some(
+            "Grafana's dashboard JSON model; needs a `title`. With a `uid` (and `overwrite` or \
+             the current `version`) it updates that dashboard.",
+        ))
+        .property(
+            "title",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(r"[^ \t\n\r]")),
+        )
+        .required("title")
+        .property(
+            "uid",
+            ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+                    Type::String,
+                    Type::Null,
+                ]))
+                .pattern(Some(UID_PATTERN)),
+        )
+        .build()
+}
+
+/// Annotation tags: at most 32, each 1 to 100 characters.
+fn tags_schema() -> utoipa::openapi::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(100)),
+        )
+        .max_items(Some(32))
+        .build()
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SaveDashboardRequest {
-    /// Grafana's dashboard JSON model; needs a `title`. With a `uid` (and `overwrite` or the
-    /// current `version`) it updates that dashboard.
-    #[schema(value_type = Object)]
+    #[schema(schema_with = dashboard_schema)]
     pub dashboard: Value,
+    #[schema(pattern = "^[a-zA-Z0-9_-]{1,40}$")]
     pub folder_uid: Option<String>,
     /// Commit message for the dashboard's version history.
     pub message: Option<String>,
     /// Replace a dashboard with the same uid or title regardless of version.
     #[serde(default)]
     pub overwrite: bool,
+}
+
+/// A dashboard as Grafana gives it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct GrafanaDashboard {
+    /// The JSON model.
+    #[schema(value_type = Object)]
+    pub dashboard: Value,
+    /// Grafana's metadata (`url`, `folderUid`, `version`, …).
+    #[schema(value_type = Object)]
+    pub meta: Value,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -66,15 +127,25 @@ pub struct StarState {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnnotationRequest {
+    /// Not blank; sent without leading and trailing blanks.
+    #[schema(min_length = 1, max_length = 10000, pattern = r"[^ \t\n\r]")]
     pub text: String,
     #[serde(default)]
+    #[schema(schema_with = tags_schema)]
     pub tags: Vec<String>,
     /// Attach to this dashboard (else an organization annotation, shown by tag).
+    #[schema(pattern = "^[a-zA-Z0-9_-]{1,40}$")]
     pub dashboard_uid: Option<String>,
     pub panel_id: Option<i64>,
     /// RFC 3339 or Unix milliseconds; default now.
+    #[schema(
+        pattern = "^([+-]?[0-9]{1,15}|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$"
+    )]
     pub time: Option<String>,
-    /// For a region: its end.
+    /// For a region: its end (RFC 3339 or Unix milliseconds, not before `time`).
+    #[schema(
+        pattern = "^([+-]?[0-9]{1,15}|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$"
+    )]
     pub time_end: Option<String>,
 }
 
@@ -83,10 +154,10 @@ pub struct AnnotationCreated {
     pub id: i64,
 }
 
-/// Grafana uids: at most 40 of `[a-zA-Z0-9_-]`.
+/// Grafana uids: at most 40 of `[a-zA-Z0-9_-]` ([`UID_PATTERN`]).
 fn check_uid(uid: &str) -> ApiResult<()> {
     if uid.is_empty()
-        || uid.len() > 40
+        || uid.chars().count() > 40
         || !uid
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
@@ -98,50 +169,51 @@ fn check_uid(uid: &str) -> ApiResult<()> {
     Ok(())
 }
 
-/// Dashboards in Grafana, provisioned and user-made.
+/// Dashboards in Grafana, provisioned and user-made, by title (then uid). Grafana is asked for
+/// the first 5,000 matches; the page is cut from those.
 #[utoipa::path(get, path = "/api/grafana/dashboards", tag = "monitoring", params(ListDashboards),
-    responses((status = 200, body = DashboardList), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = Paginated<DashboardView>), (status = 400, body = ErrorBody),
+        (status = 502, body = ErrorBody, description = "Grafana failed or sent an answer ContextBay could not read"),
+        (status = 503, body = ErrorBody, description = "Grafana is not configured or not reachable")))]
 pub async fn list(
     state: web::Data<AppState>,
     query: Query<ListDashboards>,
-) -> ApiResult<web::Json<DashboardList>> {
+) -> ApiResult<web::Json<Paginated<DashboardView>>> {
     let q = query.into_inner();
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=5000).contains(&limit) {
-        return Err(ApiError::bad_request("limit must be between 1 and 5000"));
-    }
+    let page = PageQuery::page(q.limit, q.offset)?;
     let grafana = crate::modules::monitoring::grafana(&state).await?;
     let hits = grafana
         .search_dashboards(&DashboardSearch {
             query: q.query,
             tag: q.tag,
             starred: q.starred,
-            limit,
+            limit: SEARCH_LIMIT,
         })
         .await?;
-    Ok(web::Json(DashboardList {
-        items: hits
-            .into_iter()
-            .map(|h| DashboardView {
-                url: if h.url.starts_with('/') {
-                    grafana.url(&h.url)
-                } else {
-                    h.url
-                },
-                uid: h.uid,
-                title: h.title,
-                tags: h.tags,
-                starred: h.is_starred,
-                folder_uid: h.folder_uid.filter(|f| !f.is_empty()),
-                folder_title: h.folder_title.filter(|f| !f.is_empty()),
-            })
-            .collect(),
-    }))
+    let mut items: Vec<DashboardView> = hits
+        .into_iter()
+        .map(|h| DashboardView {
+            url: if h.url.starts_with('/') {
+                grafana.url(&h.url)
+            } else {
+                h.url
+            },
+            uid: h.uid,
+            title: h.title,
+            tags: h.tags,
+            starred: h.is_starred,
+            folder_uid: h.folder_uid.filter(|f| !f.is_empty()),
+            folder_title: h.folder_title.filter(|f| !f.is_empty()),
+        })
+        .collect();
+    items.sort_by(|a, b| a.title.cmp(&b.title).then_with(|| a.uid.cmp(&b.uid)));
+    Ok(web::Json(Paginated::of_all(items, page)))
 }
 
 /// Create or update a dashboard.
 #[utoipa::path(post, path = "/api/grafana/dashboards", tag = "monitoring", request_body = SaveDashboardRequest,
-    responses((status = 200, body = SavedDashboard), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = SavedDashboard), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 502, body = ErrorBody, description = "Grafana failed or sent an answer ContextBay could not read"),
+        (status = 503, body = ErrorBody, description = "Grafana is not configured or not reachable")))]
 pub async fn save(
     state: web::Data<AppState>,
     body: Body<SaveDashboardRequest>,
@@ -158,12 +230,22 @@ pub async fn save(
     if model
         .get("title")
         .and_then(Value::as_str)
-        .is_none_or(|t| t.trim().is_empty())
+        .is_none_or(|t| trim_blank(t).is_empty())
     {
-        return Err(ApiError::bad_request("'dashboard.title' is required"));
+        return Err(ApiError::invalid_field(
+            "dashboard.title",
+            "'dashboard.title' is required and must not be blank",
+        ));
     }
-    if let Some(uid) = model.get("uid").and_then(Value::as_str) {
-        check_uid(uid)?;
+    match model.get("uid") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(uid)) => check_uid(uid).map_err(|e| e.with_field("dashboard.uid"))?,
+        Some(_) => {
+            return Err(ApiError::invalid_field(
+                "dashboard.uid",
+                "'dashboard.uid' must be a string",
+            ));
+        }
     }
     // A new dashboard has no numeric id; one copied from elsewhere must not carry its old id.
     if !overwrite && model.get("uid").is_none() {
@@ -192,20 +274,29 @@ pub async fn save(
 }
 
 /// A dashboard's JSON model and Grafana's metadata (`{dashboard, meta}`).
-#[utoipa::path(get, path = "/api/grafana/dashboards/{uid}", tag = "monitoring", params(("uid" = String, Path)),
-    responses((status = 200, description = "`{dashboard, meta}` as Grafana gives it"), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/grafana/dashboards/{uid}", tag = "monitoring", params(("uid" = String, Path, pattern = "^[a-zA-Z0-9_-]{1,40}$", description = "The dashboard's uid")),
+    responses((status = 200, body = GrafanaDashboard), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody, description = "Grafana failed or sent an answer ContextBay could not read"),
+        (status = 503, body = ErrorBody, description = "Grafana is not configured or not reachable")))]
 pub async fn get(
     state: web::Data<AppState>,
     uid: web::Path<String>,
-) -> ApiResult<web::Json<Value>> {
+) -> ApiResult<web::Json<GrafanaDashboard>> {
     check_uid(&uid)?;
     let grafana = crate::modules::monitoring::grafana(&state).await?;
-    Ok(web::Json(grafana.dashboard(&uid).await?))
+    let answer = grafana.dashboard(&uid).await?;
+    let dashboard = serde_json::from_value(answer).map_err(|e| {
+        crate::integrations::IntegrationError::BadAnswer {
+            service: crate::integrations::grafana::SERVICE,
+            detail: format!("a dashboard without its model or metadata: {e}"),
+        }
+    })?;
+    Ok(web::Json(dashboard))
 }
 
 /// Delete a dashboard.
-#[utoipa::path(delete, path = "/api/grafana/dashboards/{uid}", tag = "monitoring", params(("uid" = String, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[utoipa::path(delete, path = "/api/grafana/dashboards/{uid}", tag = "monitoring", params(("uid" = String, Path, pattern = "^[a-zA-Z0-9_-]{1,40}$", description = "The dashboard's uid")),
+    responses((status = 204, description = "Deleted"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody, description = "Grafana failed or sent an answer ContextBay could not read"),
+        (status = 503, body = ErrorBody, description = "Grafana is not configured or not reachable")))]
 pub async fn delete(state: web::Data<AppState>, uid: web::Path<String>) -> ApiResult<HttpResponse> {
     check_uid(&uid)?;
     let grafana = crate::modules::monitoring::grafana(&state).await?;
@@ -214,8 +305,9 @@ pub async fn delete(state: web::Data<AppState>, uid: web::Path<String>) -> ApiRe
 }
 
 /// Star a dashboard (for the service account).
-#[utoipa::path(post, path = "/api/grafana/dashboards/{uid}/star", tag = "monitoring", params(("uid" = String, Path)),
-    responses((status = 200, body = StarState), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/grafana/dashboards/{uid}/star", tag = "monitoring", params(("uid" = String, Path, pattern = "^[a-zA-Z0-9_-]{1,40}$", description = "The dashboard's uid")),
+    responses((status = 200, body = StarState), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody, description = "Grafana failed or sent an answer ContextBay could not read"),
+        (status = 503, body = ErrorBody, description = "Grafana is not configured or not reachable")))]
 pub async fn star(
     state: web::Data<AppState>,
     uid: web::Path<String>,
@@ -224,8 +316,9 @@ pub async fn star(
 }
 
 /// Remove the star.
-#[utoipa::path(delete, path = "/api/grafana/dashboards/{uid}/star", tag = "monitoring", params(("uid" = String, Path)),
-    responses((status = 200, body = StarState), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[utoipa::path(delete, path = "/api/grafana/dashboards/{uid}/star", tag = "monitoring", params(("uid" = String, Path, pattern = "^[a-zA-Z0-9_-]{1,40}$", description = "The dashboard's uid")),
+    responses((status = 200, body = StarState), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody, description = "Grafana failed or sent an answer ContextBay could not read"),
+        (status = 503, body = ErrorBody, description = "Grafana is not configured or not reachable")))]
 pub async fn unstar(
     state: web::Data<AppState>,
     uid: web::Path<String>,
@@ -255,17 +348,25 @@ async fn set_star(state: &AppState, uid: &str, starred: bool) -> ApiResult<web::
 
 /// Push an annotation (alerts that fire are annotated automatically).
 #[utoipa::path(post, path = "/api/grafana/annotations", tag = "monitoring", request_body = AnnotationRequest,
-    responses((status = 201, body = AnnotationCreated), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 201, body = AnnotationCreated), (status = 400, body = ErrorBody), (status = 502, body = ErrorBody, description = "Grafana failed or sent an answer ContextBay could not read"),
+        (status = 503, body = ErrorBody, description = "Grafana is not configured or not reachable")))]
 pub async fn annotate(
     state: web::Data<AppState>,
     body: Body<AnnotationRequest>,
 ) -> ApiResult<HttpResponse> {
     let req = body.into_inner();
-    let text = req.text.trim();
-    if text.is_empty() || text.len() > 10_000 {
-        return Err(ApiError::bad_request("text must be 1 to 10000 bytes"));
+    let text = trim_blank(&req.text);
+    if text.is_empty() || req.text.chars().count() > 10_000 {
+        return Err(ApiError::bad_request(
+            "text must be 1 to 10000 characters, not blank",
+        ));
     }
-    if req.tags.len() > 32 || req.tags.iter().any(|t| t.is_empty() || t.len() > 100) {
+    if req.tags.len() > 32
+        || req
+            .tags
+            .iter()
+            .any(|t| t.is_empty() || t.chars().count() > 100)
+    {
         return Err(ApiError::bad_request(
             "tags: at most 32, each 1 to 100 characters",
         ));

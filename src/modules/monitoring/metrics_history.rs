@@ -8,9 +8,10 @@ use utoipa::ToSchema;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::extract::{Body, Query};
-use crate::http::ts;
+use crate::http::{PageQuery, Paginated, ts};
 use crate::modules::monitoring::store::HistoryEntry;
 use crate::modules::monitoring::store::MonitoringStore;
+use crate::modules::trim_blank;
 use crate::state::AppState;
 
 const MAX_QUERY: usize = 4096;
@@ -38,46 +39,36 @@ impl From<HistoryEntry> for HistoryView {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct HistoryList {
-    pub items: Vec<HistoryView>,
-}
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ListHistory {
-    /// 1 to 200, default 50.
-    pub limit: Option<i64>,
-}
-
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SaveQuery {
-    /// The PromQL expression.
+    /// The PromQL expression (not blank; saved without leading and trailing blanks).
+    #[schema(min_length = 1, max_length = 4096, pattern = r"[^ \t\n\r]")]
     pub query: String,
-    /// An optional label for it.
+    /// An optional label for it (blank: none).
+    #[schema(max_length = 100)]
     pub name: Option<String>,
 }
 
-/// Your saved queries, most recently used first.
-#[utoipa::path(get, path = "/api/metrics/history", tag = "monitoring", params(ListHistory),
-    responses((status = 200, body = HistoryList), (status = 400, body = ErrorBody)))]
+/// Your saved queries, most recently used first (a user keeps at most 200).
+#[utoipa::path(get, path = "/api/metrics/history", tag = "monitoring", params(PageQuery),
+    responses((status = 200, body = Paginated<HistoryView>), (status = 400, body = ErrorBody)))]
 pub async fn list(
     state: web::Data<AppState>,
     principal: Principal,
-    query: Query<ListHistory>,
-) -> ApiResult<web::Json<HistoryList>> {
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::bad_request("limit must be between 1 and 200"));
-    }
+    query: Query<PageQuery>,
+) -> ApiResult<web::Json<Paginated<HistoryView>>> {
+    let page = PageQuery::page(query.limit, query.offset)?;
     let items = state
         .store
         .metrics_history()
-        .list(&principal.user_id, limit)
+        .list(&principal.user_id, page)
         .await?;
-    Ok(web::Json(HistoryList {
-        items: items.into_iter().map(HistoryView::from).collect(),
+    Ok(web::Json(Paginated {
+        items: items.items.into_iter().map(HistoryView::from).collect(),
+        total: items.total,
+        limit: page.limit,
+        offset: page.offset,
     }))
 }
 
@@ -90,16 +81,20 @@ pub async fn save(
     body: Body<SaveQuery>,
 ) -> ApiResult<HttpResponse> {
     let SaveQuery { query, name } = body.into_inner();
-    let query = query.trim();
-    if query.is_empty() || query.len() > MAX_QUERY {
-        return Err(ApiError::bad_request(format!(
-            "query must be 1 to {MAX_QUERY} bytes"
-        )));
+    if query.chars().count() > MAX_QUERY || trim_blank(&query).is_empty() {
+        return Err(ApiError::invalid_field(
+            "query",
+            format!("query must be 1 to {MAX_QUERY} characters, not blank"),
+        ));
     }
-    let name = name.as_deref().map(str::trim).filter(|n| !n.is_empty());
-    if name.is_some_and(|n| n.chars().count() > 100) {
-        return Err(ApiError::bad_request("name must be at most 100 characters"));
+    let query = trim_blank(&query);
+    if name.as_ref().is_some_and(|n| n.chars().count() > 100) {
+        return Err(ApiError::invalid_field(
+            "name",
+            "name must be at most 100 characters",
+        ));
     }
+    let name = name.as_deref().map(trim_blank).filter(|n| !n.is_empty());
     let entry = state
         .store
         .metrics_history()

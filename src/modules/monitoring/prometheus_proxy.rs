@@ -19,6 +19,10 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::ts;
 use crate::modules::alerting::rules::is_label_name;
@@ -154,17 +158,108 @@ fn no_check(_: &Params) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Prometheus' answer to a query it ran.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PrometheusAnswer {
+    /// `success`.
+    pub status: String,
+    /// What the endpoint gives (a query's `resultType` and `result`, a list of series, label
+    /// names or values, metadata by metric).
+    pub data: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warnings: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub infos: Option<Vec<String>>,
+}
+
+/// Prometheus' answer to a query it refused or could not run.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PrometheusError {
+    /// `error`.
+    pub status: String,
+    /// `bad_data`, `execution`, `timeout`, `canceled`, `internal`, `unavailable`, …
+    pub error_type: String,
+    pub error: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warnings: Option<Vec<String>>,
+}
+
+/// An error from ContextBay (its limits, Prometheus not reachable) or from Prometheus itself.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum ProxyError {
+    ContextBay(ErrorBody),
+    Prometheus(PrometheusError),
+}
+
+/// The form body of `POST /api/v1/metrics/query`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct InstantQueryForm {
+    /// A PromQL expression.
+    #[schema(min_length = 1)]
+    pub query: String,
+    /// RFC 3339 or Unix seconds; default (or empty) now.
+    #[schema(
+        nullable = false,
+        pattern = "^(|[+-]?[0-9]{1,12}(\\.[0-9]{1,9})?|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$"
+    )]
+    pub time: Option<String>,
+    /// Evaluation timeout, a Prometheus duration (empty: Prometheus' default).
+    #[schema(
+        nullable = false,
+        pattern = "^(([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?|[0-9]{1,9}(\\.[0-9]{1,3})?)$"
+    )]
+    pub timeout: Option<String>,
+}
+
+/// The form body of `POST /api/v1/metrics/query_range`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RangeQueryForm {
+    /// A PromQL expression.
+    #[schema(min_length = 1)]
+    pub query: String,
+    /// RFC 3339 or Unix seconds.
+    #[schema(
+        pattern = "^([+-]?[0-9]{1,12}(\\.[0-9]{1,9})?|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$"
+    )]
+    pub start: String,
+    /// RFC 3339 or Unix seconds, at most 31 days after `start`.
+    #[schema(
+        pattern = "^([+-]?[0-9]{1,12}(\\.[0-9]{1,9})?|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$"
+    )]
+    pub end: String,
+    /// A Prometheus duration or seconds; at most 11,000 points per series.
+    #[schema(
+        min_length = 1,
+        pattern = "^(([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?|[0-9]{1,9}(\\.[0-9]{1,3})?)$"
+    )]
+    pub step: String,
+    /// Evaluation timeout, a Prometheus duration (empty: Prometheus' default).
+    #[schema(
+        nullable = false,
+        pattern = "^(([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?|[0-9]{1,9}(\\.[0-9]{1,3})?)$"
+    )]
+    pub timeout: Option<String>,
+}
+
 /// Instant query (`query`, `time`, `timeout`), answered as Prometheus answers it.
-#[utoipa::path(get, path = "/api/v1/metrics/query", tag = "monitoring",
-    responses((status = 200, description = "Prometheus' answer, unchanged"), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/metrics/query", tag = "monitoring", params(("query" = String, Query, min_length = 1, description = "A PromQL expression"), ("time" = Option<String>, Query, pattern = "^(|[+-]?[0-9]{1,12}(\\.[0-9]{1,9})?|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$", description = "Evaluation time: RFC 3339 or Unix seconds; default (or empty) now"), ("timeout" = Option<String>, Query, pattern = "^(([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?|[0-9]{1,9}(\\.[0-9]{1,3})?)$", description = "Evaluation timeout, a Prometheus duration")),
+    responses((status = 200, body = PrometheusAnswer, description = "Prometheus' answer, unchanged"),
+        (status = 400, body = ProxyError, description = "Refused by ContextBay's limits (`ErrorBody`) or by Prometheus (`bad_data`)"),
+        (status = 422, body = PrometheusError, description = "Prometheus could not evaluate the expression"),
+        (status = 503, body = ProxyError, description = "Prometheus is not configured or not reachable (`ErrorBody`), or timed out or was canceled")))]
 pub async fn query(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<HttpResponse> {
     forward(&state, "query", &req, None, no_check).await
 }
 
 /// Instant query with a form body.
 #[utoipa::path(post, path = "/api/v1/metrics/query", tag = "monitoring",
-    request_body(content = String, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "Prometheus' answer, unchanged"), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    request_body(content = InstantQueryForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, body = PrometheusAnswer, description = "Prometheus' answer, unchanged"),
+        (status = 400, body = ProxyError, description = "Refused by ContextBay's limits (`ErrorBody`) or by Prometheus (`bad_data`)"),
+        (status = 422, body = PrometheusError, description = "Prometheus could not evaluate the expression"),
+        (status = 503, body = ProxyError, description = "Prometheus is not configured or not reachable (`ErrorBody`), or timed out or was canceled")))]
 pub async fn query_form(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -175,16 +270,22 @@ pub async fn query_form(
 }
 
 /// Range query (`query`, `start`, `end`, `step`) within the limits above.
-#[utoipa::path(get, path = "/api/v1/metrics/query_range", tag = "monitoring",
-    responses((status = 200, description = "Prometheus' answer, unchanged"), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/metrics/query_range", tag = "monitoring", params(("query" = String, Query, min_length = 1, description = "A PromQL expression"), ("start" = String, Query, pattern = "^([+-]?[0-9]{1,12}(\\.[0-9]{1,9})?|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$", description = "RFC 3339 or Unix seconds"), ("end" = String, Query, pattern = "^([+-]?[0-9]{1,12}(\\.[0-9]{1,9})?|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$", description = "RFC 3339 or Unix seconds, at most 31 days after `start`"), ("step" = String, Query, min_length = 1, pattern = "^(([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?|[0-9]{1,9}(\\.[0-9]{1,3})?)$", description = "A Prometheus duration or seconds; at most 11,000 points per series"), ("timeout" = Option<String>, Query, pattern = "^(([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?|[0-9]{1,9}(\\.[0-9]{1,3})?)$", description = "Evaluation timeout, a Prometheus duration")),
+    responses((status = 200, body = PrometheusAnswer, description = "Prometheus' answer, unchanged"),
+        (status = 400, body = ProxyError, description = "Refused by ContextBay's limits (`ErrorBody`) or by Prometheus (`bad_data`)"),
+        (status = 422, body = PrometheusError, description = "Prometheus could not evaluate the expression"),
+        (status = 503, body = ProxyError, description = "Prometheus is not configured or not reachable (`ErrorBody`), or timed out or was canceled")))]
 pub async fn query_range(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<HttpResponse> {
     forward(&state, "query_range", &req, None, check_points).await
 }
 
 /// Range query with a form body.
 #[utoipa::path(post, path = "/api/v1/metrics/query_range", tag = "monitoring",
-    request_body(content = String, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "Prometheus' answer, unchanged"), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    request_body(content = RangeQueryForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, body = PrometheusAnswer, description = "Prometheus' answer, unchanged"),
+        (status = 400, body = ProxyError, description = "Refused by ContextBay's limits (`ErrorBody`) or by Prometheus (`bad_data`)"),
+        (status = 422, body = PrometheusError, description = "Prometheus could not evaluate the expression"),
+        (status = 503, body = ProxyError, description = "Prometheus is not configured or not reachable (`ErrorBody`), or timed out or was canceled")))]
 pub async fn query_range_form(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -195,23 +296,32 @@ pub async fn query_range_form(
 }
 
 /// Series matching `match[]` selectors.
-#[utoipa::path(get, path = "/api/v1/metrics/series", tag = "monitoring",
-    responses((status = 200, description = "Prometheus' answer, unchanged"), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/metrics/series", tag = "monitoring", params(("match[]" = Vec<String>, Query, explode, description = "Series selectors (at least one)"), ("start" = Option<String>, Query, pattern = "^([+-]?[0-9]{1,12}(\\.[0-9]{1,9})?|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$", description = "RFC 3339 or Unix seconds"), ("end" = Option<String>, Query, pattern = "^([+-]?[0-9]{1,12}(\\.[0-9]{1,9})?|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$", description = "RFC 3339 or Unix seconds, at most 31 days after `start`")),
+    responses((status = 200, body = PrometheusAnswer, description = "Prometheus' answer, unchanged"),
+        (status = 400, body = ProxyError, description = "Refused by ContextBay's limits (`ErrorBody`) or by Prometheus (`bad_data`)"),
+        (status = 422, body = PrometheusError, description = "Prometheus could not evaluate the expression"),
+        (status = 503, body = ProxyError, description = "Prometheus is not configured or not reachable (`ErrorBody`), or timed out or was canceled")))]
 pub async fn series(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<HttpResponse> {
     forward(&state, "series", &req, None, check_range).await
 }
 
 /// Label names.
-#[utoipa::path(get, path = "/api/v1/metrics/labels", tag = "monitoring",
-    responses((status = 200, description = "Prometheus' answer, unchanged"), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/metrics/labels", tag = "monitoring", params(("match[]" = Option<Vec<String>>, Query, explode, description = "Series selectors"), ("start" = Option<String>, Query, pattern = "^([+-]?[0-9]{1,12}(\\.[0-9]{1,9})?|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$", description = "RFC 3339 or Unix seconds"), ("end" = Option<String>, Query, pattern = "^([+-]?[0-9]{1,12}(\\.[0-9]{1,9})?|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$", description = "RFC 3339 or Unix seconds, at most 31 days after `start`")),
+    responses((status = 200, body = PrometheusAnswer, description = "Prometheus' answer, unchanged"),
+        (status = 400, body = ProxyError, description = "Refused by ContextBay's limits (`ErrorBody`) or by Prometheus (`bad_data`)"),
+        (status = 422, body = PrometheusError, description = "Prometheus could not evaluate the expression"),
+        (status = 503, body = ProxyError, description = "Prometheus is not configured or not reachable (`ErrorBody`), or timed out or was canceled")))]
 pub async fn labels(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<HttpResponse> {
     forward(&state, "labels", &req, None, check_range).await
 }
 
 /// Values of one label.
 #[utoipa::path(get, path = "/api/v1/metrics/label/{name}/values", tag = "monitoring",
-    params(("name" = String, Path, description = "A label name")),
-    responses((status = 200, description = "Prometheus' answer, unchanged"), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    params(("name" = String, Path, pattern = "^[a-zA-Z_][a-zA-Z0-9_]*$", description = "A label name"), ("match[]" = Option<Vec<String>>, Query, explode, description = "Series selectors"), ("start" = Option<String>, Query, pattern = "^([+-]?[0-9]{1,12}(\\.[0-9]{1,9})?|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$", description = "RFC 3339 or Unix seconds"), ("end" = Option<String>, Query, pattern = "^([+-]?[0-9]{1,12}(\\.[0-9]{1,9})?|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$", description = "RFC 3339 or Unix seconds, at most 31 days after `start`")),
+    responses((status = 200, body = PrometheusAnswer, description = "Prometheus' answer, unchanged"),
+        (status = 400, body = ProxyError, description = "Refused by ContextBay's limits (`ErrorBody`) or by Prometheus (`bad_data`)"),
+        (status = 422, body = PrometheusError, description = "Prometheus could not evaluate the expression"),
+        (status = 503, body = ProxyError, description = "Prometheus is not configured or not reachable (`ErrorBody`), or timed out or was canceled")))]
 pub async fn label_values(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -233,8 +343,11 @@ pub async fn label_values(
 }
 
 /// Metric metadata (type, help, unit).
-#[utoipa::path(get, path = "/api/v1/metrics/metadata", tag = "monitoring",
-    responses((status = 200, description = "Prometheus' answer, unchanged"), (status = 503, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/metrics/metadata", tag = "monitoring", params(("metric" = Option<String>, Query, description = "Only this metric"), ("limit" = Option<i64>, Query, description = "At most this many metrics")),
+    responses((status = 200, body = PrometheusAnswer, description = "Prometheus' answer, unchanged"),
+        (status = 400, body = ProxyError, description = "Refused by ContextBay's limits (`ErrorBody`) or by Prometheus (`bad_data`)"),
+        (status = 422, body = PrometheusError, description = "Prometheus could not evaluate the expression"),
+        (status = 503, body = ProxyError, description = "Prometheus is not configured or not reachable (`ErrorBody`), or timed out or was canceled")))]
 pub async fn metadata(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<HttpResponse> {
     forward(&state, "metadata", &req, None, no_check).await
 }

@@ -1,7 +1,7 @@
 //! Saved PromQL queries, per user.
 
 use crate::secrets::sha256_hex;
-use crate::store::{Store, StoreResult, new_id, now_ms};
+use crate::store::{Page, Paged, Store, StoreResult, new_id, now_ms};
 
 /// Entries kept per user; saving beyond it drops the least recently used.
 pub const MAX_PER_USER: i64 = 200;
@@ -43,18 +43,25 @@ pub struct MetricsHistory<'a>(&'a Store);
 
 impl MetricsHistory<'_> {
     /// The user's entries, most recently used first.
-    pub async fn list(&self, user_id: &str, limit: i64) -> StoreResult<Vec<HistoryEntry>> {
-        Ok(sqlx::query_as::<_, HistoryRow>(
+    pub async fn list(&self, user_id: &str, page: Page) -> StoreResult<Paged<HistoryEntry>> {
+        let items = sqlx::query_as::<_, HistoryRow>(
             "SELECT id, query, name, created_at, last_used_at, use_count FROM metrics_history \
-             WHERE user_id = $1 ORDER BY last_used_at DESC, id DESC LIMIT $2",
+             WHERE user_id = $1 ORDER BY last_used_at DESC, id DESC LIMIT $2 OFFSET $3",
         )
         .bind(user_id)
-        .bind(limit)
+        .bind(page.limit)
+        .bind(page.offset)
         .fetch_all(self.0.read_pool())
         .await?
         .into_iter()
         .map(HistoryEntry::from)
-        .collect())
+        .collect();
+        let total: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM metrics_history WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_one(self.0.read_pool())
+                .await?;
+        Ok(Paged { items, total })
     }
 
     /// Saves a query; the same query again counts one more use (and takes a new name if given).
