@@ -9,15 +9,21 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Newest first, only the kinds the caller's role may see (the event catalogue's roles; an
+         *     undeclared kind is admin-only), as a page object whose `total` counts what the caller sees.
+         */
         get: {
             parameters: {
                 query?: {
-                    /** @description Only events older than this id (paging back). */
-                    before?: number | null;
+                    /** @description Only events older than this id: a stable cursor for paging back while new events arrive. */
+                    before?: number;
                     /** @description 1 to 500, default 50. */
-                    limit?: number | null;
+                    limit?: number;
+                    /** @description Default 0. */
+                    offset?: number;
                     /** @description An event type (`user.created`) or a prefix (`user.*`). */
-                    type?: string | null;
+                    type?: string;
                 };
                 header?: never;
                 path?: never;
@@ -31,7 +37,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["EventList"];
+                        "application/json": components["schemas"]["Paginated_EventView"];
                     };
                 };
                 /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
@@ -153,10 +159,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every alert rule, by name. */
+        /** Alert rules, by name. */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description 1 to 500, default 50. */
+                    limit?: number;
+                    /** @description Default 0. */
+                    offset?: number;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -169,7 +180,16 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["AlertRuleList"];
+                        "application/json": components["schemas"]["Paginated_AlertRuleView"];
+                    };
+                };
+                /** @description Bad Request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
                 /** @description missing, invalid or expired credentials (`unauthenticated`) */
@@ -270,7 +290,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Conflict */
+                /** @description A rule with this name exists */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -288,7 +308,16 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Service Unavailable */
+                /** @description Prometheus failed */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Prometheus is not configured or not reachable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -319,6 +348,7 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
+                    /** @description The rule's id */
                     id: string;
                 };
                 cookie?: never;
@@ -374,7 +404,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Conflict */
+                /** @description A rule with this name exists */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -392,7 +422,16 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Service Unavailable */
+                /** @description Prometheus failed */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Prometheus is not configured or not reachable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -410,6 +449,7 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
+                    /** @description The rule's id */
                     id: string;
                 };
                 cookie?: never;
@@ -425,7 +465,7 @@ export interface paths {
                         "application/json": components["schemas"]["AlertRuleDeleted"];
                     };
                 };
-                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -484,12 +524,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Silences Alertmanager holds. */
+        /** Silences Alertmanager holds, latest start first (then by id). */
         get: {
             parameters: {
                 query?: {
+                    /** @description 1 to 500, default 50. */
+                    limit?: number | null;
+                    /** @description Default 0. */
+                    offset?: number | null;
                     /** @description `active`, `pending` or `expired`; default all. */
-                    state?: string | null;
+                    state?: ("active" | "pending" | "expired") | null;
                 };
                 header?: never;
                 path?: never;
@@ -503,7 +547,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["SilenceList"];
+                        "application/json": components["schemas"]["Paginated_SilenceView"];
                     };
                 };
                 /** @description Bad Request */
@@ -551,7 +595,16 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Service Unavailable */
+                /** @description Alertmanager failed or sent an answer ContextBay could not read */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Alertmanager is not configured or not reachable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -631,7 +684,16 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Service Unavailable */
+                /** @description Alertmanager failed or sent an answer ContextBay could not read */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Alertmanager is not configured or not reachable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -658,26 +720,27 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Expire a silence. */
+        /** Expire a silence (again: nothing changes). */
         delete: {
             parameters: {
                 query?: never;
                 header?: never;
                 path: {
+                    /** @description The silence's id (Alertmanager's) */
                     id: string;
                 };
                 cookie?: never;
             };
             requestBody?: never;
             responses: {
-                /** @description No Content */
+                /** @description Expired */
                 204: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content?: never;
                 };
-                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -722,7 +785,16 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Service Unavailable */
+                /** @description Alertmanager failed or sent an answer ContextBay could not read */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Alertmanager is not configured or not reachable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -752,6 +824,7 @@ export interface paths {
                     acknowledged?: boolean | null;
                     /** @description 1 to 500, default 50. */
                     limit?: number | null;
+                    /** @description Default 0. */
                     offset?: number | null;
                     /** @description Substring of the alert name. */
                     q?: string | null;
@@ -760,7 +833,7 @@ export interface paths {
                     /** @description A severity label value (`critical`, `warning`, `info`, …). */
                     severity?: string | null;
                     /** @description `firing` or `resolved`. */
-                    status?: string | null;
+                    status?: ("firing" | "resolved") | null;
                 };
                 header?: never;
                 path?: never;
@@ -847,6 +920,7 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
+                    /** @description The alert's id */
                     id: string;
                 };
                 cookie?: never;
@@ -862,7 +936,7 @@ export interface paths {
                         "application/json": components["schemas"]["AlertView"];
                     };
                 };
-                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -930,6 +1004,7 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
+                    /** @description The alert's id */
                     id: string;
                 };
                 cookie?: never;
@@ -945,7 +1020,7 @@ export interface paths {
                         "application/json": components["schemas"]["AlertView"];
                     };
                 };
-                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -3307,7 +3382,16 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Service Unavailable */
+                /** @description Grafana failed or sent an answer ContextBay could not read */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Grafana is not configured or not reachable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -3331,12 +3415,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Dashboards in Grafana, provisioned and user-made. */
+        /**
+         * Dashboards in Grafana, provisioned and user-made, by title (then uid). Grafana is asked for
+         *     the first 5,000 matches; the page is cut from those.
+         */
         get: {
             parameters: {
                 query?: {
-                    /** @description 1 to 5000, default 100. */
+                    /** @description 1 to 500, default 50. */
                     limit?: number | null;
+                    /** @description Default 0. */
+                    offset?: number | null;
                     /** @description Words of the title. */
                     query?: string | null;
                     /** @description Only dashboards starred by the service account. */
@@ -3355,7 +3444,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["DashboardList"];
+                        "application/json": components["schemas"]["Paginated_DashboardView"];
                     };
                 };
                 /** @description Bad Request */
@@ -3403,7 +3492,16 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Service Unavailable */
+                /** @description Grafana failed or sent an answer ContextBay could not read */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Grafana is not configured or not reachable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -3492,7 +3590,16 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Service Unavailable */
+                /** @description Grafana failed or sent an answer ContextBay could not read */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Grafana is not configured or not reachable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -3522,20 +3629,23 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
+                    /** @description The dashboard's uid */
                     uid: string;
                 };
                 cookie?: never;
             };
             requestBody?: never;
             responses: {
-                /** @description `{dashboard, meta}` as Grafana gives it */
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["GrafanaDashboard"];
+                    };
                 };
-                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -3580,7 +3690,16 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Service Unavailable */
+                /** @description Grafana failed or sent an answer ContextBay could not read */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Grafana is not configured or not reachable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -3599,20 +3718,21 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
+                    /** @description The dashboard's uid */
                     uid: string;
                 };
                 cookie?: never;
             };
             requestBody?: never;
             responses: {
-                /** @description No Content */
+                /** @description Deleted */
                 204: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content?: never;
                 };
-                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -3657,7 +3777,16 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Service Unavailable */
+                /** @description Grafana failed or sent an answer ContextBay could not read */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Grafana is not configured or not reachable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -3688,6 +3817,7 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
+                    /** @description The dashboard's uid */
                     uid: string;
                 };
                 cookie?: never;
@@ -3703,7 +3833,7 @@ export interface paths {
                         "application/json": components["schemas"]["StarState"];
                     };
                 };
-                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -3748,7 +3878,16 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Service Unavailable */
+                /** @description Grafana failed or sent an answer ContextBay could not read */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Grafana is not configured or not reachable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -3765,6 +3904,7 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
+                    /** @description The dashboard's uid */
                     uid: string;
                 };
                 cookie?: never;
@@ -3780,7 +3920,7 @@ export interface paths {
                         "application/json": components["schemas"]["StarState"];
                     };
                 };
-                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                /** @description Bad Request */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -3825,7 +3965,16 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Service Unavailable */
+                /** @description Grafana failed or sent an answer ContextBay could not read */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Grafana is not configured or not reachable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -5194,12 +5343,14 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Your saved queries, most recently used first. */
+        /** Your saved queries, most recently used first (a user keeps at most 200). */
         get: {
             parameters: {
                 query?: {
-                    /** @description 1 to 200, default 50. */
-                    limit?: number | null;
+                    /** @description 1 to 500, default 50. */
+                    limit?: number;
+                    /** @description Default 0. */
+                    offset?: number;
                 };
                 header?: never;
                 path?: never;
@@ -5213,7 +5364,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["HistoryList"];
+                        "application/json": components["schemas"]["Paginated_HistoryView"];
                     };
                 };
                 /** @description Bad Request */
@@ -5347,12 +5498,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The newest sample of every node (or of one). */
+        /** The newest sample of every node (or of one), by hostname. */
         get: {
             parameters: {
                 query?: {
+                    /** @description 1 to 500, default 50. */
+                    limit?: number | null;
                     /** @description Node id or hostname; default every node. */
                     node?: string | null;
+                    /** @description Default 0. */
+                    offset?: number | null;
                 };
                 header?: never;
                 path?: never;
@@ -5366,7 +5521,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["LatestList"];
+                        "application/json": components["schemas"]["Paginated_LatestNode"];
                     };
                 };
                 /** @description Bad Request */
@@ -5396,7 +5551,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                /** @description No node with this id or hostname */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -5438,7 +5593,7 @@ export interface paths {
                     container?: string | null;
                     iface?: string | null;
                     /** @description A metric name as on `/metrics`, e.g. `contextbay_node_cpu_percent`. */
-                    metric: string;
+                    metric: "contextbay_node_up" | "contextbay_node_cpu_percent" | "contextbay_node_memory_used_bytes" | "contextbay_node_memory_total_bytes" | "contextbay_node_load1" | "contextbay_node_disk_used_bytes" | "contextbay_node_disk_total_bytes" | "contextbay_node_network_receive_bytes" | "contextbay_node_network_transmit_bytes" | "contextbay_container_cpu_percent" | "contextbay_container_memory_used_bytes";
                     mount?: string | null;
                     /** @description Node id or hostname. */
                     node?: string | null;
@@ -5523,7 +5678,12 @@ export interface paths {
         /** The scrape targets ContextBay writes for Prometheus, and the nodes behind them. */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description 1 to 500, default 50 (of `items`, the nodes). */
+                    limit?: number | null;
+                    /** @description Default 0. */
+                    offset?: number | null;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -5537,6 +5697,15 @@ export interface paths {
                     };
                     content: {
                         "application/json": components["schemas"]["ScrapeTargets"];
+                    };
+                };
+                /** @description Bad Request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
                 /** @description missing, invalid or expired credentials (`unauthenticated`) */
@@ -7214,12 +7383,19 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Recording and alerting rules Prometheus has loaded, with their state and active alerts. */
+        /**
+         * Recording and alerting rules Prometheus has loaded, with their state and active alerts, by
+         *     rule group (ordered by file, then name).
+         */
         get: {
             parameters: {
                 query?: {
+                    /** @description 1 to 500, default 50 (rule groups). */
+                    limit?: number | null;
+                    /** @description Default 0. */
+                    offset?: number | null;
                     /** @description `alert` or `record`; default both. */
-                    type?: string | null;
+                    type?: ("alert" | "record") | null;
                 };
                 header?: never;
                 path?: never;
@@ -7227,12 +7403,14 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description Prometheus' rule `groups` */
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["Paginated_PrometheusRuleGroup"];
+                    };
                 };
                 /** @description Bad Request */
                 400: {
@@ -7279,7 +7457,16 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Service Unavailable */
+                /** @description Prometheus failed or sent an answer ContextBay could not read */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Prometheus is not configured or not reachable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -7363,7 +7550,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Service Unavailable */
+                /** @description Prometheus is not configured */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -7389,12 +7576,19 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Scrape targets and their health, as Prometheus reports them. */
+        /**
+         * Scrape targets and their health, as Prometheus reports them: active ones first, then by
+         *     scrape pool and URL.
+         */
         get: {
             parameters: {
                 query?: {
-                    /** @description `active`, `dropped` or `any` (Prometheus' default: `any`). */
-                    state?: string | null;
+                    /** @description 1 to 500, default 50. */
+                    limit?: number | null;
+                    /** @description Default 0. */
+                    offset?: number | null;
+                    /** @description `active`, `dropped` or `any` (default `any`). */
+                    state?: ("active" | "dropped" | "any") | null;
                 };
                 header?: never;
                 path?: never;
@@ -7402,12 +7596,14 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description Prometheus' `activeTargets` and `droppedTargets` */
+                /** @description OK */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["Paginated_PrometheusTarget"];
+                    };
                 };
                 /** @description Bad Request */
                 400: {
@@ -7454,7 +7650,16 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Service Unavailable */
+                /** @description Prometheus failed or sent an answer ContextBay could not read */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Prometheus is not configured or not reachable */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -8980,7 +9185,14 @@ export interface paths {
         /** Values of one label. */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description RFC 3339 or Unix seconds, at most 31 days after `start` */
+                    end?: string;
+                    /** @description Series selectors */
+                    "match[]"?: string[];
+                    /** @description RFC 3339 or Unix seconds */
+                    start?: string;
+                };
                 header?: never;
                 path: {
                     /** @description A label name */
@@ -8995,15 +9207,17 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["PrometheusAnswer"];
+                    };
                 };
-                /** @description Bad Request */
+                /** @description Refused by ContextBay's limits (`ErrorBody`) or by Prometheus (`bad_data`) */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["ErrorBody"];
+                        "application/json": components["schemas"]["ProxyError"];
                     };
                 };
                 /** @description missing, invalid or expired credentials (`unauthenticated`) */
@@ -9033,6 +9247,15 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description Prometheus could not evaluate the expression */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PrometheusError"];
+                    };
+                };
                 /** @description an internal failure; the details are in the server log under the request id (`internal`) */
                 500: {
                     headers: {
@@ -9042,13 +9265,13 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Service Unavailable */
+                /** @description Prometheus is not configured or not reachable (`ErrorBody`), or timed out or was canceled */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["ErrorBody"];
+                        "application/json": components["schemas"]["ProxyError"];
                     };
                 };
             };
@@ -9071,7 +9294,14 @@ export interface paths {
         /** Label names. */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description RFC 3339 or Unix seconds, at most 31 days after `start` */
+                    end?: string;
+                    /** @description Series selectors */
+                    "match[]"?: string[];
+                    /** @description RFC 3339 or Unix seconds */
+                    start?: string;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -9083,15 +9313,17 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["PrometheusAnswer"];
+                    };
                 };
-                /** @description Bad Request */
+                /** @description Refused by ContextBay's limits (`ErrorBody`) or by Prometheus (`bad_data`) */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["ErrorBody"];
+                        "application/json": components["schemas"]["ProxyError"];
                     };
                 };
                 /** @description missing, invalid or expired credentials (`unauthenticated`) */
@@ -9121,6 +9353,15 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description Prometheus could not evaluate the expression */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PrometheusError"];
+                    };
+                };
                 /** @description an internal failure; the details are in the server log under the request id (`internal`) */
                 500: {
                     headers: {
@@ -9130,13 +9371,13 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Service Unavailable */
+                /** @description Prometheus is not configured or not reachable (`ErrorBody`), or timed out or was canceled */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["ErrorBody"];
+                        "application/json": components["schemas"]["ProxyError"];
                     };
                 };
             };
@@ -9159,7 +9400,12 @@ export interface paths {
         /** Metric metadata (type, help, unit). */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description At most this many metrics */
+                    limit?: number;
+                    /** @description Only this metric */
+                    metric?: string;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -9171,7 +9417,18 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["PrometheusAnswer"];
+                    };
+                };
+                /** @description Refused by ContextBay's limits (`ErrorBody`) or by Prometheus (`bad_data`) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ProxyError"];
+                    };
                 };
                 /** @description missing, invalid or expired credentials (`unauthenticated`) */
                 401: {
@@ -9200,6 +9457,15 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description Prometheus could not evaluate the expression */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PrometheusError"];
+                    };
+                };
                 /** @description an internal failure; the details are in the server log under the request id (`internal`) */
                 500: {
                     headers: {
@@ -9209,13 +9475,13 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Service Unavailable */
+                /** @description Prometheus is not configured or not reachable (`ErrorBody`), or timed out or was canceled */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["ErrorBody"];
+                        "application/json": components["schemas"]["ProxyError"];
                     };
                 };
             };
@@ -9238,7 +9504,14 @@ export interface paths {
         /** Instant query (`query`, `time`, `timeout`), answered as Prometheus answers it. */
         get: {
             parameters: {
-                query?: never;
+                query: {
+                    /** @description A PromQL expression */
+                    query: string;
+                    /** @description Evaluation time: RFC 3339 or Unix seconds; default (or empty) now */
+                    time?: string;
+                    /** @description Evaluation timeout, a Prometheus duration */
+                    timeout?: string;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -9250,15 +9523,17 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["PrometheusAnswer"];
+                    };
                 };
-                /** @description Bad Request */
+                /** @description Refused by ContextBay's limits (`ErrorBody`) or by Prometheus (`bad_data`) */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["ErrorBody"];
+                        "application/json": components["schemas"]["ProxyError"];
                     };
                 };
                 /** @description missing, invalid or expired credentials (`unauthenticated`) */
@@ -9288,6 +9563,15 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description Prometheus could not evaluate the expression */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PrometheusError"];
+                    };
+                };
                 /** @description an internal failure; the details are in the server log under the request id (`internal`) */
                 500: {
                     headers: {
@@ -9297,13 +9581,13 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Service Unavailable */
+                /** @description Prometheus is not configured or not reachable (`ErrorBody`), or timed out or was canceled */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["ErrorBody"];
+                        "application/json": components["schemas"]["ProxyError"];
                     };
                 };
             };
@@ -9319,7 +9603,7 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    "application/x-www-form-urlencoded": string;
+                    "application/x-www-form-urlencoded": components["schemas"]["InstantQueryForm"];
                 };
             };
             responses: {
@@ -9328,15 +9612,17 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["PrometheusAnswer"];
+                    };
                 };
-                /** @description Bad Request */
+                /** @description Refused by ContextBay's limits (`ErrorBody`) or by Prometheus (`bad_data`) */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["ErrorBody"];
+                        "application/json": components["schemas"]["ProxyError"];
                     };
                 };
                 /** @description missing, invalid or expired credentials (`unauthenticated`) */
@@ -9366,6 +9652,15 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description Prometheus could not evaluate the expression */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PrometheusError"];
+                    };
+                };
                 /** @description an internal failure; the details are in the server log under the request id (`internal`) */
                 500: {
                     headers: {
@@ -9375,13 +9670,13 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Service Unavailable */
+                /** @description Prometheus is not configured or not reachable (`ErrorBody`), or timed out or was canceled */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["ErrorBody"];
+                        "application/json": components["schemas"]["ProxyError"];
                     };
                 };
             };
@@ -9402,7 +9697,18 @@ export interface paths {
         /** Range query (`query`, `start`, `end`, `step`) within the limits above. */
         get: {
             parameters: {
-                query?: never;
+                query: {
+                    /** @description RFC 3339 or Unix seconds, at most 31 days after `start` */
+                    end: string;
+                    /** @description A PromQL expression */
+                    query: string;
+                    /** @description RFC 3339 or Unix seconds */
+                    start: string;
+                    /** @description A Prometheus duration or seconds; at most 11,000 points per series */
+                    step: string;
+                    /** @description Evaluation timeout, a Prometheus duration */
+                    timeout?: string;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -9414,15 +9720,17 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["PrometheusAnswer"];
+                    };
                 };
-                /** @description Bad Request */
+                /** @description Refused by ContextBay's limits (`ErrorBody`) or by Prometheus (`bad_data`) */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["ErrorBody"];
+                        "application/json": components["schemas"]["ProxyError"];
                     };
                 };
                 /** @description missing, invalid or expired credentials (`unauthenticated`) */
@@ -9452,6 +9760,15 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description Prometheus could not evaluate the expression */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PrometheusError"];
+                    };
+                };
                 /** @description an internal failure; the details are in the server log under the request id (`internal`) */
                 500: {
                     headers: {
@@ -9461,13 +9778,13 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Service Unavailable */
+                /** @description Prometheus is not configured or not reachable (`ErrorBody`), or timed out or was canceled */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["ErrorBody"];
+                        "application/json": components["schemas"]["ProxyError"];
                     };
                 };
             };
@@ -9483,7 +9800,7 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    "application/x-www-form-urlencoded": string;
+                    "application/x-www-form-urlencoded": components["schemas"]["RangeQueryForm"];
                 };
             };
             responses: {
@@ -9492,15 +9809,17 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["PrometheusAnswer"];
+                    };
                 };
-                /** @description Bad Request */
+                /** @description Refused by ContextBay's limits (`ErrorBody`) or by Prometheus (`bad_data`) */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["ErrorBody"];
+                        "application/json": components["schemas"]["ProxyError"];
                     };
                 };
                 /** @description missing, invalid or expired credentials (`unauthenticated`) */
@@ -9530,6 +9849,15 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description Prometheus could not evaluate the expression */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PrometheusError"];
+                    };
+                };
                 /** @description an internal failure; the details are in the server log under the request id (`internal`) */
                 500: {
                     headers: {
@@ -9539,13 +9867,13 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Service Unavailable */
+                /** @description Prometheus is not configured or not reachable (`ErrorBody`), or timed out or was canceled */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["ErrorBody"];
+                        "application/json": components["schemas"]["ProxyError"];
                     };
                 };
             };
@@ -9566,7 +9894,14 @@ export interface paths {
         /** Series matching `match[]` selectors. */
         get: {
             parameters: {
-                query?: never;
+                query: {
+                    /** @description RFC 3339 or Unix seconds, at most 31 days after `start` */
+                    end?: string;
+                    /** @description Series selectors (at least one) */
+                    "match[]": string[];
+                    /** @description RFC 3339 or Unix seconds */
+                    start?: string;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -9578,15 +9913,17 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["PrometheusAnswer"];
+                    };
                 };
-                /** @description Bad Request */
+                /** @description Refused by ContextBay's limits (`ErrorBody`) or by Prometheus (`bad_data`) */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["ErrorBody"];
+                        "application/json": components["schemas"]["ProxyError"];
                     };
                 };
                 /** @description missing, invalid or expired credentials (`unauthenticated`) */
@@ -9616,6 +9953,15 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description Prometheus could not evaluate the expression */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PrometheusError"];
+                    };
+                };
                 /** @description an internal failure; the details are in the server log under the request id (`internal`) */
                 500: {
                     headers: {
@@ -9625,13 +9971,13 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description Service Unavailable */
+                /** @description Prometheus is not configured or not reachable (`ErrorBody`), or timed out or was canceled */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["ErrorBody"];
+                        "application/json": components["schemas"]["ProxyError"];
                     };
                 };
             };
@@ -9844,7 +10190,7 @@ export interface paths {
             /** @description Alertmanager webhook payload, version 4 */
             requestBody: {
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["WebhookPayload"];
                 };
             };
             responses: {
@@ -10054,6 +10400,11 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @description Whether Prometheus scrapes a target (`active`) or relabelling dropped it (`dropped`).
+         * @enum {string}
+         */
+        ActiveOrDropped: "active" | "dropped";
         /** @description The actor registries. */
         ActorsInfo: {
             /**
@@ -10100,9 +10451,6 @@ export interface components {
             name: string;
             prometheus: components["schemas"]["PrometheusApply"];
         };
-        AlertRuleList: {
-            items: components["schemas"]["AlertRuleView"][];
-        };
         /** @description `{id, name}` of an alert rule. */
         AlertRuleRef: {
             id: string;
@@ -10110,7 +10458,9 @@ export interface components {
         };
         AlertRuleUpdated: components["schemas"]["AlertRuleRef"];
         AlertRuleView: {
-            annotations: Record<string, never>;
+            annotations: {
+                [key: string]: string;
+            };
             /** @description Shipped with ContextBay (editable and deletable like any other). */
             builtin: boolean;
             created_at: string;
@@ -10120,10 +10470,12 @@ export interface components {
             /** @description How long the expression must hold before the alert fires (Prometheus duration). */
             for: string;
             id: string;
-            labels: Record<string, never>;
+            labels: {
+                [key: string]: string;
+            };
             name: string;
             /** @description `critical`, `warning` or `info` (the `severity` label). */
-            severity: string;
+            severity: components["schemas"]["Severity"];
             updated_at: string;
             updated_by?: string | null;
         };
@@ -10164,10 +10516,11 @@ export interface components {
             /** Format: int64 */
             panel_id?: number | null;
             tags?: string[];
+            /** @description Not blank; sent without leading and trailing blanks. */
             text: string;
             /** @description RFC 3339 or Unix milliseconds; default now. */
             time?: string | null;
-            /** @description For a region: its end. */
+            /** @description For a region: its end (RFC 3339 or Unix milliseconds, not before `time`). */
             time_end?: string | null;
         };
         ApiKeyCreated: {
@@ -10404,16 +10757,22 @@ export interface components {
         };
         CreateAlertRule: {
             /** @description `summary` and `description` are shown in notifications; Prometheus templates allowed. */
-            annotations?: Record<string, never> | null;
+            annotations?: {
+                [key: string]: string;
+            } | null;
             /** @description Default `true`. */
             enabled?: boolean | null;
+            /** @description PromQL, checked by Prometheus (not blank; saved without leading and trailing blanks). */
             expr: string;
-            /** @description Default `0s`. */
+            /** @description Default `0s`; a Prometheus duration, largest unit first, at most `7d`. */
             for?: string | null;
-            labels?: Record<string, never> | null;
+            /** @description Extra labels of the alerts (not `alertname`, `severity` or `contextbay_rule_id`, which ContextBay sets). */
+            labels?: {
+                [key: string]: string;
+            } | null;
+            /** @description The alert name (`alertname`). */
             name: string;
-            /** @description Default `warning`. */
-            severity?: string | null;
+            severity?: components["schemas"]["Severity"] | null;
         };
         CreateApiKey: {
             /**
@@ -10452,11 +10811,14 @@ export interface components {
             name: string;
         };
         CreateSilence: {
-            /** @description Why (required by Alertmanager). */
+            /** @description Why (required by Alertmanager; not blank, saved without leading and trailing blanks). */
             comment: string;
-            /** @description How long from `starts_at`, e.g. `2h`. Give this or `ends_at`. */
+            /**
+             * @description How long from `starts_at` (a Prometheus duration, e.g. `2h`; at most 365 days). Give
+             *     this or `ends_at`.
+             */
             duration?: string | null;
-            /** @description RFC 3339 or Unix milliseconds. Give this or `duration`. */
+            /** @description RFC 3339 or Unix milliseconds, in the future. Give this or `duration`. */
             ends_at?: string | null;
             /** @description Alerts whose labels match all of these are silenced. */
             matchers: components["schemas"]["MatcherView"][];
@@ -10493,9 +10855,6 @@ export interface components {
             password: string;
             /** @description 3 to 64 characters: letters, digits, `.`, `_`, `-`, `@`. */
             username: string;
-        };
-        DashboardList: {
-            items: components["schemas"]["DashboardView"][];
         };
         DashboardView: {
             folder_title?: string | null;
@@ -10749,9 +11108,6 @@ export interface components {
             /** @description The name of the payload schema (as in the OpenAPI document's `components.schemas`). */
             schema_name: string;
         };
-        EventList: {
-            items: components["schemas"]["EventView"][];
-        };
         EventView: {
             /** Format: int64 */
             id: number;
@@ -10842,6 +11198,13 @@ export interface components {
             /** @description The worker registered over gRPC. */
             worker_registered: boolean;
         };
+        /** @description A dashboard as Grafana gives it. */
+        GrafanaDashboard: {
+            /** @description The JSON model. */
+            dashboard: Record<string, never>;
+            /** @description Grafana's metadata (`url`, `folderUid`, `version`, …). */
+            meta: Record<string, never>;
+        };
         Health: {
             /** @description No user exists yet: the dashboard shows first-run setup. */
             setup_required: boolean;
@@ -10859,9 +11222,6 @@ export interface components {
              * @description Unix milliseconds.
              */
             updated_at: number;
-        };
-        HistoryList: {
-            items: components["schemas"]["HistoryView"][];
         };
         HistoryView: {
             created_at: string;
@@ -11008,8 +11368,14 @@ export interface components {
             resolved: number;
             unchanged: number;
         };
-        LatestList: {
-            items: components["schemas"]["LatestNode"][];
+        /** @description The form body of `POST /api/v1/metrics/query`. */
+        InstantQueryForm: {
+            /** @description A PromQL expression. */
+            query: string;
+            /** @description RFC 3339 or Unix seconds; default (or empty) now. */
+            time?: string;
+            /** @description Evaluation timeout, a Prometheus duration (empty: Prometheus' default). */
+            timeout?: string;
         };
         LatestNode: {
             hostname: string;
@@ -11291,6 +11657,37 @@ export interface components {
             state: string;
         };
         /** @description A page of results as every list endpoint returns it. */
+        Paginated_AlertRuleView: {
+            items: {
+                annotations: {
+                    [key: string]: string;
+                };
+                /** @description Shipped with ContextBay (editable and deletable like any other). */
+                builtin: boolean;
+                created_at: string;
+                enabled: boolean;
+                /** @description PromQL; the rule fires for every series it returns. */
+                expr: string;
+                /** @description How long the expression must hold before the alert fires (Prometheus duration). */
+                for: string;
+                id: string;
+                labels: {
+                    [key: string]: string;
+                };
+                name: string;
+                /** @description `critical`, `warning` or `info` (the `severity` label). */
+                severity: components["schemas"]["Severity"];
+                updated_at: string;
+                updated_by?: string | null;
+            }[];
+            /** Format: int64 */
+            limit: number;
+            /** Format: int64 */
+            offset: number;
+            /** Format: int64 */
+            total: number;
+        };
+        /** @description A page of results as every list endpoint returns it. */
         Paginated_AlertView: {
             items: {
                 acknowledged: boolean;
@@ -11408,6 +11805,25 @@ export interface components {
             total: number;
         };
         /** @description A page of results as every list endpoint returns it. */
+        Paginated_DashboardView: {
+            items: {
+                folder_title?: string | null;
+                folder_uid?: string | null;
+                starred: boolean;
+                tags: string[];
+                title: string;
+                uid: string;
+                /** @description Absolute URL of the dashboard in Grafana. */
+                url: string;
+            }[];
+            /** Format: int64 */
+            limit: number;
+            /** Format: int64 */
+            offset: number;
+            /** Format: int64 */
+            total: number;
+        };
+        /** @description A page of results as every list endpoint returns it. */
         Paginated_EndpointView: {
             items: (components["schemas"]["EndpointRef"] & {
                 /** @description When the endpoint's health was last checked. */
@@ -11420,6 +11836,40 @@ export interface components {
                 tls: boolean;
                 url?: string | null;
             })[];
+            /** Format: int64 */
+            limit: number;
+            /** Format: int64 */
+            offset: number;
+            /** Format: int64 */
+            total: number;
+        };
+        /** @description A page of results as every list endpoint returns it. */
+        Paginated_EventView: {
+            items: {
+                /** Format: int64 */
+                id: number;
+                payload: Record<string, never>;
+                ts: string;
+                type: string;
+            }[];
+            /** Format: int64 */
+            limit: number;
+            /** Format: int64 */
+            offset: number;
+            /** Format: int64 */
+            total: number;
+        };
+        /** @description A page of results as every list endpoint returns it. */
+        Paginated_HistoryView: {
+            items: {
+                created_at: string;
+                id: string;
+                last_used_at: string;
+                name?: string | null;
+                query: string;
+                /** Format: int64 */
+                use_count: number;
+            }[];
             /** Format: int64 */
             limit: number;
             /** Format: int64 */
@@ -11445,6 +11895,22 @@ export interface components {
                 labels: Record<string, never>;
                 name: string;
                 token?: components["schemas"]["TokenInfo"] | null;
+            }[];
+            /** Format: int64 */
+            limit: number;
+            /** Format: int64 */
+            offset: number;
+            /** Format: int64 */
+            total: number;
+        };
+        /** @description A page of results as every list endpoint returns it. */
+        Paginated_LatestNode: {
+            items: {
+                hostname: string;
+                node: string;
+                /** @description The newest sample, or `null` when the node has sent none since the master started. */
+                sample?: Record<string, never> | null;
+                status: string;
             }[];
             /** Format: int64 */
             limit: number;
@@ -11541,6 +12007,74 @@ export interface components {
             total: number;
         };
         /** @description A page of results as every list endpoint returns it. */
+        Paginated_PrometheusRuleGroup: {
+            items: {
+                /** @description The rule file it comes from. */
+                file: string;
+                /**
+                 * Format: double
+                 * @description Evaluation interval in seconds.
+                 */
+                interval?: number | null;
+                name: string;
+                /**
+                 * @description Its rules as Prometheus gives them (`type` `alerting` or `recording`, `name`, `query`,
+                 *     `health`, `state` and `alerts` for alerting rules, …).
+                 */
+                rules: Record<string, never>[];
+            }[];
+            /** Format: int64 */
+            limit: number;
+            /** Format: int64 */
+            offset: number;
+            /** Format: int64 */
+            total: number;
+        };
+        /** @description A page of results as every list endpoint returns it. */
+        Paginated_PrometheusTarget: {
+            items: {
+                /** @description `up`, `down` or `unknown`; `null` for a dropped target. */
+                health?: string | null;
+                /** @description The last scrape's error (empty when it worked); `null` for a dropped target. */
+                last_error?: string | null;
+                scrape_pool?: string | null;
+                scrape_url?: string | null;
+                state: components["schemas"]["ActiveOrDropped"];
+                /**
+                 * @description Prometheus' target object as it gives it (`labels`, `discoveredLabels`, `lastScrape`,
+                 *     `lastScrapeDuration`, `scrapeInterval`, …).
+                 */
+                target: Record<string, never>;
+            }[];
+            /** Format: int64 */
+            limit: number;
+            /** Format: int64 */
+            offset: number;
+            /** Format: int64 */
+            total: number;
+        };
+        /** @description A page of results as every list endpoint returns it. */
+        Paginated_SilenceView: {
+            items: {
+                comment: string;
+                created_by: string;
+                ends_at: string;
+                /** Format: uuid */
+                id: string;
+                matchers: components["schemas"]["MatcherView"][];
+                starts_at: string;
+                /** @description `active`, `pending` or `expired`. */
+                state: components["schemas"]["SilenceState"];
+                updated_at: string;
+            }[];
+            /** Format: int64 */
+            limit: number;
+            /** Format: int64 */
+            offset: number;
+            /** Format: int64 */
+            total: number;
+        };
+        /** @description A page of results as every list endpoint returns it. */
         Paginated_UserView: {
             items: {
                 created_at: string;
@@ -11575,6 +12109,18 @@ export interface components {
             /** @description `tcp` (default) or `udp`. */
             protocol?: string | null;
         };
+        /** @description Prometheus' answer to a query it ran. */
+        PrometheusAnswer: {
+            /**
+             * @description What the endpoint gives (a query's `resultType` and `result`, a list of series, label
+             *     names or values, metadata by metric).
+             */
+            data: unknown;
+            infos?: string[] | null;
+            /** @description `success`. */
+            status: string;
+            warnings?: string[] | null;
+        };
         /** @description What happened to a rule change in Prometheus. */
         PrometheusApply: {
             /** @description `prometheus_url` is set (without it the file is written but nobody is told). */
@@ -11588,10 +12134,35 @@ export interface components {
             /** @description Prometheus reloaded its configuration and rule files without error. */
             reloaded: boolean;
         };
+        /** @description Prometheus' answer to a query it refused or could not run. */
+        PrometheusError: {
+            error: string;
+            /** @description `bad_data`, `execution`, `timeout`, `canceled`, `internal`, `unavailable`, … */
+            errorType: string;
+            /** @description `error`. */
+            status: string;
+            warnings?: string[] | null;
+        };
+        /** @description A rule group as Prometheus has loaded it. */
+        PrometheusRuleGroup: {
+            /** @description The rule file it comes from. */
+            file: string;
+            /**
+             * Format: double
+             * @description Evaluation interval in seconds.
+             */
+            interval?: number | null;
+            name: string;
+            /**
+             * @description Its rules as Prometheus gives them (`type` `alerting` or `recording`, `name`, `query`,
+             *     `health`, `state` and `alerts` for alerting rules, …).
+             */
+            rules: Record<string, never>[];
+        };
         PrometheusStatus: {
             /** @description `/api/v1/status/buildinfo` (version, revision, …), when reachable. */
             build?: Record<string, never> | null;
-            health: components["schemas"]["Health"];
+            health: components["schemas"]["ServiceHealth"];
             /** @description The rule file ContextBay writes, for Prometheus' `rule_files`. */
             rule_file: string;
             /** @description `/api/v1/status/runtimeinfo` (start time, last reload, storage retention, …). */
@@ -11599,6 +12170,23 @@ export interface components {
             /** @description The file_sd targets file ContextBay writes. */
             targets_file: string;
         };
+        /** @description A scrape target as Prometheus reports it. */
+        PrometheusTarget: {
+            /** @description `up`, `down` or `unknown`; `null` for a dropped target. */
+            health?: string | null;
+            /** @description The last scrape's error (empty when it worked); `null` for a dropped target. */
+            last_error?: string | null;
+            scrape_pool?: string | null;
+            scrape_url?: string | null;
+            state: components["schemas"]["ActiveOrDropped"];
+            /**
+             * @description Prometheus' target object as it gives it (`labels`, `discoveredLabels`, `lastScrape`,
+             *     `lastScrapeDuration`, `scrapeInterval`, …).
+             */
+            target: Record<string, never>;
+        };
+        /** @description An error from ContextBay (its limits, Prometheus not reachable) or from Prometheus itself. */
+        ProxyError: components["schemas"]["ErrorBody"] | components["schemas"]["PrometheusError"];
         PruneReport: {
             deleted: string[];
             /** Format: int64 */
@@ -11655,6 +12243,19 @@ export interface components {
              */
             id: number;
         };
+        /** @description The form body of `POST /api/v1/metrics/query_range`. */
+        RangeQueryForm: {
+            /** @description RFC 3339 or Unix seconds, at most 31 days after `start`. */
+            end: string;
+            /** @description A PromQL expression. */
+            query: string;
+            /** @description RFC 3339 or Unix seconds. */
+            start: string;
+            /** @description A Prometheus duration or seconds; at most 11,000 points per series. */
+            step: string;
+            /** @description Evaluation timeout, a Prometheus duration (empty: Prometheus' default). */
+            timeout?: string;
+        };
         RefreshRequest: {
             /** @description Omit to use the `cb_refresh` cookie. */
             refresh_token?: string | null;
@@ -11674,11 +12275,11 @@ export interface components {
             previous_valid_until: string;
         };
         SaveDashboardRequest: {
-            /**
-             * @description Grafana's dashboard JSON model; needs a `title`. With a `uid` (and `overwrite` or the
-             *     current `version`) it updates that dashboard.
-             */
-            dashboard: Record<string, never>;
+            /** @description Grafana's dashboard JSON model; needs a `title`. With a `uid` (and `overwrite` or the current `version`) it updates that dashboard. */
+            dashboard: {
+                title: string;
+                uid?: string | null;
+            };
             folder_uid?: string | null;
             /** @description Commit message for the dashboard's version history. */
             message?: string | null;
@@ -11694,20 +12295,29 @@ export interface components {
             version?: number;
         };
         SaveQuery: {
-            /** @description An optional label for it. */
+            /** @description An optional label for it (blank: none). */
             name?: string | null;
-            /** @description The PromQL expression. */
+            /** @description The PromQL expression (not blank; saved without leading and trailing blanks). */
             query: string;
         };
+        /** @description A page of the nodes behind the scrape target, with the target itself. */
         ScrapeTargets: {
             /** @description The file_sd file ContextBay writes; point a `file_sd_configs` entry at it. */
             file: string;
-            /** @description What the file holds. */
-            groups: Record<string, never>;
+            /** @description What the file holds: file_sd target groups. */
+            groups: components["schemas"]["TargetGroup"][];
+            /** @description The nodes whose samples the master's `/metrics` exports, by hostname. */
+            items: components["schemas"]["TargetNode"][];
             /** @description The label every ContextBay target carries. */
-            labels: Record<string, never>;
-            /** @description The nodes whose samples the master's `/metrics` exports. */
-            nodes: components["schemas"]["TargetNode"][];
+            labels: {
+                [key: string]: string;
+            };
+            /** Format: int64 */
+            limit: number;
+            /** Format: int64 */
+            offset: number;
+            /** Format: int64 */
+            total: number;
         };
         /** @description A security event a worker reported (file integrity, audit): a [`WorkerEvent`]. */
         SecurityEvent: components["schemas"]["WorkerEvent"];
@@ -11743,11 +12353,14 @@ export interface components {
             state: string;
             status: string;
         };
+        /** @description What a health probe found. */
         ServiceHealth: {
-            detail: string;
-            endpoint: string;
-            id: string;
-            status: string;
+            /** @description Why it is not healthy, or what the service said about itself. */
+            detail?: string | null;
+            healthy: boolean;
+            /** Format: int64 */
+            latency_ms: number;
+            service: string;
         };
         ServiceView: {
             containers: components["schemas"]["ServiceContainer"][];
@@ -11784,6 +12397,11 @@ export interface components {
             updated_at?: string | null;
             value: unknown;
         };
+        /**
+         * @description The severity of a rule's alerts (its `severity` label).
+         * @enum {string}
+         */
+        Severity: "critical" | "warning" | "info";
         SilenceCreated: {
             created_by: string;
             /** @description RFC 3339. */
@@ -11794,18 +12412,21 @@ export interface components {
         SilenceDeleted: {
             id: string;
         };
-        SilenceList: {
-            items: components["schemas"]["SilenceView"][];
-        };
+        /**
+         * @description The state of a silence.
+         * @enum {string}
+         */
+        SilenceState: "active" | "pending" | "expired";
         SilenceView: {
             comment: string;
             created_by: string;
             ends_at: string;
+            /** Format: uuid */
             id: string;
             matchers: components["schemas"]["MatcherView"][];
             starts_at: string;
             /** @description `active`, `pending` or `expired`. */
-            state: string;
+            state: components["schemas"]["SilenceState"];
             updated_at: string;
         };
         /** @description A stack with its compose file and env (env values are masked for viewers). */
@@ -11912,6 +12533,13 @@ export interface components {
             /** Format: int64 */
             ws_sessions: number;
         };
+        /** @description A file_sd target group. */
+        TargetGroup: {
+            labels: {
+                [key: string]: string;
+            };
+            targets: string[];
+        };
         TargetNode: {
             hostname: string;
             last_sample_at?: string | null;
@@ -11967,15 +12595,21 @@ export interface components {
             /** @description `{id, type: master|node|endpoint, label, status?}`. */
             nodes: Record<string, never>[];
         };
-        /** @description Fields to change; the others keep their values. */
+        /** @description Fields to change; the others (and those sent as `null`) keep their values. */
         UpdateAlertRule: {
-            annotations?: Record<string, never> | null;
+            /** @description `summary` and `description` are shown in notifications; Prometheus templates allowed. */
+            annotations?: {
+                [key: string]: string;
+            } | null;
             enabled?: boolean | null;
             expr?: string | null;
             for?: string | null;
-            labels?: Record<string, never> | null;
+            /** @description Extra labels of the alerts (not `alertname`, `severity` or `contextbay_rule_id`, which ContextBay sets). */
+            labels?: {
+                [key: string]: string;
+            } | null;
             name?: string | null;
-            severity?: string | null;
+            severity?: components["schemas"]["Severity"] | null;
         };
         UpdateStack: {
             compose?: string | null;
@@ -12036,6 +12670,37 @@ export interface components {
         VolumeUpdate: components["schemas"]["ObjectUpdate"];
         VolumeView: components["schemas"]["VolumeInfo"] & {
             endpoint: components["schemas"]["EndpointRef"];
+        };
+        WebhookAlert: {
+            annotations?: {
+                [key: string]: string;
+            };
+            endsAt?: string | null;
+            fingerprint: string;
+            generatorURL?: string | null;
+            /** @description Needs `alertname`. */
+            labels: {
+                [key: string]: string;
+            };
+            /** @description RFC 3339. */
+            startsAt: string;
+            /** @description `firing` or `resolved`. */
+            status: string;
+        };
+        /**
+         * @description The webhook body, as Alertmanager documents it for `version: "4"`. Fields ContextBay does not
+         *     use are accepted and ignored, so newer Alertmanagers keep working.
+         */
+        WebhookPayload: {
+            alerts: components["schemas"]["WebhookAlert"][];
+            groupKey?: string;
+            receiver?: string;
+            /** @description `firing` or `resolved`. */
+            status: string;
+            /** Format: int64 */
+            truncatedAlerts?: number;
+            /** @description `4`. */
+            version: string;
         };
         /**
          * @description An event a worker reported (`ReportEvents`), as published for the kinds below and for
