@@ -136,7 +136,7 @@ pub struct LatestQuery {
     #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<i64>,
     /// Default 0.
-    #[param(minimum = 0, default = 0)]
+    #[param(minimum = 0, maximum = 1_000_000_000_000_000_i64, default = 0)]
     pub offset: Option<i64>,
 }
 
@@ -147,7 +147,7 @@ pub struct TargetsQuery {
     #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<i64>,
     /// Default 0.
-    #[param(minimum = 0, default = 0)]
+    #[param(minimum = 0, maximum = 1_000_000_000_000_000_i64, default = 0)]
     pub offset: Option<i64>,
 }
 

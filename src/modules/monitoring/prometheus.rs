@@ -31,7 +31,7 @@ pub struct TargetsQuery {
     #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<i64>,
     /// Default 0.
-    #[param(minimum = 0, default = 0)]
+    #[param(minimum = 0, maximum = 1_000_000_000_000_000_i64, default = 0)]
     pub offset: Option<i64>,
 }
 
@@ -54,7 +54,7 @@ pub struct RulesQuery {
     #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<i64>,
     /// Default 0.
-    #[param(minimum = 0, default = 0)]
+    #[param(minimum = 0, maximum = 1_000_000_000_000_000_i64, default = 0)]
     pub offset: Option<i64>,
 }
 
