@@ -51,8 +51,6 @@ export interface EventPayloads {
   "endpoint.policy_updated": Schemas["EndpointPolicyUpdated"];
   /** a Docker endpoint's health as last probed */
   "endpoint.status": Schemas["EndpointStatus"];
-  /** someone pinged the example module */
-  "example.pinged": Schemas["ExamplePinged"];
   /** a host placeholder was created */
   "host.created": Schemas["HostCreated"];
   /** a host was deleted */
@@ -151,7 +149,6 @@ export const EVENT_ROLES: Readonly<Record<EventKind, 'viewer' | 'operator' | 'ad
   "endpoint.deleted": "admin",
   "endpoint.policy_updated": "admin",
   "endpoint.status": "admin",
-  "example.pinged": "operator",
   "host.created": "viewer",
   "host.deleted": "viewer",
   "host.enroll_attempt": "viewer",

@@ -3231,78 +3231,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/example/ping": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Answers with the configured greeting and publishes `example.pinged`. */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Pong"];
-                    };
-                };
-                /** @description missing, invalid or expired credentials (`unauthenticated`) */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
-                500: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ErrorBody"];
-                    };
-                };
-            };
-        };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/export": {
         parameters: {
             query?: never;
@@ -11187,10 +11115,6 @@ export interface components {
             ts: string;
             type: string;
         };
-        /** @description Published on every ping. */
-        ExamplePinged: {
-            by: string;
-        };
         ExportApiKey: {
             /**
              * Format: int64
@@ -11499,7 +11423,7 @@ export interface components {
             items: components["schemas"]["ModuleStatus"][];
         };
         /** @enum {string} */
-        ModuleName: "monitoring" | "alerting" | "ai" | "security" | "knowledge" | "planner" | "backups" | "catalog" | "proxy_routes" | "webhooks" | "workflows" | "example";
+        ModuleName: "monitoring" | "alerting" | "ai" | "security" | "knowledge" | "planner" | "backups" | "catalog" | "proxy_routes" | "webhooks" | "workflows";
         ModuleStatus: {
             /**
              * @description Every setting the module needs is present, and none of the services it needs was
@@ -12167,9 +12091,6 @@ export interface components {
             offset: number;
             /** Format: int64 */
             total: number;
-        };
-        Pong: {
-            greeting: string;
         };
         PortInfo: {
             /** Format: int32 */
