@@ -61,8 +61,12 @@ export function useTargets() {
   return useQuery({
     queryKey: monitoringKeys.targets,
     queryFn: ({ signal }) =>
-      api.get<{ activeTargets?: PromTarget[] }>('/api/prometheus/targets', { query: { state: 'active' }, signal }),
-    select: (d) => d.activeTargets ?? [],
+      api.get<{ items: { target: PromTarget }[] }>('/api/prometheus/targets', {
+        query: { state: 'active', limit: 500 },
+        signal,
+      }),
+    // Each item carries Prometheus' own target object (`target`), which this page shows.
+    select: (d) => d.items.map((item) => item.target),
     refetchInterval: 5_000,
   });
 }
