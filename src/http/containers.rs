@@ -564,13 +564,6 @@ pub async fn logs(
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct StatsView {
-    pub items: Vec<UsageView>,
-    #[schema(value_type = Vec<Object>)]
-    pub errors: Vec<Value>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
 pub struct UsageView {
     #[serde(flatten)]
     pub usage: ContainerUsage,
@@ -581,21 +574,28 @@ pub struct UsageView {
 #[serde(deny_unknown_fields)]
 pub struct StatsQuery {
     pub endpoint: Option<String>,
+    #[param(minimum = 1, maximum = 500, default = 50)]
+    pub limit: Option<usize>,
+    #[param(minimum = 0, maximum = 1_000_000_000_000_000_i64, default = 0)]
+    pub offset: Option<usize>,
 }
 
-/// CPU, memory, network and block IO of running containers.
-#[utoipa::path(get, path = "/api/containers/stats", tag = "containers", params(StatsQuery), responses((status = 200, body = StatsView)))]
+/// CPU, memory, network and block IO of running containers, by endpoint then container id, a
+/// page at a time.
+#[utoipa::path(get, path = "/api/containers/stats", tag = "containers", params(StatsQuery), responses((status = 200, body = EndpointsPage<UsageView>)))]
 pub async fn stats(
     state: web::Data<AppState>,
     query: Query<StatsQuery>,
-) -> ApiResult<web::Json<StatsView>> {
+) -> ApiResult<web::Json<EndpointsPage<UsageView>>> {
+    let limit = super::endpoints_page_limit(query.limit)?;
+    let offset = super::endpoints_page_offset(query.offset)?;
     let (answers, errors) = endpoints::fan_out::<Vec<ContainerUsage>>(
         &state,
         query.endpoint.as_deref(),
         DockerOp::ContainerUsage,
     )
     .await?;
-    let items = answers
+    let mut items: Vec<UsageView> = answers
         .into_iter()
         .flat_map(|(e, list)| {
             let endpoint = EndpointRef::from(&e);
@@ -605,5 +605,11 @@ pub async fn stats(
             })
         })
         .collect();
-    Ok(web::Json(StatsView { items, errors }))
+    items.sort_by(|a, b| (&a.endpoint.id, &a.usage.id).cmp(&(&b.endpoint.id, &b.usage.id)));
+    Ok(web::Json(EndpointsPage::new(
+        items,
+        limit,
+        Some(offset),
+        errors,
+    )))
 }

@@ -4,6 +4,8 @@ use actix_web::web;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::extract::Query;
+use super::{PageQuery, Paginated};
 use crate::error::ApiResult;
 use crate::modules::ModuleName;
 use crate::state::AppState;
@@ -20,11 +22,6 @@ pub struct ModuleStatus {
     /// optional) that could not be reached on its last call. Empty when nothing does.
     pub problems: Vec<String>,
     pub description: &'static str,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ModuleList {
-    pub items: Vec<ModuleStatus>,
 }
 
 /// The effective state of a module: switched on or off, and whether it can do its work.
@@ -54,11 +51,17 @@ pub fn status(state: &AppState, name: ModuleName, stored: Option<&StoredModule>)
     }
 }
 
-#[utoipa::path(get, path = "/api/modules", tag = "modules", responses((status = 200, body = ModuleList)))]
-pub async fn list(state: web::Data<AppState>) -> ApiResult<web::Json<ModuleList>> {
+/// Every module the master knows, in the spec's order, as the page object of every list.
+#[utoipa::path(get, path = "/api/modules", tag = "modules", params(PageQuery),
+    responses((status = 200, body = Paginated<ModuleStatus>)))]
+pub async fn list(
+    state: web::Data<AppState>,
+    query: Query<PageQuery>,
+) -> ApiResult<web::Json<Paginated<ModuleStatus>>> {
+    let page = PageQuery::page(query.limit, query.offset)?;
     let stored = state.store.modules().all().await?;
-    let items = ModuleName::all()
+    let all = ModuleName::all()
         .map(|name| status(&state, name, stored.iter().find(|s| s.name == name)))
         .collect();
-    Ok(web::Json(ModuleList { items }))
+    Ok(web::Json(Paginated::of_all(all, page)))
 }

@@ -424,9 +424,13 @@ async fn every_core_list_answers_the_page_object() {
         "/api/images".to_owned(),
         "/api/volumes".to_owned(),
         "/api/networks".to_owned(),
+        "/api/containers/stats".to_owned(),
+        "/api/activity".to_owned(),
+        "/api/modules".to_owned(),
     ];
     let gathered = [
         "/api/containers",
+        "/api/containers/stats",
         "/api/stacks",
         "/api/services",
         "/api/images",

@@ -2527,11 +2527,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** CPU, memory, network and block IO of running containers. */
+        /**
+         * CPU, memory, network and block IO of running containers, by endpoint then container id, a
+         *     page at a time.
+         */
         get: {
             parameters: {
                 query?: {
                     endpoint?: string | null;
+                    limit?: number | null;
+                    offset?: number | null;
                 };
                 header?: never;
                 path?: never;
@@ -2545,7 +2550,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["StatsView"];
+                        "application/json": components["schemas"]["EndpointsPage_UsageView"];
                     };
                 };
                 /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
@@ -5761,9 +5766,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** Every module the master knows, in the spec's order, as the page object of every list. */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description 1 to 500, default 50. */
+                    limit?: number;
+                    /** @description Default 0. */
+                    offset?: number;
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -5776,7 +5787,16 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["ModuleList"];
+                        "application/json": components["schemas"]["Paginated_ModuleStatus"];
+                    };
+                };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
                 /** @description an internal failure; the details are in the server log under the request id (`internal`) */
@@ -11032,6 +11052,20 @@ export interface components {
          * @description A page of a list gathered from every endpoint (containers, stacks, services, images,
          *     volumes, networks), with the endpoints that did not answer.
          */
+        EndpointsPage_UsageView: {
+            /** @description The endpoints that did not answer (their items are missing from the page). */
+            errors: components["schemas"]["EndpointFailure"][];
+            items: (components["schemas"]["ContainerUsage"] & {
+                endpoint: components["schemas"]["EndpointRef"];
+            })[];
+            limit: number;
+            offset: number;
+            total: number;
+        };
+        /**
+         * @description A page of a list gathered from every endpoint (containers, stacks, services, images,
+         *     volumes, networks), with the endpoints that did not answer.
+         */
         EndpointsPage_VolumeView: {
             /** @description The endpoints that did not answer (their items are missing from the page). */
             errors: components["schemas"]["EndpointFailure"][];
@@ -11418,9 +11452,6 @@ export interface components {
             module: components["schemas"]["ModuleName"];
             /** @description As in `GET /api/modules`: missing settings and unreachable services. */
             problems: string[];
-        };
-        ModuleList: {
-            items: components["schemas"]["ModuleStatus"][];
         };
         /** @enum {string} */
         ModuleName: "monitoring" | "alerting" | "ai" | "security" | "knowledge" | "planner" | "backups" | "catalog" | "proxy_routes" | "webhooks" | "workflows";
@@ -11911,6 +11942,30 @@ export interface components {
                 /** @description The newest sample, or `null` when the node has sent none since the master started. */
                 sample?: Record<string, never> | null;
                 status: string;
+            }[];
+            /** Format: int64 */
+            limit: number;
+            /** Format: int64 */
+            offset: number;
+            /** Format: int64 */
+            total: number;
+        };
+        /** @description A page of results as every list endpoint returns it. */
+        Paginated_ModuleStatus: {
+            items: {
+                /**
+                 * @description Every setting the module needs is present, and none of the services it needs was
+                 *     unreachable on its last call.
+                 */
+                configured: boolean;
+                description: string;
+                enabled: boolean;
+                name: components["schemas"]["ModuleName"];
+                /**
+                 * @description What stands in the way, one line each: a missing setting, or a service (needed or
+                 *     optional) that could not be reached on its last call. Empty when nothing does.
+                 */
+                problems: string[];
             }[];
             /** Format: int64 */
             limit: number;
@@ -12497,10 +12552,6 @@ export interface components {
         StarState: {
             starred: boolean;
             uid: string;
-        };
-        StatsView: {
-            errors: Record<string, never>[];
-            items: components["schemas"]["UsageView"][];
         };
         SystemInfo: {
             actors: components["schemas"]["ActorsInfo"];
