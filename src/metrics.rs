@@ -41,6 +41,10 @@ struct FleetGauges {
     net_tx: GaugeVec,
     container_cpu: GaugeVec,
     container_mem: GaugeVec,
+    container_net_rx: GaugeVec,
+    container_net_tx: GaugeVec,
+    container_block_read: GaugeVec,
+    container_block_write: GaugeVec,
 }
 
 impl Metrics {
@@ -275,6 +279,26 @@ impl FleetGauges {
                 "Container memory use",
                 &["node", "hostname", "container"],
             )?,
+            container_net_rx: gauge(
+                "contextbay_container_network_receive_bytes",
+                "Bytes the container received since it started (all interfaces)",
+                &["node", "hostname", "container"],
+            )?,
+            container_net_tx: gauge(
+                "contextbay_container_network_transmit_bytes",
+                "Bytes the container sent since it started (all interfaces)",
+                &["node", "hostname", "container"],
+            )?,
+            container_block_read: gauge(
+                "contextbay_container_block_read_bytes",
+                "Bytes the container read from block devices since it started",
+                &["node", "hostname", "container"],
+            )?,
+            container_block_write: gauge(
+                "contextbay_container_block_write_bytes",
+                "Bytes the container wrote to block devices since it started",
+                &["node", "hostname", "container"],
+            )?,
         })
     }
 
@@ -290,6 +314,10 @@ impl FleetGauges {
             &self.net_tx,
             &self.container_cpu,
             &self.container_mem,
+            &self.container_net_rx,
+            &self.container_net_tx,
+            &self.container_block_read,
+            &self.container_block_write,
         ] {
             g.reset();
         }
@@ -340,6 +368,14 @@ impl FleetGauges {
                 self.container_mem
                     .with_label_values(&l)
                     .set(c.memory_used_bytes as f64);
+                for (gauge, bytes) in [
+                    (&self.container_net_rx, c.network_rx_bytes),
+                    (&self.container_net_tx, c.network_tx_bytes),
+                    (&self.container_block_read, c.block_read_bytes),
+                    (&self.container_block_write, c.block_write_bytes),
+                ] {
+                    gauge.with_label_values(&l).set(bytes as f64);
+                }
             }
         }
     }

@@ -359,6 +359,7 @@ async fn payloads(containers: usize, with_census: bool) -> anyhow::Result<Payloa
             cpu_percent: 1.5,
             memory_used_bytes: 64 << 20,
             memory_limit_bytes: 1 << 30,
+            ..ContainerSample::default()
         })
         .collect();
     Ok(Payloads {

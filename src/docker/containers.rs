@@ -768,24 +768,7 @@ impl Engine {
                 .and_then(|m| m.stats.as_ref())
                 .and_then(|st| st.get("inactive_file").copied())
                 .unwrap_or(0);
-            let (rx, tx) = s.networks.as_ref().map_or((0, 0), |n| {
-                n.values().fold((0, 0), |(r, t), v| {
-                    (r + v.rx_bytes.unwrap_or(0), t + v.tx_bytes.unwrap_or(0))
-                })
-            });
-            let (br, bw) = s
-                .blkio_stats
-                .as_ref()
-                .and_then(|b| b.io_service_bytes_recursive.as_ref())
-                .map_or((0, 0), |entries| {
-                    entries.iter().fold((0, 0), |(r, w), e| {
-                        match e.op.as_deref().map(str::to_lowercase).as_deref() {
-                            Some("read") => (r + e.value.unwrap_or(0), w),
-                            Some("write") => (r, w + e.value.unwrap_or(0)),
-                            _ => (r, w),
-                        }
-                    })
-                });
+            let io = super::engine::IoTotals::of(&s);
             out.push(ContainerUsage {
                 id: c.id.clone(),
                 name: c.name.clone(),
@@ -795,10 +778,10 @@ impl Engine {
                     .unwrap_or(0)
                     .saturating_sub(inactive),
                 memory_limit_bytes: mem.and_then(|m| m.limit).unwrap_or(0),
-                network_rx_bytes: rx,
-                network_tx_bytes: tx,
-                block_read_bytes: br,
-                block_write_bytes: bw,
+                network_rx_bytes: io.network_rx_bytes,
+                network_tx_bytes: io.network_tx_bytes,
+                block_read_bytes: io.block_read_bytes,
+                block_write_bytes: io.block_write_bytes,
             });
         }
         Ok(out)

@@ -108,6 +108,47 @@ pub struct ContainerStats {
     /// Usage without the inactive page cache, as `docker stats` shows it.
     pub memory_used_bytes: u64,
     pub memory_limit_bytes: u64,
+    /// Network and block I/O since the container started, in bytes.
+    pub io: IoTotals,
+}
+
+/// A container's network and block I/O since it started (all interfaces, all devices), in bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct IoTotals {
+    pub network_rx_bytes: u64,
+    pub network_tx_bytes: u64,
+    pub block_read_bytes: u64,
+    pub block_write_bytes: u64,
+}
+
+impl IoTotals {
+    /// Sums the engine's per-interface network counters and per-device block I/O entries.
+    pub fn of(s: &ContainerStatsResponse) -> Self {
+        let (network_rx_bytes, network_tx_bytes) = s.networks.as_ref().map_or((0, 0), |n| {
+            n.values().fold((0, 0), |(r, t), v| {
+                (r + v.rx_bytes.unwrap_or(0), t + v.tx_bytes.unwrap_or(0))
+            })
+        });
+        let (block_read_bytes, block_write_bytes) = s
+            .blkio_stats
+            .as_ref()
+            .and_then(|b| b.io_service_bytes_recursive.as_ref())
+            .map_or((0, 0), |entries| {
+                entries.iter().fold((0, 0), |(r, w), e| {
+                    match e.op.as_deref().map(str::to_lowercase).as_deref() {
+                        Some("read") => (r + e.value.unwrap_or(0), w),
+                        Some("write") => (r, w + e.value.unwrap_or(0)),
+                        _ => (r, w),
+                    }
+                })
+            });
+        Self {
+            network_rx_bytes,
+            network_tx_bytes,
+            block_read_bytes,
+            block_write_bytes,
+        }
+    }
 }
 
 /// One entry of the engine's event stream.
@@ -313,6 +354,7 @@ fn stats_from(id: &str, s: &ContainerStatsResponse) -> ContainerStats {
         cpu_percent,
         memory_used_bytes: usage.saturating_sub(inactive),
         memory_limit_bytes: limit,
+        io: IoTotals::of(s),
     }
 }
 

@@ -165,6 +165,10 @@ impl DockerSampler {
                     .map_or(s.cpu_percent, |prev| s.cpu_percent_since(prev)),
                 memory_used_bytes: s.memory_used_bytes,
                 memory_limit_bytes: s.memory_limit_bytes,
+                network_rx_bytes: s.io.network_rx_bytes,
+                network_tx_bytes: s.io.network_tx_bytes,
+                block_read_bytes: s.io.block_read_bytes,
+                block_write_bytes: s.io.block_write_bytes,
             })
             .collect();
         self.previous = stats.into_iter().map(|s| (s.id.clone(), s)).collect();

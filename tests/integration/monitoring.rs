@@ -630,6 +630,10 @@ fn batch(node: &str, cpu: f64) -> MetricsBatch {
             cpu_percent: 1.5,
             memory_used_bytes: 1000,
             memory_limit_bytes: 2000,
+            network_rx_bytes: 3000,
+            network_tx_bytes: 4000,
+            block_read_bytes: 5000,
+            block_write_bytes: 6000,
         }],
         docker_available: true,
         container_counts: None,
@@ -681,6 +685,14 @@ async fn cache_routes_answer_from_the_node_registry() {
         .await;
     assert_eq!(r.body["series"][0]["labels"]["container"], "web");
     assert_eq!(r.body["series"][0]["value"], 1000.0);
+    let r = s
+        .get(
+            "/api/metrics/query?metric=contextbay_container_network_receive_bytes&container=web",
+            &viewer.access,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["series"][0]["value"], 3000.0, "{:?}", r.body);
     let r = s
         .get("/api/metrics/query?metric=nope", &viewer.access)
         .await;
@@ -737,6 +749,16 @@ async fn cache_routes_answer_from_the_node_registry() {
         .await
         .unwrap();
     assert!(text.contains("contextbay_node_cpu_percent{hostname=\"beta\",node=\"n-2\"} 80"));
+    // Per container too: CPU, memory, and network and block I/O since the container started.
+    for line in [
+        "contextbay_container_memory_used_bytes{container=\"web\",hostname=\"alpha\",node=\"n-1\"} 1000",
+        "contextbay_container_network_receive_bytes{container=\"web\",hostname=\"alpha\",node=\"n-1\"} 3000",
+        "contextbay_container_network_transmit_bytes{container=\"web\",hostname=\"alpha\",node=\"n-1\"} 4000",
+        "contextbay_container_block_read_bytes{container=\"web\",hostname=\"alpha\",node=\"n-1\"} 5000",
+        "contextbay_container_block_write_bytes{container=\"web\",hostname=\"alpha\",node=\"n-1\"} 6000",
+    ] {
+        assert!(text.contains(line), "{line} not in /metrics:\n{text}");
+    }
 
     // PromQL history, per user.
     for q in ["rate(x[5m])", "up", "rate(x[5m])"] {
@@ -1325,6 +1347,7 @@ fn fleet_batch(i: usize) -> MetricsBatch {
             cpu_percent: 0.5 + (i % 7) as f64,
             memory_used_bytes: (50 + (i as u64 % 13)) << 20,
             memory_limit_bytes: 1 << 30,
+            ..ContainerSample::default()
         })
         .collect();
     b

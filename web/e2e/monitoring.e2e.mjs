@@ -257,6 +257,9 @@ describe('monitoring and alerting pages against the real master, Prometheus and 
     await page.waitForURL((u) => u.searchParams.get('scope') === 'containers');
     await panelWithData(page, 'panel-container-cpu', 60_000);
     await panelWithData(page, 'panel-container-memory', 60_000);
+    for (const panel of ['panel-container-network-rx', 'panel-container-network-tx', 'panel-container-disk-read', 'panel-container-disk-write']) {
+      await panelWithData(page, panel, 60_000);
+    }
     await screenshot(page, 'm22-fleet-charts-containers');
   });
 

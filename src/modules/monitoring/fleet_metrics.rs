@@ -76,6 +76,26 @@ pub const CACHED_METRICS: &[(&str, Option<&str>, &str)] = &[
         Some("container"),
         "container memory use",
     ),
+    (
+        "contextbay_container_network_receive_bytes",
+        Some("container"),
+        "bytes the container received since it started",
+    ),
+    (
+        "contextbay_container_network_transmit_bytes",
+        Some("container"),
+        "bytes the container sent since it started",
+    ),
+    (
+        "contextbay_container_block_read_bytes",
+        Some("container"),
+        "bytes the container read from block devices since it started",
+    ),
+    (
+        "contextbay_container_block_write_bytes",
+        Some("container"),
+        "bytes the container wrote to block devices since it started",
+    ),
 ];
 
 /// The names of [`CACHED_METRICS`], for the document (a unit test keeps the two equal).
@@ -93,6 +113,10 @@ pub enum CachedMetric {
     ContextbayNodeNetworkTransmitBytes,
     ContextbayContainerCpuPercent,
     ContextbayContainerMemoryUsedBytes,
+    ContextbayContainerNetworkReceiveBytes,
+    ContextbayContainerNetworkTransmitBytes,
+    ContextbayContainerBlockReadBytes,
+    ContextbayContainerBlockWriteBytes,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -259,8 +283,32 @@ fn series_of(metric: &str, live: &NodeLive, batch: &MetricsBatch) -> Vec<(Option
                 )
             })
             .collect(),
+        "contextbay_container_network_receive_bytes" => {
+            per_container(batch, |c| c.network_rx_bytes)
+        }
+        "contextbay_container_network_transmit_bytes" => {
+            per_container(batch, |c| c.network_tx_bytes)
+        }
+        "contextbay_container_block_read_bytes" => per_container(batch, |c| c.block_read_bytes),
+        "contextbay_container_block_write_bytes" => per_container(batch, |c| c.block_write_bytes),
         _ => Vec::new(),
     }
+}
+
+/// One value per container of the batch, labelled with the container's name.
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "byte counts as float gauges, as Prometheus stores them"
+)]
+fn per_container(
+    batch: &MetricsBatch,
+    value: impl Fn(&contextbay_proto::v1::ContainerSample) -> u64,
+) -> Vec<(Option<String>, f64)> {
+    batch
+        .containers
+        .iter()
+        .map(|c| (Some(container_name(&c.name, &c.id)), value(c) as f64))
+        .collect()
 }
 
 fn container_name(name: &str, id: &str) -> String {
@@ -446,6 +494,10 @@ mod tests {
             M::ContextbayNodeNetworkTransmitBytes,
             M::ContextbayContainerCpuPercent,
             M::ContextbayContainerMemoryUsedBytes,
+            M::ContextbayContainerNetworkReceiveBytes,
+            M::ContextbayContainerNetworkTransmitBytes,
+            M::ContextbayContainerBlockReadBytes,
+            M::ContextbayContainerBlockWriteBytes,
         ]
         .iter()
         .map(|m| serde_json::to_value(m).unwrap())

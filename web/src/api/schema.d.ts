@@ -5598,7 +5598,7 @@ export interface paths {
                     container?: string | null;
                     iface?: string | null;
                     /** @description A metric name as on `/metrics`, e.g. `contextbay_node_cpu_percent`. */
-                    metric: "contextbay_node_up" | "contextbay_node_cpu_percent" | "contextbay_node_memory_used_bytes" | "contextbay_node_memory_total_bytes" | "contextbay_node_load1" | "contextbay_node_disk_used_bytes" | "contextbay_node_disk_total_bytes" | "contextbay_node_network_receive_bytes" | "contextbay_node_network_transmit_bytes" | "contextbay_container_cpu_percent" | "contextbay_container_memory_used_bytes";
+                    metric: "contextbay_node_up" | "contextbay_node_cpu_percent" | "contextbay_node_memory_used_bytes" | "contextbay_node_memory_total_bytes" | "contextbay_node_load1" | "contextbay_node_disk_used_bytes" | "contextbay_node_disk_total_bytes" | "contextbay_node_network_receive_bytes" | "contextbay_node_network_transmit_bytes" | "contextbay_container_cpu_percent" | "contextbay_container_memory_used_bytes" | "contextbay_container_network_receive_bytes" | "contextbay_container_network_transmit_bytes" | "contextbay_container_block_read_bytes" | "contextbay_container_block_write_bytes";
                     mount?: string | null;
                     /** @description Node id or hostname. */
                     node?: string | null;

@@ -1,4 +1,4 @@
-// Fleet charts: CPU, memory, disk and network per node, CPU and memory per container, over a
+// Fleet charts: CPU, memory, disk and network per node and per container, over a
 // picked range, from Prometheus through the PromQL proxy (query_range).
 
 import { useMemo } from 'react';
@@ -50,7 +50,7 @@ export default function FleetChartsPage() {
       </div>
       {scope === 'containers' ? (
         <p className="muted small">
-          The busiest {TOP_CONTAINERS} containers per chart. The master exports CPU and memory per container; disk and network are per node.
+          The busiest {TOP_CONTAINERS} containers per chart; network and disk are rates of the container's I/O since it started.
         </p>
       ) : null}
       <div className="chart-grid">

@@ -1,6 +1,7 @@
 // The fleet charts' PromQL over the series the master exports on /metrics (docs/monitoring.md):
 // `contextbay_node_*` with `node` and `hostname` labels, `contextbay_container_*` with `container`
-// as well. The master exports CPU and memory per container; disk and network only per node.
+// as well: CPU, memory, and network and block I/O (counters since the container started, shown
+// as rates) per container.
 
 import { promString } from './promql';
 
@@ -42,6 +43,34 @@ export function fleetPanels(scope: Scope, hostname = ''): Panel[] {
         title: 'Memory',
         unit: 'bytes',
         expr: `topk(${TOP_CONTAINERS}, contextbay_container_memory_used_bytes${s})`,
+        legend: containerLegend,
+      },
+      {
+        id: 'container-network-rx',
+        title: 'Network received',
+        unit: 'bytesPerSecond',
+        expr: `topk(${TOP_CONTAINERS}, rate(contextbay_container_network_receive_bytes${s}[1m]))`,
+        legend: containerLegend,
+      },
+      {
+        id: 'container-network-tx',
+        title: 'Network sent',
+        unit: 'bytesPerSecond',
+        expr: `topk(${TOP_CONTAINERS}, rate(contextbay_container_network_transmit_bytes${s}[1m]))`,
+        legend: containerLegend,
+      },
+      {
+        id: 'container-disk-read',
+        title: 'Disk read',
+        unit: 'bytesPerSecond',
+        expr: `topk(${TOP_CONTAINERS}, rate(contextbay_container_block_read_bytes${s}[1m]))`,
+        legend: containerLegend,
+      },
+      {
+        id: 'container-disk-write',
+        title: 'Disk written',
+        unit: 'bytesPerSecond',
+        expr: `topk(${TOP_CONTAINERS}, rate(contextbay_container_block_write_bytes${s}[1m]))`,
         legend: containerLegend,
       },
     ];

@@ -80,7 +80,14 @@ describe('fleet panels', () => {
     const panels = fleetPanels('nodes', 'web"1');
     expect(panels.map((p) => p.id)).toEqual(['node-cpu', 'node-memory', 'node-disk', 'node-network-rx', 'node-network-tx']);
     expect(panels[0]?.expr).toBe('contextbay_node_cpu_percent{hostname="web\\"1"}');
-    expect(fleetPanels('containers').map((p) => p.id)).toEqual(['container-cpu', 'container-memory']);
+    expect(fleetPanels('containers').map((p) => p.id)).toEqual([
+      'container-cpu',
+      'container-memory',
+      'container-network-rx',
+      'container-network-tx',
+      'container-disk-read',
+      'container-disk-write',
+    ]);
     expect(fleetPanels('containers')[0]?.legend({ hostname: 'h', container: 'c' })).toBe('h/c');
   });
 });
