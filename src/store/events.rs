@@ -20,6 +20,18 @@ struct EventRow {
     payload: String,
 }
 
+impl EventRow {
+    fn into_stored(self) -> StoreResult<StoredEvent> {
+        Ok(StoredEvent {
+            payload: serde_json::from_str(&self.payload)
+                .map_err(|e| StoreError::Other(anyhow::anyhow!("stored event: {e}")))?,
+            id: self.id,
+            kind: self.kind,
+            ts: self.ts,
+        })
+    }
+}
+
 pub struct Events<'a>(pub(super) &'a Store);
 
 impl Events<'_> {
@@ -61,15 +73,7 @@ impl Events<'_> {
         .await?;
         let items = rows
             .into_iter()
-            .map(|r| {
-                Ok(StoredEvent {
-                    payload: serde_json::from_str(&r.payload)
-                        .map_err(|e| StoreError::Other(anyhow::anyhow!("stored event: {e}")))?,
-                    id: r.id,
-                    kind: r.kind,
-                    ts: r.ts,
-                })
-            })
+            .map(EventRow::into_stored)
             .collect::<StoreResult<Vec<_>>>()?;
         Ok(super::Paged { items, total })
     }
@@ -135,15 +139,7 @@ impl Events<'_> {
             .fetch_all(&self.0.read)
             .await?
             .into_iter()
-            .map(|r| {
-                Ok(StoredEvent {
-                    payload: serde_json::from_str(&r.payload)
-                        .map_err(|e| StoreError::Other(anyhow::anyhow!("stored event: {e}")))?,
-                    id: r.id,
-                    kind: r.kind,
-                    ts: r.ts,
-                })
-            })
+            .map(EventRow::into_stored)
             .collect::<StoreResult<_>>()?;
         Ok(Paged { items, total })
     }
