@@ -204,6 +204,9 @@ pub struct WsConfig {
     pub client_timeout_secs: u64,
     /// How long an unauthenticated connection may take to send `{"type":"auth"}`.
     pub auth_timeout_secs: u64,
+    /// How often an open socket re-checks its caller without being told to: a backstop for
+    /// changes the master is not told about (the admin CLI runs in another process; keys expire).
+    pub recheck_interval_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -411,6 +414,7 @@ impl Default for WsConfig {
             ping_interval_secs: 20,
             client_timeout_secs: 60,
             auth_timeout_secs: 10,
+            recheck_interval_secs: 30,
         }
     }
 }
@@ -567,6 +571,9 @@ impl Config {
         let w = &self.ws;
         if w.ping_interval_secs == 0 || w.client_timeout_secs <= w.ping_interval_secs {
             bail!("ws.client_timeout_secs must be greater than ws.ping_interval_secs (> 0)");
+        }
+        if w.recheck_interval_secs == 0 {
+            bail!("ws.recheck_interval_secs must be at least 1");
         }
         let f = &self.fleet;
         if f.heartbeat_interval_secs == 0

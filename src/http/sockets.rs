@@ -12,7 +12,7 @@
 //! (policy violation) and a reason; a changed role that still passes is handed to the kind
 //! (`/api/ws` takes it as its new event filter). Changes the master is not told about (a
 //! password reset by the `contextbay admin` CLI, a separate process; a key expiring) are caught
-//! by a slow re-check every [`BACKSTOP_RECHECK`]. Every session pings every
+//! by a slow re-check every `ws.recheck_interval_secs` (30 s). Every session pings every
 //! `ws.ping_interval_secs` and closes a client silent for `ws.client_timeout_secs` with 1001, is
 //! counted in `contextbay_ws_sessions` (and `_by_kind`) while open, and ends with a close frame
 //! carrying a reason, whatever ended it.
@@ -31,10 +31,6 @@ use super::routes::Access;
 use crate::auth::{AuthMethod, Principal, Role};
 use crate::error::ApiError;
 use crate::state::AppState;
-
-/// How often an open socket re-checks its caller without being told to: a backstop for changes
-/// the registry is not told about (the admin CLI runs in another process; keys expire).
-pub const BACKSTOP_RECHECK: Duration = Duration::from_secs(30);
 
 /// The largest client frame (and aggregated continuation) a session accepts.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
@@ -355,7 +351,9 @@ impl Socket {
         let ping_every = Duration::from_secs(state.config.ws.ping_interval_secs.max(1));
         let timeout = Duration::from_secs(state.config.ws.client_timeout_secs);
         let mut ping = ticker(ping_every);
-        let mut backstop = ticker(BACKSTOP_RECHECK);
+        let mut backstop = ticker(Duration::from_secs(
+            state.config.ws.recheck_interval_secs.max(1),
+        ));
         let mut last_heard = Instant::now();
         let ending = loop {
             let flow = tokio::select! {
