@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::dev::ServerHandle;
 use actix_web::middleware::{Compress, from_fn};
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, web};
 use anyhow::Context;
 use contextbay_actors::{
     Broadcaster, EndpointRegistry, NodeRegistry, NodeSeed, NodeTimings, Throttle, TopicFilter,
@@ -108,6 +108,9 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
         endpoint_health,
         sessions: contextbay_actors::SessionRegistry::start_supervised(),
         jobs,
+        census_slots: Arc::new(tokio::sync::Semaphore::new(
+            crate::fleet::CENSUS_CONCURRENCY,
+        )),
         docker: local_engine(&config),
         enroll_secret,
         http_port: listener.local_addr()?.port(),
@@ -130,7 +133,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
 
     let data = web::Data::new(state.clone());
     let body_limit = config.server.max_body_bytes;
-    let mut server = HttpServer::new(move || {
+    let app = move || {
         App::new()
             .app_data(data.clone())
             .app_data(http::json_config(body_limit))
@@ -141,14 +144,20 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
             .wrap(Compress::default())
             .configure(routes::configure)
             .default_service(web::to(routes::fallback))
-    })
-    .shutdown_timeout(config.server.shutdown_timeout_secs)
-    .disable_signals();
-    if config.server.workers > 0 {
-        server = server.workers(config.server.workers);
-    }
+    };
     let http_addr = listener.local_addr()?;
-    let server = server.listen(listener)?.run();
+    let mut builder = actix_server::Server::build()
+        .shutdown_timeout(config.server.shutdown_timeout_secs)
+        .disable_signals();
+    if config.server.workers > 0 {
+        builder = builder.workers(config.server.workers);
+    }
+    let closing = builder.graceful_shutdown_signal();
+    let server = builder
+        .listen("contextbay-http", listener, move || {
+            http_service(app.clone(), http_addr, closing.clone())
+        })?
+        .run();
     let handle = server.handle();
     let server = tokio::spawn(server);
 
@@ -193,6 +202,62 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
         grpc,
         grpc_addr,
     })
+}
+
+/// One worker's HTTP service: what `actix_web::HttpServer` assembles (the application behind
+/// actix-http's HTTP/1 service, answering on the server's graceful-shutdown signal), plus an
+/// upgrade service so that WebSocket connections leave the HTTP/1 dispatcher
+/// ([`http::upgrade`]). Both serve the same application, built once for each.
+fn http_service<F, T, B>(
+    app: F,
+    addr: SocketAddr,
+    closing: actix_server::GracefulShutdownSignal,
+) -> impl actix_service::ServiceFactory<
+    actix_rt::net::TcpStream,
+    Config = (),
+    Response = (),
+    Error = actix_http::error::DispatchError,
+    InitError = (),
+>
+where
+    F: Fn() -> App<T> + 'static,
+    T: actix_service::ServiceFactory<
+            actix_web::dev::ServiceRequest,
+            Config = (),
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+            InitError = (),
+        > + 'static,
+    B: actix_web::body::MessageBody + 'static,
+{
+    use actix_service::{
+        IntoServiceFactory, ServiceFactory, ServiceFactoryExt, fn_factory, fn_service,
+    };
+    use actix_web::dev::AppConfig;
+    use std::rc::Rc;
+
+    let upgrade_app = app().into_factory();
+    let upgrade = fn_factory(move || {
+        let app = upgrade_app.new_service(AppConfig::default());
+        async move {
+            let app = Rc::new(app.await?);
+            Ok::<_, ()>(fn_service(move |(req, framed)| {
+                http::upgrade::serve(Rc::clone(&app), req, framed)
+            }))
+        }
+    });
+    let main = app()
+        .into_factory()
+        .map_err(|err: actix_web::Error| err.error_response());
+    actix_http::HttpService::build()
+        .graceful_shutdown_signal(move || {
+            let closing = closing.clone();
+            async move { closing.notified().await }
+        })
+        .local_addr(addr)
+        .upgrade(upgrade)
+        .finish(actix_service::map_config(main, |()| AppConfig::default()))
+        .tcp()
 }
 
 fn local_engine(config: &Config) -> Option<crate::docker::Engine> {

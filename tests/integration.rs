@@ -37,5 +37,6 @@ mod integration {
     mod stacks;
     mod supervision;
     mod transfer;
+    mod upgrade;
     mod users;
 }

@@ -33,6 +33,7 @@ pub mod stacks;
 pub mod system;
 pub mod topology;
 pub mod transfer;
+pub mod upgrade;
 pub mod users;
 pub mod volumes;
 pub mod ws;

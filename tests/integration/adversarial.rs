@@ -99,8 +99,13 @@ async fn send_raw(
 ) -> std::io::Result<Raw> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
     let body = body.map(Value::to_string).unwrap_or_default();
-    let mut head =
-        format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
+    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n");
+    if !extra_headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("connection"))
+    {
+        head.push_str("Connection: close\r\n");
+    }
     if let Some(key) = api_key {
         head.push_str(&format!("X-API-Key: {key}\r\n"));
     }
@@ -113,6 +118,13 @@ async fn send_raw(
     head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
     stream.write_all(head.as_bytes()).await?;
     stream.write_all(body.as_bytes()).await?;
+    if extra_headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("upgrade"))
+    {
+        // An upgrade request's body runs to the end of the stream (actix-http): end it.
+        stream.shutdown().await?;
+    }
     let mut raw = Vec::new();
     tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut raw))
         .await
@@ -419,6 +431,18 @@ async fn no_spelling_of_a_path_is_more_permissive_than_the_canonical_one() {
                     vec![
                         ("X-Original-URL", "/api/health"),
                         ("X-Rewrite-URL", "/api/health"),
+                    ],
+                ));
+                // The same request asking to switch to WebSocket: it leaves the HTTP/1
+                // dispatcher for src/http/upgrade.rs and must meet the same gate.
+                variants.push((
+                    method.clone(),
+                    path.clone(),
+                    vec![
+                        ("Upgrade", "websocket"),
+                        ("Connection", "Upgrade"),
+                        ("Sec-WebSocket-Version", "13"),
+                        ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
                     ],
                 ));
                 for (m, target, headers) in &variants {
