@@ -258,6 +258,19 @@ impl From<crate::users::UserRuleError> for ApiError {
     }
 }
 
+impl From<crate::modules::ModuleError> for ApiError {
+    fn from(err: crate::modules::ModuleError) -> Self {
+        use crate::modules::ModuleError;
+        match err {
+            ModuleError::Invalid(message) => Self::bad_request(message),
+            ModuleError::InvalidField { field, message } => Self::invalid_field(field, message),
+            ModuleError::NotFound(what) => Self::not_found(format!("{what} not found")),
+            ModuleError::Integration(e) => e.into(),
+            ModuleError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<crate::integrations::IntegrationError> for ApiError {
     fn from(err: crate::integrations::IntegrationError) -> Self {
         use crate::integrations::IntegrationError;

@@ -130,6 +130,9 @@ fn core() -> Vec<EventDecl> {
     ]
 }
 
+// The catalogue and its index are derived once from compile-time declarations (the core's and
+// the registered modules' descriptors) and never change: read-only tables, like a compiled
+// pattern, not state that needs an owner.
 static CATALOGUE: LazyLock<Vec<EventDecl>> = LazyLock::new(|| {
     let mut all = core();
     for module in crate::modules::MODULES {

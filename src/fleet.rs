@@ -73,18 +73,17 @@ impl std::fmt::Display for CensusError {
     }
 }
 
-/// Asks the node for a census, stores it, and records the Docker leg when the engine answered.
-/// Censuses taken at once. Each is tens of KiB from the worker, parsed and stored through the
-/// single writer; when a whole fleet connects at once (a master restart), taking them all at the
-/// same time held about 1.3 MB per node until they were stored (measured with the fleet bench) and
-/// glibc kept that memory afterwards. Queued, they take a few seconds longer and cost little.
-static CENSUS_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(8);
+/// Censuses taken at once, through [`AppState::census_slots`].
+pub const CENSUS_CONCURRENCY: usize = 8;
 
+/// Asks the node for a census, stores it, and records the Docker leg when the engine answered.
+/// Waits for one of the master's census slots first.
 pub async fn refresh_census(
     state: &AppState,
     node: &str,
 ) -> Result<crate::store::hosts::CensusSnapshot, CensusError> {
-    let _slot = CENSUS_SLOTS
+    let _slot = state
+        .census_slots
         .acquire()
         .await
         .map_err(|e| CensusError::Invalid(e.to_string()))?;

@@ -33,6 +33,12 @@ pub struct AppState {
     pub sessions: SessionRegistryHandle,
     /// Long-running operations (stack deploy/stop/remove, …), persisted as `jobs` rows.
     pub jobs: JobsHandle,
+    /// Censuses taken at once (`crate::fleet::refresh_census`). Each is tens of KiB from the
+    /// worker, parsed and stored through the single writer; when a whole fleet connects at once (a
+    /// master restart), taking them all together held about 1.3 MB per node until they were
+    /// stored (fleet bench) and glibc kept that memory afterwards. Queued, they take a few
+    /// seconds longer and cost little.
+    pub census_slots: Arc<tokio::sync::Semaphore>,
     /// The master's own Docker engine (the `local` endpoint), when it has one.
     pub docker: Option<crate::docker::Engine>,
     /// The fleet's shared enrollment secret.

@@ -21,11 +21,25 @@ const ALLOWED: &[&str] = &[
     "src/state.rs",
 ];
 
-/// A module (`src/modules/<name>/`) holds its HTTP face next to its domain code: its descriptor
-/// (`mod.rs`, which lists its routes) and its handler files (those that declare operations with
-/// `#[utoipa::path]`) may use the HTTP layer; every other file of the module is domain code.
-fn module_http_face(rel: &str, text: &str) -> bool {
-    rel.starts_with("src/modules/") && (rel.ends_with("/mod.rs") || text.contains("#[utoipa::path"))
+/// A module (`src/modules/<name>/`) holds its HTTP face next to its domain code, in known places:
+/// its descriptor (`src/modules/<name>/mod.rs`, which lists its routes) and its handlers under
+/// `src/modules/<name>/http/` (or a single `http.rs`). Every other file of a module is domain
+/// code, whatever it contains. `src/modules/mod.rs` defines the descriptor type, whose routes
+/// are the HTTP layer's `Route`s, and registers the descriptors: it is the seam itself.
+fn module_http_face(rel: &str) -> bool {
+    let Some(inside) = rel.strip_prefix("src/modules/") else {
+        return false;
+    };
+    match inside.split_once('/') {
+        None => inside == "mod.rs",
+        Some((_, rest)) => rest == "mod.rs" || rest == "http.rs" || rest.starts_with("http/"),
+    }
+}
+
+/// An operation declared outside a module's HTTP face or the HTTP layer: a handler in a domain
+/// file.
+fn misplaced_handler(rel: &str, text: &str) -> bool {
+    rel.starts_with("src/modules/") && !module_http_face(rel) && text.contains("#[utoipa::path")
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -83,7 +97,12 @@ fn domain_code_does_not_depend_on_http() {
             continue;
         }
         let text = std::fs::read_to_string(file).unwrap();
-        if module_http_face(&rel, &text) {
+        if misplaced_handler(&rel, &text) {
+            found.push(format!(
+                "{rel}: declares a #[utoipa::path] operation; handlers go in the module's http/"
+            ));
+        }
+        if module_http_face(&rel) {
             continue;
         }
         for (line, code) in offences(&text) {
@@ -105,4 +124,25 @@ fn the_check_sees_what_it_must_refuse() {
                 contextbay::http::routes::all();\n";
     let lines: Vec<usize> = offences(text).iter().map(|(n, _)| *n).collect();
     assert_eq!(lines, [1, 3, 4, 5, 7]);
+}
+
+#[test]
+fn only_a_modules_descriptor_and_http_folder_are_its_http_face() {
+    assert!(module_http_face("src/modules/alerting/mod.rs"));
+    assert!(module_http_face("src/modules/alerting/http/alerts.rs"));
+    assert!(module_http_face("src/modules/example/http.rs"));
+    assert!(module_http_face("src/modules/mod.rs"));
+    assert!(!module_http_face("src/modules/promql.rs"));
+    assert!(!module_http_face("src/modules/alerting/ingest.rs"));
+    assert!(!module_http_face("src/modules/alerting/store/mod.rs"));
+    assert!(!module_http_face("src/modules/alerting/httpx.rs"));
+    assert!(!module_http_face("src/http/users.rs"));
+    assert!(misplaced_handler(
+        "src/modules/alerting/rules.rs",
+        "#[utoipa::path(get, path = \"/x\")]"
+    ));
+    assert!(!misplaced_handler(
+        "src/modules/alerting/http/alerts.rs",
+        "#[utoipa::path(get, path = \"/x\")]"
+    ));
 }

@@ -20,7 +20,6 @@ use std::sync::{Arc, Mutex};
 
 use contextbay_actors::{Subscription, TopicFilter};
 
-use crate::error::ApiError;
 use crate::events::EventDecl;
 use crate::http::routes::Route;
 use crate::integrations::IntegrationError;
@@ -229,18 +228,6 @@ pub enum ModuleError {
     Integration(#[from] IntegrationError),
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-impl From<ModuleError> for ApiError {
-    fn from(err: ModuleError) -> Self {
-        match err {
-            ModuleError::Invalid(message) => ApiError::bad_request(message),
-            ModuleError::InvalidField { field, message } => ApiError::invalid_field(field, message),
-            ModuleError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
-            ModuleError::Integration(e) => e.into(),
-            ModuleError::Store(e) => e.into(),
-        }
-    }
 }
 
 /// A module's name: the one its descriptor in [`MODULES`] carries. Only names of registered

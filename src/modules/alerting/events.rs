@@ -1,12 +1,32 @@
 //! The alerting module's event kinds.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::silences::MatcherView;
 use super::store::alerts::Alert;
 use crate::events::EventDecl;
+
+/// One matcher of a silence, as the API and the `silence.*` events show it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MatcherView {
+    /// A label name, e.g. `alertname`.
+    #[schema(pattern = "^[a-zA-Z_][a-zA-Z0-9_]*$")]
+    pub name: String,
+    #[schema(max_length = 1024)]
+    pub value: String,
+    /// `value` is a regular expression (RE2, anchored).
+    #[serde(default)]
+    pub is_regex: bool,
+    /// `false` for a negative matcher (`!=`, `!~`).
+    #[serde(default = "yes")]
+    pub is_equal: bool,
+}
+
+fn yes() -> bool {
+    true
+}
 
 /// The kinds of this module, for the catalogue.
 pub fn declared() -> Vec<EventDecl> {

@@ -2,16 +2,14 @@
 //! turn on): one route, one event kind, one setting. It is the worked example of
 //! `docs/modules.md`: this folder plus its line in [`MODULES`](super::MODULES) is all it takes.
 
-use actix_web::web;
+mod http;
+
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
 use super::{Module, ModuleName, no_start};
-use crate::auth::Principal;
-use crate::error::ApiResult;
 use crate::events::EventDecl;
 use crate::http::routes::{Route, W, post};
-use crate::state::AppState;
 
 pub const MODULE: Module = Module {
     name: ModuleName::named("example"),
@@ -30,11 +28,11 @@ pub const MODULE: Module = Module {
 };
 
 fn routes() -> Vec<Route> {
-    vec![post("/api/example/ping", W, ping)]
+    vec![post("/api/example/ping", W, http::ping)]
 }
 
 #[derive(OpenApi)]
-#[openapi(paths(ping))]
+#[openapi(paths(http::ping))]
 struct Doc;
 
 /// Published on every ping.
@@ -48,27 +46,3 @@ crate::event!(
     Operator,
     "someone pinged the example module"
 );
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Pong {
-    pub greeting: String,
-}
-
-/// Answers with the configured greeting and publishes `example.pinged`.
-#[utoipa::path(post, path = "/api/example/ping", tag = "example", responses((status = 200, body = Pong)))]
-pub async fn ping(state: web::Data<AppState>, principal: Principal) -> ApiResult<web::Json<Pong>> {
-    let stored = state.store.modules().get(MODULE.name).await?;
-    let greeting = stored
-        .as_ref()
-        .and_then(|m| m.config.get("greeting"))
-        .and_then(|v| v.as_str())
-        .unwrap_or("pong")
-        .to_owned();
-    state
-        .events
-        .publish_committed(ExamplePinged {
-            by: principal.username.clone(),
-        })
-        .await;
-    Ok(web::Json(Pong { greeting }))
-}

@@ -7,13 +7,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::events as ev;
-use super::store::AlertingStore;
 use crate::auth::Principal;
 use crate::error::{ApiResult, ErrorBody};
 use crate::http::extract::{Body, Query};
 use crate::http::{PageQuery, Paginated, parse_path_id, ts};
+use crate::modules::alerting::events as ev;
 use crate::modules::alerting::rules::{self, RuleDraft};
+use crate::modules::alerting::store::AlertingStore;
 use crate::modules::alerting::store::rules::AlertRule;
 use crate::modules::monitoring::prometheus_files::PrometheusApply;
 use crate::state::AppState;

@@ -6,12 +6,12 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::events::{SilenceCreated, SilenceDeleted};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::extract::{Body, Query};
 use crate::http::{PageQuery, Paginated, parse_path_id};
 use crate::integrations::alertmanager::{Matcher, NewSilence, Silence};
+use crate::modules::alerting::events::{MatcherView, SilenceCreated, SilenceDeleted};
 use crate::modules::monitoring::promql_time::parse_duration;
 use crate::modules::trim_blank;
 use crate::state::AppState;
@@ -20,26 +20,6 @@ use crate::store::now_ms;
 const MAX_MATCHERS: usize = 32;
 /// Longest silence accepted: a year.
 const MAX_SILENCE_MS: i64 = 365 * 86_400_000;
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct MatcherView {
-    /// A label name, e.g. `alertname`.
-    #[schema(pattern = "^[a-zA-Z_][a-zA-Z0-9_]*$")]
-    pub name: String,
-    #[schema(max_length = 1024)]
-    pub value: String,
-    /// `value` is a regular expression (RE2, anchored).
-    #[serde(default)]
-    pub is_regex: bool,
-    /// `false` for a negative matcher (`!=`, `!~`).
-    #[serde(default = "yes")]
-    pub is_equal: bool,
-}
-
-fn yes() -> bool {
-    true
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SilenceView {

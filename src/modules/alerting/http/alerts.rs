@@ -7,12 +7,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::events::{AlertAcknowledged, AlertResolved};
-use super::store::AlertingStore;
 use crate::auth::Principal;
 use crate::error::{ApiResult, ErrorBody};
 use crate::http::extract::Query;
 use crate::http::{PageQuery, Paginated, parse_id, parse_path_id, ts};
+use crate::modules::alerting::events::{AlertAcknowledged, AlertResolved};
+use crate::modules::alerting::store::AlertingStore;
 use crate::modules::alerting::store::alerts::{Alert, AlertFilter, FIRING, RESOLVED};
 use crate::state::AppState;
 
