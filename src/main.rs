@@ -88,12 +88,15 @@ struct WorkerArgs {
     /// TOML file with a `[worker]` table.
     #[arg(long = "config", value_name = "FILE")]
     config_file: Option<PathBuf>,
-    /// The master's HTTP URL, for enrollment (e.g. http://cb.example.com:8080).
-    #[arg(long)]
-    master_url: Option<String>,
+    /// The master's HTTP URL, for enrollment (e.g. http://cb.example.com:8080). Several
+    /// masters: repeat the flag or separate the URLs with commas; the worker moves to the next
+    /// one when its master fails.
+    #[arg(long, value_name = "URL")]
+    master_url: Vec<String>,
     /// The master's gRPC URL (default: from enrollment, else the master's host on port 9090).
-    #[arg(long)]
-    grpc_url: Option<String>,
+    /// Several masters: one per --master-url, in the same order.
+    #[arg(long, value_name = "URL")]
+    grpc_url: Vec<String>,
     /// One-time enroll token from the host's install snippet.
     #[arg(long)]
     enroll_token: Option<String>,
@@ -166,8 +169,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let config =
                 contextbay::worker::WorkerConfig::load(&contextbay::worker::WorkerOverrides {
                     config_file: args.config_file,
-                    master_url: args.master_url,
-                    grpc_url: args.grpc_url,
+                    master_url: joined(&args.master_url),
+                    grpc_url: joined(&args.grpc_url),
                     enroll_token: args.enroll_token,
                     master_fingerprint: args.master_fingerprint,
                     shared_secret: args.shared_secret,
@@ -279,6 +282,11 @@ fn password_source(stdin: bool) -> anyhow::Result<PasswordSource> {
     Ok(PasswordSource::Given(
         buf.trim_end_matches(['\n', '\r']).to_owned(),
     ))
+}
+
+/// A repeated flag as one comma-separated list; `None` when it was not given.
+fn joined(values: &[String]) -> Option<String> {
+    (!values.is_empty()).then(|| values.join(","))
 }
 
 fn init_tracing(level: &str) {

@@ -21,6 +21,7 @@ mod integration {
     pub mod docker;
     mod errors;
     mod events;
+    mod failover;
     mod fleet;
     mod floods;
     mod inventory;
