@@ -26,6 +26,14 @@ enum Command {
     Serve(ConfigArgs),
     /// Run the worker agent on a Docker host: enroll, then report to the master over gRPC.
     Worker(WorkerArgs),
+    /// Ask a running master's `GET /api/health` (for container health checks): exit status 0
+    /// when it answers 2xx within 5 s, 1 otherwise.
+    Healthcheck {
+        /// The URL to ask. Default: `http://127.0.0.1:<port>/api/health`, the port from
+        /// `CB_SERVER__HTTP_PORT`, else 8080.
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+    },
     /// Maintenance commands.
     Admin {
         #[command(subcommand)]
@@ -197,6 +205,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             })
         }
+        Command::Healthcheck { url } => healthcheck(url),
         Command::Admin { command } => {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -241,6 +250,46 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `contextbay healthcheck`: one GET of the master's health endpoint.
+fn healthcheck(url: Option<String>) -> anyhow::Result<()> {
+    let url = match url {
+        Some(url) => url,
+        None => {
+            let port = match std::env::var("CB_SERVER__HTTP_PORT") {
+                Ok(raw) => raw.trim().parse::<u16>().map_err(|_| {
+                    anyhow::anyhow!("CB_SERVER__HTTP_PORT must be a port number, got '{raw}'")
+                })?,
+                Err(_) => 8080,
+            };
+            format!("http://127.0.0.1:{port}/api/health")
+        }
+    };
+    let parsed = reqwest::Url::parse(&url)
+        .map_err(|e| anyhow::anyhow!("--url '{url}' is not a URL: {e}"))?;
+    if parsed.scheme() != "http" {
+        anyhow::bail!("--url '{url}' must be an http:// URL (the master's local HTTP port)");
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(5))
+            .build()?;
+        let response = client
+            .get(parsed)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("GET {url}: {e}"))?;
+        let status = response.status();
+        if !status.is_success() {
+            anyhow::bail!("GET {url}: {status}");
+        }
+        println!("{url}: {status}");
+        Ok(())
+    })
 }
 
 /// Resolves on SIGINT or SIGTERM.

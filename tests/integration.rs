@@ -24,6 +24,7 @@ mod integration {
     mod failover;
     mod fleet;
     mod floods;
+    mod image;
     mod inventory;
     mod jobs;
     mod keys;
