@@ -26,6 +26,14 @@ enum Command {
     Serve(ConfigArgs),
     /// Run the worker agent on a Docker host: enroll, then report to the master over gRPC.
     Worker(WorkerArgs),
+    /// Ask a running master's `GET /api/health` (for container health checks): exit status 0
+    /// when it answers 2xx within 5 s, 1 otherwise.
+    Healthcheck {
+        /// The URL to ask. Default: `http://127.0.0.1:<port>/api/health`, the port from
+        /// `CB_SERVER__HTTP_PORT`, else 8080.
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+    },
     /// Maintenance commands.
     Admin {
         #[command(subcommand)]
@@ -88,12 +96,15 @@ struct WorkerArgs {
     /// TOML file with a `[worker]` table.
     #[arg(long = "config", value_name = "FILE")]
     config_file: Option<PathBuf>,
-    /// The master's HTTP URL, for enrollment (e.g. http://cb.example.com:8080).
-    #[arg(long)]
-    master_url: Option<String>,
+    /// The master's HTTP URL, for enrollment (e.g. http://cb.example.com:8080). Several
+    /// masters: repeat the flag or separate the URLs with commas; the worker moves to the next
+    /// one when its master fails.
+    #[arg(long, value_name = "URL")]
+    master_url: Vec<String>,
     /// The master's gRPC URL (default: from enrollment, else the master's host on port 9090).
-    #[arg(long)]
-    grpc_url: Option<String>,
+    /// Several masters: one per --master-url, in the same order.
+    #[arg(long, value_name = "URL")]
+    grpc_url: Vec<String>,
     /// One-time enroll token from the host's install snippet.
     #[arg(long)]
     enroll_token: Option<String>,
@@ -166,8 +177,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let config =
                 contextbay::worker::WorkerConfig::load(&contextbay::worker::WorkerOverrides {
                     config_file: args.config_file,
-                    master_url: args.master_url,
-                    grpc_url: args.grpc_url,
+                    master_url: joined(&args.master_url),
+                    grpc_url: joined(&args.grpc_url),
                     enroll_token: args.enroll_token,
                     master_fingerprint: args.master_fingerprint,
                     shared_secret: args.shared_secret,
@@ -194,6 +205,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             })
         }
+        Command::Healthcheck { url } => healthcheck(url),
         Command::Admin { command } => {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -240,6 +252,46 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// `contextbay healthcheck`: one GET of the master's health endpoint.
+fn healthcheck(url: Option<String>) -> anyhow::Result<()> {
+    let url = match url {
+        Some(url) => url,
+        None => {
+            let port = match std::env::var("CB_SERVER__HTTP_PORT") {
+                Ok(raw) => raw.trim().parse::<u16>().map_err(|_| {
+                    anyhow::anyhow!("CB_SERVER__HTTP_PORT must be a port number, got '{raw}'")
+                })?,
+                Err(_) => 8080,
+            };
+            format!("http://127.0.0.1:{port}/api/health")
+        }
+    };
+    let parsed = reqwest::Url::parse(&url)
+        .map_err(|e| anyhow::anyhow!("--url '{url}' is not a URL: {e}"))?;
+    if parsed.scheme() != "http" {
+        anyhow::bail!("--url '{url}' must be an http:// URL (the master's local HTTP port)");
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(5))
+            .build()?;
+        let response = client
+            .get(parsed)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("GET {url}: {e}"))?;
+        let status = response.status();
+        if !status.is_success() {
+            anyhow::bail!("GET {url}: {status}");
+        }
+        println!("{url}: {status}");
+        Ok(())
+    })
+}
+
 /// Resolves on SIGINT or SIGTERM.
 async fn stop_signal() -> anyhow::Result<()> {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -279,6 +331,11 @@ fn password_source(stdin: bool) -> anyhow::Result<PasswordSource> {
     Ok(PasswordSource::Given(
         buf.trim_end_matches(['\n', '\r']).to_owned(),
     ))
+}
+
+/// A repeated flag as one comma-separated list; `None` when it was not given.
+fn joined(values: &[String]) -> Option<String> {
+    (!values.is_empty()).then(|| values.join(","))
 }
 
 fn init_tracing(level: &str) {

@@ -21,8 +21,10 @@ mod integration {
     pub mod docker;
     mod errors;
     mod events;
+    mod failover;
     mod fleet;
     mod floods;
+    mod image;
     mod inventory;
     mod jobs;
     mod keys;

@@ -15,10 +15,15 @@ pub const ENV_PREFIX: &str = "CB_WORKER__";
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct WorkerConfig {
-    /// The master's HTTP address, used for enrollment (`POST {master_url}/api/enroll`).
+    /// The master's HTTP address, used for enrollment (`POST {master_url}/api/enroll`). Several
+    /// masters: their URLs separated by commas (or a TOML array), tried in turn — enrollment and
+    /// the gRPC connection move to the next one when the current one fails or drops.
+    #[serde(deserialize_with = "one_or_many")]
     pub master_url: String,
     /// The master's gRPC address. Empty: the `grpc_url` the enrollment answer gave, else the
-    /// master's host on port 9090.
+    /// master's host on port 9090. With several masters: one gRPC URL per `master_url` entry,
+    /// in the same order (or none: each master's host on port 9090).
+    #[serde(deserialize_with = "one_or_many")]
     pub grpc_url: String,
     /// One-time enroll token from `POST /api/hosts`; only needed until the node is enrolled.
     pub enroll_token: String,
@@ -199,23 +204,24 @@ impl WorkerConfig {
     /// Checks what can be checked without the network. Enrollment settings are checked when
     /// they are needed (a node that is already enrolled does not need them).
     pub fn validate(&self) -> anyhow::Result<()> {
-        for (name, url) in [
-            ("master_url", &self.master_url),
-            ("grpc_url", &self.grpc_url),
-        ] {
-            if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
-                bail!("worker.{name} must start with http:// or https://, got '{url}'");
-            }
-        }
-        if self.master_url.is_empty() && self.grpc_url.is_empty() {
+        let masters = url_list("master_url", &self.master_url)?;
+        let grpc = url_list("grpc_url", &self.grpc_url)?;
+        if masters.is_empty() && grpc.is_empty() {
             bail!("set worker.master_url (--master-url or CB_WORKER__MASTER_URL)");
+        }
+        if masters.len() > 1 && !grpc.is_empty() && grpc.len() != masters.len() {
+            bail!(
+                "worker.grpc_url lists {} URL(s) but worker.master_url lists {}: give one gRPC URL per master, in the same order, or none (each master's host on port 9090)",
+                grpc.len(),
+                masters.len()
+            );
         }
         if !self.master_fingerprint.is_empty() && self.pinned_certificate().is_none() {
             bail!(
                 "worker.master_fingerprint must be sha256: followed by 64 hex digits, as the install snippet gives it"
             );
         }
-        if self.grpc_url.starts_with("https://") && self.master_fingerprint.is_empty() {
+        if grpc.iter().any(|u| u.starts_with("https://")) && self.master_fingerprint.is_empty() {
             bail!(
                 "an https:// gRPC url needs worker.master_fingerprint (--master-fingerprint) from the install snippet"
             );
@@ -253,30 +259,129 @@ impl WorkerConfig {
         self.data_dir.join("node.json")
     }
 
-    /// The gRPC address: the configured one, else the one enrollment gave, else the master's
-    /// host on the default gRPC port.
-    pub fn resolve_grpc_url(&self, from_enrollment: Option<&str>) -> anyhow::Result<String> {
-        if !self.grpc_url.is_empty() {
-            return Ok(self.grpc_url.clone());
-        }
-        if let Some(url) = from_enrollment.filter(|u| !u.is_empty()) {
-            return Ok(url.to_owned());
-        }
-        let (scheme, rest) = self
-            .master_url
-            .split_once("://")
-            .context("worker.master_url has no scheme")?;
-        let authority = rest.split('/').next().unwrap_or_default();
-        let host = match authority.rsplit_once(':') {
-            // `[::1]:8080` and `host:8080` lose their port; a bare `[::1]` keeps its brackets.
-            Some((host, port)) if !port.contains(']') => host,
-            _ => authority,
-        };
-        if host.is_empty() {
-            bail!("worker.master_url has no host");
-        }
-        Ok(format!("{scheme}://{host}:9090"))
+    /// The masters' HTTP URLs, in order (empty when only gRPC URLs are configured).
+    pub fn master_urls(&self) -> Vec<String> {
+        split_list(&self.master_url)
     }
+
+    /// The masters the worker connects to, in the order it tries them: each configured gRPC URL
+    /// (paired with the master URL of the same position), else for a single master the one
+    /// enrollment gave, else each master's host on port 9090.
+    pub fn resolve_masters(&self, from_enrollment: Option<&str>) -> anyhow::Result<Vec<Master>> {
+        let http = self.master_urls();
+        let grpc = split_list(&self.grpc_url);
+        if !grpc.is_empty() {
+            return Ok(grpc
+                .into_iter()
+                .enumerate()
+                .map(|(i, grpc)| Master {
+                    http: http.get(i).cloned().unwrap_or_default(),
+                    grpc,
+                })
+                .collect());
+        }
+        if let [single] = http.as_slice()
+            && let Some(url) = from_enrollment.filter(|u| !u.is_empty())
+        {
+            return Ok(vec![Master {
+                http: single.clone(),
+                grpc: url.to_owned(),
+            }]);
+        }
+        if http.is_empty() {
+            bail!("set worker.master_url (--master-url or CB_WORKER__MASTER_URL)");
+        }
+        http.into_iter()
+            .map(|http| {
+                Ok(Master {
+                    grpc: default_grpc_url(&http)?,
+                    http,
+                })
+            })
+            .collect()
+    }
+}
+
+/// One master as the worker sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Master {
+    /// Its HTTP URL; empty when only the gRPC URL is configured.
+    pub http: String,
+    pub grpc: String,
+}
+
+/// The master's host on the default gRPC port, with the master URL's scheme.
+fn default_grpc_url(master_url: &str) -> anyhow::Result<String> {
+    let (scheme, rest) = master_url
+        .split_once("://")
+        .with_context(|| format!("worker.master_url '{master_url}' has no scheme"))?;
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = match authority.rsplit_once(':') {
+        // `[::1]:8080` and `host:8080` lose their port; a bare `[::1]` keeps its brackets.
+        Some((host, port)) if !port.contains(']') => host,
+        _ => authority,
+    };
+    if host.is_empty() {
+        bail!("worker.master_url '{master_url}' has no host");
+    }
+    Ok(format!("{scheme}://{host}:9090"))
+}
+
+/// The entries of a comma-separated list, trimmed.
+fn split_list(raw: &str) -> Vec<String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Checks every entry of the URL list `raw` (setting `name`): an http:// or https:// URL with a
+/// host, no empty entries, none listed twice. The error names the entry.
+fn url_list(name: &str, raw: &str) -> anyhow::Result<Vec<String>> {
+    if raw.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let entries: Vec<&str> = raw.split(',').map(str::trim).collect();
+    let several = entries.len() > 1;
+    let mut out: Vec<String> = Vec::with_capacity(entries.len());
+    for (i, url) in entries.into_iter().enumerate() {
+        let which = if several {
+            format!("worker.{name} entry {} ('{url}')", i + 1)
+        } else {
+            format!("worker.{name} '{url}'")
+        };
+        if url.is_empty() {
+            bail!("worker.{name} entry {} is empty (in '{raw}')", i + 1);
+        }
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            bail!("{which} must start with http:// or https://");
+        }
+        let parsed = reqwest::Url::parse(url).with_context(|| format!("{which} is not a URL"))?;
+        if parsed.host_str().is_none_or(str::is_empty) {
+            bail!("{which} has no host");
+        }
+        if out.iter().any(|seen| seen == url) {
+            bail!("{which} is listed twice");
+        }
+        out.push(url.to_owned());
+    }
+    Ok(out)
+}
+
+/// A list setting given as one string (entries separated by commas) or as a TOML array; kept
+/// as one comma-separated string.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::One(s) => s,
+        OneOrMany::Many(v) => v.join(","),
+    })
 }
 
 /// Environment values are TOML scalars when they parse as one (`10`, `true`), strings otherwise.
@@ -420,26 +525,113 @@ mod tests {
         assert!(load(&[url, ("CB_WORKER__HEARTBEAT_INTERVAL_SECS", "0")]).is_err());
     }
 
+    fn grpc_of(c: &WorkerConfig, from_enrollment: Option<&str>) -> Vec<String> {
+        c.resolve_masters(from_enrollment)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.grpc)
+            .collect()
+    }
+
     #[test]
     fn grpc_url_defaults_to_the_master_host_on_9090() {
         let mut c = WorkerConfig {
             master_url: "https://cb.example.com:8443/base".into(),
             ..Default::default()
         };
-        assert_eq!(
-            c.resolve_grpc_url(None).unwrap(),
-            "https://cb.example.com:9090"
-        );
-        assert_eq!(
-            c.resolve_grpc_url(Some("http://grpc:7000")).unwrap(),
-            "http://grpc:7000"
-        );
+        assert_eq!(grpc_of(&c, None), ["https://cb.example.com:9090"]);
+        assert_eq!(grpc_of(&c, Some("http://grpc:7000")), ["http://grpc:7000"]);
         c.master_url = "http://[::1]:8080".into();
-        assert_eq!(c.resolve_grpc_url(None).unwrap(), "http://[::1]:9090");
+        assert_eq!(grpc_of(&c, None), ["http://[::1]:9090"]);
         c.grpc_url = "http://explicit:1".into();
+        assert_eq!(grpc_of(&c, Some("http://grpc:7000")), ["http://explicit:1"]);
+    }
+
+    #[test]
+    fn several_masters_pair_with_their_grpc_urls_in_order() {
+        let env = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        // From the environment, comma-separated (spaces allowed).
+        let c = WorkerConfig::from_layers(
+            None,
+            &env(&[
+                ("CB_WORKER__MASTER_URL", "http://a:8080, http://b:8080"),
+                ("CB_WORKER__GRPC_URL", "http://a:7000,http://b:7001"),
+            ]),
+            &WorkerOverrides::default(),
+        )
+        .unwrap();
+        assert_eq!(c.master_urls(), ["http://a:8080", "http://b:8080"]);
         assert_eq!(
-            c.resolve_grpc_url(Some("http://grpc:7000")).unwrap(),
-            "http://explicit:1"
+            c.resolve_masters(Some("http://enrolled:1")).unwrap(),
+            [
+                Master {
+                    http: "http://a:8080".into(),
+                    grpc: "http://a:7000".into()
+                },
+                Master {
+                    http: "http://b:8080".into(),
+                    grpc: "http://b:7001".into()
+                },
+            ]
         );
+        // A TOML array in the config file; without gRPC URLs each master's host on 9090, and
+        // the enrollment answer (one master's) is not used for all of them.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("worker.toml");
+        std::fs::write(
+            &file,
+            "[worker]\nmaster_url = [\"http://a:8080\", \"https://b.example.com\"]\n",
+        )
+        .unwrap();
+        let c = WorkerConfig::from_layers(Some(&file), &[], &WorkerOverrides::default()).unwrap();
+        assert_eq!(
+            grpc_of(&c, Some("http://enrolled:1")),
+            ["http://a:9090", "https://b.example.com:9090"]
+        );
+    }
+
+    #[test]
+    fn a_bad_entry_in_a_url_list_is_named() {
+        let load = |master: &str, grpc: &str| {
+            let mut env = vec![("CB_WORKER__MASTER_URL".to_owned(), master.to_owned())];
+            if !grpc.is_empty() {
+                env.push(("CB_WORKER__GRPC_URL".to_owned(), grpc.to_owned()));
+            }
+            WorkerConfig::from_layers(None, &env, &WorkerOverrides::default())
+                .map_err(|e| format!("{e:#}"))
+        };
+        let err = load("http://a:8080,ftp://b:21", "").unwrap_err();
+        assert!(
+            err.contains("worker.master_url entry 2 ('ftp://b:21')") && err.contains("http://"),
+            "{err}"
+        );
+        let err = load("http://a:8080,,http://c", "").unwrap_err();
+        assert!(err.contains("entry 2 is empty"), "{err}");
+        let err = load("http://a:8080,http://a:8080", "").unwrap_err();
+        assert!(err.contains("listed twice"), "{err}");
+        let err = load("http://a:8080,http://", "").unwrap_err();
+        assert!(err.contains("entry 2 ('http://')"), "{err}");
+        let err = load("http://a:8080,http://b:8080", "http://a:7000").unwrap_err();
+        assert!(
+            err.contains("grpc_url lists 1") && err.contains("master_url lists 2"),
+            "{err}"
+        );
+        let err = load("http://a:8080", "http://g:1,htp://g:2").unwrap_err();
+        assert!(
+            err.contains("worker.grpc_url entry 2 ('htp://g:2')"),
+            "{err}"
+        );
+        let err = load(
+            "http://a:8080,http://b:8080",
+            "http://a:7000,https://b:7000",
+        )
+        .unwrap_err();
+        assert!(err.contains("master_fingerprint"), "{err}");
+        assert!(load("http://a:8080,http://b:8080", "http://a:7000,http://b:7000").is_ok());
     }
 }

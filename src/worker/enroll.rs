@@ -118,7 +118,8 @@ pub enum EnrollError {
 /// Enrolls, retrying with backoff until the master gives a credential or refuses for good, and
 /// stores the credential.
 pub async fn enroll(config: &WorkerConfig, hostname: &str) -> anyhow::Result<NodeCredential> {
-    if config.master_url.is_empty() {
+    let masters = config.master_urls();
+    if masters.is_empty() {
         bail!("the node is not enrolled: set worker.master_url (--master-url)");
     }
     if config.enroll_token.is_empty() || config.shared_secret.is_empty() {
@@ -135,15 +136,16 @@ pub async fn enroll(config: &WorkerConfig, hostname: &str) -> anyhow::Result<Nod
         Duration::from_millis(config.reconnect_min_ms),
         Duration::from_millis(config.reconnect_max_ms),
     );
-    loop {
-        match attempt(&client, config, hostname).await {
+    // Several masters: each retry goes to the next one.
+    for master in masters.iter().cycle() {
+        match attempt(&client, config, master, hostname).await {
             Ok(cred) => {
                 cred.store(&config.credential_path())?;
-                tracing::info!(node_id = %cred.node_id, "enrolled");
+                tracing::info!(node_id = %cred.node_id, %master, "enrolled");
                 return Ok(cred);
             }
             Err(EnrollError::Rejected { status, message }) => {
-                tracing::error!(status, %message, "enrollment refused");
+                tracing::error!(status, %message, %master, "enrollment refused");
                 return Err(EnrollError::Rejected { status, message }.into());
             }
             Err(EnrollError::Retry {
@@ -153,19 +155,21 @@ pub async fn enroll(config: &WorkerConfig, hostname: &str) -> anyhow::Result<Nod
                 let delay = backoff
                     .next_delay(&mut rand::rng())
                     .max(retry_after.unwrap_or_default());
-                tracing::warn!(%message, retry_in_ms = delay.as_millis() as u64, "enrollment failed");
+                tracing::warn!(%message, %master, retry_in_ms = delay.as_millis() as u64, "enrollment failed");
                 tokio::time::sleep(delay).await;
             }
         }
     }
+    bail!("the node is not enrolled: no master URL to enroll with")
 }
 
 async fn attempt(
     client: &reqwest::Client,
     config: &WorkerConfig,
+    master_url: &str,
     hostname: &str,
 ) -> Result<NodeCredential, EnrollError> {
-    let url = format!("{}/api/enroll", config.master_url.trim_end_matches('/'));
+    let url = format!("{}/api/enroll", master_url.trim_end_matches('/'));
     let body = EnrollRequest {
         shared_secret: &config.shared_secret,
         enroll_token: &config.enroll_token,
@@ -340,6 +344,26 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_master_is_skipped_for_the_next_one() {
+        let (url, mut requests) = enroll_server(vec![(
+            200,
+            r#"{"node_id":"n-2","credential":"cred-2","grpc_url":""}"#,
+        )])
+        .await;
+        // A port nothing listens on: bound, then closed.
+        let closed = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            format!("http://{}", l.local_addr().unwrap())
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(format!("{closed},{url}"), dir.path());
+        cfg.validate().unwrap();
+        let cred = enroll(&cfg, "host-b").await.unwrap();
+        assert_eq!(cred.node_id, "n-2");
+        assert_eq!(requests.recv().await.unwrap()["hostname"], "host-b");
     }
 
     #[test]

@@ -29,6 +29,38 @@ pub mod telemetry;
 #[cfg(test)]
 mod agent_tests;
 
+#[cfg(test)]
+mod turn_tests {
+    use super::MasterTurn;
+
+    #[test]
+    fn one_master_waits_before_every_attempt() {
+        let mut t = MasterTurn::new(1);
+        assert!(t.next(false));
+        assert!(t.next(true));
+        assert_eq!(t.current(), 0);
+    }
+
+    #[test]
+    fn several_masters_are_tried_in_turn_and_a_full_round_of_failures_waits() {
+        let mut t = MasterTurn::new(3);
+        // 0 fails, 1 fails at once, 2 fails: a round is complete, wait, then 0 again.
+        assert!(!t.next(false));
+        assert_eq!(t.current(), 1);
+        assert!(!t.next(false));
+        assert_eq!(t.current(), 2);
+        assert!(t.next(false));
+        assert_eq!(t.current(), 0);
+        // 0 registers then drops: short wait, then 1; the new round starts at 1.
+        assert!(t.next(true));
+        assert_eq!(t.current(), 1);
+        assert!(!t.next(false));
+        assert!(!t.next(false));
+        assert!(t.next(false));
+        assert_eq!(t.current(), 1);
+    }
+}
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -74,8 +106,12 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
         }
         None => enroll::enroll(&config, &hostname).await?,
     };
-    let grpc_url = config.resolve_grpc_url(credential.grpc_url.as_deref())?;
-    tracing::info!(%grpc_url, node_id = %credential.node_id, "worker starting");
+    let masters = config.resolve_masters(credential.grpc_url.as_deref())?;
+    if masters.is_empty() {
+        anyhow::bail!("no master to connect to: set worker.master_url or worker.grpc_url");
+    }
+    let grpc_urls: Vec<&str> = masters.iter().map(|m| m.grpc.as_str()).collect();
+    tracing::info!(masters = ?grpc_urls, node_id = %credential.node_id, "worker starting");
 
     let mut tasks = JoinSet::new();
     let (interval_tx, interval_rx) = watch::channel(config.heartbeat_interval());
@@ -100,7 +136,7 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
     ring.push(agent_event("started", [("agent_version", AGENT_VERSION)]));
 
     let ctx = Arc::new(SessionContext {
-        grpc_url,
+        masters,
         pinned: config.pinned_certificate(),
         credential,
         hostname,
@@ -115,30 +151,76 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
     );
     let mut metrics_rx = metrics_rx;
     let mut heartbeat_seq = 0;
+    let mut turn = MasterTurn::new(ctx.masters.len());
     loop {
+        let master = &ctx.masters[turn.current()];
         let end = Session::new(
             &ctx,
+            master,
             &mut ring,
             &mut events_rx,
             &mut metrics_rx,
             &mut heartbeat_seq,
         )
         .run()
-        .instrument(tracing::info_span!("session"))
+        .instrument(tracing::info_span!("session", master = %master.grpc))
         .await;
         ring.resend_all();
         if end.registered {
             backoff.reset();
         }
-        let delay = backoff.next_delay(&mut rand::rng());
-        // Quiet after the first few failures: one line per attempt at most, and debug level
-        // once the master has been away for a while.
-        if backoff.attempts() <= 3 {
-            tracing::warn!(error = %end.reason, retry_in_ms = delay.as_millis() as u64, "disconnected from the master");
+        let wait = turn.next(end.registered);
+        let delay = if wait {
+            backoff.next_delay(&mut rand::rng())
         } else {
-            tracing::debug!(error = %end.reason, retry_in_ms = delay.as_millis() as u64, "master still unreachable");
+            Duration::ZERO
+        };
+        let next = &ctx.masters[turn.current()].grpc;
+        // Quiet after the first few failures: one line per attempt at most, and debug level
+        // once the masters have been away for a while.
+        if backoff.attempts() <= 3 {
+            tracing::warn!(error = %end.reason, master = %master.grpc, next_master = %next, retry_in_ms = delay.as_millis() as u64, "disconnected from the master");
+        } else {
+            tracing::debug!(error = %end.reason, master = %master.grpc, next_master = %next, retry_in_ms = delay.as_millis() as u64, "master still unreachable");
         }
         buffer_while_waiting(delay, &mut ring, &mut events_rx).await;
+    }
+}
+
+/// Which master to dial next: round-robin, moving on after every session, whether it failed to
+/// connect or dropped after registering. The backoff delay is taken once every master of a
+/// round has failed, and after every session that had registered (so a master that accepts and
+/// drops at once is not dialed in a tight loop); within a round the next master is dialed at
+/// once. With a single master this is the old behaviour: a backoff delay before every attempt.
+#[derive(Debug, Clone)]
+struct MasterTurn {
+    count: usize,
+    current: usize,
+    /// The master the current round of failures started with.
+    round_start: usize,
+}
+
+impl MasterTurn {
+    fn new(count: usize) -> Self {
+        Self {
+            count: count.max(1),
+            current: 0,
+            round_start: 0,
+        }
+    }
+
+    fn current(&self) -> usize {
+        self.current
+    }
+
+    /// Moves to the next master after a session; true when the backoff delay is due first.
+    fn next(&mut self, registered: bool) -> bool {
+        self.current = (self.current + 1) % self.count;
+        if registered {
+            self.round_start = self.current;
+            return true;
+        }
+        self.current == self.round_start
     }
 }
 

@@ -20,6 +20,7 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 use tracing::Instrument as _;
 
+use super::config::Master;
 use super::enroll::NodeCredential;
 use super::event_ring::EventRing;
 use super::telemetry::LatestMetrics;
@@ -91,7 +92,8 @@ pub async fn connect(url: &str, pinned: Option<[u8; 32]>) -> anyhow::Result<Chan
 
 /// What does not change between sessions.
 pub struct SessionContext {
-    pub grpc_url: String,
+    /// The masters, tried in turn (one session at a time, with one of them).
+    pub masters: Vec<Master>,
     /// SHA-256 of the only certificate an `https://` master may present.
     pub pinned: Option<[u8; 32]>,
     pub credential: NodeCredential,
@@ -118,6 +120,8 @@ pub struct SessionEnd {
 /// closes, and the loop dials again.
 pub struct Session<'a> {
     ctx: &'a Arc<SessionContext>,
+    /// The master this session dials.
+    master: &'a Master,
     ring: &'a mut EventRing,
     events_rx: &'a mut mpsc::Receiver<Event>,
     metrics_rx: &'a mut watch::Receiver<LatestMetrics>,
@@ -141,6 +145,7 @@ impl Drop for AbortOnDrop {
 impl<'a> Session<'a> {
     pub fn new(
         ctx: &'a Arc<SessionContext>,
+        master: &'a Master,
         ring: &'a mut EventRing,
         events_rx: &'a mut mpsc::Receiver<Event>,
         metrics_rx: &'a mut watch::Receiver<LatestMetrics>,
@@ -148,6 +153,7 @@ impl<'a> Session<'a> {
     ) -> Self {
         Self {
             ctx,
+            master,
             ring,
             events_rx,
             metrics_rx,
@@ -168,7 +174,7 @@ impl<'a> Session<'a> {
     }
 
     async fn serve(&mut self, registered: &mut bool) -> anyhow::Result<()> {
-        let channel = connect(&self.ctx.grpc_url, self.ctx.pinned).await?;
+        let channel = connect(&self.master.grpc, self.ctx.pinned).await?;
         let auth = BearerAuth::new(&self.ctx.credential.credential)?;
         let mut node = NodeServiceClient::with_interceptor(channel.clone(), auth.clone());
         let commands_client = CommandServiceClient::with_interceptor(channel, auth);
@@ -186,6 +192,8 @@ impl<'a> Session<'a> {
         }
         tracing::info!(
             node_id = %self.ctx.credential.node_id,
+            master = %self.master.grpc,
+            master_http = %self.master.http,
             master_proto_minor = reply.master_proto_minor,
             "registered with the master"
         );
