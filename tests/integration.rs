@@ -32,6 +32,7 @@ mod integration {
     mod permissions;
     mod policies;
     mod policy;
+    mod postgres;
     mod settings;
     mod sockets;
     mod stacks;

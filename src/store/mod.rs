@@ -13,6 +13,7 @@ pub mod events;
 pub mod hosts;
 pub mod jobs;
 pub mod jwt_keys;
+pub mod migrate;
 pub mod modules;
 mod retention;
 pub mod sessions;
@@ -40,9 +41,22 @@ pub enum StoreError {
     #[error("{0}")]
     Invalid(String),
     #[error(transparent)]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            // PostgreSQL refuses NUL characters in text (SQLSTATE 22021), which SQLite stores:
+            // a value holding one is invalid input, not a server error, and is never stored.
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("22021") => {
+                Self::Invalid("text values must not contain NUL characters".into())
+            }
+            _ => Self::Database(err),
+        }
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -255,7 +269,7 @@ pub(crate) fn conflict_on_unique(err: sqlx::Error, message: impl Into<String>) -
         sqlx::Error::Database(db) if db.is_unique_violation() => {
             StoreError::Conflict(message.into())
         }
-        _ => StoreError::Database(err),
+        _ => StoreError::from(err),
     }
 }
 
