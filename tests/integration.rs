@@ -26,6 +26,7 @@ mod integration {
     mod inventory;
     mod jobs;
     mod keys;
+    mod migrate_store;
     mod modules;
     mod monitoring;
     mod observability;

@@ -115,14 +115,15 @@ impl Store {
         } else {
             anyhow::bail!("storage.database_url must start with sqlite:// or postgres://");
         };
-        if engine == Engine::Sqlite {
+        // The data directory holds the SQLite database (password and key hashes, sealed secrets)
+        // and, on either engine, the JWT secret, TLS keys and endpoint credentials: owner only.
+        {
             std::fs::create_dir_all(&config.storage.data_dir).with_context(|| {
                 format!(
                     "creating data directory {}",
                     config.storage.data_dir.display()
                 )
             })?;
-            // The database holds password and key hashes and sealed secrets: owner only.
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt;
