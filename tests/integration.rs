@@ -17,6 +17,7 @@ mod integration {
     mod automation;
     mod chaos;
     mod compose_security;
+    mod concurrency;
     mod contract;
     pub mod docker;
     mod errors;

@@ -188,6 +188,30 @@ impl Store {
         self.engine
     }
 
+    /// Makes the transactions that check a rule spanning several rows before they write (what no
+    /// unique constraint expresses: "one enabled admin remains", "at most N keys per user") take
+    /// turns per `scope`. SQLite's transactions are serial already (one writer connection); on
+    /// PostgreSQL each would count in its own snapshot, so a transaction-scoped advisory lock on
+    /// a key derived from `scope` serialises them, across masters sharing the database too.
+    pub(crate) async fn serialize(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        scope: &str,
+    ) -> StoreResult<()> {
+        if self.engine == Engine::Postgres {
+            use sha2::Digest;
+            let digest = sha2::Sha256::digest(scope.as_bytes());
+            let mut key = [0u8; 8];
+            key.copy_from_slice(&digest[..8]);
+            // Wrapped so the result is a plain integer (the `Any` driver has no `void`).
+            sqlx::query("SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock($1)) AS l")
+                .bind(i64::from_be_bytes(key))
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Pool statistics for `/metrics`: `(pool, open, idle)`.
     pub fn pool_stats(&self) -> [(&'static str, u32, usize); 2] {
         [
