@@ -52,7 +52,11 @@ pub struct TableReport {
 impl fmt::Display for MigrationReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let width = self.tables.iter().map(|t| t.name.len()).max().unwrap_or(5);
-        writeln!(f, "{:<width$}  {:>10}  sha256 (source = target)", "table", "rows")?;
+        writeln!(
+            f,
+            "{:<width$}  {:>10}  sha256 (source = target)",
+            "table", "rows"
+        )?;
         for t in &self.tables {
             writeln!(f, "{:<width$}  {:>10}  {}", t.name, t.rows, t.checksum)?;
         }
@@ -187,7 +191,10 @@ pub async fn migrate_store(from: &str, to: &str) -> anyhow::Result<MigrationRepo
 async fn copy(source: &sqlx::SqlitePool, target: &sqlx::PgPool) -> anyhow::Result<MigrationReport> {
     let mut src = source.begin().await.context("reading the source")?;
     check_source_version(&mut src).await?;
-    let mut tx = target.begin().await.context("starting the target transaction")?;
+    let mut tx = target
+        .begin()
+        .await
+        .context("starting the target transaction")?;
     refuse_non_empty(&mut tx).await?;
     super::MIGRATOR
         .run(&mut *tx)
@@ -198,10 +205,13 @@ async fn copy(source: &sqlx::SqlitePool, target: &sqlx::PgPool) -> anyhow::Resul
     // The rows the migrations seed (the default alert rules) are the source's to decide.
     let names: Vec<String> = tables.iter().map(|t| quote(&t.name)).collect();
     if !names.is_empty() {
-        sqlx::query(AssertSqlSafe(format!("TRUNCATE {} CASCADE", names.join(", "))))
-            .execute(&mut *tx)
-            .await
-            .context("clearing the rows the migrations seeded")?;
+        sqlx::query(AssertSqlSafe(format!(
+            "TRUNCATE {} CASCADE",
+            names.join(", ")
+        )))
+        .execute(&mut *tx)
+        .await
+        .context("clearing the rows the migrations seeded")?;
     }
 
     let mut reports = Vec::new();
@@ -280,9 +290,9 @@ async fn refuse_non_empty(tx: &mut sqlx::PgConnection) -> anyhow::Result<()> {
             "SELECT EXISTS (SELECT 1 FROM {})",
             quote(&t)
         )))
-            .fetch_one(&mut *tx)
-            .await
-            .with_context(|| format!("reading the target's table {t}"))?;
+        .fetch_one(&mut *tx)
+        .await
+        .with_context(|| format!("reading the target's table {t}"))?;
         if any {
             bail!(
                 "the target (--to) is not empty: table {t} has rows. migrate-store only writes \
@@ -354,7 +364,9 @@ async fn source_tables(
                 bail!("table {name}: column {col} is missing in the target");
             };
             let Some(kind) = Kind::of(pg_type) else {
-                bail!("table {name}: column {col} has type {pg_type}, which migrate-store cannot copy");
+                bail!(
+                    "table {name}: column {col} has type {pg_type}, which migrate-store cannot copy"
+                );
             };
             columns.push(Column {
                 name: col.clone(),
@@ -399,9 +411,10 @@ async fn source_tables(
             .iter()
             .filter(|n| !done.contains(*n))
             .filter(|n| {
-                parents
-                    .get(*n)
-                    .is_none_or(|ps| ps.iter().all(|p| done.contains(p) || !parents.contains_key(p)))
+                parents.get(*n).is_none_or(|ps| {
+                    ps.iter()
+                        .all(|p| done.contains(p) || !parents.contains_key(p))
+                })
             })
             .cloned()
             .collect();
@@ -426,10 +439,18 @@ fn source_value(row: &SqliteRow, i: usize) -> anyhow::Result<Value> {
     }
     let type_name = raw.type_info().name().to_ascii_uppercase();
     Ok(match type_name.as_str() {
-        "INTEGER" | "BOOLEAN" => Value::Int(<i64 as Decode<Sqlite>>::decode(raw).map_err(|e| anyhow::anyhow!("{e}"))?),
-        "REAL" => Value::Real(<f64 as Decode<Sqlite>>::decode(raw).map_err(|e| anyhow::anyhow!("{e}"))?),
-        "BLOB" => Value::Bytes(<Vec<u8> as Decode<Sqlite>>::decode(raw).map_err(|e| anyhow::anyhow!("{e}"))?),
-        _ => Value::Text(<String as Decode<Sqlite>>::decode(raw).map_err(|e| anyhow::anyhow!("{e}"))?),
+        "INTEGER" | "BOOLEAN" => {
+            Value::Int(<i64 as Decode<Sqlite>>::decode(raw).map_err(|e| anyhow::anyhow!("{e}"))?)
+        }
+        "REAL" => {
+            Value::Real(<f64 as Decode<Sqlite>>::decode(raw).map_err(|e| anyhow::anyhow!("{e}"))?)
+        }
+        "BLOB" => Value::Bytes(
+            <Vec<u8> as Decode<Sqlite>>::decode(raw).map_err(|e| anyhow::anyhow!("{e}"))?,
+        ),
+        _ => Value::Text(
+            <String as Decode<Sqlite>>::decode(raw).map_err(|e| anyhow::anyhow!("{e}"))?,
+        ),
     })
 }
 
@@ -590,11 +611,19 @@ async fn reset_sequences(tx: &mut sqlx::PgConnection, tables: &[Table]) -> anyho
 
 fn target_value(row: &PgRow, i: usize, kind: Kind) -> anyhow::Result<Value> {
     Ok(match kind {
-        Kind::Int16 => row.try_get::<Option<i16>, _>(i)?.map(|v| Value::Int(v.into())),
-        Kind::Int32 => row.try_get::<Option<i32>, _>(i)?.map(|v| Value::Int(v.into())),
+        Kind::Int16 => row
+            .try_get::<Option<i16>, _>(i)?
+            .map(|v| Value::Int(v.into())),
+        Kind::Int32 => row
+            .try_get::<Option<i32>, _>(i)?
+            .map(|v| Value::Int(v.into())),
         Kind::Int64 => row.try_get::<Option<i64>, _>(i)?.map(Value::Int),
-        Kind::Bool => row.try_get::<Option<bool>, _>(i)?.map(|v| Value::Int(v.into())),
-        Kind::Float32 => row.try_get::<Option<f32>, _>(i)?.map(|v| Value::Real(v.into())),
+        Kind::Bool => row
+            .try_get::<Option<bool>, _>(i)?
+            .map(|v| Value::Int(v.into())),
+        Kind::Float32 => row
+            .try_get::<Option<f32>, _>(i)?
+            .map(|v| Value::Real(v.into())),
         Kind::Float64 => row.try_get::<Option<f64>, _>(i)?.map(Value::Real),
         Kind::Text => row.try_get::<Option<String>, _>(i)?.map(Value::Text),
         Kind::Bytes => row.try_get::<Option<Vec<u8>>, _>(i)?.map(Value::Bytes),
@@ -603,7 +632,10 @@ fn target_value(row: &PgRow, i: usize, kind: Kind) -> anyhow::Result<Value> {
 }
 
 /// The target table's row count and checksum, read back inside the copy's transaction.
-async fn target_checksum(tx: &mut sqlx::PgConnection, table: &Table) -> anyhow::Result<(u64, String)> {
+async fn target_checksum(
+    tx: &mut sqlx::PgConnection,
+    table: &Table,
+) -> anyhow::Result<(u64, String)> {
     let cols: Vec<String> = table.columns.iter().map(|c| quote(&c.name)).collect();
     let select = format!(
         "SELECT {} FROM {} ORDER BY {}",
@@ -633,9 +665,14 @@ mod tests {
 
     #[test]
     fn urls_are_validated() {
-        let err = |r: anyhow::Result<SqliteConnectOptions>| format!("{:#}", r.err().map_or_else(|| anyhow::anyhow!("ok"), |e| e));
+        let err = |r: anyhow::Result<SqliteConnectOptions>| {
+            format!("{:#}", r.err().unwrap_or_else(|| anyhow::anyhow!("ok")))
+        };
         assert!(err(source_options("postgres://x/y")).contains("--from must be a SQLite URL"));
-        assert!(err(source_options("sqlite:///nonexistent/dir/cb.db")).contains("no SQLite database at"));
+        assert!(
+            err(source_options("sqlite:///nonexistent/dir/cb.db"))
+                .contains("no SQLite database at")
+        );
         assert!(target_options("sqlite://x.db").is_err());
         assert!(target_options("mysql://x/y").is_err());
         assert!(target_options("postgres://u@127.0.0.1:5432/db").is_ok());
@@ -651,7 +688,10 @@ mod tests {
             hex::encode(h.finalize())
         };
         // A NULL, an empty string and "N" are three different values; so are 1 and "1".
-        assert_ne!(digest(&[Value::Null]), digest(&[Value::Text(String::new())]));
+        assert_ne!(
+            digest(&[Value::Null]),
+            digest(&[Value::Text(String::new())])
+        );
         assert_ne!(digest(&[Value::Text("N".into())]), digest(&[Value::Null]));
         assert_ne!(digest(&[Value::Int(1)]), digest(&[Value::Text("1".into())]));
         // Column boundaries count: ("ab", "c") is not ("a", "bc").

@@ -45,7 +45,10 @@ async fn concurrent_demotions_never_leave_no_enabled_admin() {
             .iter()
             .filter(|r| matches!(r, Err(StoreError::Conflict(_))))
             .count();
-        assert_eq!(refused, 1, "round {round}: exactly one refused: {a:?} / {b:?}");
+        assert_eq!(
+            refused, 1,
+            "round {round}: exactly one refused: {a:?} / {b:?}"
+        );
         survivor = if a.is_ok() { other } else { survivor };
         let admins = store
             .users()

@@ -186,7 +186,9 @@ async fn enrollment_produces_every_reason_code() {
 
 async fn db(s: &TestServer) -> sqlx::AnyPool {
     sqlx::any::install_default_drivers();
-    sqlx::AnyPool::connect(&s.config.database_url()).await.unwrap()
+    sqlx::AnyPool::connect(&s.config.database_url())
+        .await
+        .unwrap()
 }
 
 async fn expire_token(s: &TestServer, host: &str) {

@@ -54,7 +54,15 @@ async fn snapshot(s: &TestServer, admin: &Login) -> Value {
         .as_array()
         .unwrap()
         .iter()
-        .map(|n| json!([n["id"], n["name"], n["hostname"], n["labels"], n["enrolled_at"]]))
+        .map(|n| {
+            json!([
+                n["id"],
+                n["name"],
+                n["hostname"],
+                n["labels"],
+                n["enrolled_at"]
+            ])
+        })
         .collect();
     json!({
         "users": users,
@@ -83,7 +91,11 @@ async fn a_sqlite_store_moves_to_postgres_with_everything_in_it() {
     let admin = lite.setup().await;
     let operator = lite.user(&admin, "oper", "operator").await;
     let key = lite
-        .post("/api/keys", &operator.access, json!({"name": "ci", "role": "viewer"}))
+        .post(
+            "/api/keys",
+            &operator.access,
+            json!({"name": "ci", "role": "viewer"}),
+        )
         .await;
     assert_eq!(key.status, StatusCode::CREATED, "{:?}", key.body);
     let key = key.body["key"].as_str().unwrap().to_owned();
@@ -123,15 +135,28 @@ async fn a_sqlite_store_moves_to_postgres_with_everything_in_it() {
     let (ok, _, err) = migrate("sqlite:///nonexistent/contextbay.db", &pg_url);
     assert!(!ok && err.contains("no SQLite database at"), "{err}");
     let (ok, _, err) = migrate(&sqlite_url, &sqlite_url);
-    assert!(!ok && err.contains("--to must be a PostgreSQL URL"), "{err}");
+    assert!(
+        !ok && err.contains("--to must be a PostgreSQL URL"),
+        "{err}"
+    );
     let (ok, _, err) = migrate(&sqlite_url, "postgres://[bad");
-    assert!(!ok && err.contains("--to is not a valid PostgreSQL URL"), "{err}");
+    assert!(
+        !ok && err.contains("--to is not a valid PostgreSQL URL"),
+        "{err}"
+    );
 
     // 3. The move.
     let (ok, out, err) = migrate(&sqlite_url, &pg_url);
     assert!(ok, "migrate-store failed: {err}\n{out}");
     assert!(out.contains("row counts and checksums verified"), "{out}");
-    for table in ["users", "api_keys", "settings", "module_config", "hosts", "audit_log"] {
+    for table in [
+        "users",
+        "api_keys",
+        "settings",
+        "module_config",
+        "hosts",
+        "audit_log",
+    ] {
         assert!(
             out.lines().any(|l| l.starts_with(&format!("{table} "))),
             "{table} missing from the report:\n{out}"

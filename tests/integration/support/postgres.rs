@@ -107,8 +107,26 @@ impl Cluster {
     /// Runs `sql` with psql on database `db`; panics with psql's message when it fails.
     pub fn psql(&self, db: &str, sql: &str) -> String {
         let out = Command::new(self.bin.join("psql"))
-            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1"])
-            .args(["-p", &self.port.to_string(), "-U", &owner().name, "-d", db, "-c", sql])
+            .args([
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                "127.0.0.1",
+            ])
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                &owner().name,
+                "-d",
+                db,
+                "-c",
+                sql,
+            ])
             .env("PGCONNECT_TIMEOUT", "10")
             .stdin(Stdio::null())
             .output()
@@ -225,7 +243,10 @@ fn id(args: &[&str]) -> String {
 fn as_owner(program: impl AsRef<std::ffi::OsStr>, cwd: &Path) -> Command {
     let mut cmd = Command::new(program);
     if let Some((uid, gid)) = owner().switch {
-        cmd.uid(uid).gid(gid).env("USER", TEST_USER).env("HOME", cwd);
+        cmd.uid(uid)
+            .gid(gid)
+            .env("USER", TEST_USER)
+            .env("HOME", cwd);
     }
     cmd.current_dir(cwd).stdin(Stdio::null());
     cmd
@@ -252,7 +273,7 @@ fn start_or_join() -> Cluster {
         .open(&lock_path)
         .unwrap();
     chown(&lock_path);
-    lock.lock().unwrap();
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).unwrap();
     let port_file = base.join("port");
     if let Ok(port) = std::fs::read_to_string(&port_file) {
         return Cluster {
@@ -285,6 +306,11 @@ fn start_or_join() -> Cluster {
         base = base.display(),
         lock = lock_path.display(),
     );
+    // Detached on purpose: it outlives this test process (its parent is the run).
+    #[allow(
+        clippy::zombie_processes,
+        reason = "the watchdog outlives this process"
+    )]
     as_owner("sh", &base)
         .args(["-c", &watchdog])
         .stdout(Stdio::null())
