@@ -68,6 +68,16 @@ enum AdminCommand {
     },
     /// Make a new JWT signing key; the previous one stays valid for the grace period.
     RotateJwt(ConfigArgs),
+    /// Copy a SQLite store into an empty PostgreSQL database and verify it (row counts and
+    /// checksums); stop the master first. See docs/operations.md.
+    MigrateStore {
+        /// The SQLite database, e.g. sqlite:///var/lib/contextbay/contextbay.db
+        #[arg(long, value_name = "SQLITE_URL")]
+        from: String,
+        /// The empty PostgreSQL database, e.g. postgres://contextbay@db/contextbay
+        #[arg(long, value_name = "POSTGRES_URL")]
+        to: String,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -245,6 +255,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     let config = args.load()?;
                     rt.block_on(admin::rotate_jwt(&config))?
                 }
+                AdminCommand::MigrateStore { from, to } => rt
+                    .block_on(contextbay::store::migrate::migrate_store(&from, &to))?
+                    .to_string(),
             };
             println!("{message}");
             Ok(())

@@ -17,6 +17,7 @@ mod integration {
     mod automation;
     mod chaos;
     mod compose_security;
+    mod concurrency;
     mod contract;
     pub mod docker;
     mod errors;
@@ -28,12 +29,14 @@ mod integration {
     mod inventory;
     mod jobs;
     mod keys;
+    mod migrate_store;
     mod modules;
     mod monitoring;
     mod observability;
     mod permissions;
     mod policies;
     mod policy;
+    mod postgres;
     mod settings;
     mod sockets;
     mod stacks;

@@ -103,6 +103,10 @@ impl ApiKeys<'_> {
         expires_at: Option<i64>,
     ) -> StoreResult<ApiKey> {
         let mut tx = self.0.write.begin().await?;
+        // Counted below against the limit: one user's creations take turns.
+        self.0
+            .serialize(&mut tx, &format!("api_keys.user:{user_id}"))
+            .await?;
         let live: i64 = sqlx::Row::try_get(
             &sqlx::query(
                 "SELECT COUNT(*) AS n FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL",

@@ -91,13 +91,17 @@ impl Audit<'_> {
         macro_rules! filter {
             () => {
                 "WHERE ($1 IS NULL OR actor = $1) \
-                 AND ($2 IS NULL OR action LIKE $2) \
+                 AND ($2 IS NULL OR lower(action) LIKE $2) \
                  AND ($3 IS NULL OR result = $3) \
                  AND ($4 IS NULL OR ts >= $4) \
                  AND ($5 IS NULL OR ts <= $5)"
             };
         }
-        let action = filter.action.as_ref().map(|a| format!("%{a}%"));
+        // Case-insensitive on both engines (SQLite's LIKE is, PostgreSQL's is not).
+        let action = filter
+            .action
+            .as_ref()
+            .map(|a| format!("%{}%", a.to_lowercase()));
         let sql = concat!(
             "SELECT id, ts, actor, actor_id, action, target, result, status, request_id, \
              source_ip FROM audit_log ",

@@ -13,6 +13,7 @@ pub mod events;
 pub mod hosts;
 pub mod jobs;
 pub mod jwt_keys;
+pub mod migrate;
 pub mod modules;
 mod retention;
 pub mod sessions;
@@ -40,9 +41,22 @@ pub enum StoreError {
     #[error("{0}")]
     Invalid(String),
     #[error(transparent)]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            // PostgreSQL refuses NUL characters in text (SQLSTATE 22021), which SQLite stores:
+            // a value holding one is invalid input, not a server error, and is never stored.
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("22021") => {
+                Self::Invalid("text values must not contain NUL characters".into())
+            }
+            _ => Self::Database(err),
+        }
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -101,14 +115,15 @@ impl Store {
         } else {
             anyhow::bail!("storage.database_url must start with sqlite:// or postgres://");
         };
-        if engine == Engine::Sqlite {
+        // The data directory holds the SQLite database (password and key hashes, sealed secrets)
+        // and, on either engine, the JWT secret, TLS keys and endpoint credentials: owner only.
+        {
             std::fs::create_dir_all(&config.storage.data_dir).with_context(|| {
                 format!(
                     "creating data directory {}",
                     config.storage.data_dir.display()
                 )
             })?;
-            // The database holds password and key hashes and sealed secrets: owner only.
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt;
@@ -171,6 +186,30 @@ impl Store {
 
     pub fn engine(&self) -> Engine {
         self.engine
+    }
+
+    /// Makes the transactions that check a rule spanning several rows before they write (what no
+    /// unique constraint expresses: "one enabled admin remains", "at most N keys per user") take
+    /// turns per `scope`. SQLite's transactions are serial already (one writer connection); on
+    /// PostgreSQL each would count in its own snapshot, so a transaction-scoped advisory lock on
+    /// a key derived from `scope` serialises them, across masters sharing the database too.
+    pub(crate) async fn serialize(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        scope: &str,
+    ) -> StoreResult<()> {
+        if self.engine == Engine::Postgres {
+            use sha2::Digest;
+            let digest = sha2::Sha256::digest(scope.as_bytes());
+            let mut key = [0u8; 8];
+            key.copy_from_slice(&digest[..8]);
+            // Wrapped so the result is a plain integer (the `Any` driver has no `void`).
+            sqlx::query("SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock($1)) AS l")
+                .bind(i64::from_be_bytes(key))
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Pool statistics for `/metrics`: `(pool, open, idle)`.
@@ -255,7 +294,7 @@ pub(crate) fn conflict_on_unique(err: sqlx::Error, message: impl Into<String>) -
         sqlx::Error::Database(db) if db.is_unique_violation() => {
             StoreError::Conflict(message.into())
         }
-        _ => StoreError::Database(err),
+        _ => StoreError::from(err),
     }
 }
 

@@ -57,6 +57,8 @@ impl Store {
     pub async fn import(&self, plan: &ImportPlan) -> StoreResult<ImportReport> {
         let mut report = ImportReport::default();
         let mut tx = self.write.begin().await?;
+        // Checked at the end: an enabled admin remains (as with user changes, they take turns).
+        self.serialize(&mut tx, super::users::ADMINS_SCOPE).await?;
         for u in &plan.users {
             let existing =
                 sqlx::query("SELECT id, password_hash, disabled FROM users WHERE username = $1")

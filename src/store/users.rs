@@ -174,6 +174,8 @@ impl Users<'_> {
     /// password revokes the user's sessions in the same transaction.
     pub async fn update(&self, id: &str, update: &UserUpdate) -> StoreResult<User> {
         let mut tx = self.0.write.begin().await?;
+        // Checked below: an enabled admin remains (concurrent changes take turns).
+        self.0.serialize(&mut tx, ADMINS_SCOPE).await?;
         let sql = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
         let current = sqlx::query_as::<_, UserRow>(sql)
             .bind(id)
@@ -228,6 +230,8 @@ impl Users<'_> {
     /// Deletes a user with their sessions and API keys; refuses to delete the last enabled admin.
     pub async fn delete(&self, id: &str) -> StoreResult<User> {
         let mut tx = self.0.write.begin().await?;
+        // Checked below: an enabled admin remains (concurrent changes take turns).
+        self.0.serialize(&mut tx, ADMINS_SCOPE).await?;
         let sql = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
         let current = sqlx::query_as::<_, UserRow>(sql)
             .bind(id)
@@ -278,6 +282,9 @@ impl Users<'_> {
             .collect()
     }
 }
+
+/// The scope of [`Store::serialize`] for changes that may remove an enabled admin.
+pub(super) const ADMINS_SCOPE: &str = "users.enabled_admins";
 
 async fn other_enabled_admins(tx: &mut sqlx::AnyConnection, id: &str) -> StoreResult<i64> {
     let row = sqlx::query(

@@ -33,7 +33,11 @@ impl Binary {
     async fn start(dir: tempfile::TempDir) -> Self {
         let port = free_port();
         let grpc = free_port();
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_contextbay"))
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_contextbay"));
+        if let Some(url) = super::support::postgres::database_url(dir.path()) {
+            cmd.env("CB_STORAGE__DATABASE_URL", url);
+        }
+        let child = cmd
             .args(["serve", "--bind", "127.0.0.1", "--port"])
             .arg(port.to_string())
             .arg("--grpc-port")

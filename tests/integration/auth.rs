@@ -447,7 +447,7 @@ async fn rotated_key_is_accepted_during_grace_and_rejected_after() {
 #[actix_web::test]
 async fn rotation_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let config = contextbay::Config::for_test(dir.path());
+    let config = super::support::postgres::test_config(dir.path());
     let start = |c: contextbay::Config| async move {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         contextbay::start_on(c, listener).await.unwrap()
@@ -651,14 +651,11 @@ async fn concurrent_setups_create_exactly_one_admin() {
     concurrent_setups(TestServer::start().await).await;
 }
 
-/// The same on PostgreSQL, where each transaction counting zero users is not enough:
-/// `CB_TEST_POSTGRES_URL=postgres://…/empty_db cargo test --test integration
-/// concurrent_setups_on_postgres -- --ignored`.
+/// The same straight at the store, on the suite's engine (`CB_TEST_STORE=postgres`: PostgreSQL,
+/// where each transaction counting zero users is not enough).
 #[actix_web::test]
-#[ignore = "needs an empty PostgreSQL database in CB_TEST_POSTGRES_URL"]
-async fn concurrent_setups_on_postgres_create_exactly_one_admin() {
-    let url = std::env::var("CB_TEST_POSTGRES_URL").expect("CB_TEST_POSTGRES_URL");
-    let s = TestServer::start_with(|c| c.storage.database_url = url).await;
+async fn concurrent_first_admins_in_the_store_make_exactly_one() {
+    let s = TestServer::start().await;
     // Straight at the store, without the hashing that spreads the HTTP calls out in time.
     let hash = contextbay::auth::password::hash(PASSWORD).unwrap();
     let users = s.state().store.clone();

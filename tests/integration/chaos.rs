@@ -399,6 +399,9 @@ async fn master_and_two_worker_containers_survive_a_partition_and_a_master_resta
         &format!("CB_SERVER__GRPC_PORT={GRPC_PORT}"),
         "-e",
         "CB_SERVER__SHUTDOWN_TIMEOUT_SECS=1",
+        // SQLite in the container's /data on both engines of the suite: the master runs on an
+        // `--internal` test network, which cannot reach the test PostgreSQL on the host's
+        // loopback; what this test exercises (partitions, restarts) does not depend on the store.
         "-e",
         "CB_STORAGE__DATA_DIR=/data",
         "-e",

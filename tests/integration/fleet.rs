@@ -186,8 +186,9 @@ async fn enrollment_produces_every_reason_code() {
 
 async fn db(s: &TestServer) -> sqlx::AnyPool {
     sqlx::any::install_default_drivers();
-    let url = format!("sqlite://{}", s.data_dir().join("contextbay.db").display());
-    sqlx::AnyPool::connect(&url).await.unwrap()
+    sqlx::AnyPool::connect(&s.config.database_url())
+        .await
+        .unwrap()
 }
 
 async fn expire_token(s: &TestServer, host: &str) {

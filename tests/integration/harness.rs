@@ -39,7 +39,8 @@ impl TestServer {
 
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::for_test(dir.path());
+        // On PostgreSQL when the suite runs there (`CB_TEST_STORE=postgres`): a fresh database.
+        let mut config = super::support::postgres::test_config(dir.path());
         tweak(&mut config);
         config.validate().unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();

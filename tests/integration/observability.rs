@@ -194,7 +194,7 @@ async fn openapi_and_system_info() {
     }
     let info = s.get("/api/system/info", &admin.access).await;
     assert_eq!(info.status, StatusCode::OK);
-    assert_eq!(info.body["database"], "sqlite");
+    assert_eq!(info.body["database"], super::support::postgres::engine());
     assert!(info.body["rss_bytes"].as_u64().unwrap() > 1_000_000);
     assert!(info.body["events_published"].as_u64().unwrap() >= 1);
     s.stop().await;

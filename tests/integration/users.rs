@@ -167,7 +167,7 @@ async fn admin_commands_create_users_and_reset_passwords() {
     use contextbay::auth::Role;
 
     let dir = tempfile::tempdir().unwrap();
-    let config = contextbay::Config::for_test(dir.path());
+    let config = super::support::postgres::test_config(dir.path());
     let created = create_user(
         &config,
         "root",
