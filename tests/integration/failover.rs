@@ -34,8 +34,14 @@ async fn connected_here(s: &TestServer, token: &str, id: &str) -> (String, bool)
 async fn a_worker_moves_to_the_next_master_when_its_master_goes_away() {
     let shared = tempfile::tempdir().unwrap();
     let data_dir: PathBuf = shared.path().to_path_buf();
+    // One store for both: the shared directory's SQLite file, or on PostgreSQL the database
+    // that belongs to the shared directory.
+    let database = super::support::postgres::database_url(&data_dir);
     let tweak = |c: &mut Config| {
         c.storage.data_dir.clone_from(&data_dir);
+        if let Some(url) = &database {
+            c.storage.database_url.clone_from(url);
+        }
         c.fleet.heartbeat_interval_secs = 1;
     };
     let a = TestServer::start_with(tweak).await;
