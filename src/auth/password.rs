@@ -15,8 +15,9 @@
 //!   (Smaller blocks would raise the threshold on their first free and be recycled from arenas
 //!   that glibc does not trim.)
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, TryLockError};
 
 use argon2::password_hash::{Output, ParamsString, PasswordHash, Salt, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -87,12 +88,26 @@ fn within_bounds(p: &Params) -> bool {
 #[derive(Default)]
 struct Memory {
     blocks: Vec<Block>,
+    /// The pool's count of threads holding a block (`None` outside the pool).
+    held: Option<Arc<AtomicUsize>>,
 }
 
 impl Memory {
+    fn counted(held: Arc<AtomicUsize>) -> Self {
+        Self {
+            blocks: Vec::new(),
+            held: Some(held),
+        }
+    }
+
     /// `count` zeroed-or-reused blocks, reserved as one mapping of at least [`MMAP_ALWAYS_BYTES`].
     fn blocks(&mut self, count: usize) -> &mut [Block] {
         if self.blocks.len() < count {
+            if self.blocks.is_empty()
+                && let Some(held) = &self.held
+            {
+                held.fetch_add(1, Ordering::Relaxed);
+            }
             let capacity = count.max(MMAP_ALWAYS_BYTES / Block::SIZE);
             let mut blocks = Vec::with_capacity(capacity);
             blocks.resize(count, Block::default());
@@ -103,6 +118,11 @@ impl Memory {
 
     /// Gives the memory back to the system.
     fn release(&mut self) {
+        if !self.blocks.is_empty()
+            && let Some(held) = &self.held
+        {
+            held.fetch_sub(1, Ordering::Relaxed);
+        }
         self.blocks = Vec::new();
     }
 }
@@ -211,6 +231,8 @@ enum Job {
 pub struct PasswordPool {
     jobs: SyncSender<Job>,
     threads: usize,
+    /// Threads holding a memory block right now (0 when the pool is idle).
+    held: Arc<AtomicUsize>,
 }
 
 impl PasswordPool {
@@ -224,17 +246,28 @@ impl PasswordPool {
         let (jobs, rx) = sync_channel(queue.max(1));
         // The threads take turns at the one receiver; this lock never leaves this module.
         let rx = Arc::new(Mutex::new(rx));
+        let held = Arc::new(AtomicUsize::new(0));
         for i in 0..threads {
             let rx = Arc::clone(&rx);
+            let memory = Memory::counted(Arc::clone(&held));
             std::thread::Builder::new()
                 .name(format!("cb-argon2-{i}"))
-                .spawn(move || work(&rx))?;
+                .spawn(move || work(&rx, memory))?;
         }
-        Ok(Self { jobs, threads })
+        Ok(Self {
+            jobs,
+            threads,
+            held,
+        })
     }
 
     pub fn threads(&self) -> usize {
         self.threads
+    }
+
+    /// Threads holding a hashing memory block right now (about 19 MiB each).
+    pub fn blocks_held(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
     }
 
     /// A new argon2id PHC string for `password`.
@@ -263,12 +296,23 @@ impl PasswordPool {
     }
 }
 
-fn work(rx: &Mutex<Receiver<Job>>) {
-    let mut memory = Memory::default();
+fn work(rx: &Mutex<Receiver<Job>>, mut memory: Memory) {
     loop {
         let job = {
-            let Ok(rx) = rx.lock() else {
-                return;
+            // The lock is held by a thread that takes a job (a moment) or that waits for one
+            // (the queue is empty): either way this thread may wait long, so it gives its block
+            // back first. Before, a thread that blocked here kept its block for as long as the
+            // master stayed idle.
+            let rx = match rx.try_lock() {
+                Ok(rx) => rx,
+                Err(TryLockError::WouldBlock) => {
+                    memory.release();
+                    let Ok(rx) = rx.lock() else {
+                        return;
+                    };
+                    rx
+                }
+                Err(TryLockError::Poisoned(_)) => return,
             };
             match rx.try_recv() {
                 Ok(job) => job,
@@ -360,5 +404,29 @@ mod tests {
                 .unwrap()
         );
         assert!(!pool.verify("wrong password".into(), h).await.unwrap());
+    }
+
+    /// Every thread gives its block back once the queue is empty, also the one that ends up
+    /// waiting for the lock rather than for a job.
+    #[actix_rt::test]
+    async fn an_idle_pool_holds_no_memory() {
+        let pool = PasswordPool::start(2, 8).unwrap();
+        for _ in 0..3 {
+            let hashes = futures_util::future::join_all(
+                (0..4).map(|_| pool.hash("correct horse battery".into())),
+            )
+            .await;
+            assert!(hashes.iter().all(Result::is_ok));
+            let mut waited = 0;
+            while pool.blocks_held() > 0 {
+                assert!(
+                    waited < 500,
+                    "{} threads still hold their block 10 s after the last job",
+                    pool.blocks_held()
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                waited += 1;
+            }
+        }
     }
 }
