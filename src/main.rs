@@ -69,7 +69,7 @@ enum AdminCommand {
     /// Make a new JWT signing key; the previous one stays valid for the grace period.
     RotateJwt(ConfigArgs),
     /// Copy a SQLite store into an empty PostgreSQL database and verify it (row counts and
-    /// checksums); stop the master first. See docs/operations.md.
+    /// checksums); stop the master first. See README, "Moving from SQLite to PostgreSQL".
     MigrateStore {
         /// The SQLite database, e.g. sqlite:///var/lib/contextbay/contextbay.db
         #[arg(long, value_name = "SQLITE_URL")]
