@@ -483,6 +483,17 @@ fn bind<'q>(
     })
 }
 
+/// Every column of `table`, in primary-key order: the order both checksums are taken in.
+fn select_in_key_order(table: &Table, postgres: bool) -> String {
+    let cols: Vec<String> = table.columns.iter().map(|c| quote(&c.name)).collect();
+    format!(
+        "SELECT {} FROM {} ORDER BY {}",
+        cols.join(", "),
+        quote(&table.name),
+        order_clause(table, postgres)
+    )
+}
+
 fn order_clause(table: &Table, postgres: bool) -> String {
     table
         .order_by
@@ -509,12 +520,7 @@ async fn copy_table(
     table: &Table,
 ) -> anyhow::Result<(u64, String)> {
     let cols: Vec<String> = table.columns.iter().map(|c| quote(&c.name)).collect();
-    let select = format!(
-        "SELECT {} FROM {} ORDER BY {}",
-        cols.join(", "),
-        quote(&table.name),
-        order_clause(table, false)
-    );
+    let select = select_in_key_order(table, false);
     let per_batch = (MAX_PARAMS / table.columns.len().max(1)).clamp(1, MAX_BATCH_ROWS);
     let mut hasher = Sha256::new();
     let mut count = 0u64;
@@ -636,13 +642,7 @@ async fn target_checksum(
     tx: &mut sqlx::PgConnection,
     table: &Table,
 ) -> anyhow::Result<(u64, String)> {
-    let cols: Vec<String> = table.columns.iter().map(|c| quote(&c.name)).collect();
-    let select = format!(
-        "SELECT {} FROM {} ORDER BY {}",
-        cols.join(", "),
-        quote(&table.name),
-        order_clause(table, true)
-    );
+    let select = select_in_key_order(table, true);
     let mut hasher = Sha256::new();
     let mut count = 0u64;
     let mut rows = sqlx::query(AssertSqlSafe(select)).fetch(&mut *tx);

@@ -10,19 +10,6 @@ use serde_json::{Value, json};
 use super::harness::{ADMIN, Login, PASSWORD, TestServer};
 use super::support::postgres;
 
-fn postgres_available() -> bool {
-    let ok = postgres::available();
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    assert!(
-        ok || !ci,
-        "CI needs PostgreSQL (Debian: postgresql, installed by scripts/test)"
-    );
-    if !ok {
-        eprintln!("PostgreSQL is not installed; skipping the migrate-store test outside CI");
-    }
-    ok
-}
-
 /// Runs `contextbay admin migrate-store` and returns (success, stdout, stderr).
 fn migrate(from: &str, to: &str) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_contextbay"))
@@ -75,7 +62,7 @@ async fn snapshot(s: &TestServer, admin: &Login) -> Value {
 
 #[actix_web::test]
 async fn a_sqlite_store_moves_to_postgres_with_everything_in_it() {
-    if !postgres_available() {
+    if !postgres::required_by("the migrate-store test") {
         return;
     }
     // 1. A master on SQLite (whatever engine the rest of the suite uses), filled through the API.

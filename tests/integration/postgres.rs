@@ -14,19 +14,6 @@ use super::support::postgres;
 type Facts = BTreeSet<String>;
 
 /// True when PostgreSQL is installed; on CI its absence fails the test.
-fn postgres_available() -> bool {
-    let ok = postgres::available();
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    assert!(
-        ok || !ci,
-        "CI needs PostgreSQL (Debian: postgresql, installed by scripts/test)"
-    );
-    if !ok {
-        eprintln!("PostgreSQL is not installed; skipping the schema comparison outside CI");
-    }
-    ok
-}
-
 /// SQLite's declared types and PostgreSQL's `data_type`, as one family.
 fn family(declared: &str) -> String {
     let t = declared.to_ascii_lowercase();
@@ -244,7 +231,7 @@ fn missing(a: &Facts, b: &Facts) -> String {
 
 #[actix_web::test]
 async fn sqlite_and_postgres_schemas_match_after_migrations() {
-    if !postgres_available() {
+    if !postgres::required_by("the schema comparison") {
         return;
     }
     // Both stores migrated by a real master, as in production.

@@ -87,6 +87,21 @@ pub fn available() -> bool {
     bin_dir().is_some()
 }
 
+/// For a test that needs PostgreSQL whatever engine the suite runs on: true when it is
+/// installed; on CI a missing PostgreSQL fails the test, elsewhere it is skipped with a word.
+pub fn required_by(test: &str) -> bool {
+    let ok = available();
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    assert!(
+        ok || !ci,
+        "CI needs PostgreSQL (Debian: postgresql, installed by scripts/test)"
+    );
+    if !ok {
+        eprintln!("PostgreSQL is not installed; skipping {test} outside CI");
+    }
+    ok
+}
+
 pub struct Cluster {
     port: u16,
     bin: PathBuf,
