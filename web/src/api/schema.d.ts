@@ -11429,6 +11429,7 @@ export interface components {
         LogsView: {
             items: components["schemas"]["LogLine"][];
         };
+        /** @description One matcher of a silence, as the API and the `silence.*` events show it. */
         MatcherView: {
             /** @description `false` for a negative matcher (`!=`, `!~`). */
             is_equal?: boolean;
