@@ -7,6 +7,8 @@
 //!
 //! - [`prometheus_files`]: the file_sd targets file and the alert rule file Prometheus reads, and
 //!   the reload after every change;
+//! - [`fleet_series`]: the fleet's newest samples as the series of `/metrics`, for the cache
+//!   routes;
 //! - [`container_signals`]: container exits and failing health checks from worker events, as
 //!   metrics for the default rules;
 //! - [`grafana_annotator`]: an annotation in Grafana for every alert that fires;
@@ -18,6 +20,7 @@
 //! Prometheus is pointed at ContextBay is described in `docs/monitoring.md`.
 
 pub mod container_signals;
+pub mod fleet_series;
 pub mod grafana_annotator;
 pub mod http;
 pub mod prober;

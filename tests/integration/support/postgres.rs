@@ -21,13 +21,12 @@
 //! is thrown away). The binaries are found through `initdb` on PATH, else the newest
 //! `/usr/lib/postgresql/<version>/bin` (Debian's `postgresql` package); `CB_TEST_PG_BIN` overrides.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::Write as _;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 /// The unprivileged user that owns the cluster when the tests run as root.
 const TEST_USER: &str = "contextbay-test";
@@ -48,21 +47,20 @@ pub fn engine() -> &'static str {
 
 /// The database of the master whose data directory is `data_dir`: `None` on SQLite (the file in
 /// the data directory); on PostgreSQL a fresh database, the same one every time for the same
-/// directory, so a master restarted on the same data finds its data again.
+/// directory, so a master restarted on the same data finds its data again. The directory itself
+/// remembers its database (in a file next to the master's data), so there is no table of them
+/// to share between tests.
 pub fn database_url(data_dir: &Path) -> Option<String> {
     if !enabled() {
         return None;
     }
-    static DATABASES: OnceLock<Mutex<HashMap<PathBuf, String>>> = OnceLock::new();
-    let mut known = DATABASES
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(url) = known.get(data_dir) {
-        return Some(url.clone());
+    let note = data_dir.join("test-database-url");
+    if let Ok(url) = std::fs::read_to_string(&note) {
+        return Some(url);
     }
     let url = cluster().create_database();
-    known.insert(data_dir.to_path_buf(), url.clone());
+    std::fs::create_dir_all(data_dir).unwrap();
+    std::fs::write(&note, &url).unwrap();
     Some(url)
 }
 
