@@ -8,6 +8,7 @@
 //! Also here: what each module needs to be configured, and validation of their live
 //! configuration (`PUT /api/config/{module}`).
 
+pub mod ai;
 pub mod alerting;
 #[cfg(feature = "example-module")]
 pub mod example;
@@ -32,11 +33,7 @@ use crate::store::modules::StoredModule;
 pub static MODULES: &[Module] = &[
     monitoring::MODULE,
     alerting::MODULE,
-    Module::planned(
-        ModuleName::Ai,
-        "AI chat and background tasks (Ollama, Claude)",
-        AI,
-    ),
+    ai::MODULE,
     Module::planned(
         ModuleName::Security,
         "Wazuh, vulnerabilities, compliance and playbooks",
@@ -393,16 +390,6 @@ macro_rules! field {
 use FieldKind::{Bool, Integer, Secret, Text, Url};
 
 /// Settings of the modules that have no code yet.
-const AI: &[Field] = &[
-    field!("ollama_url", Url, false, "Ollama base URL"),
-    field!("anthropic_api_key", Secret, false, "Anthropic API key"),
-    field!(
-        "default_model",
-        Text,
-        false,
-        "Model used when none is named"
-    ),
-];
 const SECURITY: &[Field] = &[
     field!("wazuh_url", Url, true, "Wazuh manager API URL"),
     field!("wazuh_user", Text, true, "Wazuh API user"),
