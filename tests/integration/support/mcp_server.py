@@ -11,6 +11,7 @@ import os
 import sys
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 
 server = MCPServer("cb-test-tools", version="1.2.3")
 
@@ -36,7 +37,7 @@ def getenv(name: str) -> str:
 @server.tool()
 def fail(reason: str) -> str:
     """Always fails with the given reason."""
-    raise ValueError(reason)
+    raise ToolError(reason)
 
 
 @server.tool()
