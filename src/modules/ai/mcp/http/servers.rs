@@ -134,7 +134,7 @@ fn admin_for_stdio(principal: &Principal, stdio: bool) -> Result<(), ApiError> {
 }
 
 /// Every registered server, by name.
-#[utoipa::path(get, path = "/api/ai/mcp-servers", tag = "ai", params(PageQuery),
+#[utoipa::path(get, path = "/api/ai/mcp-servers", operation_id = "ai_mcp_servers_list", tag = "ai", params(PageQuery),
     responses((status = 200, body = Paginated<McpServerView>), (status = 400, body = ErrorBody)))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -149,7 +149,7 @@ pub async fn list(
 }
 
 /// Registers a server. It is not contacted (probe it with its `health`).
-#[utoipa::path(post, path = "/api/ai/mcp-servers", tag = "ai", request_body = ServerInput,
+#[utoipa::path(post, path = "/api/ai/mcp-servers", operation_id = "ai_mcp_servers_create", tag = "ai", request_body = ServerInput,
     responses((status = 201, body = McpServerView), (status = 400, body = ErrorBody),
         (status = 403, body = ErrorBody, description = "A stdio server needs an admin"),
         (status = 409, body = ErrorBody, description = "A server with this name exists")))]
@@ -174,7 +174,7 @@ pub async fn create(
 }
 
 /// Replaces a server's configuration (`********` keeps a stored env or header value).
-#[utoipa::path(put, path = "/api/ai/mcp-servers/{id}", tag = "ai",
+#[utoipa::path(put, path = "/api/ai/mcp-servers/{id}", operation_id = "ai_mcp_servers_update", tag = "ai",
     params(("id" = uuid::Uuid, Path, description = "The server's id")), request_body = ServerInput,
     responses((status = 200, body = McpServerView), (status = 400, body = ErrorBody),
         (status = 403, body = ErrorBody, description = "A stdio server needs an admin"),
@@ -209,7 +209,7 @@ pub async fn update(
 }
 
 /// Removes a server; its tools are no longer offered.
-#[utoipa::path(delete, path = "/api/ai/mcp-servers/{id}", tag = "ai",
+#[utoipa::path(delete, path = "/api/ai/mcp-servers/{id}", operation_id = "ai_mcp_servers_delete", tag = "ai",
     params(("id" = uuid::Uuid, Path, description = "The server's id")),
     responses((status = 204, description = "Removed"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete(
@@ -230,7 +230,7 @@ pub async fn delete(
 
 /// Probes a server: starts a session (initialize) and lists its tools, within 10 seconds. A
 /// server that fails answers 200 with `reachable: false` and the reason.
-#[utoipa::path(get, path = "/api/ai/mcp-servers/{id}/health", tag = "ai",
+#[utoipa::path(get, path = "/api/ai/mcp-servers/{id}/health", operation_id = "ai_mcp_servers_health", tag = "ai",
     params(("id" = uuid::Uuid, Path, description = "The server's id")),
     responses((status = 200, body = McpHealthView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn health(

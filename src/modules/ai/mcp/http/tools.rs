@@ -71,7 +71,7 @@ pub struct ToolTestView {
 
 /// Every tool of every enabled server, by name. A server that cannot be reached is left out
 /// (its `health` says why).
-#[utoipa::path(get, path = "/api/ai/mcp-tools", tag = "ai", params(PageQuery),
+#[utoipa::path(get, path = "/api/ai/mcp-tools", operation_id = "ai_mcp_tools_list", tag = "ai", params(PageQuery),
     responses((status = 200, body = Paginated<McpToolView>), (status = 400, body = ErrorBody)))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -87,7 +87,7 @@ pub async fn list(
 
 /// Calls a tool with `arguments` and answers its result (or the tool's error, `is_error`).
 /// The call may take 30 seconds.
-#[utoipa::path(post, path = "/api/ai/mcp-tools/{name}/test", tag = "ai",
+#[utoipa::path(post, path = "/api/ai/mcp-tools/{name}/test", operation_id = "ai_mcp_tools_test", tag = "ai",
     params(("name" = String, Path, description = "The tool's name, `<server>__<tool>`", max_length = 200)),
     request_body = TestTool,
     responses((status = 200, body = ToolTestView), (status = 400, body = ErrorBody),
