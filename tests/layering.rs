@@ -30,11 +30,25 @@ fn module_http_face(rel: &str) -> bool {
     let Some(inside) = rel.strip_prefix("src/modules/") else {
         return false;
     };
+    // A part of a module with its own routes (listed in MODULE_PARTS) has the same layout one
+    // level down: its `mod.rs` gives the routes to the module's descriptor, its handlers are in
+    // its `http/`.
+    if let Some(part) = MODULE_PARTS.iter().find_map(|p| {
+        inside
+            .strip_prefix(p)
+            .and_then(|rest| rest.strip_prefix('/'))
+    }) {
+        return part == "mod.rs" || part == "http.rs" || part.starts_with("http/");
+    }
     match inside.split_once('/') {
         None => inside == "mod.rs",
         Some((_, rest)) => rest == "mod.rs" || rest == "http.rs" || rest.starts_with("http/"),
     }
 }
+
+/// Parts of modules that contribute routes to their module's descriptor (`src/modules/<module>/
+/// <part>/`): the AI module is assembled from parts (`src/modules/ai/mod.rs`).
+const MODULE_PARTS: &[&str] = &["ai/mcp"];
 
 /// An operation declared outside a module's HTTP face or the HTTP layer: a handler in a domain
 /// file.
@@ -137,6 +151,9 @@ fn only_a_modules_descriptor_and_http_folder_are_its_http_face() {
     assert!(!module_http_face("src/modules/alerting/store/mod.rs"));
     assert!(!module_http_face("src/modules/alerting/httpx.rs"));
     assert!(!module_http_face("src/http/users.rs"));
+    assert!(module_http_face("src/modules/ai/mcp/mod.rs"));
+    assert!(module_http_face("src/modules/ai/mcp/http/servers.rs"));
+    assert!(!module_http_face("src/modules/ai/mcp/store.rs"));
     assert!(misplaced_handler(
         "src/modules/alerting/rules.rs",
         "#[utoipa::path(get, path = \"/x\")]"

@@ -7,6 +7,12 @@ type Schemas = components['schemas'];
 
 /** The payload each event kind carries, as the catalogue declares it. */
 export interface EventPayloads {
+  /** an MCP server was registered with the AI module */
+  "ai.mcp_server.registered": Schemas["McpServerRegistered"];
+  /** an MCP server was removed */
+  "ai.mcp_server.removed": Schemas["McpServerRemoved"];
+  /** an MCP server's configuration changed */
+  "ai.mcp_server.updated": Schemas["McpServerUpdated"];
   /** someone acknowledged an alert */
   "alert.acknowledged": Schemas["AlertAcknowledged"];
   /** Alertmanager reported a new firing alert */
@@ -127,6 +133,9 @@ export type EventKind = keyof EventPayloads;
 
 /** The least role that receives each kind on /api/ws and in /api/activity. */
 export const EVENT_ROLES: Readonly<Record<EventKind, 'viewer' | 'operator' | 'admin'>> = {
+  "ai.mcp_server.registered": "viewer",
+  "ai.mcp_server.removed": "viewer",
+  "ai.mcp_server.updated": "viewer",
   "alert.acknowledged": "viewer",
   "alert.fired": "viewer",
   "alert.resolved": "viewer",

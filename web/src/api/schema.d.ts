@@ -152,6 +152,618 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/ai/mcp-servers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every registered server, by name. */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description 1 to 500, default 50. */
+                    limit?: number;
+                    /** @description Default 0. */
+                    offset?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Paginated_McpServerView"];
+                    };
+                };
+                /** @description Bad Request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Registers a server. It is not contacted (probe it with its `health`). */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ServerInput"];
+                };
+            };
+            responses: {
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["McpServerView"];
+                    };
+                };
+                /** @description Bad Request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description A stdio server needs an admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description A server with this name exists */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai/mcp-servers/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Replaces a server's configuration (`********` keeps a stored env or header value). */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The server's id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ServerInput"];
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["McpServerView"];
+                    };
+                };
+                /** @description Bad Request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description A stdio server needs an admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description A server with this name exists, or the server changed meanwhile */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** Removes a server; its tools are no longer offered. */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The server's id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Removed */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Bad Request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai/mcp-servers/{id}/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Probes a server: starts a session (initialize) and lists its tools, within 10 seconds. A
+         *     server that fails answers 200 with `reachable: false` and the reason.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The server's id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["McpHealthView"];
+                    };
+                };
+                /** @description Bad Request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai/mcp-tools": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every tool of every enabled server, by name. A server that cannot be reached is left out
+         *     (its `health` says why).
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description 1 to 500, default 50. */
+                    limit?: number;
+                    /** @description Default 0. */
+                    offset?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Paginated_McpToolView"];
+                    };
+                };
+                /** @description Bad Request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai/mcp-tools/{name}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Calls a tool with `arguments` and answers its result (or the tool's error, `is_error`).
+         *     The call may take 30 seconds.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The tool's name, `<server>__<tool>` */
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["TestTool"];
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ToolTestView"];
+                    };
+                };
+                /** @description Bad Request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such tool on an enabled server */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The server failed or broke off the call */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The server could not be reached or did not answer in time */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/alert-rules": {
         parameters: {
             query?: never;
@@ -11439,6 +12051,79 @@ export interface components {
             name: string;
             value: string;
         };
+        /**
+         * @description What a probe found: the server's own description, its tool count and how long the probe
+         *     took, or why it failed.
+         */
+        McpHealthView: {
+            /** @description Why the probe failed. */
+            error?: string | null;
+            /** Format: uuid */
+            id: string;
+            /**
+             * Format: int64
+             * @description How long the probe took (initialize + tools/list), in milliseconds.
+             */
+            latency_ms: number;
+            name: string;
+            /** @description The MCP protocol version agreed on. */
+            protocol_version?: string | null;
+            /** @description The server initialized a session and listed its tools. */
+            reachable: boolean;
+            /** @description The name the server gave for itself. */
+            server_name?: string | null;
+            server_version?: string | null;
+            tool_count?: number | null;
+        };
+        /** @description Which server changed and who changed it (never its env or headers). */
+        McpServerRef: {
+            by: string;
+            id: string;
+            name: string;
+            /** @description `stdio` or `http`. */
+            transport: string;
+        };
+        McpServerRegistered: components["schemas"]["McpServerRef"];
+        McpServerRemoved: components["schemas"]["McpServerRef"];
+        McpServerUpdated: components["schemas"]["McpServerRef"];
+        McpServerView: {
+            /** @description `stdio`: its arguments. */
+            args: string[];
+            /** @description `stdio`: the command the master runs. */
+            command?: string | null;
+            created_at: string;
+            created_by?: string | null;
+            enabled: boolean;
+            /** @description `stdio`: its environment variables, values always `********`. */
+            env: {
+                [key: string]: string;
+            };
+            /** @description `http`: the headers sent, values always `********`. */
+            headers: {
+                [key: string]: string;
+            };
+            /** Format: uuid */
+            id: string;
+            name: string;
+            transport: components["schemas"]["TransportKind"];
+            updated_at: string;
+            updated_by?: string | null;
+            /** @description `http`: the streamable HTTP endpoint. */
+            url?: string | null;
+        };
+        McpToolView: {
+            description?: string | null;
+            /** @description JSON Schema of its arguments. */
+            input_schema: Record<string, never>;
+            /** @description `<server>__<tool>`: the name the model calls it by. */
+            name: string;
+            server: string;
+            /** Format: uuid */
+            server_id: string;
+            title?: string | null;
+            /** @description The tool's own name on its server. */
+            tool: string;
+        };
         Me: components["schemas"]["UserView"] & {
             auth_method: components["schemas"]["AuthMethod"];
         };
@@ -11952,6 +12637,62 @@ export interface components {
             total: number;
         };
         /** @description A page of results as every list endpoint returns it. */
+        Paginated_McpServerView: {
+            items: {
+                /** @description `stdio`: its arguments. */
+                args: string[];
+                /** @description `stdio`: the command the master runs. */
+                command?: string | null;
+                created_at: string;
+                created_by?: string | null;
+                enabled: boolean;
+                /** @description `stdio`: its environment variables, values always `********`. */
+                env: {
+                    [key: string]: string;
+                };
+                /** @description `http`: the headers sent, values always `********`. */
+                headers: {
+                    [key: string]: string;
+                };
+                /** Format: uuid */
+                id: string;
+                name: string;
+                transport: components["schemas"]["TransportKind"];
+                updated_at: string;
+                updated_by?: string | null;
+                /** @description `http`: the streamable HTTP endpoint. */
+                url?: string | null;
+            }[];
+            /** Format: int64 */
+            limit: number;
+            /** Format: int64 */
+            offset: number;
+            /** Format: int64 */
+            total: number;
+        };
+        /** @description A page of results as every list endpoint returns it. */
+        Paginated_McpToolView: {
+            items: {
+                description?: string | null;
+                /** @description JSON Schema of its arguments. */
+                input_schema: Record<string, never>;
+                /** @description `<server>__<tool>`: the name the model calls it by. */
+                name: string;
+                server: string;
+                /** Format: uuid */
+                server_id: string;
+                title?: string | null;
+                /** @description The tool's own name on its server. */
+                tool: string;
+            }[];
+            /** Format: int64 */
+            limit: number;
+            /** Format: int64 */
+            offset: number;
+            /** Format: int64 */
+            total: number;
+        };
+        /** @description A page of results as every list endpoint returns it. */
         Paginated_ModuleStatus: {
             items: {
                 /**
@@ -12402,6 +13143,35 @@ export interface components {
             /** @description Image reference patterns (`*` matches any run of characters), e.g. `registry.lan/*`. */
             allowed_images: string[];
         };
+        /** @description A server to register, or its new configuration (an update replaces every field). */
+        ServerInput: {
+            /** @description `stdio` only: the command's arguments. */
+            args?: string[];
+            /** @description `stdio` only: an absolute path to an executable, or a name found on the master's `PATH`. */
+            command?: string | null;
+            /** @description Whether its tools are offered (default true). */
+            enabled?: boolean;
+            /**
+             * @description `stdio` only: environment variables for the command (the only ones it gets besides
+             *     `PATH`). Values are stored sealed and answered as `********`; `********` keeps the
+             *     stored value.
+             */
+            env?: {
+                [key: string]: string;
+            };
+            /**
+             * @description `http` only: headers sent with every request (e.g. `Authorization`). Values are stored
+             *     sealed and answered as `********`; `********` keeps the stored value.
+             */
+            headers?: {
+                [key: string]: string;
+            };
+            /** @description Lowercase letters, digits and hyphens; its tools are named `<name>__<tool>`. */
+            name: string;
+            transport: components["schemas"]["TransportKind"];
+            /** @description `http` only: the streamable HTTP endpoint (`http://` or `https://`, no credentials). */
+            url?: string | null;
+        };
         /** @description One container of a service. */
         ServiceContainer: {
             id: string;
@@ -12610,6 +13380,10 @@ export interface components {
              */
             state: string;
         };
+        TestTool: {
+            /** @description The tool's arguments (checked against its input schema first); default `{}`. */
+            arguments?: Record<string, never>;
+        };
         TlsFiles: {
             /** @description PEM of the CA that signed the engine's certificate. */
             ca: string;
@@ -12641,12 +13415,31 @@ export interface components {
             token_type: string;
             user: components["schemas"]["UserView"];
         };
+        ToolTestView: {
+            /** @description The MCP content blocks it answered (`{"type": "text", "text": …}`, …). */
+            content: Record<string, never>[];
+            /** @description The tool itself reported a failure (`content` says why). */
+            is_error: boolean;
+            /**
+             * Format: int64
+             * @description Milliseconds from connecting to the answer.
+             */
+            latency_ms: number;
+            name: string;
+            /** @description Its structured result, when it gives one. */
+            structured_content?: Record<string, never> | null;
+        };
         Topology: {
             /** @description `{from, to, type: grpc|docker, connected}`. */
             edges: Record<string, never>[];
             /** @description `{id, type: master|node|endpoint, label, status?}`. */
             nodes: Record<string, never>[];
         };
+        /**
+         * @description How the master reaches the server.
+         * @enum {string}
+         */
+        TransportKind: "stdio" | "http";
         /** @description Fields to change; the others (and those sent as `null`) keep their values. */
         UpdateAlertRule: {
             /** @description `summary` and `description` are shown in notifications; Prometheus templates allowed. */
