@@ -123,7 +123,7 @@ async fn record_of(
 }
 
 /// The job's runs, newest first.
-#[utoipa::path(get, path = "/api/backup-jobs/{id}/records", tag = "backups",
+#[utoipa::path(get, path = "/api/backup-jobs/{id}/records", operation_id = "list_records", tag = "backups",
     params(("id" = uuid::Uuid, Path, description = "The job's id"), PageQuery),
     responses((status = 200, body = Paginated<RecordView>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list(
@@ -156,7 +156,7 @@ pub async fn list(
 
 /// Restore a successful run into the job's volume or a new one, as an operation (`202`). The
 /// archive is verified first; nothing is written from a damaged one.
-#[utoipa::path(post, path = "/api/backup-jobs/{id}/records/{rid}/restore", tag = "backups",
+#[utoipa::path(post, path = "/api/backup-jobs/{id}/records/{rid}/restore", operation_id = "restore_record", tag = "backups",
     params(("id" = uuid::Uuid, Path, description = "The job's id"), ("rid" = uuid::Uuid, Path, description = "The record's id")),
     request_body = RestoreRequest,
     responses((status = 202, body = OperationAccepted, headers(("Location" = String, description = "/api/operations/{operation id}"))),
@@ -182,7 +182,7 @@ pub async fn restore(
 /// SHA-256 and size compared with the record's and its tar structure decoded. The operation's
 /// result is `{ok, files}` or `{ok: false, error}`; the record keeps `verified_at` and
 /// `verify_error`.
-#[utoipa::path(post, path = "/api/backup-jobs/{id}/records/{rid}/verify", tag = "backups",
+#[utoipa::path(post, path = "/api/backup-jobs/{id}/records/{rid}/verify", operation_id = "verify_record", tag = "backups",
     params(("id" = uuid::Uuid, Path, description = "The job's id"), ("rid" = uuid::Uuid, Path, description = "The record's id")),
     responses((status = 202, body = OperationAccepted, headers(("Location" = String, description = "/api/operations/{operation id}"))),
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -257,7 +257,7 @@ fn wanted(header: Option<&str>, len: u64) -> Wanted {
 /// Download a successful run's archive (streamed, with `Content-Length`, its SHA-256 in
 /// `X-Checksum-Sha256` and `Repr-Digest`, and single HTTP byte ranges: `206`, or `416` for a
 /// range past the end).
-#[utoipa::path(get, path = "/api/backup-jobs/{id}/records/{rid}/download", tag = "backups",
+#[utoipa::path(get, path = "/api/backup-jobs/{id}/records/{rid}/download", operation_id = "download_record", tag = "backups",
     params(("id" = uuid::Uuid, Path, description = "The job's id"), ("rid" = uuid::Uuid, Path, description = "The record's id"),
         ("Range" = Option<String>, Header, description = "One byte range, e.g. `bytes=0-1023`")),
     responses(
