@@ -98,7 +98,14 @@ async fn started() -> Option<(Cleanup, TestServer, Login)> {
     }
     ensure_image();
     let c = Cleanup::new("bk");
-    let s = TestServer::start_with(|cfg| cfg.docker.local_endpoint = true).await;
+    let mut s = TestServer::start_with(|cfg| cfg.docker.local_endpoint = true).await;
+    // A fresh connection per request: the `docker` CLI calls between requests block this
+    // thread for seconds, long enough for the server to close an idle kept-alive connection
+    // while the client picks it for the next request.
+    s.http = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
     let admin = s.setup().await;
     s.enable_module(&admin, "backups", Value::Null).await;
     Some((c, s, admin))
@@ -412,6 +419,18 @@ async fn bad_input_roles_and_concurrent_runs() {
             "retention.keep_daily",
         ),
         (json!({"name": " \t ", "source": source}), "name"),
+        (
+            json!({"name": "x", "source": source, "schedule": {"cron": "61 * * * *"}}),
+            "schedule.cron",
+        ),
+        (
+            json!({"name": "x", "source": source, "schedule": {"cron": "0 * * * * *"}}),
+            "schedule.cron",
+        ),
+        (
+            json!({"name": "x", "source": source, "schedule": {"cron": "0 3 * * *", "timezone": "Mars/Olympus"}}),
+            "schedule.timezone",
+        ),
     ] {
         let r = s
             .post("/api/backup-jobs", &operator.access, body.clone())
@@ -568,5 +587,100 @@ async fn bad_input_roles_and_concurrent_runs() {
     s.disable_module(&admin, "backups").await;
     let off = s.get("/api/backup-jobs", &viewer.access).await;
     assert_error(&off, StatusCode::NOT_FOUND, "module_disabled");
+    s.stop().await;
+}
+
+/// The scheduler's clock, moved by the test.
+#[derive(Clone)]
+struct ManualClock(std::sync::Arc<std::sync::atomic::AtomicI64>);
+
+impl contextbay::modules::backups::scheduler::Clock for ManualClock {
+    fn now_ms(&self) -> i64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[actix_web::test]
+async fn a_schedule_fires_in_its_time_zone_on_an_injected_clock() {
+    use contextbay::modules::backups::scheduler::{Fired, Scheduler};
+    use std::sync::atomic::Ordering;
+    let Some((c, s, admin)) = started().await else {
+        return;
+    };
+    let vol = create_volume(&c, "sched");
+    in_volume(&c, &vol, "echo scheduled > /v/f");
+    // 03:00 on January 1st in Tokyo (UTC+9): 2029-12-31T18:00:00Z.
+    let fires_at: i64 = 1_893_434_400_000;
+    let created = s
+        .post(
+            "/api/backup-jobs",
+            &admin.access,
+            json!({
+                "name": "nightly",
+                "source": {"kind": "volume", "endpoint": "local", "volume": vol},
+                "schedule": {"cron": "0 3 1 1 *", "timezone": "Asia/Tokyo"},
+            }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    assert_eq!(created.body["schedule"]["timezone"], "Asia/Tokyo");
+    assert!(
+        created.body["next_run_at"]
+            .as_str()
+            .unwrap()
+            .contains("-12-31T18:00:00"),
+        "{:?}",
+        created.body
+    );
+    let job = created.body["id"].as_str().unwrap().to_owned();
+    // A job without a schedule never fires.
+    let manual = s
+        .post(
+            "/api/backup-jobs",
+            &admin.access,
+            json!({"name": "manual", "source": {"kind": "volume", "endpoint": "local", "volume": vol}}),
+        )
+        .await;
+    assert_eq!(manual.status, StatusCode::CREATED, "{:?}", manual.body);
+
+    let now = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(fires_at - 3_600_000));
+    let mut scheduler = Scheduler::new(std::sync::Arc::new(ManualClock(now.clone())));
+    assert_eq!(scheduler.tick(s.state()).await.unwrap(), vec![]);
+    assert_eq!(scheduler.next_due(&job), Some(fires_at));
+    now.store(fires_at - 1, Ordering::SeqCst);
+    assert_eq!(scheduler.tick(s.state()).await.unwrap(), vec![]);
+    now.store(fires_at, Ordering::SeqCst);
+    let fired = scheduler.tick(s.state()).await.unwrap();
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    assert_eq!(fired[0].0, job);
+    let Fired::Started(rid) = &fired[0].1 else {
+        panic!("{fired:?}");
+    };
+    let done = super::harness::eventually(120, "the scheduled run", || async {
+        let listed = records(&s, &admin.access, &job).await;
+        (listed.len() == 1 && listed[0]["status"] != "running").then(|| listed[0].clone())
+    })
+    .await;
+    assert_eq!(done["id"], rid.as_str());
+    assert_eq!(done["status"], "succeeded", "{done:?}");
+    assert_eq!(done["origin"], "schedule");
+    // Not again until next year.
+    now.store(fires_at + 30_000, Ordering::SeqCst);
+    assert_eq!(scheduler.tick(s.state()).await.unwrap(), vec![]);
+    assert!(scheduler.next_due(&job).unwrap() > fires_at + 364 * 86_400_000);
+
+    // The schedule removed (`null`): the job is no longer scheduled.
+    let r = s
+        .put(
+            &format!("/api/backup-jobs/{job}"),
+            &admin.access,
+            json!({"schedule": null}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["schedule"], Value::Null);
+    now.store(fires_at + 365 * 86_400_000, Ordering::SeqCst);
+    assert_eq!(scheduler.tick(s.state()).await.unwrap(), vec![]);
+    assert_eq!(scheduler.next_due(&job), None);
     s.stop().await;
 }

@@ -12,6 +12,7 @@ pub mod events;
 pub mod http;
 pub mod retention;
 pub mod run;
+pub mod scheduler;
 pub mod spec;
 pub mod storage;
 pub mod store;
@@ -84,8 +85,8 @@ fn routes() -> Vec<Route> {
 ))]
 struct Doc;
 
-/// At start-up: records left `running` by a master that stopped become `interrupted`, and the
-/// temporary files of their unfinished objects are removed.
+/// At start-up: records left `running` by a master that stopped become `interrupted`, the
+/// temporary files of their unfinished objects are removed, and the scheduler starts.
 fn start(state: AppState) -> StartFuture {
     Box::pin(async move {
         if let Err(err) = run::reconcile(&state).await {
@@ -95,6 +96,7 @@ fn start(state: AppState) -> StartFuture {
             Ok(root) => storage::remove_partials(&root).await,
             Err(err) => tracing::warn!(%err, "finding the backup storage directory"),
         }
+        scheduler::start(&state);
         Ok(())
     })
 }

@@ -103,6 +103,68 @@ pub struct Hooks {
     pub stop_containers: bool,
 }
 
+/// When a job runs by itself: a cron pattern read in a time zone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    /// Five fields (minute hour day-of-month month day-of-week; names, ranges, steps, `L`, `#`,
+    /// `W` and `@daily`-style nicknames allowed), e.g. `30 2 * * *`.
+    #[schema(min_length = 1, max_length = 128)]
+    pub cron: String,
+    /// An IANA time zone, e.g. `Europe/Paris`; default `UTC`.
+    #[serde(default = "utc")]
+    #[schema(min_length = 1, max_length = 64, default = "UTC")]
+    pub timezone: String,
+}
+
+fn utc() -> String {
+    "UTC".into()
+}
+
+impl Schedule {
+    /// The parsed pattern and zone, or a 400 naming the field at fault.
+    pub fn parse(&self) -> Result<(croner::Cron, chrono_tz::Tz), BackupError> {
+        let cron = self.cron.trim();
+        if cron.is_empty() || cron.len() > 128 || cron.split_whitespace().count() > 5 {
+            return Err(invalid(
+                "schedule.cron",
+                "schedule.cron must be a cron pattern of five fields, e.g. '30 2 * * *'",
+            ));
+        }
+        let parsed = croner::parser::CronParser::builder()
+            .seconds(croner::parser::Seconds::Disallowed)
+            .year(croner::parser::Year::Disallowed)
+            .build()
+            .parse(cron)
+            .map_err(|e| {
+                invalid(
+                    "schedule.cron",
+                    format!("schedule.cron is not a cron pattern: {e}"),
+                )
+            })?;
+        let tz: chrono_tz::Tz = self.timezone.parse().map_err(|_| {
+            invalid(
+                "schedule.timezone",
+                format!(
+                    "schedule.timezone '{}' is not an IANA time zone (e.g. 'Europe/Paris')",
+                    self.timezone
+                ),
+            )
+        })?;
+        Ok((parsed, tz))
+    }
+
+    /// The first time (Unix ms) the schedule fires strictly after `after_ms`.
+    pub fn next_after(&self, after_ms: i64) -> Option<i64> {
+        use chrono::TimeZone as _;
+        let (cron, tz) = self.parse().ok()?;
+        let from = tz.timestamp_millis_opt(after_ms).single()?;
+        cron.find_next_occurrence(&from, false)
+            .ok()
+            .map(|t| t.timestamp_millis())
+    }
+}
+
 /// A backup job's definition, as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Definition {
@@ -111,6 +173,9 @@ pub struct Definition {
     pub compression: Compression,
     pub retention: Retention,
     pub hooks: Hooks,
+    /// `None`: it runs only when asked.
+    #[serde(default)]
+    pub schedule: Option<Schedule>,
 }
 
 pub const MAX_NAME: usize = 128;
@@ -178,6 +243,9 @@ pub async fn check(state: &AppState, def: &Definition) -> Result<(), BackupError
                 format!("{field} must be between {min} and {MAX_KEEP}"),
             ));
         }
+    }
+    if let Some(schedule) = &def.schedule {
+        schedule.parse()?;
     }
     match &def.source {
         Source::Volume { endpoint, volume } => {

@@ -12,7 +12,7 @@ use crate::http::operations::OperationView;
 use crate::http::{PageQuery, Paginated, parse_path_id, ts};
 use crate::modules::backups::run;
 use crate::modules::backups::spec::{
-    self, Compression, Definition, Hooks, Retention, Source, Storage,
+    self, Compression, Definition, Hooks, Retention, Schedule, Source, Storage,
 };
 use crate::modules::backups::store::{BackupJob, BackupsStore};
 use crate::state::AppState;
@@ -27,6 +27,10 @@ pub struct BackupJobView {
     pub compression: Compression,
     pub retention: Retention,
     pub hooks: Hooks,
+    /// `null`: it runs only when asked.
+    pub schedule: Option<Schedule>,
+    /// When the schedule fires next (RFC 3339).
+    pub next_run_at: Option<String>,
     pub created_by: Option<String>,
     pub created_at: String,
     pub updated_at: String,
@@ -42,6 +46,13 @@ impl From<BackupJob> for BackupJobView {
             compression: j.definition.compression,
             retention: j.definition.retention,
             hooks: j.definition.hooks,
+            next_run_at: j
+                .definition
+                .schedule
+                .as_ref()
+                .and_then(|s| s.next_after(crate::store::now_ms()))
+                .map(ts),
+            schedule: j.definition.schedule,
             created_by: j.created_by,
             created_at: ts(j.created_at),
             updated_at: ts(j.updated_at),
@@ -64,6 +75,8 @@ pub struct CreateBackupJob {
     pub retention: Option<Retention>,
     /// Default: none.
     pub hooks: Option<Hooks>,
+    /// Default: none (runs only when asked).
+    pub schedule: Option<Schedule>,
 }
 
 /// Fields to change; the others keep their values.
@@ -77,6 +90,15 @@ pub struct UpdateBackupJob {
     pub compression: Option<Compression>,
     pub retention: Option<Retention>,
     pub hooks: Option<Hooks>,
+    /// A schedule, or `null` to remove it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Schedule>)]
+    pub schedule: Option<Option<Schedule>>,
+}
+
+/// A field that may be sent as `null` (`Some(None)`) or left out (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Schedule>>, D::Error> {
+    Option::<Schedule>::deserialize(d).map(Some)
 }
 
 /// A run, started: its operation and its record.
@@ -128,6 +150,7 @@ pub async fn create(
         compression: b.compression.unwrap_or_default(),
         retention: b.retention.unwrap_or_default(),
         hooks: b.hooks.unwrap_or_default(),
+        schedule: b.schedule,
     };
     spec::check(&state, &def).await?;
     let job = state
@@ -175,6 +198,7 @@ pub async fn update(
         compression: b.compression.unwrap_or(d.compression),
         retention: b.retention.unwrap_or(d.retention),
         hooks: b.hooks.unwrap_or(d.hooks),
+        schedule: b.schedule.unwrap_or(d.schedule),
     };
     spec::check(&state, &def).await?;
     Ok(web::Json(
