@@ -583,6 +583,56 @@ async fn bad_input_roles_and_concurrent_runs() {
     assert_eq!(got.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(&got.bytes().await.unwrap()[..], b"data/");
 
+    // A source that disappeared: the run fails with the reason, its record says so, no object.
+    let gone = create_volume(&c, "gone");
+    let created = s
+        .post(
+            "/api/backup-jobs",
+            &operator.access,
+            json!({"name": "gone", "source": {"kind": "volume", "endpoint": "local", "volume": gone}}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let gone_job = created.body["id"].as_str().unwrap().to_owned();
+    docker(&["volume", "rm", &gone]).unwrap();
+    let op = operation(
+        &s,
+        &operator.access,
+        &format!("/api/backup-jobs/{gone_job}/run"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(op["state"], "failed", "{op:?}");
+    assert!(
+        op["error"].as_str().unwrap().contains("no longer exists"),
+        "{op:?}"
+    );
+    let listed = records(&s, &viewer.access, &gone_job).await;
+    assert_eq!(listed[0]["status"], "failed");
+    assert!(
+        listed[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("no longer exists")
+    );
+    assert_eq!(listed[0]["storage_key"], Value::Null);
+    let rid = listed[0]["id"].as_str().unwrap();
+    let r = s
+        .get(
+            &format!("/api/backup-jobs/{gone_job}/records/{rid}/download"),
+            &viewer.access,
+        )
+        .await;
+    assert_error(&r, StatusCode::CONFLICT, "conflict");
+    assert!(
+        !s.config
+            .storage
+            .data_dir
+            .join("backups")
+            .join(&gone_job)
+            .exists()
+    );
+
     // The module switched off: its routes answer 404 module_disabled.
     s.disable_module(&admin, "backups").await;
     let off = s.get("/api/backup-jobs", &viewer.access).await;
