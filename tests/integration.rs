@@ -16,6 +16,7 @@ mod integration {
     mod alerting;
     mod auth;
     mod automation;
+    mod backups;
     mod chaos;
     mod compose_security;
     mod concurrency;

@@ -1,6 +1,7 @@
 //! The only place that talks to a Docker engine (through bollard). Everything outside this module
 //! sees the domain types defined here.
 
+pub mod archive;
 pub mod compose;
 pub mod compose_model;
 pub mod containers;

@@ -10,6 +10,7 @@
 
 pub mod ai;
 pub mod alerting;
+pub mod backups;
 #[cfg(feature = "example-module")]
 pub mod example;
 pub mod monitoring;
@@ -49,11 +50,7 @@ pub static MODULES: &[Module] = &[
         "Project planner: issues, sprints, boards",
         &[],
     ),
-    Module::planned(
-        ModuleName::Backups,
-        "Volume backup jobs with verify and restore",
-        BACKUPS,
-    ),
+    backups::MODULE,
     Module::planned(ModuleName::Catalog, "App catalog of stack templates", &[]),
     Module::planned(
         ModuleName::ProxyRoutes,
@@ -407,10 +404,6 @@ const KNOWLEDGE: &[Field] = &[field!(
     false,
     "Ollama URL for embeddings"
 )];
-const BACKUPS: &[Field] = &[
-    field!("storage_dir", Text, false, "Where archives are written"),
-    field!("keep_last", Integer, false, "Records kept per job"),
-];
 const PROXY_ROUTES: &[Field] = &[field!("caddy_admin_url", Url, true, "Caddy admin API URL")];
 const WEBHOOKS: &[Field] = &[field!(
     "allow_private_targets",

@@ -56,6 +56,9 @@ const SEMANTIC_400: &[&str] = &[
     "alert_rules_create",
     "alert_rules_update",
     "alertmanager_create",
+    // The endpoint and the volume a backup job names must exist.
+    "backup_jobs_create",
+    "backup_jobs_update",
     "grafana_annotate",
     "v1_metrics_query",
     "v1_metrics_query_form",

@@ -35,6 +35,10 @@ export interface EventPayloads {
   "auth.login": Schemas["AuthLogin"];
   /** a used refresh token was presented again; its session was revoked */
   "auth.refresh_reuse": Schemas["AuthRefreshReuse"];
+  /** a backup run ended */
+  "backup.finished": Schemas["BackupFinished"];
+  /** a backup run's progress in bytes */
+  "backup.progress": Schemas["BackupProgress"];
   /** a configuration import was applied */
   "config.imported": Schemas["ConfigImported"];
   /** a container action ran */
@@ -147,6 +151,8 @@ export const EVENT_ROLES: Readonly<Record<EventKind, 'viewer' | 'operator' | 'ad
   "auth.jwt_rotated": "admin",
   "auth.login": "admin",
   "auth.refresh_reuse": "admin",
+  "backup.finished": "viewer",
+  "backup.progress": "viewer",
   "config.imported": "admin",
   "container.action": "viewer",
   "container.created": "viewer",

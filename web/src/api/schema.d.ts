@@ -2116,6 +2116,975 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/backup-jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Backup jobs, by name. */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description 1 to 500, default 50. */
+                    limit?: number;
+                    /** @description Default 0. */
+                    offset?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Paginated_BackupJobView"];
+                    };
+                };
+                /** @description Bad Request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create a backup job; the endpoint and the volume must exist. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["CreateBackupJob"];
+                };
+            };
+            responses: {
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["BackupJobView"];
+                    };
+                };
+                /** @description Bad Request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description A job with this name exists */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The endpoint's engine failed */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/backup-jobs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A backup job. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The job's id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["BackupJobView"];
+                    };
+                };
+                /** @description Bad Request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        /** Change a backup job; the fields not sent keep their values. */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The job's id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["UpdateBackupJob"];
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["BackupJobView"];
+                    };
+                };
+                /** @description Bad Request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description A job with this name exists */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The endpoint's engine failed */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** Delete a backup job with its records and their archives. */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The job's id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description No Content */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Bad Request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description An operation of the job is running */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The storage failed */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/backup-jobs/{id}/records": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The job's runs, newest first. */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description 1 to 500, default 50. */
+                    limit?: number;
+                    /** @description Default 0. */
+                    offset?: number;
+                };
+                header?: never;
+                path: {
+                    /** @description The job's id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Paginated_RecordView"];
+                    };
+                };
+                /** @description Bad Request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/backup-jobs/{id}/records/{rid}/download": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download a successful run's archive (streamed, with `Content-Length`, its SHA-256 in
+         *     `X-Checksum-Sha256` and `Repr-Digest`, and single HTTP byte ranges: `206`, or `416` for a
+         *     range past the end).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description One byte range, e.g. `bytes=0-1023` */
+                    Range?: string | null;
+                };
+                path: {
+                    /** @description The job's id */
+                    id: string;
+                    /** @description The record's id */
+                    rid: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The archive */
+                200: {
+                    headers: {
+                        "Accept-Ranges"?: string;
+                        /** @description Hex SHA-256 of the whole archive */
+                        "X-Checksum-Sha256"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/octet-stream": number[];
+                    };
+                };
+                /** @description Part of the archive */
+                206: {
+                    headers: {
+                        "Content-Range"?: string;
+                        /** @description Hex SHA-256 of the whole archive */
+                        "X-Checksum-Sha256"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/octet-stream": number[];
+                    };
+                };
+                /** @description Bad Request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No such job or record, or its archive is missing */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The record is not a successful backup */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The range starts past the end */
+                416: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The storage failed */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/backup-jobs/{id}/records/{rid}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Restore a successful run into the job's volume or a new one, as an operation (`202`). The
+         *     archive is verified first; nothing is written from a damaged one.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The job's id */
+                    id: string;
+                    /** @description The record's id */
+                    rid: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["RestoreRequest"];
+                };
+            };
+            responses: {
+                /** @description Accepted */
+                202: {
+                    headers: {
+                        /** @description /api/operations/{operation id} */
+                        Location?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OperationAccepted"];
+                    };
+                };
+                /** @description Bad Request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The record is not a successful backup, the new volume exists, or an operation of the job is running */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The endpoint's engine failed */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/backup-jobs/{id}/records/{rid}/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verify a successful run's archive as an operation (`202`): re-read from storage, its
+         *     SHA-256 and size compared with the record's and its tar structure decoded. The operation's
+         *     result is `{ok, files}` or `{ok: false, error}`; the record keeps `verified_at` and
+         *     `verify_error`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The job's id */
+                    id: string;
+                    /** @description The record's id */
+                    rid: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Accepted */
+                202: {
+                    headers: {
+                        /** @description /api/operations/{operation id} */
+                        Location?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OperationAccepted"];
+                    };
+                };
+                /** @description Bad Request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The record is not a successful backup, or an operation of the job is running */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/backup-jobs/{id}/run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run the job now: answers `202` with the operation (its address in `Location`) and the
+         *     record. Progress is published as `backup.progress`, the end as `backup.finished` (and a
+         *     `notification` when it failed).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The job's id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Accepted */
+                202: {
+                    headers: {
+                        /** @description /api/operations/{operation id} */
+                        Location?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["RunAccepted"];
+                    };
+                };
+                /** @description Bad Request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description An operation of the job is running (named in the message) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/census": {
         parameters: {
             query?: never;
@@ -11217,6 +12186,46 @@ export interface components {
             session_id: string;
             user_id: string;
         };
+        /** @description A run ended (its record as it is now: `succeeded` or `failed`). */
+        BackupFinished: {
+            error?: string | null;
+            job_id: string;
+            record_id: string;
+            /** Format: int64 */
+            size_bytes?: number | null;
+            status: string;
+        };
+        /** @description A backup job. */
+        BackupJobView: {
+            compression: components["schemas"]["Compression"];
+            created_at: string;
+            created_by?: string | null;
+            hooks: components["schemas"]["Hooks"];
+            id: string;
+            name: string;
+            /** @description When the schedule fires next (RFC 3339). */
+            next_run_at?: string | null;
+            retention: components["schemas"]["Retention"];
+            schedule?: components["schemas"]["Schedule"] | null;
+            source: components["schemas"]["Source"];
+            storage: components["schemas"]["Storage"];
+            updated_at: string;
+        };
+        /** @description How far a run is: bytes read from the source and bytes written to storage so far. */
+        BackupProgress: {
+            /**
+             * Format: int64
+             * @description Bytes of the tar stream read from the source.
+             */
+            bytes: number;
+            job_id: string;
+            record_id: string;
+            /**
+             * Format: int64
+             * @description Bytes of the (compressed) archive written to storage.
+             */
+            written: number;
+        };
         CacheAnswer: {
             help: string;
             metric: string;
@@ -11252,6 +12261,11 @@ export interface components {
             node_id: string;
             ts: string;
         };
+        /**
+         * @description How archives are compressed.
+         * @enum {string}
+         */
+        Compression: "zstd" | "none";
         ConfigImported: {
             /** @description What the import applied, as `POST /api/import` answered. */
             report: Record<string, never>;
@@ -11415,6 +12429,16 @@ export interface components {
             /** @description 1 to 100 characters, not only spaces (leading and trailing spaces are dropped). */
             name: string;
             role?: components["schemas"]["Role"] | null;
+        };
+        CreateBackupJob: {
+            compression?: components["schemas"]["Compression"] | null;
+            hooks?: components["schemas"]["Hooks"] | null;
+            /** @description Unique; not blank (saved without leading and trailing blanks). */
+            name: string;
+            retention?: components["schemas"]["Retention"] | null;
+            schedule?: components["schemas"]["Schedule"] | null;
+            source: components["schemas"]["Source"];
+            storage?: components["schemas"]["Storage"] | null;
         };
         CreateContainer: components["schemas"]["ContainerSpec"] & {
             /** @description Default: the local endpoint. */
@@ -11877,6 +12901,14 @@ export interface components {
             query: string;
             /** Format: int64 */
             use_count: number;
+        };
+        /** @description What happens around a run. */
+        Hooks: {
+            /**
+             * @description Stop the running containers that use the volume for the duration of the run (a
+             *     consistent copy); they are started again whatever happens.
+             */
+            stop_containers?: boolean;
         };
         HostCreated: {
             host_id: string;
@@ -12503,6 +13535,30 @@ export interface components {
             total: number;
         };
         /** @description A page of results as every list endpoint returns it. */
+        Paginated_BackupJobView: {
+            items: {
+                compression: components["schemas"]["Compression"];
+                created_at: string;
+                created_by?: string | null;
+                hooks: components["schemas"]["Hooks"];
+                id: string;
+                name: string;
+                /** @description When the schedule fires next (RFC 3339). */
+                next_run_at?: string | null;
+                retention: components["schemas"]["Retention"];
+                schedule?: components["schemas"]["Schedule"] | null;
+                source: components["schemas"]["Source"];
+                storage: components["schemas"]["Storage"];
+                updated_at: string;
+            }[];
+            /** Format: int64 */
+            limit: number;
+            /** Format: int64 */
+            offset: number;
+            /** Format: int64 */
+            total: number;
+        };
+        /** @description A page of results as every list endpoint returns it. */
         Paginated_CensusView: {
             items: {
                 /**
@@ -12851,6 +13907,49 @@ export interface components {
             total: number;
         };
         /** @description A page of results as every list endpoint returns it. */
+        Paginated_RecordView: {
+            items: {
+                /** @description `zstd` or `none`. */
+                compression: string;
+                /** Format: int64 */
+                duration_ms?: number | null;
+                /** @description Why it failed. */
+                error?: string | null;
+                /**
+                 * Format: int64
+                 * @description Entries (files, directories, links) in the archive.
+                 */
+                files?: number | null;
+                finished_at?: string | null;
+                id: string;
+                job_id: string;
+                /** @description The operation that ran it (`/api/operations/{id}`). */
+                operation_id?: string | null;
+                /** @description `manual` or `schedule`. */
+                origin: string;
+                /** @description Hex SHA-256 of the stored archive. */
+                sha256?: string | null;
+                /**
+                 * Format: int64
+                 * @description Bytes of the stored archive.
+                 */
+                size_bytes?: number | null;
+                started_at: string;
+                status: components["schemas"]["RecordStatus"];
+                /** @description The archive's key in the storage. */
+                storage_key?: string | null;
+                /** @description When it was last verified, and what was wrong (null: intact). */
+                verified_at?: string | null;
+                verify_error?: string | null;
+            }[];
+            /** Format: int64 */
+            limit: number;
+            /** Format: int64 */
+            offset: number;
+            /** Format: int64 */
+            total: number;
+        };
+        /** @description A page of results as every list endpoint returns it. */
         Paginated_SilenceView: {
             items: {
                 comment: string;
@@ -13053,9 +14152,87 @@ export interface components {
             /** @description Evaluation timeout, a Prometheus duration (empty: Prometheus' default). */
             timeout?: string;
         };
+        /**
+         * @description Where a run is.
+         * @enum {string}
+         */
+        RecordStatus: "running" | "succeeded" | "failed" | "interrupted";
+        /** @description One run of a backup job. */
+        RecordView: {
+            /** @description `zstd` or `none`. */
+            compression: string;
+            /** Format: int64 */
+            duration_ms?: number | null;
+            /** @description Why it failed. */
+            error?: string | null;
+            /**
+             * Format: int64
+             * @description Entries (files, directories, links) in the archive.
+             */
+            files?: number | null;
+            finished_at?: string | null;
+            id: string;
+            job_id: string;
+            /** @description The operation that ran it (`/api/operations/{id}`). */
+            operation_id?: string | null;
+            /** @description `manual` or `schedule`. */
+            origin: string;
+            /** @description Hex SHA-256 of the stored archive. */
+            sha256?: string | null;
+            /**
+             * Format: int64
+             * @description Bytes of the stored archive.
+             */
+            size_bytes?: number | null;
+            started_at: string;
+            status: components["schemas"]["RecordStatus"];
+            /** @description The archive's key in the storage. */
+            storage_key?: string | null;
+            /** @description When it was last verified, and what was wrong (null: intact). */
+            verified_at?: string | null;
+            verify_error?: string | null;
+        };
         RefreshRequest: {
             /** @description Omit to use the `cb_refresh` cookie. */
             refresh_token?: string | null;
+        };
+        /** @description Where to restore. */
+        RestoreRequest: {
+            /**
+             * @description A new volume to create on the job's endpoint and restore into (it must not exist);
+             *     absent: the job's own volume, whose running containers are stopped for the duration and
+             *     started again afterwards (files the archive does not hold are kept).
+             */
+            volume?: string | null;
+        };
+        /**
+         * @description Which successful runs are kept: the newest `keep_last`, plus the newest of each of the last
+         *     `keep_daily` days, `keep_weekly` ISO weeks and `keep_monthly` months (UTC). The others are
+         *     deleted, their objects with them, after each successful run.
+         */
+        Retention: {
+            /**
+             * Format: int32
+             * @description 0 to 1000, default 0.
+             * @default 0
+             */
+            keep_daily: number;
+            /**
+             * Format: int32
+             * @description 1 to 1000, default 7.
+             * @default 7
+             */
+            keep_last: number;
+            /**
+             * Format: int32
+             * @default 0
+             */
+            keep_monthly: number;
+            /**
+             * Format: int32
+             * @default 0
+             */
+            keep_weekly: number;
         };
         /**
          * @description admin ⊇ operator ⊇ viewer. The derived order is the permission order.
@@ -13070,6 +14247,11 @@ export interface components {
             previous_kid: string;
             /** @description RFC 3339: tokens signed with the previous key are accepted until then. */
             previous_valid_until: string;
+        };
+        /** @description A run, started: its operation and its record. */
+        RunAccepted: {
+            operation: components["schemas"]["OperationView"];
+            record: components["schemas"]["RecordView"];
         };
         SaveDashboardRequest: {
             /** @description Grafana's dashboard JSON model; needs a `title`. With a `uid` (and `overwrite` or the current `version`) it updates that dashboard. */
@@ -13096,6 +14278,19 @@ export interface components {
             name?: string | null;
             /** @description The PromQL expression (not blank; saved without leading and trailing blanks). */
             query: string;
+        };
+        /** @description When a job runs by itself: a cron pattern read in a time zone. */
+        Schedule: {
+            /**
+             * @description Five fields (minute hour day-of-month month day-of-week; names, ranges, steps, `L`, `#`,
+             *     `W` and `@daily`-style nicknames allowed), e.g. `30 2 * * *`.
+             */
+            cron: string;
+            /**
+             * @description An IANA time zone, e.g. `Europe/Paris`; default `UTC`.
+             * @default UTC
+             */
+            timezone: string;
         };
         /** @description A page of the nodes behind the scrape target, with the target itself. */
         ScrapeTargets: {
@@ -13255,6 +14450,15 @@ export interface components {
             state: components["schemas"]["SilenceState"];
             updated_at: string;
         };
+        /** @description Where the data comes from. Today: a Docker volume on a `local` or `tcp` endpoint. */
+        Source: {
+            /** @description The endpoint's id (`local` for the master's own engine). */
+            endpoint: string;
+            /** @enum {string} */
+            kind: "volume";
+            /** @description The volume's name. */
+            volume: string;
+        };
         /** @description A stack with its compose file and env (env values are masked for viewers). */
         StackDetail: components["schemas"]["StackView"] & {
             /** @description `None` for discovered stacks (adopt them to read their file). */
@@ -13323,6 +14527,14 @@ export interface components {
         StarState: {
             starred: boolean;
             uid: string;
+        };
+        /**
+         * @description Where archives go. Today: a directory on the master (the module's `storage_dir`, by default
+         *     `<data_dir>/backups`), one sub-directory per job.
+         */
+        Storage: {
+            /** @enum {string} */
+            kind: "local";
         };
         SystemInfo: {
             actors: components["schemas"]["ActorsInfo"];
@@ -13455,6 +14667,16 @@ export interface components {
             } | null;
             name?: string | null;
             severity?: components["schemas"]["Severity"] | null;
+        };
+        /** @description Fields to change; the others keep their values. */
+        UpdateBackupJob: {
+            compression?: components["schemas"]["Compression"] | null;
+            hooks?: components["schemas"]["Hooks"] | null;
+            name?: string | null;
+            retention?: components["schemas"]["Retention"] | null;
+            schedule?: components["schemas"]["Schedule"] | null;
+            source?: components["schemas"]["Source"] | null;
+            storage?: components["schemas"]["Storage"] | null;
         };
         UpdateStack: {
             compose?: string | null;

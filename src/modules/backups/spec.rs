@@ -1,0 +1,305 @@
+//! What a backup job is: its definition as the API takes it and as the store keeps it (JSON),
+//! and its validation (every field checked, the endpoint and the volume looked up).
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::BackupError;
+use crate::endpoints;
+use crate::state::AppState;
+
+/// Where the data comes from. Today: a Docker volume on a `local` or `tcp` endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Source {
+    /// A named Docker volume, read through the engine's archive API.
+    Volume {
+        /// The endpoint's id (`local` for the master's own engine).
+        #[schema(min_length = 1, max_length = 128)]
+        endpoint: String,
+        /// The volume's name.
+        #[schema(
+            min_length = 1,
+            max_length = 128,
+            pattern = "^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"
+        )]
+        volume: String,
+    },
+}
+
+/// Where archives go. Today: a directory on the master (the module's `storage_dir`, by default
+/// `<data_dir>/backups`), one sub-directory per job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Storage {
+    Local,
+}
+
+/// How archives are compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Compression {
+    /// tar + zstd (level 3), streamed.
+    #[default]
+    Zstd,
+    /// A plain tar.
+    None,
+}
+
+impl Compression {
+    /// The object name's extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Zstd => "tar.zst",
+            Self::None => "tar",
+        }
+    }
+}
+
+/// Which successful runs are kept: the newest `keep_last`, plus the newest of each of the last
+/// `keep_daily` days, `keep_weekly` ISO weeks and `keep_monthly` months (UTC). The others are
+/// deleted, their objects with them, after each successful run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    /// 1 to 1000, default 7.
+    #[serde(default = "default_keep_last")]
+    #[schema(minimum = 1, maximum = 1000, default = 7)]
+    pub keep_last: u32,
+    /// 0 to 1000, default 0.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 1000, default = 0)]
+    pub keep_daily: u32,
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 1000, default = 0)]
+    pub keep_weekly: u32,
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 1000, default = 0)]
+    pub keep_monthly: u32,
+}
+
+fn default_keep_last() -> u32 {
+    7
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            keep_last: default_keep_last(),
+            keep_daily: 0,
+            keep_weekly: 0,
+            keep_monthly: 0,
+        }
+    }
+}
+
+/// What happens around a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Hooks {
+    /// Stop the running containers that use the volume for the duration of the run (a
+    /// consistent copy); they are started again whatever happens.
+    #[serde(default)]
+    pub stop_containers: bool,
+}
+
+/// When a job runs by itself: a cron pattern read in a time zone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    /// Five fields (minute hour day-of-month month day-of-week; names, ranges, steps, `L`, `#`,
+    /// `W` and `@daily`-style nicknames allowed), e.g. `30 2 * * *`.
+    #[schema(min_length = 1, max_length = 128)]
+    pub cron: String,
+    /// An IANA time zone, e.g. `Europe/Paris`; default `UTC`.
+    #[serde(default = "utc")]
+    #[schema(min_length = 1, max_length = 64, default = "UTC")]
+    pub timezone: String,
+}
+
+fn utc() -> String {
+    "UTC".into()
+}
+
+impl Schedule {
+    /// The parsed pattern and zone, or a 400 naming the field at fault.
+    pub fn parse(&self) -> Result<(croner::Cron, chrono_tz::Tz), BackupError> {
+        let cron = self.cron.trim();
+        if cron.is_empty() || cron.len() > 128 || cron.split_whitespace().count() > 5 {
+            return Err(invalid(
+                "schedule.cron",
+                "schedule.cron must be a cron pattern of five fields, e.g. '30 2 * * *'",
+            ));
+        }
+        let parsed = croner::parser::CronParser::builder()
+            .seconds(croner::parser::Seconds::Disallowed)
+            .year(croner::parser::Year::Disallowed)
+            .build()
+            .parse(cron)
+            .map_err(|e| {
+                invalid(
+                    "schedule.cron",
+                    format!("schedule.cron is not a cron pattern: {e}"),
+                )
+            })?;
+        let tz: chrono_tz::Tz = self.timezone.parse().map_err(|_| {
+            invalid(
+                "schedule.timezone",
+                format!(
+                    "schedule.timezone '{}' is not an IANA time zone (e.g. 'Europe/Paris')",
+                    self.timezone
+                ),
+            )
+        })?;
+        Ok((parsed, tz))
+    }
+
+    /// The first time (Unix ms) the schedule fires strictly after `after_ms`.
+    pub fn next_after(&self, after_ms: i64) -> Option<i64> {
+        use chrono::TimeZone as _;
+        let (cron, tz) = self.parse().ok()?;
+        let from = tz.timestamp_millis_opt(after_ms).single()?;
+        cron.find_next_occurrence(&from, false)
+            .ok()
+            .map(|t| t.timestamp_millis())
+    }
+}
+
+/// A backup job's definition, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Definition {
+    pub source: Source,
+    pub storage: Storage,
+    pub compression: Compression,
+    pub retention: Retention,
+    pub hooks: Hooks,
+    /// `None`: it runs only when asked.
+    #[serde(default)]
+    pub schedule: Option<Schedule>,
+}
+
+pub const MAX_NAME: usize = 128;
+pub const MAX_KEEP: u32 = 1000;
+
+fn invalid(field: &str, message: impl Into<String>) -> BackupError {
+    BackupError::InvalidField {
+        field: field.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// A job's name: not blank, at most [`MAX_NAME`] characters, trimmed.
+pub fn check_name(name: &str) -> Result<String, BackupError> {
+    let trimmed = crate::modules::trim_blank(name);
+    if trimmed.is_empty() {
+        return Err(invalid("name", "name must not be blank"));
+    }
+    if name.chars().count() > MAX_NAME {
+        return Err(invalid(
+            "name",
+            format!("name must be at most {MAX_NAME} characters"),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(invalid("name", "name must not contain control characters"));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// A Docker volume name as the engine accepts it.
+pub fn check_volume_name(field: &str, name: &str) -> Result<(), BackupError> {
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if !first_ok
+        || name.len() > 128
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+    {
+        return Err(invalid(
+            field,
+            format!(
+                "{field} must be 1 to 128 letters, digits, '_', '.' or '-', starting with a \
+                 letter or digit"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a definition against its schema and the world: the endpoint exists and can be read
+/// directly, the volume exists there.
+pub async fn check(state: &AppState, def: &Definition) -> Result<(), BackupError> {
+    let r = def.retention;
+    for (field, value, min) in [
+        ("retention.keep_last", r.keep_last, 1),
+        ("retention.keep_daily", r.keep_daily, 0),
+        ("retention.keep_weekly", r.keep_weekly, 0),
+        ("retention.keep_monthly", r.keep_monthly, 0),
+    ] {
+        if value < min || value > MAX_KEEP {
+            return Err(invalid(
+                field,
+                format!("{field} must be between {min} and {MAX_KEEP}"),
+            ));
+        }
+    }
+    if let Some(schedule) = &def.schedule {
+        schedule.parse()?;
+    }
+    match &def.source {
+        Source::Volume { endpoint, volume } => {
+            check_volume_name("source.volume", volume)?;
+            let engine = engine_of(state, endpoint).await?;
+            let exists = engine
+                .volume_exists(volume)
+                .await
+                .map_err(|e| BackupError::Engine(e.to_string()))?;
+            if !exists {
+                return Err(invalid(
+                    "source.volume",
+                    format!("no volume '{volume}' on endpoint '{endpoint}'"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The engine of an endpoint a backup can read directly (`local`, `tcp`); a 400 naming
+/// `source.endpoint` otherwise.
+pub async fn engine_of(
+    state: &AppState,
+    endpoint: &str,
+) -> Result<crate::docker::Engine, BackupError> {
+    if endpoint.is_empty()
+        || endpoint.len() > 128
+        || endpoint.chars().any(|c| c.is_control() || c == '/')
+    {
+        return Err(invalid(
+            "source.endpoint",
+            "source.endpoint is not a valid id",
+        ));
+    }
+    let e = match endpoints::get(state, endpoint).await {
+        Ok(e) => e,
+        Err(endpoints::EndpointError::NotFound(_)) => {
+            return Err(invalid(
+                "source.endpoint",
+                format!("no endpoint '{endpoint}'"),
+            ));
+        }
+        Err(other) => return Err(BackupError::Engine(other.to_string())),
+    };
+    match endpoints::engine(state, &e) {
+        Ok(Some(engine)) => Ok(engine),
+        Ok(None) => Err(invalid(
+            "source.endpoint",
+            format!(
+                "endpoint '{endpoint}' is reached through a worker; backups of its volumes are \
+                 not supported yet"
+            ),
+        )),
+        Err(err) => Err(BackupError::Engine(err.to_string())),
+    }
+}
