@@ -382,15 +382,20 @@ fn s(v: impl Into<String>) -> Value {
     Value::String(v.into())
 }
 
-/// The compose file of `t` with `c`. The engine's restart policy is `no`: the service's actor
-/// restarts it (with backoff and flapping detection), so the two never fight.
+/// The compose file of `t` with `c`. It sets no restart policy (compose's default is `no`): the
+/// service's actor restarts it (with backoff and flapping detection), so the two never fight.
 pub fn render(t: &Template, c: &ServiceConfig) -> String {
-    let mut labels = Mapping::new();
-    for (k, v) in &c.labels {
-        labels.insert(s(k.as_str()), s(v.as_str()));
-    }
+    // Labels and environment as `KEY=value` lists: every item is a string to any YAML reader
+    // (compose v1 reads YAML 1.1, where a bare `no` or `on` in a map would be a boolean), and `$`
+    // doubled so that compose does not interpolate the master's environment into them.
+    let pairs = |m: &BTreeMap<String, String>| -> Vec<Value> {
+        m.iter()
+            .map(|(k, v)| s(format!("{k}={}", v.replace('$', "$$"))))
+            .collect()
+    };
+    let labels = pairs(&c.labels);
     let mut container_labels = labels.clone();
-    container_labels.insert(s(LABEL), s(t.name));
+    container_labels.push(s(format!("{LABEL}={}", t.name)));
 
     let mut svc = Mapping::new();
     svc.insert(s("image"), s(c.image.as_str()));
@@ -400,7 +405,6 @@ pub fn render(t: &Template, c: &ServiceConfig) -> String {
             Value::Sequence(t.command.iter().map(|a| s(*a)).collect()),
         );
     }
-    svc.insert(s("restart"), s("no"));
     let bind = match c.bind.parse::<IpAddr>() {
         Ok(IpAddr::V6(ip)) => format!("[{ip}]"),
         _ => c.bind.clone(),
@@ -414,19 +418,15 @@ pub fn render(t: &Template, c: &ServiceConfig) -> String {
         Value::Sequence(vec![s(format!("data:{}", t.data_path))]),
     );
     if !c.env.is_empty() {
-        let mut env = Mapping::new();
-        for (k, v) in &c.env {
-            env.insert(s(k.as_str()), s(v.as_str()));
-        }
-        svc.insert(s("environment"), Value::Mapping(env));
+        svc.insert(s("environment"), Value::Sequence(pairs(&c.env)));
     }
-    svc.insert(s("labels"), Value::Mapping(container_labels));
+    svc.insert(s("labels"), Value::Sequence(container_labels));
 
     let mut services = Mapping::new();
     services.insert(s(t.name), Value::Mapping(svc));
     let mut data = Mapping::new();
     if !labels.is_empty() {
-        data.insert(s("labels"), Value::Mapping(labels));
+        data.insert(s("labels"), Value::Sequence(labels));
     }
     let mut volumes = Mapping::new();
     volumes.insert(s("data"), Value::Mapping(data));
@@ -450,6 +450,7 @@ mod tests {
             let mut c = ServiceConfig::defaults(t);
             c.labels.insert("contextbay.test".into(), "1".into());
             c.env.insert("A_B".into(), "x: y\n- z".into());
+            c.env.insert("C".into(), "${HOME}".into());
             c.validate().unwrap();
             let text = render(t, &c);
             let services = validate_compose(&text).unwrap();
@@ -463,10 +464,13 @@ mod tests {
                 svc["ports"][0],
                 s(format!("127.0.0.1:{}:{}", t.default_port, t.container_port))
             );
-            assert_eq!(svc["labels"][LABEL], s(t.name));
-            assert_eq!(svc["environment"]["A_B"], s("x: y\n- z"));
-            assert_eq!(svc["restart"], s("no"));
-            assert_eq!(doc["volumes"]["data"]["labels"]["contextbay.test"], s("1"));
+            let labels = svc["labels"].as_sequence().unwrap();
+            assert!(labels.contains(&s(format!("{LABEL}={}", t.name))));
+            assert!(labels.contains(&s("contextbay.test=1")));
+            assert_eq!(svc["environment"][0], s("A_B=x: y\n- z"));
+            assert_eq!(svc["environment"][1], s("C=$${HOME}"));
+            assert!(svc.get("restart").is_none());
+            assert_eq!(doc["volumes"]["data"]["labels"][0], s("contextbay.test=1"));
         }
     }
 
