@@ -310,8 +310,8 @@ async fn the_cb_fleet_is_deployed_supervised_reconfigured_wired_and_removed() {
             json!({"endpoint": "nowhere"}),
         )
         .await;
-    assert_error(&r, StatusCode::BAD_REQUEST, "bad_request");
-    assert_eq!(r.body["field"], "endpoint");
+    assert_error(&r, StatusCode::NOT_FOUND, "not_found");
+    assert!(r.body["error"].as_str().unwrap().contains("'nowhere'"));
     assert_eq!(
         status(&s, &admin, "prometheus").await["deployed"],
         false,

@@ -212,12 +212,63 @@ pub struct ConfigOverrides {
     /// The host port it is published on.
     #[schema(minimum = 1, maximum = 65535)]
     pub port: Option<u16>,
-    /// The host address it is published on (default `127.0.0.1`).
+    /// The host IPv4 address it is published on (default `127.0.0.1`).
+    #[schema(format = Ipv4)]
     pub bind: Option<String>,
     /// Environment of the container (replaces the stored one when given).
+    #[schema(schema_with = env_schema)]
     pub env: Option<BTreeMap<String, String>>,
     /// Labels put on the container and its volume (replaces the stored ones when given).
+    #[schema(schema_with = labels_schema)]
     pub labels: Option<BTreeMap<String, String>>,
+}
+
+/// A map of strings: at most `max` keys matching `key`, values at most `value_max` characters
+/// matching `value`.
+fn string_map(
+    max: usize,
+    key: &str,
+    value_max: usize,
+    value: &str,
+    about: &str,
+) -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some(about))
+        .max_properties(Some(max))
+        .property_names(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(key)),
+        ))
+        .additional_properties(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(value_max))
+                .pattern(Some(value)),
+        ))
+        .build()
+}
+
+fn env_schema() -> utoipa::openapi::Object {
+    string_map(
+        64,
+        "^[A-Za-z_][A-Za-z0-9_]{0,127}$",
+        4096,
+        r"^[^\x00]*$",
+        "Environment of the container (replaces the stored one when given).",
+    )
+}
+
+fn labels_schema() -> utoipa::openapi::Object {
+    string_map(
+        32,
+        r"^(?!com\.docker\.)(?!contextbay\.subcontainer)[A-Za-z0-9._/-]{1,128}$",
+        1024,
+        r"^[^\x00-\x1f\x7f-\x9f]*$",
+        "Labels put on the container and its volume (replaces the stored ones when given).",
+    )
 }
 
 /// A service's complete, validated configuration.
@@ -291,11 +342,11 @@ impl ServiceConfig {
         if self.port == 0 {
             return Err(bad("port", "must be 1 to 65535".into()));
         }
-        if self.bind.parse::<IpAddr>().is_err() {
+        if self.bind.parse::<std::net::Ipv4Addr>().is_err() {
             return Err(bad(
                 "bind",
                 format!(
-                    "'{}' is not an IP address",
+                    "'{}' is not an IPv4 address",
                     self.bind.chars().take(64).collect::<String>()
                 ),
             ));
@@ -529,17 +580,21 @@ mod tests {
             }
         }
         assert!(template("nope").is_err());
+        assert!(
+            base.apply(&ConfigOverrides {
+                bind: Some("::1".into()),
+                ..Default::default()
+            })
+            .is_err()
+        );
         let ok = base
             .apply(&ConfigOverrides {
-                bind: Some("::1".into()),
+                bind: Some("0.0.0.0".into()),
                 port: Some(19090),
                 ..Default::default()
             })
             .unwrap();
-        assert_eq!(ok.url(t), "http://[::1]:19090");
-        assert!(
-            render(t, &ok).contains("'[::1]:19090:9090'")
-                || render(t, &ok).contains("\"[::1]:19090:9090\"")
-        );
+        assert_eq!(ok.url(t), "http://127.0.0.1:19090");
+        assert!(render(t, &ok).contains("0.0.0.0:19090:9090"));
     }
 }

@@ -328,7 +328,7 @@ pub struct DeploySubcontainer {
 #[utoipa::path(post, path = "/api/admin/subcontainers/{name}/deploy", tag = "subcontainers",
     params(("name" = String, Path)), request_body = DeploySubcontainer,
     responses((status = 202, body = OperationAccepted, headers(("Location" = String, description = "/api/operations/{operation id}"))),
-              (status = 404, body = ErrorBody, description = "not in the catalogue"),
+              (status = 404, body = ErrorBody, description = "not in the catalogue, or no such endpoint"),
               (status = 409, body = ErrorBody, description = "another operation runs on the service, or it is deployed on another endpoint")))]
 pub async fn deploy(
     state: web::Data<AppState>,

@@ -88,15 +88,7 @@ pub async fn deploy(
         (None, Some(asked)) => asked,
         (None, None) => endpoints::LOCAL.to_owned(),
     };
-    let e = endpoints::get(state, &endpoint_id)
-        .await
-        .map_err(|err| match err {
-            endpoints::EndpointError::NotFound(_) => SubError::InvalidField {
-                field: "endpoint".into(),
-                message: format!("endpoint: {err}"),
-            },
-            other => other.into(),
-        })?;
+    let e = endpoints::get(state, &endpoint_id).await?;
     submit(state, t, "deploy", user, move |state| async move {
         run_deploy(&state, t, &e, config, wire).await
     })
