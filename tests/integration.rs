@@ -42,6 +42,7 @@ mod integration {
     mod settings;
     mod sockets;
     mod stacks;
+    mod subcontainers;
     mod supervision;
     mod transfer;
     mod upgrade;

@@ -644,9 +644,14 @@ impl JobsHandle {
         else {
             return Ok(None);
         };
-        let ended = tokio::time::timeout(wait, rx.wait_for(Option::is_some)).await;
-        if let Ok(Ok(job)) = ended {
-            return Ok(job.clone());
+        // The guard `wait_for` answers is dropped before the next await, so that waiting can
+        // happen inside a job (whose future must be `Send`).
+        let ended = match tokio::time::timeout(wait, rx.wait_for(Option::is_some)).await {
+            Ok(Ok(job)) => job.clone(),
+            _ => None,
+        };
+        if let Some(job) = ended {
+            return Ok(Some(job));
         }
         self.get(id).await
     }

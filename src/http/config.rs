@@ -104,6 +104,18 @@ pub async fn put(
 ) -> ApiResult<web::Json<ModuleConfigView>> {
     let name = parse_module(&module)?;
     let PutModuleConfig { enabled, config } = body.into_inner();
+    Ok(web::Json(apply(&state, name, enabled, config).await?))
+}
+
+/// What `PUT /api/config/{module}` does, for other parts that change a module's settings (a
+/// deployed sub-container points its module at itself): validates and seals the submitted keys,
+/// stores them and publishes `module.updated`.
+pub async fn apply(
+    state: &AppState,
+    name: ModuleName,
+    enabled: Option<bool>,
+    config: Option<Map<String, Value>>,
+) -> ApiResult<ModuleConfigView> {
     if enabled.is_none() && config.is_none() {
         return Err(ApiError::bad_request(
             "nothing to update: send enabled or config",
@@ -117,13 +129,13 @@ pub async fn put(
         updated_at: 0,
     });
     if let Some(submitted) = config {
-        next.config = seal_submitted(&state, name, &submitted, &next.config)?;
+        next.config = seal_submitted(state, name, &submitted, &next.config)?;
     }
     if let Some(e) = enabled {
         next.enabled = Some(e);
     }
     state.store.modules().put(&next).await?;
-    let out = view(&state, name, Some(&next));
+    let out = view(state, name, Some(&next));
     state
         .events
         .publish_committed(crate::events::ModuleUpdated {
@@ -132,7 +144,7 @@ pub async fn put(
             configured: out.configured,
         })
         .await;
-    Ok(web::Json(out))
+    Ok(out)
 }
 
 /// Validates submitted keys against `previous` (secrets sealed) and seals new secret values.

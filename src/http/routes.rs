@@ -138,7 +138,13 @@ where
 pub fn all() -> Vec<Route> {
     let mut routes = core();
     for module in MODULES {
-        routes.extend((module.routes)().into_iter().map(|r| r.module(module.name)));
+        // A core part's routes answer whatever the module switches say.
+        let core = module.is_core();
+        routes.extend(
+            (module.routes)()
+                .into_iter()
+                .map(|r| if core { r } else { r.module(module.name) }),
+        );
     }
     routes
 }

@@ -14,6 +14,7 @@ pub mod backups;
 #[cfg(feature = "example-module")]
 pub mod example;
 pub mod monitoring;
+pub mod subcontainers;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -67,9 +68,15 @@ pub static MODULES: &[Module] = &[
         "n8n workflows and event bindings",
         WORKFLOWS,
     ),
+    subcontainers::MODULE,
     #[cfg(feature = "example-module")]
     example::MODULE,
 ];
+
+/// Core parts built on the module seam: their routes are not stamped with a module switch (they
+/// answer whether modules are on or off), and they are not modules of the configuration
+/// (`modules.<name>`, `/api/modules`, `/api/config/{module}` do not know them).
+const CORE_PARTS: &[&str] = &["subcontainers"];
 
 /// A module as the rest of the master sees it.
 pub struct Module {
@@ -96,6 +103,11 @@ pub struct Module {
 pub type Service = (&'static str, &'static str, bool);
 
 impl Module {
+    /// A core part ([`CORE_PARTS`]): cannot be switched off.
+    pub fn is_core(&self) -> bool {
+        CORE_PARTS.contains(&self.name.as_str())
+    }
+
     /// A module the spec names that has no code yet: settings only.
     pub const fn planned(
         name: ModuleName,
@@ -251,8 +263,9 @@ impl ModuleName {
     }
 
     /// Every registered module, in registration order.
+    /// Core parts ([`Module::is_core`]) are not modules of the configuration and are left out.
     pub fn all() -> impl Iterator<Item = ModuleName> {
-        MODULES.iter().map(|m| m.name)
+        MODULES.iter().filter(|m| !m.is_core()).map(|m| m.name)
     }
 
     /// The modules the default configuration lists (`modules.<name> = false`): every

@@ -121,6 +121,10 @@ export interface EventPayloads {
   "stack.progress": Schemas["StackProgress"];
   /** a stack was created, changed, deleted (status 'deleted') or its status changed */
   "stack.update": Schemas["StackUpdate"];
+  /** a cb-* service was restarted too often in a short time */
+  "subcontainer.flapping": Schemas["SubcontainerFlapping"];
+  /** a cb-* service was restarted by its actor, deployed, removed, or its health changed */
+  "subcontainer.update": Schemas["SubcontainerUpdate"];
   /** a user was created */
   "user.created": Schemas["UserCreated"];
   /** a user was deleted */
@@ -194,6 +198,8 @@ export const EVENT_ROLES: Readonly<Record<EventKind, 'viewer' | 'operator' | 'ad
   "silence.deleted": "viewer",
   "stack.progress": "viewer",
   "stack.update": "viewer",
+  "subcontainer.flapping": "admin",
+  "subcontainer.update": "admin",
   "user.created": "admin",
   "user.deleted": "admin",
   "user.updated": "admin",
