@@ -16,6 +16,7 @@ mod integration {
     mod auth;
     mod automation;
     mod chaos;
+    mod cluster;
     mod compose_security;
     mod concurrency;
     mod contract;
