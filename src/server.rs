@@ -66,7 +66,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
     let cluster = if config.cluster.nats_url.is_empty() {
         None
     } else {
-        Some(crate::cluster::Cluster::start(&config, bus.clone()).await?)
+        Some(crate::cluster::Cluster::start(&config, bus.clone(), &store).await?)
     };
     let throttle = Throttle::start(100_000);
     let seeds = store

@@ -28,6 +28,8 @@ use tokio::task::JoinHandle;
 
 use crate::config::ClusterConfig;
 
+/// Cache invalidations: `contextbay.invalidate.<cache>`, the payload the writing master's id.
+const INVALIDATE: &str = "contextbay.invalidate";
 /// Subjects of the event stream: `contextbay.events.<kind>`.
 const EVENT_SUBJECTS: &str = "contextbay.events.>";
 /// At most this many events are replayed from the stream to one resuming client; further back,
@@ -94,7 +96,11 @@ pub struct Gap;
 impl Cluster {
     /// Connects to NATS (retrying in the background when it is not reachable yet), joins the bus
     /// to the cluster and starts the publisher and consumer tasks.
-    pub async fn start(config: &crate::Config, bus: BroadcasterHandle) -> anyhow::Result<Self> {
+    pub async fn start(
+        config: &crate::Config,
+        bus: BroadcasterHandle,
+        store: &crate::store::Store,
+    ) -> anyhow::Result<Self> {
         let cc = config.cluster.clone();
         let master_id = master_id(config)?;
         let urls = cc
@@ -157,8 +163,22 @@ impl Cluster {
             .context("joining the event bus to the cluster")?;
         let publisher = tokio::spawn(publish_loop(Arc::clone(&inner), rx));
         let consumer = tokio::spawn(consume_loop(Arc::clone(&inner)));
+        // Cache invalidations: this master's go out, the others' come in.
+        let (announce, announced) = mpsc::unbounded_channel();
+        store.announce_invalidations(&announce);
+        let incoming = inner
+            .client
+            .subscribe(format!("{INVALIDATE}.*"))
+            .await
+            .context("subscribing to cache invalidations")?;
+        let announcer = tokio::spawn(announce_loop(Arc::clone(&inner), announced));
+        let listener = tokio::spawn(invalidation_loop(
+            Arc::clone(&inner),
+            store.clone(),
+            incoming,
+        ));
         if let Ok(mut tasks) = inner.tasks.lock() {
-            tasks.extend([publisher, consumer]);
+            tasks.extend([publisher, consumer, announcer, listener]);
         }
         tracing::info!(master_id = %inner.master_id, cursor, "joined the cluster");
         Ok(Self { inner })
@@ -447,6 +467,50 @@ async fn publish_loop(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Queued>
         if let Some(event) = inner.publish(q.kind, q.payload).await {
             // Nobody waiting (an `emit`) is fine.
             let _ = q.reply.send(event);
+        }
+    }
+}
+
+/// Tells the other masters which cache this one invalidated (core NATS, at most once: a master
+/// that misses one, NATS being down, serves its entry until the cache's TTL).
+async fn announce_loop(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<&'static str>) {
+    while let Some(name) = rx.recv().await {
+        if inner.client.connection_state() != async_nats::connection::State::Connected {
+            continue;
+        }
+        let subject = format!("{INVALIDATE}.{name}");
+        let sent = inner
+            .client
+            .publish(subject, inner.master_id.clone().into())
+            .await;
+        if let Err(err) = sent {
+            inner.note_error(format!("announcing a cache invalidation: {err}"));
+            continue;
+        }
+        if let Err(err) = inner.client.flush().await {
+            inner.note_error(format!("announcing a cache invalidation: {err}"));
+        }
+    }
+}
+
+/// Drops this master's cache when another master announces it wrote.
+async fn invalidation_loop(
+    inner: Arc<Inner>,
+    store: crate::store::Store,
+    mut incoming: async_nats::Subscriber,
+) {
+    while let Some(message) = incoming.next().await {
+        if message.payload.as_ref() == inner.master_id.as_bytes() {
+            continue;
+        }
+        let name = message
+            .subject
+            .as_str()
+            .strip_prefix(INVALIDATE)
+            .and_then(|n| n.strip_prefix('.'))
+            .unwrap_or_default();
+        if !store.invalidate_cache(name) {
+            tracing::warn!(subject = %message.subject, "unknown cache invalidation ignored");
         }
     }
 }

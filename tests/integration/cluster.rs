@@ -338,3 +338,59 @@ async fn masters_keep_serving_through_a_nats_outage_and_resynchronise_after() {
     a.stop().await;
     b.stop().await;
 }
+
+/// A write on one master drops the other masters' caches at once (not after their TTL): a
+/// session logged out, an API key revoked, a module switched off.
+#[actix_web::test]
+async fn a_write_on_one_master_invalidates_the_caches_of_the_others() {
+    let Some(nats) = Nats::start() else { return };
+    let shared = tempfile::tempdir().unwrap();
+    let (a, b) = two_masters(&nats, shared.path()).await;
+    let admin_a = a.setup().await;
+    let session = login(&a).await;
+
+    // B serves the session (and caches it); A logs it out; B refuses it on the next request.
+    assert_eq!(
+        b.get("/api/auth/me", &session.access).await.status,
+        StatusCode::OK
+    );
+    let out = a.post("/api/auth/logout", &session.access, json!({})).await;
+    assert!(out.status.is_success(), "{:?}", out.body);
+    assert_eq!(
+        b.get("/api/auth/me", &session.access).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // The same for an API key revoked on A.
+    let key = a
+        .post("/api/keys", &admin_a.access, json!({"name": "shared"}))
+        .await;
+    assert_eq!(key.status, StatusCode::CREATED, "{:?}", key.body);
+    let (id, secret) = (
+        key.body["id"].as_str().unwrap().to_owned(),
+        key.body["key"].as_str().unwrap().to_owned(),
+    );
+    let me = |s: &TestServer| {
+        s.http
+            .get(s.url("/api/auth/me"))
+            .header("x-api-key", secret.clone())
+            .send()
+    };
+    assert_eq!(me(&b).await.unwrap().status(), StatusCode::OK);
+    let revoked = a.delete(&format!("/api/keys/{id}"), &admin_a.access).await;
+    assert!(revoked.status.is_success(), "{:?}", revoked.body);
+    assert_eq!(me(&b).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+
+    // A module switched on and then off on A: B follows.
+    let admin_b = login(&b).await;
+    let ping = |s: &TestServer| s.post("/api/example/ping", &admin_b.access, json!({}));
+    assert_eq!(ping(&b).await.status, StatusCode::NOT_FOUND);
+    a.enable_module(&admin_a, "example", Value::Null).await;
+    assert_eq!(ping(&b).await.status, StatusCode::OK);
+    a.disable_module(&admin_a, "example").await;
+    let off = ping(&b).await;
+    assert_eq!(off.status, StatusCode::NOT_FOUND, "{:?}", off.body);
+    assert_eq!(off.body["code"], "module_disabled");
+    a.stop().await;
+    b.stop().await;
+}
