@@ -370,27 +370,43 @@ async fn a_write_on_one_master_invalidates_the_caches_of_the_others() {
         key.body["id"].as_str().unwrap().to_owned(),
         key.body["key"].as_str().unwrap().to_owned(),
     );
-    let me = |s: &TestServer| {
-        s.http
-            .get(s.url("/api/auth/me"))
-            .header("x-api-key", secret.clone())
-            .send()
-    };
-    assert_eq!(me(&b).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(with_key(&b, &secret).await, StatusCode::OK);
     let revoked = a.delete(&format!("/api/keys/{id}"), &admin_a.access).await;
     assert!(revoked.status.is_success(), "{:?}", revoked.body);
-    assert_eq!(me(&b).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(with_key(&b, &secret).await, StatusCode::UNAUTHORIZED);
 
     // A module switched on and then off on A: B follows.
     let admin_b = login(&b).await;
-    let ping = |s: &TestServer| s.post("/api/example/ping", &admin_b.access, json!({}));
-    assert_eq!(ping(&b).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        b.post("/api/example/ping", &admin_b.access, json!({}))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
     a.enable_module(&admin_a, "example", Value::Null).await;
-    assert_eq!(ping(&b).await.status, StatusCode::OK);
+    assert_eq!(
+        b.post("/api/example/ping", &admin_b.access, json!({}))
+            .await
+            .status,
+        StatusCode::OK
+    );
     a.disable_module(&admin_a, "example").await;
-    let off = ping(&b).await;
+    let off = b
+        .post("/api/example/ping", &admin_b.access, json!({}))
+        .await;
     assert_eq!(off.status, StatusCode::NOT_FOUND, "{:?}", off.body);
     assert_eq!(off.body["code"], "module_disabled");
     a.stop().await;
     b.stop().await;
+}
+
+/// `GET /api/auth/me` on `s` with an API key.
+async fn with_key(s: &TestServer, key: &str) -> StatusCode {
+    s.http
+        .get(s.url("/api/auth/me"))
+        .header("x-api-key", key)
+        .send()
+        .await
+        .unwrap()
+        .status()
 }
