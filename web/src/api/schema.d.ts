@@ -10640,6 +10640,25 @@ export interface components {
             node_id: string;
             ts: string;
         };
+        /** @description What `/api/health` and `/api/system/info` report about the cluster. */
+        ClusterStatus: {
+            /** @description The master reads the event stream. */
+            consuming: boolean;
+            /**
+             * @description NATS is unreachable or the stream is not read: events published here reach this
+             *     master's clients only (marked `local`).
+             */
+            degraded: boolean;
+            last_error?: string | null;
+            /**
+             * Format: int64
+             * @description Events delivered locally only since start.
+             */
+            local_only_events: number;
+            master_id: string;
+            /** @description `connected` or `disconnected` (the NATS connection). */
+            nats: string;
+        };
         ConfigImported: {
             /** @description What the import applied, as `POST /api/import` answered. */
             report: Record<string, never>;
@@ -11240,11 +11259,22 @@ export interface components {
             meta: Record<string, never>;
         };
         Health: {
+            cluster?: components["schemas"]["HealthCluster"] | null;
             /** @description No user exists yet: the dashboard shows first-run setup. */
             setup_required: boolean;
-            /** @description `ok` when the database answers. */
+            /**
+             * @description `ok` when the database answers; `degraded` when, besides, this master of a cluster has
+             *     lost NATS (it keeps serving its own workers and clients).
+             */
             status: string;
             version: string;
+        };
+        /** @description The cluster part of `/api/health` (public: no error text). */
+        HealthCluster: {
+            degraded: boolean;
+            master_id: string;
+            /** @description `connected` or `disconnected`. */
+            nats: string;
         };
         /** @description CB's health snapshot of a service. */
         HealthView: {
@@ -12556,6 +12586,7 @@ export interface components {
         };
         SystemInfo: {
             actors: components["schemas"]["ActorsInfo"];
+            cluster?: components["schemas"]["ClusterStatus"] | null;
             data_dir: string;
             /** @description `sqlite` or `postgres`. */
             database: string;
