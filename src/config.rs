@@ -25,6 +25,8 @@ pub struct Config {
     pub fleet: FleetConfig,
     pub docker: DockerConfig,
     pub metrics: MetricsConfig,
+    /// Several masters: NATS JetStream between them (`docs/ha.md`). Off while `nats_url` is empty.
+    pub cluster: ClusterConfig,
     /// `modules.<name> = true|false`: the default state of each module; `PUT /api/config/{module}`
     /// overrides it at run time.
     pub modules: BTreeMap<ModuleName, bool>,
@@ -287,6 +289,114 @@ impl Default for DockerConfig {
     }
 }
 
+/// `cluster.*`: several masters sharing one store exchange events (a JetStream stream) and
+/// cache invalidations (core NATS subjects) through one NATS server. See `docs/ha.md`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// `nats://host:port` (several, comma-separated, for a NATS cluster). Empty: a single master
+    /// with its in-process event bus.
+    pub nats_url: String,
+    /// This master's id in the cluster. Empty: the id generated on first start and kept in
+    /// `<data_dir>/master-id` (masters sharing a data directory must each set their own).
+    pub master_id: String,
+    /// The JetStream stream that carries the events (created when missing).
+    pub stream: String,
+    /// How long the stream keeps events (`since` further back gets the gap signal).
+    pub max_age_secs: u64,
+    /// How many events the stream keeps at most.
+    pub max_events: i64,
+    /// How long a publication waits for the stream's acknowledgement before the event is
+    /// delivered locally only.
+    pub publish_timeout_ms: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            nats_url: String::new(),
+            master_id: String::new(),
+            stream: "CONTEXTBAY_EVENTS".to_owned(),
+            max_age_secs: 7 * 86_400,
+            max_events: 1_000_000,
+            publish_timeout_ms: 2_000,
+        }
+    }
+}
+
+impl ClusterConfig {
+    /// Checks every field; the error names the key.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if !self.nats_url.is_empty() {
+            for (n, url) in self.nats_url.split(',').enumerate() {
+                check_nats_url(url.trim())
+                    .with_context(|| format!("cluster.nats_url entry {} ('{url}')", n + 1))?;
+            }
+        }
+        if !self.master_id.is_empty() && !valid_name(&self.master_id) {
+            bail!("cluster.master_id: 1 to 64 letters, digits, '-' or '_'");
+        }
+        if !valid_name(&self.stream) {
+            bail!("cluster.stream: 1 to 64 letters, digits, '-' or '_'");
+        }
+        if !(60..=365 * 86_400).contains(&self.max_age_secs) {
+            bail!("cluster.max_age_secs must be between 60 and 31536000");
+        }
+        if !(1_000..=1_000_000_000).contains(&self.max_events) {
+            bail!("cluster.max_events must be between 1000 and 1000000000");
+        }
+        if !(100..=60_000).contains(&self.publish_timeout_ms) {
+            bail!("cluster.publish_timeout_ms must be between 100 and 60000");
+        }
+        Ok(())
+    }
+}
+
+fn valid_name(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// `nats://host:port` or `tls://host:port` (port optional), without credentials or a path.
+fn check_nats_url(url: &str) -> anyhow::Result<()> {
+    let rest = url
+        .strip_prefix("nats://")
+        .or_else(|| url.strip_prefix("tls://"))
+        .context("must start with nats:// or tls://")?;
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    if authority.contains(['/', '@', '?', '#']) || authority.chars().any(char::is_whitespace) {
+        bail!("must be scheme://host[:port], without credentials or a path");
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (host, after) = v6.split_once(']').context("has an unclosed '['")?;
+        let port = match after {
+            "" => None,
+            a => Some(a.strip_prefix(':').context("has junk after the address")?),
+        };
+        (host, port)
+    } else {
+        match authority.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty()
+        || !host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'))
+    {
+        bail!("has no valid host");
+    }
+    if let Some(port) = port {
+        match port.parse::<u16>() {
+            Ok(p) if p > 0 => {}
+            _ => bail!("has an invalid port '{port}'"),
+        }
+    }
+    Ok(())
+}
+
 /// `GET /metrics`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -318,6 +428,7 @@ impl Default for Config {
             fleet: FleetConfig::default(),
             docker: DockerConfig::default(),
             metrics: MetricsConfig::default(),
+            cluster: ClusterConfig::default(),
             modules: ModuleName::configured_by_default()
                 .map(|m| (m, false))
                 .collect(),
@@ -590,6 +701,7 @@ impl Config {
         if f.command_timeout_secs == 0 {
             bail!("fleet.command_timeout_secs must be at least 1");
         }
+        self.cluster.validate()?;
         if self.storage.max_connections == 0 {
             bail!("storage.max_connections must be at least 1");
         }
@@ -749,6 +861,37 @@ fn redact_url_password(url: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn cluster_settings_are_validated_naming_the_key() {
+        let mut c = ClusterConfig::default();
+        assert!(c.validate().is_ok());
+        c.nats_url = "nats://127.0.0.1:4222, tls://[::1]:4223,nats://nats".into();
+        assert!(c.validate().is_ok());
+        for bad in [
+            "http://127.0.0.1:4222",
+            "nats://",
+            "nats://u:p@host:4222",
+            "nats://host:99999",
+            "nats://host:0",
+            "nats://host/path",
+            "nats://[::1",
+            "nats://ho st",
+        ] {
+            c.nats_url = bad.into();
+            let err = format!(
+                "{:#}",
+                c.validate().err().unwrap_or_else(|| panic!("{bad}"))
+            );
+            assert!(err.contains("cluster.nats_url"), "{err}");
+        }
+        c.nats_url = String::new();
+        c.master_id = "a.b".into();
+        assert!(format!("{:#}", c.validate().unwrap_err()).contains("cluster.master_id"));
+        c.master_id = "m1".into();
+        c.max_events = 0;
+        assert!(format!("{:#}", c.validate().unwrap_err()).contains("cluster.max_events"));
+    }
     use super::*;
 
     #[test]

@@ -62,6 +62,12 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
         Arc::new(TokenService::load(&config, &root_secret, &store, secret_box.clone()).await?);
     let bus =
         Broadcaster::start_supervised(config.events.ring_capacity, config.events.subscriber_buffer);
+    // In a cluster the bus publishes through NATS from here on, before anything publishes.
+    let cluster = if config.cluster.nats_url.is_empty() {
+        None
+    } else {
+        Some(crate::cluster::Cluster::start(&config, bus.clone(), &store).await?)
+    };
     let throttle = Throttle::start(100_000);
     let seeds = store
         .hosts()
@@ -103,6 +109,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
         tokens,
         secret_box,
         bus,
+        cluster,
         throttle,
         nodes,
         endpoint_health,
@@ -329,6 +336,10 @@ async fn record(sub: &mut contextbay_actors::Subscription, store: &Store) {
             );
             continue;
         };
+        // In a cluster every master hears every event; the one that published it records it.
+        if !e.own {
+            continue;
+        }
         let stored = crate::store::events::StoredEvent {
             id: i64::try_from(e.id).unwrap_or(i64::MAX),
             kind: e.kind.clone(),
@@ -360,6 +371,9 @@ impl RunningServer {
             tracing::warn!(%err, "gRPC server task");
         }
         self.state.tasks.stop_all();
+        if let Some(cluster) = &self.state.cluster {
+            cluster.stop();
+        }
         self.state.jobs.shutdown(crate::jobs::SHUTDOWN_WAIT).await;
         self.state.store.close().await;
         tracing::info!("contextbay master stopped");

@@ -25,6 +25,8 @@ pub struct AppState {
     pub secret_box: SecretBox,
     pub events: EventLog,
     pub bus: BroadcasterHandle,
+    /// Membership of a cluster of masters (`cluster.nats_url`); `None` on a single master.
+    pub cluster: Option<crate::cluster::Cluster>,
     pub throttle: ThrottleHandle,
     pub nodes: NodeRegistryHandle,
     /// Every Docker endpoint's health, kept current by the endpoint watcher.

@@ -18,6 +18,7 @@ mod integration {
     mod automation;
     mod backups;
     mod chaos;
+    mod cluster;
     mod compose_security;
     mod concurrency;
     mod contract;

@@ -31,6 +31,14 @@ pub struct Event {
     #[serde(skip)]
     pub ts_ms: i64,
     pub payload: serde_json::Value,
+    /// Set (`"local": true`) on an event that a master of a cluster delivered to its own clients
+    /// only, because the cluster's stream could not take it (NATS unreachable). Its id is from
+    /// the master's own range and cannot be resumed from with `since`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub local: bool,
+    /// Published by this master (always, on a single master): what this master records.
+    #[serde(skip)]
+    pub own: bool,
 }
 
 /// What a subscriber receives on its channel.
@@ -127,12 +135,22 @@ pub enum Replay {
     /// Events after `since` are no longer in the ring (or were published by an earlier run of the
     /// master): the subscriber must resynchronise from current state.
     Gap,
+    /// In a cluster: the events `after+1..=upto` are older than the ring and must be read from
+    /// the cluster's stream first, then `then` (from the ring), then live events.
+    Fetch {
+        after: u64,
+        upto: u64,
+        then: Vec<Arc<Event>>,
+    },
 }
 
 struct Subscriber {
     filter: TopicFilter,
     tx: mpsc::Sender<Delivery>,
     missed: u64,
+    /// Cluster events with an id up to this one are not delivered: the subscriber resumed from
+    /// an id this master has not delivered yet.
+    skip_through: u64,
 }
 
 /// The event bus actor. Owns: the ring of the last `capacity` events, the next id, the subscriber
@@ -150,6 +168,9 @@ pub struct Broadcaster {
     dropped: u64,
     restarts: u64,
     channel_capacity: usize,
+    /// In a cluster, the last stream sequence delivered (events published through the cluster
+    /// arrive with their id and are delivered in order, each once); `None` on a single master.
+    cluster_cursor: Option<u64>,
 }
 
 impl Broadcaster {
@@ -169,19 +190,23 @@ impl Broadcaster {
             dropped: 0,
             restarts: 0,
             channel_capacity: channel_capacity.max(2),
+            cluster_cursor: None,
         }
     }
 
     /// Starts the bus under a supervisor on the current arbiter and returns its handle.
     pub fn start_supervised(ring_capacity: usize, channel_capacity: usize) -> BroadcasterHandle {
         let addr = Supervisor::start(move |_| Broadcaster::new(ring_capacity, channel_capacity));
-        BroadcasterHandle { addr }
+        BroadcasterHandle {
+            addr,
+            uplink: Arc::default(),
+        }
     }
 
     fn deliver(&mut self, event: &Arc<Event>) {
         let mut closed = Vec::new();
         for (id, sub) in &mut self.subscribers {
-            if !sub.filter.matches(&event.kind) {
+            if !sub.filter.matches(&event.kind) || (!event.local && event.id <= sub.skip_through) {
                 continue;
             }
             if sub.missed > 0 {
@@ -226,6 +251,9 @@ impl Broadcaster {
     }
 
     fn replay_since(&self, since: u64) -> Replay {
+        if let Some(cursor) = self.cluster_cursor {
+            return self.cluster_replay_since(since, cursor);
+        }
         // Nothing published after `since` in this run, and `since` belongs to this run.
         if since + 1 >= self.next_id && since >= self.first_id_of_run.saturating_sub(1) {
             return Replay::Events(Vec::new());
@@ -235,6 +263,34 @@ impl Broadcaster {
             return Replay::Gap;
         }
         Replay::Events(self.ring.iter().filter(|e| e.id > since).cloned().collect())
+    }
+
+    /// Replay in a cluster: ids are stream sequences; local-only events are never replayed.
+    fn cluster_replay_since(&self, since: u64, cursor: u64) -> Replay {
+        let global = || self.ring.iter().filter(|e| !e.local);
+        if since >= cursor {
+            return Replay::Events(Vec::new());
+        }
+        let oldest = global().next().map_or(cursor + 1, |e| e.id);
+        let then: Vec<_> = global().filter(|e| e.id > since).cloned().collect();
+        if since + 1 >= oldest {
+            Replay::Events(then)
+        } else {
+            Replay::Fetch {
+                after: since,
+                upto: oldest - 1,
+                then,
+            }
+        }
+    }
+
+    fn push(&mut self, event: &Arc<Event>) {
+        self.published += 1;
+        if self.ring.len() == self.capacity {
+            self.ring.pop_front();
+        }
+        self.ring.push_back(Arc::clone(event));
+        self.deliver(event);
     }
 }
 
@@ -261,6 +317,8 @@ impl Supervised for Broadcaster {
 pub struct Publish {
     pub kind: String,
     pub payload: serde_json::Value,
+    /// A cluster master delivering to its own clients only (see [`Event::local`]).
+    pub local: bool,
 }
 
 impl Handler<Publish> for Broadcaster {
@@ -274,15 +332,51 @@ impl Handler<Publish> for Broadcaster {
             ts: crate::rfc3339_from_millis(ts_ms),
             ts_ms,
             payload: msg.payload,
+            local: msg.local,
+            own: true,
         });
         self.next_id += 1;
-        self.published += 1;
-        if self.ring.len() == self.capacity {
-            self.ring.pop_front();
-        }
-        self.ring.push_back(Arc::clone(&event));
-        self.deliver(&event);
+        self.push(&event);
         MessageResult(event)
+    }
+}
+
+/// In a cluster: deliver an event read from the cluster's stream, its id being its stream
+/// sequence. An id at or below the cursor was delivered already and is dropped (so a consumer
+/// that resumes after an outage delivers each event once); the reply says whether it was new.
+#[derive(Message)]
+#[rtype(result = "bool")]
+struct DeliverGlobal(Arc<Event>);
+
+impl Handler<DeliverGlobal> for Broadcaster {
+    type Result = bool;
+
+    fn handle(&mut self, msg: DeliverGlobal, _ctx: &mut Self::Context) -> bool {
+        let cursor = self.cluster_cursor.unwrap_or(0);
+        if msg.0.id <= cursor {
+            return false;
+        }
+        self.cluster_cursor = Some(msg.0.id);
+        self.push(&msg.0);
+        true
+    }
+}
+
+/// Switches the bus to cluster mode (or resets its cursor, when the cluster's stream was
+/// recreated): events arrive with their ids through [`DeliverGlobal`], after `cursor`.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct SetClusterCursor(u64);
+
+impl Handler<SetClusterCursor> for Broadcaster {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetClusterCursor, _ctx: &mut Self::Context) {
+        if self.cluster_cursor.is_some_and(|c| c > msg.0) {
+            // The stream went back: earlier ids mean nothing any more.
+            self.ring.retain(|e| e.local);
+        }
+        self.cluster_cursor = Some(msg.0);
     }
 }
 
@@ -302,21 +396,32 @@ impl Handler<Subscribe> for Broadcaster {
         let (tx, rx) = mpsc::channel(self.channel_capacity);
         let id = self.next_subscriber;
         self.next_subscriber += 1;
+        let keep = |events: Vec<Arc<Event>>| {
+            events
+                .into_iter()
+                .filter(|e| msg.filter.matches(&e.kind))
+                .collect()
+        };
         let replay = msg.since.map(|since| match self.replay_since(since) {
-            Replay::Events(events) => Replay::Events(
-                events
-                    .into_iter()
-                    .filter(|e| msg.filter.matches(&e.kind))
-                    .collect(),
-            ),
+            Replay::Events(events) => Replay::Events(keep(events)),
             Replay::Gap => Replay::Gap,
+            Replay::Fetch { after, upto, then } => Replay::Fetch {
+                after,
+                upto,
+                then: keep(then),
+            },
         });
+        let skip_through = match (self.cluster_cursor, msg.since) {
+            (Some(cursor), Some(since)) if since > cursor => since,
+            _ => 0,
+        };
         self.subscribers.insert(
             id,
             Subscriber {
                 filter: msg.filter,
                 tx,
                 missed: 0,
+                skip_through,
             },
         );
         MessageResult((id, rx, replay))
@@ -392,10 +497,26 @@ impl Handler<GetStats> for Broadcaster {
             published: self.published,
             dropped: self.dropped,
             subscribers: self.subscribers.len(),
-            last_id: self.next_id.saturating_sub(1),
+            last_id: self
+                .cluster_cursor
+                .unwrap_or_else(|| self.next_id.saturating_sub(1)),
             restarts: self.restarts,
         })
     }
+}
+
+/// Where a cluster master sends what is published, instead of numbering it itself: the
+/// cluster's stream (`src/cluster/` in the master). [`Uplink::submit`] queues an event in
+/// publication order; the receiver yields it once it has its id — the stream sequence, or, when
+/// the stream cannot take it, a local-only event ([`BroadcasterHandle::publish_local`]). The
+/// event reaches this master's subscribers through [`BroadcasterHandle::deliver_global`] (or as
+/// the local-only event), never twice.
+pub trait Uplink: Send + Sync + 'static {
+    fn submit(
+        &self,
+        kind: String,
+        payload: serde_json::Value,
+    ) -> tokio::sync::oneshot::Receiver<Arc<Event>>;
 }
 
 /// Typed handle to the [`Broadcaster`]. Cheap to clone; the only way the rest of the master talks
@@ -403,6 +524,8 @@ impl Handler<GetStats> for Broadcaster {
 #[derive(Clone)]
 pub struct BroadcasterHandle {
     addr: Addr<Broadcaster>,
+    /// Set once when the master joins a cluster ([`BroadcasterHandle::join_cluster`]).
+    uplink: Arc<std::sync::OnceLock<Arc<dyn Uplink>>>,
 }
 
 impl BroadcasterHandle {
@@ -413,20 +536,86 @@ impl BroadcasterHandle {
         kind: impl Into<String>,
         payload: serde_json::Value,
     ) -> Result<Arc<Event>, ActorError> {
+        if let Some(uplink) = self.uplink.get() {
+            let rx = uplink.submit(kind.into(), payload);
+            return match tokio::time::timeout(REQUEST_TIMEOUT, rx).await {
+                Ok(Ok(event)) => Ok(event),
+                Ok(Err(_)) => Err(MailboxError::Closed.into()),
+                Err(_) => Err(MailboxError::Timeout.into()),
+            };
+        }
         let msg = Publish {
             kind: kind.into(),
             payload,
+            local: false,
         };
         Ok(self.addr.send(msg).timeout(REQUEST_TIMEOUT).await?)
+    }
+
+    /// Numbers and delivers an event on this master only, marked `local` (a cluster master whose
+    /// stream is unreachable).
+    pub async fn publish_local(
+        &self,
+        kind: impl Into<String>,
+        payload: serde_json::Value,
+    ) -> Result<Arc<Event>, ActorError> {
+        let msg = Publish {
+            kind: kind.into(),
+            payload,
+            local: true,
+        };
+        Ok(self.addr.send(msg).timeout(REQUEST_TIMEOUT).await?)
+    }
+
+    /// Joins a cluster: from now on publications go through `uplink`, and events are delivered
+    /// when they come back from the cluster's stream, after sequence `cursor`. Once only; a
+    /// second call is refused.
+    pub async fn join_cluster(
+        &self,
+        uplink: Arc<dyn Uplink>,
+        cursor: u64,
+    ) -> Result<(), ActorError> {
+        self.addr
+            .send(SetClusterCursor(cursor))
+            .timeout(REQUEST_TIMEOUT)
+            .await?;
+        self.uplink
+            .set(uplink)
+            .map_err(|_| MailboxError::Closed.into())
+    }
+
+    /// Resets the cluster cursor (the stream was recreated with lower sequences).
+    pub async fn reset_cluster_cursor(&self, cursor: u64) -> Result<(), ActorError> {
+        Ok(self
+            .addr
+            .send(SetClusterCursor(cursor))
+            .timeout(REQUEST_TIMEOUT)
+            .await?)
+    }
+
+    /// Delivers an event read from the cluster's stream (see [`Uplink`]); false when it was
+    /// delivered already.
+    pub async fn deliver_global(&self, event: Arc<Event>) -> Result<bool, ActorError> {
+        Ok(self
+            .addr
+            .send(DeliverGlobal(event))
+            .timeout(REQUEST_TIMEOUT)
+            .await?)
     }
 
     /// Fire-and-forget publication: a state change has already been committed and its event must
     /// not hold up the request that made it. If the mailbox is full the event is lost and logged.
     pub fn emit(&self, kind: impl Into<String>, payload: serde_json::Value) {
         let kind = kind.into();
+        if let Some(uplink) = self.uplink.get() {
+            // Queued in order; nobody waits for the id.
+            drop(uplink.submit(kind, payload));
+            return;
+        }
         if let Err(err) = self.addr.try_send(Publish {
             kind: kind.clone(),
             payload,
+            local: false,
         }) {
             tracing::error!(%kind, %err, "event could not be queued");
         }

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 pub use broadcaster::{
     Broadcaster, BroadcasterHandle, BroadcasterStats, Delivery, Event, Replay, Subscription,
-    TopicFilter,
+    TopicFilter, Uplink,
 };
 pub use endpoint_registry::{
     EndpointHealth, EndpointRegistry, EndpointRegistryHandle, EndpointStatus, Probe,

@@ -9,18 +9,41 @@ use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
-    /// `ok` when the database answers.
+    /// `ok` when the database answers; `degraded` when, besides, this master of a cluster has
+    /// lost NATS (it keeps serving its own workers and clients).
     pub status: &'static str,
     pub version: &'static str,
     /// No user exists yet: the dashboard shows first-run setup.
     pub setup_required: bool,
+    /// Present on a master of a cluster (`cluster.nats_url`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<HealthCluster>,
+}
+
+/// The cluster part of `/api/health` (public: no error text).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthCluster {
+    pub master_id: String,
+    /// `connected` or `disconnected`.
+    pub nats: &'static str,
+    pub degraded: bool,
 }
 
 #[utoipa::path(get, path = "/api/health", tag = "system", responses((status = 200, body = Health)))]
 pub async fn health(state: web::Data<AppState>) -> ApiResult<web::Json<Health>> {
     let users = state.store.users().count().await?;
+    let cluster = state.cluster.as_ref().map(|c| {
+        let s = c.status();
+        HealthCluster {
+            master_id: s.master_id,
+            nats: s.nats,
+            degraded: s.degraded,
+        }
+    });
+    let degraded = cluster.as_ref().is_some_and(|c| c.degraded);
     Ok(web::Json(Health {
-        status: "ok",
+        status: if degraded { "degraded" } else { "ok" },
+        cluster,
         version: env!("CARGO_PKG_VERSION"),
         setup_required: users == 0,
     }))

@@ -28,6 +28,9 @@ pub struct SystemInfo {
     /// `stopped`), restarts and last error.
     pub tasks: Vec<TaskView>,
     pub actors: ActorsInfo,
+    /// This master's cluster membership (`cluster.nats_url`); absent on a single master.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<crate::cluster::ClusterStatus>,
 }
 
 /// One supervised background task.
@@ -119,5 +122,6 @@ pub async fn info(state: web::Data<AppState>) -> ApiResult<web::Json<SystemInfo>
             node_restarts: nodes.restarts,
             restarts: state.restarts.snapshot().into_iter().collect(),
         },
+        cluster: state.cluster.as_ref().map(crate::cluster::Cluster::status),
     }))
 }

@@ -100,7 +100,15 @@ async fn start(
             }
         },
     };
+    // In a cluster, an id the stream never assigned (a local-only one, or from a stream that was
+    // recreated) cannot be resumed from: the gap signal.
+    let unknown = match (since, &state.cluster) {
+        (Some(since), Some(cluster)) => !cluster.since_known(since).await,
+        _ => false,
+    };
+    let since = since.filter(|_| !unknown);
     let (subscription, replay) = match state.bus.subscribe(filter.clone(), since).await {
+        Ok((subscription, _)) if unknown => (subscription, Some(Replay::Gap)),
         Ok(subscribed) => subscribed,
         Err(err) => {
             socket.end(Ending::Failed(err.to_string())).await;
@@ -140,6 +148,27 @@ async fn greet(
         Some(Replay::Gap) => {
             out.json(&json!({"type": "lagged", "missed": null, "resume_from": last_id}))
                 .await?;
+        }
+        // In a cluster: the part older than this master's ring comes from the stream.
+        Some(Replay::Fetch { after, upto, then }) => {
+            let older = match &state.cluster {
+                Some(cluster) => cluster.replay(after, upto).await,
+                None => Err(crate::cluster::Gap),
+            };
+            match older {
+                Ok(older) => {
+                    let older = older.into_iter().filter(|e| filter.matches(&e.kind));
+                    for event in older.chain(then) {
+                        if visible(principal, &event) {
+                            send_event(out, &event).await?;
+                        }
+                    }
+                }
+                Err(crate::cluster::Gap) => {
+                    out.json(&json!({"type": "lagged", "missed": null, "resume_from": last_id}))
+                        .await?;
+                }
+            }
         }
         None => {}
     }

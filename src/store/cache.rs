@@ -8,8 +8,10 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc::UnboundedSender;
 
 /// Entries kept before the cache starts over.
 const MAX_ENTRIES: usize = 10_000;
@@ -19,6 +21,9 @@ struct Inner<K, V> {
     map: RwLock<HashMap<K, (V, Instant)>>,
     generation: AtomicU64,
     ttl: Duration,
+    /// In a cluster: where this cache's name goes when this process invalidates it, so the
+    /// other masters drop theirs (`src/cluster/`).
+    announce: OnceLock<(&'static str, UnboundedSender<&'static str>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -30,6 +35,7 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
             map: RwLock::new(HashMap::new()),
             generation: AtomicU64::new(0),
             ttl,
+            announce: OnceLock::new(),
         }))
     }
 
@@ -58,8 +64,23 @@ impl<K: Eq + Hash + Clone, V: Clone> Cache<K, V> {
         map.insert(key, (value, Instant::now()));
     }
 
-    /// Forgets everything; call after a write commits (or fails: the next read asks again).
+    /// Forgets everything; call after a write commits (or fails: the next read asks again). In
+    /// a cluster the other masters are told to forget theirs.
     pub(super) fn invalidate(&self) {
+        self.invalidate_local();
+        if let Some((name, tx)) = self.0.announce.get() {
+            // The receiver lives as long as the cluster membership; after it, nobody listens.
+            let _ = tx.send(name);
+        }
+    }
+
+    /// Announces this cache's invalidations as `name` on `tx` (once).
+    pub(super) fn announce_to(&self, name: &'static str, tx: UnboundedSender<&'static str>) {
+        let _ = self.0.announce.set((name, tx));
+    }
+
+    /// Forgets everything because another master wrote.
+    pub(super) fn invalidate_local(&self) {
         if let Ok(mut map) = self.0.map.write() {
             self.0.generation.fetch_add(1, Ordering::AcqRel);
             map.clear();

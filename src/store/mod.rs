@@ -184,6 +184,30 @@ impl Store {
         })
     }
 
+    /// The names of the in-process caches (`contextbay.invalidate.<name>` in a cluster).
+    pub const CACHES: [&'static str; 4] = ["modules", "sessions", "api_keys", "policies"];
+
+    /// In a cluster: every invalidation of a cache by this process is announced on `tx` by the
+    /// cache's name (one of [`Store::CACHES`]).
+    pub fn announce_invalidations(&self, tx: &tokio::sync::mpsc::UnboundedSender<&'static str>) {
+        self.modules.announce_to("modules", tx.clone());
+        self.sessions.announce_to("sessions", tx.clone());
+        self.api_keys.announce_to("api_keys", tx.clone());
+        self.policies.announce_to("policies", tx.clone());
+    }
+
+    /// Drops the cache `name` because another master wrote; false for an unknown name.
+    pub fn invalidate_cache(&self, name: &str) -> bool {
+        match name {
+            "modules" => self.modules.invalidate_local(),
+            "sessions" => self.sessions.invalidate_local(),
+            "api_keys" => self.api_keys.invalidate_local(),
+            "policies" => self.policies.invalidate_local(),
+            _ => return false,
+        }
+        true
+    }
+
     pub fn engine(&self) -> Engine {
         self.engine
     }
