@@ -152,6 +152,723 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/subcontainers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every service of the catalogue, deployed or not, in the catalogue's order. */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description 1 to 500, default 50. */
+                    limit?: number;
+                    /** @description Default 0. */
+                    offset?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Paginated_SubcontainerSummary"];
+                    };
+                };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/subcontainers/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Desired against observed state: the configuration, the container, the actor's restarts and
+         *     health, and the drift between them.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description a catalogue name, e.g. prometheus */
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SubcontainerStatus"];
+                    };
+                };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description not in the catalogue */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /**
+         * Removes the service's stack (`down`; its data volume is kept unless `?volumes=true`) and
+         *     record, as an operation; the module setting that still points at it is cleared.
+         */
+        delete: {
+            parameters: {
+                query?: {
+                    /** @description Also remove the service's data volume (default: kept). */
+                    volumes?: boolean;
+                };
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Accepted */
+                202: {
+                    headers: {
+                        /** @description /api/operations/{operation id} */
+                        Location?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OperationAccepted"];
+                    };
+                };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description not in the catalogue, or not deployed */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description another operation runs on the service */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/subcontainers/{name}/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Changes the deployed service's configuration (only the keys sent), re-renders its compose
+         *     file and redeploys it, as an operation.
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ConfigOverrides"];
+                };
+            };
+            responses: {
+                /** @description Accepted */
+                202: {
+                    headers: {
+                        /** @description /api/operations/{operation id} */
+                        Location?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OperationAccepted"];
+                    };
+                };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description not in the catalogue, or not deployed */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description another operation runs on the service */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/subcontainers/{name}/deploy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Deploys (or redeploys) the service as the stack `cb-<name>` through ContextBay's own stacks,
+         *     as an operation; when it has run, the module the service serves points at it (local
+         *     endpoint). A second deploy while one runs is refused with 409.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["DeploySubcontainer"];
+                };
+            };
+            responses: {
+                /** @description Accepted */
+                202: {
+                    headers: {
+                        /** @description /api/operations/{operation id} */
+                        Location?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OperationAccepted"];
+                    };
+                };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description not in the catalogue, or no such endpoint */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description another operation runs on the service, or it is deployed on another endpoint */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/subcontainers/{name}/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Runs the service's health probe now (HTTP `GET` of its health path, or a TCP connect). */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Health"];
+                    };
+                };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description not in the catalogue, or not deployed */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/subcontainers/{name}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The last lines of the service's container log. */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Lines from the end (default 100). */
+                    tail?: number;
+                };
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SubcontainerLogs"];
+                    };
+                };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description not in the catalogue, or not deployed */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/subcontainers/{name}/restart": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Restarts the service's container (recreates it from its stack when it is gone), as an
+         *     operation.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Accepted */
+                202: {
+                    headers: {
+                        /** @description /api/operations/{operation id} */
+                        Location?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OperationAccepted"];
+                    };
+                };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description not in the catalogue, or not deployed */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description another operation runs on the service */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/ai/mcp-servers": {
         parameters: {
             query?: never;
@@ -12261,6 +12978,25 @@ export interface components {
             node_id: string;
             ts: string;
         };
+        /** @description What `/api/health` and `/api/system/info` report about the cluster. */
+        ClusterStatus: {
+            /** @description The master reads the event stream. */
+            consuming: boolean;
+            /**
+             * @description NATS is unreachable or the stream is not read: events published here reach this
+             *     master's clients only (marked `local`).
+             */
+            degraded: boolean;
+            last_error?: string | null;
+            /**
+             * Format: int64
+             * @description Events delivered locally only since start.
+             */
+            local_only_events: number;
+            master_id: string;
+            /** @description `connected` or `disconnected` (the NATS connection). */
+            nats: string;
+        };
         /**
          * @description How archives are compressed.
          * @enum {string}
@@ -12269,6 +13005,32 @@ export interface components {
         ConfigImported: {
             /** @description What the import applied, as `POST /api/import` answered. */
             report: Record<string, never>;
+        };
+        /**
+         * @description The configuration a request may override; every key is optional (an absent key keeps the
+         *     stored value, or the template's default).
+         */
+        ConfigOverrides: {
+            /**
+             * Format: ipv4
+             * @description The host IPv4 address it is published on (default `127.0.0.1`).
+             */
+            bind?: string | null;
+            /** @description Environment of the container (replaces the stored one when given). */
+            env?: {
+                [key: string]: string;
+            };
+            /** @description The image to run (`repository[:tag][@digest]`). */
+            image?: string | null;
+            /** @description Labels put on the container and its volume (replaces the stored ones when given). */
+            labels?: {
+                [key: string]: string;
+            };
+            /**
+             * Format: int32
+             * @description The host port it is published on.
+             */
+            port?: number | null;
         };
         ContainerAction: {
             action: string;
@@ -12521,6 +13283,12 @@ export interface components {
             uid: string;
             /** @description Absolute URL of the dashboard in Grafana. */
             url: string;
+        };
+        /** @description `POST …/deploy`: where to deploy and what to change in the configuration. */
+        DeploySubcontainer: {
+            config?: components["schemas"]["ConfigOverrides"] | null;
+            /** @description The endpoint (default: where it is deployed, else `local`). */
+            endpoint?: string | null;
         };
         /**
          * @description A Docker event of another type than container, image, volume or network (daemon, plugin,
@@ -12876,11 +13644,22 @@ export interface components {
             meta: Record<string, never>;
         };
         Health: {
+            cluster?: components["schemas"]["HealthCluster"] | null;
             /** @description No user exists yet: the dashboard shows first-run setup. */
             setup_required: boolean;
-            /** @description `ok` when the database answers. */
+            /**
+             * @description `ok` when the database answers; `degraded` when, besides, this master of a cluster has
+             *     lost NATS (it keeps serving its own workers and clients).
+             */
             status: string;
             version: string;
+        };
+        /** @description The cluster part of `/api/health` (public: no error text). */
+        HealthCluster: {
+            degraded: boolean;
+            master_id: string;
+            /** @description `connected` or `disconnected`. */
+            nats: string;
         };
         /** @description CB's health snapshot of a service. */
         HealthView: {
@@ -13340,6 +14119,36 @@ export interface components {
             time: string;
             /** @description `container`, `image`, `volume` or `network`. */
             type: string;
+        };
+        /** @description What the service's actor observed. */
+        Observed: {
+            container_id?: string | null;
+            flapping: boolean;
+            health?: string | null;
+            /**
+             * Format: int64
+             * @description Unix ms.
+             */
+            health_at?: number | null;
+            health_detail?: string | null;
+            image?: string | null;
+            /**
+             * Format: int64
+             * @description Unix ms.
+             */
+            last_restart_at?: number | null;
+            /**
+             * Format: int64
+             * @description Restarts made by the actor.
+             */
+            restarts: number;
+            /**
+             * @description `running`, `exited`, …; `missing` without a container, `unknown` when the endpoint did not
+             *     answer.
+             */
+            state: string;
+            /** @description Docker's human status, e.g. `Up 5 minutes`. */
+            status?: string | null;
         };
         /** @description Open WebSocket sessions, counted by the session registry. */
         OpenSessions: {
@@ -13971,6 +14780,35 @@ export interface components {
             total: number;
         };
         /** @description A page of results as every list endpoint returns it. */
+        Paginated_SubcontainerSummary: {
+            items: {
+                deployed: boolean;
+                endpoint?: string | null;
+                flapping: boolean;
+                /** @description `healthy` or `unhealthy` from the actor's last probe. */
+                health?: string | null;
+                /** @description The image it runs (deployed) or would run (default). */
+                image: string;
+                /** @description The module it serves and the setting that points at it. */
+                module?: string | null;
+                /** @description `prometheus`; its stack is `cb-prometheus`. */
+                name: string;
+                setting?: string | null;
+                /**
+                 * @description The container's state (`running`, `exited`, …), `missing`, or `unknown` when the endpoint
+                 *     did not answer; absent when not deployed.
+                 */
+                state?: string | null;
+                title: string;
+            }[];
+            /** Format: int64 */
+            limit: number;
+            /** Format: int64 */
+            offset: number;
+            /** Format: int64 */
+            total: number;
+        };
+        /** @description A page of results as every list endpoint returns it. */
         Paginated_UserView: {
             items: {
                 created_at: string;
@@ -14367,6 +15205,19 @@ export interface components {
             /** @description `http` only: the streamable HTTP endpoint (`http://` or `https://`, no credentials). */
             url?: string | null;
         };
+        /** @description A service's complete, validated configuration. */
+        ServiceConfig: {
+            bind: string;
+            env: {
+                [key: string]: string;
+            };
+            image: string;
+            labels: {
+                [key: string]: string;
+            };
+            /** Format: int32 */
+            port: number;
+        };
         /** @description One container of a service. */
         ServiceContainer: {
             id: string;
@@ -14536,8 +15387,75 @@ export interface components {
             /** @enum {string} */
             kind: "local";
         };
+        /** @description A sub-container was restarted too often in a short time. */
+        SubcontainerFlapping: {
+            name: string;
+            /**
+             * Format: int32
+             * @description Restarts within the window.
+             */
+            restarts: number;
+            /** Format: int64 */
+            window_secs: number;
+        };
+        SubcontainerLogs: {
+            /** @description Oldest first; empty when the service has no container. */
+            lines: components["schemas"]["LogLine"][];
+            name: string;
+        };
+        /** @description A sub-container's status: desired against observed. */
+        SubcontainerStatus: {
+            deployed: boolean;
+            deployed_config?: components["schemas"]["ServiceConfig"] | null;
+            /** @description The desired configuration (the defaults when not deployed). */
+            desired: components["schemas"]["ServiceConfig"];
+            /** @description How the deployment differs from the desired state (empty: none). */
+            drift: string[];
+            endpoint?: string | null;
+            module?: string | null;
+            name: string;
+            observed?: components["schemas"]["Observed"] | null;
+            setting?: string | null;
+            /** @description Its stack (`/api/stacks/{id}`). */
+            stack?: string | null;
+            title: string;
+            /** @description Where the master reaches it. */
+            url: string;
+        };
+        /** @description A catalogue entry and whether it is deployed. */
+        SubcontainerSummary: {
+            deployed: boolean;
+            endpoint?: string | null;
+            flapping: boolean;
+            /** @description `healthy` or `unhealthy` from the actor's last probe. */
+            health?: string | null;
+            /** @description The image it runs (deployed) or would run (default). */
+            image: string;
+            /** @description The module it serves and the setting that points at it. */
+            module?: string | null;
+            /** @description `prometheus`; its stack is `cb-prometheus`. */
+            name: string;
+            setting?: string | null;
+            /**
+             * @description The container's state (`running`, `exited`, …), `missing`, or `unknown` when the endpoint
+             *     did not answer; absent when not deployed.
+             */
+            state?: string | null;
+            title: string;
+        };
+        /**
+         * @description A sub-container's actor changed what it knows of its service: restarted it, or its health
+         *     changed.
+         */
+        SubcontainerUpdate: {
+            detail: string;
+            name: string;
+            /** @description `restarted`, `healthy`, `unhealthy`, `deployed` or `removed`. */
+            what: string;
+        };
         SystemInfo: {
             actors: components["schemas"]["ActorsInfo"];
+            cluster?: components["schemas"]["ClusterStatus"] | null;
             data_dir: string;
             /** @description `sqlite` or `postgres`. */
             database: string;
