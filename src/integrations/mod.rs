@@ -8,6 +8,7 @@
 
 pub mod alertmanager;
 pub mod grafana;
+pub mod llm;
 pub mod prometheus;
 
 use std::collections::HashMap;
