@@ -1,0 +1,5 @@
+//! The AI module's handlers, one file per resource.
+
+pub mod chat;
+pub mod models;
+pub mod status;
