@@ -269,8 +269,11 @@ impl Parser for StreamParser {
                         entry.id = id.to_owned();
                     }
                     let f = call.get("function").unwrap_or(&Value::Null);
-                    if let Some(name) = f.get("name").and_then(Value::as_str) {
-                        entry.name.push_str(name);
+                    // The name comes whole (llama.cpp repeats it in every piece).
+                    if let Some(name) = f.get("name").and_then(Value::as_str)
+                        && entry.name.is_empty()
+                    {
+                        entry.name = name.to_owned();
                     }
                     match f.get("arguments") {
                         Some(Value::String(a)) => entry.arguments.push_str(a),

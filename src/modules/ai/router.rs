@@ -256,7 +256,8 @@ pub struct RouterState {
 
 #[derive(Default)]
 struct Inner {
-    seen: HashMap<ProviderKind, Seen>,
+    /// By provider and base URL: a changed URL starts unknown.
+    seen: HashMap<(ProviderKind, String), Seen>,
     /// (UTC day, provider) → US dollars spent.
     spent: HashMap<(time::Date, ProviderKind), f64>,
     decisions: VecDeque<Decision>,
@@ -386,41 +387,44 @@ impl RouterState {
         }
     }
 
-    pub fn is_down(&self, kind: ProviderKind) -> bool {
+    pub fn is_down(&self, kind: ProviderKind, url: &str) -> bool {
         self.lock()
             .seen
-            .get(&kind)
+            .get(&(kind, url.to_owned()))
             .and_then(|s| s.down_until)
             .is_some_and(|t| t > Instant::now())
     }
 
-    pub fn last_error(&self, kind: ProviderKind) -> Option<String> {
+    pub fn last_error(&self, kind: ProviderKind, url: &str) -> Option<String> {
         self.lock()
             .seen
-            .get(&kind)
+            .get(&(kind, url.to_owned()))
             .and_then(|s| s.last_error.clone())
     }
 
-    pub fn last_ok(&self, kind: ProviderKind) -> Option<OffsetDateTime> {
-        self.lock().seen.get(&kind).and_then(|s| s.last_ok)
+    pub fn last_ok(&self, kind: ProviderKind, url: &str) -> Option<OffsetDateTime> {
+        self.lock()
+            .seen
+            .get(&(kind, url.to_owned()))
+            .and_then(|s| s.last_ok)
     }
 
     pub fn decisions(&self) -> Vec<Decision> {
         self.lock().decisions.iter().rev().cloned().collect()
     }
 
-    fn mark_failed(&self, kind: ProviderKind, error: &IntegrationError) {
+    fn mark_failed(&self, kind: ProviderKind, url: &str, error: &IntegrationError) {
         let mut inner = self.lock();
-        let seen = inner.seen.entry(kind).or_default();
+        let seen = inner.seen.entry((kind, url.to_owned())).or_default();
         seen.last_error = Some(error.to_string());
         if is_overload(error) {
             seen.down_until = Some(Instant::now() + DOWN_FOR);
         }
     }
 
-    fn mark_ok(&self, kind: ProviderKind) {
+    fn mark_ok(&self, kind: ProviderKind, url: &str) {
         let mut inner = self.lock();
-        let seen = inner.seen.entry(kind).or_default();
+        let seen = inner.seen.entry((kind, url.to_owned())).or_default();
         seen.down_until = None;
         seen.last_ok = Some(OffsetDateTime::now_utc());
     }
@@ -572,7 +576,7 @@ impl RouterState {
                 }));
             };
             let listed = self.models_of(p).await.map_err(|e| {
-                self.mark_failed(kind, &e);
+                self.mark_failed(kind, &p.url, &e);
                 RouteError::Provider(e)
             })?;
             return Ok(listed.iter().any(|m| m == rest).then(|| Candidate {
@@ -592,7 +596,7 @@ impl RouterState {
                     }));
                 }
                 Ok(_) => {}
-                Err(e) => self.mark_failed(kind, &e),
+                Err(e) => self.mark_failed(kind, &p.url, &e),
             }
         }
         Ok(None)
@@ -615,17 +619,21 @@ impl RouterState {
                 return Err(e);
             }
         };
-        let all_down = candidates.iter().all(|c| self.is_down(c.provider));
+        let down = |c: &Candidate| {
+            cfg.provider(c.provider)
+                .is_some_and(|p| self.is_down(c.provider, &p.url))
+        };
+        let all_down = candidates.iter().all(down);
         let mut last: Option<IntegrationError> = None;
         for c in candidates {
             let Some(p) = cfg.provider(c.provider) else {
                 continue;
             };
-            if !all_down && self.is_down(c.provider) {
+            if !all_down && down(&c) {
                 reasons.push(format!(
                     "skipped {}: failed recently ({})",
                     c.provider.as_str(),
-                    self.last_error(c.provider).unwrap_or_default()
+                    self.last_error(c.provider, &p.url).unwrap_or_default()
                 ));
                 continue;
             }
@@ -671,7 +679,7 @@ impl RouterState {
             };
             match attempt.await {
                 Ok((stream, first)) => {
-                    self.mark_ok(c.provider);
+                    self.mark_ok(c.provider, &p.url);
                     reasons.push(format!(
                         "chose {}/{} ({})",
                         c.provider.as_str(),
@@ -689,7 +697,7 @@ impl RouterState {
                     });
                 }
                 Err(e) => {
-                    self.mark_failed(c.provider, &e);
+                    self.mark_failed(c.provider, &p.url, &e);
                     reasons.push(format!("{}/{} failed: {e}", c.provider.as_str(), c.model));
                     if !is_overload(&e) {
                         self.remember(self.decision(req, None, reasons));

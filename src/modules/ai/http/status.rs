@@ -58,8 +58,8 @@ async fn probe(p: &Configured, r: &RouterState) -> ProviderStatus {
         healthy: h.healthy,
         detail: h.detail,
         latency_ms: h.latency_ms,
-        down: r.is_down(kind),
-        last_error: r.last_error(kind),
+        down: r.is_down(kind, &p.url),
+        last_error: r.last_error(kind, &p.url),
         spent_today_usd: r.spent_today(kind),
     }
 }
@@ -146,9 +146,9 @@ pub async fn router_status(state: web::Data<AppState>) -> ApiResult<web::Json<Ro
                 provider: kind,
                 url: p.url.clone(),
                 default_model: p.default_model.clone(),
-                down: r.is_down(kind),
-                last_error: r.last_error(kind),
-                last_ok: r.last_ok(kind),
+                down: r.is_down(kind, &p.url),
+                last_error: r.last_error(kind, &p.url),
+                last_ok: r.last_ok(kind, &p.url),
                 spent_today_usd: r.spent_today(kind),
             }
         })
