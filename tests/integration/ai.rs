@@ -664,3 +664,117 @@ async fn a_client_that_leaves_stops_the_generation() {
     )
     .await;
 }
+
+#[actix_web::test]
+async fn modes_are_built_in_or_custom_and_built_in_ones_cannot_change() {
+    let s = TestServer::start().await;
+    let admin = s.setup().await;
+    let op = s.user(&admin, "otto", "operator").await;
+    let viewer = s.user(&admin, "vera", "viewer").await;
+    s.enable_module(&admin, "ai", Value::Null).await;
+
+    let r = s.get("/api/ai/modes", &viewer.access).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["total"], 3);
+    let ids: Vec<&str> = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["autonomous", "supervised", "read-only"]);
+    assert_eq!(r.body["items"][1]["write"], "ask");
+    assert_eq!(r.body["items"][2]["write"], "refuse");
+
+    let careful = json!({"name": "careful", "description": "asks before restarts", "read": "run",
+        "write": "ask", "tools": {"restart_container": "refuse"}});
+    let r = s
+        .post("/api/ai/modes", &viewer.access, careful.clone())
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = s.post("/api/ai/modes", &op.access, careful.clone()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    assert!(uuid::Uuid::parse_str(&id).is_ok());
+    assert_eq!(r.body["builtin"], false);
+    assert_eq!(r.body["tools"], json!({"restart_container": "refuse"}));
+    assert_eq!(r.body["updated_by"], "otto");
+    let r = s.post("/api/ai/modes", &op.access, careful.clone()).await;
+    assert_error(&r, StatusCode::CONFLICT, "conflict");
+
+    for (body, field) in [
+        (
+            json!({"name": "supervised", "read": "run", "write": "run"}),
+            "name",
+        ),
+        (
+            json!({"name": " \t", "read": "run", "write": "run"}),
+            "name",
+        ),
+        (
+            json!({"name": "x", "read": "run", "write": "run", "tools": {"rm -rf": "run"}}),
+            "tools",
+        ),
+        (
+            json!({"name": "x", "read": "run", "write": "maybe"}),
+            "write",
+        ),
+    ] {
+        let r = s.post("/api/ai/modes", &op.access, body.clone()).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {:?}", r.body);
+        assert_eq!(r.body["field"], field, "{body}: {:?}", r.body);
+    }
+
+    let plain = json!({"name": "plain", "read": "run", "write": "run"});
+    for builtin in ["autonomous", "supervised", "read-only"] {
+        let r = s
+            .put(
+                &format!("/api/ai/modes/{builtin}"),
+                &op.access,
+                plain.clone(),
+            )
+            .await;
+        assert_error(&r, StatusCode::CONFLICT, "conflict");
+        let r = s
+            .delete(&format!("/api/ai/modes/{builtin}"), &op.access)
+            .await;
+        assert_error(&r, StatusCode::CONFLICT, "conflict");
+    }
+    let r = s
+        .put(
+            &format!("/api/ai/modes/{}", uuid::Uuid::new_v4()),
+            &op.access,
+            plain.clone(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{:?}", r.body);
+    let r = s.delete("/api/ai/modes/not-a-mode", &op.access).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.body["field"], "id");
+
+    let r = s
+        .put(
+            &format!("/api/ai/modes/{id}"),
+            &op.access,
+            json!({"name": "careful-2", "read": "ask", "write": "refuse"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["name"], "careful-2");
+    assert_eq!(r.body["read"], "ask");
+    assert_eq!(r.body["tools"], json!({}));
+    let r = s
+        .get("/api/ai/modes?limit=1&offset=3", &viewer.access)
+        .await;
+    assert_eq!(r.body["total"], 4);
+    assert_eq!(r.body["items"][0]["id"], id.as_str());
+    let r = s.delete(&format!("/api/ai/modes/{id}"), &op.access).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["name"], "careful-2");
+    let r = s.delete(&format!("/api/ai/modes/{id}"), &op.access).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        s.get("/api/ai/modes", &viewer.access).await.body["total"],
+        3
+    );
+}

@@ -54,6 +54,7 @@ impl Anthropic {
     pub async fn models(&self) -> Result<Vec<String>, IntegrationError> {
         #[derive(Deserialize)]
         struct List {
+            #[serde(default)]
             data: Vec<Item>,
         }
         #[derive(Deserialize)]

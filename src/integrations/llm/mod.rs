@@ -34,6 +34,7 @@ pub const MAX_LINE_BYTES: usize = 4 * 1024 * 1024;
 /// The protocol a provider speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = AiProviderKind)]
 pub enum ProviderKind {
     /// An OpenAI-compatible server (llama.cpp, vLLM, LM Studio).
     Openai,
@@ -59,6 +60,7 @@ impl ProviderKind {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = ChatRole)]
 pub enum Role {
     System,
     User,
@@ -69,6 +71,7 @@ pub enum Role {
 
 /// One message of a conversation with a model.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = ChatMessage)]
 pub struct Message {
     pub role: Role,
     #[serde(default)]
@@ -94,6 +97,7 @@ impl Message {
 
 /// A tool offered to the model: its name, what it does and its arguments as a JSON Schema.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = AiToolSpec)]
 pub struct ToolSpec {
     pub name: String,
     pub description: String,
@@ -102,6 +106,8 @@ pub struct ToolSpec {
 
 /// A call the model asked for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = AiToolCall)]
 pub struct ToolCall {
     pub id: String,
     pub name: String,
@@ -130,6 +136,7 @@ pub struct ChatRequest {
 /// Tokens a request used, as the provider reported them (`estimated` when it reported nothing and
 /// the output was counted in streamed pieces).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = AiUsage)]
 pub struct Usage {
     pub input_tokens: u64,
     pub output_tokens: u64,
@@ -151,6 +158,7 @@ pub enum ChatEvent {
 
 /// A model a provider offers.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = AiModel)]
 pub struct ModelInfo {
     pub id: String,
     pub provider: ProviderKind,

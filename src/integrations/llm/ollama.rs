@@ -78,6 +78,7 @@ impl Ollama {
     pub async fn models(&self) -> Result<Vec<String>, IntegrationError> {
         #[derive(Deserialize)]
         struct Tags {
+            #[serde(default)]
             models: Vec<Tag>,
         }
         #[derive(Deserialize)]

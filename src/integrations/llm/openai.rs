@@ -49,6 +49,7 @@ impl OpenAi {
     pub async fn models(&self) -> Result<Vec<String>, IntegrationError> {
         #[derive(Deserialize)]
         struct List {
+            #[serde(default)]
             data: Vec<Item>,
         }
         #[derive(Deserialize)]

@@ -20,6 +20,7 @@ pub const MAX_TOKENS: u32 = 32_768;
 /// A message of the conversation sent with the request.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AiChatMessageIn)]
 pub struct ChatMessageIn {
     pub role: Role,
     #[schema(max_length = 1_000_000)]
@@ -36,6 +37,7 @@ pub struct ChatMessageIn {
 /// A tool offered to the model.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AiToolIn)]
 pub struct ToolIn {
     #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub name: String,
@@ -50,6 +52,7 @@ pub struct ToolIn {
 /// What kind of work a request is (the routing rules match on it).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AiChatBody)]
 pub struct ChatBody {
     #[schema(min_items = 1, max_items = 500)]
     pub messages: Vec<ChatMessageIn>,
@@ -81,6 +84,7 @@ pub struct ChatBody {
 
 /// A whole answer (`stream: false`).
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AiChatAnswer)]
 pub struct ChatAnswer {
     pub provider: ProviderKind,
     pub model: String,
@@ -94,6 +98,7 @@ pub struct ChatAnswer {
 
 /// The last event of a stream (`event: done`).
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AiChatDone)]
 pub struct ChatDone {
     pub provider: ProviderKind,
     pub model: String,

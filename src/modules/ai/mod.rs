@@ -7,13 +7,15 @@
 pub mod chat;
 mod http;
 pub mod mcp;
+pub mod modes;
 pub mod router;
+pub mod store;
 
 use utoipa::OpenApi;
 
 use super::{Module, ModuleName, StartFuture};
 use crate::events::EventDecl;
-use crate::http::routes::{R, Route, get, post};
+use crate::http::routes::{R, Route, W, delete, get, post, put};
 use crate::state::AppState;
 
 pub const MODULE: Module = Module {
@@ -101,10 +103,14 @@ const SETTINGS: &[super::Field] = &[
 fn routes() -> Vec<Route> {
     let mut routes = vec![
         post("/api/ai/chat", R, http::chat::chat),
-        get("/api/ai/models", R, http::models::list),
+        get("/api/ai/models", R, http::models::models_list),
         get("/api/ai/status", R, http::status::status),
         get("/api/ai/router/status", R, http::status::router_status),
         get("/api/ai/claude/status", R, http::status::claude_status),
+        get("/api/ai/modes", R, http::modes::modes_list),
+        post("/api/ai/modes", W, http::modes::modes_create),
+        put("/api/ai/modes/{id}", W, http::modes::modes_update),
+        delete("/api/ai/modes/{id}", W, http::modes::modes_delete),
     ];
     routes.extend(mcp::routes());
     routes
@@ -132,9 +138,13 @@ fn start(state: AppState) -> StartFuture {
 #[derive(OpenApi)]
 #[openapi(paths(
     http::chat::chat,
-    http::models::list,
+    http::models::models_list,
     http::status::status,
     http::status::router_status,
     http::status::claude_status,
+    http::modes::modes_list,
+    http::modes::modes_create,
+    http::modes::modes_update,
+    http::modes::modes_delete,
 ))]
 struct Doc;

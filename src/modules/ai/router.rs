@@ -54,6 +54,7 @@ pub struct Configured {
 /// A declared routing rule: when every condition given matches, `provider`/`model` are tried first.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AiRoutingRule)]
 pub struct Rule {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -74,6 +75,7 @@ pub struct Rule {
 /// A model's price in US dollars per million tokens.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AiModelPrice)]
 pub struct Price {
     pub input: f64,
     pub output: f64,
@@ -214,6 +216,7 @@ pub struct RouteRequest {
 
 /// One candidate the router will try.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = AiRouteCandidate)]
 pub struct Candidate {
     pub provider: ProviderKind,
     pub model: String,
@@ -223,6 +226,7 @@ pub struct Candidate {
 
 /// A decision as `/api/ai/router/status` shows it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = AiRouterDecision)]
 pub struct Decision {
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
@@ -528,10 +532,14 @@ impl RouterState {
         }
         self.fallbacks(cfg, &mut out, reasons);
         if out.is_empty() {
-            return Err(RouteError::Exhausted(format!(
-                "no configured provider has a model to use ({}): set ollama_model, openai_model or anthropic_model",
-                reasons.join("; ")
-            )));
+            return Err(RouteError::Invalid(ModuleError::InvalidField {
+                field: "model".to_owned(),
+                message: format!(
+                    "no model is named and no configured provider has a default one ({}): name \
+                     one in `model`, or set ollama_model, openai_model or anthropic_model",
+                    reasons.join("; ")
+                ),
+            }));
         }
         Ok(out)
     }

@@ -2,4 +2,5 @@
 
 pub mod chat;
 pub mod models;
+pub mod modes;
 pub mod status;

@@ -14,7 +14,7 @@ use crate::state::AppState;
 #[utoipa::path(get, path = "/api/ai/models", tag = "ai", params(PageQuery),
     responses((status = 200, body = Paginated<ModelInfo>),
         (status = 503, body = ErrorBody, description = "No provider is configured, or none answered")))]
-pub async fn list(
+pub async fn models_list(
     state: web::Data<AppState>,
     q: Query<PageQuery>,
 ) -> ApiResult<web::Json<Paginated<ModelInfo>>> {

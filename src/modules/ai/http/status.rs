@@ -17,6 +17,7 @@ use crate::state::AppState;
 
 /// A configured provider as probed now.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AiProviderStatus)]
 pub struct ProviderStatus {
     pub provider: ProviderKind,
     pub url: String,
@@ -92,6 +93,7 @@ pub async fn status(state: web::Data<AppState>) -> ApiResult<web::Json<AiStatus>
 
 /// A provider as the router sees it (from its own calls; nothing is probed).
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AiRouterProvider)]
 pub struct RouterProvider {
     pub provider: ProviderKind,
     pub url: String,
@@ -111,6 +113,7 @@ pub struct RouterProvider {
 
 /// The day's spending on paid providers.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AiBudget)]
 pub struct Budget {
     /// The UTC day, `YYYY-MM-DD`.
     pub day: String,
@@ -122,6 +125,7 @@ pub struct Budget {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AiRouterStatus)]
 pub struct RouterStatus {
     pub providers: Vec<RouterProvider>,
     pub budget: Budget,
