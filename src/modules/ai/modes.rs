@@ -125,7 +125,7 @@ fn view(m: StoredMode) -> Result<ModeView, ModuleError> {
         name: m.name,
         description: m.description,
         builtin: false,
-        updated_at: Some(crate::http::ts(m.updated_at)),
+        updated_at: Some(contextbay_actors::rfc3339_from_millis(m.updated_at)),
         updated_by: m.updated_by,
     })
 }
@@ -250,15 +250,6 @@ pub enum ModeError {
 impl From<StoreError> for ModeError {
     fn from(e: StoreError) -> Self {
         Self::Module(e.into())
-    }
-}
-
-impl From<ModeError> for crate::error::ApiError {
-    fn from(e: ModeError) -> Self {
-        match e {
-            ModeError::Builtin(_) => Self::conflict(e.to_string()),
-            ModeError::Module(m) => m.into(),
-        }
     }
 }
 

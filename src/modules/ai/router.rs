@@ -268,17 +268,17 @@ struct Inner {
     models: HashMap<ProviderKind, (Instant, String, Vec<String>)>,
 }
 
-/// The router's state of this master (kept per master, found through its route table, so that
+/// The router's state of this master (kept per master, found through its configuration `Arc`, so that
 /// several masters in one process — the tests — do not share it).
 pub fn of(state: &AppState) -> Arc<RouterState> {
-    static ALL: Mutex<Vec<(Weak<crate::http::routes::RouteTable>, Arc<RouterState>)>> =
+    static ALL: Mutex<Vec<(Weak<crate::config::Config>, Arc<RouterState>)>> =
         Mutex::new(Vec::new());
     let mut all = match ALL.lock() {
         Ok(all) => all,
         Err(poisoned) => poisoned.into_inner(),
     };
     all.retain(|(w, _)| w.strong_count() > 0);
-    let key = Arc::downgrade(&state.routes);
+    let key = Arc::downgrade(&state.config);
     if let Some((_, s)) = all.iter().find(|(w, _)| w.ptr_eq(&key)) {
         return s.clone();
     }
@@ -300,19 +300,6 @@ pub enum RouteError {
     Exhausted(String),
     #[error(transparent)]
     Provider(IntegrationError),
-}
-
-impl From<RouteError> for crate::error::ApiError {
-    fn from(e: RouteError) -> Self {
-        use crate::error::{ApiError, ErrorCode};
-        match e {
-            RouteError::Invalid(m) => m.into(),
-            RouteError::Provider(e) => e.into(),
-            e @ (RouteError::NoProvider | RouteError::Exhausted(_)) => {
-                ApiError::new(ErrorCode::ServiceUnavailable, e.to_string())
-            }
-        }
-    }
 }
 
 /// A started answer: who answers, its first event and the rest of the stream.

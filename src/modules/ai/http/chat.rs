@@ -153,3 +153,16 @@ fn sse(
         },
     )
 }
+
+impl From<router::RouteError> for ApiError {
+    fn from(e: router::RouteError) -> Self {
+        use crate::error::ErrorCode;
+        match e {
+            router::RouteError::Invalid(m) => m.into(),
+            router::RouteError::Provider(e) => e.into(),
+            e @ (router::RouteError::NoProvider | router::RouteError::Exhausted(_)) => {
+                ApiError::new(ErrorCode::ServiceUnavailable, e.to_string())
+            }
+        }
+    }
+}

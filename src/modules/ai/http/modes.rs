@@ -64,3 +64,12 @@ pub async fn modes_delete(
 ) -> ApiResult<web::Json<ModeView>> {
     Ok(web::Json(modes::delete(&state, &id).await?))
 }
+
+impl From<modes::ModeError> for crate::error::ApiError {
+    fn from(e: modes::ModeError) -> Self {
+        match e {
+            modes::ModeError::Builtin(_) => Self::conflict(e.to_string()),
+            modes::ModeError::Module(m) => m.into(),
+        }
+    }
+}
