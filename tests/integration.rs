@@ -12,6 +12,7 @@ mod integration {
     pub mod support;
 
     mod adversarial;
+    mod ai;
     mod ai_mcp;
     mod alerting;
     mod auth;

@@ -8,6 +8,7 @@
 
 pub mod alertmanager;
 pub mod grafana;
+pub mod llm;
 pub mod mcp;
 pub mod prometheus;
 

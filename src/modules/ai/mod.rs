@@ -4,13 +4,18 @@
 //! The module's parts plug into this one descriptor: each part (`mcp`, …) gives its routes, its
 //! OpenAPI paths, its event kinds and its start-up, and the functions below concatenate them.
 
+pub mod chat;
+mod http;
 pub mod mcp;
+pub mod modes;
+pub mod router;
+pub mod store;
 
 use utoipa::OpenApi;
 
 use super::{Module, ModuleName, StartFuture};
 use crate::events::EventDecl;
-use crate::http::routes::Route;
+use crate::http::routes::{R, Route, W, delete, get, post, put};
 use crate::state::AppState;
 
 pub const MODULE: Module = Module {
@@ -33,10 +38,80 @@ const SETTINGS: &[super::Field] = &[
         false,
         "Model used when none is named"
     ),
+    crate::field!(
+        "ollama_model",
+        Text,
+        false,
+        "Ollama's model when the router picks Ollama"
+    ),
+    crate::field!(
+        "openai_url",
+        Url,
+        false,
+        "OpenAI-compatible server's base URL (llama.cpp, vLLM, LM Studio)"
+    ),
+    crate::field!(
+        "openai_api_key",
+        Secret,
+        false,
+        "Bearer key of the OpenAI-compatible server"
+    ),
+    crate::field!(
+        "openai_model",
+        Text,
+        false,
+        "The OpenAI-compatible server's model when the router picks it"
+    ),
+    crate::field!(
+        "anthropic_url",
+        Url,
+        false,
+        "Anthropic API base URL (default https://api.anthropic.com)"
+    ),
+    crate::field!(
+        "anthropic_model",
+        Text,
+        false,
+        "Anthropic's model when the router picks it"
+    ),
+    crate::field!(
+        "routing_rules",
+        Text,
+        false,
+        "Routing rules, a JSON array of {name, task_kind?, min_context_tokens?, tools?, mode?, provider, model?}"
+    ),
+    crate::field!(
+        "prices",
+        Text,
+        false,
+        "Price table, JSON {\"model\": {\"input\": USD per million tokens, \"output\": …}}"
+    ),
+    crate::field!(
+        "daily_budget_cents",
+        Integer,
+        false,
+        "Daily spending limit for paid providers, in US cents"
+    ),
+    crate::field!(
+        "max_prompt_chars",
+        Integer,
+        false,
+        "Largest prompt accepted, in characters (default 200000)"
+    ),
 ];
 
 fn routes() -> Vec<Route> {
-    let mut routes = Vec::new();
+    let mut routes = vec![
+        post("/api/ai/chat", R, http::chat::chat),
+        get("/api/ai/models", R, http::models::models_list),
+        get("/api/ai/status", R, http::status::status),
+        get("/api/ai/router/status", R, http::status::router_status),
+        get("/api/ai/claude/status", R, http::status::claude_status),
+        get("/api/ai/modes", R, http::modes::modes_list),
+        post("/api/ai/modes", W, http::modes::modes_create),
+        put("/api/ai/modes/{id}", W, http::modes::modes_update),
+        delete("/api/ai/modes/{id}", W, http::modes::modes_delete),
+    ];
     routes.extend(mcp::routes());
     routes
 }
@@ -61,5 +136,15 @@ fn start(state: AppState) -> StartFuture {
 }
 
 #[derive(OpenApi)]
-#[openapi()]
+#[openapi(paths(
+    http::chat::chat,
+    http::models::models_list,
+    http::status::status,
+    http::status::router_status,
+    http::status::claude_status,
+    http::modes::modes_list,
+    http::modes::modes_create,
+    http::modes::modes_update,
+    http::modes::modes_delete,
+))]
 struct Doc;

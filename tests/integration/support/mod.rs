@@ -2,6 +2,7 @@
 
 pub mod compose;
 pub mod docker;
+pub mod llama;
 pub mod operations;
 pub mod postgres;
 pub mod ws;
