@@ -869,6 +869,181 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/ai/chat": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Answer a chat: JSON ([`ChatAnswer`]) or, with `stream: true`, `text/event-stream`. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["AiChatBody"];
+                };
+            };
+            responses: {
+                /** @description The answer; with `stream: true` a `text/event-stream` of `delta`, `tool_call` and a last `done` (ChatDone) or `error` event */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AiChatAnswer"];
+                    };
+                };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The provider failed or sent an answer that could not be read */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No provider is configured or none could answer */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai/claude/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The Anthropic (Claude) provider: configured or not, probed now, its spending today. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ClaudeStatus"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/ai/mcp-servers": {
         parameters: {
             query?: never;
@@ -1475,6 +1650,589 @@ export interface paths {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every model of every configured provider that answered, sorted by provider then id. A provider
+         *     that does not answer is left out (`/api/ai/status` says why); when none answers: 503.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description 1 to 500, default 50. */
+                    limit?: number;
+                    /** @description Default 0. */
+                    offset?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Paginated_AiModel"];
+                    };
+                };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No provider is configured, or none answered */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai/modes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every mode: the built-in ones (`autonomous`, `supervised`, `read-only`), then the custom ones
+         *     by name.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description 1 to 500, default 50. */
+                    limit?: number;
+                    /** @description Default 0. */
+                    offset?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Paginated_AiMode"];
+                    };
+                };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create a custom mode. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["AiModeBody"];
+                };
+            };
+            responses: {
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AiMode"];
+                    };
+                };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description A mode with this name exists */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai/modes/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Replace a custom mode's fields; built-in modes cannot be changed (409). */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The mode's id: a custom mode's UUID */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["AiModeBody"];
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AiMode"];
+                    };
+                };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description A built-in mode, or a mode with this name exists */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** Delete a custom mode (answers it as it was); built-in modes cannot be deleted (409). */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The mode's id: a custom mode's UUID */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AiMode"];
+                    };
+                };
+                /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description A built-in mode */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai/router/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The router's providers, health, budget use, rules and recent decisions with their reasons. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AiRouterStatus"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The configured providers, each probed now, and what they offer. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AiStatus"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -12737,6 +13495,214 @@ export interface components {
                 [key: string]: number;
             };
         };
+        /** @description The day's spending on paid providers. */
+        AiBudget: {
+            /** @description The UTC day, `YYYY-MM-DD`. */
+            day: string;
+            exhausted: boolean;
+            /**
+             * Format: double
+             * @description `daily_budget_cents` in dollars; absent: no limit.
+             */
+            limit_usd?: number | null;
+            /** Format: double */
+            spent_usd: number;
+        };
+        /** @description A whole answer (`stream: false`). */
+        AiChatAnswer: {
+            content: string;
+            /**
+             * Format: double
+             * @description US dollars, from the price table (0 for an unpriced model).
+             */
+            cost_usd: number;
+            model: string;
+            provider: components["schemas"]["AiProviderKind"];
+            stop_reason: string;
+            tool_calls: components["schemas"]["AiToolCall"][];
+            usage: components["schemas"]["AiUsage"];
+        };
+        /** @description What kind of work a request is (the routing rules match on it). */
+        AiChatBody: {
+            /** Format: int32 */
+            max_tokens?: number | null;
+            messages: components["schemas"]["AiChatMessageIn"][];
+            /** @description `provider/model` or a model id a configured provider lists; absent: the router chooses. */
+            model?: string | null;
+            /** @description Answer as `text/event-stream`: `delta`, `tool_call`, then `done` (or `error`). */
+            stream?: boolean;
+            /** @description Routing rules match on it; default `chat`. */
+            task_kind?: string | null;
+            /** Format: float */
+            temperature?: number | null;
+            /** @description `auto` (the default) or the name of one of `tools`, which the model must then call. */
+            tool_choice?: string | null;
+            tools?: components["schemas"]["AiToolIn"][];
+        };
+        /** @description A message of the conversation sent with the request. */
+        AiChatMessageIn: {
+            content: string;
+            role: components["schemas"]["ChatRole"];
+            /** @description For a `tool` message: the call it answers. */
+            tool_call_id?: string | null;
+            /** @description For an `assistant` message: the calls it made. */
+            tool_calls?: components["schemas"]["AiToolCall"][];
+        };
+        /** @description A mode as the API shows it. */
+        AiMode: {
+            /** @description Shipped with ContextBay: cannot be changed or deleted. */
+            builtin: boolean;
+            description: string;
+            /** @description `autonomous`, `supervised`, `read-only`, or a custom mode's UUID. */
+            id: string;
+            name: string;
+            /** @description The action for tools that only read. */
+            read: components["schemas"]["AiModeAction"];
+            /** @description Per-tool actions, overriding the class's. */
+            tools: {
+                [key: string]: components["schemas"]["AiModeAction"];
+            };
+            updated_at?: string | null;
+            updated_by?: string | null;
+            /** @description The action for tools that change the fleet. */
+            write: components["schemas"]["AiModeAction"];
+        };
+        /**
+         * @description What happens when the model calls a tool.
+         * @enum {string}
+         */
+        AiModeAction: "run" | "ask" | "refuse";
+        /** @description A custom mode's fields as sent. */
+        AiModeBody: {
+            description?: string;
+            name: string;
+            read: components["schemas"]["AiModeAction"];
+            /** @description Per-tool actions (at most 200), overriding the class's. */
+            tools?: {
+                [key: string]: components["schemas"]["AiModeAction"];
+            };
+            write: components["schemas"]["AiModeAction"];
+        };
+        /** @description A model a provider offers. */
+        AiModel: {
+            id: string;
+            provider: components["schemas"]["AiProviderKind"];
+        };
+        /** @description A model's price in US dollars per million tokens. */
+        AiModelPrice: {
+            /** Format: double */
+            input: number;
+            /** Format: double */
+            output: number;
+        };
+        /**
+         * @description The protocol a provider speaks.
+         * @enum {string}
+         */
+        AiProviderKind: "openai" | "ollama" | "anthropic";
+        /** @description A configured provider as probed now. */
+        AiProviderStatus: {
+            default_model?: string | null;
+            detail?: string | null;
+            /** @description The router passes it over for now (it failed recently). */
+            down: boolean;
+            /** @description It answered the probe just made. */
+            healthy: boolean;
+            /** @description What the router saw go wrong last. */
+            last_error?: string | null;
+            /** Format: int64 */
+            latency_ms: number;
+            provider: components["schemas"]["AiProviderKind"];
+            /** Format: double */
+            spent_today_usd: number;
+            url: string;
+        };
+        /** @description A decision as `/api/ai/router/status` shows it. */
+        AiRouterDecision: {
+            /** Format: date-time */
+            at: string;
+            /** Format: int64 */
+            context_tokens: number;
+            model?: string | null;
+            provider?: components["schemas"]["AiProviderKind"] | null;
+            /** @description Each step: the candidates considered, skipped, failed and chosen, with why. */
+            reasons: string[];
+            task_kind: string;
+            tools: boolean;
+        };
+        /** @description A provider as the router sees it (from its own calls; nothing is probed). */
+        AiRouterProvider: {
+            default_model?: string | null;
+            down: boolean;
+            last_error?: string | null;
+            /** Format: date-time */
+            last_ok?: string | null;
+            provider: components["schemas"]["AiProviderKind"];
+            /** Format: double */
+            spent_today_usd: number;
+            url: string;
+        };
+        AiRouterStatus: {
+            budget: components["schemas"]["AiBudget"];
+            /** @description Newest first. */
+            decisions: components["schemas"]["AiRouterDecision"][];
+            prices: {
+                [key: string]: components["schemas"]["AiModelPrice"];
+            };
+            problems: string[];
+            providers: components["schemas"]["AiRouterProvider"][];
+            rules: components["schemas"]["AiRoutingRule"][];
+        };
+        /** @description A declared routing rule: when every condition given matches, `provider`/`model` are tried first. */
+        AiRoutingRule: {
+            /**
+             * Format: int64
+             * @description Matches when the estimated prompt has at least this many tokens.
+             */
+            min_context_tokens?: number | null;
+            mode?: string | null;
+            model?: string | null;
+            name: string;
+            provider: components["schemas"]["AiProviderKind"];
+            task_kind?: string | null;
+            /** @description Matches requests that offer tools (`true`) or none (`false`). */
+            tools?: boolean | null;
+        };
+        AiStatus: {
+            /** @description What a request can use: `chat`, `stream`, `tools`, `embeddings`. */
+            capabilities: string[];
+            /** @description At least one provider is configured. */
+            configured: boolean;
+            default_model?: string | null;
+            /** @description What in the configuration could not be used. */
+            problems: string[];
+            providers: components["schemas"]["AiProviderStatus"][];
+        };
+        /** @description A call the model asked for. */
+        AiToolCall: {
+            /** @description The arguments, as the model gave them (a JSON object). */
+            arguments: unknown;
+            id: string;
+            name: string;
+        };
+        /** @description A tool offered to the model. */
+        AiToolIn: {
+            description?: string;
+            name: string;
+            /** @description The arguments' JSON Schema (an object). */
+            parameters: Record<string, never>;
+        };
+        /**
+         * @description Tokens a request used, as the provider reported them (`estimated` when it reported nothing and
+         *     the output was counted in streamed pieces).
+         */
+        AiUsage: {
+            estimated?: boolean;
+            /** Format: int64 */
+            input_tokens: number;
+            /** Format: int64 */
+            output_tokens: number;
+        };
         AlertAcknowledged: components["schemas"]["AlertPayload"];
         /** @description Alertmanager reported a new firing alert: an [`AlertPayload`]. */
         AlertFired: components["schemas"]["AlertPayload"];
@@ -12977,6 +13943,16 @@ export interface components {
             id: string;
             node_id: string;
             ts: string;
+        };
+        /** @enum {string} */
+        ChatRole: "system" | "user" | "assistant" | "tool";
+        /** @description The Anthropic provider's state. */
+        ClaudeStatus: {
+            /** Format: double */
+            budget_limit_usd?: number | null;
+            /** @description `anthropic_api_key` is set. */
+            configured: boolean;
+            provider?: components["schemas"]["AiProviderStatus"] | null;
         };
         /** @description What `/api/health` and `/api/system/info` report about the cluster. */
         ClusterStatus: {
@@ -14213,6 +15189,46 @@ export interface components {
              *     stopped while it ran).
              */
             state: string;
+        };
+        /** @description A page of results as every list endpoint returns it. */
+        Paginated_AiMode: {
+            items: {
+                /** @description Shipped with ContextBay: cannot be changed or deleted. */
+                builtin: boolean;
+                description: string;
+                /** @description `autonomous`, `supervised`, `read-only`, or a custom mode's UUID. */
+                id: string;
+                name: string;
+                /** @description The action for tools that only read. */
+                read: components["schemas"]["AiModeAction"];
+                /** @description Per-tool actions, overriding the class's. */
+                tools: {
+                    [key: string]: components["schemas"]["AiModeAction"];
+                };
+                updated_at?: string | null;
+                updated_by?: string | null;
+                /** @description The action for tools that change the fleet. */
+                write: components["schemas"]["AiModeAction"];
+            }[];
+            /** Format: int64 */
+            limit: number;
+            /** Format: int64 */
+            offset: number;
+            /** Format: int64 */
+            total: number;
+        };
+        /** @description A page of results as every list endpoint returns it. */
+        Paginated_AiModel: {
+            items: {
+                id: string;
+                provider: components["schemas"]["AiProviderKind"];
+            }[];
+            /** Format: int64 */
+            limit: number;
+            /** Format: int64 */
+            offset: number;
+            /** Format: int64 */
+            total: number;
         };
         /** @description A page of results as every list endpoint returns it. */
         Paginated_AlertRuleView: {
