@@ -133,6 +133,7 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
         dummy_hash,
         passwords,
         tasks: contextbay_actors::TaskSupervisor::new(restarts.clone()),
+        module_state: Default::default(),
         restarts,
         started_at: Instant::now(),
         shutdown: shutdown_rx,

@@ -67,6 +67,8 @@ pub struct AppState {
     pub restarts: Restarts,
     /// The master's background consumers, restarted with backoff when they fail.
     pub tasks: TaskSupervisor,
+    /// What modules keep in memory for this master's life (`ModuleStates::get`).
+    pub module_state: crate::modules::ModuleStates,
     pub started_at: Instant,
     /// Flips to `true` when the server begins to shut down; WebSocket sessions close on it.
     pub shutdown: watch::Receiver<bool>,

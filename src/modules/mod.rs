@@ -78,6 +78,38 @@ pub static MODULES: &[Module] = &[
 /// (`modules.<name>`, `/api/modules`, `/api/config/{module}` do not know them).
 const CORE_PARTS: &[&str] = &["subcontainers"];
 
+/// What modules keep for the life of one master (caches, counters, in-memory histories): one
+/// value per type, created on first use and dropped with the master's [`AppState`]. A module
+/// reaches its own with `state.module_state.get::<T>()`, so the core never names module types and
+/// several masters in one process (the tests) never share a module's state.
+#[derive(Clone, Default)]
+pub struct ModuleStates(
+    Arc<Mutex<std::collections::HashMap<std::any::TypeId, Arc<dyn std::any::Any + Send + Sync>>>>,
+);
+
+impl ModuleStates {
+    /// This master's value of type `T`, created with `T::default()` on first use.
+    pub fn get<T: Default + Send + Sync + 'static>(&self) -> Arc<T> {
+        let mut values = match self.0.lock() {
+            Ok(values) => values,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let value = values
+            .entry(std::any::TypeId::of::<T>())
+            .or_insert_with(|| Arc::new(T::default()));
+        match Arc::clone(value).downcast::<T>() {
+            Ok(value) => value,
+            // Unreachable: the entry of `TypeId::of::<T>()` only ever holds a `T`. Replace it
+            // rather than panic.
+            Err(_) => {
+                let fresh = Arc::new(T::default());
+                *value = fresh.clone();
+                fresh
+            }
+        }
+    }
+}
+
 /// A module as the rest of the master sees it.
 pub struct Module {
     pub name: ModuleName,

@@ -17,7 +17,7 @@
 //! to the next (fallback). Every decision is kept (the last [`DECISIONS_KEPT`]) with its reasons.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -268,23 +268,9 @@ struct Inner {
     models: HashMap<ProviderKind, (Instant, String, Vec<String>)>,
 }
 
-/// The router's state of this master (kept per master, found through its configuration `Arc`, so that
-/// several masters in one process — the tests — do not share it).
+/// The router's state of this master.
 pub fn of(state: &AppState) -> Arc<RouterState> {
-    static ALL: Mutex<Vec<(Weak<crate::config::Config>, Arc<RouterState>)>> =
-        Mutex::new(Vec::new());
-    let mut all = match ALL.lock() {
-        Ok(all) => all,
-        Err(poisoned) => poisoned.into_inner(),
-    };
-    all.retain(|(w, _)| w.strong_count() > 0);
-    let key = Arc::downgrade(&state.config);
-    if let Some((_, s)) = all.iter().find(|(w, _)| w.ptr_eq(&key)) {
-        return s.clone();
-    }
-    let s = Arc::new(RouterState::default());
-    all.push((key, s.clone()));
-    s
+    state.module_state.get::<RouterState>()
 }
 
 /// Why the router could not give an answer.

@@ -8,7 +8,7 @@
 //! operation and closed after it (a stdio server's process lives as long as the call).
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rmcp::model::{CallToolResult, JsonObject, Tool};
@@ -36,8 +36,9 @@ struct Cached {
     tools: Arc<Vec<Tool>>,
 }
 
-/// Tool lists by server id. Ids are UUIDv7, unique across masters in one process.
-static CACHE: LazyLock<Mutex<HashMap<String, Cached>>> = LazyLock::new(Default::default);
+/// This master's tool lists by server id (in `AppState::module_state`).
+#[derive(Default)]
+pub struct ToolCache(Mutex<HashMap<String, Cached>>);
 
 /// One tool of one enabled server.
 #[derive(Debug, Clone)]
@@ -118,21 +119,26 @@ impl<'a> Catalog<'a> {
     }
 
     /// Forgets a server's tool list (after an update or a removal).
-    pub fn invalidate(server_id: &str) {
-        if let Ok(mut cache) = CACHE.lock() {
+    pub fn invalidate(&self, server_id: &str) {
+        if let Ok(mut cache) = self.cache().0.lock() {
             cache.remove(server_id);
         }
     }
 
-    fn cached(server: &McpServer) -> Option<Arc<Vec<Tool>>> {
-        let cache = CACHE.lock().ok()?;
+    fn cache(&self) -> Arc<ToolCache> {
+        self.state.module_state.get::<ToolCache>()
+    }
+
+    fn cached(&self, server: &McpServer) -> Option<Arc<Vec<Tool>>> {
+        let cache = self.cache();
+        let cache = cache.0.lock().ok()?;
         let hit = cache.get(&server.id)?;
         (hit.updated_at == server.updated_at && hit.fetched.elapsed() < CACHE_TTL)
             .then(|| hit.tools.clone())
     }
 
-    fn remember(server: &McpServer, tools: Arc<Vec<Tool>>) {
-        if let Ok(mut cache) = CACHE.lock() {
+    fn remember(&self, server: &McpServer, tools: Arc<Vec<Tool>>) {
+        if let Ok(mut cache) = self.cache().0.lock() {
             cache.insert(
                 server.id.clone(),
                 Cached {
@@ -157,14 +163,14 @@ impl<'a> Catalog<'a> {
 
     /// A server's tools, from the cache or from the server.
     async fn server_tools(&self, server: &McpServer) -> Result<Arc<Vec<Tool>>, ModuleError> {
-        if let Some(tools) = Self::cached(server) {
+        if let Some(tools) = self.cached(server) {
             return Ok(tools);
         }
         let session = self.connect(server, PROBE_TIMEOUT).await?;
         let listed = session.tools(PROBE_TIMEOUT).await;
         session.close().await;
         let tools = Arc::new(listed.map_err(|e| naming(&server.name, e))?);
-        Self::remember(server, tools.clone());
+        self.remember(server, tools.clone());
         Ok(tools)
     }
 
@@ -193,7 +199,7 @@ impl<'a> Catalog<'a> {
                     Ok(tools) => {
                         health.reachable = true;
                         health.tool_count = Some(tools.len());
-                        Self::remember(server, Arc::new(tools));
+                        self.remember(server, Arc::new(tools));
                     }
                     Err(e) => health.error = Some(naming(&server.name, e).to_string()),
                 }

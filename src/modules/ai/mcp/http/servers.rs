@@ -200,7 +200,7 @@ pub async fn update(
         .mcp_servers()
         .update(&id, previous.updated_at, &fields, &principal.username)
         .await?;
-    Catalog::invalidate(&id);
+    Catalog::new(&state).invalidate(&id);
     state
         .events
         .publish_committed(McpServerUpdated(reference(&server, &principal)))
@@ -220,7 +220,7 @@ pub async fn delete(
     let id = parse_path_id("MCP server", &id)?;
     let server = state.store.mcp_servers().get(&id).await?;
     state.store.mcp_servers().delete(&id).await?;
-    Catalog::invalidate(&id);
+    Catalog::new(&state).invalidate(&id);
     state
         .events
         .publish_committed(McpServerRemoved(reference(&server, &principal)))
