@@ -267,6 +267,7 @@ impl From<crate::modules::ModuleError> for ApiError {
             ModuleError::NotFound(what) => Self::not_found(format!("{what} not found")),
             ModuleError::Integration(e) => e.into(),
             ModuleError::Store(e) => e.into(),
+            ModuleError::Internal(message) => Self::internal(message),
         }
     }
 }

@@ -107,63 +107,13 @@ pub async fn put(
     Ok(web::Json(apply(&state, name, enabled, config).await?))
 }
 
-/// What `PUT /api/config/{module}` does, for other parts that change a module's settings (a
-/// deployed sub-container points its module at itself): validates and seals the submitted keys,
-/// stores them and publishes `module.updated`.
-pub async fn apply(
+/// What `PUT /api/config/{module}` does (`modules::settings::apply`), answered as the view.
+async fn apply(
     state: &AppState,
     name: ModuleName,
     enabled: Option<bool>,
     config: Option<Map<String, Value>>,
 ) -> ApiResult<ModuleConfigView> {
-    if enabled.is_none() && config.is_none() {
-        return Err(ApiError::bad_request(
-            "nothing to update: send enabled or config",
-        ));
-    }
-    let previous = state.store.modules().get(name).await?;
-    let mut next = previous.clone().unwrap_or(StoredModule {
-        name,
-        enabled: None,
-        config: Map::new(),
-        updated_at: 0,
-    });
-    if let Some(submitted) = config {
-        next.config = seal_submitted(state, name, &submitted, &next.config)?;
-    }
-    if let Some(e) = enabled {
-        next.enabled = Some(e);
-    }
-    state.store.modules().put(&next).await?;
-    let out = view(state, name, Some(&next));
-    state
-        .events
-        .publish_committed(crate::events::ModuleUpdated {
-            name,
-            enabled: out.enabled,
-            configured: out.configured,
-        })
-        .await;
-    Ok(out)
-}
-
-/// Validates submitted keys against `previous` (secrets sealed) and seals new secret values.
-pub fn seal_submitted(
-    state: &AppState,
-    name: ModuleName,
-    submitted: &Map<String, Value>,
-    previous: &Map<String, Value>,
-) -> ApiResult<Map<String, Value>> {
-    let mut merged =
-        modules::validate_config(name, submitted, previous).map_err(ApiError::bad_request)?;
-    for (key, value) in submitted {
-        if modules::is_secret(name, key)
-            && let Some(plain) = value.as_str()
-            && plain != modules::REDACTED
-        {
-            let sealed = state.secret_box.seal(plain).map_err(ApiError::internal)?;
-            merged.insert(key.clone(), Value::String(sealed));
-        }
-    }
-    Ok(merged)
+    let stored = modules::settings::apply(state, name, enabled, config).await?;
+    Ok(view(state, name, Some(&stored)))
 }

@@ -26,27 +26,12 @@ pub struct ModuleStatus {
 
 /// The effective state of a module: switched on or off, and whether it can do its work.
 pub fn status(state: &AppState, name: ModuleName, stored: Option<&StoredModule>) -> ModuleStatus {
-    let empty = serde_json::Map::new();
-    let config = stored.map_or(&empty, |s| &s.config);
-    let mut problems: Vec<String> = name
-        .missing_settings(config)
-        .map(|f| format!("{} is not set (PUT /api/config/{name})", f.key))
-        .collect();
-    let mut configured = problems.is_empty();
-    for &(service, url_key, needed) in name.services() {
-        let Some(url) = config.get(url_key).and_then(|v| v.as_str()) else {
-            continue;
-        };
-        if let Some(problem) = state.integrations.reachability.problem(service, url) {
-            configured &= !needed;
-            problems.push(problem);
-        }
-    }
+    let health = crate::modules::settings::health(state, name, stored);
     ModuleStatus {
         name,
         enabled: crate::modules::enabled(state, name, stored),
-        configured,
-        problems,
+        configured: health.configured,
+        problems: health.problems,
         description: name.description(),
     }
 }

@@ -334,8 +334,8 @@ async fn plan(
                 }
             }
         }
-        let config = super::config::seal_submitted(state, m.name, &plain, &Map::new())
-            .map_err(|e| bad(format!("modules[{i}]: {}", e.message)))?;
+        let config = crate::modules::settings::seal_submitted(state, m.name, &plain, &Map::new())
+            .map_err(|e| bad(format!("modules[{i}]: {e}")))?;
         plan.modules.push(StoredModule {
             name: m.name,
             enabled: m.enabled,

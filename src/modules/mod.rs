@@ -14,6 +14,7 @@ pub mod backups;
 #[cfg(feature = "example-module")]
 pub mod example;
 pub mod monitoring;
+pub mod settings;
 pub mod subcontainers;
 
 use serde::{Deserialize, Serialize};
@@ -266,6 +267,9 @@ pub enum ModuleError {
     Integration(#[from] IntegrationError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A failure of the master itself (500; the message is logged, not answered).
+    #[error("{0}")]
+    Internal(String),
 }
 
 /// A module's name: the one its descriptor in [`MODULES`] carries. Only names of registered

@@ -1,11 +1,8 @@
 //! `/api/admin/subcontainers` (admin): the `cb-*` fleet.
 
-use std::future::Future;
-use std::pin::Pin;
-
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+
 use utoipa::{IntoParams, ToSchema};
 
 use super::catalogue::{self, CATALOGUE, ConfigOverrides, ServiceConfig, Template};
@@ -19,7 +16,6 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::extract::{Body, Query};
 use crate::http::stacks::OperationAccepted;
 use crate::http::{PageQuery, Paginated};
-use crate::modules::ModuleName;
 use crate::state::AppState;
 
 impl From<SubError> for ApiError {
@@ -34,23 +30,6 @@ impl From<SubError> for ApiError {
             SubError::Endpoint(a) => a.into(),
         }
     }
-}
-
-/// Sets or clears a module's setting through `PUT /api/config/{module}`'s own code.
-fn wire(
-    state: AppState,
-    module: ModuleName,
-    key: &'static str,
-    value: Value,
-) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> {
-    Box::pin(async move {
-        let mut config = Map::new();
-        config.insert(key.to_owned(), value);
-        crate::http::config::apply(&state, module, None, Some(config))
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    })
 }
 
 fn known(name: &str) -> ApiResult<&'static Template> {
@@ -339,15 +318,7 @@ pub async fn deploy(
     let t = known(&name)?;
     let b = body.into_inner();
     let overrides = b.config.unwrap_or_default();
-    let job = service::deploy(
-        &state,
-        t,
-        b.endpoint,
-        &overrides,
-        Some(principal.username),
-        wire,
-    )
-    .await?;
+    let job = service::deploy(&state, t, b.endpoint, &overrides, Some(principal.username)).await?;
     Ok(accepted(job))
 }
 
@@ -365,14 +336,7 @@ pub async fn config(
     body: Body<ConfigOverrides>,
 ) -> ApiResult<HttpResponse> {
     let t = known(&name)?;
-    let job = service::reconfigure(
-        &state,
-        t,
-        &body.into_inner(),
-        Some(principal.username),
-        wire,
-    )
-    .await?;
+    let job = service::reconfigure(&state, t, &body.into_inner(), Some(principal.username)).await?;
     Ok(accepted(job))
 }
 
@@ -399,6 +363,6 @@ pub async fn remove(
     query: Query<RemoveQuery>,
 ) -> ApiResult<HttpResponse> {
     let t = known(&name)?;
-    let job = service::remove(&state, t, query.volumes, Some(principal.username), wire).await?;
+    let job = service::remove(&state, t, query.volumes, Some(principal.username)).await?;
     Ok(accepted(job))
 }

@@ -3,7 +3,6 @@
 //! the health probe, recent logs, and wiring the module a service serves.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
 use contextbay_actors::{Job, JobFailure, JobSpec};
@@ -28,13 +27,20 @@ use crate::store::now_ms;
 use crate::store::stacks::{NewStack, Stack};
 
 /// Changes one setting of a module with the code of `PUT /api/config/{module}` (validation,
-/// sealing, `module.updated`); `Value::Null` removes it. Given by the HTTP layer.
-pub type Wire = fn(
-    AppState,
-    ModuleName,
-    &'static str,
-    Value,
-) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+/// sealing, `module.updated`); `Value::Null` removes it.
+async fn wire(
+    state: &AppState,
+    module: ModuleName,
+    key: &'static str,
+    value: Value,
+) -> Result<(), String> {
+    let mut config = serde_json::Map::new();
+    config.insert(key.to_owned(), value);
+    crate::modules::settings::apply(state, module, None, Some(config))
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
 
 /// The job resource that serializes a service's operations.
 pub fn resource(name: &str) -> String {
@@ -65,7 +71,6 @@ pub async fn deploy(
     endpoint: Option<String>,
     overrides: &ConfigOverrides,
     user: Option<String>,
-    wire: Wire,
 ) -> Result<Job, SubError> {
     let prior = state.store.subcontainers().get(t.name).await?;
     let base = prior
@@ -90,7 +95,7 @@ pub async fn deploy(
     };
     let e = endpoints::get(state, &endpoint_id).await?;
     submit(state, t, "deploy", user, move |state| async move {
-        run_deploy(&state, t, &e, config, wire).await
+        run_deploy(&state, t, &e, config).await
     })
     .await
 }
@@ -101,13 +106,12 @@ pub async fn reconfigure(
     t: &'static Template,
     overrides: &ConfigOverrides,
     user: Option<String>,
-    wire: Wire,
 ) -> Result<Job, SubError> {
     let d = deployed(state, t).await?;
     let config = d.config.apply(overrides)?;
     let e = endpoints::get(state, &d.endpoint).await?;
     submit(state, t, "config", user, move |state| async move {
-        run_deploy(&state, t, &e, config, wire).await
+        run_deploy(&state, t, &e, config).await
     })
     .await
 }
@@ -135,12 +139,11 @@ pub async fn remove(
     t: &'static Template,
     volumes: bool,
     user: Option<String>,
-    wire: Wire,
 ) -> Result<Job, SubError> {
     let d = deployed(state, t).await?;
     let e = endpoints::get(state, &d.endpoint).await?;
     submit(state, t, "remove", user.clone(), move |state| async move {
-        run_remove(&state, t, &d, &e, volumes, user, wire).await
+        run_remove(&state, t, &d, &e, volumes, user).await
     })
     .await
 }
@@ -175,7 +178,6 @@ async fn run_deploy(
     t: &'static Template,
     e: &StoredEndpoint,
     config: ServiceConfig,
-    wire: Wire,
 ) -> Result<Value, String> {
     let name = catalogue::stack_name(t);
     let compose = catalogue::render(t, &config);
@@ -252,7 +254,7 @@ async fn run_deploy(
         && let Some(module) = ModuleName::parse(module)
     {
         let url = config.url(t);
-        wire(state.clone(), module, key, Value::String(url.clone()))
+        wire(state, module, key, Value::String(url.clone()))
             .await
             .map_err(|err| format!("deployed, but setting {module}.{key}: {err}"))?;
         wired = Some(json!({"module": module.as_str(), "setting": key, "url": url}));
@@ -273,7 +275,6 @@ async fn run_remove(
     e: &StoredEndpoint,
     volumes: bool,
     user: Option<String>,
-    wire: Wire,
 ) -> Result<Value, String> {
     match state.store.stacks().get(&d.stack_id).await {
         Ok(stack) => {
@@ -334,7 +335,7 @@ async fn run_remove(
             .map_err(|err| err.to_string())?
             .and_then(|m| m.config.get(key).and_then(Value::as_str).map(str::to_owned));
         if current.as_deref() == Some(url.as_str()) {
-            wire(state.clone(), module, key, Value::Null)
+            wire(state, module, key, Value::Null)
                 .await
                 .map_err(|err| format!("removed, but clearing {module}.{key}: {err}"))?;
             cleared = Some(json!({"module": module.as_str(), "setting": key}));
