@@ -2,7 +2,6 @@
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
-
 use utoipa::{IntoParams, ToSchema};
 
 use super::catalogue::{self, CATALOGUE, ConfigOverrides, ServiceConfig, Template};
