@@ -39,18 +39,15 @@ pub fn health(state: &AppState, name: ModuleName, stored: Option<&StoredModule>)
 }
 
 /// Switches `name` and/or merges `config` into its settings (validated, secrets sealed), stores
-/// the result and publishes `module.updated`. Answers what is stored now.
+/// the result and publishes `module.updated`. Answers what is stored now. Nothing to change
+/// (`{}`, or both `null`, which the schema allows) changes nothing and answers the settings as
+/// they are.
 pub async fn apply(
     state: &AppState,
     name: ModuleName,
     enabled: Option<bool>,
     config: Option<Map<String, Value>>,
 ) -> Result<StoredModule, ModuleError> {
-    if enabled.is_none() && config.is_none() {
-        return Err(ModuleError::Invalid(
-            "nothing to update: send enabled or config".into(),
-        ));
-    }
     let previous = state.store.modules().get(name).await?;
     let mut next = previous.unwrap_or(StoredModule {
         name,
@@ -58,6 +55,9 @@ pub async fn apply(
         config: Map::new(),
         updated_at: 0,
     });
+    if enabled.is_none() && config.is_none() {
+        return Ok(next);
+    }
     if let Some(submitted) = config {
         next.config = seal_submitted(state, name, &submitted, &next.config)?;
     }

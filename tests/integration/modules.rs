@@ -131,6 +131,13 @@ async fn the_example_module_is_assembled_from_its_descriptor() {
         )
         .await;
     assert_eq!(on.status, StatusCode::OK, "{:?}", on.body);
+    // Nothing to change (`{}` and both `null` are schema-valid) changes nothing.
+    for nothing in [json!({}), json!({"enabled": null, "config": null})] {
+        let same = s.put("/api/config/example", &admin.access, nothing).await;
+        assert_eq!(same.status, StatusCode::OK, "{:?}", same.body);
+        assert_eq!(same.body["enabled"], true, "{:?}", same.body);
+        assert_eq!(same.body["config"]["greeting"], "hello", "{:?}", same.body);
+    }
     let mut viewer_ws = ws(&s, &viewer.access).await;
     let mut operator_ws = ws(&s, &operator.access).await;
     let anonymous = s
