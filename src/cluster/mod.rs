@@ -41,6 +41,11 @@ const REPLAY_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECTION_CHECK: Duration = Duration::from_millis(250);
 /// Pause before the consumer reconnects after an error.
 const CONSUMER_RETRY: Duration = Duration::from_millis(500);
+/// How long the consumer may receive nothing while the stream holds events it has not read
+/// before it is recreated from its cursor. async-nats's ordered consumer notices a pull request
+/// lost by a restarting NATS server only after missing 15 s heartbeats; this check makes
+/// resynchronising after an outage take about this long instead.
+const STALL_CHECK: Duration = Duration::from_secs(2);
 
 /// An event as it travels on the stream.
 #[derive(Serialize, Deserialize)]
@@ -388,7 +393,7 @@ impl Inner {
 
     /// Reads the stream from the bus's cursor until it fails.
     async fn consume(&self) -> anyhow::Result<()> {
-        let stream = self.stream().await?;
+        let mut stream = self.stream().await?;
         let last = stream.cached_info().state.last_sequence;
         let mut cursor = self.bus.stats().await?.last_id;
         if !self.synced.load(Ordering::SeqCst) || last < cursor {
@@ -410,6 +415,10 @@ impl Inner {
         let mut messages = consumer.messages().await?;
         self.consuming.store(true, Ordering::SeqCst);
         let mut check = tokio::time::interval(CONNECTION_CHECK);
+        let mut stall_check = tokio::time::interval(STALL_CHECK);
+        // The last stream sequence read (delivered or undecodable), and when.
+        let mut read = cursor;
+        let mut last_read = tokio::time::Instant::now();
         loop {
             let message = tokio::select! {
                 message = messages.next() => message,
@@ -421,10 +430,25 @@ impl Inner {
                     }
                     continue;
                 }
+                _ = stall_check.tick() => {
+                    if last_read.elapsed() >= STALL_CHECK {
+                        let last = stream.info().await?.state.last_sequence;
+                        if last > read {
+                            anyhow::bail!(
+                                "the consumer read nothing for {STALL_CHECK:?} while the stream \
+                                 holds {} more events; recreating it",
+                                last - read
+                            );
+                        }
+                    }
+                    continue;
+                }
             };
             let Some(message) = message else { break };
             let message = message?;
             let seq = message.info().map_err(anyhow::Error::msg)?.stream_sequence;
+            read = read.max(seq);
+            last_read = tokio::time::Instant::now();
             if let Some(event) = self.decode(seq, &message.payload) {
                 self.bus.deliver_global(event).await?;
             }
