@@ -31,43 +31,52 @@ impl Binary {
     /// alerting modules on (so their routes are guarded too) and no Docker engine (nothing the
     /// fuzzing admits can touch the host's engine).
     async fn start(dir: tempfile::TempDir) -> Self {
-        let port = free_port();
-        let grpc = free_port();
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_contextbay"));
-        if let Some(url) = super::support::postgres::database_url(dir.path()) {
-            cmd.env("CB_STORAGE__DATABASE_URL", url);
-        }
-        let child = cmd
-            .args(["serve", "--bind", "127.0.0.1", "--port"])
-            .arg(port.to_string())
-            .arg("--grpc-port")
-            .arg(grpc.to_string())
-            .arg("--data-dir")
-            .arg(dir.path())
-            .env("CB_DOCKER__LOCAL_ENDPOINT", "false")
-            .env("CB_MODULES__MONITORING", "true")
-            .env("CB_MODULES__ALERTING", "true")
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let bin = Self {
-            port,
-            _child: child,
-            _dir: dir,
-        };
-        for _ in 0..300 {
-            if let Ok(r) = bin.send("GET", "/api/health", None, None, &[]).await
-                && r.status == 200
-            {
-                return bin;
+        // A free port can be taken by a parallel test before the master binds it: a master that
+        // exits at start (its bind failed) is started again on other ports.
+        for _ in 0..3 {
+            let port = free_port();
+            let grpc = free_port();
+            let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_contextbay"));
+            if let Some(url) = super::support::postgres::database_url(dir.path()) {
+                cmd.env("CB_STORAGE__DATABASE_URL", url);
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            let mut child = cmd
+                .args(["serve", "--bind", "127.0.0.1", "--port"])
+                .arg(port.to_string())
+                .arg("--grpc-port")
+                .arg(grpc.to_string())
+                .arg("--data-dir")
+                .arg(dir.path())
+                .env("CB_DOCKER__LOCAL_ENDPOINT", "false")
+                .env("CB_MODULES__MONITORING", "true")
+                .env("CB_MODULES__ALERTING", "true")
+                .env("RUST_LOG", "warn")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap();
+            for _ in 0..300 {
+                if child.try_wait().unwrap().is_some() {
+                    break;
+                }
+                if let Ok(r) = send_raw(port, "GET", "/api/health", None, None, &[]).await
+                    && r.status == 200
+                {
+                    return Self {
+                        port,
+                        _child: child,
+                        _dir: dir,
+                    };
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            if child.try_wait().unwrap().is_none() {
+                panic!("the master did not answer /api/health within 30 s");
+            }
         }
-        panic!("the master did not answer /api/health within 30 s");
+        panic!("the master exited at start three times (see its log above)");
     }
 
     /// Sends `method target` exactly as given, with an optional API key and JSON body.

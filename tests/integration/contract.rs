@@ -64,6 +64,9 @@ const SEMANTIC_400: &[&str] = &[
     // The endpoint and the volume a backup job names must exist.
     "backup_jobs_create",
     "backup_jobs_update",
+    // A module's settings are the keys its descriptor declares, which one schema for every
+    // `{module}` cannot list: another module's key, or an unknown one, is a 400 naming it.
+    "config_put",
     "grafana_annotate",
     "v1_metrics_query",
     "v1_metrics_query_form",
