@@ -9,7 +9,7 @@ use reqwest::{Method, RequestBuilder};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::wire::{Framing, Parser, Reader, Record};
+use super::wire::{Framing, Parser, Record};
 use super::{ChatEvent, ChatRequest, ChatStream, Role, ToolCall, ToolChoice, Usage};
 use crate::integrations::{Endpoint, Health, IntegrationError, Integrations};
 
@@ -38,17 +38,14 @@ impl Anthropic {
 
     pub async fn chat(&self, req: &ChatRequest) -> Result<ChatStream, IntegrationError> {
         let body = request_body(req);
-        let res = self
-            .endpoint
-            .send(Method::POST, "/v1/messages", super::CHAT_TIMEOUT, |r| {
-                self.headers(r).json(&body)
-            })
-            .await?;
-        let res = self.endpoint.check(res).await?;
-        Ok(ChatStream::new(
-            Reader::new(SERVICE, res, Framing::Sse),
-            Box::new(StreamParser::default()),
-        ))
+        super::open_chat::<StreamParser>(
+            &self.endpoint,
+            SERVICE,
+            "/v1/messages",
+            Framing::Sse,
+            |r| self.headers(r).json(&body),
+        )
+        .await
     }
 
     pub async fn models(&self) -> Result<Vec<String>, IntegrationError> {

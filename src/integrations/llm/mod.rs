@@ -232,6 +232,25 @@ impl Provider {
     }
 }
 
+/// Posts a chat request to `path` and reads the answer, framed as `framing`, through a fresh
+/// `P` as a stream of events. An answer other than 2xx is the provider's error.
+pub(crate) async fn open_chat<P: wire::Parser + Default + 'static>(
+    endpoint: &crate::integrations::Endpoint,
+    service: &'static str,
+    path: &str,
+    framing: wire::Framing,
+    build: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+) -> Result<ChatStream, IntegrationError> {
+    let res = endpoint
+        .send(reqwest::Method::POST, path, CHAT_TIMEOUT, build)
+        .await?;
+    let res = endpoint.check(res).await?;
+    Ok(ChatStream::new(
+        wire::Reader::new(service, res, framing),
+        Box::new(P::default()),
+    ))
+}
+
 /// A streamed answer. Dropping it closes the connection.
 pub struct ChatStream {
     inner: wire::Reader,

@@ -4,7 +4,7 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::wire::{Framing, Parser, Reader, Record};
+use super::wire::{Framing, Parser, Record};
 use super::{ChatEvent, ChatRequest, ChatStream, Role, ToolCall, Usage};
 use crate::integrations::{Endpoint, Health, IntegrationError, Integrations};
 
@@ -62,17 +62,14 @@ impl Ollama {
                 })
                 .collect();
         }
-        let res = self
-            .endpoint
-            .send(Method::POST, "/api/chat", super::CHAT_TIMEOUT, |r| {
-                r.json(&body)
-            })
-            .await?;
-        let res = self.endpoint.check(res).await?;
-        Ok(ChatStream::new(
-            Reader::new(SERVICE, res, Framing::Ndjson),
-            Box::new(StreamParser::default()),
-        ))
+        super::open_chat::<StreamParser>(
+            &self.endpoint,
+            SERVICE,
+            "/api/chat",
+            Framing::Ndjson,
+            |r| r.json(&body),
+        )
+        .await
     }
 
     pub async fn models(&self) -> Result<Vec<String>, IntegrationError> {

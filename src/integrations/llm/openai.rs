@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::wire::{Framing, Parser, Reader, Record};
+use super::wire::{Framing, Parser, Record};
 use super::{ChatEvent, ChatRequest, ChatStream, Message, Role, ToolCall, ToolChoice, Usage};
 use crate::integrations::{Endpoint, Health, IntegrationError, Integrations};
 
@@ -30,20 +30,14 @@ impl OpenAi {
 
     pub async fn chat(&self, req: &ChatRequest) -> Result<ChatStream, IntegrationError> {
         let body = request_body(req);
-        let res = self
-            .endpoint
-            .send(
-                Method::POST,
-                "/v1/chat/completions",
-                super::CHAT_TIMEOUT,
-                |r| r.json(&body),
-            )
-            .await?;
-        let res = self.endpoint.check(res).await?;
-        Ok(ChatStream::new(
-            Reader::new(SERVICE, res, Framing::Sse),
-            Box::new(StreamParser::default()),
-        ))
+        super::open_chat::<StreamParser>(
+            &self.endpoint,
+            SERVICE,
+            "/v1/chat/completions",
+            Framing::Sse,
+            |r| r.json(&body),
+        )
+        .await
     }
 
     pub async fn models(&self) -> Result<Vec<String>, IntegrationError> {
