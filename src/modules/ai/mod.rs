@@ -10,6 +10,7 @@ pub mod mcp;
 pub mod modes;
 pub mod router;
 pub mod store;
+pub mod tools;
 
 use utoipa::OpenApi;
 
