@@ -48,7 +48,7 @@ fn module_http_face(rel: &str) -> bool {
 
 /// Parts of modules that contribute routes to their module's descriptor (`src/modules/<module>/
 /// <part>/`): the AI module is assembled from parts (`src/modules/ai/mod.rs`).
-const MODULE_PARTS: &[&str] = &["ai/mcp"];
+const MODULE_PARTS: &[&str] = &["ai/mcp", "ai/tasks"];
 
 /// An operation declared outside a module's HTTP face or the HTTP layer: a handler in a domain
 /// file.

@@ -10,6 +10,7 @@ pub mod mcp;
 pub mod modes;
 pub mod router;
 pub mod store;
+pub mod tasks;
 pub mod tools;
 
 use utoipa::OpenApi;
@@ -99,6 +100,30 @@ const SETTINGS: &[super::Field] = &[
         false,
         "Largest prompt accepted, in characters (default 200000)"
     ),
+    crate::field!(
+        "task_max_steps",
+        Integer,
+        false,
+        "AI tasks: most model turns a task may take, the default and the ceiling of a task's own limit (default 20)"
+    ),
+    crate::field!(
+        "task_max_tokens",
+        Integer,
+        false,
+        "AI tasks: most tokens (input and output) a task may use (default 200000)"
+    ),
+    crate::field!(
+        "task_max_seconds",
+        Integer,
+        false,
+        "AI tasks: longest a task may run, waits for approval included, in seconds (default 900)"
+    ),
+    crate::field!(
+        "task_max_cost_cents",
+        Integer,
+        false,
+        "AI tasks: most a task may spend on priced models, in US cents (default 100)"
+    ),
 ];
 
 fn routes() -> Vec<Route> {
@@ -114,24 +139,28 @@ fn routes() -> Vec<Route> {
         delete("/api/ai/modes/{id}", W, http::modes::modes_delete),
     ];
     routes.extend(mcp::routes());
+    routes.extend(tasks::routes());
     routes
 }
 
 fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = <Doc as OpenApi>::openapi();
     doc.merge(mcp::openapi());
+    doc.merge(tasks::openapi());
     doc
 }
 
 fn events() -> Vec<EventDecl> {
     let mut events = Vec::new();
     events.extend(mcp::events());
+    events.extend(tasks::events());
     events
 }
 
 fn start(state: AppState) -> StartFuture {
     Box::pin(async move {
-        mcp::start(state).await?;
+        mcp::start(state.clone()).await?;
+        tasks::start(state).await?;
         Ok(())
     })
 }
