@@ -240,12 +240,14 @@ async fn run(
         .run(),
     );
     let mut open = true;
+    let mut cancelled_reply = None;
     let outcome = loop {
         tokio::select! {
             out = &mut work => break out,
             msg = rx.recv(), if open => match msg {
                 Some(TaskMsg::Cancel { by, reply }) => {
-                    let _ = reply.send(Ok(()));
+                    // Answered once the cancellation is stored.
+                    cancelled_reply = Some(reply);
                     break Outcome::Cancelled(format!("cancelled by {by}"));
                 }
                 Some(TaskMsg::Decide { verdict, reply }) => {
@@ -295,10 +297,19 @@ async fn run(
         let seq = store.next_seq(id).await.map_err(|e| e.to_string())?;
         let _ = add_step(state, id, seq, "error", json!({"error": why}), 0, 0, 0).await;
     }
-    store
+    let stored = store
         .finish(id, status.as_str(), result.as_deref(), error.as_deref())
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string());
+    if let Some(reply) = cancelled_reply {
+        let _ = reply.send(match &stored {
+            Ok(_) => Ok(()),
+            Err(e) => Err(TaskError::Module(crate::modules::ModuleError::Internal(
+                e.clone(),
+            ))),
+        });
+    }
+    stored?;
     publish(state, id, &task.creator_name).await;
     Ok(())
 }
@@ -433,7 +444,11 @@ impl Work<'_> {
                 messages: messages.clone(),
                 tools: specs.clone(),
                 tool_choice: ToolChoice::Auto,
-                max_tokens: TURN_MAX_TOKENS,
+                // Never more output than the token budget has left.
+                max_tokens: u32::try_from(
+                    (self.task.max_tokens - tokens).clamp(1, i64::from(TURN_MAX_TOKENS)),
+                )
+                .unwrap_or(TURN_MAX_TOKENS),
                 temperature: None,
             };
             let mut opened = router
