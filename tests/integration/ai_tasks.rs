@@ -643,15 +643,16 @@ async fn an_outage_falls_back_and_garbage_fails_the_task_with_the_reason() {
     s.stop().await;
 }
 
-/// An OpenAI-compatible server that streams a delta every 50 ms for up to a minute and sets
-/// `dropped` when its client goes away.
-async fn endless_double(dropped: Arc<AtomicBool>) -> String {
+/// An OpenAI-compatible server that streams a delta every 50 ms for up to a minute; sets
+/// `streaming` once it answers and `dropped` when its client goes away.
+async fn endless_double(streaming: Arc<AtomicBool>, dropped: Arc<AtomicBool>) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
             let (mut sock, _) = listener.accept().await.unwrap();
             let dropped = dropped.clone();
+            let streaming = streaming.clone();
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 65536];
                 let mut got = Vec::new();
@@ -681,6 +682,7 @@ async fn endless_double(dropped: Arc<AtomicBool>) -> String {
                     dropped.store(true, Ordering::SeqCst);
                     return;
                 }
+                streaming.store(true, Ordering::SeqCst);
                 for _ in 0..1200 {
                     let event = format!(
                         "data: {}\n\n",
@@ -710,7 +712,8 @@ async fn endless_double(dropped: Arc<AtomicBool>) -> String {
 #[actix_web::test]
 async fn cancelling_a_task_mid_stream_stops_the_model() {
     let dropped = Arc::new(AtomicBool::new(false));
-    let url = endless_double(dropped.clone()).await;
+    let streaming = Arc::new(AtomicBool::new(false));
+    let url = endless_double(streaming.clone(), dropped.clone()).await;
     let s = TestServer::start().await;
     let admin = s.setup().await;
     let op = s.user(&admin, "otto", "operator").await;
@@ -723,6 +726,11 @@ async fn cancelling_a_task_mid_stream_stops_the_model() {
     .await;
     let id = create(&s, &op, json!({"prompt": "Talk forever."})).await;
     until(&s, &op, &id, "running").await;
+    eventually(20, "the model to stream", || {
+        let streaming = streaming.clone();
+        async move { streaming.load(Ordering::SeqCst).then_some(()) }
+    })
+    .await;
     // Any operator may stop any task.
     let r = s
         .post(
@@ -853,5 +861,166 @@ async fn a_task_runs_against_a_real_model() {
         task["usage"]["output_tokens"].as_i64().unwrap() >= 1,
         "{task:#}"
     );
+    s.stop().await;
+}
+
+/// Says "First answer." unless the prompt asks for a restart, which it then proposes.
+struct SessionScript;
+
+impl Respond for SessionScript {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let body: Value = serde_json::from_slice(&req.body).unwrap();
+        let restart = body["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["role"] == "user" && m["content"] == "Restart db.");
+        if restart {
+            Script(vec![Turn::Call(
+                "restart_container",
+                json!({"endpoint": "local", "container": "db"}),
+            )])
+            .respond(req)
+        } else {
+            Script(vec![Turn::Say("First answer.")]).respond(req)
+        }
+    }
+}
+
+#[actix_web::test]
+async fn sessions_keep_their_turns_with_usage_and_ending_one_stops_its_work() {
+    let double = ollama(SessionScript).await;
+    let s = TestServer::start().await;
+    let admin = s.setup().await;
+    let op = s.user(&admin, "otto", "operator").await;
+    let other = s.user(&admin, "olga", "operator").await;
+    let viewer = s.user(&admin, "vera", "viewer").await;
+    with_ai(&s, &admin, &double.uri(), json!({})).await;
+    let bad = s
+        .post(
+            "/api/ai/sessions",
+            &op.access,
+            json!({"title": "x", "tags": ["no spaces"]}),
+        )
+        .await;
+    assert_eq!(bad.body["field"], "tags[0]", "{:?}", bad.body);
+    let bad = s
+        .post(
+            "/api/ai/sessions",
+            &op.access,
+            json!({"title": "x", "mode": "wild"}),
+        )
+        .await;
+    assert_eq!(bad.body["field"], "mode", "{:?}", bad.body);
+    let r = s
+        .post(
+            "/api/ai/sessions",
+            &op.access,
+            json!({"title": "Night shift", "tags": ["ops"], "mode": "autonomous"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let sid = r.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(r.body["status"], "active");
+
+    // Two turns: the second sees the first in its context.
+    let first = create(
+        &s,
+        &op,
+        json!({"prompt": "Check the fleet.", "session_id": sid}),
+    )
+    .await;
+    let task = until(&s, &op, &first, "succeeded").await;
+    assert_eq!(
+        task["mode"], "autonomous",
+        "the session's mode is the default"
+    );
+    let second = create(&s, &op, json!({"prompt": "And now?", "session_id": sid})).await;
+    until(&s, &op, &second, "succeeded").await;
+    let sent = chats(&double).await;
+    let system = sent.last().unwrap()["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        system.contains("Check the fleet.") && system.contains("First answer."),
+        "{system}"
+    );
+
+    let d = s
+        .get(&format!("/api/ai/sessions/{sid}"), &viewer.access)
+        .await;
+    assert_eq!(d.status, StatusCode::OK, "{:?}", d.body);
+    assert_eq!(d.body["turns"].as_array().unwrap().len(), 2);
+    assert_eq!(d.body["turns"][0]["usage"]["input_tokens"], 10);
+    assert!(d.body["turns"][0]["steps"].as_array().is_some());
+    assert_eq!(d.body["session"]["usage"]["turns"], 2);
+    assert_eq!(d.body["session"]["usage"]["output_tokens"], 10);
+
+    // Title, pin and tags: its creator may, another operator may not.
+    let r = s
+        .put(
+            &format!("/api/ai/sessions/{sid}"),
+            &other.access,
+            json!({"pinned": true}),
+        )
+        .await;
+    assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
+    let r = s
+        .put(
+            &format!("/api/ai/sessions/{sid}"),
+            &op.access,
+            json!({"title": "Day shift", "pinned": true, "tags": ["ops", "day"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["tags"], json!(["ops", "day"]));
+    let other_session = s
+        .post("/api/ai/sessions", &other.access, json!({"title": "Later"}))
+        .await;
+    assert_eq!(other_session.status, StatusCode::CREATED);
+    let listed = s.get("/api/ai/sessions", &viewer.access).await;
+    assert_eq!(listed.body["total"], 2);
+    assert_eq!(listed.body["items"][0]["id"], sid.as_str(), "pinned first");
+    assert_eq!(listed.body["items"][0]["title"], "Day shift");
+
+    // A turn waiting for approval; ending the session cancels it.
+    let waiting = create(
+        &s,
+        &op,
+        json!({"prompt": "Restart db.", "session_id": sid, "mode": "supervised"}),
+    )
+    .await;
+    until(&s, &op, &waiting, "awaiting_approval").await;
+    let r = s
+        .delete(&format!("/api/ai/sessions/{sid}"), &other.access)
+        .await;
+    assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
+    let r = s
+        .delete(&format!("/api/ai/sessions/{sid}"), &op.access)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["status"], "ended");
+    until(&s, &op, &waiting, "cancelled").await;
+    let r = s
+        .delete(&format!("/api/ai/sessions/{sid}"), &op.access)
+        .await;
+    assert_error(&r, StatusCode::CONFLICT, "conflict");
+    let r = s
+        .post(
+            "/api/ai/tasks",
+            &op.access,
+            json!({"prompt": "More?", "session_id": sid}),
+        )
+        .await;
+    assert_error(&r, StatusCode::CONFLICT, "conflict");
+    let r = s
+        .post(
+            "/api/ai/tasks",
+            &op.access,
+            json!({"prompt": "More?", "session_id": uuid::Uuid::new_v4()}),
+        )
+        .await;
+    assert_eq!(r.body["field"], "session_id", "{:?}", r.body);
     s.stop().await;
 }

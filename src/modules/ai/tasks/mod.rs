@@ -6,7 +6,7 @@
 //! - [`actor`]: the `AiTaskRegistry` and one supervised `AiTaskActor` per live task;
 //! - [`store`]: `ai_tasks`, `ai_task_steps` (the transcript, written step by step as it happens),
 //!   `ai_conversations`;
-//! - [`events`]: `ai.task.*`;
+//! - [`events`]: the `ai.task.*` kinds;
 //! - [`http`]: the routes' handlers.
 //!
 //! Rules of who may do what (recorded in `docs/decisions.md`): every signed-in user reads every
@@ -19,6 +19,7 @@
 pub mod actor;
 pub mod events;
 mod http;
+pub mod sessions;
 pub mod store;
 
 use serde::{Deserialize, Serialize};
@@ -48,7 +49,7 @@ pub const CEILING_SECONDS: i64 = 7 * 24 * 3600;
 pub const CEILING_COST_CENTS: i64 = 10_000_000;
 
 pub fn routes() -> Vec<Route> {
-    use http::{conversations as c, tasks as t};
+    use http::{conversations as c, sessions as s, tasks as t};
     vec![
         post("/api/ai/tasks", W, t::create),
         get("/api/ai/tasks", R, t::list),
@@ -59,6 +60,11 @@ pub fn routes() -> Vec<Route> {
         r::delete("/api/ai/tasks/{id}", W, t::delete),
         post("/api/ai/conversations", W, c::create),
         get("/api/ai/conversations/{id}/tasks", R, c::tasks),
+        post("/api/ai/sessions", W, s::create),
+        get("/api/ai/sessions", R, s::list),
+        get("/api/ai/sessions/{id}", R, s::get),
+        r::put("/api/ai/sessions/{id}", W, s::update),
+        r::delete("/api/ai/sessions/{id}", W, s::end),
     ]
 }
 
@@ -73,6 +79,11 @@ pub fn routes() -> Vec<Route> {
     http::tasks::delete,
     http::conversations::create,
     http::conversations::tasks,
+    http::sessions::create,
+    http::sessions::list,
+    http::sessions::get,
+    http::sessions::update,
+    http::sessions::end,
 ))]
 struct Doc;
 
@@ -185,6 +196,10 @@ pub struct NewTask {
     pub conversation_id: Option<uuid::Uuid>,
     #[serde(default)]
     pub limits: Option<LimitsIn>,
+    /// The session the task is a turn of (its mode and model are the defaults; its earlier
+    /// turns are part of the context).
+    #[serde(default)]
+    pub session_id: Option<uuid::Uuid>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -429,6 +444,39 @@ fn route_error(e: RouteError) -> ModuleError {
     }
 }
 
+/// Checks a mode and a model (400 naming each) and that some provider can answer; returns the
+/// mode's id and the model.
+async fn check_route(
+    state: &AppState,
+    cfg: &RouterConfig,
+    mode_id: &str,
+    model: Option<String>,
+    context_tokens: u64,
+) -> Result<(String, Option<String>), ModuleError> {
+    let mode = modes::get(state, mode_id, "mode").await?;
+    let model = match model {
+        Some(m) if crate::modules::trim_blank(&m).is_empty() => {
+            return Err(invalid("model", "model must not be blank"));
+        }
+        Some(m) if m.chars().count() > 300 => {
+            return Err(invalid("model", "model is at most 300 characters"));
+        }
+        other => other,
+    };
+    let route = RouteRequest {
+        task_kind: "task".to_owned(),
+        context_tokens,
+        tools: true,
+        mode: Some(mode.id.clone()),
+        model: model.clone(),
+    };
+    router::of(state)
+        .candidates(cfg, &route, &mut Vec::new())
+        .await
+        .map_err(route_error)?;
+    Ok((mode.id, model))
+}
+
 /// Checks a new task, stores it `queued` and starts its actor. Skill runs seed tasks through it.
 pub async fn create(
     state: &AppState,
@@ -460,30 +508,57 @@ async fn create_row(
             ),
         ));
     }
-    let mode_id = request.mode.unwrap_or_else(|| "supervised".to_owned());
-    let mode = modes::get(state, &mode_id, "mode").await?;
-    let model = match request.model {
-        Some(m) if crate::modules::trim_blank(&m).is_empty() => {
-            return Err(invalid("model", "model must not be blank"));
+    let session = match request.session_id {
+        None => None,
+        Some(id) => {
+            let id = id.to_string();
+            match state.store.ai_tasks().session(&id).await {
+                Ok(s) if s.status == "active" => Some(s),
+                Ok(_) => {
+                    return Err(StoreError::Conflict(format!(
+                        "session '{id}' has ended: it takes no new turns"
+                    ))
+                    .into());
+                }
+                Err(StoreError::NotFound(_)) => {
+                    return Err(invalid(
+                        "session_id",
+                        format!("session '{id}' does not exist"),
+                    ));
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
-        Some(m) if m.chars().count() > 300 => {
-            return Err(invalid("model", "model is at most 300 characters"));
-        }
-        other => other,
     };
-    // The model must be one a provider offers (400 naming it), and some provider must be there.
-    let route = RouteRequest {
-        task_kind: "task".to_owned(),
-        context_tokens: router::estimate_tokens(&prompt),
-        tools: true,
-        mode: Some(mode.id.clone()),
-        model: model.clone(),
-    };
-    router::of(state)
-        .candidates(&cfg, &route, &mut Vec::new())
-        .await
-        .map_err(route_error)?;
-    let conversation_id = match request.conversation_id {
+    let mode_id = request
+        .mode
+        .or_else(|| session.as_ref().map(|s| s.mode.clone()))
+        .unwrap_or_else(|| "supervised".to_owned());
+    let model = request
+        .model
+        .or_else(|| session.as_ref().and_then(|s| s.model.clone()));
+    let (mode_id, model) = check_route(
+        state,
+        &cfg,
+        &mode_id,
+        model,
+        router::estimate_tokens(&prompt),
+    )
+    .await?;
+    if let (Some(s), Some(c)) = (&session, request.conversation_id)
+        && c.to_string() != s.id
+    {
+        return Err(invalid(
+            "conversation_id",
+            "a session's turn belongs to the session's own conversation (its id)",
+        ));
+    }
+    let request_conversation = request.conversation_id.or_else(|| {
+        session
+            .as_ref()
+            .and_then(|s| uuid::Uuid::parse_str(&s.id).ok())
+    });
+    let conversation_id = match request_conversation {
         None => None,
         Some(id) => {
             let id = id.to_string();
@@ -522,7 +597,7 @@ async fn create_row(
         creator_name: caller.username.clone(),
         creator_role: caller.role.as_str().to_owned(),
         prompt,
-        mode: mode.id,
+        mode: mode_id,
         model,
         provider_used: None,
         model_used: None,
@@ -538,13 +613,16 @@ async fn create_row(
         result: None,
         error: None,
         conversation_id,
-        session_id: None,
+        session_id: session.as_ref().map(|s| s.id.clone()),
         retry_of,
         created_at: now_ms(),
         started_at: None,
         finished_at: None,
     };
     state.store.ai_tasks().insert(&row).await?;
+    if let Some(s) = &row.session_id {
+        state.store.ai_tasks().touch_session(s).await?;
+    }
     state
         .events
         .publish_committed(events::AiTaskCreated(events::AiTaskRef {
@@ -679,6 +757,7 @@ pub async fn retry(state: &AppState, id: &str, by: &Caller) -> Result<TaskView, 
             max_seconds: Some(old.max_seconds),
             max_cost_usd: Some(usd(old.max_cost_micros)),
         }),
+        session_id: old.session_id.and_then(|c| uuid::Uuid::parse_str(&c).ok()),
     };
     Ok(create_row(state, by, request, Some(old.id)).await?)
 }

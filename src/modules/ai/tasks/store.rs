@@ -346,3 +346,176 @@ impl Tasks<'_> {
         .ok_or(StoreError::NotFound("AI conversation"))
     }
 }
+
+/// A session as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionRow {
+    pub id: String,
+    pub title: String,
+    pub pinned: i64,
+    pub tags: String,
+    pub mode: String,
+    pub model: Option<String>,
+    pub creator_id: String,
+    pub creator_name: String,
+    pub status: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub ended_at: Option<i64>,
+    pub ended_by: Option<String>,
+}
+
+/// A session's totals over its turns.
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+pub struct SessionTotals {
+    pub turns: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cost_micros: i64,
+}
+
+macro_rules! session_columns {
+    () => {
+        "id, title, pinned, tags, mode, model, creator_id, creator_name, status, created_at, \
+         updated_at, ended_at, ended_by"
+    };
+}
+
+impl Tasks<'_> {
+    /// Creates a session and its conversation (same id), together.
+    pub async fn create_session(&self, s: &SessionRow) -> StoreResult<()> {
+        let mut tx = self.0.write_pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO ai_conversations (id, title, creator_id, creator_name, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&s.id)
+        .bind(&s.title)
+        .bind(&s.creator_id)
+        .bind(&s.creator_name)
+        .bind(s.created_at)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(concat!(
+            "INSERT INTO ai_sessions (",
+            session_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        ))
+        .bind(&s.id)
+        .bind(&s.title)
+        .bind(s.pinned)
+        .bind(&s.tags)
+        .bind(&s.mode)
+        .bind(&s.model)
+        .bind(&s.creator_id)
+        .bind(&s.creator_name)
+        .bind(&s.status)
+        .bind(s.created_at)
+        .bind(s.updated_at)
+        .bind(s.ended_at)
+        .bind(&s.ended_by)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn session(&self, id: &str) -> StoreResult<SessionRow> {
+        sqlx::query_as::<_, SessionRow>(concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM ai_sessions WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(self.0.read_pool())
+        .await?
+        .ok_or(StoreError::NotFound("AI session"))
+    }
+
+    /// A page of sessions: pinned first, then the most recently changed.
+    pub async fn sessions(&self, limit: i64, offset: i64) -> StoreResult<(Vec<SessionRow>, i64)> {
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ai_sessions")
+            .fetch_one(self.0.read_pool())
+            .await?;
+        let rows = sqlx::query_as::<_, SessionRow>(concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM ai_sessions ORDER BY pinned DESC, updated_at DESC, id DESC LIMIT $1 OFFSET $2"
+        ))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(self.0.read_pool())
+        .await?;
+        Ok((rows, total))
+    }
+
+    /// Title, pin and tags; false when the session is gone.
+    pub async fn update_session(
+        &self,
+        id: &str,
+        title: &str,
+        pinned: bool,
+        tags: &str,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE ai_sessions SET title = $2, pinned = $3, tags = $4, updated_at = $5 \
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(title)
+        .bind(i64::from(pinned))
+        .bind(tags)
+        .bind(now_ms())
+        .execute(self.0.write_pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Ends an active session; false when it had ended already.
+    pub async fn end_session(&self, id: &str, by: &str) -> StoreResult<bool> {
+        let now = now_ms();
+        let done = sqlx::query(
+            "UPDATE ai_sessions SET status = 'ended', ended_at = $2, ended_by = $3, \
+             updated_at = $2 WHERE id = $1 AND status = 'active'",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(by)
+        .execute(self.0.write_pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Marks a session changed (a new turn).
+    pub async fn touch_session(&self, id: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE ai_sessions SET updated_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(now_ms())
+            .execute(self.0.write_pool())
+            .await?;
+        Ok(())
+    }
+
+    /// A session's turns, oldest first.
+    pub async fn session_tasks(&self, id: &str) -> StoreResult<Vec<TaskRow>> {
+        Ok(sqlx::query_as::<_, TaskRow>(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM ai_tasks WHERE session_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(id)
+        .fetch_all(self.0.read_pool())
+        .await?)
+    }
+
+    pub async fn session_totals(&self, id: &str) -> StoreResult<SessionTotals> {
+        Ok(sqlx::query_as::<_, SessionTotals>(
+            "SELECT COUNT(*) AS turns, CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT) AS input_tokens, \
+             CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT) AS output_tokens, \
+             CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) AS cost_micros FROM ai_tasks WHERE session_id = $1",
+        )
+        .bind(id)
+        .fetch_one(self.0.read_pool())
+        .await?)
+    }
+}

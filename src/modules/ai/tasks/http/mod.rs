@@ -1,6 +1,7 @@
-//! The AI tasks' handlers: `/api/ai/tasks` and `/api/ai/conversations`.
+//! The AI tasks' handlers: `/api/ai/tasks`, `/api/ai/conversations` and `/api/ai/sessions`.
 
 pub mod conversations;
+pub mod sessions;
 pub mod tasks;
 
 use crate::error::ApiError;
