@@ -14,6 +14,7 @@ mod integration {
     mod adversarial;
     mod ai;
     mod ai_mcp;
+    mod ai_mcp_server;
     mod alerting;
     mod auth;
     mod automation;

@@ -5,10 +5,13 @@
 //! OpenAPI paths, its event kinds and its start-up, and the functions below concatenate them.
 
 pub mod chat;
+pub mod context;
 mod http;
 pub mod mcp;
+pub mod mcp_server;
 pub mod modes;
 pub mod router;
+pub mod skills;
 pub mod store;
 pub mod tools;
 
@@ -94,12 +97,25 @@ const SETTINGS: &[super::Field] = &[
         "Daily spending limit for paid providers, in US cents"
     ),
     crate::field!(
+        "skills_dir",
+        Text,
+        false,
+        "Directory of skill folders (Agent Skills layout: <id>/SKILL.md)"
+    ),
+    crate::field!(
         "max_prompt_chars",
         Integer,
         false,
         "Largest prompt accepted, in characters (default 200000)"
     ),
 ];
+
+/// ContextBay's MCP server at [`mcp_server::PATH`], outside the route table (it speaks MCP,
+/// not the REST contract) and admitting its requests itself: module switch, API key, the key's
+/// role per tool, audit (`http/mcp_server.rs`).
+pub fn mount(cfg: &mut actix_web::web::ServiceConfig) {
+    cfg.service(actix_web::web::resource(mcp_server::PATH).to(http::mcp_server::serve));
+}
 
 fn routes() -> Vec<Route> {
     let mut routes = vec![
@@ -114,14 +130,30 @@ fn routes() -> Vec<Route> {
         delete("/api/ai/modes/{id}", W, http::modes::modes_delete),
     ];
     routes.extend(mcp::routes());
+    // Context preview and skills (AIS).
+    routes.extend([
+        get("/api/ai/context-preview", R, http::context::preview),
+        get("/api/ai/skills", R, http::skills::skills_list),
+        get("/api/ai/skills/{id}", R, http::skills::skills_get),
+    ]);
     routes
 }
 
 fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = <Doc as OpenApi>::openapi();
     doc.merge(mcp::openapi());
+    doc.merge(<AisDoc as OpenApi>::openapi());
     doc
 }
+
+/// Context preview and skills (AIS).
+#[derive(OpenApi)]
+#[openapi(paths(
+    http::context::preview,
+    http::skills::skills_list,
+    http::skills::skills_get,
+))]
+struct AisDoc;
 
 fn events() -> Vec<EventDecl> {
     let mut events = Vec::new();
