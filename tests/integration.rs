@@ -13,6 +13,7 @@ mod integration {
 
     mod adversarial;
     mod ai;
+    mod ai_context;
     mod ai_mcp;
     mod ai_mcp_server;
     mod alerting;

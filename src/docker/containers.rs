@@ -948,4 +948,3 @@ mod tests {
         assert_eq!(ContainerAction::parse("explode"), None);
     }
 }
-

@@ -262,13 +262,20 @@ async fn external_agents_drive_contextbay_over_mcp_with_their_key_role() {
     assert_ne!(before, after, "the container was not restarted");
     assert_eq!(out[7]["is_error"], false, "{:?}", out[7]);
     assert!(
-        out[7]["text"].as_str().unwrap().contains("container.action"),
+        out[7]["text"]
+            .as_str()
+            .unwrap()
+            .contains("container.action"),
         "{:?}",
         out[7]
     );
     // A tail beyond the bound is refused, naming the argument.
     assert_eq!(out[8]["is_error"], true, "{:?}", out[8]);
-    assert!(out[8]["text"].as_str().unwrap().contains("tail"), "{:?}", out[8]);
+    assert!(
+        out[8]["text"].as_str().unwrap().contains("tail"),
+        "{:?}",
+        out[8]
+    );
     // A tool of a module that is off is unknown.
     assert_eq!(out[9]["is_error"], true, "{:?}", out[9]);
     assert!(
@@ -307,7 +314,10 @@ async fn external_agents_drive_contextbay_over_mcp_with_their_key_role() {
         .unwrap();
         let listed = tool_names(&out[0]);
         assert!(listed.contains(&"list_containers".to_owned()), "{listed:?}");
-        assert!(!listed.contains(&"restart_container".to_owned()), "{listed:?}");
+        assert!(
+            !listed.contains(&"restart_container".to_owned()),
+            "{listed:?}"
+        );
         assert!(!listed.contains(&"deploy_stack".to_owned()), "{listed:?}");
         for refused in &out[1..] {
             assert_eq!(refused["is_error"], true, "{refused:?}");
@@ -341,8 +351,12 @@ async fn external_agents_drive_contextbay_over_mcp_with_their_key_role() {
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        raw_initialize(&s, "/mcp", &[("x-api-key", "cb_not-a-real-key-at-all-0000000000000000")])
-            .await,
+        raw_initialize(
+            &s,
+            "/mcp",
+            &[("x-api-key", "cb_not-a-real-key-at-all-0000000000000000")]
+        )
+        .await,
         StatusCode::UNAUTHORIZED
     );
     let bearer = format!("Bearer {}", op.access);
@@ -371,7 +385,9 @@ async fn external_agents_drive_contextbay_over_mcp_with_their_key_role() {
     );
 
     // Other spellings of the path: never a way around the key.
-    for path in ["/MCP", "/mcp/", "/%6dcp", "/%6Dcp", "/Mcp", "/mcp;x", "//mcp", "/./mcp"] {
+    for path in [
+        "/MCP", "/mcp/", "/%6dcp", "/%6Dcp", "/Mcp", "/mcp;x", "//mcp", "/./mcp",
+    ] {
         let status = raw_initialize(&s, path, &[]).await;
         assert!(
             status == StatusCode::UNAUTHORIZED || status == StatusCode::NOT_FOUND,

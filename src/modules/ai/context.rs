@@ -530,11 +530,7 @@ fn container_line(c: &ContainerInfo, endpoint: &str) -> String {
     ))
 }
 
-fn containers<'a>(
-    state: &'a AppState,
-    _: &'a Caller,
-    req: &'a ContextRequest,
-) -> GatherFuture<'a> {
+fn containers<'a>(state: &'a AppState, _: &'a Caller, req: &'a ContextRequest) -> GatherFuture<'a> {
     Box::pin(async move {
         let targets = match &req.endpoint {
             Some(id) => vec![
@@ -579,11 +575,7 @@ fn containers<'a>(
     })
 }
 
-fn container<'a>(
-    state: &'a AppState,
-    _: &'a Caller,
-    req: &'a ContextRequest,
-) -> GatherFuture<'a> {
+fn container<'a>(state: &'a AppState, _: &'a Caller, req: &'a ContextRequest) -> GatherFuture<'a> {
     Box::pin(async move {
         let (Some(id), Some(endpoint)) = (&req.container, &req.endpoint) else {
             return Ok(None);
@@ -591,23 +583,20 @@ fn container<'a>(
         let e = endpoints::get(state, endpoint)
             .await
             .map_err(|e| endpoint_error(e, "endpoint"))?;
-        let doc: Value = match endpoints::call(
-            state,
-            &e,
-            DockerOp::InspectContainer { id: id.clone() },
-        )
-        .await
-        {
-            Ok(doc) => doc,
-            Err(err) if err.status() == Some(404) => {
-                return Err(SourceError::NotFound("container"));
-            }
-            Err(err) => return Err(unavailable(err)),
+        let doc: Value =
+            match endpoints::call(state, &e, DockerOp::InspectContainer { id: id.clone() }).await {
+                Ok(doc) => doc,
+                Err(err) if err.status() == Some(404) => {
+                    return Err(SourceError::NotFound("container"));
+                }
+                Err(err) => return Err(unavailable(err)),
+            };
+        let s = |p: &str| {
+            doc.pointer(p).map(|v| match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
         };
-        let s = |p: &str| doc.pointer(p).map(|v| match v {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        });
         let mut items = vec![ContextItem {
             text: clip(format!(
                 "{} (id {}) on {}: image {}, state {}, exit code {}, restarts {}, started {}, finished {}",
@@ -759,7 +748,10 @@ mod tests {
 
     #[test]
     fn the_largest_part_loses_its_oldest_items_first() {
-        let mut parts = vec![part("a", "A".into(), items(10, 40)), part("b", "B".into(), items(2, 40))];
+        let mut parts = vec![
+            part("a", "A".into(), items(10, 40)),
+            part("b", "B".into(), items(2, 40)),
+        ];
         let mut dropped = Vec::new();
         let budget = parts[1].tokens + 50;
         fit(&mut parts, &mut dropped, budget);

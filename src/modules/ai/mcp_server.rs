@@ -88,11 +88,8 @@ pub fn describe(tool: &Tool) -> rmcp::model::Tool {
         _ => serde_json::Map::new(),
     };
     let read = tool.effect == Effect::Read;
-    rmcp::model::Tool::new(tool.name, tool.description, Arc::new(schema)).annotate(
-        ToolAnnotations::new()
-            .read_only(read)
-            .destructive(!read),
-    )
+    rmcp::model::Tool::new(tool.name, tool.description, Arc::new(schema))
+        .annotate(ToolAnnotations::new().read_only(read).destructive(!read))
 }
 
 /// The audit status of a tool call's outcome.

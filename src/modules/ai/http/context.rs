@@ -7,10 +7,10 @@ use serde::Deserialize;
 use crate::auth::Principal;
 use crate::error::{ApiResult, ErrorBody};
 use crate::http::extract::Query;
+use crate::modules::ModuleError;
 use crate::modules::ai::context::{self, ContextPreview, ContextRequest, DEFAULT_BUDGET_TOKENS};
 use crate::modules::ai::router::RouterConfig;
 use crate::modules::ai::tools::Caller;
-use crate::modules::ModuleError;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

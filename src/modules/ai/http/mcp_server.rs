@@ -10,7 +10,9 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use futures_util::StreamExt;
 use http_body_util::{BodyExt, Full};
 
-use crate::auth::credentials::{API_KEY_HEADER, API_KEY_PREFIX, AuthFailure, Presented, authenticate};
+use crate::auth::credentials::{
+    API_KEY_HEADER, API_KEY_PREFIX, AuthFailure, Presented, authenticate,
+};
 use crate::error::{ApiError, ErrorCode};
 use crate::modules::ai::mcp_server::{self, McpCaller};
 use crate::modules::ai::tools::Caller;
@@ -77,11 +79,7 @@ async fn admit(state: &AppState, req: &HttpRequest) -> Result<McpCaller, ApiErro
 
 /// Every method at `/mcp` (POST for messages; rmcp answers GET and DELETE as a stateless
 /// server does: 405).
-pub async fn serve(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> HttpResponse {
+pub async fn serve(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let who = match admit(&state, &req).await {
         Ok(who) => who,
         Err(err) => return err.error_response(),
@@ -94,7 +92,9 @@ pub async fn serve(
     }
     let mut request = match builder.body(Full::new(body)) {
         Ok(r) => r,
-        Err(err) => return ApiError::bad_request(format!("malformed request: {err}")).error_response(),
+        Err(err) => {
+            return ApiError::bad_request(format!("malformed request: {err}")).error_response();
+        }
     };
     request.extensions_mut().insert(who);
     let service = mcp_server::service(state.get_ref().clone());

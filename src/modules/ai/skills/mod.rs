@@ -37,7 +37,10 @@ static BUILTIN: &[(&str, &str)] = &[
         "diagnose-container",
         include_str!("builtin/diagnose-container/SKILL.md"),
     ),
-    ("fleet-health", include_str!("builtin/fleet-health/SKILL.md")),
+    (
+        "fleet-health",
+        include_str!("builtin/fleet-health/SKILL.md"),
+    ),
     (
         "review-compose",
         include_str!("builtin/review-compose/SKILL.md"),
@@ -146,17 +149,15 @@ pub fn parse(text: &str) -> Result<(String, String, Map<String, Value>, String),
     };
     let front: serde_yaml_ng::Value = serde_yaml_ng::from_str(yaml)
         .map_err(|e| format!("the front matter is not valid YAML: {e}"))?;
-    let front = serde_json::to_value(front)
-        .map_err(|e| format!("the front matter cannot be read: {e}"))?;
+    let front =
+        serde_json::to_value(front).map_err(|e| format!("the front matter cannot be read: {e}"))?;
     let Value::Object(mut front) = front else {
         return Err("the front matter must be a YAML mapping".into());
     };
     let name = match front.remove("name") {
         Some(Value::String(n)) if valid_id(&n) => n,
         Some(_) => {
-            return Err(
-                "name must be 1 to 64 lowercase letters, digits and hyphens".into(),
-            );
+            return Err("name must be 1 to 64 lowercase letters, digits and hyphens".into());
         }
         None => return Err("the front matter has no name".into()),
     };
@@ -278,10 +279,7 @@ fn seed_of(skill: &SkillDetail, input: &str) -> SkillSeed {
         prompt.push_str(input.trim());
     }
     let meta = &skill.skill.metadata;
-    let mode_hint = meta
-        .get("mode")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
+    let mode_hint = meta.get("mode").and_then(Value::as_str).map(str::to_owned);
     let tools = meta.get("allowed-tools").map(|v| {
         let names: Vec<String> = match v {
             Value::String(s) => s.split_whitespace().map(str::to_owned).collect(),
@@ -462,7 +460,8 @@ mod tests {
         assert!(parse("---\n- a list\n---\nbody").is_err());
         assert!(parse("---\nname: ok\ndescription: [unclosed\n---\nbody").is_err());
         let (name, description, meta, body) =
-            parse("---\nname: ok\ndescription: Does it.\nlicense: MIT\n---\n# Title\nSteps").unwrap();
+            parse("---\nname: ok\ndescription: Does it.\nlicense: MIT\n---\n# Title\nSteps")
+                .unwrap();
         assert_eq!((name.as_str(), description.as_str()), ("ok", "Does it."));
         assert_eq!(meta["license"], "MIT");
         assert_eq!(body, "# Title\nSteps");
@@ -470,7 +469,9 @@ mod tests {
 
     #[test]
     fn ids_cannot_walk_out() {
-        for bad in ["", "..", "../etc", "a/b", "A", "-a", "a-", "a b", "a\\b", "%2e%2e"] {
+        for bad in [
+            "", "..", "../etc", "a/b", "A", "-a", "a-", "a b", "a\\b", "%2e%2e",
+        ] {
             assert!(!valid_id(bad), "{bad}");
         }
         assert!(valid_id("diagnose-container"));

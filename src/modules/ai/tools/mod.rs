@@ -137,9 +137,7 @@ pub async fn available(state: &AppState) -> Vec<&'static Tool> {
     for t in all() {
         let on = match module_of(t.name) {
             None => true,
-            Some(m) => crate::modules::is_enabled(state, m)
-                .await
-                .unwrap_or(false),
+            Some(m) => crate::modules::is_enabled(state, m).await.unwrap_or(false),
         };
         if on {
             out.push(t);

@@ -20,8 +20,7 @@ fn list_nodes<'a>(state: &'a AppState, _: &'a Caller, _: Map<String, Value>) -> 
     Box::pin(async move {
         let hosts = state.store.hosts().enrolled().await.map_err(failed)?;
         let live =
-            futures_util::future::join_all(hosts.iter().map(|h| state.nodes.snapshot(&h.id)))
-                .await;
+            futures_util::future::join_all(hosts.iter().map(|h| state.nodes.snapshot(&h.id))).await;
         let mut items = Vec::with_capacity(hosts.len());
         for (h, l) in hosts.into_iter().zip(live) {
             let l = l.map_err(failed)?;

@@ -149,16 +149,15 @@ fn query_metrics<'a>(
     })
 }
 
-fn list_alerts<'a>(
-    state: &'a AppState,
-    _: &'a Caller,
-    args: Map<String, Value>,
-) -> ToolFuture<'a> {
+fn list_alerts<'a>(state: &'a AppState, _: &'a Caller, args: Map<String, Value>) -> ToolFuture<'a> {
     Box::pin(async move {
         let limit = limit(&args)?;
         require_module(state, ModuleName::Alerting).await?;
         let filter = AlertFilter {
-            status: args.get("status").and_then(Value::as_str).map(str::to_owned),
+            status: args
+                .get("status")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
             ..AlertFilter::default()
         };
         let page = state

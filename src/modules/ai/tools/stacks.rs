@@ -77,16 +77,10 @@ fn deploy_stack<'a>(
         let action = stacks::parse_action("deploy", false).map_err(stack_error)?;
         let s = stacks::stored(state, id).await.map_err(stack_error)?;
         let e = endpoints::get(state, &s.endpoint).await.map_err(failed)?;
-        let job = stacks::start_action(
-            state,
-            s,
-            e,
-            "deploy",
-            action,
-            Some(caller.username.clone()),
-        )
-        .await
-        .map_err(stack_error)?;
+        let job =
+            stacks::start_action(state, s, e, "deploy", action, Some(caller.username.clone()))
+                .await
+                .map_err(stack_error)?;
         Ok(json!({"operation": job.id, "state": job.state.as_str(), "stack": id}))
     })
 }
