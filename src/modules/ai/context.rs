@@ -507,7 +507,7 @@ fn nodes<'a>(state: &'a AppState, _: &'a Caller, req: &'a ContextRequest) -> Gat
             });
         }
         // Newest first: the most recently seen nodes.
-        items.sort_by(|a, b| b.at.cmp(&a.at));
+        items.sort_by_key(|i| std::cmp::Reverse(i.at));
         Ok(Some(Gathered {
             title: "Nodes".into(),
             items,
@@ -566,7 +566,7 @@ fn containers<'a>(state: &'a AppState, _: &'a Caller, req: &'a ContextRequest) -
         if items.is_empty() {
             return Ok(None);
         }
-        items.sort_by(|a, b| b.at.cmp(&a.at));
+        items.sort_by_key(|i| std::cmp::Reverse(i.at));
         items.truncate(MAX_ITEMS);
         Ok(Some(Gathered {
             title: "Containers".into(),
