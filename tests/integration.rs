@@ -13,7 +13,9 @@ mod integration {
 
     mod adversarial;
     mod ai;
+    mod ai_context;
     mod ai_mcp;
+    mod ai_mcp_server;
     mod ai_tasks;
     mod alerting;
     mod auth;

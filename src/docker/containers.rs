@@ -880,6 +880,29 @@ impl Engine {
     }
 }
 
+/// The mask `/api/stacks` shows viewers for an env value.
+pub const MASKED: &str = "********";
+
+/// Replaces every value of an inspect document's `Config.Env` (`KEY=value`) with [`MASKED`]
+/// (what viewers see of `GET /api/containers/{id}/inspect`, and what any AI context or tool
+/// answer shows to anyone).
+pub fn mask_env(doc: &mut serde_json::Value) {
+    if let Some(env) = doc
+        .pointer_mut("/Config/Env")
+        .and_then(serde_json::Value::as_array_mut)
+    {
+        for entry in env.iter_mut() {
+            let key = entry
+                .as_str()
+                .map(|kv| kv.split_once('=').map_or(kv, |(k, _)| k).to_owned());
+            *entry = match key {
+                Some(k) => serde_json::Value::String(format!("{k}={MASKED}")),
+                None => serde_json::Value::String(MASKED.to_owned()),
+            };
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

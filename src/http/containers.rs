@@ -445,27 +445,9 @@ pub async fn inspect(
     )
     .await?;
     if !principal.has(crate::auth::Role::Operator) {
-        mask_env(&mut doc);
+        crate::docker::containers::mask_env(&mut doc);
     }
     Ok(web::Json(doc))
-}
-
-/// The mask `/api/stacks` shows viewers for an env value.
-const MASKED: &str = "********";
-
-/// Replaces every value of an inspect document's `Config.Env` (`KEY=value`) with [`MASKED`].
-fn mask_env(doc: &mut Value) {
-    if let Some(env) = doc.pointer_mut("/Config/Env").and_then(Value::as_array_mut) {
-        for entry in env.iter_mut() {
-            let key = entry
-                .as_str()
-                .map(|kv| kv.split_once('=').map_or(kv, |(k, _)| k).to_owned());
-            *entry = match key {
-                Some(k) => Value::String(format!("{k}={MASKED}")),
-                None => Value::String(MASKED.to_owned()),
-            };
-        }
-    }
 }
 
 /// start, stop, restart, pause, unpause, kill.

@@ -317,6 +317,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         // Unset, a scope's default service is the application's: the JSON 404.
         cfg.service(scope);
     }
+    // Services outside the route table, with a protocol of their own and their own admission:
+    // ContextBay's MCP server (`/mcp`, docs/mcp-server.md).
+    crate::modules::ai::mount(cfg);
 }
 
 /// The fixed prefix a path is registered under: `/api/<first segment>`, or the path's own first
@@ -386,10 +389,14 @@ pub async fn fallback(req: actix_web::HttpRequest) -> HttpResponse {
 }
 
 /// A path the dashboard may answer: plain segments of unreserved characters, none of them `.` or
-/// `..`, and not under `/api` or `/metrics` in any letter case.
+/// `..`, and not under `/api`, `/metrics` or `/mcp` in any letter case.
 fn is_dashboard_path(path: &str) -> bool {
     let lower = path.to_ascii_lowercase();
-    if lower.starts_with("/api") || lower.starts_with("/metrics") {
+    if lower.starts_with("/api")
+        || lower.starts_with("/metrics")
+        || lower == "/mcp"
+        || lower.starts_with("/mcp/")
+    {
         return false;
     }
     if path == "/" {

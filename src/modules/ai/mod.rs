@@ -5,10 +5,13 @@
 //! OpenAPI paths, its event kinds and its start-up, and the functions below concatenate them.
 
 pub mod chat;
+pub mod context;
 mod http;
 pub mod mcp;
+pub mod mcp_server;
 pub mod modes;
 pub mod router;
+pub mod skills;
 pub mod store;
 pub mod tasks;
 pub mod tools;
@@ -95,6 +98,12 @@ const SETTINGS: &[super::Field] = &[
         "Daily spending limit for paid providers, in US cents"
     ),
     crate::field!(
+        "skills_dir",
+        Text,
+        false,
+        "Directory of skill folders (Agent Skills layout: <id>/SKILL.md)"
+    ),
+    crate::field!(
         "max_prompt_chars",
         Integer,
         false,
@@ -126,6 +135,13 @@ const SETTINGS: &[super::Field] = &[
     ),
 ];
 
+/// ContextBay's MCP server at [`mcp_server::PATH`], outside the route table (it speaks MCP,
+/// not the REST contract) and admitting its requests itself: module switch, API key, the key's
+/// role per tool, audit (`http/mcp_server.rs`).
+pub fn mount(cfg: &mut actix_web::web::ServiceConfig) {
+    cfg.service(actix_web::web::resource(mcp_server::PATH).to(http::mcp_server::serve));
+}
+
 fn routes() -> Vec<Route> {
     let mut routes = vec![
         post("/api/ai/chat", R, http::chat::chat),
@@ -140,6 +156,11 @@ fn routes() -> Vec<Route> {
     ];
     routes.extend(mcp::routes());
     routes.extend(tasks::routes());
+    routes.extend([
+        get("/api/ai/context-preview", R, http::context::preview),
+        get("/api/ai/skills", R, http::skills::skills_list),
+        get("/api/ai/skills/{id}", R, http::skills::skills_get),
+    ]);
     routes
 }
 
@@ -176,5 +197,8 @@ fn start(state: AppState) -> StartFuture {
     http::modes::modes_create,
     http::modes::modes_update,
     http::modes::modes_delete,
+    http::context::preview,
+    http::skills::skills_list,
+    http::skills::skills_get,
 ))]
 struct Doc;

@@ -36,7 +36,7 @@ pub(super) static TOOLS: &[Tool] = &[
     },
 ];
 
-fn no_arguments() -> Value {
+pub(super) fn no_arguments() -> Value {
     json!({"type": "object", "properties": {}, "additionalProperties": false})
 }
 
@@ -49,7 +49,7 @@ fn endpoint_only() -> Value {
     })
 }
 
-fn endpoint_and_container() -> Value {
+pub(super) fn endpoint_and_container() -> Value {
     json!({
         "type": "object",
         "properties": {
@@ -61,12 +61,12 @@ fn endpoint_and_container() -> Value {
     })
 }
 
-fn failed(e: impl std::fmt::Display) -> ToolError {
+pub(super) fn failed(e: impl std::fmt::Display) -> ToolError {
     ToolError::Failed(e.to_string())
 }
 
 /// A container id or name as the REST routes accept it.
-fn container_ref(args: &Map<String, Value>) -> Result<&str, ToolError> {
+pub(super) fn container_ref(args: &Map<String, Value>) -> Result<&str, ToolError> {
     let id = text(args, "container")?;
     if id.len() > 128
         || !id

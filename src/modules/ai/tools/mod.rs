@@ -7,7 +7,11 @@
 //! The catalogue is one static list ([`all`]); a tool is a plain `fn` taking the state, the
 //! caller and its JSON arguments, checked against its input schema before it runs.
 
+mod containers;
 mod fleet;
+mod nodes;
+mod observe;
+mod stacks;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -93,9 +97,62 @@ impl From<ModuleError> for ToolError {
     }
 }
 
+/// Every built-in tool, in a stable order (by area, as listed).
+static ALL: std::sync::LazyLock<Vec<Tool>> = std::sync::LazyLock::new(|| {
+    [
+        fleet::TOOLS,
+        nodes::TOOLS,
+        containers::TOOLS,
+        stacks::TOOLS,
+        observe::TOOLS,
+    ]
+    .iter()
+    .flat_map(|tools| tools.iter())
+    .map(|t| Tool {
+        name: t.name,
+        description: t.description,
+        effect: t.effect,
+        role: t.role,
+        input_schema: t.input_schema,
+        run: t.run,
+    })
+    .collect()
+});
+
 /// Every built-in tool.
 pub fn all() -> &'static [Tool] {
-    fleet::TOOLS
+    &ALL
+}
+
+/// The module a tool belongs to, which must be on for the tool to be offered (`query_metrics`:
+/// monitoring, `list_alerts`: alerting); `None`: always offered with the AI module.
+pub fn module_of(name: &str) -> Option<crate::modules::ModuleName> {
+    observe::module_of(name)
+}
+
+/// The tools this master offers now: [`all`] without those whose module is off. A store error
+/// reading a module's switch counts as off (the tool is not offered, never run blind).
+pub async fn available(state: &AppState) -> Vec<&'static Tool> {
+    let mut out = Vec::with_capacity(all().len());
+    for t in all() {
+        let on = match module_of(t.name) {
+            None => true,
+            Some(m) => crate::modules::is_enabled(state, m).await.unwrap_or(false),
+        };
+        if on {
+            out.push(t);
+        }
+    }
+    out
+}
+
+/// [`available`] tools `caller`'s role may run (what an MCP client with that key lists).
+pub async fn available_to(state: &AppState, caller: &Caller) -> Vec<&'static Tool> {
+    available(state)
+        .await
+        .into_iter()
+        .filter(|t| caller.role >= t.role)
+        .collect()
 }
 
 pub fn find(name: &str) -> Option<&'static Tool> {
@@ -161,5 +218,30 @@ mod tests {
                 assert!(t.role >= Role::Operator, "{} writes as a viewer", t.name);
             }
         }
+    }
+
+    #[test]
+    fn the_catalogue_has_every_tool_of_the_issue() {
+        for name in [
+            "list_endpoints",
+            "list_containers",
+            "restart_container",
+            "list_nodes",
+            "inspect_container",
+            "container_logs",
+            "list_stacks",
+            "deploy_stack",
+            "query_metrics",
+            "list_alerts",
+            "recent_events",
+        ] {
+            assert!(find(name).is_some(), "{name}");
+        }
+        assert_eq!(find("deploy_stack").map(|t| t.effect), Some(Effect::Write));
+        assert_eq!(
+            module_of("query_metrics"),
+            Some(crate::modules::ModuleName::Monitoring)
+        );
+        assert_eq!(module_of("list_nodes"), None);
     }
 }
