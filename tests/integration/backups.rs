@@ -659,8 +659,14 @@ async fn a_schedule_fires_in_its_time_zone_on_an_injected_clock() {
     };
     let vol = create_volume(&c, "sched");
     in_volume(&c, &vol, "echo scheduled > /v/f");
-    // 03:00 on January 1st in Tokyo (UTC+9): 2029-12-31T18:00:00Z.
-    let fires_at: i64 = 1_893_434_400_000;
+    // 03:00 on January 1st in Tokyo (UTC+9), December 31st at 18:00 UTC: the next one from
+    // now (a later one would be a slot missed since the job was made, caught up at once).
+    let fires_at: i64 = contextbay::modules::backups::spec::Schedule {
+        cron: "0 3 1 1 *".into(),
+        timezone: "Asia/Tokyo".into(),
+    }
+    .next_after(contextbay::store::now_ms())
+    .unwrap();
     let created = s
         .post(
             "/api/backup-jobs",
