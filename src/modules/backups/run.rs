@@ -713,10 +713,24 @@ async fn restore(
 /// the operation was cancelled) take the operation's end: `interrupted`, or `failed` with its
 /// error. Called at start-up and before records are listed.
 pub async fn reconcile(state: &AppState) -> Result<(), BackupError> {
-    for r in state.store.backup_records().running().await? {
+    let running = state.store.backup_records().running().await?;
+    if running.is_empty() {
+        return Ok(());
+    }
+    // An operation just submitted may not be in the store yet: the registry knows it.
+    let active: Vec<String> = state
+        .jobs
+        .active()
+        .await
+        .map(|jobs| jobs.into_iter().map(|j| j.id).collect())
+        .unwrap_or_default();
+    for r in running {
         let Some(op) = r.operation_id.as_deref() else {
             continue;
         };
+        if active.iter().any(|id| id == op) {
+            continue;
+        }
         let (status, error) = match state.store.jobs().get(op).await {
             Ok(j) if j.state == JobState::Interrupted => (
                 "interrupted",
