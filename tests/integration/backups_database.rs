@@ -15,7 +15,8 @@ use super::support::postgres;
 async fn the_masters_database_is_backed_up_by_admins_and_not_restored_over_itself() {
     let s = TestServer::start().await;
     let admin = s.setup().await;
-    s.enable_module(&admin, "backups", serde_json::Value::Null).await;
+    s.enable_module(&admin, "backups", serde_json::Value::Null)
+        .await;
     let operator = s.user(&admin, "olga", "operator").await;
 
     let plain = json!({
@@ -23,7 +24,9 @@ async fn the_masters_database_is_backed_up_by_admins_and_not_restored_over_itsel
         "source": {"kind": "database"},
         "compression": "none",
     });
-    let r = s.post("/api/backup-jobs", &operator.access, plain.clone()).await;
+    let r = s
+        .post("/api/backup-jobs", &operator.access, plain.clone())
+        .await;
     assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
     let created = s.post("/api/backup-jobs", &admin.access, plain).await;
     assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
@@ -120,7 +123,12 @@ async fn the_masters_database_is_backed_up_by_admins_and_not_restored_over_itsel
     assert_eq!(op["state"], "succeeded", "{op:?}");
     let newest = records(&s, &admin.access, &job).await[0].clone();
     let nid = newest["id"].as_str().unwrap().to_owned();
-    assert!(newest["storage_key"].as_str().unwrap().ends_with(".tar.zst.age"));
+    assert!(
+        newest["storage_key"]
+            .as_str()
+            .unwrap()
+            .ends_with(".tar.zst.age")
+    );
     let stored = s
         .http
         .get(s.url(&format!("/api/backup-jobs/{job}/records/{nid}/download")))

@@ -92,10 +92,7 @@ impl Moto {
     /// The keys under `prefix` in `bucket`.
     async fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
         let xml = reqwest::Client::new()
-            .get(format!(
-                "{}/{bucket}?list-type=2&prefix={prefix}",
-                self.url
-            ))
+            .get(format!("{}/{bucket}?list-type=2&prefix={prefix}", self.url))
             .send()
             .await
             .unwrap()
@@ -201,7 +198,9 @@ async fn encrypted_backups_in_s3_are_verified_downloaded_restored_and_retained()
     assert_eq!(storage["bucket"], bucket);
     assert_eq!(storage["secret_access_key_set"], true);
     assert_eq!(created.body["encryption"], json!({"kind": "age"}));
-    let shown = s.get(&format!("/api/backup-jobs/{job}"), &admin.access).await;
+    let shown = s
+        .get(&format!("/api/backup-jobs/{job}"), &admin.access)
+        .await;
     let text = shown.body.to_string();
     assert!(!text.contains(SECRET_KEY), "{text}");
     assert!(!text.contains("AGE-SECRET"), "{text}");
@@ -232,7 +231,10 @@ async fn encrypted_backups_in_s3_are_verified_downloaded_restored_and_retained()
     let first = records(&s, &admin.access, &job).await[0].clone();
     assert_eq!(first["status"], "succeeded", "{first:?}");
     let key = first["storage_key"].as_str().unwrap().to_owned();
-    assert_eq!(key, format!("{job}/{}.tar.zst.age", first["id"].as_str().unwrap()));
+    assert_eq!(
+        key,
+        format!("{job}/{}.tar.zst.age", first["id"].as_str().unwrap())
+    );
     assert_eq!(
         m.keys(bucket, "cb/backups/").await,
         vec![format!("cb/backups/{key}")]
@@ -254,7 +256,10 @@ async fn encrypted_backups_in_s3_are_verified_downloaded_restored_and_retained()
     let verified = operation(
         &s,
         &admin.access,
-        &format!("/api/backup-jobs/{job}/records/{}/verify", first["id"].as_str().unwrap()),
+        &format!(
+            "/api/backup-jobs/{job}/records/{}/verify",
+            first["id"].as_str().unwrap()
+        ),
         json!({}),
     )
     .await;
@@ -273,14 +278,20 @@ async fn encrypted_backups_in_s3_are_verified_downloaded_restored_and_retained()
         part.headers()["content-range"].to_str().unwrap(),
         format!("bytes 100-4195/{}", object.len())
     );
-    assert_eq!(part.bytes().await.unwrap().to_vec(), object[100..4196].to_vec());
+    assert_eq!(
+        part.bytes().await.unwrap().to_vec(),
+        object[100..4196].to_vec()
+    );
 
     // Restore into a new volume: identical.
     let restored_name = format!("{}-s3restored", c.prefix);
     let restored = operation(
         &s,
         &admin.access,
-        &format!("/api/backup-jobs/{job}/records/{}/restore", first["id"].as_str().unwrap()),
+        &format!(
+            "/api/backup-jobs/{job}/records/{}/restore",
+            first["id"].as_str().unwrap()
+        ),
         json!({"volume": restored_name}),
     )
     .await;
@@ -322,7 +333,10 @@ async fn encrypted_backups_in_s3_are_verified_downloaded_restored_and_retained()
     let bad = operation(
         &s,
         &admin.access,
-        &format!("/api/backup-jobs/{job}/records/{}/verify", newest["id"].as_str().unwrap()),
+        &format!(
+            "/api/backup-jobs/{job}/records/{}/verify",
+            newest["id"].as_str().unwrap()
+        ),
         json!({}),
     )
     .await;
@@ -364,11 +378,20 @@ async fn s3_fields_are_checked_and_a_missing_bucket_fails_the_run_clearly() {
         ("storage.prefix", json!({"prefix": "/abs"})),
         ("storage.region", json!({"region": "EU WEST"})),
         ("storage.endpoint", json!({"endpoint": "ftp://127.0.0.1:1"})),
-        ("storage.endpoint", json!({"endpoint": "http://user:pw@127.0.0.1:1"})),
+        (
+            "storage.endpoint",
+            json!({"endpoint": "http://user:pw@127.0.0.1:1"}),
+        ),
         ("storage.endpoint", json!({"endpoint": "not a url"})),
         ("storage.access_key_id", json!({"access_key_id": ""})),
-        ("storage.secret_access_key", json!({"secret_access_key": null})),
-        ("storage.secret_access_key", json!({"secret_access_key": "has space"})),
+        (
+            "storage.secret_access_key",
+            json!({"secret_access_key": null}),
+        ),
+        (
+            "storage.secret_access_key",
+            json!({"secret_access_key": "has space"}),
+        ),
     ] {
         let mut body = s3_body(&m, "somebucket");
         for (k, v) in patch.as_object().unwrap() {
@@ -391,8 +414,10 @@ async fn s3_fields_are_checked_and_a_missing_bucket_fails_the_run_clearly() {
         .post(
             "/api/backup-jobs",
             &admin.access,
-            job_with(json!({"kind": "s3", "bucket": "x-y-z", "access_key_id": "a",
-                "secret_access_key": "b", "surprise": 1})),
+            job_with(
+                json!({"kind": "s3", "bucket": "x-y-z", "access_key_id": "a",
+                "secret_access_key": "b", "surprise": 1}),
+            ),
         )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
@@ -459,7 +484,10 @@ async fn s3_fields_are_checked_and_a_missing_bucket_fails_the_run_clearly() {
     .await;
     assert_eq!(op["state"], "failed", "{op:?}");
     assert!(
-        op["error"].as_str().unwrap().contains("S3 bucket 'cb-down'"),
+        op["error"]
+            .as_str()
+            .unwrap()
+            .contains("S3 bucket 'cb-down'"),
         "{op:?}"
     );
 }

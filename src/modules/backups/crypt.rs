@@ -76,7 +76,9 @@ pub async fn decrypt<R: AsyncRead + Unpin + Send>(
     let reader = decryptor
         .decrypt_async(std::iter::once(identity as &dyn age::Identity))
         .map_err(|e| {
-            BackupError::Corrupt(format!("the archive does not decrypt with the job's key: {e}"))
+            BackupError::Corrupt(format!(
+                "the archive does not decrypt with the job's key: {e}"
+            ))
         })?;
     Ok(reader.compat())
 }

@@ -67,9 +67,10 @@ pub async fn snapshot(state: &AppState) -> Result<Snapshot, BackupError> {
     if postgres {
         pg_dump(&url, &snap.path).await?;
     } else {
-        let path = snap.path.to_str().ok_or_else(|| {
-            BackupError::Storage("the data directory's path is not UTF-8".into())
-        })?;
+        let path = snap
+            .path
+            .to_str()
+            .ok_or_else(|| BackupError::Storage("the data directory's path is not UTF-8".into()))?;
         state
             .store
             .backup_jobs()
@@ -189,7 +190,10 @@ pub async fn tar_stream(
     let pad = usize::try_from((512 - snap.len % 512) % 512).unwrap_or(0);
     let tail = Bytes::from(vec![0u8; pad + 1024]);
     Ok(stream::once(async move { Ok(head) })
-        .chain(tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024))
+        .chain(tokio_util::io::ReaderStream::with_capacity(
+            file,
+            256 * 1024,
+        ))
         .chain(stream::once(async move { Ok(tail) })))
 }
 

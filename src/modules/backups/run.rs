@@ -16,10 +16,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, B
 use utoipa::ToSchema;
 
 use super::BackupError;
+use super::crypt;
 use super::events::{BackupFinished, BackupProgress};
 use super::retention;
 use super::spec::{self, Compression, Source};
-use super::crypt;
 use super::storage::{self, Archives, HashingReader, HashingWriter};
 use super::store::{BackupJob, BackupRecord, BackupsStore, RunOutcome};
 use super::tar_check::TarCheck;

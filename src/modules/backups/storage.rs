@@ -122,8 +122,7 @@ impl Archives {
                 max_retries: S3_RETRIES,
                 retry_timeout: S3_RETRY_TIMEOUT,
                 backoff: BackoffConfig::default(),
-            })
-;
+            });
         builder = builder.with_http_connector(S3Connector);
         if let Some(endpoint) = &c.endpoint {
             builder = builder
@@ -423,9 +422,7 @@ impl AsyncWrite for Pending {
         match &mut self.inner {
             PendingInner::Local { file, .. } => Pin::new(file).poll_write(cx, buf),
             PendingInner::S3 { writer, what } => match writer {
-                Some(w) => Pin::new(w)
-                    .poll_write(cx, buf)
-                    .map_err(|e| s3_io(what, e)),
+                Some(w) => Pin::new(w).poll_write(cx, buf).map_err(|e| s3_io(what, e)),
                 None => Poll::Ready(Err(s3_io(what, "the upload is closed"))),
             },
         }
@@ -591,10 +588,9 @@ impl object_store::client::HttpConnector for S3Connector {
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
-        let client = hyper_util::client::legacy::Client::builder(
-            hyper_util::rt::TokioExecutor::new(),
-        )
-        .build(https);
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build(https);
         Ok(object_store::client::HttpClient::new(S3Http(client)))
     }
 }
