@@ -21,6 +21,8 @@ mod integration {
     mod auth;
     mod automation;
     mod backups;
+    mod backups_database;
+    mod backups_s3;
     mod chaos;
     mod cluster;
     mod compose_security;

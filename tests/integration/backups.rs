@@ -14,7 +14,7 @@ use super::support::docker::{Cleanup, IMAGE, docker, engine_available, ensure_im
 use super::support::operations::wait_operation;
 
 /// Runs a shell script in a throw-away busybox container with `volume` at `/v`.
-fn in_volume(c: &Cleanup, volume: &str, script: &str) -> String {
+pub(super) fn in_volume(c: &Cleanup, volume: &str, script: &str) -> String {
     docker(&[
         "run",
         "--rm",
@@ -34,7 +34,7 @@ fn in_volume(c: &Cleanup, volume: &str, script: &str) -> String {
 
 /// Every entry of a volume: path, mode, owner, group, mtime, size, type, and the content's MD5
 /// for files or the target for symlinks; sorted.
-fn manifest(c: &Cleanup, volume: &str) -> String {
+pub(super) fn manifest(c: &Cleanup, volume: &str) -> String {
     in_volume(
         c,
         volume,
@@ -45,7 +45,7 @@ fn manifest(c: &Cleanup, volume: &str) -> String {
     )
 }
 
-fn create_volume(c: &Cleanup, suffix: &str) -> String {
+pub(super) fn create_volume(c: &Cleanup, suffix: &str) -> String {
     let name = format!("{}-{suffix}", c.prefix);
     docker(&["volume", "create", "--label", "contextbay.test=1", &name]).unwrap();
     name
@@ -59,7 +59,7 @@ fn state_of(container: &str) -> String {
     docker(&["inspect", "-f", "{{.State.Status}}", container]).unwrap()
 }
 
-async fn records(s: &TestServer, token: &str, job: &str) -> Vec<Value> {
+pub(super) async fn records(s: &TestServer, token: &str, job: &str) -> Vec<Value> {
     let r = s
         .get(&format!("/api/backup-jobs/{job}/records"), token)
         .await;
@@ -68,7 +68,7 @@ async fn records(s: &TestServer, token: &str, job: &str) -> Vec<Value> {
 }
 
 /// Posts `path` (202 with an operation) and waits for the operation to end.
-async fn operation(s: &TestServer, token: &str, path: &str, body: Value) -> Value {
+pub(super) async fn operation(s: &TestServer, token: &str, path: &str, body: Value) -> Value {
     let started = s.post(path, token, body).await;
     assert_eq!(started.status, StatusCode::ACCEPTED, "{:?}", started.body);
     let id = started.body["operation"]["id"].as_str().unwrap().to_owned();
@@ -79,7 +79,7 @@ async fn operation(s: &TestServer, token: &str, path: &str, body: Value) -> Valu
     wait_operation(s, token, &id).await
 }
 
-async fn download(
+pub(super) async fn download(
     s: &TestServer,
     token: &str,
     path: &str,
@@ -92,7 +92,7 @@ async fn download(
     req.send().await.unwrap()
 }
 
-async fn started() -> Option<(Cleanup, TestServer, Login)> {
+pub(super) async fn started() -> Option<(Cleanup, TestServer, Login)> {
     if !engine_available() {
         return None;
     }
@@ -659,8 +659,14 @@ async fn a_schedule_fires_in_its_time_zone_on_an_injected_clock() {
     };
     let vol = create_volume(&c, "sched");
     in_volume(&c, &vol, "echo scheduled > /v/f");
-    // 03:00 on January 1st in Tokyo (UTC+9): 2029-12-31T18:00:00Z.
-    let fires_at: i64 = 1_893_434_400_000;
+    // 03:00 on January 1st in Tokyo (UTC+9), December 31st at 18:00 UTC: the next one from
+    // now (a later one would be a slot missed since the job was made, caught up at once).
+    let fires_at: i64 = contextbay::modules::backups::spec::Schedule {
+        cron: "0 3 1 1 *".into(),
+        timezone: "Asia/Tokyo".into(),
+    }
+    .next_after(contextbay::store::now_ms())
+    .unwrap();
     let created = s
         .post(
             "/api/backup-jobs",
@@ -732,5 +738,68 @@ async fn a_schedule_fires_in_its_time_zone_on_an_injected_clock() {
     now.store(fires_at + 365 * 86_400_000, Ordering::SeqCst);
     assert_eq!(scheduler.tick(s.state()).await.unwrap(), vec![]);
     assert_eq!(scheduler.next_due(&job), None);
+    s.stop().await;
+}
+
+#[actix_web::test]
+async fn a_schedule_missed_while_no_master_ran_is_caught_up_once() {
+    use contextbay::modules::backups::scheduler::{Fired, Scheduler};
+    use contextbay::modules::backups::spec::Schedule;
+    use std::sync::atomic::Ordering;
+    let Some((c, s, admin)) = started().await else {
+        return;
+    };
+    let vol = create_volume(&c, "catchup");
+    in_volume(&c, &vol, "echo missed > /v/f");
+    // Yearly, on January 1st at 03:00 UTC: the test's master never meets a slot by itself.
+    let schedule = Schedule {
+        cron: "0 3 1 1 *".into(),
+        timezone: "UTC".into(),
+    };
+    let created = s
+        .post(
+            "/api/backup-jobs",
+            &admin.access,
+            json!({
+                "name": "yearly",
+                "source": {"kind": "volume", "endpoint": "local", "volume": vol},
+                "schedule": {"cron": schedule.cron, "timezone": "UTC"},
+            }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let job = created.body["id"].as_str().unwrap().to_owned();
+    // A job whose next slot is still ahead is not run at start.
+    let first_slot = schedule
+        .next_after(contextbay::store::now_ms())
+        .expect("a next slot");
+    let now = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(first_slot - 60_000));
+    let mut early = Scheduler::new(std::sync::Arc::new(ManualClock(now.clone())));
+    assert_eq!(early.tick(s.state()).await.unwrap(), vec![]);
+    assert_eq!(early.next_due(&job), Some(first_slot));
+
+    // A master starting three slots later (three years): the job runs once, at its first tick.
+    let later = first_slot + 3 * 366 * 86_400_000 + 3_600_000;
+    now.store(later, Ordering::SeqCst);
+    let mut restarted = Scheduler::new(std::sync::Arc::new(ManualClock(now.clone())));
+    let fired = restarted.tick(s.state()).await.unwrap();
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    assert_eq!(fired[0].0, job);
+    let Fired::Started(rid) = &fired[0].1 else {
+        panic!("{fired:?}");
+    };
+    let done = super::harness::eventually(120, "the caught-up run", || async {
+        let listed = records(&s, &admin.access, &job).await;
+        (listed.len() == 1 && listed[0]["status"] != "running").then(|| listed[0].clone())
+    })
+    .await;
+    assert_eq!(done["id"], rid.as_str());
+    assert_eq!(done["status"], "succeeded", "{done:?}");
+    assert_eq!(done["origin"], "schedule");
+    // Not once per missed slot: the next ticks wait for the next slot.
+    now.store(later + 60_000, Ordering::SeqCst);
+    assert_eq!(restarted.tick(s.state()).await.unwrap(), vec![]);
+    assert_eq!(restarted.next_due(&job), schedule.next_after(later));
+    assert_eq!(records(&s, &admin.access, &job).await.len(), 1);
     s.stop().await;
 }

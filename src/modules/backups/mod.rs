@@ -8,6 +8,8 @@
 //! directory), [`tar_check`] (a streaming check of a tar's structure), [`store`] and [`events`].
 //! The engine side (helper containers, the archive API) is `crate::docker::archive`.
 
+pub mod crypt;
+pub mod database;
 pub mod events;
 pub mod http;
 pub mod retention;

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use super::BackupError;
 use super::spec::Retention;
-use super::storage;
+use super::storage::Archives;
 use super::store::{BackupJob, BackupsStore};
 use crate::state::AppState;
 
@@ -59,7 +59,7 @@ pub async fn apply(state: &AppState, job: &BackupJob) -> Result<(), BackupError>
         .map(|r| (r.id.clone(), r.finished_at.unwrap_or(r.started_at)))
         .collect();
     let kept = keep(&succeeded, job.definition.retention);
-    let root = storage::root(state).await?;
+    let archives = Archives::of(state, &job.definition.storage).await?;
     let mut failed = 0;
     for r in &records {
         let drop = match r.status.as_str() {
@@ -74,7 +74,7 @@ pub async fn apply(state: &AppState, job: &BackupJob) -> Result<(), BackupError>
             continue;
         }
         if let Some(key) = &r.storage_key {
-            storage::delete(&root, key).await?;
+            archives.delete(key).await?;
         }
         state.store.backup_records().delete(&r.id).await?;
     }

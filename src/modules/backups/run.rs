@@ -16,10 +16,11 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, B
 use utoipa::ToSchema;
 
 use super::BackupError;
+use super::crypt;
 use super::events::{BackupFinished, BackupProgress};
 use super::retention;
 use super::spec::{self, Compression, Source};
-use super::storage::{self, HashingReader, HashingWriter, Pending};
+use super::storage::{self, Archives, HashingReader, HashingWriter};
 use super::store::{BackupJob, BackupRecord, BackupsStore, RunOutcome};
 use super::tar_check::TarCheck;
 use crate::docker::Engine;
@@ -256,9 +257,14 @@ impl Drop for Cleanup {
     }
 }
 
-fn volume_of(job: &BackupJob) -> (&str, &str) {
+/// The endpoint and volume of a volume job; a database job is not restored through the API.
+fn volume_of(job: &BackupJob) -> Result<(&str, &str), BackupError> {
     match &job.definition.source {
-        Source::Volume { endpoint, volume } => (endpoint.as_str(), volume.as_str()),
+        Source::Volume { endpoint, volume } => Ok((endpoint.as_str(), volume.as_str())),
+        Source::Database => Err(BackupError::InvalidField {
+            field: "record".into(),
+            message: super::database::RESTORE_REFUSED.into(),
+        }),
     }
 }
 
@@ -268,16 +274,18 @@ async fn backup(
     record: &BackupRecord,
     ctx: &JobContext,
 ) -> Result<RunResult, BackupError> {
-    let (endpoint, volume) = volume_of(job);
+    if let Source::Database = job.definition.source {
+        return backup_database(state, job, record, ctx).await;
+    }
+    let (endpoint, volume) = volume_of(job)?;
     let engine = spec::engine_of(state, endpoint).await?;
     if !engine.volume_exists(volume).await? {
         return Err(BackupError::Engine(format!(
             "volume '{volume}' no longer exists on endpoint '{endpoint}'"
         )));
     }
-    let root = storage::root(state).await?;
+    let (archives, key, identity) = sink_of(state, job, record).await?;
     let compression = job.definition.compression;
-    let key = storage::key_of(&job.id, &record.id, compression.extension());
     let mut cleanup = Cleanup::new(engine.clone());
     let copied = async {
         if job.definition.hooks.stop_containers {
@@ -285,7 +293,7 @@ async fn backup(
         }
         let helper = engine.volume_helper(volume).await?;
         cleanup.helper = Some(helper.clone());
-        let (pending, file) = Pending::create(&root, &key).await?;
+        let pending = archives.create(&key).await?;
         let tar = engine.read_volume(&helper);
         let progress = Progress {
             state,
@@ -293,28 +301,16 @@ async fn backup(
             record_id: &record.id,
             ctx,
         };
-        let sink = HashingWriter::new(BufWriter::with_capacity(WRITE_BUFFER, file));
-        let (sink, read, files) = match compression {
-            Compression::Zstd => {
-                let mut enc = ZstdEncoder::new(sink);
-                let (read, files) =
-                    pump(tar, &mut enc, |w| w.get_ref().written(), &progress).await?;
-                enc.shutdown().await.map_err(write_error)?;
-                (enc.into_inner(), read, files)
-            }
-            Compression::None => {
-                let mut sink = sink;
-                let (read, files) = pump(tar, &mut sink, HashingWriter::written, &progress).await?;
-                sink.shutdown().await.map_err(write_error)?;
-                (sink, read, files)
-            }
+        let mut sink = HashingWriter::new(BufWriter::with_capacity(WRITE_BUFFER, pending));
+        let written = sink.counter();
+        let (read, files) = {
+            let mut w = layers(&mut sink, compression, identity.as_ref()).await?;
+            let counted = pump(tar, &mut w, &written, &progress).await?;
+            w.shutdown().await.map_err(write_error)?;
+            counted
         };
         let (buffered, sha256, size) = sink.into_parts();
-        buffered
-            .into_inner()
-            .sync_all()
-            .await
-            .map_err(write_error)?;
+        let pending = buffered.into_inner();
         progress.report(read, size);
         Ok::<_, BackupError>((pending, read, files, sha256, size))
     }
@@ -334,6 +330,117 @@ async fn backup(
         files,
         sha256,
         storage_key: key,
+    })
+}
+
+/// A run of a database job: a consistent copy of the database (removed afterwards), archived
+/// through the same pipeline.
+async fn backup_database(
+    state: &AppState,
+    job: &BackupJob,
+    record: &BackupRecord,
+    ctx: &JobContext,
+) -> Result<RunResult, BackupError> {
+    ctx.progress(None, "copying the database");
+    let snapshot = super::database::snapshot(state).await?;
+    let tar = super::database::tar_stream(&snapshot).await?;
+    let (archives, key, identity) = sink_of(state, job, record).await?;
+    let progress = Progress {
+        state,
+        job_id: &job.id,
+        record_id: &record.id,
+        ctx,
+    };
+    let pending = archives.create(&key).await?;
+    let mut sink = HashingWriter::new(BufWriter::with_capacity(WRITE_BUFFER, pending));
+    let written = sink.counter();
+    let (read, files) = {
+        let mut w = layers(&mut sink, job.definition.compression, identity.as_ref()).await?;
+        let counted = pump(tar, &mut w, &written, &progress).await?;
+        w.shutdown().await.map_err(write_error)?;
+        counted
+    };
+    let (buffered, sha256, size) = sink.into_parts();
+    progress.report(read, size);
+    buffered.into_inner().commit().await?;
+    drop(snapshot);
+    Ok(RunResult {
+        record_id: record.id.clone(),
+        size_bytes: size,
+        source_bytes: read,
+        files,
+        sha256,
+        storage_key: key,
+    })
+}
+
+/// Where a run of `job` writes: the job's storage, the object's key (`….age` when encrypted) and
+/// the job's age identity when it encrypts.
+async fn sink_of(
+    state: &AppState,
+    job: &BackupJob,
+    record: &BackupRecord,
+) -> Result<(Archives, String, Option<age::pq::Identity>), BackupError> {
+    let archives = Archives::of(state, &job.definition.storage).await?;
+    let extension = job.definition.compression.extension();
+    Ok(match job.definition.encryption {
+        Some(spec::Encryption::Age) => (
+            archives,
+            storage::key_of(
+                &job.id,
+                &record.id,
+                &format!("{extension}.{}", crypt::EXTENSION),
+            ),
+            Some(crypt::identity_of(
+                state,
+                job.definition.age_identity_sealed.as_deref(),
+            )?),
+        ),
+        None => (
+            archives,
+            storage::key_of(&job.id, &record.id, extension),
+            None,
+        ),
+    })
+}
+
+/// The writers in front of the stored object: `zstd → age → base` (each optional).
+async fn layers<'a, W: AsyncWrite + Unpin + Send + 'a>(
+    base: W,
+    compression: Compression,
+    identity: Option<&age::pq::Identity>,
+) -> Result<std::pin::Pin<Box<dyn AsyncWrite + Send + 'a>>, BackupError> {
+    let sealed: std::pin::Pin<Box<dyn AsyncWrite + Send + 'a>> = match identity {
+        Some(id) => Box::pin(crypt::encrypt(id, base).await?),
+        None => Box::pin(base),
+    };
+    Ok(match compression {
+        Compression::Zstd => Box::pin(ZstdEncoder::new(sealed)),
+        Compression::None => sealed,
+    })
+}
+
+/// The readers behind a stored object: `base → age → zstd` (each as the record's object has
+/// them), giving the tar stream.
+async fn plain<'a, R: AsyncRead + Unpin + Send + 'a>(
+    state: &AppState,
+    job: &BackupJob,
+    record: &BackupRecord,
+    key: &str,
+    base: R,
+) -> Result<std::pin::Pin<Box<dyn AsyncRead + Send + 'a>>, BackupError> {
+    let opened: std::pin::Pin<Box<dyn AsyncRead + Send + 'a>> = if crypt::is_encrypted(key) {
+        let id = crypt::identity_of(state, job.definition.age_identity_sealed.as_deref())?;
+        Box::pin(crypt::decrypt(&id, base).await?)
+    } else {
+        Box::pin(base)
+    };
+    Ok(match record.compression.as_str() {
+        "zstd" => Box::pin(ZstdDecoder::new(BufReader::with_capacity(
+            WRITE_BUFFER,
+            opened,
+        ))),
+        _ => opened,
     })
 }
 
@@ -362,24 +469,24 @@ impl Progress<'_> {
 }
 
 /// Copies the tar stream into `w`, checking its structure on the way; (bytes read, entries).
-async fn pump<W: AsyncWrite + Unpin>(
-    tar: impl Stream<Item = Result<Bytes, crate::docker::DockerError>>,
+async fn pump<W: AsyncWrite + Unpin, E: std::fmt::Display>(
+    tar: impl Stream<Item = Result<Bytes, E>>,
     w: &mut W,
-    written: impl Fn(&W) -> u64,
+    written: &std::sync::atomic::AtomicU64,
     progress: &Progress<'_>,
 ) -> Result<(u64, u64), BackupError> {
     let mut tar = std::pin::pin!(tar);
     let mut check = TarCheck::new();
     let (mut read, mut next) = (0u64, PROGRESS_STEP);
     while let Some(chunk) = tar.next().await {
-        let chunk = chunk.map_err(|e| BackupError::Engine(format!("reading the volume: {e}")))?;
+        let chunk = chunk.map_err(|e| BackupError::Engine(format!("reading the source: {e}")))?;
         check
             .feed(&chunk)
             .map_err(|e| BackupError::Corrupt(format!("the engine's tar stream: {e}")))?;
         w.write_all(&chunk).await.map_err(write_error)?;
         read += chunk.len() as u64;
         if read >= next {
-            progress.report(read, written(w));
+            progress.report(read, written.load(std::sync::atomic::Ordering::Relaxed));
             next = read + PROGRESS_STEP;
         }
     }
@@ -391,13 +498,17 @@ async fn pump<W: AsyncWrite + Unpin>(
 
 /// Re-reads a record's object: its size and SHA-256 against the record, and its tar structure
 /// (after decompression). Answers the number of entries.
-pub async fn verify_object(state: &AppState, record: &BackupRecord) -> Result<u64, BackupError> {
+pub async fn verify_object(
+    state: &AppState,
+    job: &BackupJob,
+    record: &BackupRecord,
+) -> Result<u64, BackupError> {
     let key = record
         .storage_key
         .as_deref()
         .ok_or_else(|| BackupError::Conflict("the record has no archive".into()))?;
-    let root = storage::root(state).await?;
-    let (file, len) = storage::open(&root, key).await?;
+    let archives = Archives::of(state, &job.definition.storage).await?;
+    let (file, len) = archives.open(key).await?;
     if record.size_bytes.and_then(|s| u64::try_from(s).ok()) != Some(len) {
         return Err(BackupError::Corrupt(format!(
             "the archive is {len} bytes, the record says {}",
@@ -406,13 +517,11 @@ pub async fn verify_object(state: &AppState, record: &BackupRecord) -> Result<u6
     }
     let mut reader = HashingReader::new(file);
     let mut check = TarCheck::new();
-    let decoded = match record.compression.as_str() {
-        "zstd" => {
-            let mut dec = ZstdDecoder::new(BufReader::new(&mut reader));
-            feed_all(&mut dec, &mut check).await
-        }
-        _ => feed_all(&mut reader, &mut check).await,
-    };
+    let decoded = async {
+        let mut tar = plain(state, job, record, key, &mut reader).await?;
+        feed_all(&mut tar, &mut check).await
+    }
+    .await;
     // Hash what the decoder did not need too: the checksum covers the whole object.
     tokio::io::copy(&mut reader, &mut tokio::io::sink())
         .await
@@ -463,11 +572,11 @@ pub async fn start_verify(
         resource: resource_of(&job.id),
         created_by: by,
     };
-    let st = state.clone();
+    let (st, job) = (state.clone(), job.clone());
     state
         .jobs
         .submit(spec, move |_ctx| async move {
-            let verdict = verify_object(&st, &record).await;
+            let verdict = verify_object(&st, &job, &record).await;
             let error = verdict.as_ref().err().map(ToString::to_string);
             st.store
                 .backup_records()
@@ -516,7 +625,7 @@ pub async fn start_restore(
     by: Option<String>,
 ) -> Result<Job, BackupError> {
     succeeded(&record)?;
-    let (endpoint, volume) = volume_of(job);
+    let (endpoint, volume) = volume_of(job)?;
     let engine = spec::engine_of(state, endpoint).await?;
     let (volume, new) = match target {
         RestoreTarget::Original => {
@@ -543,11 +652,11 @@ pub async fn start_restore(
         resource: resource_of(&job.id),
         created_by: by,
     };
-    let st = state.clone();
+    let (st, job) = (state.clone(), job.clone());
     state
         .jobs
         .submit(spec, move |ctx| async move {
-            restore(&st, engine, record, &volume, new, &ctx)
+            restore(&st, engine, &job, record, &volume, new, &ctx)
                 .await
                 .map_err(|e| JobFailure::from(e.to_string()))
         })
@@ -558,20 +667,21 @@ pub async fn start_restore(
 async fn restore(
     state: &AppState,
     engine: Engine,
+    job: &BackupJob,
     record: BackupRecord,
     volume: &str,
     new: bool,
     ctx: &JobContext,
 ) -> Result<Value, BackupError> {
     ctx.progress(Some(0), "verifying the archive");
-    let files = verify_object(state, &record)
+    let files = verify_object(state, job, &record)
         .await
         .map_err(|e| BackupError::Corrupt(format!("the archive failed verification: {e}")))?;
     ctx.progress(
         Some(50),
         format!("restoring {files} entries into '{volume}'"),
     );
-    let root = storage::root(state).await?;
+    let archives = Archives::of(state, &job.definition.storage).await?;
     let key = record.storage_key.clone().unwrap_or_default();
     let mut cleanup = Cleanup::new(engine.clone());
     let written = async {
@@ -583,12 +693,8 @@ async fn restore(
         }
         let helper = engine.volume_helper(volume).await?;
         cleanup.helper = Some(helper.clone());
-        let (file, _) = storage::open(&root, &key).await?;
-        let reader = BufReader::with_capacity(WRITE_BUFFER, file);
-        let tar: std::pin::Pin<Box<dyn AsyncRead + Send>> = match record.compression.as_str() {
-            "zstd" => Box::pin(ZstdDecoder::new(reader)),
-            _ => Box::pin(reader),
-        };
+        let (file, _) = archives.open(&key).await?;
+        let tar = plain(state, job, &record, &key, file).await?;
         engine
             .write_volume(&helper, tokio_util::io::ReaderStream::new(tar))
             .await?;
@@ -607,10 +713,24 @@ async fn restore(
 /// the operation was cancelled) take the operation's end: `interrupted`, or `failed` with its
 /// error. Called at start-up and before records are listed.
 pub async fn reconcile(state: &AppState) -> Result<(), BackupError> {
-    for r in state.store.backup_records().running().await? {
+    let running = state.store.backup_records().running().await?;
+    if running.is_empty() {
+        return Ok(());
+    }
+    // An operation just submitted may not be in the store yet: the registry knows it.
+    let active: Vec<String> = state
+        .jobs
+        .active()
+        .await
+        .map(|jobs| jobs.into_iter().map(|j| j.id).collect())
+        .unwrap_or_default();
+    for r in running {
         let Some(op) = r.operation_id.as_deref() else {
             continue;
         };
+        if active.iter().any(|id| id == op) {
+            continue;
+        }
         let (status, error) = match state.store.jobs().get(op).await {
             Ok(j) if j.state == JobState::Interrupted => (
                 "interrupted",
@@ -659,13 +779,13 @@ pub async fn delete_job(state: &AppState, job: &BackupJob) -> Result<(), BackupE
             op.id, op.kind
         )));
     }
-    let root = storage::root(state).await?;
+    let archives = Archives::of(state, &job.definition.storage).await?;
     for r in state.store.backup_records().all_of(&job.id).await? {
         if let Some(key) = &r.storage_key {
-            storage::delete(&root, key).await?;
+            archives.delete(key).await?;
         }
     }
     state.store.backup_jobs().delete(&job.id).await?;
-    let _ = tokio::fs::remove_dir(root.join(&job.id)).await;
+    archives.remove_job(&job.id).await;
     Ok(())
 }

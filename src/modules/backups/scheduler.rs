@@ -2,9 +2,12 @@
 //! runs of jobs whose schedule is due. It reads the time from a [`Clock`], so tests drive it.
 //!
 //! Each tick it reads the jobs (the database is the source of truth) and keeps, per scheduled
-//! job, the next time it is due, counted from when it first saw the job (or its schedule
-//! changed): a run missed while no master ran is not caught up, the next one happens on time.
-//! A due job whose previous operation still runs is skipped until its next occurrence.
+//! job, the next time it is due. When it first sees a job (at start, or a job just created), it
+//! counts from the job's last run (or its last change, when later or when it never ran): a
+//! schedule that fired while no master ran makes the job due at once, and it runs **once** (a
+//! catch-up, not one run per missed slot); the next run is then the next occurrence after now.
+//! A job whose schedule changed counts from now. A due job whose previous operation still runs
+//! is skipped until its next occurrence.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -96,8 +99,11 @@ impl Scheduler {
             };
             let next = match self.due.remove(&job.id) {
                 Some((known, at)) if known == schedule => at,
-                // New, or its schedule changed: due at its next occurrence from now.
-                _ => schedule.next_after(now),
+                // Its schedule changed: due at its next occurrence from now.
+                Some(_) => schedule.next_after(now),
+                // First seen: due at the first occurrence after its last run or change, which
+                // is now or past when a slot was missed while no master ran (caught up once).
+                None => schedule.next_after(last_activity(state, &job).await?),
             };
             let next = match next {
                 Some(at) if at <= now && on => {
@@ -121,6 +127,25 @@ impl Scheduler {
         self.due = seen;
         Ok(fired)
     }
+}
+
+/// When `job` last ran (its newest record's start) or was changed, whichever is later.
+async fn last_activity(state: &AppState, job: &super::store::BackupJob) -> Result<i64, String> {
+    let (newest, _) = state
+        .store
+        .backup_records()
+        .list(
+            &job.id,
+            Page {
+                limit: 1,
+                offset: 0,
+            },
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(newest
+        .first()
+        .map_or(job.updated_at, |r| r.started_at.max(job.updated_at)))
 }
 
 /// Starts the real scheduler under `state.tasks` (restarted with backoff if it fails).

@@ -25,14 +25,117 @@ pub enum Source {
         )]
         volume: String,
     },
+    /// ContextBay's own database (SQLite or PostgreSQL), copied online and consistently. Only
+    /// administrators may create or change such a job.
+    Database,
 }
 
-/// Where archives go. Today: a directory on the master (the module's `storage_dir`, by default
-/// `<data_dir>/backups`), one sub-directory per job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+/// Where archives go, as kept: a directory on the master (the module's `storage_dir`, by default
+/// `<data_dir>/backups`, one sub-directory per job) or an S3-compatible bucket. The S3 secret is
+/// kept sealed ([`crate::secrets::SecretBox`]) and never leaves the master.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Storage {
     Local,
+    S3(S3Storage),
+}
+
+/// An S3-compatible bucket, as kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct S3Storage {
+    pub bucket: String,
+    #[serde(default)]
+    pub prefix: Option<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    #[serde(default)]
+    pub path_style: bool,
+    pub access_key_id: String,
+    /// Sealed with the master's encryption key.
+    pub secret_access_key_sealed: String,
+}
+
+/// Where archives go, as the API takes it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum StorageInput {
+    /// The master's storage directory.
+    Local,
+    /// An S3-compatible bucket.
+    S3 {
+        /// The bucket's name (3 to 63 lowercase letters, digits, '.' and '-').
+        #[schema(min_length = 3, max_length = 63)]
+        bucket: String,
+        /// A key prefix inside the bucket (segments of letters, digits, '.', '_' and '-'
+        /// separated by '/').
+        #[serde(default)]
+        #[schema(max_length = 256)]
+        prefix: Option<String>,
+        /// Default `us-east-1`.
+        #[serde(default)]
+        #[schema(max_length = 64)]
+        region: Option<String>,
+        /// An `http://` or `https://` base URL for S3-compatible servers (MinIO, Ceph, …);
+        /// default: AWS.
+        #[serde(default)]
+        #[schema(max_length = 512)]
+        endpoint: Option<String>,
+        /// Path-style addressing (`<endpoint>/<bucket>/<key>`) instead of virtual hosts.
+        #[serde(default)]
+        path_style: bool,
+        #[schema(min_length = 1, max_length = 256)]
+        access_key_id: String,
+        /// Write-only: kept sealed, never returned. Required unless the job already has an S3
+        /// storage, whose secret is then kept.
+        #[serde(default)]
+        #[schema(min_length = 1, max_length = 256)]
+        secret_access_key: Option<String>,
+    },
+}
+
+/// Where archives go, as the API shows it (the secret only as set or not).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StorageView {
+    Local,
+    S3 {
+        bucket: String,
+        prefix: Option<String>,
+        region: Option<String>,
+        endpoint: Option<String>,
+        path_style: bool,
+        access_key_id: String,
+        /// Whether a secret access key is kept (it is never returned).
+        secret_access_key_set: bool,
+    },
+}
+
+impl From<&Storage> for StorageView {
+    fn from(s: &Storage) -> Self {
+        match s {
+            Storage::Local => Self::Local,
+            Storage::S3(c) => Self::S3 {
+                bucket: c.bucket.clone(),
+                prefix: c.prefix.clone(),
+                region: c.region.clone(),
+                endpoint: c.endpoint.clone(),
+                path_style: c.path_style,
+                access_key_id: c.access_key_id.clone(),
+                secret_access_key_set: !c.secret_access_key_sealed.is_empty(),
+            },
+        }
+    }
+}
+
+/// Encryption of the stored archives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Encryption {
+    /// age (X25519), to a key pair generated for the job and kept sealed on the master: the
+    /// stored object is `tar → zstd → age`.
+    Age,
 }
 
 /// How archives are compressed.
@@ -176,6 +279,13 @@ pub struct Definition {
     /// `None`: it runs only when asked.
     #[serde(default)]
     pub schedule: Option<Schedule>,
+    /// `None`: archives are stored in clear.
+    #[serde(default)]
+    pub encryption: Option<Encryption>,
+    /// The job's age identity (sealed), made when encryption is first turned on and kept
+    /// afterwards, so that older encrypted records stay readable.
+    #[serde(default)]
+    pub age_identity_sealed: Option<String>,
 }
 
 pub const MAX_NAME: usize = 128;
@@ -248,6 +358,7 @@ pub async fn check(state: &AppState, def: &Definition) -> Result<(), BackupError
         schedule.parse()?;
     }
     match &def.source {
+        Source::Database => {}
         Source::Volume { endpoint, volume } => {
             check_volume_name("source.volume", volume)?;
             let engine = engine_of(state, endpoint).await?;
@@ -302,4 +413,178 @@ pub async fn engine_of(
         )),
         Err(err) => Err(BackupError::Engine(err.to_string())),
     }
+}
+
+/// Turns the storage the API took into the one kept: every field checked (a 400 naming it), the
+/// secret sealed. Without a `secret_access_key`, the secret of `current` (an S3 storage) is kept.
+pub fn resolve_storage(
+    state: &AppState,
+    input: StorageInput,
+    current: Option<&Storage>,
+) -> Result<Storage, BackupError> {
+    let StorageInput::S3 {
+        bucket,
+        prefix,
+        region,
+        endpoint,
+        path_style,
+        access_key_id,
+        secret_access_key,
+    } = input
+    else {
+        return Ok(Storage::Local);
+    };
+    check_bucket(&bucket)?;
+    let prefix = match prefix.as_deref() {
+        None | Some("") => None,
+        Some(p) => {
+            check_prefix(p)?;
+            Some(p.to_owned())
+        }
+    };
+    let region = match region.as_deref() {
+        None | Some("") => None,
+        Some(r) => {
+            if r.len() > 64
+                || !r
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            {
+                return Err(invalid(
+                    "storage.region",
+                    "storage.region must be at most 64 lowercase letters, digits and '-', e.g. \
+                     'eu-west-1'",
+                ));
+            }
+            Some(r.to_owned())
+        }
+    };
+    let endpoint = match endpoint.as_deref() {
+        None | Some("") => None,
+        Some(e) => Some(check_endpoint(e)?),
+    };
+    if access_key_id.is_empty()
+        || access_key_id.len() > 256
+        || !access_key_id.chars().all(|c| c.is_ascii_graphic())
+    {
+        return Err(invalid(
+            "storage.access_key_id",
+            "storage.access_key_id must be 1 to 256 printable ASCII characters",
+        ));
+    }
+    let secret_access_key_sealed = match secret_access_key {
+        Some(secret) => {
+            if secret.is_empty()
+                || secret.len() > 256
+                || !secret.chars().all(|c| c.is_ascii_graphic())
+            {
+                return Err(invalid(
+                    "storage.secret_access_key",
+                    "storage.secret_access_key must be 1 to 256 printable ASCII characters",
+                ));
+            }
+            state
+                .secret_box
+                .seal(&secret)
+                .map_err(|e| BackupError::Storage(format!("sealing the S3 secret: {e}")))?
+        }
+        None => match current {
+            Some(Storage::S3(c)) => c.secret_access_key_sealed.clone(),
+            _ => {
+                return Err(invalid(
+                    "storage.secret_access_key",
+                    "storage.secret_access_key is required for an S3 storage",
+                ));
+            }
+        },
+    };
+    Ok(Storage::S3(S3Storage {
+        bucket,
+        prefix,
+        region,
+        endpoint,
+        path_style,
+        access_key_id,
+        secret_access_key_sealed,
+    }))
+}
+
+fn check_bucket(bucket: &str) -> Result<(), BackupError> {
+    let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let ok = (3..=63).contains(&bucket.len())
+        && bucket
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+        && edge_ok(bucket.chars().next())
+        && edge_ok(bucket.chars().last())
+        && !bucket.contains("..");
+    if !ok {
+        return Err(invalid(
+            "storage.bucket",
+            "storage.bucket must be 3 to 63 lowercase letters, digits, '.' or '-', starting and \
+             ending with a letter or digit",
+        ));
+    }
+    Ok(())
+}
+
+fn check_prefix(prefix: &str) -> Result<(), BackupError> {
+    let ok = prefix.len() <= 256
+        && prefix.split('/').all(|seg| {
+            !seg.is_empty()
+                && seg != "."
+                && seg != ".."
+                && seg
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        });
+    if !ok {
+        return Err(invalid(
+            "storage.prefix",
+            "storage.prefix must be at most 256 characters: segments of letters, digits, '.', \
+             '_' and '-' separated by single '/', without '.' or '..' segments",
+        ));
+    }
+    Ok(())
+}
+
+fn check_endpoint(endpoint: &str) -> Result<String, BackupError> {
+    let bad = |why: &str| invalid("storage.endpoint", format!("storage.endpoint {why}"));
+    if endpoint.len() > 512 {
+        return Err(bad("must be at most 512 characters"));
+    }
+    let url = reqwest::Url::parse(endpoint).map_err(|e| bad(&format!("is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("must be an http:// or https:// URL"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("must name a host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("must not carry credentials (use access_key_id)"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("must not have a query or a fragment"));
+    }
+    Ok(endpoint.trim_end_matches('/').to_owned())
+}
+
+/// Applies the encryption the API asked for: turning age on makes the job's identity when it has
+/// none yet (sealed); turning it off keeps the identity for the older records.
+pub fn resolve_encryption(
+    state: &AppState,
+    wanted: Option<Encryption>,
+    def: &mut Definition,
+) -> Result<(), BackupError> {
+    def.encryption = wanted;
+    if wanted.is_some() && def.age_identity_sealed.is_none() {
+        let identity = super::crypt::new_identity();
+        def.age_identity_sealed = Some(
+            state
+                .secret_box
+                .seal(&identity)
+                .map_err(|e| BackupError::Storage(format!("sealing the job's age key: {e}")))?,
+        );
+    }
+    Ok(())
 }

@@ -133,6 +133,16 @@ impl BackupJobs<'_> {
         self.get(id).await
     }
 
+    /// A consistent copy of the whole (SQLite) database into the new file `path` (`VACUUM INTO`),
+    /// for the database backup source.
+    pub async fn vacuum_into(&self, path: &str) -> StoreResult<()> {
+        sqlx::query("VACUUM INTO $1")
+            .bind(path)
+            .execute(self.0.write_pool())
+            .await?;
+        Ok(())
+    }
+
     /// Deletes the job and its records (their objects are deleted by the caller first).
     pub async fn delete(&self, id: &str) -> StoreResult<()> {
         let mut tx = self.0.write_pool().begin().await?;

@@ -5,14 +5,15 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::records::RecordView;
-use crate::auth::Principal;
-use crate::error::{ApiResult, ErrorBody};
+use crate::auth::{Principal, Role};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::extract::{Body, Query};
 use crate::http::operations::OperationView;
 use crate::http::{PageQuery, Paginated, parse_path_id, ts};
 use crate::modules::backups::run;
 use crate::modules::backups::spec::{
-    self, Compression, Definition, Hooks, Retention, Schedule, Source, Storage,
+    self, Compression, Definition, Encryption, Hooks, Retention, Schedule, Source, StorageInput,
+    StorageView,
 };
 use crate::modules::backups::store::{BackupJob, BackupsStore};
 use crate::state::AppState;
@@ -23,8 +24,10 @@ pub struct BackupJobView {
     pub id: String,
     pub name: String,
     pub source: Source,
-    pub storage: Storage,
+    pub storage: StorageView,
     pub compression: Compression,
+    /// `null`: archives are stored in clear.
+    pub encryption: Option<Encryption>,
     pub retention: Retention,
     pub hooks: Hooks,
     /// `null`: it runs only when asked.
@@ -42,8 +45,9 @@ impl From<BackupJob> for BackupJobView {
             id: j.id,
             name: j.name,
             source: j.definition.source,
-            storage: j.definition.storage,
+            storage: StorageView::from(&j.definition.storage),
             compression: j.definition.compression,
+            encryption: j.definition.encryption,
             retention: j.definition.retention,
             hooks: j.definition.hooks,
             next_run_at: j
@@ -68,9 +72,11 @@ pub struct CreateBackupJob {
     pub name: String,
     pub source: Source,
     /// Default `{"kind": "local"}`.
-    pub storage: Option<Storage>,
+    pub storage: Option<StorageInput>,
     /// Default `zstd`.
     pub compression: Option<Compression>,
+    /// Default: none (archives stored in clear).
+    pub encryption: Option<Encryption>,
     /// Default `{"keep_last": 7}`.
     pub retention: Option<Retention>,
     /// Default: none.
@@ -86,8 +92,13 @@ pub struct UpdateBackupJob {
     #[schema(min_length = 1, max_length = 128, pattern = r"[^ \t\n\r]")]
     pub name: Option<String>,
     pub source: Option<Source>,
-    pub storage: Option<Storage>,
+    /// An S3 storage sent without `secret_access_key` keeps the job's current secret.
+    pub storage: Option<StorageInput>,
     pub compression: Option<Compression>,
+    /// An encryption, or `null` to store new archives in clear (older ones stay readable).
+    #[serde(default, deserialize_with = "present_encryption")]
+    #[schema(value_type = Option<Encryption>)]
+    pub encryption: Option<Option<Encryption>>,
     pub retention: Option<Retention>,
     pub hooks: Option<Hooks>,
     /// A schedule, or `null` to remove it.
@@ -99,6 +110,23 @@ pub struct UpdateBackupJob {
 /// A field that may be sent as `null` (`Some(None)`) or left out (`None`).
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Schedule>>, D::Error> {
     Option::<Schedule>::deserialize(d).map(Some)
+}
+
+/// A job whose source is ContextBay's own database is created and changed by administrators
+/// only (a copy of every user, key and secret of the installation, even sealed).
+fn database_needs_admin(principal: &Principal, source: &Source) -> Result<(), ApiError> {
+    if matches!(source, Source::Database) && principal.role != Role::Admin {
+        return Err(ApiError::forbidden(
+            "only administrators may create or change a backup job of ContextBay's own database",
+        ));
+    }
+    Ok(())
+}
+
+fn present_encryption<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<Encryption>>, D::Error> {
+    Option::<Encryption>::deserialize(d).map(Some)
 }
 
 /// A run, started: its operation and its record.
@@ -135,6 +163,7 @@ pub async fn list(
 /// Create a backup job; the endpoint and the volume must exist.
 #[utoipa::path(post, path = "/api/backup-jobs", tag = "backups", request_body = CreateBackupJob,
     responses((status = 201, body = BackupJobView), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody, description = "A database source, asked by a non-administrator"),
         (status = 409, body = ErrorBody, description = "A job with this name exists"),
         (status = 502, body = ErrorBody, description = "The endpoint's engine failed")))]
 pub async fn create(
@@ -143,15 +172,20 @@ pub async fn create(
     body: Body<CreateBackupJob>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
+    database_needs_admin(&principal, &b.source)?;
     let name = spec::check_name(&b.name)?;
-    let def = Definition {
+    let storage = spec::resolve_storage(&state, b.storage.unwrap_or(StorageInput::Local), None)?;
+    let mut def = Definition {
         source: b.source,
-        storage: b.storage.unwrap_or(Storage::Local),
+        storage,
         compression: b.compression.unwrap_or_default(),
         retention: b.retention.unwrap_or_default(),
         hooks: b.hooks.unwrap_or_default(),
         schedule: b.schedule,
+        encryption: None,
+        age_identity_sealed: None,
     };
+    spec::resolve_encryption(&state, b.encryption, &mut def)?;
     spec::check(&state, &def).await?;
     let job = state
         .store
@@ -177,29 +211,43 @@ pub async fn get(
 #[utoipa::path(put, path = "/api/backup-jobs/{id}", tag = "backups",
     params(("id" = uuid::Uuid, Path, description = "The job's id")), request_body = UpdateBackupJob,
     responses((status = 200, body = BackupJobView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 403, body = ErrorBody, description = "A database source, changed by a non-administrator"),
         (status = 409, body = ErrorBody, description = "A job with this name exists"),
         (status = 502, body = ErrorBody, description = "The endpoint's engine failed")))]
 pub async fn update(
     state: web::Data<AppState>,
+    principal: Principal,
     id: web::Path<String>,
     body: Body<UpdateBackupJob>,
 ) -> ApiResult<web::Json<BackupJobView>> {
     let id = parse_path_id("backup job", &id)?;
     let b = body.into_inner();
     let current = state.store.backup_jobs().get(&id).await?;
+    database_needs_admin(&principal, &current.definition.source)?;
+    if let Some(source) = &b.source {
+        database_needs_admin(&principal, source)?;
+    }
     let name = match &b.name {
         Some(n) => spec::check_name(n)?,
         None => current.name.clone(),
     };
     let d = current.definition;
-    let def = Definition {
+    let storage = match b.storage {
+        Some(input) => spec::resolve_storage(&state, input, Some(&d.storage))?,
+        None => d.storage,
+    };
+    let wanted_encryption = b.encryption.unwrap_or(d.encryption);
+    let mut def = Definition {
         source: b.source.unwrap_or(d.source),
-        storage: b.storage.unwrap_or(d.storage),
+        storage,
         compression: b.compression.unwrap_or(d.compression),
         retention: b.retention.unwrap_or(d.retention),
         hooks: b.hooks.unwrap_or(d.hooks),
         schedule: b.schedule.unwrap_or(d.schedule),
+        encryption: d.encryption,
+        age_identity_sealed: d.age_identity_sealed,
     };
+    spec::resolve_encryption(&state, wanted_encryption, &mut def)?;
     spec::check(&state, &def).await?;
     Ok(web::Json(
         state

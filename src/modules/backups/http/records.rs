@@ -6,7 +6,6 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use utoipa::ToSchema;
 
 use crate::auth::Principal;
@@ -14,6 +13,7 @@ use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::http::extract::{Body, Query};
 use crate::http::stacks::OperationAccepted;
 use crate::http::{PageQuery, Paginated, parse_id, parse_path_id, ts};
+use crate::modules::backups::crypt as crypto;
 use crate::modules::backups::run::{self, RestoreTarget};
 use crate::modules::backups::storage;
 use crate::modules::backups::store::{BackupRecord, BackupsStore};
@@ -274,7 +274,7 @@ pub async fn download(
     req: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
-    let (_, record) = record_of(&state, &path).await?;
+    let (job, record) = record_of(&state, &path).await?;
     let (Some(key), Some(sha256), "succeeded") = (
         record.storage_key.as_deref(),
         record.sha256.as_deref(),
@@ -285,25 +285,21 @@ pub async fn download(
             record.id, record.status
         )));
     };
-    let root = storage::root(&state).await?;
-    let (mut file, len) = storage::open(&root, key).await?;
+    let archives = storage::Archives::of(&state, &job.definition.storage).await?;
+    let len = archives.len(key).await?;
     let digest = hex::decode(sha256)
         .map(|d| base64::engine::general_purpose::STANDARD.encode(d))
         .unwrap_or_default();
-    let content_type = if record.compression == "zstd" {
+    // An encrypted archive is given as stored (age): the checksum is the stored object's.
+    let content_type = if crypto::is_encrypted(key) {
+        "application/octet-stream"
+    } else if record.compression == "zstd" {
         "application/zstd"
     } else {
         "application/x-tar"
     };
-    let filename = format!(
-        "attachment; filename=\"{}.{}\"",
-        record.id,
-        if record.compression == "zstd" {
-            "tar.zst"
-        } else {
-            "tar"
-        }
-    );
+    let extension = key.split_once('.').map_or("tar", |(_, ext)| ext);
+    let filename = format!("attachment; filename=\"{}.{extension}\"", record.id);
     let range = wanted(
         req.headers()
             .get(header::RANGE)
@@ -322,6 +318,7 @@ pub async fn download(
                 }));
         }
         Wanted::All => {
+            let (file, _) = archives.open(key).await?;
             let mut res = HttpResponse::Ok();
             res.body(SizedStream::new(
                 len,
@@ -329,15 +326,13 @@ pub async fn download(
             ))
         }
         Wanted::Part(start, end) => {
-            file.seek(std::io::SeekFrom::Start(start))
-                .await
-                .map_err(|e| ApiError::internal(format!("seeking in the archive: {e}")))?;
             let part = end - start + 1;
+            let file = archives.open_range(key, start, part).await?;
             let mut res = HttpResponse::PartialContent();
             res.insert_header((header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}")));
             res.body(SizedStream::new(
                 part,
-                tokio_util::io::ReaderStream::new(file.take(part)),
+                tokio_util::io::ReaderStream::new(file),
             ))
         }
     };
