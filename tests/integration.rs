@@ -20,6 +20,7 @@ mod integration {
     mod backups;
     mod chaos;
     mod cluster;
+    mod cluster_routing;
     mod compose_security;
     mod concurrency;
     mod contract;

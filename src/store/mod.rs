@@ -13,6 +13,7 @@ pub mod events;
 pub mod hosts;
 pub mod jobs;
 pub mod jwt_keys;
+pub mod leases;
 pub mod migrate;
 pub mod modules;
 mod retention;
@@ -290,6 +291,9 @@ impl Store {
     }
     pub fn jobs(&self) -> jobs::Jobs<'_> {
         jobs::Jobs(self)
+    }
+    pub fn node_leases(&self) -> leases::NodeLeases<'_> {
+        leases::NodeLeases(self)
     }
     pub fn stacks(&self) -> stacks::Stacks<'_> {
         stacks::Stacks(self)
