@@ -39,6 +39,7 @@ mod integration {
     mod monitoring;
     mod observability;
     mod permissions;
+    mod pg_outage;
     mod policies;
     mod policy;
     mod postgres;

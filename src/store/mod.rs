@@ -303,6 +303,24 @@ impl Store {
     }
 }
 
+/// Whether `err` means the database cannot be reached right now (down, restarting, the pool
+/// cannot get a connection in time), as opposed to a failed query: a retryable 503.
+pub fn unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        // PostgreSQL: class 08 (connection exception), 57P01-57P03 (shutting down, crashed,
+        // cannot connect now).
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")),
+        _ => false,
+    }
+}
+
 /// Unix milliseconds now.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
