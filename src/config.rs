@@ -309,6 +309,11 @@ pub struct ClusterConfig {
     /// How long a publication waits for the stream's acknowledgement before the event is
     /// delivered locally only.
     pub publish_timeout_ms: u64,
+    /// How long a master's ownership of a node (the lease it takes when the node's worker opens
+    /// its command stream) lasts without renewal; every heartbeat renews it. After a master dies
+    /// another one takes its nodes over once their leases expire. At least twice
+    /// `fleet.heartbeat_interval_secs`.
+    pub node_lease_secs: u64,
 }
 
 impl Default for ClusterConfig {
@@ -320,6 +325,7 @@ impl Default for ClusterConfig {
             max_age_secs: 7 * 86_400,
             max_events: 1_000_000,
             publish_timeout_ms: 2_000,
+            node_lease_secs: 30,
         }
     }
 }
@@ -347,6 +353,9 @@ impl ClusterConfig {
         }
         if !(100..=60_000).contains(&self.publish_timeout_ms) {
             bail!("cluster.publish_timeout_ms must be between 100 and 60000");
+        }
+        if !(2..=3_600).contains(&self.node_lease_secs) {
+            bail!("cluster.node_lease_secs must be between 2 and 3600");
         }
         Ok(())
     }
@@ -702,6 +711,14 @@ impl Config {
             bail!("fleet.command_timeout_secs must be at least 1");
         }
         self.cluster.validate()?;
+        if !self.cluster.nats_url.is_empty()
+            && self.cluster.node_lease_secs < 2 * f.heartbeat_interval_secs
+        {
+            bail!(
+                "cluster.node_lease_secs must be at least twice fleet.heartbeat_interval_secs \
+                 (every heartbeat renews a node's lease)"
+            );
+        }
         if self.storage.max_connections == 0 {
             bail!("storage.max_connections must be at least 1");
         }

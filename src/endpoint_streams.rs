@@ -69,11 +69,10 @@ pub async fn logs(
         stderr: q.stderr.unwrap_or(true),
         timestamps: q.timestamps,
     };
-    let (result, stream) = state
-        .nodes
-        .open_stream(node, command::Kind::LogsOpen(open))
-        .await
-        .map_err(|f| unavailable(node, &f))?;
+    let (result, stream) =
+        crate::cluster::nodes::open_stream(state, node, command::Kind::LogsOpen(open))
+            .await
+            .map_err(|f| unavailable(node, &f))?;
     opened(result)?;
     Ok(remote_lines(stream, q.timestamps))
 }
@@ -175,11 +174,10 @@ pub async fn exec(
         cols: cols.into(),
         ..Default::default()
     };
-    let (result, stream) = state
-        .nodes
-        .open_stream(node, command::Kind::ExecOpen(open))
-        .await
-        .map_err(|f| unavailable(node, &f))?;
+    let (result, stream) =
+        crate::cluster::nodes::open_stream(state, node, command::Kind::ExecOpen(open))
+            .await
+            .map_err(|f| unavailable(node, &f))?;
     opened(result)?;
     Ok(Exec::Remote(stream))
 }
@@ -245,11 +243,14 @@ pub async fn compose_on_worker(
     let run_json =
         serde_json::to_vec(&run).map_err(|err| EndpointError::Internal(err.to_string()))?;
     let kind = command::Kind::ComposeRun(contextbay_proto::v1::ComposeRun { run_json });
-    let (pending, mut stream) = state
-        .nodes
-        .start_stream(node, kind, Some(crate::docker::ops::LONG_RUNNING))
-        .await
-        .map_err(|f| unavailable(node, &f))?;
+    let (pending, mut stream) = crate::cluster::nodes::start_stream(
+        state,
+        node,
+        kind,
+        Some(crate::docker::ops::LONG_RUNNING),
+    )
+    .await
+    .map_err(|f| unavailable(node, &f))?;
     let mut lines = Vec::new();
     let mut result = None;
     let mut frames_done = false;

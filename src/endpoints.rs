@@ -344,14 +344,11 @@ pub async fn watch(state: AppState) -> Result<(), String> {
     }
 }
 
-/// `Ok` while agent endpoint `e`'s node has its worker connected, else why not.
+/// `Ok` while agent endpoint `e`'s node has its worker connected (here, or in a cluster to the
+/// master that owns the node), else why not.
 async fn node_connected(state: &AppState, e: &StoredEndpoint) -> Result<(), String> {
     let node = e.node_id.as_deref().unwrap_or(&e.id);
-    match state.nodes.snapshot(node).await {
-        Ok(Some(live)) if live.connected => Ok(()),
-        Ok(_) => Err("the node's worker is not connected".into()),
-        Err(err) => Err(err.to_string()),
-    }
+    crate::cluster::nodes::reachable(state, node).await
 }
 
 /// Records agent endpoint `e` as up or down after its node's connection, now (no engine call).
@@ -462,18 +459,18 @@ pub async fn call(
             let node = e.node_id.as_deref().unwrap_or(&e.id);
             let args = serde_json::to_vec(&op)
                 .map_err(|err| EndpointError::Unavailable(err.to_string()))?;
-            let result = state
-                .nodes
-                .command_within(
-                    node,
-                    command::Kind::DockerCall(DockerCall {
-                        op: op.name().into(),
-                        args_json: args,
-                    }),
-                    op.long_running(),
-                )
-                .await
-                .map_err(|f| EndpointError::Unavailable(format!("node {node}: {f}")))?;
+            // In a cluster, sent to the master that holds the node's worker when not this one.
+            let result = crate::cluster::nodes::command(
+                state,
+                node,
+                command::Kind::DockerCall(DockerCall {
+                    op: op.name().into(),
+                    args_json: args,
+                }),
+                op.long_running(),
+            )
+            .await
+            .map_err(|f| EndpointError::Unavailable(format!("node {node}: {f}")))?;
             match result.outcome {
                 Some(command_result::Outcome::OkJson(bytes)) => serde_json::from_slice(&bytes)
                     .map_err(|err| {

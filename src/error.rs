@@ -229,6 +229,17 @@ impl From<ApiError> for tonic::Status {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
+        // The database is down or restarting (PostgreSQL): a 503 to retry, not an internal
+        // error. The pool reconnects by itself once it is back.
+        if crate::store::unavailable(&err) {
+            tracing::warn!(%err, "the database is unavailable");
+            let mut api = Self::new(
+                ErrorCode::ServiceUnavailable,
+                "the database is unavailable; try again shortly",
+            );
+            api.retry_after = Some(5);
+            return api;
+        }
         Self::internal(format!("database: {err}"))
     }
 }

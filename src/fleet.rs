@@ -87,11 +87,14 @@ pub async fn refresh_census(
         .acquire()
         .await
         .map_err(|e| CensusError::Invalid(e.to_string()))?;
-    let result = state
-        .nodes
-        .command(node, command::Kind::Census(contextbay_proto::v1::Census {}))
-        .await
-        .map_err(CensusError::Command)?;
+    let result = crate::cluster::nodes::command(
+        state,
+        node,
+        command::Kind::Census(contextbay_proto::v1::Census {}),
+        None,
+    )
+    .await
+    .map_err(CensusError::Command)?;
     let data: Value = match result.outcome {
         Some(command_result::Outcome::OkJson(bytes)) => {
             serde_json::from_slice(&bytes).map_err(|e| CensusError::Invalid(e.to_string()))?

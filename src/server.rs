@@ -185,6 +185,10 @@ pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<R
         });
     }
     crate::endpoints::ensure_local(&state).await?;
+    // Several masters: answer commands routed here, follow which nodes the others own.
+    if let Some(cluster) = &state.cluster {
+        cluster.serve_nodes(state.clone()).await?;
+    }
     {
         let watched = state.clone();
         state.tasks.spawn(ENDPOINT_WATCHER, move || {
@@ -373,6 +377,19 @@ impl RunningServer {
         }
         self.state.tasks.stop_all();
         if let Some(cluster) = &self.state.cluster {
+            // The workers' streams have ended: their nodes are free for the other masters now
+            // rather than when the leases expire.
+            match self
+                .state
+                .store
+                .node_leases()
+                .release_all(cluster.master_id())
+                .await
+            {
+                Ok(n) if n > 0 => tracing::info!(nodes = n, "node leases released"),
+                Ok(_) => {}
+                Err(err) => tracing::warn!(%err, "releasing node leases"),
+            }
             cluster.stop();
         }
         self.state.jobs.shutdown(crate::jobs::SHUTDOWN_WAIT).await;

@@ -25,6 +25,7 @@ mod integration {
     mod backups_s3;
     mod chaos;
     mod cluster;
+    mod cluster_routing;
     mod compose_security;
     mod concurrency;
     mod contract;
@@ -43,6 +44,7 @@ mod integration {
     mod monitoring;
     mod observability;
     mod permissions;
+    mod pg_outage;
     mod policies;
     mod policy;
     mod postgres;

@@ -33,7 +33,7 @@ pub use jobs::{
 pub use node::{CommandFailure, NodeLive, NodeStatus, NodeTimings};
 pub use node_registry::{
     AttachedStream, NODE_ACTOR, NodeRegistry, NodeRegistryHandle, NodeSeed, PendingResult,
-    RegistryStats, RemoteStream, StreamHandle,
+    RegistryStats, RemoteStream, StreamHandle, StreamLink,
 };
 pub use sessions::{
     SessionCommand, SessionCounts, SessionInfo, SessionKind, SessionMailbox, SessionRegistry,

@@ -74,6 +74,12 @@ pub enum CommandFailure {
     /// The stream closed before the result arrived.
     Disconnected,
     Unavailable(String),
+    /// Several masters: the node is owned by master `master` (it holds the worker's stream),
+    /// and the command could not be carried out there.
+    Owner {
+        master: String,
+        reason: String,
+    },
 }
 
 impl std::fmt::Display for CommandFailure {
@@ -84,6 +90,10 @@ impl std::fmt::Display for CommandFailure {
             Self::Timeout => f.write_str("the worker did not answer in time"),
             Self::Disconnected => f.write_str("the worker disconnected before answering"),
             Self::Unavailable(e) => write!(f, "node actor unavailable: {e}"),
+            Self::Owner { master, reason } => write!(
+                f,
+                "the worker is connected to master '{master}', which {reason}"
+            ),
         }
     }
 }
@@ -98,6 +108,9 @@ pub struct NodeActor {
     pub(crate) hostname: String,
     status: NodeStatus,
     last_contact: Option<Instant>,
+    /// Several masters: until when another master owns this node (holds its worker's stream and
+    /// renews the node's lease); meanwhile its status is not downgraded here.
+    remote_until: Option<Instant>,
     registry_started: Instant,
     timings: NodeTimings,
     bus: BroadcasterHandle,
@@ -156,6 +169,7 @@ impl NodeActor {
             hostname,
             status: NodeStatus::Unknown,
             last_contact: None,
+            remote_until: None,
             registry_started,
             timings,
             bus,
@@ -222,6 +236,10 @@ impl NodeActor {
 
     fn evaluate(&mut self) {
         let now = Instant::now();
+        // Owned by another master that renews its lease: that master judges the node.
+        if self.remote_until.is_some_and(|until| until > now) && !self.connected() {
+            return;
+        }
         let silent_for = now.duration_since(self.last_contact.unwrap_or(self.registry_started));
         let in_grace = now.duration_since(self.registry_started) < self.timings.restart_grace;
         let next = if silent_for >= self.timings.offline_after && !in_grace {
@@ -235,6 +253,12 @@ impl NodeActor {
         if next != self.status && (self.status != NodeStatus::Offline) {
             self.set_status(next);
         }
+    }
+
+    fn connected(&self) -> bool {
+        self.commands
+            .as_ref()
+            .is_some_and(|(_, tx)| !tx.is_closed())
     }
 
     fn snapshot(&self) -> NodeLive {
@@ -358,6 +382,32 @@ impl Handler<Contact> for NodeActor {
             Contact::Other => {}
         }
         self.contact();
+    }
+}
+
+/// Several masters: another master owns the node (its lease is valid) until `until`. The node is
+/// alive as far as this master can tell: its status becomes healthy here without an event (the
+/// owner publishes the node's status changes to every master) and is not downgraded before
+/// `until`. Ignored while this master holds the worker's stream itself.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct HeldElsewhere {
+    pub until: Instant,
+}
+
+impl Handler<HeldElsewhere> for NodeActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: HeldElsewhere, _ctx: &mut Self::Context) {
+        if self.connected() {
+            return;
+        }
+        self.remote_until = Some(msg.until);
+        self.last_contact = Some(Instant::now());
+        if self.status != NodeStatus::Healthy {
+            tracing::debug!(node = %self.id, from = self.status.as_str(), "owned by another master: healthy here");
+            self.status = NodeStatus::Healthy;
+        }
     }
 }
 

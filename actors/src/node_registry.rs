@@ -15,8 +15,8 @@ use tokio::time::Instant;
 
 use crate::inventory::InventoryIndex;
 use crate::node::{
-    Attach, Carry, ChildExited, CommandFailure, Contact, Deliver, Detach, NodeActor, NodeLive,
-    NodeTimings, OpenStream, SendCommand, Shutdown, Snapshot, StreamControl, StreamSink,
+    Attach, Carry, ChildExited, CommandFailure, Contact, Deliver, Detach, HeldElsewhere, NodeActor,
+    NodeLive, NodeTimings, OpenStream, SendCommand, Shutdown, Snapshot, StreamControl, StreamSink,
 };
 use crate::supervisor::Restarts;
 use crate::{ActorError, BroadcasterHandle, REQUEST_TIMEOUT};
@@ -408,42 +408,95 @@ impl PendingResult {
     }
 }
 
+/// Where the input, resizes and close of a stream opened through another master go (several
+/// masters: the master holding the worker's command stream relays them).
+pub trait StreamLink: Send + Sync {
+    fn input(&self, data: Vec<u8>);
+    fn resize(&self, rows: u32, cols: u32);
+    /// The stream's consumer is done: stop it on the worker.
+    fn close(&self);
+}
+
 /// Sends input and resizes to an open remote stream; cheap to clone.
 #[derive(Clone)]
-pub struct StreamHandle {
-    node: Addr<NodeActor>,
-    stream_id: String,
+pub struct StreamHandle(Control);
+
+#[derive(Clone)]
+enum Control {
+    /// The worker's command stream is attached to this master.
+    Node {
+        node: Addr<NodeActor>,
+        stream_id: String,
+    },
+    /// Through another master.
+    Link(Arc<dyn StreamLink>),
 }
 
 impl StreamHandle {
     pub fn input(&self, data: Vec<u8>) {
-        self.node
-            .do_send(StreamControl::Send(command::Kind::StreamInput(
-                StreamInput {
-                    stream_id: self.stream_id.clone(),
-                    data,
-                },
-            )));
+        match &self.0 {
+            Control::Node { node, stream_id } => {
+                node.do_send(StreamControl::Send(command::Kind::StreamInput(
+                    StreamInput {
+                        stream_id: stream_id.clone(),
+                        data,
+                    },
+                )));
+            }
+            Control::Link(link) => link.input(data),
+        }
     }
 
     pub fn resize(&self, rows: u32, cols: u32) {
-        self.node
-            .do_send(StreamControl::Send(command::Kind::StreamResize(
-                StreamResize {
-                    stream_id: self.stream_id.clone(),
-                    rows,
-                    cols,
-                },
-            )));
+        match &self.0 {
+            Control::Node { node, stream_id } => {
+                node.do_send(StreamControl::Send(command::Kind::StreamResize(
+                    StreamResize {
+                        stream_id: stream_id.clone(),
+                        rows,
+                        cols,
+                    },
+                )));
+            }
+            Control::Link(link) => link.resize(rows, cols),
+        }
+    }
+}
+
+impl RemoteStream {
+    /// A stream opened through another master: frames arrive on `frames`, and input, resizes and
+    /// the close (when this is dropped) go to `link`.
+    pub fn linked(
+        stream_id: String,
+        frames: mpsc::Receiver<StreamFrame>,
+        link: Arc<dyn StreamLink>,
+    ) -> Self {
+        Self {
+            stream_id,
+            frames,
+            control: StreamHandle(Control::Link(link)),
+        }
+    }
+}
+
+impl PendingResult {
+    /// The result of a command carried out elsewhere (another master), as it arrives on `rx`.
+    pub fn from_receiver(
+        rx: tokio::sync::oneshot::Receiver<Result<CommandResult, CommandFailure>>,
+    ) -> Self {
+        Self(rx)
     }
 }
 
 impl Drop for RemoteStream {
     fn drop(&mut self) {
-        self.control.node.do_send(StreamControl::Close {
-            stream_id: self.stream_id.clone(),
-            tell_worker: true,
-        });
+        match &self.control.0 {
+            Control::Node { node, .. } => node.do_send(StreamControl::Close {
+                stream_id: self.stream_id.clone(),
+                tell_worker: true,
+            }),
+            Control::Link(link) => link.close(),
+        }
     }
 }
 
@@ -517,6 +570,16 @@ impl NodeRegistryHandle {
             return Ok(false);
         };
         node.send(contact).timeout(REQUEST_TIMEOUT).await?;
+        Ok(true)
+    }
+
+    /// Several masters: node `id` is owned by another master until `until` (its lease), so this
+    /// master does not mark it stale or offline before then. `false` for an unknown node.
+    pub async fn held_elsewhere(&self, id: &str, until: Instant) -> Result<bool, ActorError> {
+        let Some(node) = self.node(id).await? else {
+            return Ok(false);
+        };
+        node.do_send(HeldElsewhere { until });
         Ok(true)
     }
 
@@ -620,7 +683,7 @@ impl NodeRegistryHandle {
         let stream = RemoteStream {
             stream_id: stream_id.clone(),
             frames,
-            control: StreamHandle { node, stream_id },
+            control: StreamHandle(Control::Node { node, stream_id }),
         };
         Ok((PendingResult(reply), stream))
     }

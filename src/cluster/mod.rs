@@ -14,6 +14,9 @@
 //! `/api/system/info` report the degraded state; the consumer resumes from its last sequence when
 //! NATS is back.
 
+pub mod nodes;
+mod streams;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;

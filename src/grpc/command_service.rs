@@ -62,6 +62,9 @@ impl CommandService for CommandApi {
                 RpcError::NotRegistered("register before opening the command stream".into())
             })?;
         tracing::info!(%node, proto_minor = hello.proto_minor, "command stream attached");
+        // Several masters: this master owns the node now (or once another's lease expires:
+        // heartbeats retry).
+        crate::cluster::nodes::renew_lease(&self.state, &node).await;
 
         let state = self.state.clone();
         let reader_node = node.clone();
@@ -88,6 +91,7 @@ impl CommandService for CommandApi {
             }
             drop(attached);
             let _ = state.nodes.touched(&reader_node).await;
+            crate::cluster::nodes::release_lease(&state, &reader_node).await;
         });
         // Ask for a census: it proves the Docker leg and fills the node's inventory.
         let state = self.state.clone();

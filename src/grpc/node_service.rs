@@ -125,6 +125,12 @@ impl NodeService for NodeApi {
         }
         let hosts = self.state.store.hosts();
         hosts.touch_seen(&node, now_ms()).await.map_err(internal)?;
+        // Several masters: the master holding the worker's stream renews the node's lease.
+        if let Ok(Some(live)) = self.state.nodes.snapshot(&node).await
+            && live.connected
+        {
+            crate::cluster::nodes::renew_lease(&self.state, &node).await;
+        }
         let policy = hosts
             .security_policy(&node)
             .await

@@ -64,7 +64,8 @@ pub async fn trigger(state: web::Data<AppState>, id: web::Path<String>) -> ApiRe
     match crate::fleet::refresh_census(&state, &host.id).await {
         Ok(snap) => Ok(HttpResponse::Created().json(CensusView::from(snap))),
         Err(CensusError::Command(f)) => Err(match f {
-            contextbay_actors::CommandFailure::Timeout => {
+            contextbay_actors::CommandFailure::Timeout
+            | contextbay_actors::CommandFailure::Owner { .. } => {
                 ApiError::new(ErrorCode::ServiceUnavailable, f.to_string())
             }
             contextbay_actors::CommandFailure::UnknownNode => ApiError::not_found("node not found"),

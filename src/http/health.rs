@@ -1,6 +1,6 @@
 //! `GET /api/health` (public).
 
-use actix_web::web;
+use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -10,8 +10,11 @@ use crate::state::AppState;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
     /// `ok` when the database answers; `degraded` when, besides, this master of a cluster has
-    /// lost NATS (it keeps serving its own workers and clients).
+    /// lost NATS (it keeps serving its own workers and clients); `unavailable` (with a 503) when
+    /// the database does not answer.
     pub status: &'static str,
+    /// `up` or `down`: whether the database answers.
+    pub store: &'static str,
     pub version: &'static str,
     /// No user exists yet: the dashboard shows first-run setup.
     pub setup_required: bool,
@@ -29,9 +32,9 @@ pub struct HealthCluster {
     pub degraded: bool,
 }
 
-#[utoipa::path(get, path = "/api/health", tag = "system", responses((status = 200, body = Health)))]
-pub async fn health(state: web::Data<AppState>) -> ApiResult<web::Json<Health>> {
-    let users = state.store.users().count().await?;
+#[utoipa::path(get, path = "/api/health", tag = "system", responses((status = 200, body = Health),
+    (status = 503, body = Health, description = "the database does not answer")))]
+pub async fn health(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let cluster = state.cluster.as_ref().map(|c| {
         let s = c.status();
         HealthCluster {
@@ -40,9 +43,26 @@ pub async fn health(state: web::Data<AppState>) -> ApiResult<web::Json<Health>> 
             degraded: s.degraded,
         }
     });
+    let users = match state.store.users().count().await {
+        Ok(users) => users,
+        Err(crate::store::StoreError::Database(err)) if crate::store::unavailable(&err) => {
+            tracing::warn!(%err, "health: the database is unavailable");
+            return Ok(HttpResponse::ServiceUnavailable()
+                .insert_header(("Retry-After", "5"))
+                .json(Health {
+                    status: "unavailable",
+                    store: "down",
+                    cluster,
+                    version: env!("CARGO_PKG_VERSION"),
+                    setup_required: false,
+                }));
+        }
+        Err(err) => return Err(err.into()),
+    };
     let degraded = cluster.as_ref().is_some_and(|c| c.degraded);
-    Ok(web::Json(Health {
+    Ok(HttpResponse::Ok().json(Health {
         status: if degraded { "degraded" } else { "ok" },
+        store: "up",
         cluster,
         version: env!("CARGO_PKG_VERSION"),
         setup_required: users == 0,

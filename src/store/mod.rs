@@ -13,6 +13,7 @@ pub mod events;
 pub mod hosts;
 pub mod jobs;
 pub mod jwt_keys;
+pub mod leases;
 pub mod migrate;
 pub mod modules;
 mod retention;
@@ -291,11 +292,32 @@ impl Store {
     pub fn jobs(&self) -> jobs::Jobs<'_> {
         jobs::Jobs(self)
     }
+    pub fn node_leases(&self) -> leases::NodeLeases<'_> {
+        leases::NodeLeases(self)
+    }
     pub fn stacks(&self) -> stacks::Stacks<'_> {
         stacks::Stacks(self)
     }
     pub fn service_health(&self) -> stacks::ServiceHealths<'_> {
         stacks::ServiceHealths(self)
+    }
+}
+
+/// Whether `err` means the database cannot be reached right now (down, restarting, the pool
+/// cannot get a connection in time), as opposed to a failed query: a retryable 503.
+pub fn unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        // PostgreSQL: class 08 (connection exception), 57P01-57P03 (shutting down, crashed,
+        // cannot connect now).
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")),
+        _ => false,
     }
 }
 

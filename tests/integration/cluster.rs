@@ -17,7 +17,7 @@ use super::harness::{ADMIN, Login, PASSWORD, TestServer, eventually};
 use super::support::ws::{Ws, authed, drain, next_frame};
 
 /// A `nats-server -js` on a loopback port, killed (SIGKILL) when dropped.
-struct Nats {
+pub struct Nats {
     child: Option<Child>,
     binary: PathBuf,
     port: u16,
@@ -25,7 +25,7 @@ struct Nats {
 }
 
 impl Nats {
-    fn start() -> Option<Self> {
+    pub fn start() -> Option<Self> {
         let binary = super::monitoring::binary("nats-server", "CB_TEST_NATS_SERVER")?;
         let mut nats = Self {
             child: None,
@@ -37,7 +37,7 @@ impl Nats {
         Some(nats)
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
     }
 

@@ -761,7 +761,7 @@ async fn worker_refuses_what_the_policy_forbids(
     .await;
 }
 
-mod streams {
+pub(crate) mod streams {
     use std::time::{Duration, Instant};
 
     use futures_util::{SinkExt, StreamExt};

@@ -391,3 +391,116 @@ fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// A PostgreSQL cluster of one test's own (not the run's shared one), which the test may stop
+/// and start again on the same port: `initdb` into a temporary directory as the unprivileged
+/// owner, as the run's cluster. Stopped (immediate) and removed when dropped.
+pub struct OwnCluster {
+    dir: tempfile::TempDir,
+    pub port: u16,
+    bin: PathBuf,
+}
+
+impl OwnCluster {
+    /// `None` when PostgreSQL is not installed (see [`required_by`]).
+    pub fn start() -> Option<Self> {
+        let bin = bin_dir()?;
+        let dir = tempfile::tempdir().unwrap();
+        chown(dir.path());
+        let out = as_owner(bin.join("initdb"), dir.path())
+            .arg("-D")
+            .arg(dir.path().join("data"))
+            .args(["-U", &owner().name, "--auth=trust", "--encoding=UTF8"])
+            .args(["--locale=C", "--no-sync"])
+            .output()
+            .expect("running initdb");
+        assert!(
+            out.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut hba = File::create(dir.path().join("data/pg_hba.conf")).unwrap();
+        writeln!(hba, "local all all trust\nhost all all 127.0.0.1/32 trust").unwrap();
+        drop(hba);
+        let cluster = Self {
+            dir,
+            port: free_port(),
+            bin,
+        };
+        cluster.up();
+        Some(cluster)
+    }
+
+    /// Starts the server on its port (again), waiting until it accepts connections.
+    pub fn up(&self) {
+        let options = format!(
+            "-c listen_addresses=127.0.0.1 -c port={} -c unix_socket_directories='{}' \
+             -c fsync=off -c synchronous_commit=off",
+            self.port,
+            self.dir.path().display()
+        );
+        let out = as_owner(self.bin.join("pg_ctl"), self.dir.path())
+            .arg("-D")
+            .arg(self.dir.path().join("data"))
+            .arg("-l")
+            .arg(self.dir.path().join("postgres.log"))
+            .args(["-w", "-t", "60", "-o", &options, "start"])
+            .process_group(0)
+            .stdout(Stdio::null())
+            .output()
+            .expect("running pg_ctl start");
+        assert!(
+            out.status.success(),
+            "pg_ctl start failed: {}{}",
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(self.dir.path().join("postgres.log")).unwrap_or_default()
+        );
+    }
+
+    /// Stops the server (`fast`: open connections are cut, as in a restart), waiting until it is
+    /// down.
+    pub fn down(&self) {
+        self.stop("fast");
+    }
+
+    fn stop(&self, mode: &str) {
+        let _ = as_owner(self.bin.join("pg_ctl"), self.dir.path())
+            .arg("-D")
+            .arg(self.dir.path().join("data"))
+            .args(["stop", "-w", "-t", "60", "-m", mode])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+
+    /// Creates an empty database and returns its URL.
+    pub fn create_database(&self) -> String {
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let out = Command::new(self.bin.join("psql"))
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1"])
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                &owner().name,
+                "-d",
+                "postgres",
+            ])
+            .args(["-c", &format!("CREATE DATABASE {name}")])
+            .stdin(Stdio::null())
+            .output()
+            .expect("running psql");
+        assert!(
+            out.status.success(),
+            "CREATE DATABASE failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        format!("postgres://{}@127.0.0.1:{}/{name}", owner().name, self.port)
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        self.stop("immediate");
+    }
+}

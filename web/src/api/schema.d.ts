@@ -7085,6 +7085,15 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
+                /** @description the database does not answer */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Health"];
+                    };
+                };
             };
         };
         put?: never;
@@ -14625,9 +14634,12 @@ export interface components {
             setup_required: boolean;
             /**
              * @description `ok` when the database answers; `degraded` when, besides, this master of a cluster has
-             *     lost NATS (it keeps serving its own workers and clients).
+             *     lost NATS (it keeps serving its own workers and clients); `unavailable` (with a 503) when
+             *     the database does not answer.
              */
             status: string;
+            /** @description `up` or `down`: whether the database answers. */
+            store: string;
             version: string;
         };
         /** @description The cluster part of `/api/health` (public: no error text). */
