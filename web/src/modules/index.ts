@@ -2,10 +2,12 @@
 // index.ts exporting its descriptor, and one line here.
 
 import { alerting } from './alerting';
+import { backups } from './backups';
 import { monitoring } from './monitoring';
 import type { ModuleDescriptor } from './types';
 
 export const MODULES: readonly ModuleDescriptor[] = [
   monitoring,
   alerting,
+  backups,
 ];
