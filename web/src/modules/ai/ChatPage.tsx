@@ -32,7 +32,11 @@ export default function ChatPage() {
   const end = useRef<HTMLDivElement>(null);
 
   useEffect(() => () => abort.current?.abort(), []);
-  useEffect(() => end.current?.scrollIntoView?.({ block: 'end' }), [turns]);
+  useEffect(() => {
+    // Not an arrow's value: Chromium's scrollIntoView answers a promise, which React would take
+    // for the effect's clean-up.
+    end.current?.scrollIntoView?.({ block: 'end' });
+  }, [turns]);
 
   const patchLast = (f: (t: Turn) => Turn) => setTurns((ts) => [...ts.slice(0, -1), f(ts[ts.length - 1] as Turn)]);
 
