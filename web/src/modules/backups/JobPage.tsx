@@ -16,7 +16,7 @@ import { useToast } from '../../components/Toaster';
 import { Badge, ErrorState, Loading, PageHeader, RelativeTime } from '../../components/ui';
 import { useLiveEvents } from '../../live/LiveProvider';
 import { formatBytes, formatDuration, formatNumber } from '../../lib/format';
-import { backupRequests, useBackupJob, useBackupRecords, type BackupJob, type BackupRecord } from './api';
+import { backupKeys, backupRequests, useBackupJob, useBackupRecords, type BackupJob, type BackupRecord, type RecordPage } from './api';
 import { applyProgress, downloadHref, progressOf, RECORD_TONE, restoreTarget, retentionText, type RunProgress } from './backups';
 import JobEditor from './JobEditor';
 import './backups.css';
@@ -123,9 +123,12 @@ export default function JobPage() {
 
   const runNow = async () => {
     try {
-      await backupRequests.run(j.id);
+      const accepted = await backupRequests.run(j.id);
       toast.success(`Backup ${j.name} started`);
-      await qc.invalidateQueries({ queryKey: ['backups', 'records', id] });
+      // Shown at once as running, so the progress events that follow have a row to land on.
+      qc.setQueryData(backupKeys.records(id, pageQuery(state.params)), (old: RecordPage | undefined) =>
+        old ? { ...old, items: [accepted.record, ...old.items.filter((r) => r.id !== accepted.record.id)], total: old.total + 1 } : old,
+      );
     } catch (e) {
       toast.error(`Backup ${j.name} not started`, errorMessage(e));
     }
@@ -184,6 +187,18 @@ export default function JobPage() {
         ),
     },
     {
+      key: 'archive',
+      header: 'Archive',
+      cell: (r) =>
+        r.status === 'succeeded' ? (
+          <a className="btn btn-sm" href={downloadHref(j.id, r.id)} download data-testid="backup-record-download" aria-label="Download archive">
+            <Icon name="download" size={14} /> Download
+          </a>
+        ) : (
+          '—'
+        ),
+    },
+    {
       key: 'sha',
       header: 'SHA-256',
       cell: (r) => (r.sha256 ? <code className="mono-cell" title={r.sha256}>{r.sha256.slice(0, 12)}</code> : '—'),
@@ -223,16 +238,6 @@ export default function JobPage() {
         rowKey={(r) => r.id}
         rowProps={(r) => ({ 'data-testid': 'backup-record-row', 'data-status': r.status })}
         actions={[
-          {
-            label: () => 'Download archive',
-            icon: 'download',
-            role: 'viewer',
-            testId: 'backup-record-download',
-            hidden: (r) => r.status !== 'succeeded',
-            onClick: (r) => {
-              window.location.href = downloadHref(j.id, r.id);
-            },
-          },
           { label: () => 'Verify archive', icon: 'shield', testId: 'backup-record-verify', hidden: (r) => r.status !== 'succeeded', disabled: (r) => Boolean(busy[r.id]), onClick: (r) => void verify(r) },
           { label: () => 'Restore', icon: 'upload', testId: 'backup-record-restore', hidden: (r) => r.status !== 'succeeded', onClick: setRestoring },
         ]}

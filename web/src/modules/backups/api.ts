@@ -11,6 +11,7 @@ export type BackupJob = Schemas['BackupJobView'];
 export type BackupRecord = Schemas['RecordView'];
 export type JobBody = Schemas['CreateBackupJob'];
 export type RunAccepted = Schemas['RunAccepted'];
+export type RecordPage = Schemas['Paginated_RecordView'];
 
 export const backupKeys = {
   all: ['backups'] as const,

@@ -77,7 +77,7 @@ describe('jobBody', () => {
       source: { kind: 'volume', endpoint: 'e1', volume: 'v' },
       storage: { kind: 'local' },
       compression: 'none',
-      retention: { keep_last: 3, keep_daily: 2 },
+      retention: { keep_last: 3, keep_daily: 2, keep_weekly: 0, keep_monthly: 0 },
       hooks: { stop_containers: true },
       schedule: { cron: '@weekly', timezone: 'UTC' },
       created_at: '',
