@@ -8,7 +8,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { aiProblem, api, launchBrowser, LLAMA_MODEL, mayskip, MCP_TEST_SERVER, missingPrerequisites, pythonOfVenv, screenshot, startLlama, startMaster } from './harness.mjs';
+import { aiProblem, api, eventually, flowOf, uiLogin, launchBrowser, LLAMA_MODEL, mayskip, MCP_TEST_SERVER, missingPrerequisites, pythonOfVenv, screenshot, startLlama, startMaster } from './harness.mjs';
 
 const ADMIN = { username: 'admin', password: 'e2e-admin-pass-1' };
 const VIEWER = { username: 'viewer1', password: 'e2e-viewer-pass-1' };
@@ -35,41 +35,8 @@ async function newContext() {
   return c;
 }
 
-function flow(name, fn) {
-  test(name, async () => {
-    try {
-      await fn();
-    } catch (err) {
-      const slug = name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60);
-      if (page && !page.isClosed()) await screenshot(page, `FAILED-ai-${slug}`).catch(() => undefined);
-      throw err;
-    }
-  });
-}
+const flow = flowOf(test, 'ai', () => page);
 
-async function eventually(what, check, timeout = TIMEOUT) {
-  const deadline = Date.now() + timeout;
-  let last;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v) return v;
-      last = v;
-    } catch (e) {
-      last = e.message;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-async function uiLogin(p, user) {
-  await p.goto('/login');
-  await p.getByTestId('login-username').fill(user.username);
-  await p.getByTestId('login-password').fill(user.password);
-  await p.getByTestId('login-submit').click();
-  await p.getByTestId('user-menu').waitFor();
-}
 
 /** Records every text the last assistant message shows, from now on. */
 async function watchAssistant(p) {

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { api, docker, dockerProblem, launchBrowser, mayskip, missingPrerequisites, screenshot, startMaster, TEST_IMAGE } from './harness.mjs';
+import { api, eventually, flowOf, uiLogin, docker, dockerProblem, launchBrowser, mayskip, missingPrerequisites, screenshot, startMaster, TEST_IMAGE } from './harness.mjs';
 
 const ADMIN = { username: 'admin', password: 'e2e-admin-pass-1' };
 const VIEWER = { username: 'viewer1', password: 'e2e-viewer-pass-1' };
@@ -43,41 +43,8 @@ async function newContext() {
   return c;
 }
 
-function flow(name, fn) {
-  test(name, async () => {
-    try {
-      await fn();
-    } catch (err) {
-      const slug = name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60);
-      if (page && !page.isClosed()) await screenshot(page, `FAILED-backups-${slug}`).catch(() => undefined);
-      throw err;
-    }
-  });
-}
+const flow = flowOf(test, 'backups', () => page);
 
-async function eventually(what, check, timeout = TIMEOUT) {
-  const deadline = Date.now() + timeout;
-  let last;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v) return v;
-      last = v;
-    } catch (e) {
-      last = e.message;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-async function uiLogin(p, user) {
-  await p.goto('/login');
-  await p.getByTestId('login-username').fill(user.username);
-  await p.getByTestId('login-password').fill(user.password);
-  await p.getByTestId('login-submit').click();
-  await p.getByTestId('user-menu').waitFor();
-}
 
 function createVolume(name) {
   docker('volume', 'create', '--label', 'contextbay.test=1', name);

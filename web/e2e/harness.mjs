@@ -619,3 +619,49 @@ export async function startLlama() {
   const svc = await startService('llama', python, args, `${url}/v1/models`, root);
   return { url, model: LLAMA_MODEL, ...svc };
 }
+
+// -- small flow helpers shared by the e2e files ------------------------------------------------
+
+/** Polls `check` (a value, or null/undefined/false for "not yet") until it gives one. */
+export async function eventually(what, check, timeout = 20_000) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+      last = v;
+    } catch (e) {
+      last = e.message;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
+    await sleep(250);
+  }
+}
+
+/** Signs in through the login page and waits for the shell. */
+export async function uiLogin(page, user) {
+  await page.goto('/login');
+  await page.getByTestId('login-username').fill(user.username);
+  await page.getByTestId('login-password').fill(user.password);
+  await page.getByTestId('login-submit').click();
+  await page.getByTestId('user-menu').waitFor();
+}
+
+/**
+ * `test(name, fn)` that leaves a screenshot of the page `currentPage()` shows when it fails
+ * (`FAILED-<suite>-<test>.png`).
+ */
+export function flowOf(test, suite, currentPage) {
+  return (name, fn) =>
+    test(name, async () => {
+      try {
+        await fn();
+      } catch (err) {
+        const page = currentPage();
+        const slug = name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60);
+        if (page && !page.isClosed()) await screenshot(page, `FAILED-${suite}-${slug}`).catch(() => undefined);
+        throw err;
+      }
+    });
+}

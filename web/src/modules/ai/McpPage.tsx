@@ -173,6 +173,8 @@ export default function McpPage() {
     try {
       const h = await aiRequests.probeServer(s.id);
       setProbes((p) => ({ ...p, [s.id]: h }));
+      // A server that answers now may have tools the last listing could not get.
+      if (h.reachable) void qc.invalidateQueries({ queryKey: aiKeys.tools });
     } catch (e) {
       setProbes((p) => ({ ...p, [s.id]: { failed: e } }));
     }
