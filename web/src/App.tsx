@@ -30,6 +30,7 @@ const UsersPage = lazy(() => import('./pages/admin/UsersPage'));
 const AuditPage = lazy(() => import('./pages/admin/AuditPage'));
 const SettingsPage = lazy(() => import('./pages/admin/SettingsPage'));
 const SystemPage = lazy(() => import('./pages/admin/SystemPage'));
+const SubcontainersPage = lazy(() => import('./pages/admin/SubcontainersPage'));
 const NotFoundPage = lazy(() => import('./pages/NotFoundPage'));
 
 function RouteError() {
@@ -82,6 +83,7 @@ const router = createBrowserRouter([
               { path: 'admin/settings', element: admin(<SettingsPage />) },
               { path: 'admin/system', element: admin(<SystemPage />) },
               { path: 'admin/endpoints', element: admin(<EndpointsPage />) },
+              { path: 'admin/subcontainers', element: admin(<SubcontainersPage />) },
               // Each module's pages, shown only while the module is on (modules/index.ts).
               ...moduleRoutes(),
               { path: '*', element: <NotFoundPage /> },

@@ -409,8 +409,10 @@ pub async fn bring_up(
     Ok("redeployed")
 }
 
-/// A probe's answer.
+/// A probe's answer. (Named apart from the core `Health` of `GET /api/health`: with the same
+/// name the OpenAPI document gave this route that schema.)
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = SubcontainerHealth)]
 pub struct Health {
     pub name: String,
     pub healthy: bool,

@@ -628,7 +628,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["Health"];
+                        "application/json": components["schemas"]["SubcontainerHealth"];
                     };
                 };
                 /** @description invalid input: a malformed or out-of-range parameter, or a body that is not valid JSON for this operation (`bad_request`, `invalid_json`, `payload_too_large`); `field` names the input at fault when there is one */
@@ -16425,6 +16425,23 @@ export interface components {
             restarts: number;
             /** Format: int64 */
             window_secs: number;
+        };
+        /**
+         * @description A probe's answer. (Named apart from the core `Health` of `GET /api/health`: with the same
+         *     name the OpenAPI document gave this route that schema.)
+         */
+        SubcontainerHealth: {
+            /**
+             * Format: int64
+             * @description Unix ms.
+             */
+            checked_at: number;
+            /** @description The status code, or why it failed. */
+            detail: string;
+            healthy: boolean;
+            name: string;
+            /** @description What was probed (`GET http://127.0.0.1:9090/-/healthy`, `tcp 127.0.0.1:55000`). */
+            probe: string;
         };
         SubcontainerLogs: {
             /** @description Oldest first; empty when the service has no container. */

@@ -56,6 +56,7 @@ export const NAV: NavSection[] = [
       { to: '/admin/audit', label: 'Audit log', icon: 'list', testId: 'nav-audit', role: 'admin' },
       { to: '/admin/settings', label: 'Settings & modules', icon: 'settings', testId: 'nav-settings', role: 'admin' },
       { to: '/admin/endpoints', label: 'Docker endpoints', icon: 'plug', testId: 'nav-endpoints', role: 'admin' },
+      { to: '/admin/subcontainers', label: 'Sub-containers', icon: 'box', testId: 'nav-subcontainers', role: 'admin' },
       { to: '/admin/system', label: 'System', icon: 'info', testId: 'nav-system', role: 'admin' },
     ],
   },
