@@ -13,6 +13,16 @@ export interface EventPayloads {
   "ai.mcp_server.removed": Schemas["McpServerRemoved"];
   /** an MCP server's configuration changed */
   "ai.mcp_server.updated": Schemas["McpServerUpdated"];
+  /** an AI task waits for a human to approve or reject a tool call */
+  "ai.task.awaiting_approval": Schemas["AiTaskAwaitingApproval"];
+  /** an AI task was created */
+  "ai.task.created": Schemas["AiTaskCreated"];
+  /** an AI task and its transcript were deleted */
+  "ai.task.deleted": Schemas["AiTaskDeleted"];
+  /** a step was added to an AI task's transcript */
+  "ai.task.step": Schemas["AiTaskStep"];
+  /** an AI task changed status (running, awaiting approval, finished) */
+  "ai.task.updated": Schemas["AiTaskUpdated"];
   /** someone acknowledged an alert */
   "alert.acknowledged": Schemas["AlertAcknowledged"];
   /** Alertmanager reported a new firing alert */
@@ -144,6 +154,11 @@ export const EVENT_ROLES: Readonly<Record<EventKind, 'viewer' | 'operator' | 'ad
   "ai.mcp_server.registered": "viewer",
   "ai.mcp_server.removed": "viewer",
   "ai.mcp_server.updated": "viewer",
+  "ai.task.awaiting_approval": "viewer",
+  "ai.task.created": "viewer",
+  "ai.task.deleted": "viewer",
+  "ai.task.step": "viewer",
+  "ai.task.updated": "viewer",
   "alert.acknowledged": "viewer",
   "alert.fired": "viewer",
   "alert.resolved": "viewer",

@@ -1044,6 +1044,180 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/ai/conversations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Starts a conversation; tasks created with its `conversation_id` see its earlier tasks. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["AiConversationBody"];
+                };
+            };
+            responses: {
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AiConversation"];
+                    };
+                };
+                /** @description Bad Request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai/conversations/{id}/tasks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tasks of a conversation, newest first. */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description 1 to 500, default 50. */
+                    limit?: number;
+                    /** @description Default 0. */
+                    offset?: number;
+                };
+                header?: never;
+                path: {
+                    /** @description The conversation's id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Paginated_AiTask"];
+                    };
+                };
+                /** @description Bad Request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/ai/mcp-servers": {
         parameters: {
             query?: never;
@@ -2167,6 +2341,418 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/ai/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every session: pinned first, then the most recently active, with usage over their turns. */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description 1 to 500, default 50. */
+                    limit?: number;
+                    /** @description Default 0. */
+                    offset?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Paginated_AiSession"];
+                    };
+                };
+                /** @description Bad Request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Starts a session; its turns are tasks created with its `session_id`. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["AiSessionBody"];
+                };
+            };
+            responses: {
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AiSession"];
+                    };
+                };
+                /** @description Bad Request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description A provider failed while the model was checked */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No AI provider is configured */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai/sessions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A session with its turns: each a task with its transcript, token usage and cost (tool
+         *     arguments and results shown as `GET /api/ai/tasks/{id}` shows them).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The session's id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AiSessionDetail"];
+                    };
+                };
+                /** @description Bad Request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        /** Changes a session's title, pin or tags (its creator or an admin). */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The session's id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["AiSessionUpdate"];
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AiSession"];
+                    };
+                };
+                /** @description Bad Request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Neither the session's creator nor an admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        /**
+         * Ends a session (its creator or an admin): it takes no new turns and its live turns are
+         *     cancelled. It stays readable.
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The session's id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The ended session */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AiSession"];
+                    };
+                };
+                /** @description Bad Request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Neither the session's creator nor an admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The session has ended already */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/ai/status": {
         parameters: {
             query?: never;
@@ -2233,6 +2819,640 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai/tasks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every task, newest first (without transcripts). */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Only the tasks of this conversation. */
+                    conversation?: string | null;
+                    /** @description 1 to 500, default 50. */
+                    limit?: number | null;
+                    /** @description Default 0. */
+                    offset?: number | null;
+                    /** @description Only tasks in this status. */
+                    status?: components["schemas"]["AiTaskStatus"] | null;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Paginated_AiTask"];
+                    };
+                };
+                /** @description Bad Request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Creates a task: it starts at once (`queued`, then `running`); follow it with
+         *     `GET /api/ai/tasks/{id}` or the `ai.task.*` events.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["AiTaskBody"];
+                };
+            };
+            responses: {
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AiTask"];
+                    };
+                };
+                /** @description Bad Request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description A provider failed while the model was checked */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No AI provider is configured */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai/tasks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A task with its transcript. A tool call's arguments and result are shown only to a reader
+         *     whose role may run that tool.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The task's id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AiTask"];
+                    };
+                };
+                /** @description Bad Request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /**
+         * Deletes a task and its transcript (cancelling it first when it is live). Its creator or an
+         *     admin may.
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The task's id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Deleted */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Bad Request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Neither the task's creator nor an admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai/tasks/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cancels a live task (any operator may): the model's stream and any running tool stop. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The task's id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AiTask"];
+                    };
+                };
+                /** @description Bad Request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The task has ended */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai/tasks/{id}/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approves or rejects the call a task waits on (`awaiting_approval`). Takes an operator whose
+         *     role may run the proposed tool; who answered is kept in the transcript.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The task's id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["AiTaskConfirmBody"];
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AiTask"];
+                    };
+                };
+                /** @description Bad Request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The role may not run the proposed tool */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The task is not awaiting approval */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai/tasks/{id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Re-runs a failed, interrupted or cancelled task as a new task (`retry_of` names this one,
+         *     whose transcript is kept). Its creator or an admin may.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The task's id */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The new task */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AiTask"];
+                    };
+                };
+                /** @description Bad Request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Neither the task's creator nor an admin */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The task is live or succeeded */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No AI provider is configured */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;
@@ -13557,6 +14777,17 @@ export interface components {
             /** @description For an `assistant` message: the calls it made. */
             tool_calls?: components["schemas"]["AiToolCall"][];
         };
+        /** @description A conversation as the API shows it. */
+        AiConversation: {
+            created_at: string;
+            creator: string;
+            /** Format: uuid */
+            id: string;
+            title: string;
+        };
+        AiConversationBody: {
+            title?: string | null;
+        };
         /** @description A mode as the API shows it. */
         AiMode: {
             /** @description Shipped with ContextBay: cannot be changed or deleted. */
@@ -13677,6 +14908,45 @@ export interface components {
             /** @description Matches requests that offer tools (`true`) or none (`false`). */
             tools?: boolean | null;
         };
+        AiSession: {
+            created_at: string;
+            creator: string;
+            ended_at?: string | null;
+            ended_by?: string | null;
+            /** Format: uuid */
+            id: string;
+            mode: string;
+            model?: string | null;
+            pinned: boolean;
+            status: components["schemas"]["AiSessionStatus"];
+            tags: string[];
+            title: string;
+            updated_at: string;
+            /** @description Over every turn. */
+            usage: components["schemas"]["AiTaskUsage"];
+        };
+        AiSessionBody: {
+            /** @description The default mode of its turns (default `supervised`). */
+            mode?: string | null;
+            /** @description The default model of its turns; absent: the router chooses. */
+            model?: string | null;
+            pinned?: boolean;
+            /** @description At most 20 tags of 1 to 40 letters, digits, `_`, `.`, `:` or `-`. */
+            tags?: string[];
+            title: string;
+        };
+        /** @description A session with its turns (each a task with its transcript, usage and cost). */
+        AiSessionDetail: {
+            session: components["schemas"]["AiSession"];
+            turns: components["schemas"]["AiTask"][];
+        };
+        /** @enum {string} */
+        AiSessionStatus: "active" | "ended";
+        AiSessionUpdate: {
+            pinned?: boolean | null;
+            tags?: string[] | null;
+            title?: string | null;
+        };
         AiStatus: {
             /** @description What a request can use: `chat`, `stream`, `tools`, `embeddings`. */
             capabilities: string[];
@@ -13686,6 +14956,180 @@ export interface components {
             /** @description What in the configuration could not be used. */
             problems: string[];
             providers: components["schemas"]["AiProviderStatus"][];
+        };
+        AiTask: {
+            conversation_id?: string | null;
+            created_at: string;
+            creator: components["schemas"]["AiTaskCreator"];
+            /** @description Why it failed, was cancelled or interrupted. */
+            error?: string | null;
+            finished_at?: string | null;
+            /** Format: uuid */
+            id: string;
+            limits: components["schemas"]["AiTaskLimits"];
+            mode: string;
+            /** @description The model asked for. */
+            model?: string | null;
+            model_used?: string | null;
+            prompt: string;
+            /** @description Who answered the last model turn. */
+            provider_used?: string | null;
+            /** @description The model's last answer, when it finished. */
+            result?: string | null;
+            /** @description The task this one re-runs. */
+            retry_of?: string | null;
+            started_at?: string | null;
+            status: components["schemas"]["AiTaskStatus"];
+            /** @description The transcript (`GET /api/ai/tasks/{id}` only). */
+            steps?: components["schemas"]["AiTaskStepView"][] | null;
+            usage: components["schemas"]["AiTaskUsage"];
+        };
+        /** @description The call the model proposed, in full, waiting for `POST /api/ai/tasks/{id}/confirm`. */
+        AiTaskAwaitingApproval: {
+            arguments: Record<string, never>;
+            call_id: string;
+            creator: string;
+            /** @description `read` or `write`. */
+            effect: string;
+            /** Format: uuid */
+            id: string;
+            /**
+             * Format: int64
+             * @description The transcript step holding the request.
+             */
+            seq: number;
+            tool: string;
+        };
+        /** @description `POST /api/ai/tasks`: what to do, in which mode, with which model. */
+        AiTaskBody: {
+            /**
+             * Format: uuid
+             * @description The conversation the task belongs to (its earlier tasks are part of the context).
+             */
+            conversation_id?: string | null;
+            limits?: components["schemas"]["AiTaskLimitsIn"] | null;
+            /** @description `autonomous`, `supervised` (the default), `read-only` or a custom mode's id. */
+            mode?: string | null;
+            /** @description `provider/model` or a model id a configured provider lists; absent: the router chooses. */
+            model?: string | null;
+            /** @description What the model should do. */
+            prompt: string;
+            /**
+             * Format: uuid
+             * @description The session the task is a turn of (its mode and model are the defaults; its earlier
+             *     turns are part of the context).
+             */
+            session_id?: string | null;
+        };
+        /** @description A human's answer to the tool call a task waits on. */
+        AiTaskConfirmBody: {
+            /**
+             * @description Run the proposed call (`true`) or reject it (`false`; the rejection is the model's
+             *     answer from the tool).
+             */
+            approve: boolean;
+            reason?: string | null;
+        };
+        AiTaskCreated: components["schemas"]["AiTaskRef"];
+        AiTaskCreator: {
+            /** @description The role when the task was created: the most it ever runs with. */
+            role: components["schemas"]["Role"];
+            user_id: string;
+            username: string;
+        };
+        AiTaskDeleted: {
+            by: string;
+            /** Format: uuid */
+            id: string;
+        };
+        AiTaskLimits: {
+            /** Format: double */
+            max_cost_usd: number;
+            /** Format: int64 */
+            max_seconds: number;
+            /** Format: int64 */
+            max_steps: number;
+            /** Format: int64 */
+            max_tokens: number;
+        };
+        /** @description A task's own limits; each at most the module's setting (which is also the default). */
+        AiTaskLimitsIn: {
+            /**
+             * Format: double
+             * @description Most spent on priced models, in US dollars.
+             */
+            max_cost_usd?: number | null;
+            /**
+             * Format: int64
+             * @description Longest run, waits for approval included.
+             */
+            max_seconds?: number | null;
+            /**
+             * Format: int64
+             * @description Most model turns.
+             */
+            max_steps?: number | null;
+            /**
+             * Format: int64
+             * @description Most tokens, input and output of every turn together.
+             */
+            max_tokens?: number | null;
+        };
+        /** @description A task's state as events carry it. */
+        AiTaskRef: {
+            creator: string;
+            error?: string | null;
+            /** Format: uuid */
+            id: string;
+            /** @description queued, running, awaiting_approval, succeeded, failed, cancelled, interrupted. */
+            status: string;
+        };
+        /**
+         * @description A task's status.
+         * @enum {string}
+         */
+        AiTaskStatus: "queued" | "running" | "awaiting_approval" | "succeeded" | "failed" | "cancelled" | "interrupted";
+        /** @description A step was added to a task's transcript (read it with `GET /api/ai/tasks/{id}`). */
+        AiTaskStep: {
+            /** Format: uuid */
+            id: string;
+            kind: string;
+            /** Format: int64 */
+            seq: number;
+        };
+        /**
+         * @description One step of a transcript. `payload` by kind: `model_turn` {provider, model, text, tool_calls,
+         *     stop_reason}; `tool_call` {call_id, name, effect, arguments}; `tool_result` {call_id, name,
+         *     ok, result | error, refused?}; `approval_request` {call_id, name, effect, arguments};
+         *     `approval` / `rejection` {call_id, by, reason}; `error` {error}. A tool's arguments and result
+         *     are replaced by `{"call_id", "name", "hidden"}` for a reader whose role may not run the tool.
+         */
+        AiTaskStepView: {
+            at: string;
+            /** Format: double */
+            cost_usd: number;
+            /** Format: int64 */
+            input_tokens: number;
+            kind: string;
+            /** Format: int64 */
+            output_tokens: number;
+            payload: Record<string, never>;
+            /** Format: int64 */
+            seq: number;
+        };
+        AiTaskUpdated: components["schemas"]["AiTaskRef"];
+        AiTaskUsage: {
+            /** Format: double */
+            cost_usd: number;
+            /** Format: int64 */
+            input_tokens: number;
+            /** Format: int64 */
+            output_tokens: number;
+            /**
+             * Format: int64
+             * @description Model turns taken.
+             */
+            turns: number;
         };
         /** @description A call the model asked for. */
         AiToolCall: {
@@ -15234,6 +16678,68 @@ export interface components {
             items: {
                 id: string;
                 provider: components["schemas"]["AiProviderKind"];
+            }[];
+            /** Format: int64 */
+            limit: number;
+            /** Format: int64 */
+            offset: number;
+            /** Format: int64 */
+            total: number;
+        };
+        /** @description A page of results as every list endpoint returns it. */
+        Paginated_AiSession: {
+            items: {
+                created_at: string;
+                creator: string;
+                ended_at?: string | null;
+                ended_by?: string | null;
+                /** Format: uuid */
+                id: string;
+                mode: string;
+                model?: string | null;
+                pinned: boolean;
+                status: components["schemas"]["AiSessionStatus"];
+                tags: string[];
+                title: string;
+                updated_at: string;
+                /** @description Over every turn. */
+                usage: components["schemas"]["AiTaskUsage"];
+            }[];
+            /** Format: int64 */
+            limit: number;
+            /** Format: int64 */
+            offset: number;
+            /** Format: int64 */
+            total: number;
+        };
+        /** @description A page of results as every list endpoint returns it. */
+        Paginated_AiTask: {
+            items: {
+                conversation_id?: string | null;
+                created_at: string;
+                creator: components["schemas"]["AiTaskCreator"];
+                /** @description Why it failed, was cancelled or interrupted. */
+                error?: string | null;
+                finished_at?: string | null;
+                /** Format: uuid */
+                id: string;
+                limits: components["schemas"]["AiTaskLimits"];
+                mode: string;
+                /** @description The model asked for. */
+                model?: string | null;
+                model_used?: string | null;
+                prompt: string;
+                /** @description Who answered the last model turn. */
+                provider_used?: string | null;
+                /** @description The model's last answer, when it finished. */
+                result?: string | null;
+                /** @description The task this one re-runs. */
+                retry_of?: string | null;
+                started_at?: string | null;
+                status: components["schemas"]["AiTaskStatus"];
+                /** @description The transcript (`GET /api/ai/tasks/{id}` only). */
+                steps?: components["schemas"]["AiTaskStepView"][] | null;
+                usage: components["schemas"]["AiTaskUsage"];
             }[];
             /** Format: int64 */
             limit: number;
