@@ -1024,3 +1024,75 @@ async fn sessions_keep_their_turns_with_usage_and_ending_one_stops_its_work() {
     assert_eq!(r.body["field"], "session_id", "{:?}", r.body);
     s.stop().await;
 }
+
+#[actix_web::test]
+async fn running_a_skill_creates_a_task_seeded_with_its_instructions_and_input() {
+    let double = ollama(Script(vec![Turn::Call(
+        "list_containers",
+        json!({"endpoint": "local"}),
+    )]))
+    .await;
+    let s = TestServer::start().await;
+    let admin = s.setup().await;
+    let op = s.user(&admin, "otto", "operator").await;
+    let viewer = s.user(&admin, "vera", "viewer").await;
+    with_ai(&s, &admin, &double.uri(), json!({})).await;
+    let skill = s.get("/api/ai/skills/diagnose-container", &op.access).await;
+    assert_eq!(skill.status, StatusCode::OK, "{:?}", skill.body);
+
+    let r = s
+        .post(
+            "/api/ai/skills/diagnose-container/run",
+            &op.access,
+            json!({"input": "the container web-7f3a restarts every hour", "mode": "read-only"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    assert_eq!(r.body["mode"], "read-only", "{:?}", r.body);
+    assert_eq!(r.body["creator"]["username"], "otto", "{:?}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let task = until(&s, &op, &id, "succeeded").await;
+    assert_eq!(steps(&task, "tool_result").len(), 1, "{task:#}");
+    // The model was given the skill's instructions, then the input.
+    let sent = chats(&double).await;
+    let first = serde_json::to_string(&sent[0]["messages"]).unwrap();
+    assert!(first.contains("web-7f3a restarts every hour"), "{first}");
+    let prompt = task["prompt"].as_str().unwrap();
+    assert!(
+        prompt.len() > "the container web-7f3a restarts every hour".len() + 40,
+        "the skill's instructions are missing: {prompt}"
+    );
+
+    // Bad input names the problem; an unknown skill is a 404; viewers may not run skills.
+    let r = s
+        .post(
+            "/api/ai/skills/diagnose-container/run",
+            &op.access,
+            json!({"mode": "no-such-mode"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    assert_eq!(r.body["field"], "mode", "{:?}", r.body);
+    let r = s
+        .post(
+            "/api/ai/skills/diagnose-container/run",
+            &op.access,
+            json!({"input": "x".repeat(100_001)}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    assert_eq!(r.body["field"], "input", "{:?}", r.body);
+    let r = s
+        .post("/api/ai/skills/no-such-skill/run", &op.access, json!({}))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{:?}", r.body);
+    let r = s
+        .post(
+            "/api/ai/skills/diagnose-container/run",
+            &viewer.access,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+    s.stop().await;
+}

@@ -160,6 +160,7 @@ fn routes() -> Vec<Route> {
         get("/api/ai/context-preview", R, http::context::preview),
         get("/api/ai/skills", R, http::skills::skills_list),
         get("/api/ai/skills/{id}", R, http::skills::skills_get),
+        post("/api/ai/skills/{id}/run", W, http::skills::skills_run),
     ]);
     routes
 }
@@ -200,5 +201,6 @@ fn start(state: AppState) -> StartFuture {
     http::context::preview,
     http::skills::skills_list,
     http::skills::skills_get,
+    http::skills::skills_run,
 ))]
 struct Doc;
