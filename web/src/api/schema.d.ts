@@ -4931,7 +4931,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                /** @description A database source, asked by a non-administrator */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -5104,7 +5104,7 @@ export interface paths {
                         "application/json": components["schemas"]["ErrorBody"];
                     };
                 };
-                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                /** @description A database source, changed by a non-administrator */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -15336,6 +15336,7 @@ export interface components {
             compression: components["schemas"]["Compression"];
             created_at: string;
             created_by?: string | null;
+            encryption?: components["schemas"]["Encryption"] | null;
             hooks: components["schemas"]["Hooks"];
             id: string;
             name: string;
@@ -15344,7 +15345,7 @@ export interface components {
             retention: components["schemas"]["Retention"];
             schedule?: components["schemas"]["Schedule"] | null;
             source: components["schemas"]["Source"];
-            storage: components["schemas"]["Storage"];
+            storage: components["schemas"]["StorageView"];
             updated_at: string;
         };
         /** @description How far a run is: bytes read from the source and bytes written to storage so far. */
@@ -15623,13 +15624,14 @@ export interface components {
         };
         CreateBackupJob: {
             compression?: components["schemas"]["Compression"] | null;
+            encryption?: components["schemas"]["Encryption"] | null;
             hooks?: components["schemas"]["Hooks"] | null;
             /** @description Unique; not blank (saved without leading and trailing blanks). */
             name: string;
             retention?: components["schemas"]["Retention"] | null;
             schedule?: components["schemas"]["Schedule"] | null;
             source: components["schemas"]["Source"];
-            storage?: components["schemas"]["Storage"] | null;
+            storage?: components["schemas"]["StorageInput"] | null;
         };
         CreateContainer: components["schemas"]["ContainerSpec"] & {
             /** @description Default: the local endpoint. */
@@ -15724,6 +15726,11 @@ export interface components {
          *     service…): a [`WorkerEvent`].
          */
         DockerEvent: components["schemas"]["WorkerEvent"];
+        /** @description Encryption of the stored archives. */
+        Encryption: {
+            /** @enum {string} */
+            kind: "age";
+        };
         EndpointCreated: {
             id: string;
             /** @description `local`, `tcp` or `agent`. */
@@ -16883,6 +16890,7 @@ export interface components {
                 compression: components["schemas"]["Compression"];
                 created_at: string;
                 created_by?: string | null;
+                encryption?: components["schemas"]["Encryption"] | null;
                 hooks: components["schemas"]["Hooks"];
                 id: string;
                 name: string;
@@ -16891,7 +16899,7 @@ export interface components {
                 retention: components["schemas"]["Retention"];
                 schedule?: components["schemas"]["Schedule"] | null;
                 source: components["schemas"]["Source"];
-                storage: components["schemas"]["Storage"];
+                storage: components["schemas"]["StorageView"];
                 updated_at: string;
             }[];
             /** Format: int64 */
@@ -17843,6 +17851,9 @@ export interface components {
             kind: "volume";
             /** @description The volume's name. */
             volume: string;
+        } | {
+            /** @enum {string} */
+            kind: "database";
         };
         /** @description A stack with its compose file and env (env values are masked for viewers). */
         StackDetail: components["schemas"]["StackView"] & {
@@ -17913,13 +17924,51 @@ export interface components {
             starred: boolean;
             uid: string;
         };
-        /**
-         * @description Where archives go. Today: a directory on the master (the module's `storage_dir`, by default
-         *     `<data_dir>/backups`), one sub-directory per job.
-         */
-        Storage: {
+        /** @description Where archives go, as the API takes it. */
+        StorageInput: {
             /** @enum {string} */
             kind: "local";
+        } | {
+            access_key_id: string;
+            /** @description The bucket's name (3 to 63 lowercase letters, digits, '.' and '-'). */
+            bucket: string;
+            /**
+             * @description An `http://` or `https://` base URL for S3-compatible servers (MinIO, Ceph, …);
+             *     default: AWS.
+             */
+            endpoint?: string | null;
+            /** @enum {string} */
+            kind: "s3";
+            /** @description Path-style addressing (`<endpoint>/<bucket>/<key>`) instead of virtual hosts. */
+            path_style?: boolean;
+            /**
+             * @description A key prefix inside the bucket (segments of letters, digits, '.', '_' and '-'
+             *     separated by '/').
+             */
+            prefix?: string | null;
+            /** @description Default `us-east-1`. */
+            region?: string | null;
+            /**
+             * @description Write-only: kept sealed, never returned. Required unless the job already has an S3
+             *     storage, whose secret is then kept.
+             */
+            secret_access_key?: string | null;
+        };
+        /** @description Where archives go, as the API shows it (the secret only as set or not). */
+        StorageView: {
+            /** @enum {string} */
+            kind: "local";
+        } | {
+            access_key_id: string;
+            bucket: string;
+            endpoint?: string | null;
+            /** @enum {string} */
+            kind: "s3";
+            path_style: boolean;
+            prefix?: string | null;
+            region?: string | null;
+            /** @description Whether a secret access key is kept (it is never returned). */
+            secret_access_key_set: boolean;
         };
         /** @description A sub-container was restarted too often in a short time. */
         SubcontainerFlapping: {
@@ -18140,12 +18189,13 @@ export interface components {
         /** @description Fields to change; the others keep their values. */
         UpdateBackupJob: {
             compression?: components["schemas"]["Compression"] | null;
+            encryption?: components["schemas"]["Encryption"] | null;
             hooks?: components["schemas"]["Hooks"] | null;
             name?: string | null;
             retention?: components["schemas"]["Retention"] | null;
             schedule?: components["schemas"]["Schedule"] | null;
             source?: components["schemas"]["Source"] | null;
-            storage?: components["schemas"]["Storage"] | null;
+            storage?: components["schemas"]["StorageInput"] | null;
         };
         UpdateStack: {
             compose?: string | null;
