@@ -736,6 +736,55 @@ mod tests {
     }
 
     #[actix::test]
+    async fn a_node_owned_by_another_master_is_not_downgraded_until_that_lease_ends() {
+        tokio::time::pause();
+        let bus = Broadcaster::start_supervised(64, 64);
+        let (mut sub, _) = bus
+            .subscribe(TopicFilter::parse(["node.status"]).unwrap(), None)
+            .await
+            .unwrap();
+        let mut t = timings();
+        t.restart_grace = Duration::ZERO;
+        let reg = NodeRegistry::start(
+            vec![NodeSeed {
+                id: "n1".into(),
+                hostname: "h1".into(),
+            }],
+            t,
+            bus,
+            Restarts::new(),
+        );
+        // Another master holds the node's lease for 200 s: healthy here, without an event.
+        let until = Instant::now() + Duration::from_secs(200);
+        assert!(reg.held_elsewhere("n1", until).await.unwrap());
+        assert!(!reg.held_elsewhere("nope", until).await.unwrap());
+        reg.snapshot("n1").await.unwrap().unwrap();
+        tokio::time::advance(Duration::from_secs(150)).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let live = reg.snapshot("n1").await.unwrap().unwrap();
+        assert_eq!(live.status, NodeStatus::Healthy);
+        assert!(!live.connected);
+        // Seen again (the next read of the leases), then the lease ends without renewal: stale,
+        // then offline, counted from when it was last seen.
+        assert!(reg.held_elsewhere("n1", until).await.unwrap());
+        // (The message is handled before the clock moves on.)
+        reg.snapshot("n1").await.unwrap().unwrap();
+        tokio::time::advance(Duration::from_secs(60)).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(
+            reg.snapshot("n1").await.unwrap().unwrap().status,
+            NodeStatus::Stale
+        );
+        tokio::time::advance(Duration::from_secs(60)).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(
+            reg.snapshot("n1").await.unwrap().unwrap().status,
+            NodeStatus::Offline
+        );
+        assert_eq!(status_events(&mut sub).await, vec!["stale", "offline"]);
+    }
+
+    #[actix::test]
     async fn status_goes_stale_then_offline_only_after_grace_and_back_on_contact() {
         tokio::time::pause();
         let bus = Broadcaster::start_supervised(64, 64);

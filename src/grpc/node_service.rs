@@ -126,7 +126,8 @@ impl NodeService for NodeApi {
         let hosts = self.state.store.hosts();
         hosts.touch_seen(&node, now_ms()).await.map_err(internal)?;
         // Several masters: the master holding the worker's stream renews the node's lease.
-        if let Ok(Some(live)) = self.state.nodes.snapshot(&node).await
+        if self.state.cluster.is_some()
+            && let Ok(Some(live)) = self.state.nodes.snapshot(&node).await
             && live.connected
         {
             crate::cluster::nodes::renew_lease(&self.state, &node).await;
