@@ -422,6 +422,21 @@ impl StreamHandle {
                 StreamInput {
                     stream_id: self.stream_id.clone(),
                     data,
+                    ..Default::default()
+                },
+            )));
+    }
+
+    /// A chunk of an archive write stream: its position in the archive, and whether it is the
+    /// last (`ArchiveOpen`; the worker fails the stream on a gap).
+    pub fn archive_input(&self, offset: u64, data: Vec<u8>, eof: bool) {
+        self.node
+            .do_send(StreamControl::Send(command::Kind::StreamInput(
+                StreamInput {
+                    stream_id: self.stream_id.clone(),
+                    data,
+                    offset,
+                    eof,
                 },
             )));
     }

@@ -13,6 +13,7 @@ pub mod http;
 pub mod retention;
 pub mod run;
 pub mod scheduler;
+pub mod sources;
 pub mod spec;
 pub mod storage;
 pub mod store;

@@ -18,12 +18,11 @@ use utoipa::ToSchema;
 use super::BackupError;
 use super::events::{BackupFinished, BackupProgress};
 use super::retention;
+use super::sources;
 use super::spec::{self, Compression, Source};
 use super::storage::{self, HashingReader, HashingWriter, Pending};
 use super::store::{BackupJob, BackupRecord, BackupsStore, RunOutcome};
 use super::tar_check::TarCheck;
-use crate::docker::Engine;
-use crate::docker::archive::VolumeHelper;
 use crate::events::Notification;
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -156,106 +155,6 @@ async fn run_backup(
     }
 }
 
-/// Containers stopped and a helper created for an operation: undone by [`Cleanup::finish`], or,
-/// when the operation's future is dropped (cancelled, master stopping), by a spawned task.
-struct Cleanup {
-    engine: Engine,
-    stopped: Vec<String>,
-    helper: Option<VolumeHelper>,
-    /// A volume this operation created, removed when it fails.
-    created_volume: Option<String>,
-    done: bool,
-}
-
-impl Cleanup {
-    fn new(engine: Engine) -> Self {
-        Self {
-            engine,
-            stopped: Vec::new(),
-            helper: None,
-            created_volume: None,
-            done: false,
-        }
-    }
-
-    /// Stops the running containers that use `volume` (remembered to be started again).
-    async fn stop_users(&mut self, volume: &str) -> Result<(), BackupError> {
-        let users = self.engine.running_users_of(volume).await?;
-        for (id, name) in users {
-            self.engine
-                .stop_for_backup(&id)
-                .await
-                .map_err(|e| BackupError::Engine(format!("stopping container '{name}': {e}")))?;
-            self.stopped.push(id);
-        }
-        Ok(())
-    }
-
-    /// Undoes everything; `failed`: the operation failed (a volume it created is removed).
-    /// Returns what could not be undone.
-    async fn finish(mut self, failed: bool) -> Vec<String> {
-        self.done = true;
-        undo(
-            self.engine.clone(),
-            self.helper.take(),
-            std::mem::take(&mut self.stopped),
-            if failed {
-                self.created_volume.take()
-            } else {
-                None
-            },
-        )
-        .await
-    }
-}
-
-async fn undo(
-    engine: Engine,
-    helper: Option<VolumeHelper>,
-    stopped: Vec<String>,
-    created_volume: Option<String>,
-) -> Vec<String> {
-    let mut problems = Vec::new();
-    if let Some(h) = helper
-        && let Err(e) = engine.remove_helper(&h).await
-    {
-        problems.push(format!("removing helper container {}: {e}", h.id));
-    }
-    if let Some(v) = created_volume
-        && let Err(e) = engine.remove_volume(&v, true).await
-    {
-        problems.push(format!("removing volume '{v}': {e}"));
-    }
-    for id in stopped {
-        if let Err(e) = engine.start_after_backup(&id).await {
-            problems.push(format!("starting container {id} again: {e}"));
-        }
-    }
-    for p in &problems {
-        tracing::warn!("backup clean-up: {p}");
-    }
-    problems
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        if self.done {
-            return;
-        }
-        let (engine, helper, stopped, created) = (
-            self.engine.clone(),
-            self.helper.take(),
-            std::mem::take(&mut self.stopped),
-            self.created_volume.take(),
-        );
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move {
-                undo(engine, helper, stopped, created).await;
-            });
-        }
-    }
-}
-
 fn volume_of(job: &BackupJob) -> (&str, &str) {
     match &job.definition.source {
         Source::Volume { endpoint, volume } => (endpoint.as_str(), volume.as_str()),
@@ -269,8 +168,8 @@ async fn backup(
     ctx: &JobContext,
 ) -> Result<RunResult, BackupError> {
     let (endpoint, volume) = volume_of(job);
-    let engine = spec::engine_of(state, endpoint).await?;
-    if !engine.volume_exists(volume).await? {
+    let place = sources::place_of(state, endpoint).await?;
+    if !place.volume_exists(volume).await? {
         return Err(BackupError::Engine(format!(
             "volume '{volume}' no longer exists on endpoint '{endpoint}'"
         )));
@@ -278,15 +177,12 @@ async fn backup(
     let root = storage::root(state).await?;
     let compression = job.definition.compression;
     let key = storage::key_of(&job.id, &record.id, compression.extension());
-    let mut cleanup = Cleanup::new(engine.clone());
+    let mut source = place
+        .open_read(volume, job.definition.hooks.stop_containers)
+        .await?;
     let copied = async {
-        if job.definition.hooks.stop_containers {
-            cleanup.stop_users(volume).await?;
-        }
-        let helper = engine.volume_helper(volume).await?;
-        cleanup.helper = Some(helper.clone());
         let (pending, file) = Pending::create(&root, &key).await?;
-        let tar = engine.read_volume(&helper);
+        let tar = &mut source.tar;
         let progress = Progress {
             state,
             job_id: &job.id,
@@ -319,7 +215,7 @@ async fn backup(
         Ok::<_, BackupError>((pending, read, files, sha256, size))
     }
     .await;
-    let problems = cleanup.finish(copied.is_err()).await;
+    let problems = source.finish(copied.is_err()).await;
     let (pending, read, files, sha256, size) = copied?;
     if !problems.is_empty() {
         // The pending object is dropped (deleted): a run that could not restore the
@@ -363,7 +259,7 @@ impl Progress<'_> {
 
 /// Copies the tar stream into `w`, checking its structure on the way; (bytes read, entries).
 async fn pump<W: AsyncWrite + Unpin>(
-    tar: impl Stream<Item = Result<Bytes, crate::docker::DockerError>>,
+    tar: impl Stream<Item = Result<Bytes, String>>,
     w: &mut W,
     written: impl Fn(&W) -> u64,
     progress: &Progress<'_>,
@@ -517,10 +413,10 @@ pub async fn start_restore(
 ) -> Result<Job, BackupError> {
     succeeded(&record)?;
     let (endpoint, volume) = volume_of(job);
-    let engine = spec::engine_of(state, endpoint).await?;
+    let place = sources::place_of(state, endpoint).await?;
     let (volume, new) = match target {
         RestoreTarget::Original => {
-            if !engine.volume_exists(volume).await? {
+            if !place.volume_exists(volume).await? {
                 return Err(BackupError::Conflict(format!(
                     "volume '{volume}' no longer exists on endpoint '{endpoint}'; restore into \
                      a new volume"
@@ -530,7 +426,7 @@ pub async fn start_restore(
         }
         RestoreTarget::NewVolume(name) => {
             spec::check_volume_name("volume", &name)?;
-            if engine.volume_exists(&name).await? {
+            if place.volume_exists(&name).await? {
                 return Err(BackupError::Conflict(format!(
                     "volume '{name}' already exists on endpoint '{endpoint}'"
                 )));
@@ -547,7 +443,7 @@ pub async fn start_restore(
     state
         .jobs
         .submit(spec, move |ctx| async move {
-            restore(&st, engine, record, &volume, new, &ctx)
+            restore(&st, place, record, &volume, new, &ctx)
                 .await
                 .map_err(|e| JobFailure::from(e.to_string()))
         })
@@ -557,7 +453,7 @@ pub async fn start_restore(
 
 async fn restore(
     state: &AppState,
-    engine: Engine,
+    place: sources::VolumePlace,
     record: BackupRecord,
     volume: &str,
     new: bool,
@@ -573,33 +469,13 @@ async fn restore(
     );
     let root = storage::root(state).await?;
     let key = record.storage_key.clone().unwrap_or_default();
-    let mut cleanup = Cleanup::new(engine.clone());
-    let written = async {
-        if new {
-            engine.create_volume(volume).await?;
-            cleanup.created_volume = Some(volume.to_owned());
-        } else {
-            cleanup.stop_users(volume).await?;
-        }
-        let helper = engine.volume_helper(volume).await?;
-        cleanup.helper = Some(helper.clone());
-        let (file, _) = storage::open(&root, &key).await?;
-        let reader = BufReader::with_capacity(WRITE_BUFFER, file);
-        let tar: std::pin::Pin<Box<dyn AsyncRead + Send>> = match record.compression.as_str() {
-            "zstd" => Box::pin(ZstdDecoder::new(reader)),
-            _ => Box::pin(reader),
-        };
-        engine
-            .write_volume(&helper, tokio_util::io::ReaderStream::new(tar))
-            .await?;
-        Ok::<_, BackupError>(())
-    }
-    .await;
-    let problems = cleanup.finish(written.is_err()).await;
-    written?;
-    if !problems.is_empty() {
-        return Err(BackupError::Engine(problems.join("; ")));
-    }
+    let (file, _) = storage::open(&root, &key).await?;
+    let reader = BufReader::with_capacity(WRITE_BUFFER, file);
+    let tar: std::pin::Pin<Box<dyn AsyncRead + Send>> = match record.compression.as_str() {
+        "zstd" => Box::pin(ZstdDecoder::new(reader)),
+        _ => Box::pin(reader),
+    };
+    place.write(volume, new, tar).await?;
     Ok(json!({"record_id": record.id, "volume": volume, "files": files}))
 }
 

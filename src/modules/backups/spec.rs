@@ -5,10 +5,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::BackupError;
-use crate::endpoints;
 use crate::state::AppState;
 
-/// Where the data comes from. Today: a Docker volume on a `local` or `tcp` endpoint.
+/// Where the data comes from. Today: a Docker volume on any endpoint (`local`, `tcp`, or an
+/// `agent` endpoint through its worker).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Source {
@@ -250,11 +250,10 @@ pub async fn check(state: &AppState, def: &Definition) -> Result<(), BackupError
     match &def.source {
         Source::Volume { endpoint, volume } => {
             check_volume_name("source.volume", volume)?;
-            let engine = engine_of(state, endpoint).await?;
-            let exists = engine
+            let exists = super::sources::place_of(state, endpoint)
+                .await?
                 .volume_exists(volume)
-                .await
-                .map_err(|e| BackupError::Engine(e.to_string()))?;
+                .await?;
             if !exists {
                 return Err(invalid(
                     "source.volume",
@@ -264,42 +263,4 @@ pub async fn check(state: &AppState, def: &Definition) -> Result<(), BackupError
         }
     }
     Ok(())
-}
-
-/// The engine of an endpoint a backup can read directly (`local`, `tcp`); a 400 naming
-/// `source.endpoint` otherwise.
-pub async fn engine_of(
-    state: &AppState,
-    endpoint: &str,
-) -> Result<crate::docker::Engine, BackupError> {
-    if endpoint.is_empty()
-        || endpoint.len() > 128
-        || endpoint.chars().any(|c| c.is_control() || c == '/')
-    {
-        return Err(invalid(
-            "source.endpoint",
-            "source.endpoint is not a valid id",
-        ));
-    }
-    let e = match endpoints::get(state, endpoint).await {
-        Ok(e) => e,
-        Err(endpoints::EndpointError::NotFound(_)) => {
-            return Err(invalid(
-                "source.endpoint",
-                format!("no endpoint '{endpoint}'"),
-            ));
-        }
-        Err(other) => return Err(BackupError::Engine(other.to_string())),
-    };
-    match endpoints::engine(state, &e) {
-        Ok(Some(engine)) => Ok(engine),
-        Ok(None) => Err(invalid(
-            "source.endpoint",
-            format!(
-                "endpoint '{endpoint}' is reached through a worker; backups of its volumes are \
-                 not supported yet"
-            ),
-        )),
-        Err(err) => Err(BackupError::Engine(err.to_string())),
-    }
 }
