@@ -18,6 +18,7 @@ mod integration {
     mod auth;
     mod automation;
     mod backups;
+    mod backups_worker;
     mod chaos;
     mod cluster;
     mod compose_security;
