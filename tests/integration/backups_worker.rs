@@ -293,3 +293,158 @@ async fn a_volume_on_a_worker_is_backed_up_and_restored_identically_and_a_lost_w
     }
     s.stop().await;
 }
+
+#[actix_web::test]
+async fn the_exec_hook_runs_before_the_backup_through_the_worker_and_a_failing_one_fails_the_run() {
+    if !engine_available() {
+        return;
+    }
+    ensure_image();
+    let c = Cleanup::new("bkx");
+    let mut s = TestServer::start_with(|cfg| {
+        cfg.fleet.heartbeat_interval_secs = 1;
+        cfg.docker.local_endpoint = false;
+    })
+    .await;
+    s.http = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let admin = s.setup().await;
+    s.enable_module(&admin, "backups", Value::Null).await;
+    let worker = FusedWorker::start(&s, &admin, "bkx").await;
+    let node = worker.id.clone();
+    let vol = create_volume(&c, "db");
+    let db = user_of(&c, &vol, "db");
+
+    let hooked = |command: Value, timeout: u64| {
+        json!({
+            "name": "dump first",
+            "source": {"kind": "volume", "endpoint": node, "volume": vol},
+            "hooks": {"stop_containers": true,
+                      "exec": {"container": db, "command": command, "timeout_s": timeout}},
+        })
+    };
+    let dump = json!(["sh", "-c", "echo dumped > /v/dump.txt && echo dump written"]);
+    // Running commands in containers is the admin's: an operator cannot set the hook.
+    let operator = s.user(&admin, "bkx-op", "operator").await;
+    let refused = s
+        .post(
+            "/api/backup-jobs",
+            &operator.access,
+            hooked(dump.clone(), 30),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{:?}", refused.body);
+    for (body, field) in [
+        (hooked(dump.clone(), 0), "hooks.exec.timeout_s"),
+        (hooked(json!([]), 30), "hooks.exec.command"),
+        (hooked(json!([" "]), 30), "hooks.exec.command"),
+    ] {
+        let r = s.post("/api/backup-jobs", &admin.access, body).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+        assert!(
+            r.body["error"].as_str().unwrap().contains(field),
+            "{:?}",
+            r.body
+        );
+    }
+    let mut bad_container = hooked(dump.clone(), 30);
+    bad_container["hooks"]["exec"]["container"] = json!("../etc");
+    let r = s
+        .post("/api/backup-jobs", &admin.access, bad_container)
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+
+    let created = s
+        .post("/api/backup-jobs", &admin.access, hooked(dump.clone(), 30))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    assert_eq!(created.body["hooks"]["exec"]["command"], dump);
+    let job = created.body["id"].as_str().unwrap().to_owned();
+    let op = operation(
+        &s,
+        &admin.access,
+        &format!("/api/backup-jobs/{job}/run"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(op["state"], "succeeded", "{op:?}");
+    let rid = op["result"]["record_id"].as_str().unwrap().to_owned();
+    // The hook's dump is in the archive.
+    let copy = format!("{}-copy", c.prefix);
+    let restored = operation(
+        &s,
+        &admin.access,
+        &format!("/api/backup-jobs/{job}/records/{rid}/restore"),
+        json!({"volume": copy}),
+    )
+    .await;
+    assert_eq!(restored["state"], "succeeded", "{restored:?}");
+    assert_eq!(in_volume(&c, &copy, "cat /v/dump.txt"), "dumped");
+    assert_eq!(inspect(&db, "{{.State.Status}}"), "running");
+
+    // An operator cannot change the hook either; the admin makes it fail.
+    let failing = json!(["sh", "-c", "echo no space left >&2; exit 3"]);
+    let changed = s
+        .put(
+            &format!("/api/backup-jobs/{job}"),
+            &operator.access,
+            json!({"hooks": {"stop_containers": true, "exec": {"container": db, "command": failing}}}),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::FORBIDDEN, "{:?}", changed.body);
+    let changed = s
+        .put(
+            &format!("/api/backup-jobs/{job}"),
+            &admin.access,
+            json!({"hooks": {"stop_containers": true, "exec": {"container": db, "command": failing}}}),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{:?}", changed.body);
+    assert_eq!(changed.body["hooks"]["exec"]["timeout_s"], 300);
+    let op = operation(
+        &s,
+        &admin.access,
+        &format!("/api/backup-jobs/{job}/run"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(op["state"], "failed", "{op:?}");
+    let error = op["error"].as_str().unwrap();
+    assert!(error.contains("exited with code 3"), "{op:?}");
+    assert!(error.contains("no space left"), "{op:?}");
+    // Nothing was left changed: the container runs, no helper, one object (the first run's).
+    assert_eq!(inspect(&db, "{{.State.Status}}"), "running");
+    assert_eq!(helpers_of(&vol), "");
+    let job_dir = s.config.storage.data_dir.join("backups").join(&job);
+    assert_eq!(files_under(&job_dir).len(), 1);
+
+    // A hook that overruns its timeout fails the run as well.
+    let slow = s
+        .put(
+            &format!("/api/backup-jobs/{job}"),
+            &admin.access,
+            json!({"hooks": {"exec": {"container": db, "command": ["sleep", "30"], "timeout_s": 1}}}),
+        )
+        .await;
+    assert_eq!(slow.status, StatusCode::OK, "{:?}", slow.body);
+    let op = operation(
+        &s,
+        &admin.access,
+        &format!("/api/backup-jobs/{job}/run"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(op["state"], "failed", "{op:?}");
+    assert!(
+        op["error"]
+            .as_str()
+            .unwrap()
+            .contains("did not end within 1 s"),
+        "{op:?}"
+    );
+    assert_eq!(files_under(&job_dir).len(), 1);
+    drop(worker);
+    s.stop().await;
+}

@@ -9,6 +9,7 @@
 //! The engine side (helper containers, the archive API) is `crate::docker::archive`.
 
 pub mod events;
+pub mod hooks;
 pub mod http;
 pub mod retention;
 pub mod run;

@@ -17,12 +17,12 @@ use utoipa::ToSchema;
 
 use super::BackupError;
 use super::events::{BackupFinished, BackupProgress};
-use super::retention;
 use super::sources;
 use super::spec::{self, Compression, Source};
 use super::storage::{self, HashingReader, HashingWriter, Pending};
 use super::store::{BackupJob, BackupRecord, BackupsStore, RunOutcome};
 use super::tar_check::TarCheck;
+use super::{hooks, retention};
 use crate::events::Notification;
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -177,6 +177,13 @@ async fn backup(
     let root = storage::root(state).await?;
     let compression = job.definition.compression;
     let key = storage::key_of(&job.id, &record.id, compression.extension());
+    if let Some(exec) = &job.definition.hooks.exec {
+        ctx.progress(
+            None,
+            format!("running the exec hook in '{}'", exec.container),
+        );
+        hooks::run_exec(state, endpoint, exec).await?;
+    }
     let mut source = place
         .open_read(volume, job.definition.hooks.stop_containers)
         .await?;

@@ -135,6 +135,7 @@ pub async fn list(
 /// Create a backup job; the endpoint and the volume must exist.
 #[utoipa::path(post, path = "/api/backup-jobs", tag = "backups", request_body = CreateBackupJob,
     responses((status = 201, body = BackupJobView), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody, description = "An exec hook set by a non-admin"),
         (status = 409, body = ErrorBody, description = "A job with this name exists"),
         (status = 502, body = ErrorBody, description = "The endpoint's engine failed")))]
 pub async fn create(
@@ -144,6 +145,9 @@ pub async fn create(
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
     let name = spec::check_name(&b.name)?;
+    if b.hooks.as_ref().is_some_and(|h| h.exec.is_some()) {
+        exec_hook_needs_admin(&principal)?;
+    }
     let def = Definition {
         source: b.source,
         storage: b.storage.unwrap_or(Storage::Local),
@@ -159,6 +163,17 @@ pub async fn create(
         .create(&name, &def, &principal.username)
         .await?;
     Ok(HttpResponse::Created().json(BackupJobView::from(job)))
+}
+
+/// Commands in containers are the admin's (as the exec WebSocket is): an exec hook is set or
+/// changed by an admin only.
+fn exec_hook_needs_admin(principal: &Principal) -> Result<(), crate::error::ApiError> {
+    if principal.has(crate::auth::Role::Admin) {
+        return Ok(());
+    }
+    Err(crate::error::ApiError::forbidden(
+        "hooks.exec runs a command in a container: only an admin may set or change it",
+    ))
 }
 
 /// A backup job.
@@ -177,10 +192,12 @@ pub async fn get(
 #[utoipa::path(put, path = "/api/backup-jobs/{id}", tag = "backups",
     params(("id" = uuid::Uuid, Path, description = "The job's id")), request_body = UpdateBackupJob,
     responses((status = 200, body = BackupJobView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 403, body = ErrorBody, description = "An exec hook set or changed by a non-admin"),
         (status = 409, body = ErrorBody, description = "A job with this name exists"),
         (status = 502, body = ErrorBody, description = "The endpoint's engine failed")))]
 pub async fn update(
     state: web::Data<AppState>,
+    principal: Principal,
     id: web::Path<String>,
     body: Body<UpdateBackupJob>,
 ) -> ApiResult<web::Json<BackupJobView>> {
@@ -192,6 +209,8 @@ pub async fn update(
         None => current.name.clone(),
     };
     let d = current.definition;
+    let old_exec = d.hooks.exec.clone();
+    let old_source = d.source.clone();
     let def = Definition {
         source: b.source.unwrap_or(d.source),
         storage: b.storage.unwrap_or(d.storage),
@@ -200,6 +219,10 @@ pub async fn update(
         hooks: b.hooks.unwrap_or(d.hooks),
         schedule: b.schedule.unwrap_or(d.schedule),
     };
+    // An exec hook set, changed, or pointed at another source takes the admin role.
+    if def.hooks.exec.is_some() && (def.hooks.exec != old_exec || def.source != old_source) {
+        exec_hook_needs_admin(&principal)?;
+    }
     spec::check(&state, &def).await?;
     Ok(web::Json(
         state
