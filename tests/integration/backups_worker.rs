@@ -284,7 +284,7 @@ async fn a_volume_on_a_worker_is_backed_up_and_restored_identically_and_a_lost_w
     assert!(record["storage_key"].is_null(), "{record:?}");
     assert_eq!(files_under(&job_dir), Vec::<std::path::PathBuf>::new());
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while helpers_of(&big) != "" || inspect(&big_user, "{{.State.Status}}") != "running" {
+    while !helpers_of(&big).is_empty() || inspect(&big_user, "{{.State.Status}}") != "running" {
         assert!(
             std::time::Instant::now() < deadline,
             "the worker did not undo its hook and helper"

@@ -28,7 +28,7 @@ pub enum VolumePlace {
     /// `local` or `tcp`: the master talks to the engine.
     Direct(Engine),
     /// `agent`: through the node's worker.
-    Worker(AppState, Box<StoredEndpoint>),
+    Worker(Box<AppState>, Box<StoredEndpoint>),
 }
 
 fn invalid(field: &str, message: impl Into<String>) -> BackupError {
@@ -66,7 +66,7 @@ pub async fn place_of(state: &AppState, endpoint: &str) -> Result<VolumePlace, B
     };
     match endpoints::engine(state, &e) {
         Ok(Some(engine)) => Ok(VolumePlace::Direct(engine)),
-        Ok(None) => Ok(VolumePlace::Worker(state.clone(), Box::new(e))),
+        Ok(None) => Ok(VolumePlace::Worker(Box::new(state.clone()), Box::new(e))),
         Err(err) => Err(remote(err)),
     }
 }
