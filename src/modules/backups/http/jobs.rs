@@ -135,7 +135,6 @@ pub async fn list(
 /// Create a backup job; the endpoint and the volume must exist.
 #[utoipa::path(post, path = "/api/backup-jobs", tag = "backups", request_body = CreateBackupJob,
     responses((status = 201, body = BackupJobView), (status = 400, body = ErrorBody),
-        (status = 403, body = ErrorBody, description = "An exec hook set by a non-admin"),
         (status = 409, body = ErrorBody, description = "A job with this name exists"),
         (status = 502, body = ErrorBody, description = "The endpoint's engine failed")))]
 pub async fn create(
@@ -192,7 +191,6 @@ pub async fn get(
 #[utoipa::path(put, path = "/api/backup-jobs/{id}", tag = "backups",
     params(("id" = uuid::Uuid, Path, description = "The job's id")), request_body = UpdateBackupJob,
     responses((status = 200, body = BackupJobView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 403, body = ErrorBody, description = "An exec hook set or changed by a non-admin"),
         (status = 409, body = ErrorBody, description = "A job with this name exists"),
         (status = 502, body = ErrorBody, description = "The endpoint's engine failed")))]
 pub async fn update(
