@@ -77,8 +77,18 @@ struct Sample {
     worker_growth_mib: f64,
 }
 
+/// A fresh connection per request, each with a deadline: the blocking `docker` calls between
+/// requests give the master time to close an idle kept-alive connection under the client.
+fn client() -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(60))
+        .build()?)
+}
+
 /// Starts `path` (202 with an operation) and waits for it, sampling both processes' RSS.
 async fn timed(
+    http: &reqwest::Client,
     master: &Master,
     token: &str,
     path: &str,
@@ -89,8 +99,7 @@ async fn timed(
     let (m0, w0) = (vm_rss_kib(master_pid), vm_rss_kib(worker_pid));
     let (mut m_peak, mut w_peak) = (m0, w0);
     let started = Instant::now();
-    let resp = master
-        .http
+    let resp = http
         .post(master.url(path))
         .bearer_auth(token)
         .json(&body)
@@ -114,8 +123,7 @@ async fn timed(
             continue;
         }
         next_poll = Instant::now() + Duration::from_millis(200);
-        let op: Value = master
-            .http
+        let op: Value = http
             .get(master.url(&format!("/api/operations/{id}")))
             .bearer_auth(token)
             .send()
@@ -145,15 +153,16 @@ pub async fn backup_worker(opts: &Options) -> anyhow::Result<()> {
     let mib = opts.mib.max(16);
     let master = Master::start_with_env(&[("CB_DOCKER__LOCAL_ENDPOINT", "false")]).await?;
     let token = master.setup().await?;
+    let http = client()?;
     let auth = |r: reqwest::RequestBuilder| r.bearer_auth(&token);
-    let put = auth(master.http.put(master.url("/api/config/backups")))
+    let put = auth(http.put(master.url("/api/config/backups")))
         .json(&json!({"enabled": true}))
         .send()
         .await?;
     if !put.status().is_success() {
         bail!("enabling backups: {}", put.text().await?);
     }
-    let host: Value = auth(master.http.post(master.url("/api/hosts")))
+    let host: Value = auth(http.post(master.url("/api/hosts")))
         .json(&json!({"name": "bench-node"}))
         .send()
         .await?
@@ -187,7 +196,7 @@ pub async fn backup_worker(opts: &Options) -> anyhow::Result<()> {
     let worker_pid = worker.id().context("the worker exited")?;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let h: Value = auth(master.http.get(master.url(&format!("/api/hosts/{node}"))))
+        let h: Value = auth(http.get(master.url(&format!("/api/hosts/{node}"))))
             .send()
             .await?
             .json()
@@ -275,7 +284,7 @@ pub async fn backup_worker(opts: &Options) -> anyhow::Result<()> {
         baseline.push(mib as f64 / started.elapsed().as_secs_f64());
     }
 
-    let created: Value = auth(master.http.post(master.url("/api/backup-jobs")))
+    let created: Value = auth(http.post(master.url("/api/backup-jobs")))
         .json(&json!({
             "name": "bench",
             "source": {"kind": "volume", "endpoint": node, "volume": volume},
@@ -292,6 +301,7 @@ pub async fn backup_worker(opts: &Options) -> anyhow::Result<()> {
     let mut restores = Vec::new();
     for round in 0..opts.rounds {
         let (op, mut s) = timed(
+            &http,
             &master,
             &token,
             &format!("/api/backup-jobs/{job}/run"),
@@ -309,6 +319,7 @@ pub async fn backup_worker(opts: &Options) -> anyhow::Result<()> {
         let target = format!("cbbench-{tag}-r{round}");
         volumes.0.push(target.clone());
         let (_, mut s) = timed(
+            &http,
             &master,
             &token,
             &format!("/api/backup-jobs/{job}/records/{rid}/restore"),

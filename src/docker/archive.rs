@@ -19,6 +19,9 @@ pub const HELPER_IMAGE: &str = "contextbay/volume-helper:empty";
 pub const MOUNT_DIR: &str = "/data";
 /// The label of helper containers, so that leftovers can be found.
 pub const HELPER_LABEL: &str = "contextbay.volume-helper";
+/// How long one archive request may take (the engine answers an upload only once it is
+/// extracted whole).
+const ARCHIVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// A container that mounts one volume and is never started: the handle to read or write it.
 /// Remove it with [`Engine::remove_helper`] when done.
@@ -134,6 +137,8 @@ impl Engine {
         helper: &VolumeHelper,
     ) -> impl Stream<Item = Result<Bytes, DockerError>> + Send + use<> {
         self.client()
+            .clone()
+            .with_timeout(ARCHIVE_TIMEOUT)
             .download_from_container(
                 &helper.id,
                 Some(DownloadFromContainerOptions {
@@ -150,7 +155,11 @@ impl Engine {
         helper: &VolumeHelper,
         tar: impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
     ) -> Result<(), DockerError> {
+        // The engine answers once the whole archive is extracted: the client's default
+        // request timeout (2 minutes) would cut a large restore off.
         self.client()
+            .clone()
+            .with_timeout(ARCHIVE_TIMEOUT)
             .upload_to_container(
                 &helper.id,
                 Some(UploadToContainerOptions {
