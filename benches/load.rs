@@ -7,6 +7,7 @@
 //! cargo bench --bench load -- auth-throughput   # GET /api/auth/me (JWT, API key) vs a bare handler
 //! cargo bench --bench load -- fleet             # 1,000 simulated workers over gRPC for 10 min
 //! cargo bench --bench load -- inventory --containers=20  # container list/lookup over 1,000 nodes
+//! cargo bench --bench load -- backup-worker --mib=1024  # a volume backed up/restored through a worker
 //! cargo bench --bench load -- all
 //! ```
 //!
@@ -45,6 +46,8 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
+#[path = "load/backup.rs"]
+mod backup;
 #[path = "load/fleet.rs"]
 mod fleet;
 
@@ -83,6 +86,7 @@ fn main() -> ExitCode {
             "auth-throughput" => auth_throughput(&opts).await,
             "fleet" => fleet::fleet(&opts).await,
             "inventory" => fleet::inventory(&opts).await,
+            "backup-worker" => backup::backup_worker(&opts).await,
             "all" => {
                 idle_rss(&opts).await?;
                 ws_fanout(&opts).await?;
@@ -100,9 +104,9 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: cargo bench --bench load -- <idle-rss|ws-fanout|auth-throughput|fleet|inventory|all> \
+const USAGE: &str = "usage: cargo bench --bench load -- <idle-rss|ws-fanout|auth-throughput|fleet|inventory|backup-worker|all> \
 [--clients=N] [--rate=N] [--seconds=N] [--rounds=N] [--concurrency=N] [--idle=N] \
-[--workers=N] [--interval=N] [--per-channel=N] [--containers=N] [--no-census]";
+[--workers=N] [--interval=N] [--per-channel=N] [--containers=N] [--no-census] [--mib=N]";
 
 /// Command-line options; cargo adds `--bench`, which is ignored.
 #[derive(Debug, Clone)]
@@ -119,6 +123,8 @@ struct Options {
     per_channel: usize,
     containers: usize,
     no_census: bool,
+    /// `backup-worker`: the volume's size in MiB.
+    mib: u64,
 }
 
 impl Options {
@@ -136,6 +142,7 @@ impl Options {
             per_channel: 1,
             containers: 10,
             no_census: false,
+            mib: 1024,
         };
         for arg in args {
             let number = |prefix: &str| -> anyhow::Result<Option<u64>> {
@@ -147,6 +154,8 @@ impl Options {
                 continue;
             } else if arg == "--no-census" {
                 opts.no_census = true;
+            } else if let Some(v) = number("--mib=")? {
+                opts.mib = v;
             } else if let Some(v) = number("--clients=")? {
                 opts.clients = usize::try_from(v)?;
             } else if let Some(v) = number("--rate=")? {
@@ -210,6 +219,11 @@ impl Master {
     }
 
     async fn start() -> anyhow::Result<Self> {
+        Self::start_with_env(&[]).await
+    }
+
+    /// [`Self::start`] with extra `CB_*` settings.
+    async fn start_with_env(env: &[(&str, &str)]) -> anyhow::Result<Self> {
         let bin = Self::binary();
         if !bin.is_file() {
             bail!(
@@ -244,6 +258,7 @@ impl Master {
         }
         // The simulated workers dial plain gRPC (`http://`): gRPC TLS, the default, is off here.
         cmd.env("CB_FLEET__GRPC_TLS", "false");
+        cmd.envs(env.iter().copied());
         let child = cmd
             .spawn()
             .with_context(|| format!("starting {}", bin.display()))?;

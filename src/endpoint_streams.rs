@@ -111,6 +111,8 @@ fn output_of(frame: Option<stream_frame::Frame>) -> Option<(&'static str, String
             Some(("stderr", String::from_utf8_lossy(&d).into_owned()))
         }
         stream_frame::Frame::Eof(_) | stream_frame::Frame::ExitCode(_) => None,
+        // Only archive write streams carry acknowledgements; nothing to show.
+        stream_frame::Frame::Ack(_) => Some(("stdout", String::new())),
     }
 }
 
@@ -197,6 +199,7 @@ impl Exec {
                         ExecEvent::Output(Bytes::from(d))
                     }
                     Some(stream_frame::Frame::ExitCode(code)) => ExecEvent::Exit(Some(code.into())),
+                    Some(stream_frame::Frame::Ack(_)) => ExecEvent::Output(Bytes::new()),
                     Some(stream_frame::Frame::Eof(_)) | None => ExecEvent::Exit(None),
                 },
                 None => ExecEvent::Failed("the worker disconnected".into()),
@@ -308,5 +311,155 @@ pub async fn compose_on_worker(
         None => Err(EndpointError::Unavailable(
             "the worker sent an empty result".into(),
         )),
+    }
+}
+
+/// A volume's tar stream read on a worker; an `Err` ends it with what went wrong.
+pub type ArchiveChunks = Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send>>;
+
+/// Archive data sent to a worker per `StreamInput`.
+const ARCHIVE_CHUNK: usize = 64 * 1024;
+/// Archive data sent to a worker and not yet acknowledged, at most.
+const ARCHIVE_WINDOW: u64 = 1024 * 1024;
+
+const WORKER_GONE: &str =
+    "the worker disconnected (or its stream was cut off) before the archive ended";
+
+/// Opens an archive stream on an agent endpoint's worker and waits for it to be open (creating
+/// the helper and stopping containers may take a while: the long-running timeout applies).
+async fn open_archive(
+    state: &AppState,
+    e: &StoredEndpoint,
+    open: contextbay_proto::v1::ArchiveOpen,
+) -> Result<RemoteStream, EndpointError> {
+    let node = node_of(e);
+    let (pending, stream) = state
+        .nodes
+        .start_stream(
+            node,
+            command::Kind::ArchiveOpen(open),
+            Some(crate::docker::ops::LONG_RUNNING),
+        )
+        .await
+        .map_err(|f| unavailable(node, &f))?;
+    let result = pending.wait().await.map_err(|f| unavailable(node, &f))?;
+    match result.outcome {
+        Some(command_result::Outcome::Error(err)) if err.code == "unsupported" => {
+            Err(EndpointError::Unavailable(format!(
+                "the worker of node {node} cannot stream archives (it answered 'unsupported \
+                 command'): upgrade it"
+            )))
+        }
+        _ => opened(result).map(|()| stream),
+    }
+}
+
+/// How an archive stream ended, from its last frames: `stderr` carries the reason, `exit_code`
+/// (non-zero) or the stream's end without `eof` is a failure.
+fn archive_failure(reason: &mut String, frame: Option<stream_frame::Frame>) -> Option<String> {
+    match frame {
+        Some(stream_frame::Frame::Stderr(d)) => {
+            reason.push_str(&String::from_utf8_lossy(&d));
+            None
+        }
+        Some(stream_frame::Frame::ExitCode(code)) => Some(if reason.is_empty() {
+            format!("the worker's archive stream ended with code {code}")
+        } else {
+            std::mem::take(reason)
+        }),
+        _ => None,
+    }
+}
+
+/// Reads volume `volume` of agent endpoint `e` as a tar stream (entries under `data/`) through
+/// its worker; with `stop_users`, the worker stops the running containers that use it for the
+/// duration. Dropping the stream aborts it on the worker.
+pub async fn archive_read(
+    state: &AppState,
+    e: &StoredEndpoint,
+    volume: &str,
+    stop_users: bool,
+) -> Result<ArchiveChunks, EndpointError> {
+    use contextbay_proto::v1::{ArchiveOpen, archive_open};
+    let open = ArchiveOpen {
+        target: Some(archive_open::Target::Volume(volume.to_owned())),
+        write: false,
+        create: false,
+        stop_users,
+    };
+    let stream = open_archive(state, e, open).await?;
+    let chunks = futures_util::stream::unfold(Some((stream, String::new())), |st| async move {
+        // The stream is kept here until the end: dropping it tells the worker to stop.
+        let (mut stream, mut reason) = st?;
+        loop {
+            let Some(frame) = stream.frames.recv().await else {
+                return Some((Err(WORKER_GONE.to_owned()), None));
+            };
+            match frame.frame {
+                Some(stream_frame::Frame::Stdout(d)) => {
+                    return Some((Ok(Bytes::from(d)), Some((stream, reason))));
+                }
+                Some(stream_frame::Frame::Eof(_)) => return None,
+                other => {
+                    if let Some(failure) = archive_failure(&mut reason, other) {
+                        return Some((Err(failure), None));
+                    }
+                }
+            }
+        }
+    });
+    Ok(Box::pin(chunks))
+}
+
+/// Writes a tar stream (entries under `data/`) into volume `volume` of agent endpoint `e`
+/// through its worker: into a new volume with `create` (removed again on failure), otherwise
+/// into the existing one with its running users stopped for the duration. At most
+/// [`ARCHIVE_WINDOW`] bytes are in flight unacknowledged; nothing is buffered whole.
+pub async fn archive_write(
+    state: &AppState,
+    e: &StoredEndpoint,
+    volume: &str,
+    create: bool,
+    mut tar: impl tokio::io::AsyncRead + Unpin + Send,
+) -> Result<(), EndpointError> {
+    use contextbay_proto::v1::{ArchiveOpen, archive_open};
+    use tokio::io::AsyncReadExt;
+    let open = ArchiveOpen {
+        target: Some(archive_open::Target::Volume(volume.to_owned())),
+        write: true,
+        create,
+        stop_users: !create,
+    };
+    let mut stream = open_archive(state, e, open).await?;
+    let (mut sent, mut acked, mut eof) = (0u64, 0u64, false);
+    let mut reason = String::new();
+    let mut buf = vec![0u8; ARCHIVE_CHUNK];
+    loop {
+        while !eof && sent - acked < ARCHIVE_WINDOW {
+            let n = tar
+                .read(&mut buf)
+                .await
+                .map_err(|err| EndpointError::Internal(format!("reading the archive: {err}")))?;
+            eof = n == 0;
+            stream.control.archive_input(sent, buf[..n].to_vec(), eof);
+            sent += n as u64;
+        }
+        let Some(frame) = stream.frames.recv().await else {
+            return Err(EndpointError::Unavailable(WORKER_GONE.into()));
+        };
+        match frame.frame {
+            Some(stream_frame::Frame::Ack(n)) => acked = n,
+            Some(stream_frame::Frame::Eof(_)) if eof && acked == sent => return Ok(()),
+            Some(stream_frame::Frame::Eof(_)) => {
+                return Err(EndpointError::Unavailable(
+                    "the worker ended the archive before taking all of it".into(),
+                ));
+            }
+            other => {
+                if let Some(failure) = archive_failure(&mut reason, other) {
+                    return Err(EndpointError::Unavailable(failure));
+                }
+            }
+        }
     }
 }

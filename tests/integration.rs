@@ -23,6 +23,7 @@ mod integration {
     mod backups;
     mod backups_database;
     mod backups_s3;
+    mod backups_worker;
     mod chaos;
     mod cluster;
     mod cluster_routing;

@@ -440,10 +440,31 @@ impl StreamHandle {
                     StreamInput {
                         stream_id: stream_id.clone(),
                         data,
+                        ..Default::default()
                     },
                 )));
             }
             Control::Link(link) => link.input(data),
+        }
+    }
+
+    /// A chunk of an archive write stream: its position in the archive, and whether it is the
+    /// last (`ArchiveOpen`; the worker fails the stream on a gap). Through another master the
+    /// link does not carry positions: the stream is closed, so the write fails instead of
+    /// arriving without them.
+    pub fn archive_input(&self, offset: u64, data: Vec<u8>, eof: bool) {
+        match &self.0 {
+            Control::Node { node, stream_id } => {
+                node.do_send(StreamControl::Send(command::Kind::StreamInput(
+                    StreamInput {
+                        stream_id: stream_id.clone(),
+                        data,
+                        offset,
+                        eof,
+                    },
+                )));
+            }
+            Control::Link(link) => link.close(),
         }
     }
 

@@ -31,4 +31,5 @@ pub mod capability {
     pub const LOGS_OPEN: &str = "logs_open";
     pub const EXEC_OPEN: &str = "exec_open";
     pub const COMPOSE_RUN: &str = "compose_run";
+    pub const ARCHIVE_OPEN: &str = "archive_open";
 }

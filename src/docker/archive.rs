@@ -19,6 +19,9 @@ pub const HELPER_IMAGE: &str = "contextbay/volume-helper:empty";
 pub const MOUNT_DIR: &str = "/data";
 /// The label of helper containers, so that leftovers can be found.
 pub const HELPER_LABEL: &str = "contextbay.volume-helper";
+/// How long one archive request may take (the engine answers an upload only once it is
+/// extracted whole).
+const ARCHIVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// A container that mounts one volume and is never started: the handle to read or write it.
 /// Remove it with [`Engine::remove_helper`] when done.
@@ -134,6 +137,8 @@ impl Engine {
         helper: &VolumeHelper,
     ) -> impl Stream<Item = Result<Bytes, DockerError>> + Send + use<> {
         self.client()
+            .clone()
+            .with_timeout(ARCHIVE_TIMEOUT)
             .download_from_container(
                 &helper.id,
                 Some(DownloadFromContainerOptions {
@@ -150,7 +155,11 @@ impl Engine {
         helper: &VolumeHelper,
         tar: impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
     ) -> Result<(), DockerError> {
+        // The engine answers once the whole archive is extracted: the client's default
+        // request timeout (2 minutes) would cut a large restore off.
         self.client()
+            .clone()
+            .with_timeout(ARCHIVE_TIMEOUT)
             .upload_to_container(
                 &helper.id,
                 Some(UploadToContainerOptions {
@@ -203,4 +212,132 @@ impl Engine {
             .await?;
         Ok(())
     }
+}
+
+/// What an archive operation changed on an engine for its duration: containers it stopped, the
+/// helper it created, a volume it created. Undone by [`VolumeGuard::finish`], or, when the
+/// operation's future is dropped (cancelled, the master or the stream gone), by a spawned task.
+pub struct VolumeGuard {
+    engine: Engine,
+    stopped: Vec<String>,
+    helper: Option<VolumeHelper>,
+    /// A volume this operation created, removed when it fails.
+    created_volume: Option<String>,
+    done: bool,
+}
+
+impl VolumeGuard {
+    pub fn new(engine: Engine) -> Self {
+        Self {
+            engine,
+            stopped: Vec::new(),
+            helper: None,
+            created_volume: None,
+            done: false,
+        }
+    }
+
+    /// Stops the running containers that use `volume` (remembered to be started again).
+    pub async fn stop_users(&mut self, volume: &str) -> Result<(), DockerError> {
+        let users = self.engine.running_users_of(volume).await?;
+        for (id, name) in users {
+            self.engine
+                .stop_for_backup(&id)
+                .await
+                .map_err(|e| DockerError::Other(format!("stopping container '{name}': {e}")))?;
+            self.stopped.push(id);
+        }
+        Ok(())
+    }
+
+    /// Creates `volume` (removed again if the operation fails).
+    pub async fn create_volume(&mut self, volume: &str) -> Result<(), DockerError> {
+        self.engine.create_volume(volume).await?;
+        self.created_volume = Some(volume.to_owned());
+        Ok(())
+    }
+
+    /// Creates the helper container of `volume` (removed when done).
+    pub async fn helper(&mut self, volume: &str) -> Result<VolumeHelper, DockerError> {
+        let helper = self.engine.volume_helper(volume).await?;
+        self.helper = Some(helper.clone());
+        Ok(helper)
+    }
+
+    /// Undoes everything; `failed`: the operation failed (a volume it created is removed).
+    /// Returns what could not be undone.
+    pub async fn finish(mut self, failed: bool) -> Vec<String> {
+        self.done = true;
+        let created = if failed {
+            self.created_volume.take()
+        } else {
+            None
+        };
+        undo(
+            self.engine.clone(),
+            self.helper.take(),
+            std::mem::take(&mut self.stopped),
+            created,
+        )
+        .await
+    }
+}
+
+async fn undo(
+    engine: Engine,
+    helper: Option<VolumeHelper>,
+    stopped: Vec<String>,
+    created_volume: Option<String>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    if let Some(h) = helper
+        && let Err(e) = engine.remove_helper(&h).await
+    {
+        problems.push(format!("removing helper container {}: {e}", h.id));
+    }
+    if let Some(v) = created_volume
+        && let Err(e) = engine.remove_volume(&v, true).await
+    {
+        problems.push(format!("removing volume '{v}': {e}"));
+    }
+    for id in stopped {
+        if let Err(e) = engine.start_after_backup(&id).await {
+            problems.push(format!("starting container {id} again: {e}"));
+        }
+    }
+    for p in &problems {
+        tracing::warn!("archive clean-up: {p}");
+    }
+    problems
+}
+
+impl Drop for VolumeGuard {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let (engine, helper, stopped, created) = (
+            self.engine.clone(),
+            self.helper.take(),
+            std::mem::take(&mut self.stopped),
+            self.created_volume.take(),
+        );
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                undo(engine, helper, stopped, created).await;
+            });
+        }
+    }
+}
+
+/// A Docker volume name as the engine accepts it (1 to 128 of letters, digits, `_`, `.`, `-`,
+/// starting with a letter or digit).
+pub fn valid_volume_name(name: &str) -> bool {
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }

@@ -89,6 +89,7 @@ pub async fn serve(
                 capability::LOGS_OPEN.to_owned(),
                 capability::EXEC_OPEN.to_owned(),
                 capability::COMPOSE_RUN.to_owned(),
+                capability::ARCHIVE_OPEN.to_owned(),
             ],
         })),
     };
@@ -121,6 +122,8 @@ struct Running {
     by_request: HashMap<String, AbortHandle>,
     /// Input and resizes for open exec streams, by stream id.
     exec_input: HashMap<String, mpsc::Sender<ExecControl>>,
+    /// The master's data for open archive write streams, by stream id.
+    archive_input: HashMap<String, mpsc::Sender<super::archive::ArchiveChunk>>,
 }
 
 /// What the master sends an open exec stream.
@@ -141,6 +144,7 @@ impl Running {
     ) {
         self.by_request.retain(|_, h| !h.is_finished());
         self.exec_input.retain(|_, tx| !tx.is_closed());
+        self.archive_input.retain(|_, tx| !tx.is_closed());
         while self.tasks.try_join_next().is_some() {}
         let request_id = command.request_id;
         match command.kind {
@@ -212,10 +216,30 @@ impl Running {
                     .spawn(async move { super::streams::compose(&ctx, id, run, tx).await });
                 self.by_request.insert(request_id, handle);
             }
+            Some(Kind::ArchiveOpen(open)) => {
+                let (input_tx, input_rx) = mpsc::channel(super::archive::ARCHIVE_INPUT_QUEUE);
+                let (tx, ctx, id) = (tx.clone(), Arc::clone(ctx), request_id.clone());
+                let handle = self.tasks.spawn(async move {
+                    super::archive::archive(&ctx, id, open, input_rx, tx).await;
+                });
+                self.archive_input.insert(request_id.clone(), input_tx);
+                self.by_request.insert(request_id, handle);
+            }
             // Input, resize and close are fire-and-forget: nothing is answered.
             Some(Kind::StreamInput(input)) => {
                 if let Some(exec) = self.exec_input.get(&input.stream_id) {
                     let _ = exec.send(ExecControl::Input(input.data)).await;
+                } else if let Some(archive) = self.archive_input.get(&input.stream_id) {
+                    let chunk = super::archive::ArchiveChunk {
+                        offset: input.offset,
+                        data: input.data,
+                        eof: input.eof,
+                    };
+                    // Never wait here (the command stream would stall): a master that ignores
+                    // the window loses the stream, which then fails as ended early.
+                    if archive.try_send(chunk).is_err() {
+                        self.archive_input.remove(&input.stream_id);
+                    }
                 }
             }
             Some(Kind::StreamResize(resize)) => {
@@ -227,6 +251,7 @@ impl Running {
             }
             Some(Kind::StreamClose(close)) => {
                 self.exec_input.remove(&close.stream_id);
+                self.archive_input.remove(&close.stream_id);
                 if let Some(handle) = self.by_request.remove(&close.stream_id) {
                     handle.abort();
                 }

@@ -13,6 +13,7 @@
 //!   survive reconnects; between sessions it waits with [`backoff::Backoff`] while still
 //!   buffering events.
 
+mod archive;
 pub mod backoff;
 pub mod census;
 pub mod commands;

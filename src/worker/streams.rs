@@ -35,7 +35,7 @@ pub fn docker_error(e: &DockerError) -> CommandError {
     }
 }
 
-fn frame(stream_id: &str, frame: stream_frame::Frame) -> WorkerMessage {
+pub(super) fn frame(stream_id: &str, frame: stream_frame::Frame) -> WorkerMessage {
     WorkerMessage {
         message: Some(worker_message::Message::Frame(StreamFrame {
             stream_id: stream_id.to_owned(),

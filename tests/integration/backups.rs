@@ -12,38 +12,7 @@ use sha2::{Digest, Sha256};
 use super::harness::{Login, TestServer, assert_error};
 use super::support::docker::{Cleanup, IMAGE, docker, engine_available, ensure_image};
 use super::support::operations::wait_operation;
-
-/// Runs a shell script in a throw-away busybox container with `volume` at `/v`.
-pub(super) fn in_volume(c: &Cleanup, volume: &str, script: &str) -> String {
-    docker(&[
-        "run",
-        "--rm",
-        "--network",
-        &c.network,
-        "--label",
-        "contextbay.test=1",
-        "-v",
-        &format!("{volume}:/v"),
-        IMAGE,
-        "sh",
-        "-c",
-        script,
-    ])
-    .unwrap()
-}
-
-/// Every entry of a volume: path, mode, owner, group, mtime, size, type, and the content's MD5
-/// for files or the target for symlinks; sorted.
-pub(super) fn manifest(c: &Cleanup, volume: &str) -> String {
-    in_volume(
-        c,
-        volume,
-        "cd /v && find . | sort | while read f; do \
-           stat -c '%n %a %u %g %Y %s %F' \"$f\"; \
-           if [ -L \"$f\" ]; then readlink \"$f\"; elif [ -f \"$f\" ]; then md5sum \"$f\"; fi; \
-         done",
-    )
-}
+pub(super) use super::support::volumes::{in_volume, manifest};
 
 pub(super) fn create_volume(c: &Cleanup, suffix: &str) -> String {
     let name = format!("{}-{suffix}", c.prefix);

@@ -11,10 +11,12 @@
 pub mod crypt;
 pub mod database;
 pub mod events;
+pub mod hooks;
 pub mod http;
 pub mod retention;
 pub mod run;
 pub mod scheduler;
+pub mod sources;
 pub mod spec;
 pub mod storage;
 pub mod store;

@@ -18,13 +18,12 @@ use utoipa::ToSchema;
 use super::BackupError;
 use super::crypt;
 use super::events::{BackupFinished, BackupProgress};
-use super::retention;
+use super::sources;
 use super::spec::{self, Compression, Source};
 use super::storage::{self, Archives, HashingReader, HashingWriter};
 use super::store::{BackupJob, BackupRecord, BackupsStore, RunOutcome};
 use super::tar_check::TarCheck;
-use crate::docker::Engine;
-use crate::docker::archive::VolumeHelper;
+use super::{hooks, retention};
 use crate::events::Notification;
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -157,106 +156,6 @@ async fn run_backup(
     }
 }
 
-/// Containers stopped and a helper created for an operation: undone by [`Cleanup::finish`], or,
-/// when the operation's future is dropped (cancelled, master stopping), by a spawned task.
-struct Cleanup {
-    engine: Engine,
-    stopped: Vec<String>,
-    helper: Option<VolumeHelper>,
-    /// A volume this operation created, removed when it fails.
-    created_volume: Option<String>,
-    done: bool,
-}
-
-impl Cleanup {
-    fn new(engine: Engine) -> Self {
-        Self {
-            engine,
-            stopped: Vec::new(),
-            helper: None,
-            created_volume: None,
-            done: false,
-        }
-    }
-
-    /// Stops the running containers that use `volume` (remembered to be started again).
-    async fn stop_users(&mut self, volume: &str) -> Result<(), BackupError> {
-        let users = self.engine.running_users_of(volume).await?;
-        for (id, name) in users {
-            self.engine
-                .stop_for_backup(&id)
-                .await
-                .map_err(|e| BackupError::Engine(format!("stopping container '{name}': {e}")))?;
-            self.stopped.push(id);
-        }
-        Ok(())
-    }
-
-    /// Undoes everything; `failed`: the operation failed (a volume it created is removed).
-    /// Returns what could not be undone.
-    async fn finish(mut self, failed: bool) -> Vec<String> {
-        self.done = true;
-        undo(
-            self.engine.clone(),
-            self.helper.take(),
-            std::mem::take(&mut self.stopped),
-            if failed {
-                self.created_volume.take()
-            } else {
-                None
-            },
-        )
-        .await
-    }
-}
-
-async fn undo(
-    engine: Engine,
-    helper: Option<VolumeHelper>,
-    stopped: Vec<String>,
-    created_volume: Option<String>,
-) -> Vec<String> {
-    let mut problems = Vec::new();
-    if let Some(h) = helper
-        && let Err(e) = engine.remove_helper(&h).await
-    {
-        problems.push(format!("removing helper container {}: {e}", h.id));
-    }
-    if let Some(v) = created_volume
-        && let Err(e) = engine.remove_volume(&v, true).await
-    {
-        problems.push(format!("removing volume '{v}': {e}"));
-    }
-    for id in stopped {
-        if let Err(e) = engine.start_after_backup(&id).await {
-            problems.push(format!("starting container {id} again: {e}"));
-        }
-    }
-    for p in &problems {
-        tracing::warn!("backup clean-up: {p}");
-    }
-    problems
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        if self.done {
-            return;
-        }
-        let (engine, helper, stopped, created) = (
-            self.engine.clone(),
-            self.helper.take(),
-            std::mem::take(&mut self.stopped),
-            self.created_volume.take(),
-        );
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move {
-                undo(engine, helper, stopped, created).await;
-            });
-        }
-    }
-}
-
 /// The endpoint and volume of a volume job; a database job is not restored through the API.
 fn volume_of(job: &BackupJob) -> Result<(&str, &str), BackupError> {
     match &job.definition.source {
@@ -278,23 +177,27 @@ async fn backup(
         return backup_database(state, job, record, ctx).await;
     }
     let (endpoint, volume) = volume_of(job)?;
-    let engine = spec::engine_of(state, endpoint).await?;
-    if !engine.volume_exists(volume).await? {
+    let place = sources::place_of(state, endpoint).await?;
+    if !place.volume_exists(volume).await? {
         return Err(BackupError::Engine(format!(
             "volume '{volume}' no longer exists on endpoint '{endpoint}'"
         )));
     }
     let (archives, key, identity) = sink_of(state, job, record).await?;
     let compression = job.definition.compression;
-    let mut cleanup = Cleanup::new(engine.clone());
+    if let Some(exec) = &job.definition.hooks.exec {
+        ctx.progress(
+            None,
+            format!("running the exec hook in '{}'", exec.container),
+        );
+        hooks::run_exec(state, endpoint, exec).await?;
+    }
+    let mut source = place
+        .open_read(volume, job.definition.hooks.stop_containers)
+        .await?;
     let copied = async {
-        if job.definition.hooks.stop_containers {
-            cleanup.stop_users(volume).await?;
-        }
-        let helper = engine.volume_helper(volume).await?;
-        cleanup.helper = Some(helper.clone());
         let pending = archives.create(&key).await?;
-        let tar = engine.read_volume(&helper);
+        let tar = &mut source.tar;
         let progress = Progress {
             state,
             job_id: &job.id,
@@ -315,7 +218,7 @@ async fn backup(
         Ok::<_, BackupError>((pending, read, files, sha256, size))
     }
     .await;
-    let problems = cleanup.finish(copied.is_err()).await;
+    let problems = source.finish(copied.is_err()).await;
     let (pending, read, files, sha256, size) = copied?;
     if !problems.is_empty() {
         // The pending object is dropped (deleted): a run that could not restore the
@@ -626,10 +529,10 @@ pub async fn start_restore(
 ) -> Result<Job, BackupError> {
     succeeded(&record)?;
     let (endpoint, volume) = volume_of(job)?;
-    let engine = spec::engine_of(state, endpoint).await?;
+    let place = sources::place_of(state, endpoint).await?;
     let (volume, new) = match target {
         RestoreTarget::Original => {
-            if !engine.volume_exists(volume).await? {
+            if !place.volume_exists(volume).await? {
                 return Err(BackupError::Conflict(format!(
                     "volume '{volume}' no longer exists on endpoint '{endpoint}'; restore into \
                      a new volume"
@@ -639,7 +542,7 @@ pub async fn start_restore(
         }
         RestoreTarget::NewVolume(name) => {
             spec::check_volume_name("volume", &name)?;
-            if engine.volume_exists(&name).await? {
+            if place.volume_exists(&name).await? {
                 return Err(BackupError::Conflict(format!(
                     "volume '{name}' already exists on endpoint '{endpoint}'"
                 )));
@@ -656,7 +559,7 @@ pub async fn start_restore(
     state
         .jobs
         .submit(spec, move |ctx| async move {
-            restore(&st, engine, &job, record, &volume, new, &ctx)
+            restore(&st, place, &job, record, &volume, new, &ctx)
                 .await
                 .map_err(|e| JobFailure::from(e.to_string()))
         })
@@ -666,7 +569,7 @@ pub async fn start_restore(
 
 async fn restore(
     state: &AppState,
-    engine: Engine,
+    place: sources::VolumePlace,
     job: &BackupJob,
     record: BackupRecord,
     volume: &str,
@@ -683,29 +586,9 @@ async fn restore(
     );
     let archives = Archives::of(state, &job.definition.storage).await?;
     let key = record.storage_key.clone().unwrap_or_default();
-    let mut cleanup = Cleanup::new(engine.clone());
-    let written = async {
-        if new {
-            engine.create_volume(volume).await?;
-            cleanup.created_volume = Some(volume.to_owned());
-        } else {
-            cleanup.stop_users(volume).await?;
-        }
-        let helper = engine.volume_helper(volume).await?;
-        cleanup.helper = Some(helper.clone());
-        let (file, _) = archives.open(&key).await?;
-        let tar = plain(state, job, &record, &key, file).await?;
-        engine
-            .write_volume(&helper, tokio_util::io::ReaderStream::new(tar))
-            .await?;
-        Ok::<_, BackupError>(())
-    }
-    .await;
-    let problems = cleanup.finish(written.is_err()).await;
-    written?;
-    if !problems.is_empty() {
-        return Err(BackupError::Engine(problems.join("; ")));
-    }
+    let (file, _) = archives.open(&key).await?;
+    let tar = plain(state, job, &record, &key, file).await?;
+    place.write(volume, new, tar).await?;
     Ok(json!({"record_id": record.id, "volume": volume, "files": files}))
 }
 

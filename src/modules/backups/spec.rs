@@ -5,10 +5,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::BackupError;
-use crate::endpoints;
 use crate::state::AppState;
 
-/// Where the data comes from. Today: a Docker volume on a `local` or `tcp` endpoint.
+/// Where the data comes from. Today: a Docker volume on any endpoint (`local`, `tcp`, or an
+/// `agent` endpoint through its worker).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Source {
@@ -197,13 +197,85 @@ impl Default for Retention {
 }
 
 /// What happens around a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Hooks {
     /// Stop the running containers that use the volume for the duration of the run (a
     /// consistent copy); they are started again whatever happens.
     #[serde(default)]
     pub stop_containers: bool,
+    /// A command run in a container of the source's endpoint before the volume is read (e.g. a
+    /// database dump into the volume); the run fails if it exits non-zero or overruns its
+    /// timeout. Setting or changing it takes the admin role (as exec does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec: Option<ExecHook>,
+}
+
+/// A command run in a container before a backup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExecHook {
+    /// The container's name or id, on the source's endpoint.
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"
+    )]
+    pub container: String,
+    /// The program and its arguments (no shell unless the command names one).
+    #[schema(min_items = 1, max_items = 64)]
+    pub command: Vec<String>,
+    /// 1 to 86400 seconds, default 300.
+    #[serde(default = "default_hook_timeout")]
+    #[schema(minimum = 1, maximum = 86400, default = 300)]
+    pub timeout_s: u32,
+}
+
+fn default_hook_timeout() -> u32 {
+    300
+}
+
+impl ExecHook {
+    /// Every field checked, or a 400 naming it.
+    pub fn check(&self) -> Result<(), BackupError> {
+        let c = &self.container;
+        if !c
+            .chars()
+            .next()
+            .is_some_and(|ch| ch.is_ascii_alphanumeric())
+            || c.len() > 128
+            || !c
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '_' | '.' | '-'))
+        {
+            return Err(invalid(
+                "hooks.exec.container",
+                "hooks.exec.container must be a container name or id (1 to 128 letters, \
+                 digits, '_', '.' or '-')",
+            ));
+        }
+        if self.command.is_empty()
+            || self.command.len() > 64
+            || self.command[0].trim().is_empty()
+            || self
+                .command
+                .iter()
+                .any(|a| a.len() > 4096 || a.contains('\0'))
+        {
+            return Err(invalid(
+                "hooks.exec.command",
+                "hooks.exec.command must be 1 to 64 arguments (the first not blank), each at \
+                 most 4096 bytes without NUL",
+            ));
+        }
+        if !(1..=86_400).contains(&self.timeout_s) {
+            return Err(invalid(
+                "hooks.exec.timeout_s",
+                "hooks.exec.timeout_s must be between 1 and 86400",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// When a job runs by itself: a cron pattern read in a time zone.
@@ -357,15 +429,17 @@ pub async fn check(state: &AppState, def: &Definition) -> Result<(), BackupError
     if let Some(schedule) = &def.schedule {
         schedule.parse()?;
     }
+    if let Some(exec) = &def.hooks.exec {
+        exec.check()?;
+    }
     match &def.source {
         Source::Database => {}
         Source::Volume { endpoint, volume } => {
             check_volume_name("source.volume", volume)?;
-            let engine = engine_of(state, endpoint).await?;
-            let exists = engine
+            let exists = super::sources::place_of(state, endpoint)
+                .await?
                 .volume_exists(volume)
-                .await
-                .map_err(|e| BackupError::Engine(e.to_string()))?;
+                .await?;
             if !exists {
                 return Err(invalid(
                     "source.volume",
@@ -375,44 +449,6 @@ pub async fn check(state: &AppState, def: &Definition) -> Result<(), BackupError
         }
     }
     Ok(())
-}
-
-/// The engine of an endpoint a backup can read directly (`local`, `tcp`); a 400 naming
-/// `source.endpoint` otherwise.
-pub async fn engine_of(
-    state: &AppState,
-    endpoint: &str,
-) -> Result<crate::docker::Engine, BackupError> {
-    if endpoint.is_empty()
-        || endpoint.len() > 128
-        || endpoint.chars().any(|c| c.is_control() || c == '/')
-    {
-        return Err(invalid(
-            "source.endpoint",
-            "source.endpoint is not a valid id",
-        ));
-    }
-    let e = match endpoints::get(state, endpoint).await {
-        Ok(e) => e,
-        Err(endpoints::EndpointError::NotFound(_)) => {
-            return Err(invalid(
-                "source.endpoint",
-                format!("no endpoint '{endpoint}'"),
-            ));
-        }
-        Err(other) => return Err(BackupError::Engine(other.to_string())),
-    };
-    match endpoints::engine(state, &e) {
-        Ok(Some(engine)) => Ok(engine),
-        Ok(None) => Err(invalid(
-            "source.endpoint",
-            format!(
-                "endpoint '{endpoint}' is reached through a worker; backups of its volumes are \
-                 not supported yet"
-            ),
-        )),
-        Err(err) => Err(BackupError::Engine(err.to_string())),
-    }
 }
 
 /// Turns the storage the API took into the one kept: every field checked (a 400 naming it), the

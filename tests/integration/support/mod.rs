@@ -5,4 +5,5 @@ pub mod docker;
 pub mod llama;
 pub mod operations;
 pub mod postgres;
+pub mod volumes;
 pub mod ws;

@@ -15989,6 +15989,19 @@ export interface components {
             ts: string;
             type: string;
         };
+        /** @description A command run in a container before a backup. */
+        ExecHook: {
+            /** @description The program and its arguments (no shell unless the command names one). */
+            command: string[];
+            /** @description The container's name or id, on the source's endpoint. */
+            container: string;
+            /**
+             * Format: int32
+             * @description 1 to 86400 seconds, default 300.
+             * @default 300
+             */
+            timeout_s: number;
+        };
         ExportApiKey: {
             /**
              * Format: int64
@@ -16122,6 +16135,7 @@ export interface components {
         };
         /** @description What happens around a run. */
         Hooks: {
+            exec?: components["schemas"]["ExecHook"] | null;
             /**
              * @description Stop the running containers that use the volume for the duration of the run (a
              *     consistent copy); they are started again whatever happens.
@@ -17843,7 +17857,10 @@ export interface components {
             state: components["schemas"]["SilenceState"];
             updated_at: string;
         };
-        /** @description Where the data comes from. Today: a Docker volume on a `local` or `tcp` endpoint. */
+        /**
+         * @description Where the data comes from. Today: a Docker volume on any endpoint (`local`, `tcp`, or an
+         *     `agent` endpoint through its worker).
+         */
         Source: {
             /** @description The endpoint's id (`local` for the master's own engine). */
             endpoint: string;

@@ -174,6 +174,9 @@ pub async fn create(
     let b = body.into_inner();
     database_needs_admin(&principal, &b.source)?;
     let name = spec::check_name(&b.name)?;
+    if b.hooks.as_ref().is_some_and(|h| h.exec.is_some()) {
+        exec_hook_needs_admin(&principal)?;
+    }
     let storage = spec::resolve_storage(&state, b.storage.unwrap_or(StorageInput::Local), None)?;
     let mut def = Definition {
         source: b.source,
@@ -193,6 +196,17 @@ pub async fn create(
         .create(&name, &def, &principal.username)
         .await?;
     Ok(HttpResponse::Created().json(BackupJobView::from(job)))
+}
+
+/// Commands in containers are the admin's (as the exec WebSocket is): an exec hook is set or
+/// changed by an admin only.
+fn exec_hook_needs_admin(principal: &Principal) -> Result<(), crate::error::ApiError> {
+    if principal.has(crate::auth::Role::Admin) {
+        return Ok(());
+    }
+    Err(crate::error::ApiError::forbidden(
+        "hooks.exec runs a command in a container: only an admin may set or change it",
+    ))
 }
 
 /// A backup job.
@@ -237,6 +251,8 @@ pub async fn update(
         None => d.storage,
     };
     let wanted_encryption = b.encryption.unwrap_or(d.encryption);
+    let old_exec = d.hooks.exec.clone();
+    let old_source = d.source.clone();
     let mut def = Definition {
         source: b.source.unwrap_or(d.source),
         storage,
@@ -248,6 +264,10 @@ pub async fn update(
         age_identity_sealed: d.age_identity_sealed,
     };
     spec::resolve_encryption(&state, wanted_encryption, &mut def)?;
+    // An exec hook set, changed, or pointed at another source takes the admin role.
+    if def.hooks.exec.is_some() && (def.hooks.exec != old_exec || def.source != old_source) {
+        exec_hook_needs_admin(&principal)?;
+    }
     spec::check(&state, &def).await?;
     Ok(web::Json(
         state
