@@ -1044,6 +1044,104 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/ai/context-preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The assembled context: `parts` in the order sent, each with its `text`, its `tokens` and
+         *     what was `cut`; `dropped` parts left out (cut whole, or their source failed); `rule` says how
+         *     it was cut. Env values, settings, keys and tokens never enter it.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Tokens the prompt and the context may take together (default 4000). */
+                    budget_tokens?: number;
+                    /** @description A container id or name on `endpoint` (required with it): its detail as one more part. */
+                    container?: string;
+                    /** @description An endpoint id: only its containers (default: every endpoint's). */
+                    endpoint?: string;
+                    /** @description A node id: only its facts (default: every enrolled node's). */
+                    node?: string;
+                    /** @description The prompt the context goes with (counted against the budget, never cut). */
+                    prompt?: string;
+                    /** @description The kind of task the context is for (echoed; the router's rules use it). */
+                    task_kind?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AiContextPreview"];
+                    };
+                };
+                /** @description A parameter is invalid (named) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description The node, endpoint or container does not exist */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/ai/conversations": {
         parameters: {
             query?: never;
@@ -2748,6 +2846,283 @@ export interface paths {
                 };
             };
         };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai/skills": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Built-in skills first, then the directory's by id. */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description 1 to 500, default 50. */
+                    limit?: number;
+                    /** @description Default 0. */
+                    offset?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AiSkillsPage"];
+                    };
+                };
+                /** @description Bad Request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the module is switched off (`module_disabled`), or what the path names does not exist (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai/skills/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A skill with its instructions and the other files of its folder (path and size). */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AiSkillDetail"];
+                    };
+                };
+                /** @description Bad Request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ai/skills/{id}/run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Runs a skill: an AI task whose prompt is the skill's instructions followed by `input`,
+         *     created as `POST /api/ai/tasks` creates one (same mode, role and limit rules).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["AiSkillRun"];
+                };
+            };
+            responses: {
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["AiTask"];
+                    };
+                };
+                /** @description Bad Request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description missing, invalid or expired credentials (`unauthenticated`) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description the caller's role is below the one this operation requires, or a cookie-authenticated request came from another origin (`forbidden`) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description Not Found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description an internal failure; the details are in the server log under the request id (`internal`) */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description A provider failed while the model was checked */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+                /** @description No AI provider is configured */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ErrorBody"];
+                    };
+                };
+            };
+        };
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -14777,6 +15152,44 @@ export interface components {
             /** @description For an `assistant` message: the calls it made. */
             tool_calls?: components["schemas"]["AiToolCall"][];
         };
+        /** @description A part left out entirely. */
+        AiContextDropped: {
+            kind: string;
+            /** @description Why: cut to fit the budget, or its source failed (the reason). */
+            reason: string;
+            title: string;
+        };
+        /** @description One part of the context. */
+        AiContextPart: {
+            /** @description What was cut from it to fit the budget (empty: nothing). */
+            cut: string[];
+            items_kept: number;
+            /** @description Items the source gave, and how many were kept. */
+            items_total: number;
+            /** @description `nodes`, `containers`, `container`, `events`, `alerts`. */
+            kind: string;
+            /** @description The text sent: the title, then the items kept, one a line. */
+            text: string;
+            title: string;
+            /** Format: int64 */
+            tokens: number;
+        };
+        /** @description The assembled context. */
+        AiContextPreview: {
+            /** Format: int64 */
+            budget_tokens: number;
+            dropped: components["schemas"]["AiContextDropped"][];
+            parts: components["schemas"]["AiContextPart"][];
+            /** Format: int64 */
+            prompt_tokens: number;
+            rule: string;
+            task_kind?: string | null;
+            /**
+             * Format: int64
+             * @description Prompt and parts.
+             */
+            total_tokens: number;
+        };
         /** @description A conversation as the API shows it. */
         AiConversation: {
             created_at: string;
@@ -14946,6 +15359,78 @@ export interface components {
             pinned?: boolean | null;
             tags?: string[] | null;
             title?: string | null;
+        };
+        /** @description A skill as listed. */
+        AiSkill: {
+            description: string;
+            id: string;
+            /** @description The front matter's other keys (`license`, `allowed-tools`, `mode`, `metadata`, …). */
+            metadata: Record<string, never>;
+            name: string;
+            source: components["schemas"]["AiSkillSource"];
+        };
+        /** @description A skill with its instructions and files. */
+        AiSkillDetail: components["schemas"]["AiSkill"] & {
+            files: components["schemas"]["AiSkillFile"][];
+            /** @description `SKILL.md` after the front matter. */
+            instructions: string;
+        };
+        /** @description A file of a skill's folder besides `SKILL.md`. */
+        AiSkillFile: {
+            /** @description Relative to the skill's folder, `/`-separated. */
+            path: string;
+            /** Format: int64 */
+            size: number;
+        };
+        /** @description A skill folder that was skipped, or the directory itself when it cannot be read. */
+        AiSkillProblem: {
+            error: string;
+            /** @description The folder (or the directory) concerned. */
+            path: string;
+        };
+        /** @description What to run a skill on. */
+        AiSkillRun: {
+            /**
+             * Format: uuid
+             * @description The conversation the task joins.
+             */
+            conversation_id?: string | null;
+            /**
+             * @description What the skill should work on (a container's name, a compose file, a question); added
+             *     after the skill's instructions.
+             */
+            input?: string | null;
+            /**
+             * @description The mode of the task; absent: the skill's own (`mode` in its front matter), else
+             *     `supervised`.
+             */
+            mode?: string | null;
+            /** @description `provider/model` or a model id; absent: the router chooses. */
+            model?: string | null;
+            /**
+             * Format: uuid
+             * @description The session the task is a turn of.
+             */
+            session_id?: string | null;
+        };
+        /**
+         * @description Where a skill comes from.
+         * @enum {string}
+         */
+        AiSkillSource: "builtin" | "directory";
+        /**
+         * @description A page of skills, and what was skipped while reading the directory (an unreadable directory,
+         *     a folder without a valid `SKILL.md`, a link): the list never fails because of them.
+         */
+        AiSkillsPage: {
+            items: components["schemas"]["AiSkill"][];
+            /** Format: int64 */
+            limit: number;
+            /** Format: int64 */
+            offset: number;
+            problems: components["schemas"]["AiSkillProblem"][];
+            /** Format: int64 */
+            total: number;
         };
         AiStatus: {
             /** @description What a request can use: `chat`, `stream`, `tools`, `embeddings`. */
