@@ -3,8 +3,8 @@
 
 use serde_json::{Map, Value, json};
 
-use super::fleet::{container_ref, failed};
-use super::{Caller, Effect, Tool, ToolError, ToolFuture, text};
+use super::fleet::{container_ref, endpoint_arg, failed};
+use super::{Caller, Effect, Tool, ToolError, ToolFuture};
 use crate::auth::Role;
 use crate::docker::containers::{LogLine, LogQuery, mask_env};
 use crate::docker::ops::DockerOp;
@@ -78,9 +78,7 @@ fn inspect_container<'a>(
 ) -> ToolFuture<'a> {
     Box::pin(async move {
         let id = container_ref(&args)?.to_string();
-        let e = endpoints::get(state, text(&args, "endpoint")?)
-            .await
-            .map_err(failed)?;
+        let e = endpoint_arg(state, &args).await?;
         let mut doc = endpoints::call(state, &e, DockerOp::InspectContainer { id })
             .await
             .map_err(failed)?;
@@ -97,9 +95,7 @@ fn container_logs<'a>(
     Box::pin(async move {
         let id = container_ref(&args)?.to_string();
         let tail = tail(&args)?;
-        let e = endpoints::get(state, text(&args, "endpoint")?)
-            .await
-            .map_err(failed)?;
+        let e = endpoint_arg(state, &args).await?;
         let lines: Vec<LogLine> = endpoints::call_as(
             state,
             &e,

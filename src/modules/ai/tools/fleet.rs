@@ -61,6 +61,16 @@ pub(super) fn endpoint_and_container() -> Value {
     })
 }
 
+/// The endpoint named by the `endpoint` argument.
+pub(super) async fn endpoint_arg(
+    state: &AppState,
+    args: &Map<String, Value>,
+) -> Result<crate::store::endpoints::StoredEndpoint, ToolError> {
+    endpoints::get(state, text(args, "endpoint")?)
+        .await
+        .map_err(failed)
+}
+
 pub(super) fn failed(e: impl std::fmt::Display) -> ToolError {
     ToolError::Failed(e.to_string())
 }
@@ -97,9 +107,7 @@ fn list_containers<'a>(
     args: Map<String, Value>,
 ) -> ToolFuture<'a> {
     Box::pin(async move {
-        let e = endpoints::get(state, text(&args, "endpoint")?)
-            .await
-            .map_err(failed)?;
+        let e = endpoint_arg(state, &args).await?;
         let list: Vec<ContainerInfo> =
             endpoints::call_as(state, &e, DockerOp::ListContainers { all: true })
                 .await
@@ -121,9 +129,7 @@ fn restart_container<'a>(
 ) -> ToolFuture<'a> {
     Box::pin(async move {
         let id = container_ref(&args)?.to_string();
-        let e = endpoints::get(state, text(&args, "endpoint")?)
-            .await
-            .map_err(failed)?;
+        let e = endpoint_arg(state, &args).await?;
         endpoints::call(
             state,
             &e,
