@@ -58,6 +58,11 @@ const SEMANTIC_400: &[&str] = &[
     "ai_chat",
     "ai_modes_create",
     "ai_modes_update",
+    // AI tasks, sessions and skill runs name a mode, a model, a session or a conversation that
+    // must exist, and need a provider with a model to route to.
+    "ai_sessions_create",
+    "ai_skills_run",
+    "ai_tasks_create",
     "alert_rules_create",
     "alert_rules_update",
     "alertmanager_create",

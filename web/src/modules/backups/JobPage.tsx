@@ -17,15 +17,16 @@ import { Badge, ErrorState, Loading, PageHeader, RelativeTime } from '../../comp
 import { useLiveEvents } from '../../live/LiveProvider';
 import { formatBytes, formatDuration, formatNumber } from '../../lib/format';
 import { backupKeys, backupRequests, useBackupJob, useBackupRecords, type BackupJob, type BackupRecord, type RecordPage } from './api';
-import { applyProgress, downloadHref, progressOf, RECORD_TONE, restoreTarget, retentionText, type RunProgress } from './backups';
+import { applyProgress, downloadHref, progressOf, RECORD_TONE, restoreTarget, retentionText, sourceText, volumeSource, type RunProgress } from './backups';
 import JobEditor from './JobEditor';
 import './backups.css';
 
 function RestoreDialog({ job, record, onClose }: { job: BackupJob; record: BackupRecord; onClose: () => void }) {
   const toast = useToast();
   const qc = useQueryClient();
+  const source = volumeSource(job.source);
   const form = useForm({
-    initial: { mode: 'new' as 'original' | 'new', volume: `${job.source.volume}-restored` },
+    initial: { mode: 'new' as 'original' | 'new', volume: `${source?.volume ?? 'backup'}-restored` },
     validate: (v) => {
       const { error } = restoreTarget(v.mode, v.volume);
       return error ? { volume: error } : {};
@@ -34,7 +35,7 @@ function RestoreDialog({ job, record, onClose }: { job: BackupJob; record: Backu
       const accepted = await backupRequests.restore(job.id, record.id, restoreTarget(v.mode, v.volume).volume);
       onClose();
       const op = await waitForOperation(accepted.operation.id);
-      return { op, target: v.mode === 'new' ? v.volume.trim() : job.source.volume };
+      return { op, target: v.mode === 'new' ? v.volume.trim() : (source?.volume ?? '') };
     },
     onSuccess: (result) => {
       const { op, target } = result as { op: { state: string; error?: string | null }; target: string };
@@ -71,11 +72,11 @@ function RestoreDialog({ job, record, onClose }: { job: BackupJob; record: Backu
         </label>
         <label>
           <input type="radio" name="mode" checked={form.values.mode === 'original'} onChange={() => form.setValue('mode', 'original')} data-testid="backup-restore-original" /> The original
-          volume <code>{job.source.volume}</code>
+          volume <code>{source?.volume}</code>
         </label>
       </div>
       {form.values.mode === 'new' ? (
-        <FormField form={form} name="volume" label="New volume" hint={`Created on ${job.source.endpoint}; it must not exist yet.`}>
+        <FormField form={form} name="volume" label="New volume" hint={`Created on ${source?.endpoint ?? 'the endpoint'}; it must not exist yet.`}>
           {(p) => <input {...p} data-testid="backup-restore-volume" data-autofocus />}
         </FormField>
       ) : (
@@ -214,7 +215,7 @@ export default function JobPage() {
         title={j.name}
         description={
           <>
-            Volume <code>{j.source.volume}</code> on <code>{j.source.endpoint}</code> · {j.schedule ? <><code>{j.schedule.cron}</code> ({j.schedule.timezone}), next <RelativeTime value={j.next_run_at} /></> : 'manual'} · keep {retentionText(j.retention)}
+            Source <code>{sourceText(j.source)}</code> · {j.schedule ? <><code>{j.schedule.cron}</code> ({j.schedule.timezone}), next <RelativeTime value={j.next_run_at} /></> : 'manual'} · keep {retentionText(j.retention)}
             {j.hooks.stop_containers ? ' · stops its containers during runs' : ''}
           </>
         }

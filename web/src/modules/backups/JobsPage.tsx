@@ -13,7 +13,7 @@ import { useToast } from '../../components/Toaster';
 import { PageHeader, RelativeTime } from '../../components/ui';
 import { backupKeys, backupRequests, useBackupJobs, type BackupJob } from './api';
 import JobEditor from './JobEditor';
-import { jobPath, retentionText } from './backups';
+import { jobPath, retentionText, sourceText } from './backups';
 import './backups.css';
 
 const COLUMNS: Column<BackupJob>[] = [
@@ -27,7 +27,7 @@ const COLUMNS: Column<BackupJob>[] = [
       </Link>
     ),
   },
-  { key: 'source', header: 'Source', cell: (j) => <span className="mono-cell">{`${j.source.endpoint} / ${j.source.volume}`}</span> },
+  { key: 'source', header: 'Source', cell: (j) => <span className="mono-cell">{sourceText(j.source)}</span> },
   {
     key: 'schedule',
     header: 'Schedule',
@@ -94,7 +94,7 @@ export default function JobsPage() {
           { label: (j) => `Edit backup job ${j.name}`, icon: 'edit', testId: 'backup-job-edit', onClick: setEditing },
           { label: (j) => `Delete backup job ${j.name}`, icon: 'trash', danger: true, testId: 'backup-job-delete', onClick: setDeleting },
         ]}
-        filter={{ label: 'Filter jobs', placeholder: 'Name or volume…', text: (j) => `${j.name} ${j.source.volume}` }}
+        filter={{ label: 'Filter jobs', placeholder: 'Name or volume…', text: (j) => `${j.name} ${sourceText(j.source)}` }}
         empty={{ icon: 'database', title: 'No backup jobs', body: <p>A job archives a Docker volume to the master’s backup directory.</p> }}
         noun="jobs"
         testId="backup-jobs-table"

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyProgress, downloadHref, isTimeZone, jobBody, jobForm, nextFirings, progressOf, restoreTarget, retentionText, type JobForm } from './backups';
+import { applyProgress, downloadHref, isTimeZone, jobBody, jobForm, nextFirings, progressOf, restoreTarget, retentionText, sourceText, volumeSource, type JobForm } from './backups';
 
 const valid = (patch: Partial<JobForm> = {}): JobForm => ({ ...jobForm(null), name: 'db', 'source.volume': 'pgdata', ...patch });
 
@@ -115,5 +115,15 @@ describe('restore and download', () => {
   it('says the retention in words', () => {
     expect(retentionText({ keep_last: 7 })).toBe('last 7');
     expect(retentionText({ keep_last: 2, keep_daily: 7, keep_monthly: 12 })).toBe('last 2, 7 daily, 12 monthly');
+  });
+});
+
+describe('job sources', () => {
+  it('a volume job names its endpoint and volume; a database job has no volume', () => {
+    const vol = { kind: 'volume' as const, endpoint: 'e1', volume: 'pgdata' };
+    expect(volumeSource(vol)).toEqual({ endpoint: 'e1', volume: 'pgdata' });
+    expect(sourceText(vol)).toBe('e1 / pgdata');
+    expect(volumeSource({ kind: 'database' })).toBeNull();
+    expect(sourceText({ kind: 'database' })).toBe('the ContextBay database');
   });
 });

@@ -29,11 +29,22 @@ export const MAX_KEEP = 1000;
 const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const RETENTION = ['keep_last', 'keep_daily', 'keep_weekly', 'keep_monthly'] as const;
 
+/** The endpoint and volume a job reads; null for a job of another source (the master's database). */
+export function volumeSource(source: BackupJob['source']): { endpoint: string; volume: string } | null {
+  return source.kind === 'volume' ? { endpoint: source.endpoint, volume: source.volume } : null;
+}
+
+/** A job's source in a few words. */
+export function sourceText(source: BackupJob['source']): string {
+  return source.kind === 'volume' ? `${source.endpoint} / ${source.volume}` : 'the ContextBay database';
+}
+
 export function jobForm(job: BackupJob | null): JobForm {
+  const volume = job ? volumeSource(job.source) : null;
   return {
     name: job?.name ?? '',
-    'source.endpoint': job?.source.endpoint ?? 'local',
-    'source.volume': job?.source.volume ?? '',
+    'source.endpoint': volume?.endpoint ?? 'local',
+    'source.volume': volume?.volume ?? '',
     compression: job?.compression ?? 'zstd',
     scheduled: Boolean(job?.schedule),
     'schedule.cron': job?.schedule?.cron ?? '30 2 * * *',
