@@ -159,6 +159,16 @@ pub struct Paginated<T> {
 }
 
 impl<T> Paginated<T> {
+    /// One page of a list: its `items` and the list's `total`.
+    pub fn new(items: Vec<T>, total: i64, page: Page) -> Self {
+        Self {
+            items,
+            total,
+            limit: page.limit,
+            offset: page.offset,
+        }
+    }
+
     /// The page `page` of a whole list held in memory (a short one: a user's keys, the
     /// endpoints), in the list's order.
     pub fn of_all(all: Vec<T>, page: Page) -> Self {

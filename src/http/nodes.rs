@@ -176,12 +176,7 @@ pub async fn list(
         .skip(usize::try_from(page.offset).unwrap_or(0))
         .take(usize::try_from(page.limit).unwrap_or(50))
         .collect();
-    Ok(web::Json(Paginated {
-        items,
-        total,
-        limit: page.limit,
-        offset: page.offset,
-    }))
+    Ok(web::Json(Paginated::new(items, total, page)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

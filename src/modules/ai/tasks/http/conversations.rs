@@ -46,10 +46,5 @@ pub async fn tasks(
         .into_iter()
         .map(TaskView::of)
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(web::Json(Paginated {
-        items,
-        total,
-        limit: page.limit,
-        offset: page.offset,
-    }))
+    Ok(web::Json(Paginated::new(items, total, page)))
 }

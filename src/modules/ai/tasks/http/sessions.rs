@@ -37,12 +37,7 @@ pub async fn list(
 ) -> ApiResult<web::Json<Paginated<SessionView>>> {
     let page = PageQuery::page(query.limit, query.offset)?;
     let (items, total) = sessions::list(&state, page.limit, page.offset).await?;
-    Ok(web::Json(Paginated {
-        items,
-        total,
-        limit: page.limit,
-        offset: page.offset,
-    }))
+    Ok(web::Json(Paginated::new(items, total, page)))
 }
 
 /// A session with its turns: each a task with its transcript, token usage and cost (tool

@@ -69,12 +69,7 @@ pub async fn list(
         .into_iter()
         .map(TaskView::of)
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(web::Json(Paginated {
-        items,
-        total,
-        limit: page.limit,
-        offset: page.offset,
-    }))
+    Ok(web::Json(Paginated::new(items, total, page)))
 }
 
 /// A task with its transcript. A tool call's arguments and result are shown only to a reader
